@@ -1,0 +1,299 @@
+//! The albums service: albums, uploads and access to photos.
+
+use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tracing::instrument;
+
+use crate::{
+    Access, Album, AlbumFilter, AlbumId, ByteStream, Email, Error, Money, NewJob, Page, PageRequest, Photo,
+    PhotoId, PhotoStatus, Probe, Proofsheet, Result, Role, Task, User, Visibility, photo::sanitize_filename,
+};
+
+/// How much of an upload is buffered to find the image header. JPEG
+/// headers can sit behind large EXIF/ICC segments (up to 64 KiB each).
+const PROBE_LIMIT: usize = 1024 * 1024;
+
+/// A new album.
+#[derive(Debug, Clone)]
+pub struct NewAlbum {
+    /// Display name.
+    pub name: String,
+    /// Who may see it.
+    pub visibility: Visibility,
+    /// The client it is shared with.
+    pub client_email: Option<Email>,
+    /// Price of each photo.
+    pub price_per_photo: Money,
+    /// When it closes to clients.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Changes to an album; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AlbumPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New visibility.
+    pub visibility: Option<Visibility>,
+    /// New client (`Some(None)` removes it).
+    pub client_email: Option<Option<Email>>,
+    /// New price (applies to new orders only).
+    pub price_per_photo: Option<Money>,
+    /// New expiry (`Some(None)` removes it).
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Which image of a photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoVariant {
+    /// The watermarked preview.
+    Preview,
+    /// The watermarked grid thumbnail.
+    Thumbnail,
+    /// The untouched upload (owner only).
+    Original,
+}
+
+/// The albums service. Get it with [`Proofsheet::albums`].
+pub struct Albums<'a>(&'a Proofsheet);
+
+impl Proofsheet {
+    /// The albums service.
+    pub fn albums(&self) -> Albums<'_> {
+        Albums(self)
+    }
+}
+
+impl Albums<'_> {
+    /// Creates an album for a photographer.
+    #[instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn create(&self, user: &User, new: NewAlbum) -> Result<Album> {
+        if user.role != Role::Photographer {
+            return Err(Error::forbidden("photographers_only", "only photographers create albums"));
+        }
+        let now = self.0.now();
+        if new.expires_at.is_some_and(|t| t <= now) {
+            return Err(Error::invalid("invalid_expiry", "expires_at must be in the future"));
+        }
+        let id = AlbumId::new();
+        let album = Album {
+            id,
+            owner_id: user.id,
+            name: Album::validate_name(&new.name)?,
+            visibility: new.visibility,
+            client_email: new.client_email,
+            price_per_photo: new.price_per_photo,
+            expires_at: new.expires_at,
+            storage_prefix: Album::prefix_for(user.id, id),
+            created_at: now,
+            updated_at: now,
+        };
+        self.0.meta().insert_album(&album).await?;
+        tracing::info!(album_id = %album.id, "album created");
+        Ok(album)
+    }
+
+    /// An album as `viewer` may see it: `NotFound` when they may not.
+    pub async fn get(&self, viewer: Option<&User>, id: AlbumId) -> Result<(Album, Access)> {
+        let album = self.0.meta().album(id).await?.ok_or(Error::not_found("album"))?;
+        let access = album.access_for(viewer);
+        if !access.can_view() {
+            return Err(Error::not_found("album"));
+        }
+        Ok((album, access))
+    }
+
+    /// An album the caller owns; 403 for one they can see but not change.
+    pub async fn get_owned(&self, user: &User, id: AlbumId) -> Result<Album> {
+        let (album, access) = self.get(Some(user), id).await?;
+        if access != Access::Owner {
+            return Err(Error::forbidden("not_owner", "only the album's owner may do this"));
+        }
+        Ok(album)
+    }
+
+    /// Albums for the caller: a photographer's own, or those shared with a
+    /// client's address plus the public ones.
+    pub async fn list(&self, user: &User, page: PageRequest) -> Result<Page<Album>> {
+        let filter = match user.role {
+            Role::Photographer => AlbumFilter::OwnedBy(user.id),
+            Role::Client | Role::Admin => AlbumFilter::VisibleTo(user.email.clone()),
+        };
+        self.0.meta().list_albums(&filter, page).await
+    }
+
+    /// Changes an album.
+    #[instrument(skip_all, fields(album_id = %id))]
+    pub async fn update(&self, user: &User, id: AlbumId, patch: AlbumPatch) -> Result<Album> {
+        let mut album = self.get_owned(user, id).await?;
+        if let Some(name) = patch.name {
+            album.name = Album::validate_name(&name)?;
+        }
+        if let Some(v) = patch.visibility {
+            album.visibility = v;
+        }
+        if let Some(c) = patch.client_email {
+            album.client_email = c;
+        }
+        if let Some(p) = patch.price_per_photo {
+            album.price_per_photo = p;
+        }
+        if let Some(e) = patch.expires_at {
+            album.expires_at = e;
+        }
+        album.updated_at = self.0.now();
+        self.0.meta().update_album(&album).await?;
+        Ok(album)
+    }
+
+    /// Deletes an album, its photo records and every blob under its prefix.
+    /// Orders keep their own copy of what was bought; zips already made stay.
+    #[instrument(skip_all, fields(album_id = %id))]
+    pub async fn delete(&self, user: &User, id: AlbumId) -> Result<()> {
+        let album = self.get_owned(user, id).await?;
+        // Metadata first: once the rows are gone nothing links to the blobs,
+        // and a crash between the two leaves only orphans for clean-up.
+        self.0.meta().delete_album(album.id).await?;
+        self.0.blobs().delete_prefix(&album.storage_prefix).await?;
+        tracing::info!("album deleted");
+        Ok(())
+    }
+
+    /// Stores an upload streamed from `body` and queues its previews.
+    ///
+    /// The first bytes are probed (format, dimensions) before anything is
+    /// stored: non-images fail with `UnsupportedMedia`, pixel bombs with
+    /// `TooLarge`, both without decoding. The body is then streamed to the
+    /// object store, never held whole; past `max_upload_bytes` the write is
+    /// aborted and `TooLarge` returned. The photo row and its render job
+    /// are written in one transaction.
+    #[instrument(skip_all, fields(album_id = %album_id))]
+    pub async fn upload(
+        &self,
+        user: &User,
+        album_id: AlbumId,
+        filename: Option<&str>,
+        mut body: ByteStream,
+    ) -> Result<Photo> {
+        let album = self.get_owned(user, album_id).await?;
+        let max = self.0.settings().max_upload_bytes;
+        let too_large = || Error::TooLarge {
+            code: "upload_too_large",
+            message: format!("an upload may be at most {max} bytes"),
+        };
+
+        let mut head = BytesMut::new();
+        let mut ended = false;
+        let info = loop {
+            match self.0.backends().renderer.probe(&head, ended)? {
+                Probe::Image(info) => break info,
+                Probe::NeedMore if ended || head.len() >= PROBE_LIMIT => {
+                    return Err(Error::UnsupportedMedia {
+                        message: "the upload is not a complete JPEG or PNG header".into(),
+                    });
+                }
+                Probe::NeedMore => match body.next().await {
+                    Some(chunk) => head.extend_from_slice(&chunk?),
+                    None => ended = true,
+                },
+            }
+            if head.len() as u64 > max {
+                return Err(too_large());
+            }
+        };
+
+        let id = PhotoId::new();
+        let key = Photo::original_key(&album.storage_prefix, id);
+        let mut writer = self.0.blobs().writer(&key).await?;
+        let mut size = head.len() as u64;
+        let mut result = writer.write(head.freeze()).await;
+        while result.is_ok() {
+            match body.next().await {
+                None => break,
+                Some(Err(e)) => result = Err(e),
+                Some(Ok(chunk)) => {
+                    size += chunk.len() as u64;
+                    result = if size > max { Err(too_large()) } else { writer.write(chunk).await };
+                }
+            }
+        }
+        if let Err(e) = result {
+            if let Err(abort) = writer.abort().await {
+                tracing::warn!(error = %abort, "aborting a failed upload");
+            }
+            return Err(e);
+        }
+        writer.finish().await?;
+
+        let now = self.0.now();
+        let stem = format!("photo-{}", &id.to_string()[..8]);
+        let photo = Photo {
+            id,
+            album_id,
+            filename: sanitize_filename(filename, &stem, info.format.extension()),
+            content_type: info.format.mime().to_owned(),
+            size_bytes: size,
+            status: PhotoStatus::Processing,
+            failure_reason: None,
+            width: None,
+            height: None,
+            created_at: now,
+        };
+        let job = NewJob::now(Task::RenderPreview { photo_id: id }, now);
+        if let Err(e) = self.0.meta().insert_photo(&photo, &[job]).await {
+            let _ = self.0.blobs().delete(&key).await;
+            return Err(e);
+        }
+        tracing::info!(photo_id = %id, bytes = size, "photo uploaded");
+        Ok(photo)
+    }
+
+    /// An album's photos, as the album's viewer may see them.
+    pub async fn photos(&self, viewer: Option<&User>, album_id: AlbumId, page: PageRequest) -> Result<Page<Photo>> {
+        self.get(viewer, album_id).await?;
+        self.0.meta().list_photos(album_id, page).await
+    }
+
+    /// A photo and its album, if `viewer` may see the album.
+    pub async fn photo(&self, viewer: Option<&User>, id: PhotoId) -> Result<(Photo, Album, Access)> {
+        let photo = self.0.meta().photo(id).await?.ok_or(Error::not_found("photo"))?;
+        let (album, access) = self.get(viewer, photo.album_id).await.map_err(|e| match e {
+            Error::NotFound { .. } => Error::not_found("photo"),
+            e => e,
+        })?;
+        Ok((photo, album, access))
+    }
+
+    /// The bytes of one image of a photo. Originals go to the owner only:
+    /// anyone else gets `NotFound`, as if it did not exist.
+    pub async fn image(&self, viewer: Option<&User>, id: PhotoId, variant: PhotoVariant) -> Result<(Photo, Bytes)> {
+        let (photo, album, access) = self.photo(viewer, id).await?;
+        let key = match variant {
+            PhotoVariant::Original if access != Access::Owner => return Err(Error::not_found("photo")),
+            PhotoVariant::Original => Photo::original_key(&album.storage_prefix, id),
+            _ if photo.status != PhotoStatus::Ready => {
+                return Err(Error::conflict("photo_not_ready", format!("the photo is {}", photo.status.as_str())));
+            }
+            PhotoVariant::Preview => Photo::preview_key(&album.storage_prefix, id),
+            PhotoVariant::Thumbnail => Photo::thumbnail_key(&album.storage_prefix, id),
+        };
+        let bytes = self.0.blobs().get(&key).await?;
+        Ok((photo, bytes))
+    }
+
+    /// Deletes a photo, its previews and its original.
+    #[instrument(skip_all, fields(photo_id = %id))]
+    pub async fn delete_photo(&self, user: &User, id: PhotoId) -> Result<()> {
+        let (photo, album, access) = self.photo(Some(user), id).await?;
+        if access != Access::Owner {
+            return Err(Error::forbidden("not_owner", "only the album's owner may do this"));
+        }
+        self.0.meta().delete_photo(photo.id).await?;
+        let prefix = &album.storage_prefix;
+        for key in [Photo::original_key(prefix, id), Photo::preview_key(prefix, id), Photo::thumbnail_key(prefix, id)] {
+            self.0.blobs().delete(&key).await?;
+        }
+        Ok(())
+    }
+}

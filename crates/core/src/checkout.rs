@@ -1,0 +1,187 @@
+//! The checkout service: orders, payments and verified notifications.
+
+use std::collections::HashSet;
+
+use tracing::instrument;
+
+use crate::{
+    Access, AlbumId, CheckoutRequest, CheckoutSession, Error, NewJob, Order, OrderChange, OrderFilter, OrderId,
+    OrderItem, OrderStatus, Page, PageRequest, PaymentEvent, PaymentOutcome, PhotoId, PhotoStatus, Proofsheet,
+    Result, Role, Task, User,
+};
+
+/// What applying a payment notification did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The order moved to the new status.
+    Changed(Order),
+    /// The notification was a repeat, or came too late to matter.
+    Ignored,
+}
+
+/// The checkout service. Get it with [`Proofsheet::checkout`].
+pub struct Checkout<'a>(&'a Proofsheet);
+
+impl Proofsheet {
+    /// The checkout service.
+    pub fn checkout(&self) -> Checkout<'_> {
+        Checkout(self)
+    }
+}
+
+impl Checkout<'_> {
+    /// Creates a pending order for photos of one album, priced now.
+    #[instrument(skip_all, fields(user_id = %buyer.id, album_id = %album_id))]
+    pub async fn create_order(&self, buyer: &User, album_id: AlbumId, photo_ids: &[PhotoId]) -> Result<Order> {
+        if buyer.role != Role::Client {
+            return Err(Error::forbidden("clients_only", "only clients place orders"));
+        }
+        let (album, access) = self.0.albums().get(Some(buyer), album_id).await?;
+        debug_assert!(access == Access::Client || access == Access::Public);
+        let now = self.0.now();
+        if album.is_expired(now) {
+            return Err(Error::conflict("album_expired", "the album has expired"));
+        }
+        let max = self.0.settings().max_order_items;
+        if photo_ids.is_empty() || photo_ids.len() > max {
+            return Err(Error::invalid("invalid_photo_ids", format!("order 1 to {max} photos")));
+        }
+        let mut seen = HashSet::new();
+        let mut items = Vec::with_capacity(photo_ids.len());
+        for id in photo_ids {
+            if !seen.insert(*id) {
+                return Err(Error::invalid("duplicate_photo", format!("photo {id} is listed twice")));
+            }
+            let photo = match self.0.meta().photo(*id).await? {
+                Some(p) if p.album_id == album.id => p,
+                _ => return Err(Error::invalid("unknown_photo", format!("photo {id} is not in this album"))),
+            };
+            if photo.status != PhotoStatus::Ready {
+                return Err(Error::conflict("photo_not_ready", format!("photo {id} is not ready for sale")));
+            }
+            items.push(OrderItem { photo_id: photo.id, filename: photo.filename, price: album.price_per_photo });
+        }
+        let total = album.price_per_photo.times(items.len() as u64)?;
+        let order = Order {
+            id: OrderId::new(),
+            buyer_id: buyer.id,
+            album_id: album.id,
+            seller_id: album.owner_id,
+            status: OrderStatus::Pending,
+            items,
+            total,
+            gateway: None,
+            payment_ref: None,
+            created_at: now,
+            updated_at: now,
+            paid_at: None,
+        };
+        self.0.meta().insert_order(&order).await?;
+        tracing::info!(order_id = %order.id, total = %order.total, "order created");
+        Ok(order)
+    }
+
+    /// An order its buyer or seller may see; `NotFound` for anyone else.
+    pub async fn order(&self, user: &User, id: OrderId) -> Result<Order> {
+        match self.0.meta().order(id).await? {
+            Some(o) if o.buyer_id == user.id || o.seller_id == user.id => Ok(o),
+            _ => Err(Error::not_found("order")),
+        }
+    }
+
+    /// The caller's orders: a client's purchases, a photographer's sales.
+    pub async fn orders(&self, user: &User, page: PageRequest) -> Result<Page<Order>> {
+        let filter = match user.role {
+            Role::Photographer => OrderFilter::Seller(user.id),
+            Role::Client | Role::Admin => OrderFilter::Buyer(user.id),
+        };
+        self.0.meta().list_orders(filter, page).await
+    }
+
+    /// Opens a payment with a gateway for the buyer's pending order.
+    #[instrument(skip_all, fields(order_id = %id))]
+    pub async fn start(
+        &self,
+        buyer: &User,
+        id: OrderId,
+        gateway: Option<&str>,
+        success_url: String,
+        cancel_url: String,
+    ) -> Result<CheckoutSession> {
+        let order = match self.0.meta().order(id).await? {
+            Some(o) if o.buyer_id == buyer.id => o,
+            Some(o) if o.seller_id == buyer.id => {
+                return Err(Error::forbidden("not_buyer", "only the buyer pays for an order"));
+            }
+            _ => return Err(Error::not_found("order")),
+        };
+        if order.status != OrderStatus::Pending {
+            return Err(Error::conflict("order_not_pending", format!("the order is {}", order.status.as_str())));
+        }
+        let gateway = self.0.gateway(gateway)?;
+        let album_name = match self.0.meta().album(order.album_id).await? {
+            Some(a) if !a.is_expired(self.0.now()) => a.name,
+            _ => return Err(Error::conflict("album_expired", "the album is no longer for sale")),
+        };
+        let request = CheckoutRequest {
+            order: &order,
+            album_name: &album_name,
+            success_url,
+            cancel_url,
+            idempotency_key: format!("proofsheet-checkout-{}", order.id),
+        };
+        let session = gateway.create_checkout(&request).await?;
+        tracing::info!(gateway = gateway.name(), "checkout started");
+        Ok(session)
+    }
+
+    /// Authenticates a gateway notification and applies it.
+    ///
+    /// Nothing in `body` is read before the gateway has verified it.
+    #[instrument(skip_all, fields(gateway = gateway))]
+    pub async fn notification(&self, gateway: &str, headers: &[(String, String)], body: &[u8]) -> Result<Applied> {
+        let gw = self.0.gateway(Some(gateway)).map_err(|_| Error::not_found("gateway"))?;
+        match gw.verify_notification(headers, body, self.0.now())? {
+            Some(event) => self.apply(gw.name(), event).await,
+            None => Ok(Applied::Ignored),
+        }
+    }
+
+    /// Applies a verified payment event through the order state machine.
+    ///
+    /// Safe to call any number of times, in any order: the status guard in
+    /// the store makes every transition happen at most once.
+    #[instrument(skip_all, fields(order_id = %event.order_id, event_id = %event.id))]
+    pub async fn apply(&self, gateway: &str, event: PaymentEvent) -> Result<Applied> {
+        let now = self.0.now();
+        let meta = self.0.meta();
+        let change = OrderChange {
+            gateway: Some(gateway.to_owned()),
+            payment_ref: event.reference.clone(),
+            paid_at: (event.outcome == PaymentOutcome::Paid).then_some(now),
+        };
+        let (to, jobs) = match event.outcome {
+            PaymentOutcome::Paid => {
+                (OrderStatus::Paid, vec![NewJob::now(Task::BuildZip { order_id: event.order_id }, now)])
+            }
+            PaymentOutcome::Declined => (OrderStatus::Cancelled, vec![]),
+            PaymentOutcome::Expired => (OrderStatus::Expired, vec![]),
+            PaymentOutcome::Refunded => (OrderStatus::Refunded, vec![]),
+        };
+        let changed = meta.transition_order(event.order_id, to, &change, &jobs, now).await?;
+        meta.record_payment_event(gateway, &event.id, now).await?;
+        match changed {
+            Some(order) => {
+                tracing::info!(status = to.as_str(), "order status changed");
+                if to == OrderStatus::Refunded {
+                    self.0.downloads().revoke(order.id).await?;
+                }
+                Ok(Applied::Changed(order))
+            }
+            None => {
+                tracing::info!(status = to.as_str(), "payment event ignored by the state machine");
+                Ok(Applied::Ignored)
+            }
+        }
+    }
+}

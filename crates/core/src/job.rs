@@ -1,0 +1,139 @@
+//! Jobs: the durable events that connect the services.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, JobId, OrderId, PhotoId, Result};
+
+/// What a job asks for. Each variant is an event of DESIGN.md: a photo was
+/// uploaded (make its previews), an order was paid (make its zip).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Task {
+    /// `PhotoUploaded`: decode, orient, resize, watermark, encode.
+    RenderPreview {
+        /// The photo.
+        photo_id: PhotoId,
+    },
+    /// `OrderPaid`: package the originals and issue a link.
+    BuildZip {
+        /// The order.
+        order_id: OrderId,
+    },
+}
+
+impl Task {
+    /// The stable kind name stored with the job.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Task::RenderPreview { .. } => "render_preview",
+            Task::BuildZip { .. } => "build_zip",
+        }
+    }
+
+    /// The JSON stored with the job.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("tasks always serialise")
+    }
+
+    /// Reads a stored task back.
+    pub fn from_json(value: &serde_json::Value) -> Result<Self> {
+        serde_json::from_value(value.clone()).map_err(|e| Error::backend_permanent("unreadable job payload", e))
+    }
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    /// Its id (known before it is stored, so callers can report it).
+    pub id: JobId,
+    /// What to do.
+    pub task: Task,
+    /// Not before.
+    pub run_at: DateTime<Utc>,
+    /// Attempts before it ends `failed`.
+    pub max_attempts: u32,
+}
+
+impl NewJob {
+    /// Default number of attempts.
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+    /// A job to run now.
+    pub fn now(task: Task, now: DateTime<Utc>) -> Self {
+        NewJob { id: JobId::new(), task, run_at: now, max_attempts: Self::DEFAULT_MAX_ATTEMPTS }
+    }
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Waiting for `run_at`.
+    Queued,
+    /// Held by a worker until `lease_until`.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Gave up; `last_error` says why.
+    Failed,
+}
+
+impl JobStatus {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "queued" => JobStatus::Queued,
+            "running" => JobStatus::Running,
+            "succeeded" => JobStatus::Succeeded,
+            "failed" => JobStatus::Failed,
+            _ => return Err(Error::backend_permanent("bad job status", format!("{s:?}"))),
+        })
+    }
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// Opaque id.
+    pub id: JobId,
+    /// `Task::kind()`.
+    pub kind: String,
+    /// `Task::to_json()`.
+    pub payload: serde_json::Value,
+    /// Where it is.
+    pub status: JobStatus,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Not before.
+    pub run_at: DateTime<Utc>,
+    /// While running: the holder's lease ends here; after it, another
+    /// worker may take the job over.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// While running: proves the holder is the current one.
+    pub lease_token: Option<String>,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When enqueued.
+    pub created_at: DateTime<Utc>,
+    /// When last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Exponential backoff for attempt `n` (1-based): 2 s, 4 s, 8 s ... capped at 10 minutes.
+pub fn backoff(attempt: u32) -> Duration {
+    let secs = 1i64 << attempt.clamp(1, 10);
+    Duration::seconds(secs.min(600))
+}

@@ -1,0 +1,71 @@
+//! Proofsheet core: the domain of a photo-selling engine, its business
+//! rules, and the traits every backend implements.
+//!
+//! This crate knows no backend: storage, databases, payment providers and
+//! image codecs plug in through [`MetadataStore`], [`JobQueue`],
+//! [`BlobStore`], [`Packager`], [`PaymentGateway`] and [`PreviewRenderer`].
+//! [`Proofsheet`] holds them and exposes the services of DESIGN.md:
+//! [`Albums`], [`Thumbnails`], [`Checkout`] and [`Downloads`], with a
+//! [`Worker`] that runs the jobs connecting them.
+//!
+//! ```
+//! use proofsheet_core::{Currency, Email, Money, OrderStatus};
+//!
+//! let price = Money::new(500, "EUR".parse::<Currency>()?)?;
+//! assert_eq!(price.times(3)?.amount, 1500);
+//! assert!("not-an-address".parse::<Email>().is_err());
+//! // Notifications can arrive twice or late: status only moves forward.
+//! assert!(!OrderStatus::Refunded.can_become(OrderStatus::Paid));
+//! # Ok::<(), proofsheet_core::Error>(())
+//! ```
+//!
+//! The `proofsheet-storage`, `proofsheet-imaging` and `proofsheet-payments`
+//! crates provide the backends; `examples/embed` wires them up without the
+//! reference server.
+#![warn(missing_docs)]
+
+mod album;
+mod albums;
+mod blob;
+mod checkout;
+mod clock;
+mod download;
+mod downloads;
+mod engine;
+mod error;
+mod gateway;
+mod id;
+mod job;
+mod money;
+mod order;
+mod page;
+mod photo;
+mod queue;
+mod render;
+mod store;
+mod thumbnails;
+mod user;
+mod worker;
+
+pub use album::{Access, Album, Visibility};
+pub use albums::{AlbumPatch, Albums, NewAlbum, PhotoVariant};
+pub use blob::{BlobStore, BlobWriter, ByteStream, Packager};
+pub use checkout::{Applied, Checkout};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use download::{DownloadLink, LinkSigner};
+pub use downloads::{Downloads, LinkView, OpenedDownload};
+pub use engine::{Backends, Proofsheet, Settings};
+pub use error::{BoxError, Error, Result};
+pub use gateway::{CheckoutRequest, CheckoutSession, PaymentEvent, PaymentGateway, PaymentOutcome};
+pub use id::{AlbumId, JobId, LinkId, OrderId, PhotoId, UserId};
+pub use job::{Job, JobStatus, NewJob, Task, backoff};
+pub use money::{Currency, Money};
+pub use order::{Order, OrderItem, OrderStatus};
+pub use page::{Page, PageRequest};
+pub use photo::{Photo, PhotoStatus, sanitize_filename};
+pub use queue::JobQueue;
+pub use render::{ImageFormat, ImageInfo, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark};
+pub use store::{AlbumFilter, IdempotentReply, MetadataStore, OrderChange, OrderFilter};
+pub use thumbnails::Thumbnails;
+pub use user::{Email, Role, Session, User, validate_name};
+pub use worker::{Ran, Worker};

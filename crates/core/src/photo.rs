@@ -1,0 +1,121 @@
+//! Photos and their processing status.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{AlbumId, Error, PhotoId, Result};
+
+/// Where a photo is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoStatus {
+    /// Uploaded; previews are being made.
+    Processing,
+    /// Previews exist.
+    Ready,
+    /// Previews could not be made; see `failure_reason`.
+    Failed,
+}
+
+impl PhotoStatus {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PhotoStatus::Processing => "processing",
+            PhotoStatus::Ready => "ready",
+            PhotoStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "processing" => Ok(PhotoStatus::Processing),
+            "ready" => Ok(PhotoStatus::Ready),
+            "failed" => Ok(PhotoStatus::Failed),
+            _ => Err(Error::backend_permanent("bad photo status", format!("{s:?}"))),
+        }
+    }
+}
+
+/// One uploaded photo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Photo {
+    /// Opaque id.
+    pub id: PhotoId,
+    /// The album it belongs to.
+    pub album_id: AlbumId,
+    /// A safe file name (used inside download zips).
+    pub filename: String,
+    /// `image/jpeg` or `image/png`.
+    pub content_type: String,
+    /// Size of the original in bytes.
+    pub size_bytes: u64,
+    /// Processing status.
+    pub status: PhotoStatus,
+    /// Why processing failed.
+    pub failure_reason: Option<String>,
+    /// Upright width of the original, once known.
+    pub width: Option<u32>,
+    /// Upright height of the original, once known.
+    pub height: Option<u32>,
+    /// When uploaded.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Photo {
+    /// Object key of the original.
+    pub fn original_key(prefix: &str, id: PhotoId) -> String {
+        format!("{prefix}/originals/{id}")
+    }
+
+    /// Object key of the watermarked preview.
+    pub fn preview_key(prefix: &str, id: PhotoId) -> String {
+        format!("{prefix}/previews/{id}.jpg")
+    }
+
+    /// Object key of the watermarked grid thumbnail.
+    pub fn thumbnail_key(prefix: &str, id: PhotoId) -> String {
+        format!("{prefix}/thumbnails/{id}.jpg")
+    }
+}
+
+/// Turns an uploaded file name into one that is safe inside a zip and in a
+/// `Content-Disposition` header: no directories, no control or shell-special
+/// characters, at most 120 characters, never empty.
+pub fn sanitize_filename(name: Option<&str>, fallback_stem: &str, ext: &str) -> String {
+    let base = name
+        .and_then(|n| n.rsplit(['/', '\\']).next())
+        .unwrap_or("")
+        .chars()
+        .map(|c| if c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ') { c } else { '_' })
+        .collect::<String>();
+    let base = base.trim().trim_start_matches('.').to_owned();
+    let mut out: String = if base.is_empty() { format!("{fallback_stem}.{ext}") } else { base };
+    if out.chars().count() > 120 {
+        out = out.chars().rev().take(120).collect::<Vec<_>>().into_iter().rev().collect();
+    }
+    out
+}
+
+/// Rejects a name the API would later refuse to serve.
+pub fn validate_filename(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 255 {
+        return Err(Error::invalid("invalid_filename", "file name must be 1 to 255 bytes"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filenames_are_made_safe() {
+        assert_eq!(sanitize_filename(Some("../../etc/passwd"), "x", "jpg"), "passwd");
+        assert_eq!(sanitize_filename(Some("C:\\a\\IMG 1.JPG"), "x", "jpg"), "IMG 1.JPG");
+        assert_eq!(sanitize_filename(Some("..."), "p1", "jpg"), "p1.jpg");
+        assert_eq!(sanitize_filename(None, "p1", "png"), "p1.png");
+        assert_eq!(sanitize_filename(Some("a\"b;c\r\n.jpg"), "x", "jpg"), "a_b_c__.jpg");
+    }
+}

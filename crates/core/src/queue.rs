@@ -1,0 +1,34 @@
+//! The durable job queue.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::{Job, JobId, JobStatus, NewJob, Page, PageRequest, Result};
+
+/// A durable queue of jobs kept in the metadata database.
+///
+/// Workers `claim` a job with a lease; a worker that dies simply lets the
+/// lease run out and another worker takes the job over. `complete` and
+/// `fail` only act for the current lease holder, so a worker whose lease
+/// was taken over cannot overwrite the new holder's result.
+#[async_trait]
+pub trait JobQueue: Send + Sync + 'static {
+    /// Adds a job on its own (jobs tied to a state change go through the
+    /// `MetadataStore` method that makes the change).
+    async fn enqueue(&self, job: &NewJob) -> Result<()>;
+    /// Takes the oldest due job: queued with `run_at <= now`, or running
+    /// with an expired lease. The job comes back `running`, with
+    /// `attempts` counted and a fresh `lease_token`.
+    async fn claim(&self, now: DateTime<Utc>, lease: Duration) -> Result<Option<Job>>;
+    /// Marks the job `succeeded`; `false` if the lease was lost.
+    async fn complete(&self, job: &Job, now: DateTime<Utc>) -> Result<bool>;
+    /// Records `error`; queues the job again at `retry_at`, or marks it
+    /// `failed` when `retry_at` is `None`. `false` if the lease was lost.
+    async fn fail(&self, job: &Job, error: &str, retry_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<bool>;
+    /// A job by id.
+    async fn job(&self, id: JobId) -> Result<Option<Job>>;
+    /// A page of jobs, optionally of one status, by id.
+    async fn list_jobs(&self, status: Option<JobStatus>, page: PageRequest) -> Result<Page<Job>>;
+    /// How many jobs are in each status.
+    async fn counts(&self) -> Result<Vec<(JobStatus, u64)>>;
+}

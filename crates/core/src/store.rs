@@ -1,0 +1,140 @@
+//! The metadata store: users, albums, photos, orders, links.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{
+    Album, AlbumId, DownloadLink, Email, NewJob, Order, OrderId, OrderStatus, Page, PageRequest, Photo,
+    PhotoId, Result, Session, User, UserId,
+};
+
+/// Which albums to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlbumFilter {
+    /// A photographer's own albums.
+    OwnedBy(UserId),
+    /// Albums shared with this address, plus every public album.
+    VisibleTo(Email),
+}
+
+/// Which orders to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderFilter {
+    /// A client's own orders.
+    Buyer(UserId),
+    /// Orders on a photographer's albums.
+    Seller(UserId),
+}
+
+/// Fields set together with an order's status change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderChange {
+    /// The gateway that reported it.
+    pub gateway: Option<String>,
+    /// The gateway's reference.
+    pub payment_ref: Option<String>,
+    /// Set when the order becomes paid.
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+/// A stored reply to an idempotent request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentReply {
+    /// Who sent it; keys are scoped per user and route.
+    pub user_id: UserId,
+    /// The route, e.g. `POST /orders`.
+    pub scope: String,
+    /// The client's `Idempotency-Key`.
+    pub key: String,
+    /// SHA-256 of the request body, to catch a key reused for another body.
+    pub request_hash: [u8; 32],
+    /// Status code sent.
+    pub status: u16,
+    /// Body sent.
+    pub body: String,
+    /// When stored; kept at least 24 hours.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Everything the services store about users, albums, photos and orders.
+///
+/// Methods that change state and emit an event take the jobs to enqueue and
+/// write them in the same transaction (the outbox): an event is never
+/// emitted for a change that rolled back, and never lost for one that
+/// committed. Implementations: `SqliteStore` (and `PgStore` later).
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// Checks the connection (readiness).
+    async fn ping(&self) -> Result<()>;
+
+    /// Adds a user; `Conflict("email_taken")` if the address is in use.
+    async fn insert_user(&self, user: &User, password_hash: &str) -> Result<()>;
+    /// A user and their password hash, by address.
+    async fn user_by_email(&self, email: &Email) -> Result<Option<(User, String)>>;
+    /// A user by id.
+    async fn user(&self, id: UserId) -> Result<Option<User>>;
+    /// Stores a session.
+    async fn insert_session(&self, session: &Session) -> Result<()>;
+    /// The user of a live session.
+    async fn session_user(&self, token_hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<User>>;
+    /// Revokes a session.
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()>;
+
+    /// Adds an album.
+    async fn insert_album(&self, album: &Album) -> Result<()>;
+    /// An album by id.
+    async fn album(&self, id: AlbumId) -> Result<Option<Album>>;
+    /// Saves an album's changed fields.
+    async fn update_album(&self, album: &Album) -> Result<()>;
+    /// Removes an album and its photo records.
+    async fn delete_album(&self, id: AlbumId) -> Result<()>;
+    /// A page of albums, by id.
+    async fn list_albums(&self, filter: &AlbumFilter, page: PageRequest) -> Result<Page<Album>>;
+
+    /// Adds a photo and enqueues `jobs` in the same transaction.
+    async fn insert_photo(&self, photo: &Photo, jobs: &[NewJob]) -> Result<()>;
+    /// A photo by id.
+    async fn photo(&self, id: PhotoId) -> Result<Option<Photo>>;
+    /// Saves a photo's status, reason and size.
+    async fn update_photo(&self, photo: &Photo) -> Result<()>;
+    /// Removes a photo record.
+    async fn delete_photo(&self, id: PhotoId) -> Result<()>;
+    /// A page of an album's photos, by id.
+    async fn list_photos(&self, album: AlbumId, page: PageRequest) -> Result<Page<Photo>>;
+
+    /// Adds an order with its items.
+    async fn insert_order(&self, order: &Order) -> Result<()>;
+    /// An order by id.
+    async fn order(&self, id: OrderId) -> Result<Option<Order>>;
+    /// A page of orders, by id.
+    async fn list_orders(&self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>>;
+    /// Moves an order to `to` if its status is one of `to.allowed_from()`,
+    /// applying `change` and enqueuing `jobs` in the same transaction.
+    /// Returns the updated order, or `None` if the status did not allow it
+    /// (the caller decides whether that is an error or a duplicate).
+    async fn transition_order(
+        &self,
+        id: OrderId,
+        to: OrderStatus,
+        change: &OrderChange,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Order>>;
+    /// Records a gateway notification id; `false` if it was seen before.
+    async fn record_payment_event(&self, gateway: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool>;
+
+    /// Stores `link` and moves the order from `paid` to `fulfilled` in one
+    /// transaction; `false` (and nothing stored) if the order was not `paid`.
+    async fn fulfil_order(&self, link: &DownloadLink, now: DateTime<Utc>) -> Result<bool>;
+    /// A link by the hash of its token.
+    async fn link_by_token_hash(&self, hash: &[u8; 32]) -> Result<Option<DownloadLink>>;
+    /// The newest link of an order.
+    async fn link_for_order(&self, order: OrderId) -> Result<Option<DownloadLink>>;
+    /// Counts one download.
+    async fn count_download(&self, link: &DownloadLink) -> Result<()>;
+
+    /// The stored reply for a key, if any.
+    async fn idempotent_reply(&self, user: UserId, scope: &str, key: &str) -> Result<Option<IdempotentReply>>;
+    /// Stores a reply; `false` if a reply for that key already exists.
+    async fn save_idempotent_reply(&self, reply: &IdempotentReply) -> Result<bool>;
+}

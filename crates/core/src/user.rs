@@ -1,0 +1,155 @@
+//! Users, roles and e-mail addresses.
+
+use std::{fmt, str::FromStr};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, UserId};
+
+/// What a user is to the system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Owns albums and sells photos.
+    Photographer,
+    /// Views shared albums and buys photos.
+    Client,
+    /// Operates the system (made from the command line only).
+    Admin,
+}
+
+impl Role {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Photographer => "photographer",
+            Role::Client => "client",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "photographer" => Ok(Role::Photographer),
+            "client" => Ok(Role::Client),
+            "admin" => Ok(Role::Admin),
+            _ => Err(Error::invalid("invalid_role", format!("unknown role {s:?}"))),
+        }
+    }
+}
+
+/// A normalised (trimmed, lower-cased) e-mail address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Email {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim().to_lowercase();
+        let bad = || Error::invalid("invalid_email", "not a valid e-mail address");
+        if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let (local, domain) = s.split_once('@').ok_or_else(bad)?;
+        if local.is_empty()
+            || local.len() > 64
+            || domain.contains('@')
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || domain.contains("..")
+        {
+            return Err(bad());
+        }
+        Ok(Email(s))
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = Error;
+
+    fn try_from(value: String) -> Result<Self> {
+        value.parse()
+    }
+}
+
+impl From<Email> for String {
+    fn from(e: Email) -> String {
+        e.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A person using the system. Card data is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Opaque id.
+    pub id: UserId,
+    /// Unique, normalised address.
+    pub email: Email,
+    /// Given name.
+    pub name: String,
+    /// Family name.
+    pub surname: String,
+    /// What the user may do.
+    pub role: Role,
+    /// When the account was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Validates a person's name part: 1 to 100 characters, no control characters.
+pub fn validate_name(field: &'static str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > 100 || v.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "invalid_name",
+            format!("{field} must be 1 to 100 printable characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// A signed-in session: only the SHA-256 of its bearer token is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// SHA-256 of the bearer token.
+    pub token_hash: [u8; 32],
+    /// Whose session.
+    pub user_id: UserId,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(" Ann@Example.COM ".parse::<Email>().unwrap().as_str(), "ann@example.com");
+        for bad in ["", "ann", "ann@", "@x.com", "ann@x", "a b@x.com", "ann@x..com", "a@b@c.com"] {
+            assert!(bad.parse::<Email>().is_err(), "{bad}");
+        }
+    }
+}
