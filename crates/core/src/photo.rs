@@ -98,14 +98,6 @@ pub fn sanitize_filename(name: Option<&str>, fallback_stem: &str, ext: &str) -> 
     out
 }
 
-/// Rejects a name the API would later refuse to serve.
-pub fn validate_filename(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 255 {
-        return Err(Error::invalid("invalid_filename", "file name must be 1 to 255 bytes"));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

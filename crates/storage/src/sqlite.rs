@@ -1,0 +1,779 @@
+//! `SqliteStore`: the metadata store and job queue on SQLite (the embedded default).
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use proofsheet_core::{
+    Album, AlbumFilter, AlbumId, Currency, DownloadLink, Email, Error, IdempotentReply, Job, JobId, JobQueue,
+    JobStatus, LinkId, MetadataStore, Money, NewJob, Order, OrderChange, OrderFilter, OrderId, OrderItem,
+    OrderStatus, Page, PageRequest, Photo, PhotoId, PhotoStatus, Result, Role, Session, User, UserId, Visibility,
+};
+use sqlx::{
+    Row, Sqlite, SqliteConnection, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous},
+};
+use uuid::Uuid;
+
+use crate::sql::{db_err, from_millis, millis, parse_uuid};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Metadata and jobs in one SQLite database file (or in memory).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url`
+    /// (`sqlite://path/to/file.db` or `sqlite::memory:`) and runs the
+    /// migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::invalid("invalid_database_url", format!("bad SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .journal_mode(if memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
+            .synchronous(SqliteSynchronous::Normal);
+        // An in-memory database lives in one connection; a file takes a few
+        // readers beside its one writer.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 8 })
+            .min_connections(if memory { 1 } else { 0 })
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(db_err("opening the SQLite database"))?;
+        let store = SqliteStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| Error::backend("running SQLite migrations", e))
+    }
+
+    /// The connection pool, for embedders who add their own tables.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+async fn enqueue_in(conn: &mut SqliteConnection, job: &NewJob) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
+         VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?)",
+    )
+    .bind(job.id.to_string())
+    .bind(job.task.kind())
+    .bind(job.task.to_json().to_string())
+    .bind(job.max_attempts as i64)
+    .bind(millis(job.run_at))
+    .bind(millis(job.run_at))
+    .bind(millis(job.run_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err("enqueuing a job"))?;
+    Ok(())
+}
+
+fn user_from(row: &SqliteRow) -> Result<User> {
+    Ok(User {
+        id: UserId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
+        email: row.get::<String, _>("email").parse()?,
+        name: row.get("name"),
+        surname: row.get("surname"),
+        role: Role::from_str(row.get("role"))?,
+        created_at: from_millis(row.get("created_at")),
+    })
+}
+
+fn album_from(row: &SqliteRow) -> Result<Album> {
+    let currency: Currency = row.get::<String, _>("price_currency").parse()?;
+    Ok(Album {
+        id: AlbumId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
+        owner_id: UserId::from_uuid(parse_uuid(&row.get::<String, _>("owner_id"))?),
+        name: row.get("name"),
+        visibility: Visibility::parse(row.get("visibility"))?,
+        client_email: row.get::<Option<String>, _>("client_email").map(|e| e.parse::<Email>()).transpose()?,
+        price_per_photo: Money::new(row.get("price_amount"), currency)?,
+        expires_at: row.get::<Option<i64>, _>("expires_at").map(from_millis),
+        storage_prefix: row.get("storage_prefix"),
+        created_at: from_millis(row.get("created_at")),
+        updated_at: from_millis(row.get("updated_at")),
+    })
+}
+
+fn photo_from(row: &SqliteRow) -> Result<Photo> {
+    Ok(Photo {
+        id: PhotoId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
+        album_id: AlbumId::from_uuid(parse_uuid(&row.get::<String, _>("album_id"))?),
+        filename: row.get("filename"),
+        content_type: row.get("content_type"),
+        size_bytes: row.get::<i64, _>("size_bytes") as u64,
+        status: PhotoStatus::parse(row.get("status"))?,
+        failure_reason: row.get("failure_reason"),
+        width: row.get::<Option<i64>, _>("width").map(|v| v as u32),
+        height: row.get::<Option<i64>, _>("height").map(|v| v as u32),
+        created_at: from_millis(row.get("created_at")),
+    })
+}
+
+fn link_from(row: &SqliteRow) -> Result<DownloadLink> {
+    let hash: Vec<u8> = row.get("token_hash");
+    Ok(DownloadLink {
+        id: LinkId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
+        order_id: OrderId::from_uuid(parse_uuid(&row.get::<String, _>("order_id"))?),
+        token_hash: hash.try_into().map_err(|_| Error::backend_permanent("reading a link", "bad token hash"))?,
+        zip_key: row.get("zip_key"),
+        zip_size: row.get::<i64, _>("zip_size") as u64,
+        expires_at: from_millis(row.get("expires_at")),
+        created_at: from_millis(row.get("created_at")),
+        download_count: row.get::<i64, _>("download_count") as u64,
+        revoked: row.get::<i64, _>("revoked") != 0,
+    })
+}
+
+fn job_from(row: &SqliteRow) -> Result<Job> {
+    Ok(Job {
+        id: JobId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
+        kind: row.get("kind"),
+        payload: serde_json::from_str(&row.get::<String, _>("payload"))
+            .map_err(|e| Error::backend_permanent("reading a job", e))?,
+        status: JobStatus::parse(row.get("status"))?,
+        attempts: row.get::<i64, _>("attempts") as u32,
+        max_attempts: row.get::<i64, _>("max_attempts") as u32,
+        run_at: from_millis(row.get("run_at")),
+        lease_until: row.get::<Option<i64>, _>("lease_until").map(from_millis),
+        lease_token: row.get("lease_token"),
+        last_error: row.get("last_error"),
+        created_at: from_millis(row.get("created_at")),
+        updated_at: from_millis(row.get("updated_at")),
+    })
+}
+
+impl SqliteStore {
+    async fn load_order(&self, conn: &mut SqliteConnection, id: &str) -> Result<Option<Order>> {
+        let Some(row) = sqlx::query("SELECT * FROM orders WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("reading an order"))?
+        else {
+            return Ok(None);
+        };
+        let items = sqlx::query("SELECT * FROM order_items WHERE order_id = ? ORDER BY position")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err("reading order items"))?;
+        let currency: Currency = row.get::<String, _>("currency").parse()?;
+        let items = items
+            .iter()
+            .map(|r| {
+                Ok(OrderItem {
+                    photo_id: PhotoId::from_uuid(parse_uuid(&r.get::<String, _>("photo_id"))?),
+                    filename: r.get("filename"),
+                    price: Money::new(r.get("price_amount"), r.get::<String, _>("currency").parse()?)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Order {
+            id: OrderId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
+            buyer_id: UserId::from_uuid(parse_uuid(&row.get::<String, _>("buyer_id"))?),
+            album_id: AlbumId::from_uuid(parse_uuid(&row.get::<String, _>("album_id"))?),
+            seller_id: UserId::from_uuid(parse_uuid(&row.get::<String, _>("seller_id"))?),
+            status: OrderStatus::parse(row.get("status"))?,
+            items,
+            total: Money::new(row.get("total_amount"), currency)?,
+            gateway: row.get("gateway"),
+            payment_ref: row.get("payment_ref"),
+            created_at: from_millis(row.get("created_at")),
+            updated_at: from_millis(row.get("updated_at")),
+            paid_at: row.get::<Option<i64>, _>("paid_at").map(from_millis),
+        }))
+    }
+
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>> {
+        self.pool.acquire().await.map_err(db_err("acquiring a connection"))
+    }
+}
+
+fn after(page: &PageRequest) -> String {
+    page.after.map(|u| u.hyphenated().to_string()).unwrap_or_default()
+}
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err("pinging SQLite"))?;
+        Ok(())
+    }
+
+    async fn insert_user(&self, user: &User, password_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (id, email, name, surname, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user.id.to_string())
+        .bind(user.email.as_str())
+        .bind(&user.name)
+        .bind(&user.surname)
+        .bind(user.role.as_str())
+        .bind(password_hash)
+        .bind(millis(user.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match e.as_database_error() {
+            Some(d) if d.is_unique_violation() => {
+                Error::conflict("email_taken", "an account with this e-mail address exists")
+            }
+            _ => Error::backend("adding a user", e),
+        })?;
+        Ok(())
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<(User, String)>> {
+        sqlx::query("SELECT * FROM users WHERE email = ?")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a user"))?
+            .map(|r| Ok((user_from(&r)?, r.get("password_hash"))))
+            .transpose()
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>> {
+        sqlx::query("SELECT * FROM users WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a user"))?
+            .map(|r| user_from(&r))
+            .transpose()
+    }
+
+    async fn insert_session(&self, s: &Session) -> Result<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&s.token_hash[..])
+            .bind(s.user_id.to_string())
+            .bind(millis(s.expires_at))
+            .bind(millis(s.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("adding a session"))?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<User>> {
+        sqlx::query("SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?")
+            .bind(&token_hash[..])
+            .bind(millis(now))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a session"))?
+            .map(|r| user_from(&r))
+            .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(&token_hash[..])
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("deleting a session"))?;
+        Ok(())
+    }
+
+    async fn insert_album(&self, a: &Album) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO albums (id, owner_id, name, visibility, client_email, price_amount, price_currency,
+                                 expires_at, storage_prefix, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(a.id.to_string())
+        .bind(a.owner_id.to_string())
+        .bind(&a.name)
+        .bind(a.visibility.as_str())
+        .bind(a.client_email.as_ref().map(Email::as_str))
+        .bind(a.price_per_photo.amount)
+        .bind(a.price_per_photo.currency.as_str())
+        .bind(a.expires_at.map(millis))
+        .bind(&a.storage_prefix)
+        .bind(millis(a.created_at))
+        .bind(millis(a.updated_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("adding an album"))?;
+        Ok(())
+    }
+
+    async fn album(&self, id: AlbumId) -> Result<Option<Album>> {
+        sqlx::query("SELECT * FROM albums WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading an album"))?
+            .map(|r| album_from(&r))
+            .transpose()
+    }
+
+    async fn update_album(&self, a: &Album) -> Result<()> {
+        sqlx::query(
+            "UPDATE albums SET name = ?, visibility = ?, client_email = ?, price_amount = ?, price_currency = ?,
+                               expires_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&a.name)
+        .bind(a.visibility.as_str())
+        .bind(a.client_email.as_ref().map(Email::as_str))
+        .bind(a.price_per_photo.amount)
+        .bind(a.price_per_photo.currency.as_str())
+        .bind(a.expires_at.map(millis))
+        .bind(millis(a.updated_at))
+        .bind(a.id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("updating an album"))?;
+        Ok(())
+    }
+
+    async fn delete_album(&self, id: AlbumId) -> Result<()> {
+        sqlx::query("DELETE FROM albums WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("deleting an album"))?;
+        Ok(())
+    }
+
+    async fn list_albums(&self, filter: &AlbumFilter, page: PageRequest) -> Result<Page<Album>> {
+        let q = match filter {
+            AlbumFilter::OwnedBy(owner) => sqlx::query(
+                "SELECT * FROM albums WHERE owner_id = ? AND id > ? ORDER BY id LIMIT ?",
+            )
+            .bind(owner.to_string()),
+            AlbumFilter::VisibleTo(email) => sqlx::query(
+                "SELECT * FROM albums WHERE (client_email = ? OR visibility = 'public') AND id > ? ORDER BY id LIMIT ?",
+            )
+            .bind(email.as_str().to_owned()),
+        };
+        let rows = q
+            .bind(after(&page))
+            .bind(page.limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing albums"))?;
+        let albums = rows.iter().map(album_from).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(albums, page, |a| a.id.as_uuid()))
+    }
+
+    async fn insert_photo(&self, p: &Photo, jobs: &[NewJob]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        sqlx::query(
+            "INSERT INTO photos (id, album_id, filename, content_type, size_bytes, status, failure_reason,
+                                 width, height, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(p.id.to_string())
+        .bind(p.album_id.to_string())
+        .bind(&p.filename)
+        .bind(&p.content_type)
+        .bind(p.size_bytes as i64)
+        .bind(p.status.as_str())
+        .bind(&p.failure_reason)
+        .bind(p.width.map(i64::from))
+        .bind(p.height.map(i64::from))
+        .bind(millis(p.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match e.as_database_error() {
+            Some(d) if d.is_foreign_key_violation() => Error::not_found("album"),
+            _ => Error::backend("adding a photo", e),
+        })?;
+        for job in jobs {
+            enqueue_in(&mut tx, job).await?;
+        }
+        tx.commit().await.map_err(db_err("committing a photo"))?;
+        Ok(())
+    }
+
+    async fn photo(&self, id: PhotoId) -> Result<Option<Photo>> {
+        sqlx::query("SELECT * FROM photos WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a photo"))?
+            .map(|r| photo_from(&r))
+            .transpose()
+    }
+
+    async fn update_photo(&self, p: &Photo) -> Result<()> {
+        sqlx::query("UPDATE photos SET status = ?, failure_reason = ?, width = ?, height = ?, size_bytes = ? WHERE id = ?")
+            .bind(p.status.as_str())
+            .bind(&p.failure_reason)
+            .bind(p.width.map(i64::from))
+            .bind(p.height.map(i64::from))
+            .bind(p.size_bytes as i64)
+            .bind(p.id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("updating a photo"))?;
+        Ok(())
+    }
+
+    async fn delete_photo(&self, id: PhotoId) -> Result<()> {
+        sqlx::query("DELETE FROM photos WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("deleting a photo"))?;
+        Ok(())
+    }
+
+    async fn list_photos(&self, album: AlbumId, page: PageRequest) -> Result<Page<Photo>> {
+        let rows = sqlx::query("SELECT * FROM photos WHERE album_id = ? AND id > ? ORDER BY id LIMIT ?")
+            .bind(album.to_string())
+            .bind(after(&page))
+            .bind(page.limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing photos"))?;
+        let photos = rows.iter().map(photo_from).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(photos, page, |p| p.id.as_uuid()))
+    }
+
+    async fn insert_order(&self, o: &Order) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        sqlx::query(
+            "INSERT INTO orders (id, buyer_id, album_id, seller_id, status, total_amount, currency, gateway,
+                                 payment_ref, created_at, updated_at, paid_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(o.id.to_string())
+        .bind(o.buyer_id.to_string())
+        .bind(o.album_id.to_string())
+        .bind(o.seller_id.to_string())
+        .bind(o.status.as_str())
+        .bind(o.total.amount)
+        .bind(o.total.currency.as_str())
+        .bind(&o.gateway)
+        .bind(&o.payment_ref)
+        .bind(millis(o.created_at))
+        .bind(millis(o.updated_at))
+        .bind(o.paid_at.map(millis))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("adding an order"))?;
+        for (i, item) in o.items.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO order_items (order_id, position, photo_id, filename, price_amount, currency)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(o.id.to_string())
+            .bind(i as i64)
+            .bind(item.photo_id.to_string())
+            .bind(&item.filename)
+            .bind(item.price.amount)
+            .bind(item.price.currency.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("adding an order item"))?;
+        }
+        tx.commit().await.map_err(db_err("committing an order"))?;
+        Ok(())
+    }
+
+    async fn order(&self, id: OrderId) -> Result<Option<Order>> {
+        let mut conn = self.conn().await?;
+        self.load_order(&mut conn, &id.to_string()).await
+    }
+
+    async fn list_orders(&self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>> {
+        let (sql, who) = match filter {
+            OrderFilter::Buyer(u) => ("SELECT id FROM orders WHERE buyer_id = ? AND id > ? ORDER BY id LIMIT ?", u),
+            OrderFilter::Seller(u) => ("SELECT id FROM orders WHERE seller_id = ? AND id > ? ORDER BY id LIMIT ?", u),
+        };
+        let mut conn = self.conn().await?;
+        let ids: Vec<String> = sqlx::query_scalar(sql)
+            .bind(who.to_string())
+            .bind(after(&page))
+            .bind(page.limit as i64 + 1)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err("listing orders"))?;
+        let mut orders = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(o) = self.load_order(&mut conn, &id).await? {
+                orders.push(o);
+            }
+        }
+        Ok(Page::from_rows(orders, page, |o| o.id.as_uuid()))
+    }
+
+    async fn transition_order(
+        &self,
+        id: OrderId,
+        to: OrderStatus,
+        change: &OrderChange,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Order>> {
+        let from: Vec<&str> = to.allowed_from().iter().map(OrderStatus::as_str).collect();
+        if from.is_empty() {
+            return Ok(None);
+        }
+        let placeholders = vec!["?"; from.len()].join(", ");
+        let sql = format!(
+            "UPDATE orders SET status = ?, updated_at = ?,
+                    gateway = COALESCE(?, gateway), payment_ref = COALESCE(?, payment_ref),
+                    paid_at = COALESCE(?, paid_at)
+             WHERE id = ? AND status IN ({placeholders})"
+        );
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(to.as_str())
+            .bind(millis(now))
+            .bind(&change.gateway)
+            .bind(&change.payment_ref)
+            .bind(change.paid_at.map(millis))
+            .bind(id.to_string());
+        for f in &from {
+            q = q.bind(*f);
+        }
+        let done = q.execute(&mut *tx).await.map_err(db_err("changing an order's status"))?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        if to == OrderStatus::Refunded {
+            sqlx::query("UPDATE download_links SET revoked = 1 WHERE order_id = ?")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("revoking links"))?;
+        }
+        for job in jobs {
+            enqueue_in(&mut tx, job).await?;
+        }
+        let order = self.load_order(&mut tx, &id.to_string()).await?;
+        tx.commit().await.map_err(db_err("committing an order change"))?;
+        Ok(order)
+    }
+
+    async fn record_payment_event(&self, gateway: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query("INSERT OR IGNORE INTO payment_events (gateway, event_id, received_at) VALUES (?, ?, ?)")
+            .bind(gateway)
+            .bind(event_id)
+            .bind(millis(now))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("recording a payment event"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn fulfil_order(&self, link: &DownloadLink, now: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        let done = sqlx::query("UPDATE orders SET status = 'fulfilled', updated_at = ? WHERE id = ? AND status = 'paid'")
+            .bind(millis(now))
+            .bind(link.order_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("fulfilling an order"))?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO download_links (id, order_id, token_hash, zip_key, zip_size, expires_at, created_at,
+                                         download_count, revoked)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(link.id.to_string())
+        .bind(link.order_id.to_string())
+        .bind(&link.token_hash[..])
+        .bind(&link.zip_key)
+        .bind(link.zip_size as i64)
+        .bind(millis(link.expires_at))
+        .bind(millis(link.created_at))
+        .bind(link.download_count as i64)
+        .bind(link.revoked as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("adding a download link"))?;
+        tx.commit().await.map_err(db_err("committing a fulfilment"))?;
+        Ok(true)
+    }
+
+    async fn link_by_token_hash(&self, hash: &[u8; 32]) -> Result<Option<DownloadLink>> {
+        sqlx::query("SELECT * FROM download_links WHERE token_hash = ?")
+            .bind(&hash[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a link"))?
+            .map(|r| link_from(&r))
+            .transpose()
+    }
+
+    async fn link_for_order(&self, order: OrderId) -> Result<Option<DownloadLink>> {
+        sqlx::query("SELECT * FROM download_links WHERE order_id = ? ORDER BY id DESC LIMIT 1")
+            .bind(order.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a link"))?
+            .map(|r| link_from(&r))
+            .transpose()
+    }
+
+    async fn count_download(&self, link: &DownloadLink) -> Result<()> {
+        sqlx::query("UPDATE download_links SET download_count = download_count + 1 WHERE id = ?")
+            .bind(link.id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("counting a download"))?;
+        Ok(())
+    }
+
+    async fn idempotent_reply(&self, user: UserId, scope: &str, key: &str) -> Result<Option<IdempotentReply>> {
+        let Some(r) = sqlx::query("SELECT * FROM idempotency_keys WHERE user_id = ? AND scope = ? AND key = ?")
+            .bind(user.to_string())
+            .bind(scope)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading an idempotency key"))?
+        else {
+            return Ok(None);
+        };
+        let hash: Vec<u8> = r.get("request_hash");
+        Ok(Some(IdempotentReply {
+            user_id: user,
+            scope: r.get("scope"),
+            key: r.get("key"),
+            request_hash: hash.try_into().map_err(|_| Error::backend_permanent("idempotency", "bad hash"))?,
+            status: r.get::<i64, _>("status") as u16,
+            body: r.get("body"),
+            created_at: from_millis(r.get("created_at")),
+        }))
+    }
+
+    async fn save_idempotent_reply(&self, reply: &IdempotentReply) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO idempotency_keys (user_id, scope, key, request_hash, status, body, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(reply.user_id.to_string())
+        .bind(&reply.scope)
+        .bind(&reply.key)
+        .bind(&reply.request_hash[..])
+        .bind(reply.status as i64)
+        .bind(&reply.body)
+        .bind(millis(reply.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("saving an idempotency key"))?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqliteStore {
+    async fn enqueue(&self, job: &NewJob) -> Result<()> {
+        let mut conn = self.conn().await?;
+        enqueue_in(&mut conn, job).await
+    }
+
+    async fn claim(&self, now: DateTime<Utc>, lease: Duration) -> Result<Option<Job>> {
+        // One statement, so SQLite's write lock makes it atomic: two workers
+        // never take the same job.
+        let token = Uuid::new_v4().to_string();
+        sqlx::query(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, lease_token = ?,
+                             updated_at = ?
+             WHERE id = (SELECT id FROM jobs
+                         WHERE (status = 'queued' AND run_at <= ?) OR (status = 'running' AND lease_until <= ?)
+                         ORDER BY run_at, id LIMIT 1)
+             RETURNING *",
+        )
+        .bind(millis(now + lease))
+        .bind(&token)
+        .bind(millis(now))
+        .bind(millis(now))
+        .bind(millis(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("claiming a job"))?
+        .map(|r| job_from(&r))
+        .transpose()
+    }
+
+    async fn complete(&self, job: &Job, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'succeeded', lease_until = NULL, lease_token = NULL, updated_at = ?
+             WHERE id = ? AND status = 'running' AND lease_token = ?",
+        )
+        .bind(millis(now))
+        .bind(job.id.to_string())
+        .bind(&job.lease_token)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("completing a job"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn fail(&self, job: &Job, error: &str, retry_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<bool> {
+        let (status, run_at) = match retry_at {
+            Some(t) => ("queued", millis(t)),
+            None => ("failed", millis(job.run_at)),
+        };
+        let done = sqlx::query(
+            "UPDATE jobs SET status = ?, run_at = ?, last_error = ?, lease_until = NULL, lease_token = NULL,
+                             updated_at = ?
+             WHERE id = ? AND status = 'running' AND lease_token = ?",
+        )
+        .bind(status)
+        .bind(run_at)
+        .bind(error.chars().take(2000).collect::<String>())
+        .bind(millis(now))
+        .bind(job.id.to_string())
+        .bind(&job.lease_token)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("failing a job"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn job(&self, id: JobId) -> Result<Option<Job>> {
+        sqlx::query("SELECT * FROM jobs WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a job"))?
+            .map(|r| job_from(&r))
+            .transpose()
+    }
+
+    async fn list_jobs(&self, status: Option<JobStatus>, page: PageRequest) -> Result<Page<Job>> {
+        let rows = sqlx::query("SELECT * FROM jobs WHERE (? IS NULL OR status = ?) AND id > ? ORDER BY id LIMIT ?")
+            .bind(status.map(|s| s.as_str()))
+            .bind(status.map(|s| s.as_str()))
+            .bind(after(&page))
+            .bind(page.limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing jobs"))?;
+        let jobs = rows.iter().map(job_from).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(jobs, page, |j| j.id.as_uuid()))
+    }
+
+    async fn counts(&self) -> Result<Vec<(JobStatus, u64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("counting jobs"))?;
+        rows.iter()
+            .map(|r| Ok((JobStatus::parse(r.get("status"))?, r.get::<i64, _>("n") as u64)))
+            .collect()
+    }
+}
