@@ -1,0 +1,229 @@
+//! Reading format, dimensions and orientation from headers, without decoding.
+
+use proofsheet_core::{Error, ImageFormat, ImageInfo, Probe, Result};
+
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// Looks at the first bytes of a file. `complete` says `head` is the whole
+/// file. Never allocates in proportion to the image: a pixel bomb costs a
+/// few dozen bytes of reading.
+pub fn probe(head: &[u8], complete: bool, max_pixels: u64) -> Result<Probe> {
+    let info = if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        match jpeg_dimensions(head)? {
+            Some(d) => d,
+            None if complete => return Err(unsupported("the JPEG has no frame header")),
+            None => return Ok(Probe::NeedMore),
+        }
+    } else if head.starts_with(PNG_SIGNATURE) {
+        if head.len() < 24 {
+            return if complete { Err(unsupported("the PNG is truncated")) } else { Ok(Probe::NeedMore) };
+        }
+        if &head[12..16] != b"IHDR" {
+            return Err(unsupported("the PNG has no IHDR chunk"));
+        }
+        let w = u32::from_be_bytes(head[16..20].try_into().expect("4 bytes"));
+        let h = u32::from_be_bytes(head[20..24].try_into().expect("4 bytes"));
+        ImageInfo { format: ImageFormat::Png, width: w, height: h }
+    } else if head.len() < 8 && !complete && (PNG_SIGNATURE.starts_with(head) || [0xFF, 0xD8, 0xFF].starts_with(head)) {
+        return Ok(Probe::NeedMore);
+    } else {
+        return Err(unsupported("only JPEG and PNG images are accepted"));
+    };
+    if info.width == 0 || info.height == 0 {
+        return Err(unsupported("the image has no pixels"));
+    }
+    let pixels = info.width as u64 * info.height as u64;
+    if pixels > max_pixels {
+        return Err(Error::TooLarge {
+            code: "too_many_pixels",
+            message: format!(
+                "the image is {}x{} ({} megapixels); the limit is {} megapixels",
+                info.width,
+                info.height,
+                pixels / 1_000_000,
+                max_pixels / 1_000_000
+            ),
+        });
+    }
+    Ok(Probe::Image(info))
+}
+
+fn unsupported(message: &str) -> Error {
+    Error::UnsupportedMedia { message: message.to_owned() }
+}
+
+/// Walks JPEG marker segments up to the frame header. `None` if `data`
+/// ends first.
+fn jpeg_dimensions(data: &[u8]) -> Result<Option<ImageInfo>> {
+    let mut found = None;
+    walk_jpeg(data, |marker, body| {
+        match marker {
+            // Baseline, extended, progressive (Huffman): what the decoder reads.
+            0xC0..=0xC2 => {
+                if body.len() < 5 {
+                    return Err(unsupported("the JPEG frame header is too short"));
+                }
+                let h = u16::from_be_bytes([body[1], body[2]]) as u32;
+                let w = u16::from_be_bytes([body[3], body[4]]) as u32;
+                found = Some(ImageInfo { format: ImageFormat::Jpeg, width: w, height: h });
+                Ok(false)
+            }
+            0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                Err(unsupported("lossless, hierarchical and arithmetic-coded JPEGs are not supported"))
+            }
+            0xDA => Err(unsupported("the JPEG has image data before its frame header")),
+            _ => Ok(true),
+        }
+    })?;
+    Ok(found)
+}
+
+/// Calls `f(marker, segment body)` for each header segment until it returns
+/// `false`, the data ends, or the scan starts.
+fn walk_jpeg(data: &[u8], mut f: impl FnMut(u8, &[u8]) -> Result<bool>) -> Result<()> {
+    let mut i = 2;
+    loop {
+        // Markers may be padded with any number of 0xFF.
+        while i < data.len() && data[i] == 0xFF && data.get(i + 1) == Some(&0xFF) {
+            i += 1;
+        }
+        if i + 4 > data.len() {
+            return Ok(());
+        }
+        if data[i] != 0xFF {
+            return Err(unsupported("the JPEG header is corrupt"));
+        }
+        let marker = data[i + 1];
+        if marker == 0xD9 {
+            return Ok(());
+        }
+        if (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
+            i += 2;
+            continue;
+        }
+        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+        if len < 2 {
+            return Err(unsupported("the JPEG header is corrupt"));
+        }
+        let end = i + 2 + len;
+        if end > data.len() {
+            // Segment incomplete. Ask the caller to read on (SOF is small,
+            // so a marker we care about needs only its first bytes).
+            if marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC && data.len() >= i + 9 {
+                f(marker, &data[i + 4..])?;
+            }
+            return Ok(());
+        }
+        if !f(marker, &data[i + 4..end])? || marker == 0xDA {
+            return Ok(());
+        }
+        i = end;
+    }
+}
+
+/// The EXIF orientation (1 to 8) of a JPEG, 1 when absent or unreadable.
+pub fn jpeg_orientation(data: &[u8]) -> u8 {
+    let mut orientation = 1;
+    let _ = walk_jpeg(data, |marker, body| {
+        if marker == 0xE1 && body.starts_with(b"Exif\0\0") {
+            if let Some(o) = tiff_orientation(&body[6..]) {
+                orientation = o;
+            }
+            return Ok(false);
+        }
+        Ok(marker != 0xDA)
+    });
+    orientation
+}
+
+fn tiff_orientation(tiff: &[u8]) -> Option<u8> {
+    let big = match tiff.get(..2)? {
+        b"MM" => true,
+        b"II" => false,
+        _ => return None,
+    };
+    let u16_at = |o: usize| -> Option<u16> {
+        let b = tiff.get(o..o + 2)?;
+        Some(if big { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) })
+    };
+    let u32_at = |o: usize| -> Option<u32> {
+        let b = tiff.get(o..o + 4)?;
+        let a = [b[0], b[1], b[2], b[3]];
+        Some(if big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) })
+    };
+    let ifd = u32_at(4)? as usize;
+    let count = u16_at(ifd)? as usize;
+    for n in 0..count.min(512) {
+        let entry = ifd + 2 + n * 12;
+        if u16_at(entry)? == 0x0112 {
+            let v = u16_at(entry + 8)?;
+            return (1..=8).contains(&v).then_some(v as u8);
+        }
+    }
+    None
+}
+
+/// Whether a JPEG's entropy-coded data is complete: an end-of-image marker
+/// follows the first scan. (0xFF 0xD9 cannot occur inside scan data because
+/// of byte stuffing.) Truncated uploads fail here with a clear reason
+/// instead of decoding into grey.
+pub fn jpeg_is_complete(data: &[u8]) -> bool {
+    let mut sos = None;
+    let _ = walk_jpeg(data, |marker, body| {
+        if marker == 0xDA {
+            sos = Some(body.as_ptr() as usize - data.as_ptr() as usize + body.len());
+        }
+        Ok(true)
+    });
+    match sos {
+        Some(start) => data[start..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jpeg_header(w: u16, h: u16) -> Vec<u8> {
+        let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+        v.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+        v.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 0x08]);
+        v.extend_from_slice(&h.to_be_bytes());
+        v.extend_from_slice(&w.to_be_bytes());
+        v.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+        v
+    }
+
+    #[test]
+    fn reads_jpeg_dimensions_from_the_header_alone() {
+        let h = jpeg_header(6000, 4000);
+        assert_eq!(
+            probe(&h, false, 100_000_000).unwrap(),
+            Probe::Image(ImageInfo { format: ImageFormat::Jpeg, width: 6000, height: 4000 })
+        );
+        assert_eq!(probe(&h[..10], false, 100_000_000).unwrap(), Probe::NeedMore);
+        assert!(probe(&h[..10], true, 100_000_000).is_err());
+    }
+
+    #[test]
+    fn pixel_bombs_are_refused_from_the_header() {
+        let err = probe(&jpeg_header(65000, 65000), false, 100_000_000).unwrap_err();
+        assert_eq!(err.code(), "too_many_pixels");
+        let mut png = PNG_SIGNATURE.to_vec();
+        png.extend_from_slice(&[0, 0, 0, 13]);
+        png.extend_from_slice(b"IHDR");
+        png.extend_from_slice(&100_000u32.to_be_bytes());
+        png.extend_from_slice(&100_000u32.to_be_bytes());
+        assert_eq!(probe(&png, false, 100_000_000).unwrap_err().code(), "too_many_pixels");
+    }
+
+    #[test]
+    fn non_images_are_unsupported() {
+        for junk in [&b"hello world, not an image"[..], b"GIF89a......", b"%PDF-1.7\n"] {
+            assert_eq!(probe(junk, true, 100_000_000).unwrap_err().code(), "unsupported_media_type");
+        }
+        assert_eq!(probe(b"", true, 1).unwrap_err().code(), "unsupported_media_type");
+        assert_eq!(probe(b"\x89P", false, 1).unwrap(), Probe::NeedMore);
+    }
+}

@@ -1,0 +1,298 @@
+//! The built-in watermarks: tiled or placed text, and a logo with opacity.
+
+use std::{path::PathBuf, sync::Arc};
+
+use fast_image_resize::{self as fr, PixelType, ResizeOptions, Resizer};
+use font8x8::UnicodeFonts;
+use proofsheet_core::{Error, Result, RgbImageMut, Watermark};
+use serde::{Deserialize, Serialize};
+
+/// Where a mark goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Position {
+    /// Repeated over the whole image, rows staggered: hard to crop out.
+    #[default]
+    Tiled,
+    /// Once, in the middle.
+    Center,
+    /// Once, in a corner.
+    TopLeft,
+    /// Once, in a corner.
+    TopRight,
+    /// Once, in a corner.
+    BottomLeft,
+    /// Once, in a corner.
+    BottomRight,
+}
+
+/// The built-in watermark's settings (`[imaging.watermark]` in the config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatermarkConfig {
+    /// Text to burn in; empty for none.
+    pub text: String,
+    /// A PNG logo (with alpha) to burn in.
+    pub logo_path: Option<PathBuf>,
+    /// 0.0 (invisible) to 1.0 (opaque).
+    pub opacity: f32,
+    /// Placement of the text and the logo.
+    pub position: Position,
+    /// Text height as a fraction of the image's shorter edge.
+    pub text_size: f32,
+    /// Logo width as a fraction of the image's width.
+    pub logo_size: f32,
+}
+
+impl Default for WatermarkConfig {
+    fn default() -> Self {
+        WatermarkConfig {
+            text: "PROOF".into(),
+            logo_path: None,
+            opacity: 0.4,
+            position: Position::Tiled,
+            text_size: 0.06,
+            logo_size: 0.25,
+        }
+    }
+}
+
+impl WatermarkConfig {
+    /// Builds the watermark these settings describe.
+    pub fn build(&self) -> Result<Arc<dyn Watermark>> {
+        if !(0.0..=1.0).contains(&self.opacity) {
+            return Err(Error::invalid("invalid_watermark", "watermark opacity must be between 0 and 1"));
+        }
+        if !(0.005..=1.0).contains(&self.text_size) || !(0.01..=1.0).contains(&self.logo_size) {
+            return Err(Error::invalid("invalid_watermark", "watermark sizes must be between 0.01 and 1"));
+        }
+        let mut marks: Vec<Arc<dyn Watermark>> = Vec::new();
+        if !self.text.trim().is_empty() {
+            marks.push(Arc::new(TextWatermark::new(&self.text, self.opacity, self.position, self.text_size)));
+        }
+        if let Some(path) = &self.logo_path {
+            let png = std::fs::read(path)
+                .map_err(|e| Error::invalid("invalid_watermark", format!("cannot read logo {}: {e}", path.display())))?;
+            marks.push(Arc::new(LogoWatermark::from_png(&png, self.opacity, self.position, self.logo_size)?));
+        }
+        Ok(Arc::new(Stack(marks)))
+    }
+}
+
+/// Several marks applied in turn.
+pub struct Stack(pub Vec<Arc<dyn Watermark>>);
+
+impl Watermark for Stack {
+    fn apply(&self, image: &mut RgbImageMut<'_>) -> Result<()> {
+        self.0.iter().try_for_each(|m| m.apply(image))
+    }
+}
+
+/// Blends `color` over pixel `i` with `alpha` (0 to 255).
+#[inline]
+fn blend(pixels: &mut [u8], i: usize, color: [u8; 3], alpha: u32) {
+    for c in 0..3 {
+        let p = pixels[i + c] as u32;
+        pixels[i + c] = ((p * (255 - alpha) + color[c] as u32 * alpha + 127) / 255) as u8;
+    }
+}
+
+/// Top-left corners for a mark of `mw x mh` on a `w x h` image.
+fn anchors(position: Position, w: u32, h: u32, mw: u32, mh: u32) -> Vec<(i64, i64)> {
+    let margin = (w.min(h) / 30) as i64;
+    let (w, h, mw, mh) = (w as i64, h as i64, mw as i64, mh as i64);
+    match position {
+        Position::Center => vec![((w - mw) / 2, (h - mh) / 2)],
+        Position::TopLeft => vec![(margin, margin)],
+        Position::TopRight => vec![(w - mw - margin, margin)],
+        Position::BottomLeft => vec![(margin, h - mh - margin)],
+        Position::BottomRight => vec![(w - mw - margin, h - mh - margin)],
+        Position::Tiled => {
+            let step_x = mw + mw / 2 + 1;
+            let step_y = mh * 3 + 1;
+            let mut out = Vec::new();
+            let mut row = 0;
+            let mut y = mh / 2;
+            while y < h {
+                let mut x = if row % 2 == 0 { -mw / 4 } else { step_x / 2 - mw / 4 };
+                while x < w {
+                    out.push((x, y));
+                    x += step_x;
+                }
+                y += step_y;
+                row += 1;
+            }
+            out
+        }
+    }
+}
+
+/// Text in an 8x8 bitmap font, scaled up, white with a dark edge so it
+/// shows on light and dark photos alike.
+pub struct TextWatermark {
+    glyphs: Vec<[u8; 8]>,
+    alpha: u32,
+    position: Position,
+    size: f32,
+}
+
+impl TextWatermark {
+    /// A text mark. Characters the font lacks become `?`.
+    pub fn new(text: &str, opacity: f32, position: Position, size: f32) -> Self {
+        let glyphs = text
+            .chars()
+            .take(64)
+            .map(|c| font8x8::BASIC_FONTS.get(c).or_else(|| font8x8::BASIC_FONTS.get('?')).unwrap_or([0; 8]))
+            .collect();
+        TextWatermark { glyphs, alpha: (opacity.clamp(0.0, 1.0) * 255.0).round() as u32, position, size }
+    }
+}
+
+impl Watermark for TextWatermark {
+    fn apply(&self, img: &mut RgbImageMut<'_>) -> Result<()> {
+        let (w, h) = (img.width, img.height);
+        let scale = (((w.min(h) as f32) * self.size / 8.0).round() as u32).max(1);
+        let mw = self.glyphs.len() as u32 * 8 * scale;
+        let mh = 8 * scale;
+        let edge = (scale / 3).max(1) as i64;
+        for (ax, ay) in anchors(self.position, w, h, mw, mh) {
+            // Shadow first, then the white face over it.
+            for (offset, color, alpha) in [(edge, [0, 0, 0], self.alpha * 2 / 3), (0, [255, 255, 255], self.alpha)] {
+                for (gi, glyph) in self.glyphs.iter().enumerate() {
+                    for (row, bits) in glyph.iter().enumerate() {
+                        for col in 0..8 {
+                            if bits & (1 << col) == 0 {
+                                continue;
+                            }
+                            let x0 = ax + offset + ((gi as u32 * 8 + col) * scale) as i64;
+                            let y0 = ay + offset + (row as u32 * scale) as i64;
+                            fill(img, x0, y0, scale as i64, color, alpha);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn fill(img: &mut RgbImageMut<'_>, x0: i64, y0: i64, s: i64, color: [u8; 3], alpha: u32) {
+    let (w, h) = (img.width as i64, img.height as i64);
+    for y in y0.max(0)..(y0 + s).min(h) {
+        for x in x0.max(0)..(x0 + s).min(w) {
+            blend(img.pixels, ((y * w + x) * 3) as usize, color, alpha);
+        }
+    }
+}
+
+/// A PNG logo, scaled to a fraction of the image width, alpha-blended.
+pub struct LogoWatermark {
+    rgba: Vec<u8>,
+    width: u32,
+    height: u32,
+    opacity: f32,
+    position: Position,
+    size: f32,
+}
+
+impl LogoWatermark {
+    /// A logo from PNG bytes (any colour type; alpha is honoured).
+    pub fn from_png(png_bytes: &[u8], opacity: f32, position: Position, size: f32) -> Result<Self> {
+        let bad = |e: &dyn std::fmt::Display| Error::invalid("invalid_watermark", format!("bad logo PNG: {e}"));
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        let mut reader = decoder.read_info().map_err(|e| bad(&e))?;
+        let (w, h) = (reader.info().width, reader.info().height);
+        if w as u64 * h as u64 > 16_000_000 {
+            return Err(bad(&"larger than 16 megapixels"));
+        }
+        let mut buf = vec![0; reader.output_buffer_size().ok_or_else(|| bad(&"too large"))?];
+        let frame = reader.next_frame(&mut buf).map_err(|e| bad(&e))?;
+        buf.truncate(frame.buffer_size());
+        let rgba = match frame.color_type {
+            png::ColorType::Rgba => buf,
+            png::ColorType::Rgb => buf.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect(),
+            png::ColorType::Grayscale => buf.iter().flat_map(|&g| [g, g, g, 255]).collect(),
+            png::ColorType::GrayscaleAlpha => buf.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0], p[1]]).collect(),
+            png::ColorType::Indexed => return Err(bad(&"palette not expanded")),
+        };
+        Ok(LogoWatermark { rgba, width: w, height: h, opacity: opacity.clamp(0.0, 1.0), position, size })
+    }
+}
+
+impl Watermark for LogoWatermark {
+    fn apply(&self, img: &mut RgbImageMut<'_>) -> Result<()> {
+        let mw = ((img.width as f32 * self.size).round() as u32).clamp(1, img.width);
+        let mh = ((self.height as u64 * mw as u64 / self.width as u64) as u32).clamp(1, img.height);
+        let src = fr::images::ImageRef::new(self.width, self.height, &self.rgba, PixelType::U8x4)
+            .map_err(|e| Error::Image { message: format!("logo: {e}") })?;
+        let mut logo = fr::images::Image::new(mw, mh, PixelType::U8x4);
+        Resizer::new()
+            .resize(&src, &mut logo, &ResizeOptions::new().use_alpha(true))
+            .map_err(|e| Error::Image { message: format!("logo resize: {e}") })?;
+        let logo = logo.buffer();
+        let (w, h) = (img.width as i64, img.height as i64);
+        for (ax, ay) in anchors(self.position, img.width, img.height, mw, mh) {
+            for ly in 0..mh as i64 {
+                let y = ay + ly;
+                if y < 0 || y >= h {
+                    continue;
+                }
+                for lx in 0..mw as i64 {
+                    let x = ax + lx;
+                    if x < 0 || x >= w {
+                        continue;
+                    }
+                    let s = ((ly * mw as i64 + lx) * 4) as usize;
+                    let alpha = (logo[s + 3] as f32 * self.opacity).round() as u32;
+                    if alpha > 0 {
+                        blend(img.pixels, ((y * w + x) * 3) as usize, [logo[s], logo[s + 1], logo[s + 2]], alpha);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grey(w: u32, h: u32) -> Vec<u8> {
+        vec![100; (w * h * 3) as usize]
+    }
+
+    #[test]
+    fn tiled_text_covers_the_image_partly() {
+        let mut px = grey(400, 300);
+        let mark = TextWatermark::new("PROOF", 0.5, Position::Tiled, 0.08);
+        mark.apply(&mut RgbImageMut { width: 400, height: 300, pixels: &mut px }).unwrap();
+        let changed = px.chunks(3).filter(|p| p[0] != 100).count();
+        let share = changed as f64 / (400.0 * 300.0);
+        assert!(share > 0.03 && share < 0.6, "watermark covers {share}");
+        // Both halves of the image are marked: tiling, not one stamp.
+        let top = px[..px.len() / 2].chunks(3).filter(|p| p[0] != 100).count();
+        let bottom = px[px.len() / 2..].chunks(3).filter(|p| p[0] != 100).count();
+        assert!(top > 0 && bottom > 0);
+    }
+
+    #[test]
+    fn corner_logo_lands_in_its_corner_with_opacity() {
+        let mut logo = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut logo, 4, 4);
+            enc.set_color(png::ColorType::Rgba);
+            let mut w = enc.write_header().unwrap();
+            w.write_image_data(&[255, 0, 0, 255].repeat(16)).unwrap();
+        }
+        let mark = LogoWatermark::from_png(&logo, 0.5, Position::BottomRight, 0.1).unwrap();
+        let mut px = grey(300, 300);
+        mark.apply(&mut RgbImageMut { width: 300, height: 300, pixels: &mut px }).unwrap();
+        let at = |x: usize, y: usize| &px[(y * 300 + x) * 3..(y * 300 + x) * 3 + 3];
+        assert_eq!(at(5, 5), [100, 100, 100]);
+        let p = at(300 - 10 - 15, 300 - 10 - 15);
+        assert!(p[0] > 150 && p[0] < 255 && p[1] < 100, "half-opaque red over grey, got {p:?}");
+        assert!(LogoWatermark::from_png(b"not a png", 0.5, Position::Center, 0.1).is_err());
+    }
+}
