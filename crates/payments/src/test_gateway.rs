@@ -1,0 +1,205 @@
+//! `TestGateway`: an offline gateway whose payment page is the server's own.
+
+use async_trait::async_trait;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use proofsheet_core::{
+    CheckoutRequest, CheckoutSession, Error, OrderId, PaymentEvent, PaymentGateway, PaymentOutcome, Result,
+};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// The header that carries a notification's signature.
+pub const SIGNATURE_HEADER: &str = "proofsheet-signature";
+
+/// How old a notification may be.
+const TOLERANCE_SECS: i64 = 300;
+
+/// The body of a test-gateway notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestNotification {
+    /// Unique per notification.
+    pub id: String,
+    /// The order.
+    pub order_id: OrderId,
+    /// `paid` or `declined`.
+    pub outcome: String,
+}
+
+/// A gateway that needs no network: `create_checkout` returns a page of the
+/// Proofsheet server itself (`{base_url}/checkout/test/{session}`) with Pay
+/// and Decline buttons. Those post back to the server, which turns the click
+/// into a signed notification and feeds it through the same verification
+/// and state machine as a real provider's webhook.
+///
+/// The session in the URL is the order id plus an HMAC of it, so only the
+/// buyer who was given the checkout URL can pay or decline. Notifications
+/// are signed like Stripe's: `t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`.
+pub struct TestGateway {
+    secret: Vec<u8>,
+    base_url: String,
+}
+
+impl std::fmt::Debug for TestGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestGateway").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
+}
+
+impl TestGateway {
+    /// A gateway signing with `secret` whose pages live under `base_url`.
+    pub fn new(secret: impl Into<Vec<u8>>, base_url: impl Into<String>) -> Self {
+        TestGateway { secret: secret.into(), base_url: base_url.into().trim_end_matches('/').to_owned() }
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// The session token for an order.
+    pub fn session_for(&self, order: OrderId) -> String {
+        let tag = self.mac(&[b"session:", order.as_uuid().as_bytes()]);
+        format!("{order}.{}", URL_SAFE_NO_PAD.encode(&tag[..16]))
+    }
+
+    /// The order a session token stands for, if the token is genuine.
+    pub fn order_of_session(&self, session: &str) -> Option<OrderId> {
+        let (id, _) = session.split_once('.')?;
+        let order: OrderId = id.parse().ok()?;
+        let expected = self.session_for(order);
+        bool::from(expected.as_bytes().ct_eq(session.as_bytes())).then_some(order)
+    }
+
+    /// Signs a notification body as the gateway would.
+    pub fn sign(&self, body: &[u8], at: DateTime<Utc>) -> String {
+        let t = at.timestamp();
+        let sig = self.mac(&[t.to_string().as_bytes(), b".", body]);
+        format!("t={t},v1={}", hex(&sig))
+    }
+
+    /// A signed notification for a click on the payment page: (headers, body).
+    pub fn notification(&self, order: OrderId, outcome: PaymentOutcome, at: DateTime<Utc>) -> (Vec<(String, String)>, Vec<u8>) {
+        let outcome = match outcome {
+            PaymentOutcome::Paid => "paid",
+            PaymentOutcome::Declined => "declined",
+            PaymentOutcome::Expired => "expired",
+            PaymentOutcome::Refunded => "refunded",
+        };
+        let body = serde_json::to_vec(&TestNotification {
+            id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
+            order_id: order,
+            outcome: outcome.into(),
+        })
+        .expect("serialisable");
+        let header = self.sign(&body, at);
+        (vec![(SIGNATURE_HEADER.to_owned(), header)], body)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn invalid(message: &str) -> Error {
+    Error::invalid("invalid_signature", message)
+}
+
+#[async_trait]
+impl PaymentGateway for TestGateway {
+    fn name(&self) -> &str {
+        "test"
+    }
+
+    async fn create_checkout(&self, request: &CheckoutRequest<'_>) -> Result<CheckoutSession> {
+        let session = self.session_for(request.order.id);
+        Ok(CheckoutSession { url: format!("{}/checkout/test/{session}", self.base_url), reference: session })
+    }
+
+    fn verify_notification(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<PaymentEvent>> {
+        let header = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(SIGNATURE_HEADER))
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| invalid("the notification is not signed"))?;
+        let mut t = None;
+        let mut sigs = Vec::new();
+        for part in header.split(',') {
+            match part.trim().split_once('=') {
+                Some(("t", v)) => t = v.parse::<i64>().ok(),
+                Some(("v1", v)) => sigs.push(v.to_owned()),
+                _ => {}
+            }
+        }
+        let t = t.ok_or_else(|| invalid("the signature has no timestamp"))?;
+        if (now.timestamp() - t).abs() > TOLERANCE_SECS {
+            return Err(invalid("the signature timestamp is outside the tolerance"));
+        }
+        let expected = hex(&self.mac(&[t.to_string().as_bytes(), b".", body]));
+        if !sigs.iter().any(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes()))) {
+            return Err(invalid("no signature matches"));
+        }
+        // Verified: only now is the body read.
+        let n: TestNotification = serde_json::from_slice(body)
+            .map_err(|e| Error::invalid("invalid_notification", format!("unreadable notification: {e}")))?;
+        let outcome = match n.outcome.as_str() {
+            "paid" => PaymentOutcome::Paid,
+            "declined" => PaymentOutcome::Declined,
+            "expired" => PaymentOutcome::Expired,
+            "refunded" => PaymentOutcome::Refunded,
+            _ => return Ok(None),
+        };
+        Ok(Some(PaymentEvent { id: n.id, order_id: n.order_id, outcome, reference: None }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gw() -> TestGateway {
+        TestGateway::new(b"test-secret-0123456789".to_vec(), "http://127.0.0.1:1/")
+    }
+
+    #[test]
+    fn signed_notifications_verify_and_tampered_ones_do_not() {
+        let g = gw();
+        let now = Utc::now();
+        let order = OrderId::new();
+        let (headers, body) = g.notification(order, PaymentOutcome::Paid, now);
+        let ev = g.verify_notification(&headers, &body, now).unwrap().unwrap();
+        assert_eq!((ev.order_id, ev.outcome), (order, PaymentOutcome::Paid));
+
+        let mut changed = body.clone();
+        changed[5] ^= 1;
+        assert_eq!(g.verify_notification(&headers, &changed, now).unwrap_err().code(), "invalid_signature");
+        let other = TestGateway::new(b"another secret".to_vec(), "http://x");
+        assert!(other.verify_notification(&headers, &body, now).is_err());
+        assert!(g.verify_notification(&[], &body, now).is_err());
+        let late = now + chrono::Duration::seconds(301);
+        assert!(g.verify_notification(&headers, &body, late).is_err());
+        let garbage = vec![(SIGNATURE_HEADER.to_owned(), "garbage".to_owned())];
+        assert!(g.verify_notification(&garbage, &body, now).is_err());
+    }
+
+    #[test]
+    fn sessions_cannot_be_forged() {
+        let g = gw();
+        let order = OrderId::new();
+        let s = g.session_for(order);
+        assert_eq!(g.order_of_session(&s), Some(order));
+        assert_eq!(g.order_of_session(&format!("{order}.AAAAAAAAAAAAAAAAAAAAAA")), None);
+        assert_eq!(g.order_of_session(&gw().session_for(OrderId::new())[..10]), None);
+    }
+}
