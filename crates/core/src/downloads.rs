@@ -89,10 +89,9 @@ impl Downloads<'_> {
         }))
     }
 
-    /// Opens a download by token. Unknown, revoked and malformed tokens are
-    /// `NotFound`; expired ones `Gone`. `range` is clamped by the caller.
-    #[instrument(skip_all)]
-    pub async fn open(&self, token: &str, range: Option<Range<u64>>) -> Result<OpenedDownload> {
+    /// Checks a token: unknown, revoked and malformed tokens are
+    /// `NotFound`; expired ones `Gone`. Counts nothing.
+    pub async fn check(&self, token: &str) -> Result<DownloadLink> {
         if !LinkSigner::looks_like_token(token) {
             return Err(Error::not_found("download"));
         }
@@ -104,8 +103,17 @@ impl Downloads<'_> {
         if link.expires_at <= self.0.now() {
             return Err(Error::Gone { code: "link_expired", message: "this download link has expired".into() });
         }
+        Ok(link)
+    }
+
+    /// Opens a download by token (see [`Downloads::check`]) and streams the
+    /// zip, or `range` of it (already clamped to the size). A request that
+    /// starts at byte 0 counts as one download.
+    #[instrument(skip_all)]
+    pub async fn open(&self, token: &str, range: Option<Range<u64>>) -> Result<OpenedDownload> {
+        let link = self.check(token).await?;
         if range.as_ref().is_none_or(|r| r.start == 0) {
-            meta.count_download(&link).await?;
+            self.0.meta().count_download(&link).await?;
         }
         let body = self.0.blobs().stream(&link.zip_key, range).await?;
         tracing::info!(order_id = %link.order_id, "download started");

@@ -1,1 +1,13 @@
+//! The Proofsheet reference server: the REST API of `API.md`, the test
+//! gateway's pages, the preview and zip workers, and the `proofsheet`
+//! command line. Start one in-process with [`app::start`].
+#![warn(missing_docs)]
 
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod pages;
+
+pub use app::{AppState, Running, start};
+pub use config::Config;

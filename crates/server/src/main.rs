@@ -1,1 +1,102 @@
-fn main(){}
+//! `proofsheet`: serve, migrate, administer.
+
+use std::{path::PathBuf, sync::Arc};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use proofsheet_core::{Role, SystemClock};
+use proofsheet_server::{Config, app};
+use tracing_subscriber::EnvFilter;
+
+/// Proofsheet: sell photos from albums with watermarked previews.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// A TOML configuration file (then PROOFSHEET__SECTION__KEY variables override it).
+    #[arg(long, global = true, env = "PROOFSHEET_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the embedded defaults keep their files (server.data_dir).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    json_logs: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API, the workers and the scheduler (the default).
+    Serve {
+        /// Listen address (server.addr).
+        #[arg(long)]
+        addr: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user of any role (admins can only be made here).
+    CreateUser {
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+        /// Password (or PROOFSHEET_PASSWORD).
+        #[arg(long, env = "PROOFSHEET_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Given name.
+        #[arg(long, default_value = "Admin")]
+        name: String,
+        /// Family name.
+        #[arg(long, default_value = "User")]
+        surname: String,
+        /// admin, photographer or client.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_env("PROOFSHEET_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if cli.json_logs {
+        tracing_subscriber::fmt().with_env_filter(filter).json().init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(dir) = cli.data_dir {
+        config.server.data_dir = dir;
+    }
+    match cli.command.unwrap_or(Command::Serve { addr: None }) {
+        Command::Serve { addr } => {
+            if let Some(addr) = addr {
+                config.server.addr = addr;
+            }
+            config.validate()?;
+            let running = app::start(config, Arc::new(SystemClock)).await?;
+            println!("Proofsheet is listening on {} (API docs at {}/docs)", running.url, running.url);
+            running.wait_for_signal().await;
+        }
+        Command::Migrate => {
+            app::open_store(&config).await?;
+            println!("migrations applied to {}", config.database_url());
+        }
+        Command::Admin { command: AdminCommand::CreateUser { email, password, name, surname, role } } => {
+            let role: Role = role.parse().context("--role")?;
+            let state = app::build_state(config, String::new(), Arc::new(SystemClock)).await?;
+            let user = proofsheet_server::api::users::register(&state, &email, &password, &name, &surname, role).await?;
+            println!("created {} {} ({})", role.as_str(), user.email, user.id);
+        }
+    }
+    Ok(())
+}

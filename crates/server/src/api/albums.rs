@@ -1,0 +1,287 @@
+//! Albums and photos.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use poem::{Body, Request};
+use poem_openapi::{
+    ApiRequest, ApiResponse, Multipart, OpenApi, Union,
+    param::{Path, Query},
+    payload::{Binary, Json},
+    types::{MaybeUndefined, multipart::Upload},
+};
+use proofsheet_core::{
+    AlbumId, AlbumPatch, ByteStream, Email, Error, Money, NewAlbum, PageRequest, Photo, PhotoId, PhotoVariant,
+};
+
+use super::{ApiTags, error::ApiError, model::*};
+use crate::{
+    app::AppState,
+    auth::{BearerAuth, MaybeAuth},
+};
+
+/// Albums and photos.
+pub struct AlbumsApi {
+    /// Shared state.
+    pub state: Arc<AppState>,
+}
+
+#[derive(ApiResponse)]
+enum AlbumCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<AlbumDto>),
+}
+
+#[derive(ApiResponse)]
+enum Deleted {
+    /// Deleted.
+    #[oai(status = 204)]
+    Done,
+}
+
+/// A raw body makes one photo; a multipart body a list.
+#[derive(Union)]
+enum UploadResult {
+    /// One photo from a raw body.
+    One(PhotoDto),
+    /// Photos from a multipart body, one per `file` part.
+    Many(PhotoList),
+}
+
+#[derive(ApiResponse)]
+enum Uploaded {
+    /// Stored; previews are processing.
+    #[oai(status = 201)]
+    Created(Json<UploadResult>),
+}
+
+#[derive(ApiResponse)]
+enum Image {
+    /// A JPEG.
+    #[oai(status = 200, content_type = "image/jpeg")]
+    Jpeg(Binary<Bytes>, #[oai(header = "Cache-Control")] String),
+    /// A PNG (originals only).
+    #[oai(status = 200, content_type = "image/png")]
+    Png(Binary<Bytes>, #[oai(header = "Cache-Control")] String),
+}
+
+/// `multipart/form-data` with one or more `file` parts.
+#[derive(Debug, Multipart)]
+struct UploadForm {
+    file: Vec<Upload>,
+}
+
+/// The photo upload body.
+#[derive(ApiRequest)]
+enum UploadBody {
+    /// One or more `file` parts.
+    Multipart(UploadForm),
+    /// A raw JPEG.
+    #[oai(content_type = "image/jpeg")]
+    Jpeg(Binary<Body>),
+    /// A raw PNG.
+    #[oai(content_type = "image/png")]
+    Png(Binary<Body>),
+    /// Raw bytes (the format is sniffed).
+    #[oai(content_type = "application/octet-stream")]
+    Octets(Binary<Body>),
+}
+
+fn parse_email(e: Option<String>) -> Result<Option<Email>, Error> {
+    e.map(|e| e.parse()).transpose()
+}
+
+fn body_stream(body: Body) -> ByteStream {
+    Box::pin(body.into_bytes_stream().map_err(|e| Error::invalid("body_read_failed", format!("reading the upload: {e}"))))
+}
+
+fn image(variant: PhotoVariant, content_type: &str, bytes: Bytes) -> Image {
+    // Previews may be cached by the browser but not shared caches: they are
+    // behind authorization unless the album is public.
+    let cache = if variant == PhotoVariant::Original { "private, no-store" } else { "private, max-age=3600" };
+    if content_type == "image/png" && variant == PhotoVariant::Original {
+        Image::Png(Binary(bytes), cache.into())
+    } else {
+        Image::Jpeg(Binary(bytes), cache.into())
+    }
+}
+
+impl AlbumsApi {
+    fn page(limit: Option<u32>, cursor: Option<String>) -> Result<PageRequest, Error> {
+        PageRequest::new(limit, cursor.as_deref())
+    }
+
+    async fn send_image(&self, auth: MaybeAuth, id: &str, variant: PhotoVariant) -> Result<Image, ApiError> {
+        let id: PhotoId = id.parse()?;
+        let (photo, bytes) = self.state.engine.albums().image(auth.user(), id, variant).await?;
+        Ok(image(variant, &photo.content_type, bytes))
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Albums")]
+impl AlbumsApi {
+    /// Create an album (photographers).
+    #[oai(path = "/albums", method = "post")]
+    async fn create_album(&self, auth: BearerAuth, body: Json<CreateAlbumRequest>) -> Result<AlbumCreated, ApiError> {
+        let b = body.0;
+        let new = NewAlbum {
+            name: b.name,
+            visibility: b.visibility.into(),
+            client_email: parse_email(b.client_email)?,
+            price_per_photo: Money::try_from(b.price_per_photo)?,
+            expires_at: b.expires_at,
+        };
+        let album = self.state.engine.albums().create(&auth.0, new).await?;
+        Ok(AlbumCreated::Created(Json(AlbumDto::new(album, true))))
+    }
+
+    /// Albums of the caller: a photographer's own; a client's shared ones plus public ones.
+    #[oai(path = "/albums", method = "get")]
+    async fn list_albums(
+        &self,
+        auth: BearerAuth,
+        limit: Query<Option<u32>>,
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<AlbumPage>, ApiError> {
+        let page = self.state.engine.albums().list(&auth.0, Self::page(limit.0, cursor.0)?).await?;
+        let user = &auth.0;
+        let (items, next_cursor) = page_parts(page, |a| {
+            let close = a.owner_id == user.id || a.client_email.as_ref() == Some(&user.email);
+            AlbumDto::new(a, close)
+        });
+        Ok(Json(AlbumPage { items, next_cursor }))
+    }
+
+    /// One album (owner, its client, or anyone if public).
+    #[oai(path = "/albums/:album_id", method = "get")]
+    async fn get_album(&self, auth: MaybeAuth, album_id: Path<String>) -> Result<Json<AlbumDto>, ApiError> {
+        let id: AlbumId = album_id.0.parse()?;
+        let (album, access) = self.state.engine.albums().get(auth.user(), id).await?;
+        let close = matches!(access, proofsheet_core::Access::Owner | proofsheet_core::Access::Client);
+        Ok(Json(AlbumDto::new(album, close)))
+    }
+
+    /// Change an album (owner).
+    #[oai(path = "/albums/:album_id", method = "patch")]
+    async fn update_album(
+        &self,
+        auth: BearerAuth,
+        album_id: Path<String>,
+        body: Json<UpdateAlbumRequest>,
+    ) -> Result<Json<AlbumDto>, ApiError> {
+        let id: AlbumId = album_id.0.parse()?;
+        let b = body.0;
+        let patch = AlbumPatch {
+            name: b.name,
+            visibility: b.visibility.map(Into::into),
+            client_email: match b.client_email {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(e) => Some(Some(e.parse()?)),
+            },
+            price_per_photo: b.price_per_photo.map(Money::try_from).transpose()?,
+            expires_at: match b.expires_at {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(t) => Some(Some(t)),
+            },
+        };
+        let album = self.state.engine.albums().update(&auth.0, id, patch).await?;
+        Ok(Json(AlbumDto::new(album, true)))
+    }
+
+    /// Delete an album with its photos, previews and originals (owner).
+    #[oai(path = "/albums/:album_id", method = "delete")]
+    async fn delete_album(&self, auth: BearerAuth, album_id: Path<String>) -> Result<Deleted, ApiError> {
+        let id: AlbumId = album_id.0.parse()?;
+        self.state.engine.albums().delete(&auth.0, id).await?;
+        Ok(Deleted::Done)
+    }
+
+    /// Upload photos (owner): a raw JPEG/PNG body answers 201 with the photo;
+    /// `multipart/form-data` with `file` parts answers 201 with `{"items": [...]}`.
+    /// Streamed to storage; at most `uploads.max_bytes` (413 beyond).
+    #[oai(path = "/albums/:album_id/photos", method = "post")]
+    async fn upload_photos(
+        &self,
+        auth: BearerAuth,
+        album_id: Path<String>,
+        filename: Query<Option<String>>,
+        req: &Request,
+        body: UploadBody,
+    ) -> Result<Uploaded, ApiError> {
+        let id: AlbumId = album_id.0.parse()?;
+        let max = self.state.config.uploads.max_bytes;
+        let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max) {
+            return Err(ApiError::too_large("upload_too_large", format!("an upload may be at most {max} bytes")));
+        }
+        let albums = self.state.engine.albums();
+        let base = &self.state.public_url;
+        match body {
+            UploadBody::Jpeg(b) | UploadBody::Png(b) | UploadBody::Octets(b) => {
+                let photo = albums.upload(&auth.0, id, filename.0.as_deref(), body_stream(b.0)).await?;
+                Ok(Uploaded::Created(Json(UploadResult::One(PhotoDto::new(photo, base)))))
+            }
+            UploadBody::Multipart(form) => {
+                if form.file.is_empty() {
+                    return Err(ApiError::bad_request("no_files", "send one or more parts named `file`"));
+                }
+                let mut items = Vec::with_capacity(form.file.len());
+                for upload in form.file {
+                    let name = upload.file_name().map(str::to_owned);
+                    let reader = tokio_util::io::ReaderStream::new(upload.into_async_read());
+                    let stream: ByteStream = Box::pin(
+                        reader.map(|r| r.map_err(|e| Error::invalid("body_read_failed", format!("reading the upload: {e}")))),
+                    );
+                    let photo: Photo = albums.upload(&auth.0, id, name.as_deref(), stream).await?;
+                    items.push(PhotoDto::new(photo, base));
+                }
+                Ok(Uploaded::Created(Json(UploadResult::Many(PhotoList { items }))))
+            }
+        }
+    }
+
+    /// An album's photos, with status and, when ready, preview URLs.
+    #[oai(path = "/albums/:album_id/photos", method = "get")]
+    async fn list_photos(
+        &self,
+        auth: MaybeAuth,
+        album_id: Path<String>,
+        limit: Query<Option<u32>>,
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<PhotoPage>, ApiError> {
+        let id: AlbumId = album_id.0.parse()?;
+        let page = self.state.engine.albums().photos(auth.user(), id, Self::page(limit.0, cursor.0)?).await?;
+        let (items, next_cursor) = page_parts(page, |p| PhotoDto::new(p, &self.state.public_url));
+        Ok(Json(PhotoPage { items, next_cursor }))
+    }
+
+    /// The watermarked preview (JPEG).
+    #[oai(path = "/photos/:photo_id/preview", method = "get")]
+    async fn preview(&self, auth: MaybeAuth, photo_id: Path<String>) -> Result<Image, ApiError> {
+        self.send_image(auth, &photo_id.0, PhotoVariant::Preview).await
+    }
+
+    /// The watermarked grid thumbnail (JPEG).
+    #[oai(path = "/photos/:photo_id/thumbnail", method = "get")]
+    async fn thumbnail(&self, auth: MaybeAuth, photo_id: Path<String>) -> Result<Image, ApiError> {
+        self.send_image(auth, &photo_id.0, PhotoVariant::Thumbnail).await
+    }
+
+    /// The original (owner only; everyone else gets 404).
+    #[oai(path = "/photos/:photo_id/original", method = "get")]
+    async fn original(&self, auth: BearerAuth, photo_id: Path<String>) -> Result<Image, ApiError> {
+        self.send_image(MaybeAuth::Bearer(auth), &photo_id.0, PhotoVariant::Original).await
+    }
+
+    /// Delete a photo with its previews and original (owner).
+    #[oai(path = "/photos/:photo_id", method = "delete")]
+    async fn delete_photo(&self, auth: BearerAuth, photo_id: Path<String>) -> Result<Deleted, ApiError> {
+        let id: PhotoId = photo_id.0.parse()?;
+        self.state.engine.albums().delete_photo(&auth.0, id).await?;
+        Ok(Deleted::Done)
+    }
+}

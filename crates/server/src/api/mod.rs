@@ -1,0 +1,23 @@
+//! The REST API under `/api/v1` (see ../shared/API.md).
+
+pub mod albums;
+pub mod error;
+pub mod model;
+pub mod ops;
+pub mod orders;
+pub mod users;
+
+use poem_openapi::Tags;
+
+/// Groups in the docs.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Registration and sign-in.
+    Users,
+    /// Albums and photos.
+    Albums,
+    /// Orders, payments and downloads.
+    Orders,
+    /// Health, jobs.
+    Operations,
+}

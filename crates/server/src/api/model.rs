@@ -1,0 +1,521 @@
+//! Wire types: what the JSON looks like. Read-only fields exist only on the
+//! response types; request types deny unknown fields, so nothing can be
+//! mass-assigned.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object, types::MaybeUndefined};
+use proofsheet_core::{
+    Album, Currency, Error, Job, Money, Order, OrderStatus, Page, Photo, PhotoStatus, Role, User, Visibility,
+};
+
+/// Money in integer minor units (cents for EUR).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Money", deny_unknown_fields)]
+pub struct MoneyDto {
+    /// Minor units, never negative.
+    pub amount: i64,
+    /// ISO 4217 code, e.g. `EUR`.
+    pub currency: String,
+}
+
+impl From<Money> for MoneyDto {
+    fn from(m: Money) -> Self {
+        MoneyDto { amount: m.amount, currency: m.currency.to_string() }
+    }
+}
+
+impl TryFrom<MoneyDto> for Money {
+    type Error = Error;
+
+    fn try_from(m: MoneyDto) -> Result<Self, Error> {
+        Money::new(m.amount, m.currency.parse::<Currency>()?)
+    }
+}
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "Role", rename_all = "snake_case")]
+pub enum RoleDto {
+    /// Sells photos.
+    Photographer,
+    /// Buys photos.
+    Client,
+    /// Operates the system.
+    Admin,
+}
+
+impl From<Role> for RoleDto {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Photographer => RoleDto::Photographer,
+            Role::Client => RoleDto::Client,
+            Role::Admin => RoleDto::Admin,
+        }
+    }
+}
+
+/// The roles one may register as (admins are made from the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "RegistrationRole", rename_all = "snake_case")]
+pub enum RegistrationRole {
+    /// Sells photos.
+    Photographer,
+    /// Buys photos.
+    Client,
+}
+
+/// A user.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "User")]
+pub struct UserDto {
+    /// Opaque id.
+    pub id: String,
+    /// E-mail address.
+    pub email: String,
+    /// Given name.
+    pub name: String,
+    /// Family name.
+    pub surname: String,
+    /// Role.
+    pub role: RoleDto,
+    /// When registered.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserDto {
+    fn from(u: User) -> Self {
+        UserDto {
+            id: u.id.to_string(),
+            email: u.email.to_string(),
+            name: u.name,
+            surname: u.surname,
+            role: u.role.into(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// Registration.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// E-mail address (unique).
+    pub email: String,
+    /// 8 to 256 characters.
+    pub password: String,
+    /// Given name.
+    pub name: String,
+    /// Family name.
+    pub surname: String,
+    /// `photographer` or `client`.
+    pub role: RegistrationRole,
+}
+
+/// Sign-in.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct SessionRequest {
+    /// E-mail address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A new session.
+#[derive(Debug, Clone, Object)]
+pub struct SessionDto {
+    /// The bearer token; shown once.
+    pub token: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Album visibility.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "Visibility", rename_all = "snake_case")]
+pub enum VisibilityDto {
+    /// Owner and named client only.
+    Private,
+    /// Anyone.
+    Public,
+}
+
+impl From<Visibility> for VisibilityDto {
+    fn from(v: Visibility) -> Self {
+        match v {
+            Visibility::Private => VisibilityDto::Private,
+            Visibility::Public => VisibilityDto::Public,
+        }
+    }
+}
+
+impl From<VisibilityDto> for Visibility {
+    fn from(v: VisibilityDto) -> Self {
+        match v {
+            VisibilityDto::Private => Visibility::Private,
+            VisibilityDto::Public => Visibility::Public,
+        }
+    }
+}
+
+/// An album.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Album")]
+pub struct AlbumDto {
+    /// Opaque id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Who may see it.
+    pub visibility: VisibilityDto,
+    /// The photographer.
+    pub owner_id: String,
+    /// The client it is shared with (shown to its owner only).
+    #[oai(skip_serializing_if_is_none)]
+    pub client_email: Option<String>,
+    /// Price of each photo.
+    pub price_per_photo: MoneyDto,
+    /// When it closes to clients.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When made.
+    pub created_at: DateTime<Utc>,
+    /// When last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl AlbumDto {
+    /// The album as `viewer_is_owner` may see it.
+    pub fn new(a: Album, viewer_is_owner_or_client: bool) -> Self {
+        AlbumDto {
+            id: a.id.to_string(),
+            name: a.name,
+            visibility: a.visibility.into(),
+            owner_id: a.owner_id.to_string(),
+            client_email: if viewer_is_owner_or_client { a.client_email.map(|e| e.to_string()) } else { None },
+            price_per_photo: a.price_per_photo.into(),
+            expires_at: a.expires_at,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+/// A new album.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct CreateAlbumRequest {
+    /// Display name, 1 to 200 characters.
+    pub name: String,
+    /// `private` or `public`.
+    pub visibility: VisibilityDto,
+    /// The client to share it with.
+    pub client_email: Option<String>,
+    /// Price of each photo.
+    pub price_per_photo: MoneyDto,
+    /// When it closes to clients (future).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Album changes: absent fields stay, `null` clears `client_email` or `expires_at`.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateAlbumRequest {
+    /// New name.
+    pub name: Option<String>,
+    /// New visibility.
+    pub visibility: Option<VisibilityDto>,
+    /// New client, or `null` for none.
+    pub client_email: MaybeUndefined<String>,
+    /// New price (new orders only).
+    pub price_per_photo: Option<MoneyDto>,
+    /// New expiry, or `null` for none.
+    pub expires_at: MaybeUndefined<DateTime<Utc>>,
+}
+
+/// A page of albums.
+#[derive(Debug, Clone, Object)]
+pub struct AlbumPage {
+    /// The albums.
+    pub items: Vec<AlbumDto>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Processing status of a photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "PhotoStatus", rename_all = "snake_case")]
+pub enum PhotoStatusDto {
+    /// Previews are being made.
+    Processing,
+    /// Previews exist.
+    Ready,
+    /// Previews could not be made; see `failure_reason`.
+    Failed,
+}
+
+impl From<PhotoStatus> for PhotoStatusDto {
+    fn from(s: PhotoStatus) -> Self {
+        match s {
+            PhotoStatus::Processing => PhotoStatusDto::Processing,
+            PhotoStatus::Ready => PhotoStatusDto::Ready,
+            PhotoStatus::Failed => PhotoStatusDto::Failed,
+        }
+    }
+}
+
+/// A photo.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Photo")]
+pub struct PhotoDto {
+    /// Opaque id.
+    pub id: String,
+    /// Its album.
+    pub album_id: String,
+    /// File name (as in the download zip).
+    pub filename: String,
+    /// `image/jpeg` or `image/png`.
+    pub content_type: String,
+    /// Size of the original.
+    pub size_bytes: u64,
+    /// Processing status.
+    pub status: PhotoStatusDto,
+    /// Why processing failed.
+    pub failure_reason: Option<String>,
+    /// Upright width, when ready.
+    pub width: Option<u32>,
+    /// Upright height, when ready.
+    pub height: Option<u32>,
+    /// The watermarked preview, when ready.
+    pub preview_url: Option<String>,
+    /// The watermarked grid thumbnail, when ready.
+    pub thumbnail_url: Option<String>,
+    /// When uploaded.
+    pub created_at: DateTime<Utc>,
+}
+
+impl PhotoDto {
+    /// Builds the wire form; URLs are absolute, from the public URL.
+    pub fn new(p: Photo, base: &str) -> Self {
+        let ready = p.status == PhotoStatus::Ready;
+        PhotoDto {
+            preview_url: ready.then(|| format!("{base}/api/v1/photos/{}/preview", p.id)),
+            thumbnail_url: ready.then(|| format!("{base}/api/v1/photos/{}/thumbnail", p.id)),
+            id: p.id.to_string(),
+            album_id: p.album_id.to_string(),
+            filename: p.filename,
+            content_type: p.content_type,
+            size_bytes: p.size_bytes,
+            status: p.status.into(),
+            failure_reason: p.failure_reason,
+            width: p.width,
+            height: p.height,
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// A page of photos.
+#[derive(Debug, Clone, Object)]
+pub struct PhotoPage {
+    /// The photos.
+    pub items: Vec<PhotoDto>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Photos made by a multipart upload.
+#[derive(Debug, Clone, Object)]
+pub struct PhotoList {
+    /// One per `file` part, in order.
+    pub items: Vec<PhotoDto>,
+}
+
+/// Order status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "OrderStatus", rename_all = "snake_case")]
+pub enum OrderStatusDto {
+    /// Not paid.
+    Pending,
+    /// Paid; the zip is being made.
+    Paid,
+    /// The download is ready.
+    Fulfilled,
+    /// Payment declined or cancelled.
+    Cancelled,
+    /// Payment window closed.
+    Expired,
+    /// Money returned; download revoked.
+    Refunded,
+}
+
+impl From<OrderStatus> for OrderStatusDto {
+    fn from(s: OrderStatus) -> Self {
+        match s {
+            OrderStatus::Pending => OrderStatusDto::Pending,
+            OrderStatus::Paid => OrderStatusDto::Paid,
+            OrderStatus::Fulfilled => OrderStatusDto::Fulfilled,
+            OrderStatus::Cancelled => OrderStatusDto::Cancelled,
+            OrderStatus::Expired => OrderStatusDto::Expired,
+            OrderStatus::Refunded => OrderStatusDto::Refunded,
+        }
+    }
+}
+
+/// One bought photo.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "OrderItem")]
+pub struct OrderItemDto {
+    /// The photo.
+    pub photo_id: String,
+    /// Its name in the zip.
+    pub filename: String,
+    /// Price at order time.
+    pub price: MoneyDto,
+}
+
+/// Where to download a fulfilled order.
+#[derive(Debug, Clone, Object)]
+pub struct DownloadDto {
+    /// The zip (only the token is secret; keep the URL private).
+    pub url: String,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An order.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Order")]
+pub struct OrderDto {
+    /// Opaque id.
+    pub id: String,
+    /// The album.
+    pub album_id: String,
+    /// The client.
+    pub buyer_id: String,
+    /// Status.
+    pub status: OrderStatusDto,
+    /// Bought photos.
+    pub items: Vec<OrderItemDto>,
+    /// Sum of the items.
+    pub total: MoneyDto,
+    /// When made.
+    pub created_at: DateTime<Utc>,
+    /// When last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When paid.
+    pub paid_at: Option<DateTime<Utc>>,
+    /// The download, when fulfilled (buyer only).
+    pub download: Option<DownloadDto>,
+}
+
+impl OrderDto {
+    /// The wire form.
+    pub fn new(o: Order, download: Option<DownloadDto>) -> Self {
+        OrderDto {
+            id: o.id.to_string(),
+            album_id: o.album_id.to_string(),
+            buyer_id: o.buyer_id.to_string(),
+            status: o.status.into(),
+            items: o
+                .items
+                .into_iter()
+                .map(|i| OrderItemDto { photo_id: i.photo_id.to_string(), filename: i.filename, price: i.price.into() })
+                .collect(),
+            total: o.total.into(),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            paid_at: o.paid_at,
+            download,
+        }
+    }
+}
+
+/// A new order.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(deny_unknown_fields)]
+pub struct CreateOrderRequest {
+    /// The album.
+    pub album_id: String,
+    /// Photos of that album, 1 to 500, no repeats.
+    pub photo_ids: Vec<String>,
+}
+
+/// A page of orders.
+#[derive(Debug, Clone, Object)]
+pub struct OrderPage {
+    /// The orders.
+    pub items: Vec<OrderDto>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Starting a payment.
+#[derive(Debug, Clone, Default, Object, serde::Serialize, serde::Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequestDto {
+    /// Gateway name (`test`; default from the configuration).
+    pub gateway: Option<String>,
+}
+
+/// Where the buyer pays.
+#[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
+pub struct CheckoutDto {
+    /// Send the buyer here.
+    pub checkout_url: String,
+}
+
+/// A queued job.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Job")]
+pub struct JobDto {
+    /// Opaque id.
+    pub id: String,
+    /// `render_preview`, `build_zip`, ...
+    pub kind: String,
+    /// `queued`, `running`, `succeeded`, `failed`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Not before.
+    pub run_at: DateTime<Utc>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// When enqueued.
+    pub created_at: DateTime<Utc>,
+    /// When last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Job> for JobDto {
+    fn from(j: Job) -> Self {
+        JobDto {
+            id: j.id.to_string(),
+            kind: j.kind,
+            status: j.status.as_str().to_owned(),
+            attempts: j.attempts,
+            max_attempts: j.max_attempts,
+            run_at: j.run_at,
+            last_error: j.last_error,
+            created_at: j.created_at,
+            updated_at: j.updated_at,
+        }
+    }
+}
+
+/// A page of jobs.
+#[derive(Debug, Clone, Object)]
+pub struct JobPage {
+    /// The jobs.
+    pub items: Vec<JobDto>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Splits a core page into items and cursor.
+pub fn page_parts<T, U>(page: Page<T>, f: impl FnMut(T) -> U) -> (Vec<U>, Option<String>) {
+    let next = page.next_cursor.clone();
+    (page.map(f).items, next)
+}

@@ -1,0 +1,314 @@
+//! Orders, checkout, gateway webhooks and downloads.
+
+use std::{ops::Range, sync::Arc};
+
+use poem::{Body, Request};
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    param::{Header, Path, Query},
+    payload::{Binary, Json},
+};
+use proofsheet_core::{AlbumId, Error, IdempotentReply, Order, OrderId, PageRequest, PhotoId, User};
+use sha2::{Digest, Sha256};
+
+use super::{ApiTags, error::ApiError, model::*};
+use crate::{app::AppState, auth::BearerAuth};
+
+/// Orders, payments and downloads.
+pub struct OrdersApi {
+    /// Shared state.
+    pub state: Arc<AppState>,
+}
+
+#[derive(ApiResponse)]
+enum OrderCreated {
+    /// Created (or the first reply to the same `Idempotency-Key`).
+    #[oai(status = 201)]
+    Created(Json<OrderDto>),
+}
+
+#[derive(ApiResponse)]
+enum CheckoutStarted {
+    /// Send the buyer to `checkout_url`.
+    #[oai(status = 201)]
+    Created(Json<CheckoutDto>),
+}
+
+#[derive(ApiResponse)]
+enum WebhookReply {
+    /// Verified and accepted (repeats included).
+    #[oai(status = 200)]
+    Accepted(Json<serde_json::Value>),
+}
+
+#[derive(ApiResponse)]
+enum Download {
+    /// The whole zip.
+    #[oai(status = 200, content_type = "application/zip")]
+    Full(
+        Binary<Body>,
+        #[oai(header = "Content-Length")] u64,
+        #[oai(header = "Accept-Ranges")] String,
+        #[oai(header = "Content-Disposition")] String,
+    ),
+    /// The requested range.
+    #[oai(status = 206, content_type = "application/zip")]
+    Partial(
+        Binary<Body>,
+        #[oai(header = "Content-Length")] u64,
+        #[oai(header = "Content-Range")] String,
+        #[oai(header = "Accept-Ranges")] String,
+        #[oai(header = "Content-Disposition")] String,
+    ),
+    /// The range is outside the file.
+    #[oai(status = 416)]
+    Unsatisfiable(Json<super::error::ErrorBody>, #[oai(header = "Content-Range")] String),
+}
+
+/// Parses a single-range `Range: bytes=...` header. `Ok(None)`: serve it
+/// all (no header, or several ranges, which RFC 9110 lets us ignore);
+/// `Err(())`: unsatisfiable.
+fn parse_range(header: Option<&str>, size: u64) -> Result<Option<Range<u64>>, ()> {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return Ok(None) };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = (a.trim(), b.trim());
+    let range = if a.is_empty() {
+        let n: u64 = b.parse().map_err(|_| ())?;
+        if n == 0 {
+            return Err(());
+        }
+        size.saturating_sub(n)..size
+    } else {
+        let start: u64 = a.parse().map_err(|_| ())?;
+        let end = if b.is_empty() { size } else { b.parse::<u64>().map_err(|_| ())?.saturating_add(1).min(size) };
+        if start >= size || end <= start {
+            return Err(());
+        }
+        start..end
+    };
+    Ok(Some(range))
+}
+
+impl OrdersApi {
+    async fn order_dto(&self, user: &User, order: Order) -> Result<OrderDto, Error> {
+        let download = if order.buyer_id == user.id {
+            self.state.engine.downloads().link(&order).await?.map(|l| DownloadDto {
+                url: format!("{}/api/v1/downloads/{}", self.state.public_url, l.token),
+                expires_at: l.expires_at,
+            })
+        } else {
+            None
+        };
+        Ok(OrderDto::new(order, download))
+    }
+
+    /// Looks up a stored reply for `(user, scope, key)`: `Some(body)` to
+    /// replay, 422 if the key was used with another body.
+    async fn replay(&self, user: &User, scope: &str, key: &Option<String>, hash: &[u8; 32]) -> Result<Option<String>, ApiError> {
+        let Some(key) = key else { return Ok(None) };
+        if key.is_empty() || key.len() > 255 {
+            return Err(ApiError::from(Error::invalid("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters")));
+        }
+        let meta = &self.state.engine.backends().metadata;
+        match meta.idempotent_reply(user.id, scope, key).await? {
+            Some(r) if &r.request_hash == hash => Ok(Some(r.body)),
+            Some(_) => Err(ApiError::from(Error::invalid(
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different request body",
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores the reply; if another request with the same key won the
+    /// race, returns that one's body to send instead.
+    async fn remember(&self, user: &User, scope: &str, key: &Option<String>, hash: [u8; 32], body: String) -> Result<String, ApiError> {
+        let Some(key) = key else { return Ok(body) };
+        let meta = &self.state.engine.backends().metadata;
+        let reply = IdempotentReply {
+            user_id: user.id,
+            scope: scope.into(),
+            key: key.clone(),
+            request_hash: hash,
+            status: 201,
+            body: body.clone(),
+            created_at: self.state.engine.backends().clock.now(),
+        };
+        if meta.save_idempotent_reply(&reply).await? {
+            return Ok(body);
+        }
+        Ok(meta.idempotent_reply(user.id, scope, key).await?.map(|r| r.body).unwrap_or(body))
+    }
+}
+
+fn zip_body(stream: proofsheet_core::ByteStream) -> Body {
+    use futures::TryStreamExt;
+    Body::from_bytes_stream(stream.map_err(|e| std::io::Error::other(e.to_string())))
+}
+
+fn hash_json<T: serde::Serialize>(v: &T) -> [u8; 32] {
+    Sha256::digest(serde_json::to_vec(v).unwrap_or_default()).into()
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Orders")]
+impl OrdersApi {
+    /// Order photos of one album (clients). Honours `Idempotency-Key`.
+    #[oai(path = "/orders", method = "post")]
+    async fn create_order(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
+        body: Json<CreateOrderRequest>,
+    ) -> Result<OrderCreated, ApiError> {
+        let user = &auth.0;
+        let hash = hash_json(&body.0);
+        let engine = &self.state.engine;
+        if let Some(order_id) = self.replay(user, "POST /orders", &key.0, &hash).await? {
+            let order = engine.checkout().order(user, order_id.parse()?).await?;
+            return Ok(OrderCreated::Created(Json(self.order_dto(user, order).await?)));
+        }
+        let album: AlbumId = body.album_id.parse().map_err(|_| Error::not_found("album"))?;
+        let photos = body
+            .photo_ids
+            .iter()
+            .map(|p| p.parse::<PhotoId>().map_err(|_| Error::invalid("unknown_photo", format!("{p:?} is not a photo id"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let order = engine.checkout().create_order(user, album, &photos).await?;
+        let id = self.remember(user, "POST /orders", &key.0, hash, order.id.to_string()).await?;
+        let order = if id == order.id.to_string() { order } else { engine.checkout().order(user, id.parse()?).await? };
+        Ok(OrderCreated::Created(Json(self.order_dto(user, order).await?)))
+    }
+
+    /// The caller's orders: a client's purchases, a photographer's sales.
+    #[oai(path = "/orders", method = "get")]
+    async fn list_orders(
+        &self,
+        auth: BearerAuth,
+        limit: Query<Option<u32>>,
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<OrderPage>, ApiError> {
+        let page = PageRequest::new(limit.0, cursor.0.as_deref())?;
+        let page = self.state.engine.checkout().orders(&auth.0, page).await?;
+        let next_cursor = page.next_cursor.clone();
+        let mut items = Vec::with_capacity(page.items.len());
+        for o in page.items {
+            items.push(self.order_dto(&auth.0, o).await?);
+        }
+        Ok(Json(OrderPage { items, next_cursor }))
+    }
+
+    /// One order (buyer or album owner); when fulfilled, the buyer sees `download`.
+    #[oai(path = "/orders/:order_id", method = "get")]
+    async fn get_order(&self, auth: BearerAuth, order_id: Path<String>) -> Result<Json<OrderDto>, ApiError> {
+        let id: OrderId = order_id.0.parse()?;
+        let order = self.state.engine.checkout().order(&auth.0, id).await?;
+        Ok(Json(self.order_dto(&auth.0, order).await?))
+    }
+
+    /// Start paying (buyer): returns where to pay. The JSON body is optional:
+    /// `{"gateway": "test"}`. Honours `Idempotency-Key`.
+    #[oai(path = "/orders/:order_id/checkout", method = "post")]
+    async fn checkout(
+        &self,
+        auth: BearerAuth,
+        order_id: Path<String>,
+        #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
+        body: bytes::Bytes,
+    ) -> Result<CheckoutStarted, ApiError> {
+        let user = &auth.0;
+        let id: OrderId = order_id.0.parse()?;
+        // The body is optional (`{"gateway": "test"}` or nothing at all).
+        let body: CheckoutRequestDto = if body.iter().all(u8::is_ascii_whitespace) {
+            CheckoutRequestDto::default()
+        } else {
+            serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad_request("malformed_json", format!("the body must be {{\"gateway\": \"name\"}} or empty: {e}")))?
+        };
+        let scope = format!("POST /orders/{id}/checkout");
+        let hash = hash_json(&body);
+        if let Some(stored) = self.replay(user, &scope, &key.0, &hash).await? {
+            let dto: CheckoutDto = serde_json::from_str(&stored).map_err(|e| Error::backend("replaying a checkout", e))?;
+            return Ok(CheckoutStarted::Created(Json(dto)));
+        }
+        let gateway = body.gateway.as_deref().or(Some(self.state.config.payments.default_gateway.as_str()));
+        let base = &self.state.public_url;
+        let session = self
+            .state
+            .engine
+            .checkout()
+            .start(user, id, gateway, format!("{base}/orders/{id}/paid"), format!("{base}/orders/{id}/cancelled"))
+            .await?;
+        let dto = CheckoutDto { checkout_url: session.url };
+        let stored = serde_json::to_string(&dto).map_err(|e| Error::backend("storing a checkout", e))?;
+        let stored = self.remember(user, &scope, &key.0, hash, stored).await?;
+        let dto: CheckoutDto = serde_json::from_str(&stored).map_err(|e| Error::backend("replaying a checkout", e))?;
+        Ok(CheckoutStarted::Created(Json(dto)))
+    }
+
+    /// Signed notifications from a payment gateway; verified before anything is read.
+    #[oai(path = "/payments/:gateway/webhook", method = "post")]
+    async fn webhook(&self, gateway: Path<String>, req: &Request, body: Binary<Vec<u8>>) -> Result<WebhookReply, ApiError> {
+        let headers: Vec<(String, String)> = req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let applied = self.state.engine.checkout().notification(&gateway.0, &headers, &body.0).await?;
+        let changed = matches!(applied, proofsheet_core::Applied::Changed(_));
+        Ok(WebhookReply::Accepted(Json(serde_json::json!({ "received": true, "changed": changed }))))
+    }
+
+    /// The zip of a paid order's originals, streamed, with `Range` support, until the link expires.
+    #[oai(path = "/downloads/:token", method = "get")]
+    async fn download(
+        &self,
+        token: Path<String>,
+        #[oai(name = "Range")] range: Header<Option<String>>,
+    ) -> Result<Download, ApiError> {
+        let downloads = self.state.engine.downloads();
+        let size = downloads.check(&token.0).await?.zip_size;
+        let disposition = "attachment; filename=\"photos.zip\"".to_owned();
+        match parse_range(range.0.as_deref(), size) {
+            Err(()) => Ok(Download::Unsatisfiable(
+                Json(super::error::ErrorBody { code: "range_not_satisfiable".into(), message: format!("the file has {size} bytes") }),
+                format!("bytes */{size}"),
+            )),
+            Ok(None) => {
+                let opened = downloads.open(&token.0, None).await?;
+                Ok(Download::Full(Binary(zip_body(opened.body)), size, "bytes".into(), disposition))
+            }
+            Ok(Some(r)) => {
+                let (start, end) = (r.start, r.end);
+                let opened = downloads.open(&token.0, Some(r)).await?;
+                Ok(Download::Partial(
+                    Binary(zip_body(opened.body)),
+                    end - start,
+                    format!("bytes {start}-{}/{size}", end - 1),
+                    "bytes".into(),
+                    disposition,
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        assert_eq!(parse_range(None, 100), Ok(None));
+        assert_eq!(parse_range(Some("bytes=0-9"), 100), Ok(Some(0..10)));
+        assert_eq!(parse_range(Some("bytes=90-"), 100), Ok(Some(90..100)));
+        assert_eq!(parse_range(Some("bytes=-10"), 100), Ok(Some(90..100)));
+        assert_eq!(parse_range(Some("bytes=50-1000"), 100), Ok(Some(50..100)));
+        assert_eq!(parse_range(Some("bytes=0-1,5-6"), 100), Ok(None));
+        assert_eq!(parse_range(Some("bytes=100-"), 100), Err(()));
+        assert_eq!(parse_range(Some("bytes=5-2"), 100), Err(()));
+        assert_eq!(parse_range(Some("bytes=x-"), 100), Err(()));
+    }
+}

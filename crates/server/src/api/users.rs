@@ -1,0 +1,129 @@
+//! Users and sessions.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use poem_openapi::{ApiResponse, OpenApi, payload::Json};
+use proofsheet_core::{Email, Error, Role, Session, User, UserId, validate_name};
+
+use super::{ApiTags, error::ApiError, model::*};
+use crate::{
+    app::AppState,
+    auth::{BearerAuth, hash_password, new_token, token_hash, verify_password},
+};
+
+/// Users and sessions.
+pub struct UsersApi {
+    /// Shared state.
+    pub state: Arc<AppState>,
+}
+
+#[derive(ApiResponse)]
+enum Created<T: poem_openapi::types::ToJSON + Send + Sync> {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<T>),
+}
+
+#[derive(ApiResponse)]
+enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+fn check_password(p: &str) -> Result<(), Error> {
+    if p.chars().count() < 8 || p.len() > 256 {
+        return Err(Error::invalid("weak_password", "a password has 8 to 256 characters"));
+    }
+    Ok(())
+}
+
+/// Registers a user (also used by `proofsheet admin create-user`).
+pub async fn register(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    name: &str,
+    surname: &str,
+    role: Role,
+) -> Result<User, Error> {
+    let email: Email = email.parse()?;
+    check_password(password)?;
+    let user = User {
+        id: UserId::new(),
+        email,
+        name: validate_name("name", name)?,
+        surname: validate_name("surname", surname)?,
+        role,
+        created_at: state.engine.backends().clock.now(),
+    };
+    let hash = hash_password(password.to_owned()).await?;
+    state.engine.backends().metadata.insert_user(&user, &hash).await?;
+    tracing::info!(user_id = %user.id, role = role.as_str(), "user registered");
+    Ok(user)
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Users")]
+impl UsersApi {
+    /// Register as a photographer or a client.
+    #[oai(path = "/users", method = "post")]
+    async fn create_user(&self, body: Json<RegisterRequest>) -> Result<Created<UserDto>, ApiError> {
+        let b = body.0;
+        let role = match b.role {
+            RegistrationRole::Photographer => Role::Photographer,
+            RegistrationRole::Client => Role::Client,
+        };
+        let user = register(&self.state, &b.email, &b.password, &b.name, &b.surname, role).await?;
+        Ok(Created::Created(Json(user.into())))
+    }
+
+    /// Sign in: returns a bearer token.
+    #[oai(path = "/sessions", method = "post")]
+    async fn create_session(&self, body: Json<SessionRequest>) -> Result<Created<SessionDto>, ApiError> {
+        let meta = &self.state.engine.backends().metadata;
+        let found = match body.email.parse::<Email>() {
+            Ok(email) => meta.user_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let (user, hash) = match found {
+            Some((u, h)) => (Some(u), Some(h)),
+            None => (None, None),
+        };
+        let ok = verify_password(body.0.password, hash).await?;
+        let Some(user) = user.filter(|_| ok) else {
+            tracing::info!("sign-in refused");
+            return Err(ApiError::Unauthorized(Json(super::error::ErrorBody {
+                code: "invalid_credentials".into(),
+                message: "wrong e-mail address or password".into(),
+            })));
+        };
+        let now = self.state.engine.backends().clock.now();
+        let (token, token_hash) = new_token();
+        let expires_at = now + Duration::hours(self.state.config.sessions.ttl_hours as i64);
+        meta.insert_session(&Session { token_hash, user_id: user.id, expires_at, created_at: now }).await?;
+        tracing::info!(user_id = %user.id, "signed in");
+        Ok(Created::Created(Json(SessionDto { token, expires_at })))
+    }
+
+    /// Sign out: the token stops working.
+    #[oai(path = "/sessions/current", method = "delete")]
+    async fn delete_session(&self, auth: BearerAuth, req: &poem::Request) -> Result<NoContent, ApiError> {
+        let token = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.get(7..))
+            .unwrap_or_default()
+            .trim();
+        self.state.engine.backends().metadata.delete_session(&token_hash(token)).await?;
+        tracing::info!(user_id = %auth.0.id, "signed out");
+        Ok(NoContent::Done)
+    }
+
+    /// The caller.
+    #[oai(path = "/users/me", method = "get")]
+    async fn me(&self, auth: BearerAuth) -> Json<UserDto> {
+        Json(auth.0.into())
+    }
+}

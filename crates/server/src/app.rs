@@ -1,0 +1,274 @@
+//! Assembling the engine from the configuration, and running it.
+
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use hmac::{Hmac, Mac};
+use poem::{
+    EndpointExt, Route, Server, get,
+    listener::{Acceptor, Listener, TcpListener},
+    middleware::{SetHeader, Tracing},
+    post,
+};
+use poem_openapi::OpenApiService;
+use proofsheet_core::{Backends, Clock, Proofsheet, Ran, Settings, Worker};
+use proofsheet_imaging::ImagePipeline;
+use proofsheet_payments::TestGateway;
+use proofsheet_storage::{OpendalBlobStore, SqliteStore, ZipPackager};
+use rand::RngCore;
+use sha2::Sha256;
+use tokio::sync::watch;
+
+use crate::{
+    api::{albums::AlbumsApi, error::any_error_to_json, ops::OpsApi, orders::OrdersApi, users::UsersApi},
+    config::Config,
+    pages,
+};
+
+/// What every request handler shares.
+pub struct AppState {
+    /// The engine.
+    pub engine: Proofsheet,
+    /// The configuration it was built from.
+    pub config: Config,
+    /// The URL clients reach this server at, without a trailing slash.
+    pub public_url: String,
+    /// The offline gateway, whose pages this server serves.
+    pub test_gateway: Option<Arc<TestGateway>>,
+}
+
+/// The server secret: configured, or made once and kept in the data dir.
+fn server_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    if let Some(s) = &config.server.secret {
+        return Ok(s.expose().as_bytes().to_vec());
+    }
+    let dir = &config.server.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("secret.key");
+    if let Ok(hex) = std::fs::read_to_string(&path) {
+        let hex = hex.trim();
+        if hex.len() >= 64 {
+            return Ok(hex.as_bytes().to_vec());
+        }
+    }
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(&path, &hex)?;
+    tracing::info!(path = %path.display(), "made a new server secret");
+    Ok(hex.into_bytes())
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+/// A sub-key of the server secret for one purpose.
+fn derive(secret: &[u8], purpose: &str) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Opens the metadata store the configuration names (and migrates it).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+    let url = config.database_url();
+    if !url.starts_with("sqlite:") {
+        anyhow::bail!("database.url must be a sqlite:// URL (PostgreSQL comes with the scale-out work)");
+    }
+    if url.contains(&*config.server.data_dir.to_string_lossy()) {
+        std::fs::create_dir_all(&config.server.data_dir)?;
+    }
+    Ok(Arc::new(SqliteStore::connect(&url).await.context("opening the database")?))
+}
+
+/// Builds the shared state for a server reachable at `public_url`.
+pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<AppState>> {
+    let secret = server_secret(&config)?;
+    let store = open_store(&config).await?;
+    let blobs = match config.storage.kind.as_str() {
+        "memory" => OpendalBlobStore::memory()?,
+        _ => {
+            let root = config.storage.root.clone().unwrap_or_else(|| config.server.data_dir.join("blobs"));
+            OpendalBlobStore::fs(&root).context("opening file storage")?
+        }
+    };
+    let renderer = ImagePipeline::new(config.imaging.clone()).context("configuring [imaging]")?;
+    let test_gateway = Arc::new(TestGateway::new(derive(&secret, "test-gateway"), public_url.clone()));
+    let backends = Backends {
+        metadata: store.clone(),
+        queue: store,
+        blobs: Arc::new(blobs),
+        renderer: Arc::new(renderer),
+        packager: Arc::new(ZipPackager),
+        gateways: vec![test_gateway.clone()],
+        clock,
+    };
+    let settings = Settings {
+        max_upload_bytes: config.uploads.max_bytes,
+        link_ttl: chrono::Duration::hours(config.downloads.link_ttl_hours as i64),
+        ..Settings::default()
+    };
+    let engine = Proofsheet::new(backends, settings, derive(&secret, "download-links"))?;
+    engine.gateway(Some(&config.payments.default_gateway)).context("payments.default_gateway")?;
+    Ok(Arc::new(AppState { engine, config, public_url, test_gateway: Some(test_gateway) }))
+}
+
+/// The HTTP application: the API, its docs, the gateway pages.
+pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
+    let api = OpenApiService::new(
+        (
+            UsersApi { state: state.clone() },
+            AlbumsApi { state: state.clone() },
+            OrdersApi { state: state.clone() },
+            OpsApi { state: state.clone() },
+        ),
+        "Proofsheet",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("Sell photos: albums, watermarked previews, checkout and expiring downloads.")
+    .server(state.public_url.clone());
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    let html = |route: Route| {
+        route.with(
+            SetHeader::new()
+                .overriding("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+                .overriding("X-Frame-Options", "DENY")
+                .overriding("Referrer-Policy", "no-referrer"),
+        )
+    };
+    let checkout = Route::new()
+        .at("/test/:session", get(pages::checkout_page))
+        .at("/test/:session/pay", post(pages::pay))
+        .at("/test/:session/decline", post(pages::decline));
+    let returned = Route::new().at("/:id/:how", get(pages::returned));
+    Route::new()
+        .nest("/api/v1/openapi.json", spec)
+        .nest("/docs", docs)
+        .nest("/", api)
+        .nest("/checkout", html(checkout))
+        .nest("/orders", html(returned))
+        .data(state)
+        .with(SetHeader::new().overriding("X-Content-Type-Options", "nosniff"))
+        .with(Tracing)
+        .catch_all_error(any_error_to_json)
+}
+
+/// Runs `concurrency` worker loops until `stop` flips.
+pub fn spawn_workers(engine: Proofsheet, concurrency: usize, poll: Duration, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..concurrency.max(1))
+        .map(|n| {
+            let worker = Worker::new(engine.clone());
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                tracing::debug!(worker = n, "worker started");
+                loop {
+                    if *stop.borrow() {
+                        break;
+                    }
+                    let idle = match worker.run_once().await {
+                        Ok(Ran::Idle) => true,
+                        Ok(_) => false,
+                        Err(e) => {
+                            tracing::error!(error = %e, "worker could not reach the queue");
+                            true
+                        }
+                    };
+                    if idle {
+                        tokio::select! {
+                            _ = tokio::time::sleep(poll) => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// A running server (and its workers).
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its public URL.
+    pub url: String,
+    /// The shared state (tests reach the engine through it).
+    pub state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests and jobs in flight finish, and waits.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        for w in self.workers {
+            let _ = w.await;
+        }
+    }
+
+    /// Waits until the server stops (Ctrl-C / SIGTERM), then shuts down.
+    pub async fn wait_for_signal(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Binds (port 0 picks a free port), builds everything and starts serving
+/// HTTP and running jobs in this process.
+pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let addr = config.listen_addr()?;
+    let acceptor = TcpListener::bind(addr).into_acceptor().await.with_context(|| format!("listening on {addr}"))?;
+    let local = acceptor
+        .local_addr()
+        .into_iter()
+        .find_map(|a| a.as_socket_addr().copied())
+        .context("no local address")?;
+    let url = config.server.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+    let url = url.trim_end_matches('/').to_owned();
+    let workers = match config.worker.concurrency {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n,
+    };
+    let poll = Duration::from_millis(config.worker.poll_ms.max(10));
+    let state = build_state(config, url.clone(), clock).await?;
+    let (stop, stop_rx) = watch::channel(false);
+    let mut server_stop = stop_rx.clone();
+    let app = routes(state.clone());
+    let server = tokio::spawn(async move {
+        Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                app,
+                async move {
+                    let _ = server_stop.changed().await;
+                },
+                Some(Duration::from_secs(10)),
+            )
+            .await
+    });
+    let workers = spawn_workers(state.engine.clone(), workers, poll, stop_rx);
+    tracing::info!(%local, url, "proofsheet listening");
+    Ok(Running { addr: local, url, state, stop, server, workers })
+}

@@ -1,0 +1,225 @@
+//! Configuration: defaults < TOML file (`--config`) < `PROOFSHEET__SECTION__KEY`
+//! environment variables.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::{Context, bail};
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use proofsheet_imaging::PipelineConfig;
+use serde::{Deserialize, Serialize};
+
+/// A secret string that never prints.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Everything the server reads from its configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[database]`
+    pub database: DatabaseConfig,
+    /// `[storage]`
+    pub storage: StorageConfig,
+    /// `[imaging]`: preview sizes, qualities, pixel limit, watermark.
+    pub imaging: PipelineConfig,
+    /// `[uploads]`
+    pub uploads: UploadsConfig,
+    /// `[downloads]`
+    pub downloads: DownloadsConfig,
+    /// `[sessions]`
+    pub sessions: SessionsConfig,
+    /// `[payments]`
+    pub payments: PaymentsConfig,
+    /// `[worker]`
+    pub worker: WorkerConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address (`127.0.0.1:8080`; port 0 picks a free port).
+    pub addr: String,
+    /// The URL clients reach this server at (behind a proxy or load
+    /// balancer); defaults to `http://<addr>`.
+    pub public_url: Option<String>,
+    /// Where the embedded defaults keep their files.
+    pub data_dir: PathBuf,
+    /// Signs download links and test-gateway sessions. Every process of one
+    /// deployment needs the same value. Unset: a random one is made once and
+    /// kept in `<data_dir>/secret.key`.
+    pub secret: Option<Secret>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { addr: "127.0.0.1:8080".into(), public_url: None, data_dir: "./data".into(), secret: None }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path.db`; defaults to `sqlite://<data_dir>/proofsheet.db`.
+    pub url: Option<String>,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `fs` (default) or `memory`.
+    pub kind: String,
+    /// For `fs`: the root folder; defaults to `<data_dir>/blobs`.
+    pub root: Option<PathBuf>,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { kind: "fs".into(), root: None }
+    }
+}
+
+/// `[uploads]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadsConfig {
+    /// Largest request body for an upload, in bytes (larger: 413).
+    pub max_bytes: u64,
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        UploadsConfig { max_bytes: 100 * 1024 * 1024 }
+    }
+}
+
+/// `[downloads]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DownloadsConfig {
+    /// How long a download link works, in hours.
+    pub link_ttl_hours: u32,
+}
+
+impl Default for DownloadsConfig {
+    fn default() -> Self {
+        DownloadsConfig { link_ttl_hours: 7 * 24 }
+    }
+}
+
+/// `[sessions]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionsConfig {
+    /// How long a sign-in lasts, in hours.
+    pub ttl_hours: u32,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        SessionsConfig { ttl_hours: 30 * 24 }
+    }
+}
+
+/// `[payments]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// The gateway used when a checkout names none.
+    pub default_gateway: String,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        PaymentsConfig { default_gateway: "test".into() }
+    }
+}
+
+/// `[worker]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Jobs run at once in this process (0: one per CPU core).
+    pub concurrency: usize,
+    /// How often an idle worker looks for work, in milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig { concurrency: 0, poll_ms: 200 }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file if given, then `PROOFSHEET__*`
+    /// variables (`PROOFSHEET__DATABASE__URL=...`).
+    pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("PROOFSHEET__").split("__").lowercase(true));
+        let config: Config = fig.extract().context("reading the configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what can be checked before start-up.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        match self.storage.kind.as_str() {
+            "fs" | "memory" => {}
+            other => bail!("storage.kind must be fs or memory (s3 comes with the scale-out work), not {other:?}"),
+        }
+        if self.uploads.max_bytes == 0 {
+            bail!("uploads.max_bytes must be positive");
+        }
+        if self.downloads.link_ttl_hours == 0 || self.sessions.ttl_hours == 0 {
+            bail!("downloads.link_ttl_hours and sessions.ttl_hours must be positive");
+        }
+        if let Some(s) = &self.server.secret
+            && s.expose().len() < 32
+        {
+            bail!("server.secret must be at least 32 characters");
+        }
+        Ok(())
+    }
+
+    /// The listen address.
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.server.addr.parse().with_context(|| format!("server.addr {:?} is not host:port", self.server.addr))
+    }
+
+    /// The database URL, with the embedded default.
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.server.data_dir.join("proofsheet.db").display()))
+    }
+}
