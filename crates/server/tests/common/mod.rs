@@ -1,0 +1,200 @@
+//! Shared test helpers: a real server on port 0, an HTTP client, real JPEGs.
+#![allow(dead_code)]
+
+use std::{sync::Arc, time::Duration};
+
+use proofsheet_core::ManualClock;
+use proofsheet_server::{Config, Running};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub server: Running,
+    pub clock: Arc<ManualClock>,
+    pub http: Client,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(edit: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.server.addr = "127.0.0.1:0".into();
+        config.server.data_dir = dir.path().to_owned();
+        config.worker.poll_ms = 25;
+        edit(&mut config);
+        let clock = Arc::new(ManualClock::new());
+        let server = proofsheet_server::start(config, clock.clone()).await.expect("server starts");
+        let url = server.url.clone();
+        TestApp { server, clock, http: Client::new(), url, _dir: dir }
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{}", self.url, path)
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        let mut req = self.http.post(self.api(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.http.get(self.api(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Registers and signs in; returns the token.
+    pub async fn user(&self, email: &str, role: &str) -> String {
+        let r = self
+            .post_json(
+                "/users",
+                None,
+                json!({"email": email, "password": "correct horse", "name": "Test", "surname": "User", "role": role}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        let r = self.post_json("/sessions", None, json!({"email": email, "password": "correct horse"})).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn album(&self, token: &str, visibility: &str, client: Option<&str>) -> String {
+        let r = self
+            .post_json(
+                "/albums",
+                Some(token),
+                json!({"name": "Wedding", "visibility": visibility, "client_email": client,
+                       "price_per_photo": {"amount": 500, "currency": "EUR"}}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn upload(&self, token: &str, album: &str, name: &str, bytes: Vec<u8>) -> Response {
+        self.http
+            .post(self.api(&format!("/albums/{album}/photos?filename={name}")))
+            .bearer_auth(token)
+            .header("content-type", "image/jpeg")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Polls the album until no photo is processing; returns the photos.
+    pub async fn wait_processed(&self, token: &str, album: &str, count: usize) -> Vec<Value> {
+        for _ in 0..1200 {
+            let r = self.get(&format!("/albums/{album}/photos"), Some(token)).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let items = r.json::<Value>().await.unwrap()["items"].as_array().unwrap().clone();
+            if items.len() == count && items.iter().all(|p| p["status"] != "processing") {
+                return items;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("photos still processing after 120 s");
+    }
+
+    /// Polls an order until its status is `want`.
+    pub async fn wait_order(&self, token: &str, order: &str, want: &str) -> Value {
+        for _ in 0..600 {
+            let o: Value = self.get(&format!("/orders/{order}"), Some(token)).await.json().await.unwrap();
+            if o["status"] == want {
+                return o;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("order never became {want}");
+    }
+}
+
+/// A photographic-looking test JPEG: smooth gradients plus grain, so it
+/// compresses like a photo, not like a flat colour. The left `red_share`
+/// of the stored image is red-tinted and the rest blue-tinted, so tests can
+/// tell which way is up. `orientation` (1 to 8) goes into a real EXIF
+/// segment together with a GPS position.
+pub fn jpeg(width: u16, height: u16, orientation: u16, red_left: bool) -> Vec<u8> {
+    let (w, h) = (width as usize, height as usize);
+    let mut px = vec![0u8; w * h * 3];
+    let mut seed = 0x2545_f491_u32;
+    for y in 0..h {
+        for x in 0..w {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let grain = ((seed >> 16) & 31) as i32 - 16;
+            let shade = (60 + (x * 100 / w) + (y * 60 / h)) as i32 + grain;
+            let left = if red_left { x < w / 2 } else { y < h / 2 };
+            let (r, g, b) = if left { (shade + 110, shade / 2, shade / 2) } else { (shade / 2, shade / 2, shade + 110) };
+            let i = (y * w + x) * 3;
+            px[i] = r.clamp(0, 255) as u8;
+            px[i + 1] = g.clamp(0, 255) as u8;
+            px[i + 2] = b.clamp(0, 255) as u8;
+        }
+    }
+    let mut out = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, 90);
+    enc.add_app_segment(1, exif(orientation)).unwrap();
+    enc.encode(&px, width, height, jpeg_encoder::ColorType::Rgb).unwrap();
+    out
+}
+
+/// A little-endian EXIF block: IFD0 with Orientation and a GPS IFD pointer;
+/// the GPS IFD holds a latitude reference.
+fn exif(orientation: u16) -> Vec<u8> {
+    let mut t = b"Exif\0\0II*\0".to_vec();
+    t.extend_from_slice(&8u32.to_le_bytes()); // IFD0 at 8
+    t.extend_from_slice(&2u16.to_le_bytes()); // 2 entries
+    t.extend_from_slice(&0x0112u16.to_le_bytes()); // Orientation
+    t.extend_from_slice(&3u16.to_le_bytes()); // SHORT
+    t.extend_from_slice(&1u32.to_le_bytes());
+    t.extend_from_slice(&orientation.to_le_bytes());
+    t.extend_from_slice(&[0, 0]);
+    t.extend_from_slice(&0x8825u16.to_le_bytes()); // GPSInfo
+    t.extend_from_slice(&4u16.to_le_bytes()); // LONG
+    t.extend_from_slice(&1u32.to_le_bytes());
+    t.extend_from_slice(&38u32.to_le_bytes()); // GPS IFD at 38
+    t.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+    t.extend_from_slice(&1u16.to_le_bytes()); // 1 entry
+    t.extend_from_slice(&1u16.to_le_bytes()); // GPSLatitudeRef
+    t.extend_from_slice(&2u16.to_le_bytes()); // ASCII
+    t.extend_from_slice(&2u32.to_le_bytes());
+    t.extend_from_slice(b"N\0\0\0");
+    t.extend_from_slice(&0u32.to_le_bytes());
+    t
+}
+
+/// Decodes a JPEG to (width, height, RGB).
+pub fn decode(jpeg: &[u8]) -> (usize, usize, Vec<u8>) {
+    use zune_jpeg::zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions};
+    let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), opts);
+    let px = d.decode().unwrap();
+    let (w, h) = d.dimensions().unwrap();
+    (w, h, px)
+}
+
+/// Mean (r, g, b) of the rows `y0..y1`.
+pub fn mean_rgb(img: &(usize, usize, Vec<u8>), y0: usize, y1: usize) -> [f64; 3] {
+    let (w, _, px) = img;
+    let mut sum = [0f64; 3];
+    for y in y0..y1 {
+        for x in 0..*w {
+            for c in 0..3 {
+                sum[c] += px[(y * w + x) * 3 + c] as f64;
+            }
+        }
+    }
+    let n = ((y1 - y0) * w) as f64;
+    sum.map(|s| s / n)
+}
