@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use poem::{Body, Request};
 use poem_openapi::{
     ApiRequest, ApiResponse, Multipart, OpenApi, Union,
@@ -93,8 +93,37 @@ fn parse_email(e: Option<String>) -> Result<Option<Email>, Error> {
     e.map(|e| e.parse()).transpose()
 }
 
+/// How much of a refused upload is still read and thrown away, so the
+/// client (which is usually still sending) gets to read our 413 instead of
+/// a reset connection.
+const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Streams a request body to the upload code through a channel. When the
+/// upload code stops early (too large, not an image), the rest of the body
+/// is read and dropped in the background, up to [`DRAIN_LIMIT`].
 fn body_stream(body: Body) -> ByteStream {
-    Box::pin(body.into_bytes_stream().map_err(|e| Error::invalid("body_read_failed", format!("reading the upload: {e}"))))
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Error>>(4);
+    tokio::spawn(async move {
+        let mut body = body.into_bytes_stream();
+        let mut dropped = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| Error::invalid("body_read_failed", format!("reading the upload: {e}")));
+            let len = chunk.as_ref().map(|c| c.len() as u64).unwrap_or(0);
+            if tx.is_closed() || tx.send(chunk).await.is_err() {
+                dropped += len;
+                if dropped > DRAIN_LIMIT {
+                    break;
+                }
+            }
+        }
+    });
+    Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) }))
+}
+
+fn drain(body: UploadBody) {
+    if let UploadBody::Jpeg(b) | UploadBody::Png(b) | UploadBody::Octets(b) = body {
+        drop(body_stream(b.0));
+    }
 }
 
 fn image(variant: PhotoVariant, content_type: &str, bytes: Bytes) -> Image {
@@ -216,6 +245,7 @@ impl AlbumsApi {
         let max = self.state.config.uploads.max_bytes;
         let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > max) {
+            drain(body);
             return Err(ApiError::too_large("upload_too_large", format!("an upload may be at most {max} bytes")));
         }
         let albums = self.state.engine.albums();

@@ -250,13 +250,13 @@ impl OrdersApi {
 
     /// Signed notifications from a payment gateway; verified before anything is read.
     #[oai(path = "/payments/:gateway/webhook", method = "post")]
-    async fn webhook(&self, gateway: Path<String>, req: &Request, body: Binary<Vec<u8>>) -> Result<WebhookReply, ApiError> {
+    async fn webhook(&self, gateway: Path<String>, req: &Request, body: bytes::Bytes) -> Result<WebhookReply, ApiError> {
         let headers: Vec<(String, String)> = req
             .headers()
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
-        let applied = self.state.engine.checkout().notification(&gateway.0, &headers, &body.0).await?;
+        let applied = self.state.engine.checkout().notification(&gateway.0, &headers, &body).await?;
         let changed = matches!(applied, proofsheet_core::Applied::Changed(_));
         Ok(WebhookReply::Accepted(Json(serde_json::json!({ "received": true, "changed": changed }))))
     }
