@@ -4,7 +4,13 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 
-/// A source of the current time.
+/// Times are kept to the millisecond everywhere (that is what the stores
+/// keep), so a value read back equals the value written.
+fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+/// A source of the current time, to the millisecond.
 pub trait Clock: Send + Sync + 'static {
     /// Now, in UTC.
     fn now(&self) -> DateTime<Utc>;
@@ -16,7 +22,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        to_millis(Utc::now())
     }
 }
 
@@ -44,6 +50,6 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now() + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
+        to_millis(Utc::now() + *self.offset.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }

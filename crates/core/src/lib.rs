@@ -46,6 +46,8 @@ mod store;
 mod thumbnails;
 mod user;
 mod worker;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use album::{Access, Album, Visibility};
 pub use albums::{AlbumPatch, Albums, NewAlbum, PhotoVariant};

@@ -203,3 +203,24 @@ mod tests {
         assert_eq!(g.order_of_session(&gw().session_for(OrderId::new())[..10]), None);
     }
 }
+
+#[cfg(test)]
+mod conformance {
+    use chrono::Utc;
+    use proofsheet_core::{OrderStatus, PaymentOutcome, Role, testkit};
+
+    use super::TestGateway;
+
+    #[tokio::test]
+    async fn test_gateway_passes_the_gateway_suite() {
+        let g = TestGateway::new(b"conformance-secret".to_vec(), "http://127.0.0.1:9");
+        let ph = testkit::user("ph@x.test", Role::Photographer);
+        let cl = testkit::user("cl@x.test", Role::Client);
+        let album = testkit::album(&ph, proofsheet_core::Visibility::Public, None);
+        let photo = testkit::photo(album.id);
+        let order = testkit::order(&cl, &album, &[&photo]);
+        assert_eq!(order.status, OrderStatus::Pending);
+        let genuine = g.notification(order.id, PaymentOutcome::Paid, Utc::now());
+        testkit::payment_gateway("test", &g, &order, genuine).await;
+    }
+}
