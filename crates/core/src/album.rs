@@ -29,7 +29,10 @@ impl Visibility {
         match s {
             "private" => Ok(Visibility::Private),
             "public" => Ok(Visibility::Public),
-            _ => Err(Error::invalid("invalid_visibility", "visibility is private or public")),
+            _ => Err(Error::invalid(
+                "invalid_visibility",
+                "visibility is private or public",
+            )),
         }
     }
 }
@@ -84,7 +87,10 @@ impl Album {
     pub fn validate_name(name: &str) -> Result<String> {
         let n = name.trim();
         if n.is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) {
-            return Err(Error::invalid("invalid_name", "album name must be 1 to 200 printable characters"));
+            return Err(Error::invalid(
+                "invalid_name",
+                "album name must be 1 to 200 printable characters",
+            ));
         }
         Ok(n.to_owned())
     }

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use crate::{
-    ByteStream, DownloadLink, Error, LinkId, LinkSigner, Order, OrderId, OrderStatus, Photo, Proofsheet, Result,
+    ByteStream, DownloadLink, Error, LinkId, LinkSigner, Order, OrderId, OrderStatus, Photo,
+    Proofsheet, Result,
 };
 
 /// A link as shown to its buyer.
@@ -45,12 +46,17 @@ impl Downloads<'_> {
     #[instrument(skip_all, fields(order_id = %id))]
     pub async fn build_zip(&self, id: OrderId) -> Result<()> {
         let meta = self.0.meta();
-        let Some(order) = meta.order(id).await? else { return Ok(()) };
+        let Some(order) = meta.order(id).await? else {
+            return Ok(());
+        };
         if order.status != OrderStatus::Paid {
             return Ok(()); // fulfilled already, or refunded meanwhile
         }
         let album = meta.album(order.album_id).await?.ok_or_else(|| {
-            Error::backend_permanent("building a zip", "the album was deleted before its zip was made")
+            Error::backend_permanent(
+                "building a zip",
+                "the album was deleted before its zip was made",
+            )
         })?;
         let entries = zip_entries(&order, &album.storage_prefix);
         let link_id = LinkId::new();
@@ -83,10 +89,16 @@ impl Downloads<'_> {
         if order.status != OrderStatus::Fulfilled {
             return Ok(None);
         }
-        Ok(self.0.meta().link_for_order(order.id).await?.filter(|l| !l.revoked).map(|l| LinkView {
-            token: self.0.link_signer().token(l.id),
-            expires_at: l.expires_at,
-        }))
+        Ok(self
+            .0
+            .meta()
+            .link_for_order(order.id)
+            .await?
+            .filter(|l| !l.revoked)
+            .map(|l| LinkView {
+                token: self.0.link_signer().token(l.id),
+                expires_at: l.expires_at,
+            }))
     }
 
     /// Checks a token: unknown, revoked and malformed tokens are
@@ -96,12 +108,18 @@ impl Downloads<'_> {
             return Err(Error::not_found("download"));
         }
         let meta = self.0.meta();
-        let link = meta.link_by_token_hash(&LinkSigner::hash(token)).await?.ok_or(Error::not_found("download"))?;
+        let link = meta
+            .link_by_token_hash(&LinkSigner::hash(token))
+            .await?
+            .ok_or(Error::not_found("download"))?;
         if link.revoked {
             return Err(Error::not_found("download"));
         }
         if link.expires_at <= self.0.now() {
-            return Err(Error::Gone { code: "link_expired", message: "this download link has expired".into() });
+            return Err(Error::Gone {
+                code: "link_expired",
+                message: "this download link has expired".into(),
+            });
         }
         Ok(link)
     }
@@ -117,7 +135,11 @@ impl Downloads<'_> {
         }
         let body = self.0.blobs().stream(&link.zip_key, range).await?;
         tracing::info!(order_id = %link.order_id, "download started");
-        Ok(OpenedDownload { total_size: link.zip_size, link, body })
+        Ok(OpenedDownload {
+            total_size: link.zip_size,
+            link,
+            body,
+        })
     }
 
     /// Revokes an order's links and deletes its zips (refunds).

@@ -43,11 +43,11 @@ mod photo;
 mod queue;
 mod render;
 mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod thumbnails;
 mod user;
 mod worker;
-#[cfg(feature = "testkit")]
-pub mod testkit;
 
 pub use album::{Access, Album, Visibility};
 pub use albums::{AlbumPatch, Albums, NewAlbum, PhotoVariant};
@@ -66,7 +66,9 @@ pub use order::{Order, OrderItem, OrderStatus};
 pub use page::{Page, PageRequest};
 pub use photo::{Photo, PhotoStatus, sanitize_filename};
 pub use queue::JobQueue;
-pub use render::{ImageFormat, ImageInfo, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark};
+pub use render::{
+    ImageFormat, ImageInfo, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark,
+};
 pub use store::{AlbumFilter, IdempotentReply, MetadataStore, OrderChange, OrderFilter};
 pub use thumbnails::Thumbnails;
 pub use user::{Email, Role, Session, User, validate_name};

@@ -45,7 +45,12 @@ impl OrderStatus {
             "cancelled" => OrderStatus::Cancelled,
             "expired" => OrderStatus::Expired,
             "refunded" => OrderStatus::Refunded,
-            _ => return Err(Error::backend_permanent("bad order status", format!("{s:?}"))),
+            _ => {
+                return Err(Error::backend_permanent(
+                    "bad order status",
+                    format!("{s:?}"),
+                ));
+            }
         })
     }
 

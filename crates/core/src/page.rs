@@ -31,16 +31,19 @@ impl PageRequest {
         }
         let after = match cursor {
             None | Some("") => None,
-            Some(c) => Some(
-                Uuid::parse_str(c).map_err(|_| Error::invalid("invalid_cursor", "cursor is not one this server gave out"))?,
-            ),
+            Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
+                Error::invalid("invalid_cursor", "cursor is not one this server gave out")
+            })?),
         };
         Ok(Self { limit, after })
     }
 
     /// The first page of the default size.
     pub fn first() -> Self {
-        Self { limit: Self::DEFAULT_LIMIT, after: None }
+        Self {
+            limit: Self::DEFAULT_LIMIT,
+            after: None,
+        }
     }
 }
 
@@ -59,12 +62,22 @@ impl<T> Page<T> {
     pub fn from_rows(mut rows: Vec<T>, req: PageRequest, id_of: impl Fn(&T) -> Uuid) -> Self {
         let more = rows.len() > req.limit as usize;
         rows.truncate(req.limit as usize);
-        let next_cursor = if more { rows.last().map(|r| id_of(r).to_string()) } else { None };
-        Page { items: rows, next_cursor }
+        let next_cursor = if more {
+            rows.last().map(|r| id_of(r).to_string())
+        } else {
+            None
+        };
+        Page {
+            items: rows,
+            next_cursor,
+        }
     }
 
     /// Maps the items.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
     }
 }

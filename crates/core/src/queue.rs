@@ -24,7 +24,13 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn complete(&self, job: &Job, now: DateTime<Utc>) -> Result<bool>;
     /// Records `error`; queues the job again at `retry_at`, or marks it
     /// `failed` when `retry_at` is `None`. `false` if the lease was lost.
-    async fn fail(&self, job: &Job, error: &str, retry_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<bool>;
+    async fn fail(
+        &self,
+        job: &Job,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
     /// A job by id.
     async fn job(&self, id: JobId) -> Result<Option<Job>>;
     /// A page of jobs, optionally of one status, by id.

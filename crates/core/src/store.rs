@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    Album, AlbumId, DownloadLink, Email, NewJob, Order, OrderId, OrderStatus, Page, PageRequest, Photo,
-    PhotoId, Result, Session, User, UserId,
+    Album, AlbumId, DownloadLink, Email, NewJob, Order, OrderId, OrderStatus, Page, PageRequest,
+    Photo, PhotoId, Result, Session, User, UserId,
 };
 
 /// Which albums to list.
@@ -76,7 +76,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Stores a session.
     async fn insert_session(&self, session: &Session) -> Result<()>;
     /// The user of a live session.
-    async fn session_user(&self, token_hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<User>>;
+    async fn session_user(&self, token_hash: &[u8; 32], now: DateTime<Utc>)
+    -> Result<Option<User>>;
     /// Revokes a session.
     async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()>;
 
@@ -121,7 +122,12 @@ pub trait MetadataStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<Order>>;
     /// Records a gateway notification id; `false` if it was seen before.
-    async fn record_payment_event(&self, gateway: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool>;
+    async fn record_payment_event(
+        &self,
+        gateway: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 
     /// Stores `link` and moves the order from `paid` to `fulfilled` in one
     /// transaction; `false` (and nothing stored) if the order was not `paid`.
@@ -134,7 +140,12 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn count_download(&self, link: &DownloadLink) -> Result<()>;
 
     /// The stored reply for a key, if any.
-    async fn idempotent_reply(&self, user: UserId, scope: &str, key: &str) -> Result<Option<IdempotentReply>>;
+    async fn idempotent_reply(
+        &self,
+        user: UserId,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<IdempotentReply>>;
     /// Stores a reply; `false` if a reply for that key already exists.
     async fn save_idempotent_reply(&self, reply: &IdempotentReply) -> Result<bool>;
 }

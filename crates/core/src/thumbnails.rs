@@ -32,7 +32,9 @@ impl Thumbnails<'_> {
         let prefix = &album.storage_prefix;
         let original = match self.0.blobs().get(&Photo::original_key(prefix, id)).await {
             Err(e) if e.is_not_found() => {
-                return self.mark_failed(id, "the original is missing from storage").await;
+                return self
+                    .mark_failed(id, "the original is missing from storage")
+                    .await;
             }
             other => other?,
         };
@@ -43,8 +45,12 @@ impl Thumbnails<'_> {
             Err(e) => return Err(e),
         };
         let blobs = self.0.blobs();
-        blobs.put(&Photo::preview_key(prefix, id), out.preview).await?;
-        blobs.put(&Photo::thumbnail_key(prefix, id), out.thumbnail).await?;
+        blobs
+            .put(&Photo::preview_key(prefix, id), out.preview)
+            .await?;
+        blobs
+            .put(&Photo::thumbnail_key(prefix, id), out.thumbnail)
+            .await?;
         // Re-read: the photo may have been deleted while we rendered.
         let Some(mut photo) = meta.photo(id).await? else {
             return Ok(());
@@ -54,7 +60,10 @@ impl Thumbnails<'_> {
         photo.width = Some(out.width);
         photo.height = Some(out.height);
         meta.update_photo(&photo).await?;
-        tracing::info!(ms = started.elapsed().as_millis() as u64, "previews rendered");
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "previews rendered"
+        );
         Ok(())
     }
 

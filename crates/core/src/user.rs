@@ -38,7 +38,10 @@ impl FromStr for Role {
             "photographer" => Ok(Role::Photographer),
             "client" => Ok(Role::Client),
             "admin" => Ok(Role::Admin),
-            _ => Err(Error::invalid("invalid_role", format!("unknown role {s:?}"))),
+            _ => Err(Error::invalid(
+                "invalid_role",
+                format!("unknown role {s:?}"),
+            )),
         }
     }
 }
@@ -147,8 +150,20 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(" Ann@Example.COM ".parse::<Email>().unwrap().as_str(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@x.com", "ann@x", "a b@x.com", "ann@x..com", "a@b@c.com"] {
+        assert_eq!(
+            " Ann@Example.COM ".parse::<Email>().unwrap().as_str(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "ann@x",
+            "a b@x.com",
+            "ann@x..com",
+            "a@b@c.com",
+        ] {
             assert!(bad.parse::<Email>().is_err(), "{bad}");
         }
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use proofsheet_core::{Error, Probe, PreviewRenderer, Renditions, Result, Watermark};
+use proofsheet_core::{Error, PreviewRenderer, Probe, Renditions, Result, Watermark};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -73,14 +73,21 @@ pub struct Rendered {
 impl ImagePipeline {
     /// A pipeline with the watermark its config describes.
     pub fn new(config: PipelineConfig) -> Result<Self> {
-        if !(16..=16384).contains(&config.preview_edge) || !(16..=config.preview_edge).contains(&config.thumbnail_edge) {
+        if !(16..=16384).contains(&config.preview_edge)
+            || !(16..=config.preview_edge).contains(&config.thumbnail_edge)
+        {
             return Err(Error::invalid(
                 "invalid_imaging",
                 "preview_edge must be 16 to 16384 and thumbnail_edge 16 to preview_edge",
             ));
         }
-        if !(1..=100).contains(&config.preview_quality) || !(1..=100).contains(&config.thumbnail_quality) {
-            return Err(Error::invalid("invalid_imaging", "JPEG qualities are 1 to 100"));
+        if !(1..=100).contains(&config.preview_quality)
+            || !(1..=100).contains(&config.thumbnail_quality)
+        {
+            return Err(Error::invalid(
+                "invalid_imaging",
+                "JPEG qualities are 1 to 100",
+            ));
         }
         let watermark = config.watermark.build()?;
         Ok(ImagePipeline { config, watermark })
@@ -101,14 +108,28 @@ impl ImagePipeline {
     pub fn render_pixels(&self, original: &[u8]) -> Result<Rendered> {
         let info = match probe(original, true, self.config.max_pixels) {
             Ok(Probe::Image(info)) => info,
-            Ok(Probe::NeedMore) => return Err(Error::Image { message: "the image header is incomplete".into() }),
-            Err(e) => return Err(Error::Image { message: e.to_string() }),
+            Ok(Probe::NeedMore) => {
+                return Err(Error::Image {
+                    message: "the image header is incomplete".into(),
+                });
+            }
+            Err(e) => {
+                return Err(Error::Image {
+                    message: e.to_string(),
+                });
+            }
         };
         let decoded = raster::decode(original, info.format)?;
         let src = decoded.image;
         let (pw, ph) = raster::fit(src.width, src.height, self.config.preview_edge);
         let preview = raster::resize(&src, pw, ph)?;
-        let upright = |w: u32, h: u32| if decoded.orientation >= 5 { (h, w) } else { (w, h) };
+        let upright = |w: u32, h: u32| {
+            if decoded.orientation >= 5 {
+                (h, w)
+            } else {
+                (w, h)
+            }
+        };
         let (width, height) = upright(src.width, src.height);
         drop(src);
         let mut preview = raster::orient(preview, decoded.orientation);
@@ -116,7 +137,12 @@ impl ImagePipeline {
         let mut thumbnail = raster::resize(&preview, tw, th)?;
         self.watermark.apply(&mut preview.as_mut())?;
         self.watermark.apply(&mut thumbnail.as_mut())?;
-        Ok(Rendered { preview, thumbnail, width, height })
+        Ok(Rendered {
+            preview,
+            thumbnail,
+            width,
+            height,
+        })
     }
 
     /// Runs the whole pipeline on the calling thread.
@@ -142,6 +168,8 @@ impl PreviewRenderer for ImagePipeline {
         // CPU-bound: off the async workers.
         tokio::task::spawn_blocking(move || this.render_sync(&original))
             .await
-            .map_err(|e| Error::Image { message: format!("the renderer crashed: {e}") })?
+            .map_err(|e| Error::Image {
+                message: format!("the renderer crashed: {e}"),
+            })?
     }
 }

@@ -72,7 +72,12 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { addr: "127.0.0.1:8080".into(), public_url: None, data_dir: "./data".into(), secret: None }
+        ServerConfig {
+            addr: "127.0.0.1:8080".into(),
+            public_url: None,
+            data_dir: "./data".into(),
+            secret: None,
+        }
     }
 }
 
@@ -96,7 +101,10 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { kind: "fs".into(), root: None }
+        StorageConfig {
+            kind: "fs".into(),
+            root: None,
+        }
     }
 }
 
@@ -110,7 +118,9 @@ pub struct UploadsConfig {
 
 impl Default for UploadsConfig {
     fn default() -> Self {
-        UploadsConfig { max_bytes: 100 * 1024 * 1024 }
+        UploadsConfig {
+            max_bytes: 100 * 1024 * 1024,
+        }
     }
 }
 
@@ -124,7 +134,9 @@ pub struct DownloadsConfig {
 
 impl Default for DownloadsConfig {
     fn default() -> Self {
-        DownloadsConfig { link_ttl_hours: 7 * 24 }
+        DownloadsConfig {
+            link_ttl_hours: 7 * 24,
+        }
     }
 }
 
@@ -152,7 +164,9 @@ pub struct PaymentsConfig {
 
 impl Default for PaymentsConfig {
     fn default() -> Self {
-        PaymentsConfig { default_gateway: "test".into() }
+        PaymentsConfig {
+            default_gateway: "test".into(),
+        }
     }
 }
 
@@ -168,7 +182,10 @@ pub struct WorkerConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig { concurrency: 0, poll_ms: 200 }
+        WorkerConfig {
+            concurrency: 0,
+            poll_ms: 200,
+        }
     }
 }
 
@@ -194,7 +211,9 @@ impl Config {
         self.listen_addr()?;
         match self.storage.kind.as_str() {
             "fs" | "memory" => {}
-            other => bail!("storage.kind must be fs or memory (s3 comes with the scale-out work), not {other:?}"),
+            other => bail!(
+                "storage.kind must be fs or memory (s3 comes with the scale-out work), not {other:?}"
+            ),
         }
         if self.uploads.max_bytes == 0 {
             bail!("uploads.max_bytes must be positive");
@@ -212,14 +231,19 @@ impl Config {
 
     /// The listen address.
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.server.addr.parse().with_context(|| format!("server.addr {:?} is not host:port", self.server.addr))
+        self.server
+            .addr
+            .parse()
+            .with_context(|| format!("server.addr {:?} is not host:port", self.server.addr))
     }
 
     /// The database URL, with the embedded default.
     pub fn database_url(&self) -> String {
-        self.database
-            .url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.server.data_dir.join("proofsheet.db").display()))
+        self.database.url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.server.data_dir.join("proofsheet.db").display()
+            )
+        })
     }
 }

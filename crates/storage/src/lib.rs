@@ -28,9 +28,9 @@
 #![warn(missing_docs)]
 
 mod blob;
+mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
-mod sql;
 mod zip;
 
 pub use blob::OpendalBlobStore;

@@ -5,13 +5,16 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use proofsheet_core::{
-    Album, AlbumFilter, AlbumId, Currency, DownloadLink, Email, Error, IdempotentReply, Job, JobId, JobQueue,
-    JobStatus, LinkId, MetadataStore, Money, NewJob, Order, OrderChange, OrderFilter, OrderId, OrderItem,
-    OrderStatus, Page, PageRequest, Photo, PhotoId, PhotoStatus, Result, Role, Session, User, UserId, Visibility,
+    Album, AlbumFilter, AlbumId, Currency, DownloadLink, Email, Error, IdempotentReply, Job, JobId,
+    JobQueue, JobStatus, LinkId, MetadataStore, Money, NewJob, Order, OrderChange, OrderFilter,
+    OrderId, OrderItem, OrderStatus, Page, PageRequest, Photo, PhotoId, PhotoStatus, Result, Role,
+    Session, User, UserId, Visibility,
 };
 use sqlx::{
     Row, Sqlite, SqliteConnection, SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    },
 };
 use uuid::Uuid;
 
@@ -36,7 +39,11 @@ impl SqliteStore {
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(10))
-            .journal_mode(if memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
+            .journal_mode(if memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
             .synchronous(SqliteSynchronous::Normal);
         // An in-memory database lives in one connection; a file takes a few
         // readers beside its one writer.
@@ -55,7 +62,10 @@ impl SqliteStore {
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| Error::backend("running SQLite migrations", e))
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| Error::backend("running SQLite migrations", e))
     }
 
     /// The connection pool, for embedders who add their own tables.
@@ -100,7 +110,10 @@ fn album_from(row: &SqliteRow) -> Result<Album> {
         owner_id: UserId::from_uuid(parse_uuid(&row.get::<String, _>("owner_id"))?),
         name: row.get("name"),
         visibility: Visibility::parse(row.get("visibility"))?,
-        client_email: row.get::<Option<String>, _>("client_email").map(|e| e.parse::<Email>()).transpose()?,
+        client_email: row
+            .get::<Option<String>, _>("client_email")
+            .map(|e| e.parse::<Email>())
+            .transpose()?,
         price_per_photo: Money::new(row.get("price_amount"), currency)?,
         expires_at: row.get::<Option<i64>, _>("expires_at").map(from_millis),
         storage_prefix: row.get("storage_prefix"),
@@ -129,7 +142,9 @@ fn link_from(row: &SqliteRow) -> Result<DownloadLink> {
     Ok(DownloadLink {
         id: LinkId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
         order_id: OrderId::from_uuid(parse_uuid(&row.get::<String, _>("order_id"))?),
-        token_hash: hash.try_into().map_err(|_| Error::backend_permanent("reading a link", "bad token hash"))?,
+        token_hash: hash
+            .try_into()
+            .map_err(|_| Error::backend_permanent("reading a link", "bad token hash"))?,
         zip_key: row.get("zip_key"),
         zip_size: row.get::<i64, _>("zip_size") as u64,
         expires_at: from_millis(row.get("expires_at")),
@@ -179,7 +194,10 @@ impl SqliteStore {
                 Ok(OrderItem {
                     photo_id: PhotoId::from_uuid(parse_uuid(&r.get::<String, _>("photo_id"))?),
                     filename: r.get("filename"),
-                    price: Money::new(r.get("price_amount"), r.get::<String, _>("currency").parse()?)?,
+                    price: Money::new(
+                        r.get("price_amount"),
+                        r.get::<String, _>("currency").parse()?,
+                    )?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -200,18 +218,26 @@ impl SqliteStore {
     }
 
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>> {
-        self.pool.acquire().await.map_err(db_err("acquiring a connection"))
+        self.pool
+            .acquire()
+            .await
+            .map_err(db_err("acquiring a connection"))
     }
 }
 
 fn after(page: &PageRequest) -> String {
-    page.after.map(|u| u.hyphenated().to_string()).unwrap_or_default()
+    page.after
+        .map(|u| u.hyphenated().to_string())
+        .unwrap_or_default()
 }
 
 #[async_trait]
 impl MetadataStore for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err("pinging SQLite"))?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("pinging SQLite"))?;
         Ok(())
     }
 
@@ -269,7 +295,11 @@ impl MetadataStore for SqliteStore {
         Ok(())
     }
 
-    async fn session_user(&self, token_hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<User>> {
+    async fn session_user(
+        &self,
+        token_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>> {
         sqlx::query("SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?")
             .bind(&token_hash[..])
             .bind(millis(now))
@@ -372,7 +402,11 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn insert_photo(&self, p: &Photo, jobs: &[NewJob]) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_err("starting a transaction"))?;
         sqlx::query(
             "INSERT INTO photos (id, album_id, filename, content_type, size_bytes, status, failure_reason,
                                  width, height, created_at)
@@ -435,19 +469,24 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn list_photos(&self, album: AlbumId, page: PageRequest) -> Result<Page<Photo>> {
-        let rows = sqlx::query("SELECT * FROM photos WHERE album_id = ? AND id > ? ORDER BY id LIMIT ?")
-            .bind(album.to_string())
-            .bind(after(&page))
-            .bind(page.limit as i64 + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("listing photos"))?;
+        let rows =
+            sqlx::query("SELECT * FROM photos WHERE album_id = ? AND id > ? ORDER BY id LIMIT ?")
+                .bind(album.to_string())
+                .bind(after(&page))
+                .bind(page.limit as i64 + 1)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("listing photos"))?;
         let photos = rows.iter().map(photo_from).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(photos, page, |p| p.id.as_uuid()))
     }
 
     async fn insert_order(&self, o: &Order) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_err("starting a transaction"))?;
         sqlx::query(
             "INSERT INTO orders (id, buyer_id, album_id, seller_id, status, total_amount, currency, gateway,
                                  payment_ref, created_at, updated_at, paid_at)
@@ -494,8 +533,14 @@ impl MetadataStore for SqliteStore {
 
     async fn list_orders(&self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>> {
         let (sql, who) = match filter {
-            OrderFilter::Buyer(u) => ("SELECT id FROM orders WHERE buyer_id = ? AND id > ? ORDER BY id LIMIT ?", u),
-            OrderFilter::Seller(u) => ("SELECT id FROM orders WHERE seller_id = ? AND id > ? ORDER BY id LIMIT ?", u),
+            OrderFilter::Buyer(u) => (
+                "SELECT id FROM orders WHERE buyer_id = ? AND id > ? ORDER BY id LIMIT ?",
+                u,
+            ),
+            OrderFilter::Seller(u) => (
+                "SELECT id FROM orders WHERE seller_id = ? AND id > ? ORDER BY id LIMIT ?",
+                u,
+            ),
         };
         let mut conn = self.conn().await?;
         let ids: Vec<String> = sqlx::query_scalar(sql)
@@ -533,7 +578,11 @@ impl MetadataStore for SqliteStore {
                     paid_at = COALESCE(?, paid_at)
              WHERE id = ? AND status IN ({placeholders})"
         );
-        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_err("starting a transaction"))?;
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(to.as_str())
             .bind(millis(now))
@@ -544,7 +593,10 @@ impl MetadataStore for SqliteStore {
         for f in &from {
             q = q.bind(*f);
         }
-        let done = q.execute(&mut *tx).await.map_err(db_err("changing an order's status"))?;
+        let done = q
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("changing an order's status"))?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }
@@ -559,11 +611,18 @@ impl MetadataStore for SqliteStore {
             enqueue_in(&mut tx, job).await?;
         }
         let order = self.load_order(&mut tx, &id.to_string()).await?;
-        tx.commit().await.map_err(db_err("committing an order change"))?;
+        tx.commit()
+            .await
+            .map_err(db_err("committing an order change"))?;
         Ok(order)
     }
 
-    async fn record_payment_event(&self, gateway: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool> {
+    async fn record_payment_event(
+        &self,
+        gateway: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let done = sqlx::query("INSERT OR IGNORE INTO payment_events (gateway, event_id, received_at) VALUES (?, ?, ?)")
             .bind(gateway)
             .bind(event_id)
@@ -575,7 +634,11 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn fulfil_order(&self, link: &DownloadLink, now: DateTime<Utc>) -> Result<bool> {
-        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_err("starting a transaction"))?;
         let done = sqlx::query("UPDATE orders SET status = 'fulfilled', updated_at = ? WHERE id = ? AND status = 'paid'")
             .bind(millis(now))
             .bind(link.order_id.to_string())
@@ -602,7 +665,9 @@ impl MetadataStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err("adding a download link"))?;
-        tx.commit().await.map_err(db_err("committing a fulfilment"))?;
+        tx.commit()
+            .await
+            .map_err(db_err("committing a fulfilment"))?;
         Ok(true)
     }
 
@@ -635,14 +700,21 @@ impl MetadataStore for SqliteStore {
         Ok(())
     }
 
-    async fn idempotent_reply(&self, user: UserId, scope: &str, key: &str) -> Result<Option<IdempotentReply>> {
-        let Some(r) = sqlx::query("SELECT * FROM idempotency_keys WHERE user_id = ? AND scope = ? AND key = ?")
-            .bind(user.to_string())
-            .bind(scope)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("reading an idempotency key"))?
+    async fn idempotent_reply(
+        &self,
+        user: UserId,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<IdempotentReply>> {
+        let Some(r) = sqlx::query(
+            "SELECT * FROM idempotency_keys WHERE user_id = ? AND scope = ? AND key = ?",
+        )
+        .bind(user.to_string())
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("reading an idempotency key"))?
         else {
             return Ok(None);
         };
@@ -651,7 +723,9 @@ impl MetadataStore for SqliteStore {
             user_id: user,
             scope: r.get("scope"),
             key: r.get("key"),
-            request_hash: hash.try_into().map_err(|_| Error::backend_permanent("idempotency", "bad hash"))?,
+            request_hash: hash
+                .try_into()
+                .map_err(|_| Error::backend_permanent("idempotency", "bad hash"))?,
             status: r.get::<i64, _>("status") as u16,
             body: r.get("body"),
             created_at: from_millis(r.get("created_at")),
@@ -722,7 +796,13 @@ impl JobQueue for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn fail(&self, job: &Job, error: &str, retry_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<bool> {
+    async fn fail(
+        &self,
+        job: &Job,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let (status, run_at) = match retry_at {
             Some(t) => ("queued", millis(t)),
             None => ("failed", millis(job.run_at)),
@@ -755,14 +835,16 @@ impl JobQueue for SqliteStore {
     }
 
     async fn list_jobs(&self, status: Option<JobStatus>, page: PageRequest) -> Result<Page<Job>> {
-        let rows = sqlx::query("SELECT * FROM jobs WHERE (? IS NULL OR status = ?) AND id > ? ORDER BY id LIMIT ?")
-            .bind(status.map(|s| s.as_str()))
-            .bind(status.map(|s| s.as_str()))
-            .bind(after(&page))
-            .bind(page.limit as i64 + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("listing jobs"))?;
+        let rows = sqlx::query(
+            "SELECT * FROM jobs WHERE (? IS NULL OR status = ?) AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(status.map(|s| s.as_str()))
+        .bind(status.map(|s| s.as_str()))
+        .bind(after(&page))
+        .bind(page.limit as i64 + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing jobs"))?;
         let jobs = rows.iter().map(job_from).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(jobs, page, |j| j.id.as_uuid()))
     }
@@ -773,7 +855,12 @@ impl JobQueue for SqliteStore {
             .await
             .map_err(db_err("counting jobs"))?;
         rows.iter()
-            .map(|r| Ok((JobStatus::parse(r.get("status"))?, r.get::<i64, _>("n") as u64)))
+            .map(|r| {
+                Ok((
+                    JobStatus::parse(r.get("status"))?,
+                    r.get::<i64, _>("n") as u64,
+                ))
+            })
             .collect()
     }
 }

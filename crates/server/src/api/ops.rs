@@ -65,10 +65,23 @@ impl OpsApi {
         }
         let status = status
             .0
-            .map(|s| JobStatus::parse(&s).map_err(|_| Error::invalid("invalid_status", "status is queued, running, succeeded or failed")))
+            .map(|s| {
+                JobStatus::parse(&s).map_err(|_| {
+                    Error::invalid(
+                        "invalid_status",
+                        "status is queued, running, succeeded or failed",
+                    )
+                })
+            })
             .transpose()?;
         let page = PageRequest::new(limit.0, cursor.0.as_deref())?;
-        let page = self.state.engine.backends().queue.list_jobs(status, page).await?;
+        let page = self
+            .state
+            .engine
+            .backends()
+            .queue
+            .list_jobs(status, page)
+            .await?;
         let (items, next_cursor) = page_parts(page, JobDto::from);
         Ok(Json(JobPage { items, next_cursor }))
     }

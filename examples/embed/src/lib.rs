@@ -1,0 +1,208 @@
+//! Embedding the Proofsheet SDK in a backend of your own, without the
+//! reference server: core + storage + imaging (+ a payment gateway), wired
+//! by hand.
+//!
+//! [`Shop::open`] builds an engine over a SQLite file and a folder of
+//! blobs; [`Shop::import`] uploads a folder of photos into a new album and
+//! runs the preview jobs in-process; [`Shop::sell`] takes an order through
+//! payment to a finished zip.
+
+use std::{path::Path, sync::Arc};
+
+use anyhow::Context;
+use proofsheet_core::{
+    Backends, Email, Money, NewAlbum, OrderStatus, PageRequest, PaymentEvent, PaymentOutcome,
+    Photo, PhotoStatus, Proofsheet, Role, Settings, SystemClock, User, UserId, Visibility, Worker,
+};
+use proofsheet_imaging::{ImagePipeline, PipelineConfig};
+use proofsheet_payments::TestGateway;
+use proofsheet_storage::{OpendalBlobStore, SqliteStore, ZipPackager};
+
+/// A tiny photo shop over the SDK.
+pub struct Shop {
+    /// The engine.
+    pub engine: Proofsheet,
+    /// The photographer who owns everything here.
+    pub photographer: User,
+}
+
+/// What an import did.
+#[derive(Debug)]
+pub struct Imported {
+    /// The album made.
+    pub album: proofsheet_core::AlbumId,
+    /// Photos with previews.
+    pub ready: Vec<Photo>,
+    /// Files that were refused or failed, with the reason.
+    pub rejected: Vec<(String, String)>,
+}
+
+impl Shop {
+    /// Opens (or creates) a shop under `dir`.
+    pub async fn open(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let store = Arc::new(
+            SqliteStore::connect(&format!("sqlite://{}", dir.join("shop.db").display())).await?,
+        );
+        let blobs = Arc::new(OpendalBlobStore::fs(&dir.join("blobs"))?);
+        let backends = Backends {
+            metadata: store.clone(),
+            queue: store,
+            blobs,
+            renderer: Arc::new(ImagePipeline::new(PipelineConfig::default())?),
+            packager: Arc::new(ZipPackager),
+            gateways: vec![Arc::new(TestGateway::new(
+                b"embedded example secret".to_vec(),
+                "http://localhost",
+            ))],
+            clock: Arc::new(SystemClock),
+        };
+        let engine = Proofsheet::new(
+            backends,
+            Settings::default(),
+            b"embedded example link secret".to_vec(),
+        )?;
+        let email: Email = "studio@example.test".parse()?;
+        let meta = &engine.backends().metadata;
+        let photographer = match meta.user_by_email(&email).await? {
+            Some((u, _)) => u,
+            None => {
+                let u = User {
+                    id: UserId::new(),
+                    email,
+                    name: "Studio".into(),
+                    surname: "Owner".into(),
+                    role: Role::Photographer,
+                    created_at: engine.backends().clock.now(),
+                };
+                // This backend has its own login; no password is kept here.
+                meta.insert_user(&u, "!").await?;
+                u
+            }
+        };
+        Ok(Shop {
+            engine,
+            photographer,
+        })
+    }
+
+    /// Uploads every file of `photos` into a new public album and renders
+    /// the previews in-process.
+    pub async fn import(&self, name: &str, photos: &Path) -> anyhow::Result<Imported> {
+        let album = self
+            .engine
+            .albums()
+            .create(
+                &self.photographer,
+                NewAlbum {
+                    name: name.into(),
+                    visibility: Visibility::Public,
+                    client_email: None,
+                    price_per_photo: Money::new(900, "EUR".parse()?)?,
+                    expires_at: None,
+                },
+            )
+            .await?;
+        let mut rejected = Vec::new();
+        let mut files: Vec<_> = std::fs::read_dir(photos)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for path in files {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let bytes = bytes::Bytes::from(
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+            );
+            let body = Box::pin(futures::stream::once(async move { Ok(bytes) }));
+            if let Err(e) = self
+                .engine
+                .albums()
+                .upload(&self.photographer, album.id, Some(&name), body)
+                .await
+            {
+                rejected.push((name, e.to_string()));
+            }
+        }
+        Worker::new(self.engine.clone()).drain().await?;
+        let photos = self
+            .engine
+            .albums()
+            .photos(Some(&self.photographer), album.id, PageRequest::first())
+            .await?;
+        let mut ready = Vec::new();
+        for p in photos.items {
+            match p.status {
+                PhotoStatus::Ready => ready.push(p),
+                _ => rejected.push((
+                    p.filename.clone(),
+                    p.failure_reason.clone().unwrap_or_default(),
+                )),
+            }
+        }
+        Ok(Imported {
+            album: album.id,
+            ready,
+            rejected,
+        })
+    }
+
+    /// Sells `photos` to a client (registered here if new), marks the order
+    /// paid as a gateway would, builds the zip, and returns the download
+    /// token and the zip's size.
+    pub async fn sell(
+        &self,
+        client_email: &str,
+        imported: &Imported,
+    ) -> anyhow::Result<(String, u64)> {
+        let email: Email = client_email.parse()?;
+        let meta = &self.engine.backends().metadata;
+        let client = match meta.user_by_email(&email).await? {
+            Some((u, _)) => u,
+            None => {
+                let u = User {
+                    id: UserId::new(),
+                    email,
+                    name: "A".into(),
+                    surname: "Client".into(),
+                    role: Role::Client,
+                    created_at: self.engine.backends().clock.now(),
+                };
+                meta.insert_user(&u, "!").await?;
+                u
+            }
+        };
+        let ids: Vec<_> = imported.ready.iter().map(|p| p.id).collect();
+        let order = self
+            .engine
+            .checkout()
+            .create_order(&client, imported.album, &ids)
+            .await?;
+        let event = PaymentEvent {
+            id: format!("embedded-{}", order.id),
+            order_id: order.id,
+            outcome: PaymentOutcome::Paid,
+            reference: None,
+        };
+        self.engine.checkout().apply("test", event).await?;
+        Worker::new(self.engine.clone()).drain().await?;
+        let order = self.engine.checkout().order(&client, order.id).await?;
+        anyhow::ensure!(
+            order.status == OrderStatus::Fulfilled,
+            "order is {:?}",
+            order.status
+        );
+        let link = self
+            .engine
+            .downloads()
+            .link(&order)
+            .await?
+            .context("a fulfilled order has a link")?;
+        let size = self.engine.downloads().check(&link.token).await?.zip_size;
+        Ok((link.token, size))
+    }
+}
