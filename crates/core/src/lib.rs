@@ -42,6 +42,7 @@ mod page;
 mod photo;
 mod queue;
 mod render;
+mod reports;
 mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -69,7 +70,8 @@ pub use queue::JobQueue;
 pub use render::{
     ImageFormat, ImageInfo, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark,
 };
-pub use store::{AlbumFilter, IdempotentReply, MetadataStore, OrderChange, OrderFilter};
+pub use reports::{Reports, SalesReport, SalesTotal};
+pub use store::{AlbumFilter, IdempotentReply, MetadataStore, OrderChange, OrderFilter, SalesRow};
 pub use thumbnails::Thumbnails;
 pub use user::{Email, Role, Session, User, validate_name};
 pub use worker::{Ran, Worker};

@@ -37,6 +37,25 @@ pub struct OrderChange {
     pub paid_at: Option<DateTime<Utc>>,
 }
 
+/// One album's sales in one currency over a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesRow {
+    /// The album (it may have been deleted since).
+    pub album_id: AlbumId,
+    /// Its name, if it still exists.
+    pub album_name: Option<String>,
+    /// The photographer.
+    pub seller_id: UserId,
+    /// Currency of the rows summed.
+    pub currency: crate::Currency,
+    /// Paid orders (paid or fulfilled, not refunded).
+    pub orders: u64,
+    /// Photos in them.
+    pub photos: u64,
+    /// Sum of their prices, in minor units.
+    pub revenue: i64,
+}
+
 /// A stored reply to an idempotent request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotentReply {
@@ -138,6 +157,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn link_for_order(&self, order: OrderId) -> Result<Option<DownloadLink>>;
     /// Counts one download.
     async fn count_download(&self, link: &DownloadLink) -> Result<()>;
+
+    /// Sales per album and currency of orders paid in `[from, to)` and not
+    /// refunded; one seller's, or everyone's.
+    async fn sales(
+        &self,
+        seller: Option<UserId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SalesRow>>;
 
     /// The stored reply for a key, if any.
     async fn idempotent_reply(

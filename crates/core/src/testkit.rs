@@ -326,6 +326,51 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
                 .download_count,
             1
         );
+        // Sales count paid and fulfilled orders of the period, per seller.
+        let day = Duration::days(1);
+        let sales = s
+            .sales(
+                Some(ph.id),
+                SystemClock.now() - day,
+                SystemClock.now() + day,
+            )
+            .await
+            .unwrap();
+        assert_eq!(sales.len(), 1, "{name}: one album, one currency");
+        assert_eq!(
+            (
+                sales[0].album_id,
+                sales[0].orders,
+                sales[0].photos,
+                sales[0].revenue
+            ),
+            (public.id, 1, 1, 500),
+            "{name}"
+        );
+        assert!(
+            s.sales(
+                Some(cl.id),
+                SystemClock.now() - day,
+                SystemClock.now() + day
+            )
+            .await
+            .unwrap()
+            .is_empty()
+        );
+        assert!(
+            s.sales(None, SystemClock.now() + day, SystemClock.now() + day * 2)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{name}: period"
+        );
+        assert_eq!(
+            s.sales(None, SystemClock.now() - day, SystemClock.now() + day)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         // A refund revokes the link in the same transaction.
         let refunded = s
             .transition_order(

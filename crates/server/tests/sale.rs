@@ -385,6 +385,51 @@ async fn a_client_buys_three_photos_and_downloads_exactly_those_originals() {
         StatusCode::NOT_FOUND
     );
 
+    // The sale shows in the photographer's report (the declined order does not).
+    let r = app.get("/reports/sales", Some(&photographer)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(
+        report["totals"],
+        json!([{"currency": "EUR", "orders": 1, "photos_sold": 3, "revenue": {"amount": 1500, "currency": "EUR"}}])
+    );
+    assert_eq!(report["albums"][0]["album_id"], album.as_str());
+    let r = app
+        .get(
+            "/reports/sales?format=csv&from=2020-01-01",
+            Some(&photographer),
+        )
+        .await;
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = r.text().await.unwrap();
+    assert_eq!(
+        csv.lines().nth(1).unwrap(),
+        format!("{album},Wedding,EUR,1,3,1500")
+    );
+    assert_eq!(
+        app.get("/reports/sales", Some(&client)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let other: Value = app
+        .get(
+            "/reports/sales",
+            Some(&app.user("rival@studio.test", "photographer").await),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        other["totals"],
+        json!([]),
+        "a photographer sees only their own sales"
+    );
+
     // Eight days later the link no longer works.
     app.clock.advance(chrono::Duration::days(8));
     let r = app.http.get(&url).send().await.unwrap();

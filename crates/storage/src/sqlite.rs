@@ -8,7 +8,7 @@ use proofsheet_core::{
     Album, AlbumFilter, AlbumId, Currency, DownloadLink, Email, Error, IdempotentReply, Job, JobId,
     JobQueue, JobStatus, LinkId, MetadataStore, Money, NewJob, Order, OrderChange, OrderFilter,
     OrderId, OrderItem, OrderStatus, Page, PageRequest, Photo, PhotoId, PhotoStatus, Result, Role,
-    Session, User, UserId, Visibility,
+    SalesRow, Session, User, UserId, Visibility,
 };
 use sqlx::{
     Row, Sqlite, SqliteConnection, SqlitePool,
@@ -698,6 +698,46 @@ impl MetadataStore for SqliteStore {
             .await
             .map_err(db_err("counting a download"))?;
         Ok(())
+    }
+
+    async fn sales(
+        &self,
+        seller: Option<UserId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SalesRow>> {
+        let seller = seller.map(|s| s.to_string());
+        let rows = sqlx::query(
+            "SELECT o.album_id, a.name AS album_name, o.seller_id, o.currency,
+                    COUNT(DISTINCT o.id) AS orders, COUNT(*) AS photos, SUM(i.price_amount) AS revenue
+             FROM orders o
+             JOIN order_items i ON i.order_id = o.id
+             LEFT JOIN albums a ON a.id = o.album_id
+             WHERE o.status IN ('paid', 'fulfilled') AND o.paid_at >= ? AND o.paid_at < ?
+               AND (? IS NULL OR o.seller_id = ?)
+             GROUP BY o.album_id, o.seller_id, o.currency
+             ORDER BY o.album_id, o.currency",
+        )
+        .bind(millis(from))
+        .bind(millis(to))
+        .bind(&seller)
+        .bind(&seller)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("reporting sales"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(SalesRow {
+                    album_id: AlbumId::from_uuid(parse_uuid(&r.get::<String, _>("album_id"))?),
+                    album_name: r.get("album_name"),
+                    seller_id: UserId::from_uuid(parse_uuid(&r.get::<String, _>("seller_id"))?),
+                    currency: r.get::<String, _>("currency").parse()?,
+                    orders: r.get::<i64, _>("orders") as u64,
+                    photos: r.get::<i64, _>("photos") as u64,
+                    revenue: r.get("revenue"),
+                })
+            })
+            .collect()
     }
 
     async fn idempotent_reply(

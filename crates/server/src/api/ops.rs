@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use poem_openapi::{
-    ApiResponse, OpenApi,
+    ApiResponse, Enum, Object, OpenApi,
     param::Query,
     payload::{Json, PlainText},
 };
@@ -28,6 +29,100 @@ enum Ready {
     NotReady(PlainText<String>),
 }
 
+/// Totals in one currency.
+#[derive(Debug, Clone, Object)]
+struct SalesTotalDto {
+    /// Currency.
+    currency: String,
+    /// Paid orders.
+    orders: u64,
+    /// Photos sold.
+    photos_sold: u64,
+    /// Revenue.
+    revenue: MoneyDto,
+}
+
+/// One album's sales in one currency.
+#[derive(Debug, Clone, Object)]
+struct SalesAlbumDto {
+    /// The album.
+    album_id: String,
+    /// Its name, if it still exists.
+    album_name: Option<String>,
+    /// Currency.
+    currency: String,
+    /// Paid orders.
+    orders: u64,
+    /// Photos sold.
+    photos_sold: u64,
+    /// Revenue.
+    revenue: MoneyDto,
+}
+
+/// Sales of orders paid in `[from, to)` and not refunded.
+#[derive(Debug, Clone, Object)]
+struct SalesReportDto {
+    /// Start (inclusive).
+    from: DateTime<Utc>,
+    /// End (exclusive).
+    to: DateTime<Utc>,
+    /// Per currency.
+    totals: Vec<SalesTotalDto>,
+    /// Per album and currency.
+    albums: Vec<SalesAlbumDto>,
+}
+
+#[derive(ApiResponse)]
+enum SalesReply {
+    /// The report as JSON.
+    #[oai(status = 200)]
+    Json(Json<SalesReportDto>),
+    /// The report as CSV, one row per album and currency.
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    Csv(PlainText<String>),
+}
+
+/// Report output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+enum ReportFormat {
+    /// JSON (default).
+    Json,
+    /// CSV.
+    Csv,
+}
+
+/// RFC 3339 time or a plain `YYYY-MM-DD` date (midnight UTC).
+fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, Error> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            Error::invalid(
+                "invalid_period",
+                format!("{field} must be an RFC 3339 time or YYYY-MM-DD"),
+            )
+        })
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with(['=', '+', '-', '@']) {
+        // Quoted, and spreadsheet formulas defused.
+        let s = if s.starts_with(['=', '+', '-', '@']) {
+            format!("'{s}")
+        } else {
+            s.to_owned()
+        };
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Operations")]
 impl OpsApi {
     /// Liveness: the process serves HTTP.
@@ -49,6 +144,77 @@ impl OpsApi {
             return Ready::NotReady(PlainText("storage unavailable".into()));
         }
         Ready::Ready(PlainText("ready".into()))
+    }
+
+    /// Sales per album and currency: a photographer's own, an admin's all.
+    /// `from` and `to` take RFC 3339 times or `YYYY-MM-DD`; the default is
+    /// the last 30 days. `format` is `json` (default) or `csv`.
+    #[oai(path = "/api/v1/reports/sales", method = "get")]
+    async fn sales_report(
+        &self,
+        auth: BearerAuth,
+        from: Query<Option<String>>,
+        to: Query<Option<String>>,
+        format: Query<Option<ReportFormat>>,
+    ) -> Result<SalesReply, ApiError> {
+        let now = self.state.engine.backends().clock.now();
+        let to =
+            to.0.map(|t| parse_time("to", &t))
+                .transpose()?
+                .unwrap_or(now);
+        let from = from
+            .0
+            .map(|t| parse_time("from", &t))
+            .transpose()?
+            .unwrap_or(to - chrono::Duration::days(30));
+        let r = self.state.engine.reports().sales(&auth.0, from, to).await?;
+        let money = |amount: i64, c: proofsheet_core::Currency| MoneyDto {
+            amount,
+            currency: c.to_string(),
+        };
+        if format.0 == Some(ReportFormat::Csv) {
+            let mut out = String::from(
+                "album_id,album_name,currency,orders,photos_sold,revenue_minor_units\n",
+            );
+            for a in &r.albums {
+                out.push_str(&format!(
+                    "{},{},{},{},{},{}\n",
+                    a.album_id,
+                    csv_field(a.album_name.as_deref().unwrap_or("")),
+                    a.currency,
+                    a.orders,
+                    a.photos,
+                    a.revenue
+                ));
+            }
+            return Ok(SalesReply::Csv(PlainText(out)));
+        }
+        Ok(SalesReply::Json(Json(SalesReportDto {
+            from: r.from,
+            to: r.to,
+            totals: r
+                .totals
+                .iter()
+                .map(|t| SalesTotalDto {
+                    currency: t.currency.to_string(),
+                    orders: t.orders,
+                    photos_sold: t.photos,
+                    revenue: money(t.revenue, t.currency),
+                })
+                .collect(),
+            albums: r
+                .albums
+                .iter()
+                .map(|a| SalesAlbumDto {
+                    album_id: a.album_id.to_string(),
+                    album_name: a.album_name.clone(),
+                    currency: a.currency.to_string(),
+                    orders: a.orders,
+                    photos_sold: a.photos,
+                    revenue: money(a.revenue, a.currency),
+                })
+                .collect(),
+        })))
     }
 
     /// Queued, running and failed jobs (admins). `status` filters.

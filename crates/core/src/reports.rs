@@ -1,0 +1,90 @@
+//! Sales reports.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::{Currency, Error, Proofsheet, Result, Role, SalesRow, User};
+
+/// Totals in one currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesTotal {
+    /// Currency.
+    pub currency: Currency,
+    /// Paid orders.
+    pub orders: u64,
+    /// Photos sold.
+    pub photos: u64,
+    /// Revenue in minor units.
+    pub revenue: i64,
+}
+
+/// Sales over a period: totals per currency and rows per album.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesReport {
+    /// Start (inclusive).
+    pub from: DateTime<Utc>,
+    /// End (exclusive).
+    pub to: DateTime<Utc>,
+    /// Per currency.
+    pub totals: Vec<SalesTotal>,
+    /// Per album and currency.
+    pub albums: Vec<SalesRow>,
+}
+
+/// The reports service. Get it with [`Proofsheet::reports`].
+pub struct Reports<'a>(&'a Proofsheet);
+
+impl Proofsheet {
+    /// The reports service.
+    pub fn reports(&self) -> Reports<'_> {
+        Reports(self)
+    }
+}
+
+impl Reports<'_> {
+    /// Sales of orders paid in `[from, to)` and not refunded: a
+    /// photographer's own, or everyone's for an admin.
+    pub async fn sales(
+        &self,
+        user: &User,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<SalesReport> {
+        let seller = match user.role {
+            Role::Photographer => Some(user.id),
+            Role::Admin => None,
+            Role::Client => {
+                return Err(Error::forbidden(
+                    "photographers_only",
+                    "sales reports are for photographers and admins",
+                ));
+            }
+        };
+        if to <= from {
+            return Err(Error::invalid(
+                "invalid_period",
+                "`to` must be after `from`",
+            ));
+        }
+        let albums = self.0.meta().sales(seller, from, to).await?;
+        let mut totals: BTreeMap<Currency, SalesTotal> = BTreeMap::new();
+        for row in &albums {
+            let t = totals.entry(row.currency).or_insert(SalesTotal {
+                currency: row.currency,
+                orders: 0,
+                photos: 0,
+                revenue: 0,
+            });
+            t.orders += row.orders;
+            t.photos += row.photos;
+            t.revenue += row.revenue;
+        }
+        Ok(SalesReport {
+            from,
+            to,
+            totals: totals.into_values().collect(),
+            albums,
+        })
+    }
+}
