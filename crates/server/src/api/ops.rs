@@ -146,6 +146,25 @@ impl OpsApi {
         Ready::Ready(PlainText("ready".into()))
     }
 
+    /// Prometheus text format: the job queue by status (more metrics come
+    /// with the observability work).
+    #[oai(path = "/metrics", method = "get")]
+    async fn metrics(&self) -> Result<PlainText<String>, ApiError> {
+        let counts = self.state.engine.backends().queue.counts().await?;
+        let mut out = String::from(
+            "# HELP proofsheet_jobs Jobs in the durable queue, by status.\n# TYPE proofsheet_jobs gauge\n",
+        );
+        for status in [JobStatus::Queued, JobStatus::Running, JobStatus::Succeeded, JobStatus::Failed] {
+            let n = counts.iter().find(|(s, _)| *s == status).map(|(_, n)| *n).unwrap_or(0);
+            out.push_str(&format!("proofsheet_jobs{{status=\"{}\"}} {n}\n", status.as_str()));
+        }
+        out.push_str(&format!(
+            "# HELP proofsheet_build_info Version of this process.\n# TYPE proofsheet_build_info gauge\nproofsheet_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+        Ok(PlainText(out))
+    }
+
     /// Sales per album and currency: a photographer's own, an admin's all.
     /// `from` and `to` take RFC 3339 times or `YYYY-MM-DD`; the default is
     /// the last 30 days. `format` is `json` (default) or `csv`.
