@@ -82,8 +82,10 @@ pub enum Error {
         /// Whether trying again later may succeed.
         retryable: bool,
     },
-    /// A storage or database backend failed.
-    #[error("{context}")]
+    /// A storage or database backend failed. The message includes the
+    /// backend's own error: it goes to logs and job records, never to API
+    /// clients.
+    #[error("{context}: {source}")]
     Backend {
         /// What was being done.
         context: String,

@@ -154,9 +154,21 @@ impl OpsApi {
         let mut out = String::from(
             "# HELP proofsheet_jobs Jobs in the durable queue, by status.\n# TYPE proofsheet_jobs gauge\n",
         );
-        for status in [JobStatus::Queued, JobStatus::Running, JobStatus::Succeeded, JobStatus::Failed] {
-            let n = counts.iter().find(|(s, _)| *s == status).map(|(_, n)| *n).unwrap_or(0);
-            out.push_str(&format!("proofsheet_jobs{{status=\"{}\"}} {n}\n", status.as_str()));
+        for status in [
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Succeeded,
+            JobStatus::Failed,
+        ] {
+            let n = counts
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            out.push_str(&format!(
+                "proofsheet_jobs{{status=\"{}\"}} {n}\n",
+                status.as_str()
+            ));
         }
         out.push_str(&format!(
             "# HELP proofsheet_build_info Version of this process.\n# TYPE proofsheet_build_info gauge\nproofsheet_build_info{{version=\"{}\"}} 1\n",
