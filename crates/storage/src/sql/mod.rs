@@ -1,5 +1,7 @@
 //! Helpers shared by the SQL backends.
 
+pub(crate) mod store;
+
 use chrono::{DateTime, TimeZone, Utc};
 use proofsheet_core::{Error, Result};
 use uuid::Uuid;
