@@ -12,8 +12,16 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
-# The embedded default needs nothing beyond Rust: SQLite is bundled, files
-# go to a temp dir, the test gateway is in-process.
+# The embedded default needs nothing beyond Rust (SQLite is bundled, files
+# go to a temp dir, the test gateway is in-process). The scale-out backends
+# are tested against real servers on loopback: PostgreSQL and an
+# S3-compatible server, installed and started here if missing. Set
+# PROOFSHEET_SKIP_SERVICES=1 to run only the embedded-default tests.
+if [ -z "${PROOFSHEET_SKIP_SERVICES:-}" ]; then
+    echo "== starting PostgreSQL and S3 (moto) on loopback"
+    eval "$(scripts/services.sh)"
+    export PROOFSHEET_REQUIRE_SERVICES=1
+fi
 
 echo "== cargo test (workspace, all features that build here)"
 cargo test --workspace --all-targets "$@"

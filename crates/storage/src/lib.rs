@@ -3,6 +3,8 @@
 //! - [`SqliteStore`]: the [`MetadataStore`](proofsheet_core::MetadataStore)
 //!   and durable [`JobQueue`](proofsheet_core::JobQueue) on SQLite, with
 //!   migrations run at connect time (feature `sqlite`, default).
+//! - [`PgStore`]: the same on PostgreSQL, claiming jobs with
+//!   `FOR UPDATE SKIP LOCKED` (feature `postgres`).
 //! - [`OpendalBlobStore`]: the [`BlobStore`](proofsheet_core::BlobStore) on
 //!   Apache OpenDAL, over the local filesystem (feature `fs`, default) or
 //!   memory.
@@ -28,12 +30,16 @@
 #![warn(missing_docs)]
 
 mod blob;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod zip;
 
 pub use blob::OpendalBlobStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PgStore, fresh_database as fresh_pg_database};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use zip::ZipPackager;

@@ -7,18 +7,52 @@ use std::{io::Read, sync::Arc};
 
 use bytes::Bytes;
 use proofsheet_core::*;
-use proofsheet_storage::{OpendalBlobStore, SqliteStore, ZipPackager};
+use proofsheet_storage::{OpendalBlobStore, PgStore, SqliteStore, ZipPackager};
 
-async fn metadata_backends() -> Vec<(&'static str, Arc<SqliteStore>, Option<tempfile::TempDir>)> {
+/// A SQL backend under test, with what keeps it alive.
+enum Sql {
+    Sqlite(
+        Arc<SqliteStore>,
+        #[allow(dead_code)] Option<tempfile::TempDir>,
+    ),
+    Pg(Arc<PgStore>),
+}
+
+/// PostgreSQL is tested for real when `PROOFSHEET_TEST_POSTGRES_URL` names a
+/// server (scripts/services.sh starts one); `PROOFSHEET_REQUIRE_SERVICES=1`
+/// (set by scripts/test.sh) turns its absence into a failure.
+async fn postgres() -> Option<PgStore> {
+    match std::env::var("PROOFSHEET_TEST_POSTGRES_URL") {
+        Ok(admin) => {
+            let url = proofsheet_storage::fresh_pg_database(&admin).await.unwrap();
+            Some(PgStore::connect(&url, 10).await.unwrap())
+        }
+        Err(_) if std::env::var("PROOFSHEET_REQUIRE_SERVICES").is_ok() => {
+            panic!(
+                "PROOFSHEET_TEST_POSTGRES_URL is unset but PROOFSHEET_REQUIRE_SERVICES is: run scripts/services.sh"
+            )
+        }
+        Err(_) => {
+            eprintln!("PROOFSHEET_TEST_POSTGRES_URL unset: PostgreSQL suites skipped");
+            None
+        }
+    }
+}
+
+async fn metadata_backends() -> Vec<(&'static str, Sql)> {
     let dir = tempfile::tempdir().unwrap();
     let file = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
         .await
         .unwrap();
     let memory = SqliteStore::connect("sqlite::memory:").await.unwrap();
-    vec![
-        ("sqlite-file", Arc::new(file), Some(dir)),
-        ("sqlite-memory", Arc::new(memory), None),
-    ]
+    let mut out = vec![
+        ("sqlite-file", Sql::Sqlite(Arc::new(file), Some(dir))),
+        ("sqlite-memory", Sql::Sqlite(Arc::new(memory), None)),
+    ];
+    if let Some(pg) = postgres().await {
+        out.push(("postgres", Sql::Pg(Arc::new(pg))));
+    }
+    out
 }
 
 fn blob_backends() -> Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfile::TempDir>)> {
@@ -36,16 +70,23 @@ fn blob_backends() -> Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfile::Te
 
 #[tokio::test]
 async fn metadata_store_conformance() {
-    for (name, store, _dir) in metadata_backends().await {
-        testkit::metadata_store(name, &*store).await;
+    for (name, backend) in metadata_backends().await {
+        match &backend {
+            Sql::Sqlite(s, _) => testkit::metadata_store(name, &**s).await,
+            Sql::Pg(s) => testkit::metadata_store(name, &**s).await,
+        }
     }
 }
 
 #[tokio::test]
 async fn job_queue_conformance() {
-    for (name, store, _dir) in metadata_backends().await {
-        testkit::job_queue(name, &*store).await;
-        testkit::job_queue_contention(name, &*store).await;
+    for (name, backend) in metadata_backends().await {
+        let q: &dyn JobQueue = match &backend {
+            Sql::Sqlite(s, _) => &**s,
+            Sql::Pg(s) => &**s,
+        };
+        testkit::job_queue(name, q).await;
+        testkit::job_queue_contention(name, q).await;
     }
 }
 

@@ -664,7 +664,7 @@ impl MetadataStore for $store {
              LEFT JOIN albums a ON a.id = o.album_id
              WHERE o.status IN ('paid', 'fulfilled') AND o.paid_at >= $1 AND o.paid_at < $2
                AND (CAST($3 AS TEXT) IS NULL OR o.seller_id = $4)
-             GROUP BY o.album_id, o.seller_id, o.currency
+             GROUP BY o.album_id, a.name, o.seller_id, o.currency
              ORDER BY o.album_id, o.currency",
         )
         .bind(millis(from))

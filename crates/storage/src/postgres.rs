@@ -1,0 +1,69 @@
+//! `PgStore`: the metadata store and job queue on PostgreSQL, for
+//! deployments with several processes.
+
+use sqlx::{
+    PgConnection, PgPool, Postgres,
+    postgres::{PgPoolOptions, PgRow},
+};
+
+use crate::sql::store::sql_store;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Metadata and jobs in PostgreSQL. Workers claim jobs with
+/// `FOR UPDATE SKIP LOCKED`, so any number of them share the queue without
+/// waiting on each other's rows.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:pass@host:port/db`) with a pool
+    /// of at most `max_connections`, and runs the migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(db_err("connecting to PostgreSQL"))?;
+        let store = PgStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations (they take an advisory lock, so several
+    /// processes starting at once is safe).
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| Error::backend("running PostgreSQL migrations", e))
+    }
+
+    /// The connection pool, for embedders who add their own tables.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+sql_store!(store: PgStore, db: Postgres, conn: PgConnection, row: PgRow, claim_lock: "FOR UPDATE SKIP LOCKED");
+
+/// Creates an empty database next to the one `admin_url` points at and
+/// returns its URL: each test (or benchmark run) gets a clean schema.
+pub async fn fresh_database(admin_url: &str) -> Result<String> {
+    use sqlx::Connection;
+    let mut conn = PgConnection::connect(admin_url)
+        .await
+        .map_err(db_err("connecting to PostgreSQL"))?;
+    let name = format!("proofsheet_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .map_err(db_err("creating a database"))?;
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .ok_or_else(|| Error::invalid("invalid_database_url", "no database name"))?;
+    Ok(format!("{base}/{name}"))
+}

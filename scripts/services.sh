@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs (if missing) and starts the real servers the test suite talks to,
+# all on loopback, all throwaway:
+#   - PostgreSQL (Debian's postgresql) on 127.0.0.1:${PROOFSHEET_PG_PORT:-55432}
+#   - an S3-compatible server (PyPI's moto[server]) on 127.0.0.1:${PROOFSHEET_S3_PORT:-5055}
+# Then prints the environment the tests read; use it as
+#   eval "$(scripts/services.sh)"
+# Idempotent: servers already running are reused.
+set -euo pipefail
+state="${PROOFSHEET_SERVICES_DIR:-/var/tmp/proofsheet-services}"
+pg_port="${PROOFSHEET_PG_PORT:-55432}"
+s3_port="${PROOFSHEET_S3_PORT:-5055}"
+mkdir -p "$state"
+log() { echo "services: $*" >&2; }
+
+apt_updated=0
+need_apt() {
+    if [ "$apt_updated" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+# --- PostgreSQL -------------------------------------------------------------
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+    log "installing postgresql"
+    need_apt postgresql
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+fi
+pg_data="$state/pg"
+if ! su postgres -c "$pg_bin/pg_ctl -D $pg_data status" >/dev/null 2>&1; then
+    if [ ! -f "$pg_data/PG_VERSION" ]; then
+        rm -rf "$pg_data"
+        install -d -o postgres "$pg_data"
+        su postgres -c "$pg_bin/initdb -D $pg_data -U postgres --auth=trust" >/dev/null
+    fi
+    log "starting postgresql on 127.0.0.1:$pg_port"
+    su postgres -c "$pg_bin/pg_ctl -D $pg_data -l $pg_data/server.log -o '-c listen_addresses=127.0.0.1 -p $pg_port -k /tmp -c max_connections=300 -c fsync=off -c synchronous_commit=off' -w start" >/dev/null
+fi
+
+# --- S3 (moto) --------------------------------------------------------------
+venv="$state/venv"
+if [ ! -x "$venv/bin/moto_server" ]; then
+    log "installing moto[server] into $venv"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+        need_apt python3-venv
+        python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install -q 'moto[server]==5.1.*' >&2
+fi
+if ! curl -s -o /dev/null "http://127.0.0.1:$s3_port/"; then
+    log "starting moto_server on 127.0.0.1:$s3_port"
+    nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$state/moto.log" 2>&1 &
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$s3_port/" && break
+        sleep 0.2
+    done
+fi
+curl -s -o /dev/null "http://127.0.0.1:$s3_port/" || { log "moto_server did not start"; exit 1; }
+
+echo "export PROOFSHEET_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$pg_port/postgres"
+echo "export PROOFSHEET_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port"
