@@ -74,6 +74,43 @@ impl OpendalBlobStore {
         ))
     }
 
+    /// Objects in an S3-compatible bucket (AWS S3, MinIO, Ceph, R2, moto).
+    /// Credentials come only from `options`: no environment, profile or
+    /// instance-metadata lookups, so what is configured is what is used.
+    /// Temporary failures are retried with backoff; each call has a timeout.
+    #[cfg(feature = "s3")]
+    pub fn s3(options: &S3Options) -> Result<Self> {
+        install_s3_transport();
+        let mut builder = opendal::services::S3::default()
+            .bucket(&options.bucket)
+            .region(&options.region)
+            .access_key_id(&options.access_key_id)
+            .secret_access_key(&options.secret_access_key)
+            .disable_config_load()
+            .disable_ec2_metadata();
+        if let Some(endpoint) = &options.endpoint {
+            builder = builder.endpoint(endpoint);
+        }
+        if !options.path_style {
+            builder = builder.enable_virtual_host_style();
+        }
+        if let Some(root) = &options.root {
+            builder = builder.root(root);
+        }
+        let op = Operator::new(builder)
+            .map_err(dal_err("configuring S3 storage"))?
+            .layer(
+                opendal::layers::TimeoutLayer::new()
+                    .with_timeout(std::time::Duration::from_secs(60)),
+            )
+            .layer(
+                opendal::layers::RetryLayer::new()
+                    .with_max_times(4)
+                    .with_jitter(),
+            );
+        Ok(Self::new(op))
+    }
+
     /// Objects in this process's memory (tests, throwaway runs).
     pub fn memory() -> Result<Self> {
         let builder = opendal::services::Memory::default();
@@ -86,6 +123,55 @@ impl OpendalBlobStore {
     pub fn operator(&self) -> &Operator {
         &self.op
     }
+}
+
+/// Where and how to reach an S3-compatible bucket.
+#[cfg(feature = "s3")]
+#[derive(Clone, Default)]
+pub struct S3Options {
+    /// `https://s3.eu-west-1.amazonaws.com`, `http://127.0.0.1:9000`, ...;
+    /// `None` for AWS's default endpoint of the region.
+    pub endpoint: Option<String>,
+    /// Region (`us-east-1` for most S3-compatible servers).
+    pub region: String,
+    /// Bucket name.
+    pub bucket: String,
+    /// Key prefix inside the bucket (`/` for the whole bucket).
+    pub root: Option<String>,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+    /// Path-style addressing (`endpoint/bucket/key`), which most
+    /// self-hosted servers need; `false` for virtual-host style.
+    pub path_style: bool,
+}
+
+#[cfg(feature = "s3")]
+impl std::fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Options")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("root", &self.root)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("path_style", &self.path_style)
+            .finish()
+    }
+}
+
+/// OpenDAL's HTTP transport and rustls need their providers installed
+/// once per process (ring, not aws-lc: no C build).
+#[cfg(feature = "s3")]
+fn install_s3_transport() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        opendal::install_default();
+        opendal_http_transport_reqwest::install_default();
+    });
 }
 
 struct DalWriter {

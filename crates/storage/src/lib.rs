@@ -38,6 +38,8 @@ mod sqlite;
 mod zip;
 
 pub use blob::OpendalBlobStore;
+#[cfg(feature = "s3")]
+pub use blob::S3Options;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgStore, fresh_database as fresh_pg_database};
 #[cfg(feature = "sqlite")]

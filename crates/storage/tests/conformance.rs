@@ -7,7 +7,7 @@ use std::{io::Read, sync::Arc};
 
 use bytes::Bytes;
 use proofsheet_core::*;
-use proofsheet_storage::{OpendalBlobStore, PgStore, SqliteStore, ZipPackager};
+use proofsheet_storage::{OpendalBlobStore, PgStore, S3Options, SqliteStore, ZipPackager};
 
 /// A SQL backend under test, with what keeps it alive.
 enum Sql {
@@ -55,17 +55,62 @@ async fn metadata_backends() -> Vec<(&'static str, Sql)> {
     out
 }
 
-fn blob_backends() -> Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfile::TempDir>)> {
+/// A fresh bucket on the S3-compatible test server (moto does not check
+/// signatures, so a plain PUT makes one).
+async fn s3_bucket(endpoint: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let bucket = format!("t{}", uuid::Uuid::new_v4().simple());
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
+    let req = format!(
+        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).await.unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.1 200"),
+        "creating bucket: {reply}"
+    );
+    bucket
+}
+
+async fn blob_backends() -> Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let fs = OpendalBlobStore::fs(dir.path()).unwrap();
-    vec![
+    let mut out: Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfile::TempDir>)> = vec![
         ("fs", Arc::new(fs), Some(dir)),
         (
             "memory",
             Arc::new(OpendalBlobStore::memory().unwrap()),
             None,
         ),
-    ]
+    ];
+    match std::env::var("PROOFSHEET_TEST_S3_ENDPOINT") {
+        Ok(endpoint) => {
+            let options = S3Options {
+                endpoint: Some(endpoint.clone()),
+                region: "us-east-1".into(),
+                bucket: s3_bucket(&endpoint).await,
+                root: Some("/proofsheet".into()),
+                access_key_id: "test-key".into(),
+                secret_access_key: "test-secret".into(),
+                path_style: true,
+            };
+            out.push((
+                "s3",
+                Arc::new(OpendalBlobStore::s3(&options).unwrap()),
+                None,
+            ));
+        }
+        Err(_) if std::env::var("PROOFSHEET_REQUIRE_SERVICES").is_ok() => {
+            panic!(
+                "PROOFSHEET_TEST_S3_ENDPOINT is unset but PROOFSHEET_REQUIRE_SERVICES is: run scripts/services.sh"
+            )
+        }
+        Err(_) => eprintln!("PROOFSHEET_TEST_S3_ENDPOINT unset: S3 suites skipped"),
+    }
+    out
 }
 
 #[tokio::test]
@@ -92,14 +137,14 @@ async fn job_queue_conformance() {
 
 #[tokio::test]
 async fn blob_store_conformance() {
-    for (name, blobs, _dir) in blob_backends() {
+    for (name, blobs, _dir) in blob_backends().await {
         testkit::blob_store(name, &*blobs).await;
     }
 }
 
 #[tokio::test]
 async fn packager_streams_a_valid_stored_zip() {
-    for (name, blobs, _dir) in blob_backends() {
+    for (name, blobs, _dir) in blob_backends().await {
         let mut entries = Vec::new();
         let mut expected = Vec::new();
         for i in 0..5u32 {
