@@ -29,10 +29,7 @@ impl Visibility {
         match s {
             "private" => Ok(Visibility::Private),
             "public" => Ok(Visibility::Public),
-            _ => Err(Error::invalid(
-                "invalid_visibility",
-                "visibility is private or public",
-            )),
+            _ => Err(Error::invalid("invalid_visibility", "visibility is private or public")),
         }
     }
 }
@@ -87,10 +84,7 @@ impl Album {
     pub fn validate_name(name: &str) -> Result<String> {
         let n = name.trim();
         if n.is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "invalid_name",
-                "album name must be 1 to 200 printable characters",
-            ));
+            return Err(Error::invalid("invalid_name", "album name must be 1 to 200 printable characters"));
         }
         Ok(n.to_owned())
     }
@@ -99,9 +93,7 @@ impl Album {
     pub fn access_for(&self, viewer: Option<&User>) -> Access {
         match viewer {
             Some(u) if u.id == self.owner_id => Access::Owner,
-            Some(u) if self.client_email.as_ref() == Some(&u.email) && u.role != Role::Admin => {
-                Access::Client
-            }
+            Some(u) if self.client_email.as_ref() == Some(&u.email) && u.role != Role::Admin => Access::Client,
             _ if self.visibility == Visibility::Public => Access::Public,
             _ => Access::None,
         }

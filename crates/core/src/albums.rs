@@ -6,9 +6,8 @@ use futures::StreamExt;
 use tracing::instrument;
 
 use crate::{
-    Access, Album, AlbumFilter, AlbumId, ByteStream, Email, Error, Money, NewJob, Page,
-    PageRequest, Photo, PhotoId, PhotoStatus, Probe, Proofsheet, Result, Role, Task, User,
-    Visibility, photo::sanitize_filename,
+    Access, Album, AlbumFilter, AlbumId, ByteStream, Email, Error, Money, NewJob, Page, PageRequest, Photo, PhotoId,
+    PhotoStatus, Probe, Proofsheet, Result, Role, Task, User, Visibility, photo::sanitize_filename,
 };
 
 /// How much of an upload is buffered to find the image header. JPEG
@@ -71,17 +70,11 @@ impl Albums<'_> {
     #[instrument(skip_all, fields(user_id = %user.id))]
     pub async fn create(&self, user: &User, new: NewAlbum) -> Result<Album> {
         if user.role != Role::Photographer {
-            return Err(Error::forbidden(
-                "photographers_only",
-                "only photographers create albums",
-            ));
+            return Err(Error::forbidden("photographers_only", "only photographers create albums"));
         }
         let now = self.0.now();
         if new.expires_at.is_some_and(|t| t <= now) {
-            return Err(Error::invalid(
-                "invalid_expiry",
-                "expires_at must be in the future",
-            ));
+            return Err(Error::invalid("invalid_expiry", "expires_at must be in the future"));
         }
         let id = AlbumId::new();
         let album = Album {
@@ -103,12 +96,7 @@ impl Albums<'_> {
 
     /// An album as `viewer` may see it: `NotFound` when they may not.
     pub async fn get(&self, viewer: Option<&User>, id: AlbumId) -> Result<(Album, Access)> {
-        let album = self
-            .0
-            .meta()
-            .album(id)
-            .await?
-            .ok_or(Error::not_found("album"))?;
+        let album = self.0.meta().album(id).await?.ok_or(Error::not_found("album"))?;
         let access = album.access_for(viewer);
         if !access.can_view() {
             return Err(Error::not_found("album"));
@@ -120,10 +108,7 @@ impl Albums<'_> {
     pub async fn get_owned(&self, user: &User, id: AlbumId) -> Result<Album> {
         let (album, access) = self.get(Some(user), id).await?;
         if access != Access::Owner {
-            return Err(Error::forbidden(
-                "not_owner",
-                "only the album's owner may do this",
-            ));
+            return Err(Error::forbidden("not_owner", "only the album's owner may do this"));
         }
         Ok(album)
     }
@@ -193,10 +178,8 @@ impl Albums<'_> {
     ) -> Result<Photo> {
         let album = self.get_owned(user, album_id).await?;
         let max = self.0.settings().max_upload_bytes;
-        let too_large = || Error::TooLarge {
-            code: "upload_too_large",
-            message: format!("an upload may be at most {max} bytes"),
-        };
+        let too_large =
+            || Error::TooLarge { code: "upload_too_large", message: format!("an upload may be at most {max} bytes") };
 
         let mut head = BytesMut::new();
         let mut ended = false;
@@ -229,11 +212,7 @@ impl Albums<'_> {
                 Some(Err(e)) => result = Err(e),
                 Some(Ok(chunk)) => {
                     size += chunk.len() as u64;
-                    result = if size > max {
-                        Err(too_large())
-                    } else {
-                        writer.write(chunk).await
-                    };
+                    result = if size > max { Err(too_large()) } else { writer.write(chunk).await };
                 }
             }
         }
@@ -269,46 +248,24 @@ impl Albums<'_> {
     }
 
     /// An album's photos, as the album's viewer may see them.
-    pub async fn photos(
-        &self,
-        viewer: Option<&User>,
-        album_id: AlbumId,
-        page: PageRequest,
-    ) -> Result<Page<Photo>> {
+    pub async fn photos(&self, viewer: Option<&User>, album_id: AlbumId, page: PageRequest) -> Result<Page<Photo>> {
         self.get(viewer, album_id).await?;
         self.0.meta().list_photos(album_id, page).await
     }
 
     /// A photo and its album, if `viewer` may see the album.
-    pub async fn photo(
-        &self,
-        viewer: Option<&User>,
-        id: PhotoId,
-    ) -> Result<(Photo, Album, Access)> {
-        let photo = self
-            .0
-            .meta()
-            .photo(id)
-            .await?
-            .ok_or(Error::not_found("photo"))?;
-        let (album, access) = self
-            .get(viewer, photo.album_id)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound { .. } => Error::not_found("photo"),
-                e => e,
-            })?;
+    pub async fn photo(&self, viewer: Option<&User>, id: PhotoId) -> Result<(Photo, Album, Access)> {
+        let photo = self.0.meta().photo(id).await?.ok_or(Error::not_found("photo"))?;
+        let (album, access) = self.get(viewer, photo.album_id).await.map_err(|e| match e {
+            Error::NotFound { .. } => Error::not_found("photo"),
+            e => e,
+        })?;
         Ok((photo, album, access))
     }
 
     /// The bytes of one image of a photo. Originals go to the owner only:
     /// anyone else gets `NotFound`, as if it did not exist.
-    pub async fn image(
-        &self,
-        viewer: Option<&User>,
-        id: PhotoId,
-        variant: PhotoVariant,
-    ) -> Result<(Photo, Bytes)> {
+    pub async fn image(&self, viewer: Option<&User>, id: PhotoId, variant: PhotoVariant) -> Result<(Photo, Bytes)> {
         let (photo, album, access) = self.photo(viewer, id).await?;
         let key = match variant {
             PhotoVariant::Original if access != Access::Owner => {
@@ -316,10 +273,7 @@ impl Albums<'_> {
             }
             PhotoVariant::Original => Photo::original_key(&album.storage_prefix, id),
             _ if photo.status != PhotoStatus::Ready => {
-                return Err(Error::conflict(
-                    "photo_not_ready",
-                    format!("the photo is {}", photo.status.as_str()),
-                ));
+                return Err(Error::conflict("photo_not_ready", format!("the photo is {}", photo.status.as_str())));
             }
             PhotoVariant::Preview => Photo::preview_key(&album.storage_prefix, id),
             PhotoVariant::Thumbnail => Photo::thumbnail_key(&album.storage_prefix, id),
@@ -333,18 +287,11 @@ impl Albums<'_> {
     pub async fn delete_photo(&self, user: &User, id: PhotoId) -> Result<()> {
         let (photo, album, access) = self.photo(Some(user), id).await?;
         if access != Access::Owner {
-            return Err(Error::forbidden(
-                "not_owner",
-                "only the album's owner may do this",
-            ));
+            return Err(Error::forbidden("not_owner", "only the album's owner may do this"));
         }
         self.0.meta().delete_photo(photo.id).await?;
         let prefix = &album.storage_prefix;
-        for key in [
-            Photo::original_key(prefix, id),
-            Photo::preview_key(prefix, id),
-            Photo::thumbnail_key(prefix, id),
-        ] {
+        for key in [Photo::original_key(prefix, id), Photo::preview_key(prefix, id), Photo::thumbnail_key(prefix, id)] {
             self.0.blobs().delete(&key).await?;
         }
         Ok(())

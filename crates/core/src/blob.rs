@@ -54,10 +54,5 @@ pub trait Packager: Send + Sync + 'static {
     /// Streams the objects `entries` (name inside the archive, source key)
     /// into a new object at `dest`, never holding the whole archive in
     /// memory. Returns the archive's size.
-    async fn package(
-        &self,
-        blobs: &dyn BlobStore,
-        dest: &str,
-        entries: &[(String, String)],
-    ) -> Result<u64>;
+    async fn package(&self, blobs: &dyn BlobStore, dest: &str, entries: &[(String, String)]) -> Result<u64>;
 }

@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use tracing::instrument;
 
 use crate::{
-    Access, AlbumId, CheckoutRequest, CheckoutSession, Error, NewJob, Order, OrderChange,
-    OrderFilter, OrderId, OrderItem, OrderStatus, Page, PageRequest, PaymentEvent, PaymentOutcome,
-    PhotoId, PhotoStatus, Proofsheet, Result, Role, Task, User,
+    Access, AlbumId, CheckoutRequest, CheckoutSession, Error, NewJob, Order, OrderChange, OrderFilter, OrderId,
+    OrderItem, OrderStatus, Page, PageRequest, PaymentEvent, PaymentOutcome, PhotoId, PhotoStatus, Proofsheet, Result,
+    Role, Task, User,
 };
 
 /// What applying a payment notification did.
@@ -32,17 +32,9 @@ impl Proofsheet {
 impl Checkout<'_> {
     /// Creates a pending order for photos of one album, priced now.
     #[instrument(skip_all, fields(user_id = %buyer.id, album_id = %album_id))]
-    pub async fn create_order(
-        &self,
-        buyer: &User,
-        album_id: AlbumId,
-        photo_ids: &[PhotoId],
-    ) -> Result<Order> {
+    pub async fn create_order(&self, buyer: &User, album_id: AlbumId, photo_ids: &[PhotoId]) -> Result<Order> {
         if buyer.role != Role::Client {
-            return Err(Error::forbidden(
-                "clients_only",
-                "only clients place orders",
-            ));
+            return Err(Error::forbidden("clients_only", "only clients place orders"));
         }
         let (album, access) = self.0.albums().get(Some(buyer), album_id).await?;
         debug_assert!(access == Access::Client || access == Access::Public);
@@ -52,40 +44,24 @@ impl Checkout<'_> {
         }
         let max = self.0.settings().max_order_items;
         if photo_ids.is_empty() || photo_ids.len() > max {
-            return Err(Error::invalid(
-                "invalid_photo_ids",
-                format!("order 1 to {max} photos"),
-            ));
+            return Err(Error::invalid("invalid_photo_ids", format!("order 1 to {max} photos")));
         }
         let mut seen = HashSet::new();
         let mut items = Vec::with_capacity(photo_ids.len());
         for id in photo_ids {
             if !seen.insert(*id) {
-                return Err(Error::invalid(
-                    "duplicate_photo",
-                    format!("photo {id} is listed twice"),
-                ));
+                return Err(Error::invalid("duplicate_photo", format!("photo {id} is listed twice")));
             }
             let photo = match self.0.meta().photo(*id).await? {
                 Some(p) if p.album_id == album.id => p,
                 _ => {
-                    return Err(Error::invalid(
-                        "unknown_photo",
-                        format!("photo {id} is not in this album"),
-                    ));
+                    return Err(Error::invalid("unknown_photo", format!("photo {id} is not in this album")));
                 }
             };
             if photo.status != PhotoStatus::Ready {
-                return Err(Error::conflict(
-                    "photo_not_ready",
-                    format!("photo {id} is not ready for sale"),
-                ));
+                return Err(Error::conflict("photo_not_ready", format!("photo {id} is not ready for sale")));
             }
-            items.push(OrderItem {
-                photo_id: photo.id,
-                filename: photo.filename,
-                price: album.price_per_photo,
-            });
+            items.push(OrderItem { photo_id: photo.id, filename: photo.filename, price: album.price_per_photo });
         }
         let total = album.price_per_photo.times(items.len() as u64)?;
         let order = Order {
@@ -137,27 +113,18 @@ impl Checkout<'_> {
         let order = match self.0.meta().order(id).await? {
             Some(o) if o.buyer_id == buyer.id => o,
             Some(o) if o.seller_id == buyer.id => {
-                return Err(Error::forbidden(
-                    "not_buyer",
-                    "only the buyer pays for an order",
-                ));
+                return Err(Error::forbidden("not_buyer", "only the buyer pays for an order"));
             }
             _ => return Err(Error::not_found("order")),
         };
         if order.status != OrderStatus::Pending {
-            return Err(Error::conflict(
-                "order_not_pending",
-                format!("the order is {}", order.status.as_str()),
-            ));
+            return Err(Error::conflict("order_not_pending", format!("the order is {}", order.status.as_str())));
         }
         let gateway = self.0.gateway(gateway)?;
         let album_name = match self.0.meta().album(order.album_id).await? {
             Some(a) if !a.is_expired(self.0.now()) => a.name,
             _ => {
-                return Err(Error::conflict(
-                    "album_expired",
-                    "the album is no longer for sale",
-                ));
+                return Err(Error::conflict("album_expired", "the album is no longer for sale"));
             }
         };
         let request = CheckoutRequest {
@@ -176,16 +143,8 @@ impl Checkout<'_> {
     ///
     /// Nothing in `body` is read before the gateway has verified it.
     #[instrument(skip_all, fields(gateway = gateway))]
-    pub async fn notification(
-        &self,
-        gateway: &str,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Result<Applied> {
-        let gw = self
-            .0
-            .gateway(Some(gateway))
-            .map_err(|_| Error::not_found("gateway"))?;
+    pub async fn notification(&self, gateway: &str, headers: &[(String, String)], body: &[u8]) -> Result<Applied> {
+        let gw = self.0.gateway(Some(gateway)).map_err(|_| Error::not_found("gateway"))?;
         match gw.verify_notification(headers, body, self.0.now())? {
             Some(event) => self.apply(gw.name(), event).await,
             None => Ok(Applied::Ignored),
@@ -206,22 +165,14 @@ impl Checkout<'_> {
             paid_at: (event.outcome == PaymentOutcome::Paid).then_some(now),
         };
         let (to, jobs) = match event.outcome {
-            PaymentOutcome::Paid => (
-                OrderStatus::Paid,
-                vec![NewJob::now(
-                    Task::BuildZip {
-                        order_id: event.order_id,
-                    },
-                    now,
-                )],
-            ),
+            PaymentOutcome::Paid => {
+                (OrderStatus::Paid, vec![NewJob::now(Task::BuildZip { order_id: event.order_id }, now)])
+            }
             PaymentOutcome::Declined => (OrderStatus::Cancelled, vec![]),
             PaymentOutcome::Expired => (OrderStatus::Expired, vec![]),
             PaymentOutcome::Refunded => (OrderStatus::Refunded, vec![]),
         };
-        let changed = meta
-            .transition_order(event.order_id, to, &change, &jobs, now)
-            .await?;
+        let changed = meta.transition_order(event.order_id, to, &change, &jobs, now).await?;
         meta.record_payment_event(gateway, &event.id, now).await?;
         match changed {
             Some(order) => {
@@ -232,10 +183,7 @@ impl Checkout<'_> {
                 Ok(Applied::Changed(order))
             }
             None => {
-                tracing::info!(
-                    status = to.as_str(),
-                    "payment event ignored by the state machine"
-                );
+                tracing::info!(status = to.as_str(), "payment event ignored by the state machine");
                 Ok(Applied::Ignored)
             }
         }

@@ -49,15 +49,12 @@ impl std::fmt::Debug for LinkSigner {
 impl LinkSigner {
     /// A signer over a server secret (at least 32 bytes recommended).
     pub fn new(secret: impl Into<Vec<u8>>) -> Self {
-        Self {
-            secret: secret.into(),
-        }
+        Self { secret: secret.into() }
     }
 
     /// The token for a link.
     pub fn token(&self, link: LinkId) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(b"proofsheet-download-v1:");
         mac.update(link.as_uuid().as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
@@ -70,10 +67,7 @@ impl LinkSigner {
 
     /// Cheap shape check so garbage never reaches the database.
     pub fn looks_like_token(token: &str) -> bool {
-        token.len() == 43
-            && token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     }
 }
 

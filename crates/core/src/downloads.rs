@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use crate::{
-    ByteStream, DownloadLink, Error, LinkId, LinkSigner, Order, OrderId, OrderStatus, Photo,
-    Proofsheet, Result,
+    ByteStream, DownloadLink, Error, LinkId, LinkSigner, Order, OrderId, OrderStatus, Photo, Proofsheet, Result,
 };
 
 /// A link as shown to its buyer.
@@ -53,10 +52,7 @@ impl Downloads<'_> {
             return Ok(()); // fulfilled already, or refunded meanwhile
         }
         let album = meta.album(order.album_id).await?.ok_or_else(|| {
-            Error::backend_permanent(
-                "building a zip",
-                "the album was deleted before its zip was made",
-            )
+            Error::backend_permanent("building a zip", "the album was deleted before its zip was made")
         })?;
         let entries = zip_entries(&order, &album.storage_prefix);
         let link_id = LinkId::new();
@@ -95,10 +91,7 @@ impl Downloads<'_> {
             .link_for_order(order.id)
             .await?
             .filter(|l| !l.revoked)
-            .map(|l| LinkView {
-                token: self.0.link_signer().token(l.id),
-                expires_at: l.expires_at,
-            }))
+            .map(|l| LinkView { token: self.0.link_signer().token(l.id), expires_at: l.expires_at }))
     }
 
     /// Checks a token: unknown, revoked and malformed tokens are
@@ -108,18 +101,12 @@ impl Downloads<'_> {
             return Err(Error::not_found("download"));
         }
         let meta = self.0.meta();
-        let link = meta
-            .link_by_token_hash(&LinkSigner::hash(token))
-            .await?
-            .ok_or(Error::not_found("download"))?;
+        let link = meta.link_by_token_hash(&LinkSigner::hash(token)).await?.ok_or(Error::not_found("download"))?;
         if link.revoked {
             return Err(Error::not_found("download"));
         }
         if link.expires_at <= self.0.now() {
-            return Err(Error::Gone {
-                code: "link_expired",
-                message: "this download link has expired".into(),
-            });
+            return Err(Error::Gone { code: "link_expired", message: "this download link has expired".into() });
         }
         Ok(link)
     }
@@ -135,11 +122,7 @@ impl Downloads<'_> {
         }
         let body = self.0.blobs().stream(&link.zip_key, range).await?;
         tracing::info!(order_id = %link.order_id, "download started");
-        Ok(OpenedDownload {
-            total_size: link.zip_size,
-            link,
-            body,
-        })
+        Ok(OpenedDownload { total_size: link.zip_size, link, body })
     }
 
     /// Revokes an order's links and deletes its zips (refunds).

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use crate::{
-    BlobStore, Clock, Error, JobQueue, LinkSigner, MetadataStore, Packager, PaymentGateway,
-    PreviewRenderer, Result,
+    BlobStore, Clock, Error, JobQueue, LinkSigner, MetadataStore, Packager, PaymentGateway, PreviewRenderer, Result,
 };
 
 /// Tunable business settings.
@@ -71,31 +70,15 @@ pub struct Proofsheet {
 impl Proofsheet {
     /// Assembles an engine. `link_secret` signs download tokens: keep it
     /// stable across restarts and shared by all processes, or links die.
-    pub fn new(
-        backends: Backends,
-        settings: Settings,
-        link_secret: impl Into<Vec<u8>>,
-    ) -> Result<Self> {
+    pub fn new(backends: Backends, settings: Settings, link_secret: impl Into<Vec<u8>>) -> Result<Self> {
         let link_secret = link_secret.into();
         if link_secret.len() < 16 {
-            return Err(Error::invalid(
-                "weak_secret",
-                "the link secret must be at least 16 bytes",
-            ));
+            return Err(Error::invalid("weak_secret", "the link secret must be at least 16 bytes"));
         }
         if backends.gateways.is_empty() {
-            return Err(Error::invalid(
-                "no_gateway",
-                "at least one payment gateway is needed",
-            ));
+            return Err(Error::invalid("no_gateway", "at least one payment gateway is needed"));
         }
-        Ok(Proofsheet {
-            inner: Arc::new(Inner {
-                backends,
-                settings,
-                links: LinkSigner::new(link_secret),
-            }),
-        })
+        Ok(Proofsheet { inner: Arc::new(Inner { backends, settings, links: LinkSigner::new(link_secret) }) })
     }
 
     /// The backends.
@@ -118,16 +101,9 @@ impl Proofsheet {
         let gateways = &self.inner.backends.gateways;
         match name {
             None => Ok(gateways[0].clone()),
-            Some(n) => gateways
-                .iter()
-                .find(|g| g.name() == n)
-                .cloned()
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "unknown_gateway",
-                        format!("no payment gateway named {n:?} is configured"),
-                    )
-                }),
+            Some(n) => gateways.iter().find(|g| g.name() == n).cloned().ok_or_else(|| {
+                Error::invalid("unknown_gateway", format!("no payment gateway named {n:?} is configured"))
+            }),
         }
     }
 

@@ -108,44 +108,27 @@ impl Error {
 
     /// A well-formed but unacceptable value.
     pub fn invalid(code: &'static str, message: impl fmt::Display) -> Self {
-        Error::Invalid {
-            code,
-            message: message.to_string(),
-        }
+        Error::Invalid { code, message: message.to_string() }
     }
 
     /// A conflict with the current state.
     pub fn conflict(code: &'static str, message: impl fmt::Display) -> Self {
-        Error::Conflict {
-            code,
-            message: message.to_string(),
-        }
+        Error::Conflict { code, message: message.to_string() }
     }
 
     /// A forbidden action on a visible object.
     pub fn forbidden(code: &'static str, message: impl fmt::Display) -> Self {
-        Error::Forbidden {
-            code,
-            message: message.to_string(),
-        }
+        Error::Forbidden { code, message: message.to_string() }
     }
 
     /// A transient backend failure (network, lock, I/O).
     pub fn backend(context: impl fmt::Display, source: impl Into<BoxError>) -> Self {
-        Error::Backend {
-            context: context.to_string(),
-            source: source.into(),
-            retryable: true,
-        }
+        Error::Backend { context: context.to_string(), source: source.into(), retryable: true }
     }
 
     /// A backend failure that will not go away by retrying (corrupt data).
     pub fn backend_permanent(context: impl fmt::Display, source: impl Into<BoxError>) -> Self {
-        Error::Backend {
-            context: context.to_string(),
-            source: source.into(),
-            retryable: false,
-        }
+        Error::Backend { context: context.to_string(), source: source.into(), retryable: false }
     }
 
     /// Whether the object was missing.

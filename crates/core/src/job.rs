@@ -38,8 +38,7 @@ impl Task {
 
     /// Reads a stored task back.
     pub fn from_json(value: &serde_json::Value) -> Result<Self> {
-        serde_json::from_value(value.clone())
-            .map_err(|e| Error::backend_permanent("unreadable job payload", e))
+        serde_json::from_value(value.clone()).map_err(|e| Error::backend_permanent("unreadable job payload", e))
     }
 }
 
@@ -62,12 +61,7 @@ impl NewJob {
 
     /// A job to run now.
     pub fn now(task: Task, now: DateTime<Utc>) -> Self {
-        NewJob {
-            id: JobId::new(),
-            task,
-            run_at: now,
-            max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
-        }
+        NewJob { id: JobId::new(), task, run_at: now, max_attempts: Self::DEFAULT_MAX_ATTEMPTS }
     }
 }
 

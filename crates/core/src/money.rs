@@ -67,20 +67,14 @@ impl Money {
     /// Validated money: the amount may not be negative.
     pub fn new(amount: i64, currency: Currency) -> Result<Self> {
         if amount < 0 {
-            return Err(Error::invalid(
-                "invalid_amount",
-                "an amount may not be negative",
-            ));
+            return Err(Error::invalid("invalid_amount", "an amount may not be negative"));
         }
         Ok(Money { amount, currency })
     }
 
     /// Zero in a currency.
     pub fn zero(currency: Currency) -> Self {
-        Money {
-            amount: 0,
-            currency,
-        }
+        Money { amount: 0, currency }
     }
 
     /// `self * n`, refusing overflow.
@@ -88,10 +82,7 @@ impl Money {
         i64::try_from(n)
             .ok()
             .and_then(|n| self.amount.checked_mul(n))
-            .map(|amount| Money {
-                amount,
-                currency: self.currency,
-            })
+            .map(|amount| Money { amount, currency: self.currency })
             .ok_or_else(|| Error::invalid("amount_overflow", "the total is too large"))
     }
 }

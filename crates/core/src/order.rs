@@ -46,10 +46,7 @@ impl OrderStatus {
             "expired" => OrderStatus::Expired,
             "refunded" => OrderStatus::Refunded,
             _ => {
-                return Err(Error::backend_permanent(
-                    "bad order status",
-                    format!("{s:?}"),
-                ));
+                return Err(Error::backend_permanent("bad order status", format!("{s:?}")));
             }
         })
     }

@@ -24,26 +24,21 @@ impl PageRequest {
     pub fn new(limit: Option<u32>, cursor: Option<&str>) -> Result<Self> {
         let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
         if limit == 0 || limit > Self::MAX_LIMIT {
-            return Err(Error::invalid(
-                "invalid_limit",
-                format!("limit must be between 1 and {}", Self::MAX_LIMIT),
-            ));
+            return Err(Error::invalid("invalid_limit", format!("limit must be between 1 and {}", Self::MAX_LIMIT)));
         }
         let after = match cursor {
             None | Some("") => None,
-            Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
-                Error::invalid("invalid_cursor", "cursor is not one this server gave out")
-            })?),
+            Some(c) => Some(
+                Uuid::parse_str(c)
+                    .map_err(|_| Error::invalid("invalid_cursor", "cursor is not one this server gave out"))?,
+            ),
         };
         Ok(Self { limit, after })
     }
 
     /// The first page of the default size.
     pub fn first() -> Self {
-        Self {
-            limit: Self::DEFAULT_LIMIT,
-            after: None,
-        }
+        Self { limit: Self::DEFAULT_LIMIT, after: None }
     }
 }
 
@@ -62,22 +57,12 @@ impl<T> Page<T> {
     pub fn from_rows(mut rows: Vec<T>, req: PageRequest, id_of: impl Fn(&T) -> Uuid) -> Self {
         let more = rows.len() > req.limit as usize;
         rows.truncate(req.limit as usize);
-        let next_cursor = if more {
-            rows.last().map(|r| id_of(r).to_string())
-        } else {
-            None
-        };
-        Page {
-            items: rows,
-            next_cursor,
-        }
+        let next_cursor = if more { rows.last().map(|r| id_of(r).to_string()) } else { None };
+        Page { items: rows, next_cursor }
     }
 
     /// Maps the items.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            next_cursor: self.next_cursor,
-        }
+        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
     }
 }

@@ -33,10 +33,7 @@ impl PhotoStatus {
             "processing" => Ok(PhotoStatus::Processing),
             "ready" => Ok(PhotoStatus::Ready),
             "failed" => Ok(PhotoStatus::Failed),
-            _ => Err(Error::backend_permanent(
-                "bad photo status",
-                format!("{s:?}"),
-            )),
+            _ => Err(Error::backend_permanent("bad photo status", format!("{s:?}"))),
         }
     }
 }
@@ -91,29 +88,12 @@ pub fn sanitize_filename(name: Option<&str>, fallback_stem: &str, ext: &str) -> 
         .and_then(|n| n.rsplit(['/', '\\']).next())
         .unwrap_or("")
         .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ') {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ') { c } else { '_' })
         .collect::<String>();
     let base = base.trim().trim_start_matches('.').to_owned();
-    let mut out: String = if base.is_empty() {
-        format!("{fallback_stem}.{ext}")
-    } else {
-        base
-    };
+    let mut out: String = if base.is_empty() { format!("{fallback_stem}.{ext}") } else { base };
     if out.chars().count() > 120 {
-        out = out
-            .chars()
-            .rev()
-            .take(120)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        out = out.chars().rev().take(120).collect::<Vec<_>>().into_iter().rev().collect();
     }
     out
 }
@@ -124,19 +104,10 @@ mod tests {
 
     #[test]
     fn filenames_are_made_safe() {
-        assert_eq!(
-            sanitize_filename(Some("../../etc/passwd"), "x", "jpg"),
-            "passwd"
-        );
-        assert_eq!(
-            sanitize_filename(Some("C:\\a\\IMG 1.JPG"), "x", "jpg"),
-            "IMG 1.JPG"
-        );
+        assert_eq!(sanitize_filename(Some("../../etc/passwd"), "x", "jpg"), "passwd");
+        assert_eq!(sanitize_filename(Some("C:\\a\\IMG 1.JPG"), "x", "jpg"), "IMG 1.JPG");
         assert_eq!(sanitize_filename(Some("..."), "p1", "jpg"), "p1.jpg");
         assert_eq!(sanitize_filename(None, "p1", "png"), "p1.png");
-        assert_eq!(
-            sanitize_filename(Some("a\"b;c\r\n.jpg"), "x", "jpg"),
-            "a_b_c__.jpg"
-        );
+        assert_eq!(sanitize_filename(Some("a\"b;c\r\n.jpg"), "x", "jpg"), "a_b_c__.jpg");
     }
 }

@@ -24,17 +24,15 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn complete(&self, job: &Job, now: DateTime<Utc>) -> Result<bool>;
     /// Records `error`; queues the job again at `retry_at`, or marks it
     /// `failed` when `retry_at` is `None`. `false` if the lease was lost.
-    async fn fail(
-        &self,
-        job: &Job,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<bool>;
+    async fn fail(&self, job: &Job, error: &str, retry_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<bool>;
     /// A job by id.
     async fn job(&self, id: JobId) -> Result<Option<Job>>;
     /// A page of jobs, optionally of one status, by id.
     async fn list_jobs(&self, status: Option<JobStatus>, page: PageRequest) -> Result<Page<Job>>;
     /// How many jobs are in each status.
     async fn counts(&self) -> Result<Vec<(JobStatus, u64)>>;
+    /// Takes or renews the named lease for `holder` until `until`, if it is
+    /// free, expired at `now`, or already `holder`'s. `false`: someone else
+    /// holds it. Used so that one scheduler runs across processes.
+    async fn acquire_lease(&self, name: &str, holder: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool>;
 }

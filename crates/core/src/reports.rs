@@ -45,27 +45,16 @@ impl Proofsheet {
 impl Reports<'_> {
     /// Sales of orders paid in `[from, to)` and not refunded: a
     /// photographer's own, or everyone's for an admin.
-    pub async fn sales(
-        &self,
-        user: &User,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<SalesReport> {
+    pub async fn sales(&self, user: &User, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<SalesReport> {
         let seller = match user.role {
             Role::Photographer => Some(user.id),
             Role::Admin => None,
             Role::Client => {
-                return Err(Error::forbidden(
-                    "photographers_only",
-                    "sales reports are for photographers and admins",
-                ));
+                return Err(Error::forbidden("photographers_only", "sales reports are for photographers and admins"));
             }
         };
         if to <= from {
-            return Err(Error::invalid(
-                "invalid_period",
-                "`to` must be after `from`",
-            ));
+            return Err(Error::invalid("invalid_period", "`to` must be after `from`"));
         }
         let albums = self.0.meta().sales(seller, from, to).await?;
         let mut totals: BTreeMap<Currency, SalesTotal> = BTreeMap::new();
@@ -80,11 +69,6 @@ impl Reports<'_> {
             t.photos += row.photos;
             t.revenue += row.revenue;
         }
-        Ok(SalesReport {
-            from,
-            to,
-            totals: totals.into_values().collect(),
-            albums,
-        })
+        Ok(SalesReport { from, to, totals: totals.into_values().collect(), albums })
     }
 }

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    Album, AlbumId, DownloadLink, Email, NewJob, Order, OrderId, OrderStatus, Page, PageRequest,
-    Photo, PhotoId, Result, Session, User, UserId,
+    Album, AlbumId, DownloadLink, Email, NewJob, Order, OrderId, OrderStatus, Page, PageRequest, Photo, PhotoId,
+    Result, Session, User, UserId,
 };
 
 /// Which albums to list.
@@ -95,8 +95,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Stores a session.
     async fn insert_session(&self, session: &Session) -> Result<()>;
     /// The user of a live session.
-    async fn session_user(&self, token_hash: &[u8; 32], now: DateTime<Utc>)
-    -> Result<Option<User>>;
+    async fn session_user(&self, token_hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<User>>;
     /// Revokes a session.
     async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()>;
 
@@ -117,6 +116,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn photo(&self, id: PhotoId) -> Result<Option<Photo>>;
     /// Saves a photo's status, reason and size.
     async fn update_photo(&self, photo: &Photo) -> Result<()>;
+    /// Marks a `processing` photo `ready` with its upright size and counts
+    /// one rendering; `false` (nothing changed) if it was not processing.
+    async fn mark_photo_rendered(&self, id: PhotoId, width: u32, height: u32) -> Result<bool>;
     /// Removes a photo record.
     async fn delete_photo(&self, id: PhotoId) -> Result<()>;
     /// A page of an album's photos, by id.
@@ -140,13 +142,10 @@ pub trait MetadataStore: Send + Sync + 'static {
         jobs: &[NewJob],
         now: DateTime<Utc>,
     ) -> Result<Option<Order>>;
+    /// Up to `limit` orders still `pending` that were created before `before`.
+    async fn stale_pending_orders(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<OrderId>>;
     /// Records a gateway notification id; `false` if it was seen before.
-    async fn record_payment_event(
-        &self,
-        gateway: &str,
-        event_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool>;
+    async fn record_payment_event(&self, gateway: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool>;
 
     /// Stores `link` and moves the order from `paid` to `fulfilled` in one
     /// transaction; `false` (and nothing stored) if the order was not `paid`.
@@ -160,20 +159,10 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Sales per album and currency of orders paid in `[from, to)` and not
     /// refunded; one seller's, or everyone's.
-    async fn sales(
-        &self,
-        seller: Option<UserId>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<SalesRow>>;
+    async fn sales(&self, seller: Option<UserId>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<SalesRow>>;
 
     /// The stored reply for a key, if any.
-    async fn idempotent_reply(
-        &self,
-        user: UserId,
-        scope: &str,
-        key: &str,
-    ) -> Result<Option<IdempotentReply>>;
+    async fn idempotent_reply(&self, user: UserId, scope: &str, key: &str) -> Result<Option<IdempotentReply>>;
     /// Stores a reply; `false` if a reply for that key already exists.
     async fn save_idempotent_reply(&self, reply: &IdempotentReply) -> Result<bool>;
 }

@@ -67,11 +67,7 @@ pub fn order(buyer: &User, album: &Album, photos: &[&Photo]) -> Order {
         status: OrderStatus::Pending,
         items: photos
             .iter()
-            .map(|p| OrderItem {
-                photo_id: p.id,
-                filename: p.filename.clone(),
-                price: eur(500),
-            })
+            .map(|p| OrderItem { photo_id: p.id, filename: p.filename.clone(), price: eur(500) })
             .collect(),
         total: eur(500 * photos.len() as i64),
         gateway: None,
@@ -94,38 +90,18 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         s.insert_user(&ph, "hash-ph").await.unwrap();
         s.insert_user(&cl, "hash-cl").await.unwrap();
         let dup = user("ph@x.test", Role::Client);
-        assert_eq!(
-            s.insert_user(&dup, "h").await.unwrap_err().code(),
-            "email_taken",
-            "{name}"
-        );
+        assert_eq!(s.insert_user(&dup, "h").await.unwrap_err().code(), "email_taken", "{name}");
         let (found, hash) = s.user_by_email(&ph.email).await.unwrap().unwrap();
         assert_eq!((found.id, hash.as_str()), (ph.id, "hash-ph"), "{name}");
         assert_eq!(s.user(cl.id).await.unwrap().unwrap(), cl, "{name}");
         let now = SystemClock.now();
-        let session = Session {
-            token_hash: [7; 32],
-            user_id: ph.id,
-            expires_at: now + Duration::hours(1),
-            created_at: now,
-        };
+        let session =
+            Session { token_hash: [7; 32], user_id: ph.id, expires_at: now + Duration::hours(1), created_at: now };
         s.insert_session(&session).await.unwrap();
-        assert_eq!(
-            s.session_user(&[7; 32], now).await.unwrap().unwrap().id,
-            ph.id
-        );
-        assert!(
-            s.session_user(&[7; 32], now + Duration::hours(2))
-                .await
-                .unwrap()
-                .is_none(),
-            "{name}: expired"
-        );
+        assert_eq!(s.session_user(&[7; 32], now).await.unwrap().unwrap().id, ph.id);
+        assert!(s.session_user(&[7; 32], now + Duration::hours(2)).await.unwrap().is_none(), "{name}: expired");
         s.delete_session(&[7; 32]).await.unwrap();
-        assert!(
-            s.session_user(&[7; 32], now).await.unwrap().is_none(),
-            "{name}: revoked"
-        );
+        assert!(s.session_user(&[7; 32], now).await.unwrap().is_none(), "{name}: revoked");
 
         // Albums: visibility filters and pagination.
         let private = album(&ph, Visibility::Private, Some("cl@x.test"));
@@ -134,43 +110,18 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         for a in [&private, &public, &hidden] {
             s.insert_album(a).await.unwrap();
         }
-        assert_eq!(
-            s.album(private.id).await.unwrap().unwrap(),
-            private,
-            "{name}: round trip"
-        );
-        let owned = s
-            .list_albums(&AlbumFilter::OwnedBy(ph.id), PageRequest::first())
-            .await
-            .unwrap();
+        assert_eq!(s.album(private.id).await.unwrap().unwrap(), private, "{name}: round trip");
+        let owned = s.list_albums(&AlbumFilter::OwnedBy(ph.id), PageRequest::first()).await.unwrap();
         assert_eq!(owned.items.len(), 3);
-        let visible = s
-            .list_albums(
-                &AlbumFilter::VisibleTo(cl.email.clone()),
-                PageRequest::first(),
-            )
-            .await
-            .unwrap();
+        let visible = s.list_albums(&AlbumFilter::VisibleTo(cl.email.clone()), PageRequest::first()).await.unwrap();
         let ids: Vec<_> = visible.items.iter().map(|a| a.id).collect();
-        assert_eq!(
-            ids,
-            vec![private.id, public.id],
-            "{name}: shared + public, in id order"
-        );
-        let first = s
-            .list_albums(
-                &AlbumFilter::OwnedBy(ph.id),
-                PageRequest::new(Some(2), None).unwrap(),
-            )
-            .await
-            .unwrap();
+        assert_eq!(ids, vec![private.id, public.id], "{name}: shared + public, in id order");
+        let first =
+            s.list_albums(&AlbumFilter::OwnedBy(ph.id), PageRequest::new(Some(2), None).unwrap()).await.unwrap();
         assert_eq!(first.items.len(), 2);
         let cursor = first.next_cursor.clone().expect("more pages");
         let rest = s
-            .list_albums(
-                &AlbumFilter::OwnedBy(ph.id),
-                PageRequest::new(Some(2), Some(&cursor)).unwrap(),
-            )
+            .list_albums(&AlbumFilter::OwnedBy(ph.id), PageRequest::new(Some(2), Some(&cursor)).unwrap())
             .await
             .unwrap();
         assert_eq!(rest.items.len(), 1);
@@ -185,65 +136,34 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         let p1 = photo(public.id);
         let p2 = photo(public.id);
         let job = NewJob::now(Task::RenderPreview { photo_id: p1.id }, SystemClock.now());
-        s.insert_photo(&p1, std::slice::from_ref(&job))
-            .await
-            .unwrap();
+        s.insert_photo(&p1, std::slice::from_ref(&job)).await.unwrap();
         s.insert_photo(&p2, &[]).await.unwrap();
-        assert_eq!(
-            store.job(job.id).await.unwrap().unwrap().status,
-            JobStatus::Queued,
-            "{name}: outbox"
-        );
-        assert!(
-            s.insert_photo(&photo(AlbumId::new()), &[]).await.is_err(),
-            "{name}: photo needs its album"
-        );
+        assert_eq!(store.job(job.id).await.unwrap().unwrap().status, JobStatus::Queued, "{name}: outbox");
+        assert!(s.insert_photo(&photo(AlbumId::new()), &[]).await.is_err(), "{name}: photo needs its album");
         let mut ready = p1.clone();
         ready.status = PhotoStatus::Ready;
         ready.width = Some(3000);
         ready.height = Some(2000);
         s.update_photo(&ready).await.unwrap();
         assert_eq!(s.photo(p1.id).await.unwrap().unwrap(), ready);
-        assert_eq!(
-            s.list_photos(public.id, PageRequest::first())
-                .await
-                .unwrap()
-                .items
-                .len(),
-            2
-        );
+        assert_eq!(s.list_photos(public.id, PageRequest::first()).await.unwrap().items.len(), 2);
+
+        // Rendering is counted once, and only for a processing photo.
+        assert!(s.mark_photo_rendered(p2.id, 10, 20).await.unwrap(), "{name}");
+        assert!(!s.mark_photo_rendered(p2.id, 10, 20).await.unwrap(), "{name}: never twice");
+        let p2_ready = s.photo(p2.id).await.unwrap().unwrap();
+        assert_eq!((p2_ready.status, p2_ready.width, p2_ready.height), (PhotoStatus::Ready, Some(10), Some(20)));
 
         // Orders: items round-trip; transitions only move forward, once.
         let o = order(&cl, &public, &[&ready]);
         s.insert_order(&o).await.unwrap();
-        assert_eq!(
-            s.order(o.id).await.unwrap().unwrap(),
-            o,
-            "{name}: order round trip"
-        );
-        assert_eq!(
-            s.list_orders(OrderFilter::Buyer(cl.id), PageRequest::first())
-                .await
-                .unwrap()
-                .items
-                .len(),
-            1
-        );
-        assert_eq!(
-            s.list_orders(OrderFilter::Seller(ph.id), PageRequest::first())
-                .await
-                .unwrap()
-                .items
-                .len(),
-            1
-        );
-        assert!(
-            s.list_orders(OrderFilter::Buyer(ph.id), PageRequest::first())
-                .await
-                .unwrap()
-                .items
-                .is_empty()
-        );
+        assert_eq!(s.order(o.id).await.unwrap().unwrap(), o, "{name}: order round trip");
+        assert_eq!(s.list_orders(OrderFilter::Buyer(cl.id), PageRequest::first()).await.unwrap().items.len(), 1);
+        assert_eq!(s.list_orders(OrderFilter::Seller(ph.id), PageRequest::first()).await.unwrap().items.len(), 1);
+        assert!(s.list_orders(OrderFilter::Buyer(ph.id), PageRequest::first()).await.unwrap().items.is_empty());
+        let hour = Duration::hours(1);
+        assert_eq!(s.stale_pending_orders(SystemClock.now() + hour, 10).await.unwrap(), vec![o.id], "{name}");
+        assert!(s.stale_pending_orders(SystemClock.now() - hour, 10).await.unwrap().is_empty(), "{name}");
         let zip_job = NewJob::now(Task::BuildZip { order_id: o.id }, SystemClock.now());
         let change = OrderChange {
             gateway: Some("test".into()),
@@ -251,47 +171,23 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
             paid_at: Some(SystemClock.now()),
         };
         let paid = s
-            .transition_order(
-                o.id,
-                OrderStatus::Paid,
-                &change,
-                std::slice::from_ref(&zip_job),
-                SystemClock.now(),
-            )
+            .transition_order(o.id, OrderStatus::Paid, &change, std::slice::from_ref(&zip_job), SystemClock.now())
             .await
             .unwrap();
         assert_eq!(paid.unwrap().status, OrderStatus::Paid);
-        assert!(
-            store.job(zip_job.id).await.unwrap().is_some(),
-            "{name}: paid emits the zip job"
-        );
+        assert!(store.job(zip_job.id).await.unwrap().is_some(), "{name}: paid emits the zip job");
         let again_job = NewJob::now(Task::BuildZip { order_id: o.id }, SystemClock.now());
         let again = s
-            .transition_order(
-                o.id,
-                OrderStatus::Paid,
-                &change,
-                std::slice::from_ref(&again_job),
-                SystemClock.now(),
-            )
+            .transition_order(o.id, OrderStatus::Paid, &change, std::slice::from_ref(&again_job), SystemClock.now())
             .await
             .unwrap();
         assert!(again.is_none(), "{name}: paying twice is refused");
+        assert!(store.job(again_job.id).await.unwrap().is_none(), "{name}: and emits nothing");
         assert!(
-            store.job(again_job.id).await.unwrap().is_none(),
-            "{name}: and emits nothing"
-        );
-        assert!(
-            s.transition_order(
-                o.id,
-                OrderStatus::Cancelled,
-                &OrderChange::default(),
-                &[],
-                SystemClock.now()
-            )
-            .await
-            .unwrap()
-            .is_none()
+            s.transition_order(o.id, OrderStatus::Cancelled, &OrderChange::default(), &[], SystemClock.now())
+                .await
+                .unwrap()
+                .is_none()
         );
 
         // Fulfilment stores the link with the status change, once.
@@ -310,111 +206,43 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         let mut second = link.clone();
         second.id = LinkId::new();
         second.token_hash = [10; 32];
-        assert!(
-            !s.fulfil_order(&second, SystemClock.now()).await.unwrap(),
-            "{name}: fulfilled once"
-        );
+        assert!(!s.fulfil_order(&second, SystemClock.now()).await.unwrap(), "{name}: fulfilled once");
         assert!(s.link_by_token_hash(&[10; 32]).await.unwrap().is_none());
         let stored = s.link_by_token_hash(&[9; 32]).await.unwrap().unwrap();
         assert_eq!(stored.zip_size, 42);
         s.count_download(&stored).await.unwrap();
-        assert_eq!(
-            s.link_for_order(o.id)
-                .await
-                .unwrap()
-                .unwrap()
-                .download_count,
-            1
-        );
+        assert_eq!(s.link_for_order(o.id).await.unwrap().unwrap().download_count, 1);
         // Sales count paid and fulfilled orders of the period, per seller.
         let day = Duration::days(1);
-        let sales = s
-            .sales(
-                Some(ph.id),
-                SystemClock.now() - day,
-                SystemClock.now() + day,
-            )
-            .await
-            .unwrap();
+        let sales = s.sales(Some(ph.id), SystemClock.now() - day, SystemClock.now() + day).await.unwrap();
         assert_eq!(sales.len(), 1, "{name}: one album, one currency");
         assert_eq!(
-            (
-                sales[0].album_id,
-                sales[0].orders,
-                sales[0].photos,
-                sales[0].revenue
-            ),
+            (sales[0].album_id, sales[0].orders, sales[0].photos, sales[0].revenue),
             (public.id, 1, 1, 500),
             "{name}"
         );
+        assert!(s.sales(Some(cl.id), SystemClock.now() - day, SystemClock.now() + day).await.unwrap().is_empty());
         assert!(
-            s.sales(
-                Some(cl.id),
-                SystemClock.now() - day,
-                SystemClock.now() + day
-            )
-            .await
-            .unwrap()
-            .is_empty()
-        );
-        assert!(
-            s.sales(None, SystemClock.now() + day, SystemClock.now() + day * 2)
-                .await
-                .unwrap()
-                .is_empty(),
+            s.sales(None, SystemClock.now() + day, SystemClock.now() + day * 2).await.unwrap().is_empty(),
             "{name}: period"
         );
-        assert_eq!(
-            s.sales(None, SystemClock.now() - day, SystemClock.now() + day)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(s.sales(None, SystemClock.now() - day, SystemClock.now() + day).await.unwrap().len(), 1);
         // A refund revokes the link in the same transaction.
         let refunded = s
-            .transition_order(
-                o.id,
-                OrderStatus::Refunded,
-                &OrderChange::default(),
-                &[],
-                SystemClock.now(),
-            )
+            .transition_order(o.id, OrderStatus::Refunded, &OrderChange::default(), &[], SystemClock.now())
             .await
             .unwrap();
         assert_eq!(refunded.unwrap().status, OrderStatus::Refunded);
+        assert!(s.link_by_token_hash(&[9; 32]).await.unwrap().unwrap().revoked, "{name}: revoked");
         assert!(
-            s.link_by_token_hash(&[9; 32])
-                .await
-                .unwrap()
-                .unwrap()
-                .revoked,
-            "{name}: revoked"
-        );
-        assert!(
-            s.transition_order(o.id, OrderStatus::Paid, &change, &[], SystemClock.now())
-                .await
-                .unwrap()
-                .is_none(),
+            s.transition_order(o.id, OrderStatus::Paid, &change, &[], SystemClock.now()).await.unwrap().is_none(),
             "{name}: no revival"
         );
 
         // Payment events are recorded once.
-        assert!(
-            s.record_payment_event("test", "evt_1", SystemClock.now())
-                .await
-                .unwrap()
-        );
-        assert!(
-            !s.record_payment_event("test", "evt_1", SystemClock.now())
-                .await
-                .unwrap()
-        );
-        assert!(
-            s.record_payment_event("other", "evt_1", SystemClock.now())
-                .await
-                .unwrap()
-        );
+        assert!(s.record_payment_event("test", "evt_1", SystemClock.now()).await.unwrap());
+        assert!(!s.record_payment_event("test", "evt_1", SystemClock.now()).await.unwrap());
+        assert!(s.record_payment_event("other", "evt_1", SystemClock.now()).await.unwrap());
 
         // Idempotency replies are per user, scope and key.
         let reply = IdempotentReply {
@@ -428,31 +256,13 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         };
         assert!(s.save_idempotent_reply(&reply).await.unwrap());
         assert!(!s.save_idempotent_reply(&reply).await.unwrap());
-        assert_eq!(
-            s.idempotent_reply(cl.id, "POST /orders", "k1")
-                .await
-                .unwrap()
-                .unwrap()
-                .body,
-            "b"
-        );
-        assert!(
-            s.idempotent_reply(ph.id, "POST /orders", "k1")
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert_eq!(s.idempotent_reply(cl.id, "POST /orders", "k1").await.unwrap().unwrap().body, "b");
+        assert!(s.idempotent_reply(ph.id, "POST /orders", "k1").await.unwrap().is_none());
 
         // Deleting an album removes its photos but keeps orders.
         s.delete_album(public.id).await.unwrap();
-        assert!(
-            s.photo(p1.id).await.unwrap().is_none(),
-            "{name}: photos go with the album"
-        );
-        assert!(
-            s.order(o.id).await.unwrap().is_some(),
-            "{name}: orders stay"
-        );
+        assert!(s.photo(p1.id).await.unwrap().is_none(), "{name}: photos go with the album");
+        assert!(s.order(o.id).await.unwrap().is_some(), "{name}: orders stay");
     }
 }
 
@@ -461,101 +271,52 @@ pub async fn job_queue(name: &str, q: &dyn JobQueue) {
     {
         let now = SystemClock.now();
         let lease = Duration::seconds(30);
-        assert!(
-            q.claim(now, lease).await.unwrap().is_none(),
-            "{name}: empty"
-        );
-        let a = NewJob::now(
-            Task::RenderPreview {
-                photo_id: PhotoId::new(),
-            },
-            now,
-        );
-        let mut later = NewJob::now(
-            Task::RenderPreview {
-                photo_id: PhotoId::new(),
-            },
-            now,
-        );
+        assert!(q.claim(now, lease).await.unwrap().is_none(), "{name}: empty");
+        let a = NewJob::now(Task::RenderPreview { photo_id: PhotoId::new() }, now);
+        let mut later = NewJob::now(Task::RenderPreview { photo_id: PhotoId::new() }, now);
         later.run_at = now + Duration::minutes(5);
         q.enqueue(&a).await.unwrap();
         q.enqueue(&later).await.unwrap();
 
         // Claiming takes the due job once, with a lease.
         let job = q.claim(now, lease).await.unwrap().unwrap();
-        assert_eq!(
-            (job.id, job.status, job.attempts),
-            (a.id, JobStatus::Running, 1),
-            "{name}"
-        );
-        assert!(
-            q.claim(now, lease).await.unwrap().is_none(),
-            "{name}: not due, not twice"
-        );
+        assert_eq!((job.id, job.status, job.attempts), (a.id, JobStatus::Running, 1), "{name}");
+        assert!(q.claim(now, lease).await.unwrap().is_none(), "{name}: not due, not twice");
 
         // A lease that runs out lets another worker take the job over; the
         // first holder can then no longer finish it.
-        let taken = q
-            .claim(now + Duration::seconds(31), lease)
-            .await
-            .unwrap()
-            .unwrap();
+        let taken = q.claim(now + Duration::seconds(31), lease).await.unwrap().unwrap();
         assert_eq!((taken.id, taken.attempts), (a.id, 2), "{name}: taken over");
-        assert!(
-            !q.complete(&job, now).await.unwrap(),
-            "{name}: stale holder"
-        );
-        assert!(
-            !q.fail(&job, "late", None, now).await.unwrap(),
-            "{name}: stale holder"
-        );
+        assert!(!q.complete(&job, now).await.unwrap(), "{name}: stale holder");
+        assert!(!q.fail(&job, "late", None, now).await.unwrap(), "{name}: stale holder");
 
         // Failure with a retry time queues it again; without, it ends failed.
-        assert!(
-            q.fail(&taken, "boom", Some(now + Duration::seconds(2)), now)
-                .await
-                .unwrap()
-        );
-        assert!(
-            q.claim(now + Duration::seconds(1), lease)
-                .await
-                .unwrap()
-                .is_none(),
-            "{name}: backoff"
-        );
-        let retried = q
-            .claim(now + Duration::seconds(3), lease)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (retried.attempts, retried.last_error.as_deref()),
-            (3, Some("boom"))
-        );
+        assert!(q.fail(&taken, "boom", Some(now + Duration::seconds(2)), now).await.unwrap());
+        assert!(q.claim(now + Duration::seconds(1), lease).await.unwrap().is_none(), "{name}: backoff");
+        let retried = q.claim(now + Duration::seconds(3), lease).await.unwrap().unwrap();
+        assert_eq!((retried.attempts, retried.last_error.as_deref()), (3, Some("boom")));
         assert!(q.fail(&retried, "gave up", None, now).await.unwrap());
         let failed = q.job(a.id).await.unwrap().unwrap();
-        assert_eq!(
-            (failed.status, failed.last_error.as_deref()),
-            (JobStatus::Failed, Some("gave up")),
-            "{name}"
+        assert_eq!((failed.status, failed.last_error.as_deref()), (JobStatus::Failed, Some("gave up")), "{name}");
+
+        // Leases: one holder at a time, renewable, free once expired.
+        let until = now + Duration::seconds(30);
+        assert!(q.acquire_lease("scheduler", "a", until, now).await.unwrap(), "{name}");
+        assert!(!q.acquire_lease("scheduler", "b", until, now).await.unwrap(), "{name}: held by a");
+        assert!(q.acquire_lease("scheduler", "a", until + Duration::seconds(30), now).await.unwrap(), "{name}: renew");
+        let later_now = now + Duration::seconds(61);
+        assert!(
+            q.acquire_lease("scheduler", "b", later_now + Duration::seconds(30), later_now).await.unwrap(),
+            "{name}: expired"
         );
+        assert!(q.acquire_lease("other", "a", until, now).await.unwrap(), "{name}: names are independent");
 
         // The later job runs when due and completes.
-        let due = q
-            .claim(now + Duration::minutes(6), lease)
-            .await
-            .unwrap()
-            .unwrap();
+        let due = q.claim(now + Duration::minutes(6), lease).await.unwrap().unwrap();
         assert_eq!(due.id, later.id);
         assert!(q.complete(&due, now).await.unwrap());
-        let listed = q
-            .list_jobs(Some(JobStatus::Failed), PageRequest::first())
-            .await
-            .unwrap();
-        assert_eq!(
-            listed.items.iter().map(|j| j.id).collect::<Vec<_>>(),
-            vec![a.id]
-        );
+        let listed = q.list_jobs(Some(JobStatus::Failed), PageRequest::first()).await.unwrap();
+        assert_eq!(listed.items.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a.id]);
         let counts = q.counts().await.unwrap();
         assert!(
             counts.contains(&(JobStatus::Failed, 1)) && counts.contains(&(JobStatus::Succeeded, 1)),
@@ -570,23 +331,11 @@ pub async fn job_queue_contention(name: &str, store: &dyn JobQueue) {
     {
         let now = SystemClock.now();
         for _ in 0..50 {
-            store
-                .enqueue(&NewJob::now(
-                    Task::RenderPreview {
-                        photo_id: PhotoId::new(),
-                    },
-                    now,
-                ))
-                .await
-                .unwrap();
+            store.enqueue(&NewJob::now(Task::RenderPreview { photo_id: PhotoId::new() }, now)).await.unwrap();
         }
         let claimer = || async {
             let mut got = Vec::new();
-            while let Some(j) = store
-                .claim(SystemClock.now(), Duration::minutes(5))
-                .await
-                .unwrap()
-            {
+            while let Some(j) = store.claim(SystemClock.now(), Duration::minutes(5)).await.unwrap() {
                 got.push(j.id);
                 store.complete(&j, SystemClock.now()).await.unwrap();
             }
@@ -605,41 +354,14 @@ pub async fn job_queue_contention(name: &str, store: &dyn JobQueue) {
 pub async fn blob_store(name: &str, blobs: &dyn BlobStore) {
     {
         blobs.ping().await.unwrap();
-        blobs
-            .put("a/b/one.bin", Bytes::from_static(b"0123456789"))
-            .await
-            .unwrap();
-        assert_eq!(
-            blobs.get("a/b/one.bin").await.unwrap(),
-            "0123456789",
-            "{name}"
-        );
+        blobs.put("a/b/one.bin", Bytes::from_static(b"0123456789")).await.unwrap();
+        assert_eq!(blobs.get("a/b/one.bin").await.unwrap(), "0123456789", "{name}");
         assert_eq!(blobs.size("a/b/one.bin").await.unwrap(), 10);
-        let part: Vec<Bytes> = blobs
-            .stream("a/b/one.bin", Some(2..5))
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
+        let part: Vec<Bytes> = blobs.stream("a/b/one.bin", Some(2..5)).await.unwrap().try_collect().await.unwrap();
         assert_eq!(part.concat(), b"234", "{name}: range");
-        assert!(
-            blobs.get("a/missing").await.unwrap_err().is_not_found(),
-            "{name}"
-        );
-        assert!(
-            blobs.size("a/missing").await.unwrap_err().is_not_found(),
-            "{name}"
-        );
-        assert!(
-            blobs
-                .stream("a/missing", None)
-                .await
-                .err()
-                .unwrap()
-                .is_not_found(),
-            "{name}"
-        );
+        assert!(blobs.get("a/missing").await.unwrap_err().is_not_found(), "{name}");
+        assert!(blobs.size("a/missing").await.unwrap_err().is_not_found(), "{name}");
+        assert!(blobs.stream("a/missing", None).await.err().unwrap().is_not_found(), "{name}");
 
         // Streamed writes: visible only when finished; abort leaves nothing.
         let mut w = blobs.writer("a/big.bin").await.unwrap();
@@ -647,18 +369,11 @@ pub async fn blob_store(name: &str, blobs: &dyn BlobStore) {
             w.write(Bytes::from(vec![i; 64 * 1024])).await.unwrap();
         }
         assert_eq!(w.finish().await.unwrap(), 64 * 64 * 1024);
-        assert_eq!(
-            blobs.size("a/big.bin").await.unwrap(),
-            64 * 64 * 1024,
-            "{name}"
-        );
+        assert_eq!(blobs.size("a/big.bin").await.unwrap(), 64 * 64 * 1024, "{name}");
         let mut w = blobs.writer("a/aborted.bin").await.unwrap();
         w.write(Bytes::from_static(b"partial")).await.unwrap();
         w.abort().await.unwrap();
-        assert!(
-            blobs.get("a/aborted.bin").await.unwrap_err().is_not_found(),
-            "{name}: abort leaves nothing"
-        );
+        assert!(blobs.get("a/aborted.bin").await.unwrap_err().is_not_found(), "{name}: abort leaves nothing");
 
         let mut keys = blobs.list("a").await.unwrap();
         keys.sort();
@@ -666,24 +381,14 @@ pub async fn blob_store(name: &str, blobs: &dyn BlobStore) {
         assert!(blobs.list("nothing-here").await.unwrap().is_empty());
         blobs.delete("a/big.bin").await.unwrap();
         blobs.delete("a/big.bin").await.unwrap(); // twice is fine
-        blobs
-            .put("c/keep.bin", Bytes::from_static(b"k"))
-            .await
-            .unwrap();
+        blobs.put("c/keep.bin", Bytes::from_static(b"k")).await.unwrap();
         blobs.delete_prefix("a").await.unwrap();
         assert!(blobs.list("a").await.unwrap().is_empty(), "{name}");
-        assert_eq!(
-            blobs.get("c/keep.bin").await.unwrap(),
-            "k",
-            "{name}: other prefixes stay"
-        );
+        assert_eq!(blobs.get("c/keep.bin").await.unwrap(), "k", "{name}: other prefixes stay");
 
         // Keys that could escape the store are refused.
         for bad in ["../etc/passwd", "/abs", "a/../../b", "", "a//b"] {
-            assert!(
-                blobs.put(bad, Bytes::new()).await.is_err(),
-                "{name}: {bad:?}"
-            );
+            assert!(blobs.put(bad, Bytes::new()).await.is_err(), "{name}: {bad:?}");
         }
     }
 }
@@ -705,111 +410,47 @@ pub async fn payment_gateway(
         idempotency_key: format!("proofsheet-checkout-{}", order.id),
     };
     let first = gw.create_checkout(&request).await.unwrap();
-    assert!(
-        first.url.starts_with("http"),
-        "{name}: checkout URL {:?}",
-        first.url
-    );
-    assert_eq!(
-        gw.create_checkout(&request).await.unwrap(),
-        first,
-        "{name}: same key, same session"
-    );
+    assert!(first.url.starts_with("http"), "{name}: checkout URL {:?}", first.url);
+    assert_eq!(gw.create_checkout(&request).await.unwrap(), first, "{name}: same key, same session");
 
     let now = SystemClock.now();
     let (headers, body) = genuine;
-    let event = gw
-        .verify_notification(&headers, &body, now)
-        .unwrap()
-        .expect("a genuine notification");
+    let event = gw.verify_notification(&headers, &body, now).unwrap().expect("a genuine notification");
     assert_eq!(event.order_id, order.id, "{name}");
-    assert!(
-        !event.id.is_empty(),
-        "{name}: events carry an id for deduplication"
-    );
+    assert!(!event.id.is_empty(), "{name}: events carry an id for deduplication");
     let mut tampered = body.clone();
     let last = tampered.len() - 2;
     tampered[last] ^= 0x01;
     assert_eq!(
-        gw.verify_notification(&headers, &tampered, now)
-            .unwrap_err()
-            .code(),
+        gw.verify_notification(&headers, &tampered, now).unwrap_err().code(),
         "invalid_signature",
         "{name}: tampered"
     );
-    assert_eq!(
-        gw.verify_notification(&[], &body, now).unwrap_err().code(),
-        "invalid_signature",
-        "{name}: unsigned"
-    );
-    let garbage: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, _)| (k.clone(), "garbage".to_owned()))
-        .collect();
-    assert!(
-        gw.verify_notification(&garbage, &body, now).is_err(),
-        "{name}: garbage signature"
-    );
+    assert_eq!(gw.verify_notification(&[], &body, now).unwrap_err().code(), "invalid_signature", "{name}: unsigned");
+    let garbage: Vec<(String, String)> = headers.iter().map(|(k, _)| (k.clone(), "garbage".to_owned())).collect();
+    assert!(gw.verify_notification(&garbage, &body, now).is_err(), "{name}: garbage signature");
 }
 
 /// A renderer probes without decoding, refuses junk and bombs, and renders
 /// `sample` (a JPEG of `width` x `height`, upright) into JPEG previews no
 /// larger than the original.
-pub async fn preview_renderer(
-    name: &str,
-    r: &dyn PreviewRenderer,
-    sample: &[u8],
-    width: u32,
-    height: u32,
-) {
-    assert_eq!(
-        r.probe(b"plain text, not an image", true)
-            .unwrap_err()
-            .code(),
-        "unsupported_media_type",
-        "{name}"
-    );
-    assert_eq!(
-        r.probe(&sample[..2], false).unwrap(),
-        Probe::NeedMore,
-        "{name}: wants more bytes"
-    );
+pub async fn preview_renderer(name: &str, r: &dyn PreviewRenderer, sample: &[u8], width: u32, height: u32) {
+    assert_eq!(r.probe(b"plain text, not an image", true).unwrap_err().code(), "unsupported_media_type", "{name}");
+    assert_eq!(r.probe(&sample[..2], false).unwrap(), Probe::NeedMore, "{name}: wants more bytes");
     match r.probe(sample, true).unwrap() {
-        Probe::Image(info) => assert_eq!(
-            (info.format, info.width, info.height),
-            (ImageFormat::Jpeg, width, height),
-            "{name}"
-        ),
+        Probe::Image(info) => {
+            assert_eq!((info.format, info.width, info.height), (ImageFormat::Jpeg, width, height), "{name}")
+        }
         Probe::NeedMore => panic!("{name}: a whole JPEG needs no more bytes"),
     }
     let out = r.render(Bytes::copy_from_slice(sample)).await.unwrap();
     assert_eq!((out.width, out.height), (width, height), "{name}");
     for (what, jpeg) in [("preview", &out.preview), ("thumbnail", &out.thumbnail)] {
-        assert!(
-            jpeg.starts_with(&[0xFF, 0xD8]) && jpeg.ends_with(&[0xFF, 0xD9]),
-            "{name}: {what} is a JPEG"
-        );
-        assert!(
-            !jpeg.windows(4).any(|w| w == b"Exif"),
-            "{name}: {what} carries no EXIF"
-        );
+        assert!(jpeg.starts_with(&[0xFF, 0xD8]) && jpeg.ends_with(&[0xFF, 0xD9]), "{name}: {what} is a JPEG");
+        assert!(!jpeg.windows(4).any(|w| w == b"Exif"), "{name}: {what} carries no EXIF");
     }
-    assert!(
-        out.thumbnail.len() < out.preview.len(),
-        "{name}: the thumbnail is smaller"
-    );
+    assert!(out.thumbnail.len() < out.preview.len(), "{name}: the thumbnail is smaller");
     let truncated = Bytes::copy_from_slice(&sample[..sample.len() / 2]);
-    assert_eq!(
-        r.render(truncated).await.unwrap_err().code(),
-        "image_rejected",
-        "{name}: truncated"
-    );
-    assert_eq!(
-        r.render(Bytes::from_static(b"junk"))
-            .await
-            .unwrap_err()
-            .code(),
-        "image_rejected",
-        "{name}: junk"
-    );
+    assert_eq!(r.render(truncated).await.unwrap_err().code(), "image_rejected", "{name}: truncated");
+    assert_eq!(r.render(Bytes::from_static(b"junk")).await.unwrap_err().code(), "image_rejected", "{name}: junk");
 }

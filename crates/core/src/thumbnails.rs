@@ -26,15 +26,18 @@ impl Thumbnails<'_> {
         let Some(photo) = meta.photo(id).await? else {
             return Ok(()); // deleted since upload: nothing to do
         };
+        if photo.status != PhotoStatus::Processing {
+            // A job delivered again (its first worker died after finishing):
+            // the work is done, do not render twice.
+            return Ok(());
+        }
         let Some(album) = meta.album(photo.album_id).await? else {
             return Ok(());
         };
         let prefix = &album.storage_prefix;
         let original = match self.0.blobs().get(&Photo::original_key(prefix, id)).await {
             Err(e) if e.is_not_found() => {
-                return self
-                    .mark_failed(id, "the original is missing from storage")
-                    .await;
+                return self.mark_failed(id, "the original is missing from storage").await;
             }
             other => other?,
         };
@@ -45,25 +48,14 @@ impl Thumbnails<'_> {
             Err(e) => return Err(e),
         };
         let blobs = self.0.blobs();
-        blobs
-            .put(&Photo::preview_key(prefix, id), out.preview)
-            .await?;
-        blobs
-            .put(&Photo::thumbnail_key(prefix, id), out.thumbnail)
-            .await?;
-        // Re-read: the photo may have been deleted while we rendered.
-        let Some(mut photo) = meta.photo(id).await? else {
+        blobs.put(&Photo::preview_key(prefix, id), out.preview).await?;
+        blobs.put(&Photo::thumbnail_key(prefix, id), out.thumbnail).await?;
+        // Only a still-processing photo becomes ready (it may have been
+        // deleted, or finished by another worker, while we rendered).
+        if !meta.mark_photo_rendered(id, out.width, out.height).await? {
             return Ok(());
-        };
-        photo.status = PhotoStatus::Ready;
-        photo.failure_reason = None;
-        photo.width = Some(out.width);
-        photo.height = Some(out.height);
-        meta.update_photo(&photo).await?;
-        tracing::info!(
-            ms = started.elapsed().as_millis() as u64,
-            "previews rendered"
-        );
+        }
+        tracing::info!(ms = started.elapsed().as_millis() as u64, "previews rendered");
         Ok(())
     }
 

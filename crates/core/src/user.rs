@@ -38,10 +38,7 @@ impl FromStr for Role {
             "photographer" => Ok(Role::Photographer),
             "client" => Ok(Role::Client),
             "admin" => Ok(Role::Admin),
-            _ => Err(Error::invalid(
-                "invalid_role",
-                format!("unknown role {s:?}"),
-            )),
+            _ => Err(Error::invalid("invalid_role", format!("unknown role {s:?}"))),
         }
     }
 }
@@ -123,10 +120,7 @@ pub struct User {
 pub fn validate_name(field: &'static str, value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() || v.chars().count() > 100 || v.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "invalid_name",
-            format!("{field} must be 1 to 100 printable characters"),
-        ));
+        return Err(Error::invalid("invalid_name", format!("{field} must be 1 to 100 printable characters")));
     }
     Ok(v.to_owned())
 }
@@ -150,20 +144,8 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            " Ann@Example.COM ".parse::<Email>().unwrap().as_str(),
-            "ann@example.com"
-        );
-        for bad in [
-            "",
-            "ann",
-            "ann@",
-            "@x.com",
-            "ann@x",
-            "a b@x.com",
-            "ann@x..com",
-            "a@b@c.com",
-        ] {
+        assert_eq!(" Ann@Example.COM ".parse::<Email>().unwrap().as_str(), "ann@example.com");
+        for bad in ["", "ann", "ann@", "@x.com", "ann@x", "a b@x.com", "ann@x..com", "a@b@c.com"] {
             assert!(bad.parse::<Email>().is_err(), "{bad}");
         }
     }

@@ -34,15 +34,10 @@ impl Worker {
     pub async fn run_once(&self) -> Result<Ran> {
         let backends = self.engine.backends();
         let now = backends.clock.now();
-        let Some(job) = backends
-            .queue
-            .claim(now, self.engine.settings().job_lease)
-            .await?
-        else {
+        let Some(job) = backends.queue.claim(now, self.engine.settings().job_lease).await? else {
             return Ok(Ran::Idle);
         };
-        let span =
-            tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
+        let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
         let outcome = self.dispatch(&job).instrument(span.clone()).await;
         let _entered = span.enter();
         let now = backends.clock.now();
@@ -55,10 +50,7 @@ impl Worker {
                 let message = e.to_string();
                 if e.is_retryable() && job.attempts < job.max_attempts {
                     tracing::warn!(error = %message, "job failed, will retry");
-                    backends
-                        .queue
-                        .fail(&job, &message, Some(now + backoff(job.attempts)), now)
-                        .await?;
+                    backends.queue.fail(&job, &message, Some(now + backoff(job.attempts)), now).await?;
                     Ok(Ran::Retrying(job, message))
                 } else {
                     tracing::error!(error = %message, "job failed for good");
@@ -91,12 +83,7 @@ impl Worker {
     async fn gave_up(&self, job: &Job, message: &str) {
         if let Ok(Task::RenderPreview { photo_id }) = Task::from_json(&job.payload) {
             let reason = format!("processing failed: {message}");
-            if let Err(e) = self
-                .engine
-                .thumbnails()
-                .mark_failed(photo_id, &reason)
-                .await
-            {
+            if let Err(e) = self.engine.thumbnails().mark_failed(photo_id, &reason).await {
                 tracing::error!(error = %e, "could not mark the photo failed");
             }
         }

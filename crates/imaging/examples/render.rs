@@ -29,26 +29,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ]);
             }
         }
-        raster::encode_jpeg(
-            &raster::Rgb {
-                width: w,
-                height: h,
-                pixels,
-            },
-            90,
-        )?
+        raster::encode_jpeg(&raster::Rgb { width: w, height: h, pixels }, 90)?
     } else {
         std::fs::read(&input)?
     };
     let started = std::time::Instant::now();
     let pipeline = ImagePipeline::new(PipelineConfig::default())?;
     let r = pipeline.render_sync(&original)?;
-    println!(
-        "rendered in {:?}: original {}x{}",
-        started.elapsed(),
-        r.width,
-        r.height
-    );
+    println!("rendered in {:?}: original {}x{}", started.elapsed(), r.width, r.height);
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("preview.jpg"), &r.preview)?;
     std::fs::write(out.join("thumbnail.jpg"), &r.thumbnail)?;
@@ -58,9 +46,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut enc = png::Encoder::new(file, px.preview.width, px.preview.height);
     enc.set_color(png::ColorType::Rgb);
     enc.write_header()?.write_image_data(&px.preview.pixels)?;
-    println!(
-        "wrote preview.jpg, thumbnail.jpg and preview.png in {}",
-        out.display()
-    );
+    println!("wrote preview.jpg, thumbnail.jpg and preview.png in {}", out.display());
     Ok(())
 }

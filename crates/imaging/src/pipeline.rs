@@ -73,21 +73,15 @@ pub struct Rendered {
 impl ImagePipeline {
     /// A pipeline with the watermark its config describes.
     pub fn new(config: PipelineConfig) -> Result<Self> {
-        if !(16..=16384).contains(&config.preview_edge)
-            || !(16..=config.preview_edge).contains(&config.thumbnail_edge)
+        if !(16..=16384).contains(&config.preview_edge) || !(16..=config.preview_edge).contains(&config.thumbnail_edge)
         {
             return Err(Error::invalid(
                 "invalid_imaging",
                 "preview_edge must be 16 to 16384 and thumbnail_edge 16 to preview_edge",
             ));
         }
-        if !(1..=100).contains(&config.preview_quality)
-            || !(1..=100).contains(&config.thumbnail_quality)
-        {
-            return Err(Error::invalid(
-                "invalid_imaging",
-                "JPEG qualities are 1 to 100",
-            ));
+        if !(1..=100).contains(&config.preview_quality) || !(1..=100).contains(&config.thumbnail_quality) {
+            return Err(Error::invalid("invalid_imaging", "JPEG qualities are 1 to 100"));
         }
         let watermark = config.watermark.build()?;
         Ok(ImagePipeline { config, watermark })
@@ -109,14 +103,10 @@ impl ImagePipeline {
         let info = match probe(original, true, self.config.max_pixels) {
             Ok(Probe::Image(info)) => info,
             Ok(Probe::NeedMore) => {
-                return Err(Error::Image {
-                    message: "the image header is incomplete".into(),
-                });
+                return Err(Error::Image { message: "the image header is incomplete".into() });
             }
             Err(e) => {
-                return Err(Error::Image {
-                    message: e.to_string(),
-                });
+                return Err(Error::Image { message: e.to_string() });
             }
         };
         let decoded = raster::decode(original, info.format)?;
@@ -124,11 +114,7 @@ impl ImagePipeline {
         let (pw, ph) = raster::fit(src.width, src.height, self.config.preview_edge);
         let preview = raster::resize(&src, pw, ph)?;
         let upright = |w: u32, h: u32| {
-            if decoded.orientation >= 5 {
-                (h, w)
-            } else {
-                (w, h)
-            }
+            if decoded.orientation >= 5 { (h, w) } else { (w, h) }
         };
         let (width, height) = upright(src.width, src.height);
         drop(src);
@@ -137,12 +123,7 @@ impl ImagePipeline {
         let mut thumbnail = raster::resize(&preview, tw, th)?;
         self.watermark.apply(&mut preview.as_mut())?;
         self.watermark.apply(&mut thumbnail.as_mut())?;
-        Ok(Rendered {
-            preview,
-            thumbnail,
-            width,
-            height,
-        })
+        Ok(Rendered { preview, thumbnail, width, height })
     }
 
     /// Runs the whole pipeline on the calling thread.
@@ -168,8 +149,6 @@ impl PreviewRenderer for ImagePipeline {
         // CPU-bound: off the async workers.
         tokio::task::spawn_blocking(move || this.render_sync(&original))
             .await
-            .map_err(|e| Error::Image {
-                message: format!("the renderer crashed: {e}"),
-            })?
+            .map_err(|e| Error::Image { message: format!("the renderer crashed: {e}") })?
     }
 }

@@ -16,26 +16,15 @@ pub fn probe(head: &[u8], complete: bool, max_pixels: u64) -> Result<Probe> {
         }
     } else if head.starts_with(PNG_SIGNATURE) {
         if head.len() < 24 {
-            return if complete {
-                Err(unsupported("the PNG is truncated"))
-            } else {
-                Ok(Probe::NeedMore)
-            };
+            return if complete { Err(unsupported("the PNG is truncated")) } else { Ok(Probe::NeedMore) };
         }
         if &head[12..16] != b"IHDR" {
             return Err(unsupported("the PNG has no IHDR chunk"));
         }
         let w = u32::from_be_bytes(head[16..20].try_into().expect("4 bytes"));
         let h = u32::from_be_bytes(head[20..24].try_into().expect("4 bytes"));
-        ImageInfo {
-            format: ImageFormat::Png,
-            width: w,
-            height: h,
-        }
-    } else if head.len() < 8
-        && !complete
-        && (PNG_SIGNATURE.starts_with(head) || [0xFF, 0xD8, 0xFF].starts_with(head))
-    {
+        ImageInfo { format: ImageFormat::Png, width: w, height: h }
+    } else if head.len() < 8 && !complete && (PNG_SIGNATURE.starts_with(head) || [0xFF, 0xD8, 0xFF].starts_with(head)) {
         return Ok(Probe::NeedMore);
     } else {
         return Err(unsupported("only JPEG and PNG images are accepted"));
@@ -60,9 +49,7 @@ pub fn probe(head: &[u8], complete: bool, max_pixels: u64) -> Result<Probe> {
 }
 
 fn unsupported(message: &str) -> Error {
-    Error::UnsupportedMedia {
-        message: message.to_owned(),
-    }
+    Error::UnsupportedMedia { message: message.to_owned() }
 }
 
 /// Walks JPEG marker segments up to the frame header. `None` if `data`
@@ -78,19 +65,13 @@ fn jpeg_dimensions(data: &[u8]) -> Result<Option<ImageInfo>> {
                 }
                 let h = u16::from_be_bytes([body[1], body[2]]) as u32;
                 let w = u16::from_be_bytes([body[3], body[4]]) as u32;
-                found = Some(ImageInfo {
-                    format: ImageFormat::Jpeg,
-                    width: w,
-                    height: h,
-                });
+                found = Some(ImageInfo { format: ImageFormat::Jpeg, width: w, height: h });
                 Ok(false)
             }
-            0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => Err(unsupported(
-                "lossless, hierarchical and arithmetic-coded JPEGs are not supported",
-            )),
-            0xDA => Err(unsupported(
-                "the JPEG has image data before its frame header",
-            )),
+            0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                Err(unsupported("lossless, hierarchical and arithmetic-coded JPEGs are not supported"))
+            }
+            0xDA => Err(unsupported("the JPEG has image data before its frame header")),
             _ => Ok(true),
         }
     })?;
@@ -169,20 +150,12 @@ fn tiff_orientation(tiff: &[u8]) -> Option<u8> {
     };
     let u16_at = |o: usize| -> Option<u16> {
         let b = tiff.get(o..o + 2)?;
-        Some(if big {
-            u16::from_be_bytes([b[0], b[1]])
-        } else {
-            u16::from_le_bytes([b[0], b[1]])
-        })
+        Some(if big { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) })
     };
     let u32_at = |o: usize| -> Option<u32> {
         let b = tiff.get(o..o + 4)?;
         let a = [b[0], b[1], b[2], b[3]];
-        Some(if big {
-            u32::from_be_bytes(a)
-        } else {
-            u32::from_le_bytes(a)
-        })
+        Some(if big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) })
     };
     let ifd = u32_at(4)? as usize;
     let count = u16_at(ifd)? as usize;
@@ -233,16 +206,9 @@ mod tests {
         let h = jpeg_header(6000, 4000);
         assert_eq!(
             probe(&h, false, 100_000_000).unwrap(),
-            Probe::Image(ImageInfo {
-                format: ImageFormat::Jpeg,
-                width: 6000,
-                height: 4000
-            })
+            Probe::Image(ImageInfo { format: ImageFormat::Jpeg, width: 6000, height: 4000 })
         );
-        assert_eq!(
-            probe(&h[..10], false, 100_000_000).unwrap(),
-            Probe::NeedMore
-        );
+        assert_eq!(probe(&h[..10], false, 100_000_000).unwrap(), Probe::NeedMore);
         assert!(probe(&h[..10], true, 100_000_000).is_err());
     }
 
@@ -255,28 +221,15 @@ mod tests {
         png.extend_from_slice(b"IHDR");
         png.extend_from_slice(&100_000u32.to_be_bytes());
         png.extend_from_slice(&100_000u32.to_be_bytes());
-        assert_eq!(
-            probe(&png, false, 100_000_000).unwrap_err().code(),
-            "too_many_pixels"
-        );
+        assert_eq!(probe(&png, false, 100_000_000).unwrap_err().code(), "too_many_pixels");
     }
 
     #[test]
     fn non_images_are_unsupported() {
-        for junk in [
-            &b"hello world, not an image"[..],
-            b"GIF89a......",
-            b"%PDF-1.7\n",
-        ] {
-            assert_eq!(
-                probe(junk, true, 100_000_000).unwrap_err().code(),
-                "unsupported_media_type"
-            );
+        for junk in [&b"hello world, not an image"[..], b"GIF89a......", b"%PDF-1.7\n"] {
+            assert_eq!(probe(junk, true, 100_000_000).unwrap_err().code(), "unsupported_media_type");
         }
-        assert_eq!(
-            probe(b"", true, 1).unwrap_err().code(),
-            "unsupported_media_type"
-        );
+        assert_eq!(probe(b"", true, 1).unwrap_err().code(), "unsupported_media_type");
         assert_eq!(probe(b"\x89P", false, 1).unwrap(), Probe::NeedMore);
     }
 }

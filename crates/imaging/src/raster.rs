@@ -23,11 +23,7 @@ pub struct Rgb {
 impl Rgb {
     /// A view that watermarks can draw on.
     pub fn as_mut(&mut self) -> RgbImageMut<'_> {
-        RgbImageMut {
-            width: self.width,
-            height: self.height,
-            pixels: &mut self.pixels,
-        }
+        RgbImageMut { width: self.width, height: self.height, pixels: &mut self.pixels }
     }
 
     /// The pixel at (x, y).
@@ -38,9 +34,7 @@ impl Rgb {
 }
 
 fn bad(message: impl std::fmt::Display) -> Error {
-    Error::Image {
-        message: message.to_string(),
-    }
+    Error::Image { message: message.to_string() }
 }
 
 /// A decoded original and its EXIF orientation (1 to 8).
@@ -55,83 +49,50 @@ pub struct Decoded {
 pub fn decode(data: &[u8], format: ImageFormat) -> Result<Decoded> {
     match format {
         ImageFormat::Jpeg => decode_jpeg(data),
-        ImageFormat::Png => decode_png(data).map(|image| Decoded {
-            image,
-            orientation: 1,
-        }),
+        ImageFormat::Png => decode_png(data).map(|image| Decoded { image, orientation: 1 }),
     }
 }
 
 fn decode_jpeg(data: &[u8]) -> Result<Decoded> {
     if !jpeg_is_complete(data) {
-        return Err(bad(
-            "the JPEG is truncated: its image data ends before the end-of-image marker",
-        ));
+        return Err(bad("the JPEG is truncated: its image data ends before the end-of-image marker"));
     }
     let options = DecoderOptions::default()
         .jpeg_set_out_colorspace(ColorSpace::RGB)
         .set_max_width(u16::MAX as usize)
         .set_max_height(u16::MAX as usize);
     let mut decoder = JpegDecoder::new_with_options(ZCursor::new(data), options);
-    let pixels = decoder
-        .decode()
-        .map_err(|e| bad(format!("the JPEG could not be decoded: {e:?}")))?;
-    let (w, h) = decoder
-        .dimensions()
-        .ok_or_else(|| bad("the JPEG has no dimensions"))?;
+    let pixels = decoder.decode().map_err(|e| bad(format!("the JPEG could not be decoded: {e:?}")))?;
+    let (w, h) = decoder.dimensions().ok_or_else(|| bad("the JPEG has no dimensions"))?;
     if pixels.len() != w * h * 3 {
         return Err(bad("the JPEG decoded to an unexpected size"));
     }
-    Ok(Decoded {
-        image: Rgb {
-            width: w as u32,
-            height: h as u32,
-            pixels,
-        },
-        orientation: jpeg_orientation(data),
-    })
+    Ok(Decoded { image: Rgb { width: w as u32, height: h as u32, pixels }, orientation: jpeg_orientation(data) })
 }
 
 fn decode_png(data: &[u8]) -> Result<Rgb> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(data));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = decoder
-        .read_info()
-        .map_err(|e| bad(format!("the PNG could not be read: {e}")))?;
-    let size = reader
-        .output_buffer_size()
-        .ok_or_else(|| bad("the PNG is too large"))?;
+    let mut reader = decoder.read_info().map_err(|e| bad(format!("the PNG could not be read: {e}")))?;
+    let size = reader.output_buffer_size().ok_or_else(|| bad("the PNG is too large"))?;
     let mut buf = vec![0; size];
-    let frame = reader
-        .next_frame(&mut buf)
-        .map_err(|e| bad(format!("the PNG could not be decoded: {e}")))?;
+    let frame = reader.next_frame(&mut buf).map_err(|e| bad(format!("the PNG could not be decoded: {e}")))?;
     buf.truncate(frame.buffer_size());
     let (w, h) = (frame.width, frame.height);
     let n = w as usize * h as usize;
     // Transparent areas go on white, as a print would.
-    let over_white =
-        |c: u8, a: u8| ((c as u32 * a as u32 + 255 * (255 - a as u32) + 127) / 255) as u8;
+    let over_white = |c: u8, a: u8| ((c as u32 * a as u32 + 255 * (255 - a as u32) + 127) / 255) as u8;
     let pixels = match frame.color_type {
         png::ColorType::Rgb => buf,
-        png::ColorType::Rgba => buf
-            .chunks_exact(4)
-            .flat_map(|p| [0, 1, 2].map(|i| over_white(p[i], p[3])))
-            .collect(),
+        png::ColorType::Rgba => buf.chunks_exact(4).flat_map(|p| [0, 1, 2].map(|i| over_white(p[i], p[3]))).collect(),
         png::ColorType::Grayscale => buf.iter().flat_map(|&g| [g, g, g]).collect(),
-        png::ColorType::GrayscaleAlpha => buf
-            .chunks_exact(2)
-            .flat_map(|p| [over_white(p[0], p[1]); 3])
-            .collect(),
+        png::ColorType::GrayscaleAlpha => buf.chunks_exact(2).flat_map(|p| [over_white(p[0], p[1]); 3]).collect(),
         png::ColorType::Indexed => return Err(bad("the PNG palette was not expanded")),
     };
     if pixels.len() != n * 3 {
         return Err(bad("the PNG decoded to an unexpected size"));
     }
-    Ok(Rgb {
-        width: w,
-        height: h,
-        pixels,
-    })
+    Ok(Rgb { width: w, height: h, pixels })
 }
 
 /// Dimensions that fit `max_edge` on the longest side, never upscaling.
@@ -155,14 +116,8 @@ pub fn resize(src: &Rgb, width: u32, height: u32) -> Result<Rgb> {
         .map_err(|e| bad(format!("resize input: {e}")))?;
     let mut dst = fr::images::Image::new(width, height, PixelType::U8x3);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
-    Resizer::new()
-        .resize(&view, &mut dst, &options)
-        .map_err(|e| bad(format!("resize: {e}")))?;
-    Ok(Rgb {
-        width,
-        height,
-        pixels: dst.into_vec(),
-    })
+    Resizer::new().resize(&view, &mut dst, &options).map_err(|e| bad(format!("resize: {e}")))?;
+    Ok(Rgb { width, height, pixels: dst.into_vec() })
 }
 
 /// Applies an EXIF orientation so the image is upright.
@@ -191,11 +146,7 @@ pub fn orient(src: Rgb, orientation: u8) -> Rgb {
             out[d..d + 3].copy_from_slice(&src.pixels[s..s + 3]);
         }
     }
-    Rgb {
-        width: ow as u32,
-        height: oh as u32,
-        pixels: out,
-    }
+    Rgb { width: ow as u32, height: oh as u32, pixels: out }
 }
 
 /// Encodes RGB as a baseline JPEG with no metadata at all (so no GPS,
@@ -205,9 +156,7 @@ pub fn encode_jpeg(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
     let w = u16::try_from(img.width).map_err(|_| bad("too wide to encode"))?;
     let h = u16::try_from(img.height).map_err(|_| bad("too tall to encode"))?;
     let encoder = jpeg_encoder::Encoder::new(&mut out, quality);
-    encoder
-        .encode(&img.pixels, w, h, jpeg_encoder::ColorType::Rgb)
-        .map_err(|e| bad(format!("encode: {e}")))?;
+    encoder.encode(&img.pixels, w, h, jpeg_encoder::ColorType::Rgb).map_err(|e| bad(format!("encode: {e}")))?;
     Ok(out)
 }
 
@@ -219,33 +168,17 @@ mod tests {
         // Red top-left pixel, everything else black.
         let mut pixels = vec![0; (w * h * 3) as usize];
         pixels[0] = 255;
-        Rgb {
-            width: w,
-            height: h,
-            pixels,
-        }
+        Rgb { width: w, height: h, pixels }
     }
 
     #[test]
     fn orientations_put_the_marked_corner_where_exif_says() {
         // Stored top-left ends up at: (upright x, y) for each orientation.
-        let expect = [
-            (1, (0, 0)),
-            (2, (2, 0)),
-            (3, (2, 1)),
-            (4, (0, 1)),
-            (5, (0, 0)),
-            (6, (1, 0)),
-            (7, (1, 2)),
-            (8, (0, 2)),
-        ];
+        let expect =
+            [(1, (0, 0)), (2, (2, 0)), (3, (2, 1)), (4, (0, 1)), (5, (0, 0)), (6, (1, 0)), (7, (1, 2)), (8, (0, 2))];
         for (o, (x, y)) in expect {
             let out = orient(marked(3, 2), o);
-            assert_eq!(
-                (out.width, out.height),
-                if o >= 5 { (2, 3) } else { (3, 2) },
-                "orientation {o}"
-            );
+            assert_eq!((out.width, out.height), if o >= 5 { (2, 3) } else { (3, 2) }, "orientation {o}");
             assert_eq!(out.pixel(x, y), [255, 0, 0], "orientation {o}");
         }
     }

@@ -61,39 +61,20 @@ impl WatermarkConfig {
     /// Builds the watermark these settings describe.
     pub fn build(&self) -> Result<Arc<dyn Watermark>> {
         if !(0.0..=1.0).contains(&self.opacity) {
-            return Err(Error::invalid(
-                "invalid_watermark",
-                "watermark opacity must be between 0 and 1",
-            ));
+            return Err(Error::invalid("invalid_watermark", "watermark opacity must be between 0 and 1"));
         }
         if !(0.005..=1.0).contains(&self.text_size) || !(0.01..=1.0).contains(&self.logo_size) {
-            return Err(Error::invalid(
-                "invalid_watermark",
-                "watermark sizes must be between 0.01 and 1",
-            ));
+            return Err(Error::invalid("invalid_watermark", "watermark sizes must be between 0.01 and 1"));
         }
         let mut marks: Vec<Arc<dyn Watermark>> = Vec::new();
         if !self.text.trim().is_empty() {
-            marks.push(Arc::new(TextWatermark::new(
-                &self.text,
-                self.opacity,
-                self.position,
-                self.text_size,
-            )));
+            marks.push(Arc::new(TextWatermark::new(&self.text, self.opacity, self.position, self.text_size)));
         }
         if let Some(path) = &self.logo_path {
             let png = std::fs::read(path).map_err(|e| {
-                Error::invalid(
-                    "invalid_watermark",
-                    format!("cannot read logo {}: {e}", path.display()),
-                )
+                Error::invalid("invalid_watermark", format!("cannot read logo {}: {e}", path.display()))
             })?;
-            marks.push(Arc::new(LogoWatermark::from_png(
-                &png,
-                self.opacity,
-                self.position,
-                self.logo_size,
-            )?));
+            marks.push(Arc::new(LogoWatermark::from_png(&png, self.opacity, self.position, self.logo_size)?));
         }
         Ok(Arc::new(Stack(marks)))
     }
@@ -134,11 +115,7 @@ fn anchors(position: Position, w: u32, h: u32, mw: u32, mh: u32) -> Vec<(i64, i6
             let mut row = 0;
             let mut y = mh / 2;
             while y < h {
-                let mut x = if row % 2 == 0 {
-                    -mw / 4
-                } else {
-                    step_x / 2 - mw / 4
-                };
+                let mut x = if row % 2 == 0 { -mw / 4 } else { step_x / 2 - mw / 4 };
                 while x < w {
                     out.push((x, y));
                     x += step_x;
@@ -166,19 +143,9 @@ impl TextWatermark {
         let glyphs = text
             .chars()
             .take(64)
-            .map(|c| {
-                font8x8::BASIC_FONTS
-                    .get(c)
-                    .or_else(|| font8x8::BASIC_FONTS.get('?'))
-                    .unwrap_or([0; 8])
-            })
+            .map(|c| font8x8::BASIC_FONTS.get(c).or_else(|| font8x8::BASIC_FONTS.get('?')).unwrap_or([0; 8]))
             .collect();
-        TextWatermark {
-            glyphs,
-            alpha: (opacity.clamp(0.0, 1.0) * 255.0).round() as u32,
-            position,
-            size,
-        }
+        TextWatermark { glyphs, alpha: (opacity.clamp(0.0, 1.0) * 255.0).round() as u32, position, size }
     }
 }
 
@@ -191,10 +158,7 @@ impl Watermark for TextWatermark {
         let edge = (scale / 3).max(1) as i64;
         for (ax, ay) in anchors(self.position, w, h, mw, mh) {
             // Shadow first, then the white face over it.
-            for (offset, color, alpha) in [
-                (edge, [0, 0, 0], self.alpha * 2 / 3),
-                (0, [255, 255, 255], self.alpha),
-            ] {
+            for (offset, color, alpha) in [(edge, [0, 0, 0], self.alpha * 2 / 3), (0, [255, 255, 255], self.alpha)] {
                 for (gi, glyph) in self.glyphs.iter().enumerate() {
                     for (row, bits) in glyph.iter().enumerate() {
                         for col in 0..8 {
@@ -235,9 +199,7 @@ pub struct LogoWatermark {
 impl LogoWatermark {
     /// A logo from PNG bytes (any colour type; alpha is honoured).
     pub fn from_png(png_bytes: &[u8], opacity: f32, position: Position, size: f32) -> Result<Self> {
-        let bad = |e: &dyn std::fmt::Display| {
-            Error::invalid("invalid_watermark", format!("bad logo PNG: {e}"))
-        };
+        let bad = |e: &dyn std::fmt::Display| Error::invalid("invalid_watermark", format!("bad logo PNG: {e}"));
         let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
         decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
         let mut reader = decoder.read_info().map_err(|e| bad(&e))?;
@@ -245,35 +207,17 @@ impl LogoWatermark {
         if w as u64 * h as u64 > 16_000_000 {
             return Err(bad(&"larger than 16 megapixels"));
         }
-        let mut buf = vec![
-            0;
-            reader
-                .output_buffer_size()
-                .ok_or_else(|| bad(&"too large"))?
-        ];
+        let mut buf = vec![0; reader.output_buffer_size().ok_or_else(|| bad(&"too large"))?];
         let frame = reader.next_frame(&mut buf).map_err(|e| bad(&e))?;
         buf.truncate(frame.buffer_size());
         let rgba = match frame.color_type {
             png::ColorType::Rgba => buf,
-            png::ColorType::Rgb => buf
-                .chunks_exact(3)
-                .flat_map(|p| [p[0], p[1], p[2], 255])
-                .collect(),
+            png::ColorType::Rgb => buf.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect(),
             png::ColorType::Grayscale => buf.iter().flat_map(|&g| [g, g, g, 255]).collect(),
-            png::ColorType::GrayscaleAlpha => buf
-                .chunks_exact(2)
-                .flat_map(|p| [p[0], p[0], p[0], p[1]])
-                .collect(),
+            png::ColorType::GrayscaleAlpha => buf.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0], p[1]]).collect(),
             png::ColorType::Indexed => return Err(bad(&"palette not expanded")),
         };
-        Ok(LogoWatermark {
-            rgba,
-            width: w,
-            height: h,
-            opacity: opacity.clamp(0.0, 1.0),
-            position,
-            size,
-        })
+        Ok(LogoWatermark { rgba, width: w, height: h, opacity: opacity.clamp(0.0, 1.0), position, size })
     }
 }
 
@@ -282,15 +226,11 @@ impl Watermark for LogoWatermark {
         let mw = ((img.width as f32 * self.size).round() as u32).clamp(1, img.width);
         let mh = ((self.height as u64 * mw as u64 / self.width as u64) as u32).clamp(1, img.height);
         let src = fr::images::ImageRef::new(self.width, self.height, &self.rgba, PixelType::U8x4)
-            .map_err(|e| Error::Image {
-            message: format!("logo: {e}"),
-        })?;
+            .map_err(|e| Error::Image { message: format!("logo: {e}") })?;
         let mut logo = fr::images::Image::new(mw, mh, PixelType::U8x4);
         Resizer::new()
             .resize(&src, &mut logo, &ResizeOptions::new().use_alpha(true))
-            .map_err(|e| Error::Image {
-                message: format!("logo resize: {e}"),
-            })?;
+            .map_err(|e| Error::Image { message: format!("logo resize: {e}") })?;
         let logo = logo.buffer();
         let (w, h) = (img.width as i64, img.height as i64);
         for (ax, ay) in anchors(self.position, img.width, img.height, mw, mh) {
@@ -307,12 +247,7 @@ impl Watermark for LogoWatermark {
                     let s = ((ly * mw as i64 + lx) * 4) as usize;
                     let alpha = (logo[s + 3] as f32 * self.opacity).round() as u32;
                     if alpha > 0 {
-                        blend(
-                            img.pixels,
-                            ((y * w + x) * 3) as usize,
-                            [logo[s], logo[s + 1], logo[s + 2]],
-                            alpha,
-                        );
+                        blend(img.pixels, ((y * w + x) * 3) as usize, [logo[s], logo[s + 1], logo[s + 2]], alpha);
                     }
                 }
             }
@@ -333,12 +268,7 @@ mod tests {
     fn tiled_text_covers_the_image_partly() {
         let mut px = grey(400, 300);
         let mark = TextWatermark::new("PROOF", 0.5, Position::Tiled, 0.08);
-        mark.apply(&mut RgbImageMut {
-            width: 400,
-            height: 300,
-            pixels: &mut px,
-        })
-        .unwrap();
+        mark.apply(&mut RgbImageMut { width: 400, height: 300, pixels: &mut px }).unwrap();
         let changed = px.chunks(3).filter(|p| p[0] != 100).count();
         let share = changed as f64 / (400.0 * 300.0);
         assert!(share > 0.03 && share < 0.6, "watermark covers {share}");
@@ -359,19 +289,11 @@ mod tests {
         }
         let mark = LogoWatermark::from_png(&logo, 0.5, Position::BottomRight, 0.1).unwrap();
         let mut px = grey(300, 300);
-        mark.apply(&mut RgbImageMut {
-            width: 300,
-            height: 300,
-            pixels: &mut px,
-        })
-        .unwrap();
+        mark.apply(&mut RgbImageMut { width: 300, height: 300, pixels: &mut px }).unwrap();
         let at = |x: usize, y: usize| &px[(y * 300 + x) * 3..(y * 300 + x) * 3 + 3];
         assert_eq!(at(5, 5), [100, 100, 100]);
         let p = at(300 - 10 - 15, 300 - 10 - 15);
-        assert!(
-            p[0] > 150 && p[0] < 255 && p[1] < 100,
-            "half-opaque red over grey, got {p:?}"
-        );
+        assert!(p[0] > 150 && p[0] < 255 && p[1] < 100, "half-opaque red over grey, got {p:?}");
         assert!(LogoWatermark::from_png(b"not a png", 0.5, Position::Center, 0.1).is_err());
     }
 }

@@ -16,11 +16,7 @@ fn photo_like(w: u32, h: u32) -> raster::Rgb {
             pixels.push((160 - (fx * fy * 100.0) as i32 + wave / 3).clamp(0, 255) as u8);
         }
     }
-    raster::Rgb {
-        width: w,
-        height: h,
-        pixels,
-    }
+    raster::Rgb { width: w, height: h, pixels }
 }
 
 #[tokio::test]
@@ -39,10 +35,7 @@ fn previews_stay_close_to_a_reference_downscale() {
     let jpeg = raster::encode_jpeg(&src, 95).unwrap();
     let mut cfg = PipelineConfig::default();
     cfg.watermark.text = String::new();
-    let out = ImagePipeline::new(cfg)
-        .unwrap()
-        .render_pixels(&jpeg)
-        .unwrap();
+    let out = ImagePipeline::new(cfg).unwrap().render_pixels(&jpeg).unwrap();
     assert_eq!((out.preview.width, out.preview.height), (2048, 1536));
     // Reference: 2x2 box average of the source (exact for a factor of 2).
     let mut se = 0f64;
@@ -51,10 +44,7 @@ fn previews_stay_close_to_a_reference_downscale() {
             for c in 0..3 {
                 let s: u32 = [(0, 0), (1, 0), (0, 1), (1, 1)]
                     .iter()
-                    .map(|(dx, dy)| {
-                        src.pixels[(((y * 2 + dy) * src.width + x * 2 + dx) * 3 + c) as usize]
-                            as u32
-                    })
+                    .map(|(dx, dy)| src.pixels[(((y * 2 + dy) * src.width + x * 2 + dx) * 3 + c) as usize] as u32)
                     .sum();
                 let r = s as f64 / 4.0;
                 let p = out.preview.pixels[((y * 2048 + x) * 3 + c) as usize] as f64;
@@ -78,13 +68,7 @@ fn a_png_with_alpha_becomes_a_preview_on_white() {
     }
     let mut cfg = PipelineConfig::default();
     cfg.watermark.text = String::new();
-    let out = ImagePipeline::new(cfg)
-        .unwrap()
-        .render_pixels(&png_bytes)
-        .unwrap();
+    let out = ImagePipeline::new(cfg).unwrap().render_pixels(&png_bytes).unwrap();
     assert_eq!((out.width, out.height), (64, 32));
-    assert!(
-        out.preview.pixels.iter().all(|&v| v == 255),
-        "transparent pixels become white"
-    );
+    assert!(out.preview.pixels.iter().all(|&v| v == 255), "transparent pixels become white");
 }

@@ -5,8 +5,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use proofsheet_core::{
-    CheckoutRequest, CheckoutSession, Error, OrderId, PaymentEvent, PaymentGateway, PaymentOutcome,
-    Result,
+    CheckoutRequest, CheckoutSession, Error, OrderId, PaymentEvent, PaymentGateway, PaymentOutcome, Result,
 };
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -46,24 +45,18 @@ pub struct TestGateway {
 
 impl std::fmt::Debug for TestGateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestGateway")
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
+        f.debug_struct("TestGateway").field("base_url", &self.base_url).finish_non_exhaustive()
     }
 }
 
 impl TestGateway {
     /// A gateway signing with `secret` whose pages live under `base_url`.
     pub fn new(secret: impl Into<Vec<u8>>, base_url: impl Into<String>) -> Self {
-        TestGateway {
-            secret: secret.into(),
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-        }
+        TestGateway { secret: secret.into(), base_url: base_url.into().trim_end_matches('/').to_owned() }
     }
 
     fn mac(&self, parts: &[&[u8]]) -> Vec<u8> {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         for p in parts {
             mac.update(p);
         }
@@ -131,10 +124,7 @@ impl PaymentGateway for TestGateway {
 
     async fn create_checkout(&self, request: &CheckoutRequest<'_>) -> Result<CheckoutSession> {
         let session = self.session_for(request.order.id);
-        Ok(CheckoutSession {
-            url: format!("{}/checkout/test/{session}", self.base_url),
-            reference: session,
-        })
+        Ok(CheckoutSession { url: format!("{}/checkout/test/{session}", self.base_url), reference: session })
     }
 
     fn verify_notification(
@@ -162,19 +152,12 @@ impl PaymentGateway for TestGateway {
             return Err(invalid("the signature timestamp is outside the tolerance"));
         }
         let expected = hex(&self.mac(&[t.to_string().as_bytes(), b".", body]));
-        if !sigs
-            .iter()
-            .any(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes())))
-        {
+        if !sigs.iter().any(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes()))) {
             return Err(invalid("no signature matches"));
         }
         // Verified: only now is the body read.
-        let n: TestNotification = serde_json::from_slice(body).map_err(|e| {
-            Error::invalid(
-                "invalid_notification",
-                format!("unreadable notification: {e}"),
-            )
-        })?;
+        let n: TestNotification = serde_json::from_slice(body)
+            .map_err(|e| Error::invalid("invalid_notification", format!("unreadable notification: {e}")))?;
         let outcome = match n.outcome.as_str() {
             "paid" => PaymentOutcome::Paid,
             "declined" => PaymentOutcome::Declined,
@@ -182,12 +165,7 @@ impl PaymentGateway for TestGateway {
             "refunded" => PaymentOutcome::Refunded,
             _ => return Ok(None),
         };
-        Ok(Some(PaymentEvent {
-            id: n.id,
-            order_id: n.order_id,
-            outcome,
-            reference: None,
-        }))
+        Ok(Some(PaymentEvent { id: n.id, order_id: n.order_id, outcome, reference: None }))
     }
 }
 
@@ -205,20 +183,12 @@ mod tests {
         let now = Utc::now();
         let order = OrderId::new();
         let (headers, body) = g.notification(order, PaymentOutcome::Paid, now);
-        let ev = g
-            .verify_notification(&headers, &body, now)
-            .unwrap()
-            .unwrap();
+        let ev = g.verify_notification(&headers, &body, now).unwrap().unwrap();
         assert_eq!((ev.order_id, ev.outcome), (order, PaymentOutcome::Paid));
 
         let mut changed = body.clone();
         changed[5] ^= 1;
-        assert_eq!(
-            g.verify_notification(&headers, &changed, now)
-                .unwrap_err()
-                .code(),
-            "invalid_signature"
-        );
+        assert_eq!(g.verify_notification(&headers, &changed, now).unwrap_err().code(), "invalid_signature");
         let other = TestGateway::new(b"another secret".to_vec(), "http://x");
         assert!(other.verify_notification(&headers, &body, now).is_err());
         assert!(g.verify_notification(&[], &body, now).is_err());
@@ -234,14 +204,8 @@ mod tests {
         let order = OrderId::new();
         let s = g.session_for(order);
         assert_eq!(g.order_of_session(&s), Some(order));
-        assert_eq!(
-            g.order_of_session(&format!("{order}.AAAAAAAAAAAAAAAAAAAAAA")),
-            None
-        );
-        assert_eq!(
-            g.order_of_session(&gw().session_for(OrderId::new())[..10]),
-            None
-        );
+        assert_eq!(g.order_of_session(&format!("{order}.AAAAAAAAAAAAAAAAAAAAAA")), None);
+        assert_eq!(g.order_of_session(&gw().session_for(OrderId::new())[..10]), None);
     }
 }
 

@@ -11,19 +11,16 @@ use poem::{
     post,
 };
 use poem_openapi::OpenApiService;
-use proofsheet_core::{Backends, Clock, Proofsheet, Ran, Settings, Worker};
+use proofsheet_core::{Backends, Clock, JobQueue, MetadataStore, Proofsheet, Ran, Settings, Worker};
 use proofsheet_imaging::ImagePipeline;
 use proofsheet_payments::TestGateway;
-use proofsheet_storage::{OpendalBlobStore, SqliteStore, ZipPackager};
+use proofsheet_storage::{OpendalBlobStore, PgStore, S3Options, SqliteStore, ZipPackager};
 use rand::RngCore;
 use sha2::Sha256;
 use tokio::sync::watch;
 
 use crate::{
-    api::{
-        albums::AlbumsApi, error::any_error_to_json, ops::OpsApi, orders::OrdersApi,
-        users::UsersApi,
-    },
+    api::{albums::AlbumsApi, error::any_error_to_json, ops::OpsApi, orders::OrdersApi, users::UsersApi},
     config::Config,
     pages,
 };
@@ -68,9 +65,7 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
+    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
     f.write_all(contents.as_bytes())?;
     Ok(())
 }
@@ -82,51 +77,59 @@ fn derive(secret: &[u8], purpose: &str) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// Both halves of a SQL backend: the metadata store and the job queue.
+pub trait Store: MetadataStore + JobQueue {}
+impl<T: MetadataStore + JobQueue> Store for T {}
+
 /// Opens the metadata store the configuration names (and migrates it).
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.database_url();
-    if !url.starts_with("sqlite:") {
-        anyhow::bail!(
-            "database.url must be a sqlite:// URL (PostgreSQL comes with the scale-out work)"
-        );
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PgStore::connect(&url, config.database.max_connections).await.context("opening PostgreSQL")?;
+        return Ok(Arc::new(store));
     }
     if url.contains(&*config.server.data_dir.to_string_lossy()) {
         std::fs::create_dir_all(&config.server.data_dir)?;
     }
-    Ok(Arc::new(
-        SqliteStore::connect(&url)
-            .await
-            .context("opening the database")?,
-    ))
+    Ok(Arc::new(SqliteStore::connect(&url).await.context("opening the database")?))
+}
+
+/// Opens the blob store the configuration names.
+pub fn open_blobs(config: &Config) -> anyhow::Result<OpendalBlobStore> {
+    Ok(match config.storage.kind.as_str() {
+        "memory" => OpendalBlobStore::memory()?,
+        "s3" => {
+            let s3 = &config.storage.s3;
+            let secret =
+                |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_owned()).unwrap_or_default();
+            OpendalBlobStore::s3(&S3Options {
+                endpoint: s3.endpoint.clone(),
+                region: s3.region.clone(),
+                bucket: s3.bucket.clone(),
+                root: s3.root.clone(),
+                access_key_id: secret(&s3.access_key_id),
+                secret_access_key: secret(&s3.secret_access_key),
+                path_style: s3.path_style,
+            })
+            .context("configuring S3 storage")?
+        }
+        _ => {
+            let root = config.storage.root.clone().unwrap_or_else(|| config.server.data_dir.join("blobs"));
+            OpendalBlobStore::fs(&root).context("opening file storage")?
+        }
+    })
 }
 
 /// Builds the shared state for a server reachable at `public_url`.
-pub async fn build_state(
-    config: Config,
-    public_url: String,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<Arc<AppState>> {
+pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<AppState>> {
     let secret = server_secret(&config)?;
     let store = open_store(&config).await?;
-    let blobs = match config.storage.kind.as_str() {
-        "memory" => OpendalBlobStore::memory()?,
-        _ => {
-            let root = config
-                .storage
-                .root
-                .clone()
-                .unwrap_or_else(|| config.server.data_dir.join("blobs"));
-            OpendalBlobStore::fs(&root).context("opening file storage")?
-        }
-    };
+    let blobs = open_blobs(&config)?;
     let renderer = ImagePipeline::new(config.imaging.clone()).context("configuring [imaging]")?;
-    let test_gateway = Arc::new(TestGateway::new(
-        derive(&secret, "test-gateway"),
-        public_url.clone(),
-    ));
+    let test_gateway = Arc::new(TestGateway::new(derive(&secret, "test-gateway"), public_url.clone()));
     let backends = Backends {
-        metadata: store.clone(),
-        queue: store,
+        metadata: store.clone() as Arc<dyn MetadataStore>,
+        queue: store as Arc<dyn JobQueue>,
         blobs: Arc::new(blobs),
         renderer: Arc::new(renderer),
         packager: Arc::new(ZipPackager),
@@ -139,33 +142,18 @@ pub async fn build_state(
         ..Settings::default()
     };
     let engine = Proofsheet::new(backends, settings, derive(&secret, "download-links"))?;
-    engine
-        .gateway(Some(&config.payments.default_gateway))
-        .context("payments.default_gateway")?;
-    Ok(Arc::new(AppState {
-        engine,
-        config,
-        public_url,
-        test_gateway: Some(test_gateway),
-    }))
+    engine.gateway(Some(&config.payments.default_gateway)).context("payments.default_gateway")?;
+    Ok(Arc::new(AppState { engine, config, public_url, test_gateway: Some(test_gateway) }))
 }
 
 /// The HTTP application: the API, its docs, the gateway pages.
 pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     let api = OpenApiService::new(
         (
-            UsersApi {
-                state: state.clone(),
-            },
-            AlbumsApi {
-                state: state.clone(),
-            },
-            OrdersApi {
-                state: state.clone(),
-            },
-            OpsApi {
-                state: state.clone(),
-            },
+            UsersApi { state: state.clone() },
+            AlbumsApi { state: state.clone() },
+            OrdersApi { state: state.clone() },
+            OpsApi { state: state.clone() },
         ),
         "Proofsheet",
         env!("CARGO_PKG_VERSION"),
@@ -177,7 +165,10 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     let html = |route: Route| {
         route.with(
             SetHeader::new()
-                .overriding("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+                .overriding(
+                    "Content-Security-Policy",
+                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                )
                 .overriding("X-Frame-Options", "DENY")
                 .overriding("Referrer-Policy", "no-referrer"),
         )
@@ -271,8 +262,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("signal handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]
@@ -283,25 +274,13 @@ async fn shutdown_signal() {
 /// HTTP and running jobs in this process.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     let addr = config.listen_addr()?;
-    let acceptor = TcpListener::bind(addr)
-        .into_acceptor()
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
-    let local = acceptor
-        .local_addr()
-        .into_iter()
-        .find_map(|a| a.as_socket_addr().copied())
-        .context("no local address")?;
-    let url = config
-        .server
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{local}"));
+    let acceptor = TcpListener::bind(addr).into_acceptor().await.with_context(|| format!("listening on {addr}"))?;
+    let local =
+        acceptor.local_addr().into_iter().find_map(|a| a.as_socket_addr().copied()).context("no local address")?;
+    let url = config.server.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
     let url = url.trim_end_matches('/').to_owned();
     let workers = match config.worker.concurrency {
-        0 => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2),
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         n => n,
     };
     let poll = Duration::from_millis(config.worker.poll_ms.max(10));
@@ -322,12 +301,5 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     });
     let workers = spawn_workers(state.engine.clone(), workers, poll, stop_rx);
     tracing::info!(%local, url, "proofsheet listening");
-    Ok(Running {
-        addr: local,
-        url,
-        state,
-        stop,
-        server,
-        workers,
-    })
+    Ok(Running { addr: local, url, state, stop, server, workers })
 }

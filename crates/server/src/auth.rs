@@ -30,19 +30,16 @@ pub async fn hash_password(password: String) -> Result<String> {
 
 /// A fixed hash checked when the account does not exist, so a wrong address
 /// costs the same time as a wrong password.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Kf2ts3u8kS3nlYzq3a0G9xhXQhyGpxW5GHFKfU7Bqk";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Kf2ts3u8kS3nlYzq3a0G9xhXQhyGpxW5GHFKfU7Bqk";
 
 /// Checks a password against a stored hash (or the dummy).
 pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
         let real = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
-        let parsed = PasswordHash::new(&hash)
-            .map_err(|e| Error::backend_permanent("reading a hash", e.to_string()))?;
-        Ok(Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-            && real)
+        let parsed = PasswordHash::new(&hash).map_err(|e| Error::backend_permanent("reading a hash", e.to_string()))?;
+        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && real)
     })
     .await
     .map_err(|e| Error::backend("checking a password", e))?
@@ -68,17 +65,9 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 pub struct BearerAuth(pub User);
 
 async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<User> {
-    let state = req
-        .data::<Arc<AppState>>()
-        .expect("state is attached to every route");
+    let state = req.data::<Arc<AppState>>().expect("state is attached to every route");
     let now = state.engine.backends().clock.now();
-    match state
-        .engine
-        .backends()
-        .metadata
-        .session_user(&token_hash(&bearer.token), now)
-        .await
-    {
+    match state.engine.backends().metadata.session_user(&token_hash(&bearer.token), now).await {
         Ok(Some(user)) => Ok(user),
         Ok(None) => Err(crate::api::error::ApiError::unauthorized().into()),
         Err(e) => Err(crate::api::error::ApiError::from(e).into()),

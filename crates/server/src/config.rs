@@ -72,38 +72,75 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig {
-            addr: "127.0.0.1:8080".into(),
-            public_url: None,
-            data_dir: "./data".into(),
-            secret: None,
-        }
+        ServerConfig { addr: "127.0.0.1:8080".into(), public_url: None, data_dir: "./data".into(), secret: None }
     }
 }
 
 /// `[database]`
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `sqlite://path.db`; defaults to `sqlite://<data_dir>/proofsheet.db`.
-    pub url: Option<String>,
+    /// `sqlite://path.db` or `postgres://user:pass@host:port/db`; defaults
+    /// to `sqlite://<data_dir>/proofsheet.db`.
+    pub url: Option<Secret>,
+    /// PostgreSQL pool size per process.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: None, max_connections: 10 }
+    }
 }
 
 /// `[storage]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
-    /// `fs` (default) or `memory`.
+    /// `fs` (default), `memory` or `s3`.
     pub kind: String,
     /// For `fs`: the root folder; defaults to `<data_dir>/blobs`.
     pub root: Option<PathBuf>,
+    /// For `s3`: `[storage.s3]`.
+    pub s3: S3Config,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig {
-            kind: "fs".into(),
+        StorageConfig { kind: "fs".into(), root: None, s3: S3Config::default() }
+    }
+}
+
+/// `[storage.s3]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// Endpoint URL; unset for AWS's regional endpoint.
+    pub endpoint: Option<String>,
+    /// Region.
+    pub region: String,
+    /// Bucket (required).
+    pub bucket: String,
+    /// Key prefix inside the bucket.
+    pub root: Option<String>,
+    /// Access key id (required).
+    pub access_key_id: Option<Secret>,
+    /// Secret access key (required).
+    pub secret_access_key: Option<Secret>,
+    /// Path-style addressing (most self-hosted servers need it).
+    pub path_style: bool,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            endpoint: None,
+            region: "us-east-1".into(),
+            bucket: String::new(),
             root: None,
+            access_key_id: None,
+            secret_access_key: None,
+            path_style: true,
         }
     }
 }
@@ -118,9 +155,7 @@ pub struct UploadsConfig {
 
 impl Default for UploadsConfig {
     fn default() -> Self {
-        UploadsConfig {
-            max_bytes: 100 * 1024 * 1024,
-        }
+        UploadsConfig { max_bytes: 100 * 1024 * 1024 }
     }
 }
 
@@ -134,9 +169,7 @@ pub struct DownloadsConfig {
 
 impl Default for DownloadsConfig {
     fn default() -> Self {
-        DownloadsConfig {
-            link_ttl_hours: 7 * 24,
-        }
+        DownloadsConfig { link_ttl_hours: 7 * 24 }
     }
 }
 
@@ -164,9 +197,7 @@ pub struct PaymentsConfig {
 
 impl Default for PaymentsConfig {
     fn default() -> Self {
-        PaymentsConfig {
-            default_gateway: "test".into(),
-        }
+        PaymentsConfig { default_gateway: "test".into() }
     }
 }
 
@@ -182,10 +213,7 @@ pub struct WorkerConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig {
-            concurrency: 0,
-            poll_ms: 200,
-        }
+        WorkerConfig { concurrency: 0, poll_ms: 200 }
     }
 }
 
@@ -211,9 +239,23 @@ impl Config {
         self.listen_addr()?;
         match self.storage.kind.as_str() {
             "fs" | "memory" => {}
-            other => bail!(
-                "storage.kind must be fs or memory (s3 comes with the scale-out work), not {other:?}"
-            ),
+            "s3" => {
+                let s3 = &self.storage.s3;
+                if s3.bucket.is_empty() {
+                    bail!("storage.kind is s3 but storage.s3.bucket is not set (PROOFSHEET__STORAGE__S3__BUCKET)");
+                }
+                if s3.access_key_id.is_none() || s3.secret_access_key.is_none() {
+                    bail!(
+                        "storage.kind is s3 but storage.s3.access_key_id or storage.s3.secret_access_key is not set \
+                         (PROOFSHEET__STORAGE__S3__ACCESS_KEY_ID, PROOFSHEET__STORAGE__S3__SECRET_ACCESS_KEY)"
+                    );
+                }
+            }
+            other => bail!("storage.kind must be fs, memory or s3, not {other:?}"),
+        }
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            bail!("database.url must start with sqlite:// or postgres://");
         }
         if self.uploads.max_bytes == 0 {
             bail!("uploads.max_bytes must be positive");
@@ -231,19 +273,14 @@ impl Config {
 
     /// The listen address.
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.server
-            .addr
-            .parse()
-            .with_context(|| format!("server.addr {:?} is not host:port", self.server.addr))
+        self.server.addr.parse().with_context(|| format!("server.addr {:?} is not host:port", self.server.addr))
     }
 
     /// The database URL, with the embedded default.
     pub fn database_url(&self) -> String {
-        self.database.url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}",
-                self.server.data_dir.join("proofsheet.db").display()
-            )
-        })
+        match &self.database.url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}", self.server.data_dir.join("proofsheet.db").display()),
+        }
     }
 }

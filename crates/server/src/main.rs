@@ -67,13 +67,9 @@ enum AdminCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter =
-        EnvFilter::try_from_env("PROOFSHEET_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("PROOFSHEET_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     if cli.json_logs {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .json()
-            .init();
+        tracing_subscriber::fmt().with_env_filter(filter).json().init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
@@ -88,32 +84,18 @@ async fn main() -> anyhow::Result<()> {
             }
             config.validate()?;
             let running = app::start(config, Arc::new(SystemClock)).await?;
-            println!(
-                "Proofsheet is listening on {} (API docs at {}/docs)",
-                running.url, running.url
-            );
+            println!("Proofsheet is listening on {} (API docs at {}/docs)", running.url, running.url);
             running.wait_for_signal().await;
         }
         Command::Migrate => {
             app::open_store(&config).await?;
             println!("migrations applied to {}", config.database_url());
         }
-        Command::Admin {
-            command:
-                AdminCommand::CreateUser {
-                    email,
-                    password,
-                    name,
-                    surname,
-                    role,
-                },
-        } => {
+        Command::Admin { command: AdminCommand::CreateUser { email, password, name, surname, role } } => {
             let role: Role = role.parse().context("--role")?;
             let state = app::build_state(config, String::new(), Arc::new(SystemClock)).await?;
-            let user = proofsheet_server::api::users::register(
-                &state, &email, &password, &name, &surname, role,
-            )
-            .await?;
+            let user =
+                proofsheet_server::api::users::register(&state, &email, &password, &name, &surname, role).await?;
             println!("created {} {} ({})", role.as_str(), user.email, user.id);
         }
     }

@@ -15,11 +15,7 @@ use proofsheet_core::{Applied, OrderStatus, PaymentOutcome};
 use crate::app::AppState;
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
@@ -31,27 +27,17 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
          <body><h1>{t}</h1>{body}</body></html>",
         t = escape(title)
     );
-    Response::builder()
-        .status(status)
-        .content_type("text/html; charset=utf-8")
-        .body(Html(html).0)
+    Response::builder().status(status).content_type("text/html; charset=utf-8").body(Html(html).0)
 }
 
 /// `GET /checkout/test/{session}`: the payment page.
 #[handler]
-pub async fn checkout_page(
-    Path(session): Path<String>,
-    Data(state): Data<&Arc<AppState>>,
-) -> Response {
+pub async fn checkout_page(Path(session): Path<String>, Data(state): Data<&Arc<AppState>>) -> Response {
     let Some(gw) = &state.test_gateway else {
         return page(StatusCode::NOT_FOUND, "Not found", "");
     };
     let Some(order_id) = gw.order_of_session(&session) else {
-        return page(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "<p>This payment link is not valid.</p>",
-        );
+        return page(StatusCode::NOT_FOUND, "Not found", "<p>This payment link is not valid.</p>");
     };
     let meta = &state.engine.backends().metadata;
     let order = match meta.order(order_id).await {
@@ -59,18 +45,11 @@ pub async fn checkout_page(
         Ok(None) => return page(StatusCode::NOT_FOUND, "Not found", "<p>No such order.</p>"),
         Err(e) => {
             tracing::error!(error = %e, "loading an order for the payment page");
-            return page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Error",
-                "<p>Please try again.</p>",
-            );
+            return page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "<p>Please try again.</p>");
         }
     };
     if order.status != OrderStatus::Pending {
-        let msg = format!(
-            "<p>This order is <strong>{}</strong>.</p>",
-            order.status.as_str()
-        );
+        let msg = format!("<p>This order is <strong>{}</strong>.</p>", order.status.as_str());
         return page(StatusCode::OK, "Proofsheet test payment", &msg);
     }
     let s = escape(&session);
@@ -92,47 +71,24 @@ async fn act(state: &AppState, session: &str, outcome: PaymentOutcome) -> Respon
         return page(StatusCode::NOT_FOUND, "Not found", "");
     };
     let Some(order_id) = gw.order_of_session(session) else {
-        return page(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "<p>This payment link is not valid.</p>",
-        );
+        return page(StatusCode::NOT_FOUND, "Not found", "<p>This payment link is not valid.</p>");
     };
     let (headers, body) = gw.notification(order_id, outcome, state.engine.backends().clock.now());
-    match state
-        .engine
-        .checkout()
-        .notification("test", &headers, &body)
-        .await
-    {
+    match state.engine.checkout().notification("test", &headers, &body).await {
         Ok(Applied::Changed(order)) => {
-            let word = if outcome == PaymentOutcome::Paid {
-                "Payment received"
-            } else {
-                "Payment declined"
-            };
+            let word = if outcome == PaymentOutcome::Paid { "Payment received" } else { "Payment declined" };
             page(
                 StatusCode::OK,
                 word,
-                &format!(
-                    "<p>Order <code>{}</code> is now <strong>{}</strong>.</p>",
-                    order.id,
-                    order.status.as_str()
-                ),
+                &format!("<p>Order <code>{}</code> is now <strong>{}</strong>.</p>", order.id, order.status.as_str()),
             )
         }
-        Ok(Applied::Ignored) => page(
-            StatusCode::CONFLICT,
-            "Nothing to do",
-            "<p>This order is no longer awaiting payment.</p>",
-        ),
+        Ok(Applied::Ignored) => {
+            page(StatusCode::CONFLICT, "Nothing to do", "<p>This order is no longer awaiting payment.</p>")
+        }
         Err(e) => {
             tracing::error!(error = %e, "test payment failed");
-            page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Error",
-                "<p>The payment could not be recorded; try again.</p>",
-            )
+            page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "<p>The payment could not be recorded; try again.</p>")
         }
     }
 }
@@ -152,14 +108,7 @@ pub async fn decline(Path(session): Path<String>, Data(state): Data<&Arc<AppStat
 /// `GET /orders/{id}/paid` and `/cancelled`: where a gateway sends the buyer back.
 #[handler]
 pub async fn returned(Path((id, how)): Path<(String, String)>) -> Response {
-    let text = if how == "paid" {
-        "Thank you: your download is being prepared."
-    } else {
-        "The payment was not completed."
-    };
-    page(
-        StatusCode::OK,
-        "Proofsheet",
-        &format!("<p>{}</p><p>Order <code>{}</code>.</p>", text, escape(&id)),
-    )
+    let text =
+        if how == "paid" { "Thank you: your download is being prepared." } else { "The payment was not completed." };
+    page(StatusCode::OK, "Proofsheet", &format!("<p>{}</p><p>Order <code>{}</code>.</p>", text, escape(&id)))
 }

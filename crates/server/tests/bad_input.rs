@@ -31,21 +31,8 @@ async fn uploads_reject_non_images_bombs_and_oversized_bodies() {
     let album = app.album(&ph, "private", None).await;
 
     // Not an image, whatever the header claims.
-    let r = app
-        .upload(
-            &ph,
-            &album,
-            "x.jpg",
-            b"this is plain text, not a photo".repeat(10),
-        )
-        .await;
-    assert_eq!(
-        code(r).await,
-        (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type".into()
-        )
-    );
+    let r = app.upload(&ph, &album, "x.jpg", b"this is plain text, not a photo".repeat(10)).await;
+    assert_eq!(code(r).await, (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type".into()));
     let r = app
         .http
         .post(app.api(&format!("/albums/{album}/photos")))
@@ -56,23 +43,16 @@ async fn uploads_reject_non_images_bombs_and_oversized_bodies() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let r = app
-        .upload(&ph, &album, "gif.jpg", b"GIF89a\x01\x00\x01\x00".to_vec())
-        .await;
+    let r = app.upload(&ph, &album, "gif.jpg", b"GIF89a\x01\x00\x01\x00".to_vec()).await;
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let r = app.upload(&ph, &album, "empty.jpg", vec![]).await;
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // A pixel bomb: a 65000 x 65000 header, refused from the header alone.
     let started = Instant::now();
-    let r = app
-        .upload(&ph, &album, "bomb.jpg", jpeg_header(65000, 65000))
-        .await;
+    let r = app.upload(&ph, &album, "bomb.jpg", jpeg_header(65000, 65000)).await;
     let elapsed = started.elapsed();
-    assert_eq!(
-        code(r).await,
-        (StatusCode::PAYLOAD_TOO_LARGE, "too_many_pixels".into())
-    );
+    assert_eq!(code(r).await, (StatusCode::PAYLOAD_TOO_LARGE, "too_many_pixels".into()));
     eprintln!("pixel bomb refused in {elapsed:?}");
 
     // Over the body limit: by Content-Length, and by counting a chunked stream.
@@ -80,12 +60,8 @@ async fn uploads_reject_non_images_bombs_and_oversized_bodies() {
     let mut too_big = jpeg(64, 64, 1, false);
     too_big.extend_from_slice(&big);
     let r = app.upload(&ph, &album, "big.jpg", too_big.clone()).await;
-    assert_eq!(
-        code(r).await,
-        (StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large".into())
-    );
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        too_big.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    assert_eq!(code(r).await, (StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large".into()));
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = too_big.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
     let r = app
         .http
         .post(app.api(&format!("/albums/{album}/photos")))
@@ -95,48 +71,25 @@ async fn uploads_reject_non_images_bombs_and_oversized_bodies() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        code(r).await,
-        (StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large".into())
-    );
+    assert_eq!(code(r).await, (StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large".into()));
 
     // None of that left a photo or a stored blob behind.
-    let photos: Value = app
-        .get(&format!("/albums/{album}/photos"), Some(&ph))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let photos: Value = app.get(&format!("/albums/{album}/photos"), Some(&ph)).await.json().await.unwrap();
     assert!(photos["items"].as_array().unwrap().is_empty());
     let data = app.server.state.config.server.data_dir.join("blobs");
-    let leftovers: Vec<_> = walk(&data)
-        .into_iter()
-        .filter(|p| !p.contains("/.tmp"))
-        .collect();
+    let leftovers: Vec<_> = walk(&data).into_iter().filter(|p| !p.contains("/.tmp")).collect();
     assert!(leftovers.is_empty(), "no blobs left: {leftovers:?}");
 
     // A truncated JPEG is accepted (its header is fine) and ends `failed`
     // with a reason; the worker carries on with the next photo.
     let good = jpeg(800, 600, 1, false);
     let truncated = good[..good.len() / 2].to_vec();
-    assert_eq!(
-        app.upload(&ph, &album, "cut.jpg", truncated).await.status(),
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        app.upload(&ph, &album, "good.jpg", good).await.status(),
-        StatusCode::CREATED
-    );
+    assert_eq!(app.upload(&ph, &album, "cut.jpg", truncated).await.status(), StatusCode::CREATED);
+    assert_eq!(app.upload(&ph, &album, "good.jpg", good).await.status(), StatusCode::CREATED);
     let photos = app.wait_processed(&ph, &album, 2).await;
     let cut = photos.iter().find(|p| p["filename"] == "cut.jpg").unwrap();
     assert_eq!(cut["status"], "failed");
-    assert!(
-        cut["failure_reason"]
-            .as_str()
-            .unwrap()
-            .contains("truncated"),
-        "{cut}"
-    );
+    assert!(cut["failure_reason"].as_str().unwrap().contains("truncated"), "{cut}");
     assert!(cut["preview_url"].is_null());
     let ok = photos.iter().find(|p| p["filename"] == "good.jpg").unwrap();
     assert_eq!(ok["status"], "ready");
@@ -206,40 +159,31 @@ async fn bodies_are_checked_strictly() {
 
     // Unknown fields and read-only fields are refused on create and update.
     let base = json!({"name": "A", "visibility": "private", "price_per_photo": {"amount": 100, "currency": "EUR"}});
-    for (field, value) in [
-        ("owner_id", json!("00000000-0000-0000-0000-000000000000")),
-        ("id", json!("x")),
-        ("admin", json!(true)),
-    ] {
+    for (field, value) in
+        [("owner_id", json!("00000000-0000-0000-0000-000000000000")), ("id", json!("x")), ("admin", json!(true))]
+    {
         let mut b = base.clone();
         b[field] = value;
         let r = app.post_json("/albums", Some(&ph), b).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{field}");
     }
     let album = app.album(&ph, "private", None).await;
-    for body in [
-        json!({"owner_id": "x"}),
-        json!({"created_at": "2020-01-01T00:00:00Z"}),
-        json!({"storage_prefix": "/etc"}),
-    ] {
-        let r = app
-            .http
-            .patch(app.api(&format!("/albums/{album}")))
-            .bearer_auth(&ph)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+    for body in
+        [json!({"owner_id": "x"}), json!({"created_at": "2020-01-01T00:00:00Z"}), json!({"storage_prefix": "/etc"})]
+    {
+        let r = app.http.patch(app.api(&format!("/albums/{album}"))).bearer_auth(&ph).json(&body).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
     }
     let r = app.post_json("/users", None, json!({"email": "a@b.test", "password": "long enough", "name": "A", "surname": "B", "role": "client", "id": "x"})).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = app.post_json("/users", None, json!({"email": "a@b.test", "password": "long enough", "name": "A", "surname": "B", "role": "admin"})).await;
-    assert_eq!(
-        r.status(),
-        StatusCode::BAD_REQUEST,
-        "nobody registers as admin"
-    );
+    let r = app
+        .post_json(
+            "/users",
+            None,
+            json!({"email": "a@b.test", "password": "long enough", "name": "A", "surname": "B", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "nobody registers as admin");
 
     // Invalid values: 422 with a reason.
     let mut b = base.clone();
@@ -260,51 +204,27 @@ async fn bodies_are_checked_strictly() {
         code(app.post_json("/albums", Some(&ph), b).await).await,
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid_email".into())
     );
-    let r = app.post_json("/users", None, json!({"email": "c@b.test", "password": "short", "name": "A", "surname": "B", "role": "client"})).await;
-    assert_eq!(
-        code(r).await,
-        (StatusCode::UNPROCESSABLE_ENTITY, "weak_password".into())
-    );
+    let r = app
+        .post_json(
+            "/users",
+            None,
+            json!({"email": "c@b.test", "password": "short", "name": "A", "surname": "B", "role": "client"}),
+        )
+        .await;
+    assert_eq!(code(r).await, (StatusCode::UNPROCESSABLE_ENTITY, "weak_password".into()));
 
     // Wrong password and unknown account: 401, the same answer.
-    let r = app
-        .post_json(
-            "/sessions",
-            None,
-            json!({"email": "strict@bad.test", "password": "wrong password"}),
-        )
-        .await;
-    assert_eq!(
-        code(r).await,
-        (StatusCode::UNAUTHORIZED, "invalid_credentials".into())
-    );
-    let r = app
-        .post_json(
-            "/sessions",
-            None,
-            json!({"email": "nobody@bad.test", "password": "wrong password"}),
-        )
-        .await;
-    assert_eq!(
-        code(r).await,
-        (StatusCode::UNAUTHORIZED, "invalid_credentials".into())
-    );
+    let r = app.post_json("/sessions", None, json!({"email": "strict@bad.test", "password": "wrong password"})).await;
+    assert_eq!(code(r).await, (StatusCode::UNAUTHORIZED, "invalid_credentials".into()));
+    let r = app.post_json("/sessions", None, json!({"email": "nobody@bad.test", "password": "wrong password"})).await;
+    assert_eq!(code(r).await, (StatusCode::UNAUTHORIZED, "invalid_credentials".into()));
     // A duplicate e-mail: 409.
     let r = app.post_json("/users", None, json!({"email": "STRICT@bad.test", "password": "long enough", "name": "A", "surname": "B", "role": "client"})).await;
     assert_eq!(code(r).await, (StatusCode::CONFLICT, "email_taken".into()));
     // Garbage ids are simply not found; bad page sizes are invalid.
-    assert_eq!(
-        app.get("/albums/not-a-uuid", Some(&ph)).await.status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.get("/albums?limit=0", Some(&ph)).await.status(),
-        StatusCode::UNPROCESSABLE_ENTITY
-    );
-    assert_eq!(
-        app.get("/albums?limit=abc", Some(&ph)).await.status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(app.get("/albums/not-a-uuid", Some(&ph)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/albums?limit=0", Some(&ph)).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.get("/albums?limit=abc", Some(&ph)).await.status(), StatusCode::BAD_REQUEST);
     app.server.shutdown().await;
 }
 
@@ -318,10 +238,7 @@ async fn forged_and_replayed_gateway_notifications_change_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        code(r).await,
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_signature".into())
-    );
+    assert_eq!(code(r).await, (StatusCode::UNPROCESSABLE_ENTITY, "invalid_signature".into()));
     let r = app
         .http
         .post(app.api("/payments/test/webhook"))
@@ -331,13 +248,7 @@ async fn forged_and_replayed_gateway_notifications_change_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = app
-        .http
-        .post(app.api("/payments/nope/webhook"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.post(app.api("/payments/nope/webhook")).body("{}").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     app.server.shutdown().await;
 }

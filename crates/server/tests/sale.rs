@@ -16,9 +16,7 @@ async fn a_client_buys_three_photos_and_downloads_exactly_those_originals() {
 
     // The photographer registers and creates a private album for a client.
     let photographer = app.user("ph@studio.test", "photographer").await;
-    let album = app
-        .album(&photographer, "private", Some("client@home.test"))
-        .await;
+    let album = app.album(&photographer, "private", Some("client@home.test")).await;
 
     // Five uploads of several megapixels; two are stored sideways with EXIF
     // orientation 6 (and every one carries a GPS position).
@@ -30,9 +28,7 @@ async fn a_client_buys_three_photos_and_downloads_exactly_those_originals() {
         } else {
             (jpeg(2400, 1600, 1, false), format!("upright-{i}.jpg"))
         };
-        let r = app
-            .upload(&photographer, &album, &name, bytes.clone())
-            .await;
+        let r = app.upload(&photographer, &album, &name, bytes.clone()).await;
         assert_eq!(r.status(), StatusCode::CREATED);
         let photo: Value = r.json().await.unwrap();
         assert_eq!(photo["status"], "processing");
@@ -43,66 +39,30 @@ async fn a_client_buys_three_photos_and_downloads_exactly_those_originals() {
     }
     let photos = app.wait_processed(&photographer, &album, 5).await;
     assert!(photos.iter().all(|p| p["status"] == "ready"), "{photos:?}");
-    let sideways = photos
-        .iter()
-        .find(|p| p["filename"] == "sideways-0.jpg")
-        .unwrap();
-    assert_eq!(
-        (sideways["width"].as_u64(), sideways["height"].as_u64()),
-        (Some(2000), Some(3000)),
-        "upright size"
-    );
+    let sideways = photos.iter().find(|p| p["filename"] == "sideways-0.jpg").unwrap();
+    assert_eq!((sideways["width"].as_u64(), sideways["height"].as_u64()), (Some(2000), Some(3000)), "upright size");
 
     // The client registers and sees the album.
     let client = app.user("client@home.test", "client").await;
-    let listed: Value = app
-        .get("/albums", Some(&client))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        listed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["id"] == album.as_str())
-    );
+    let listed: Value = app.get("/albums", Some(&client)).await.json().await.unwrap();
+    assert!(listed["items"].as_array().unwrap().iter().any(|a| a["id"] == album.as_str()));
 
     // The preview: smaller, upright, watermarked, no EXIF (so no GPS).
     let sideways_id = by_name["sideways-0.jpg"].clone();
     let preview_url = sideways["preview_url"].as_str().unwrap();
-    let r = app
-        .http
-        .get(preview_url)
-        .bearer_auth(&client)
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.get(preview_url).bearer_auth(&client).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "image/jpeg");
     let preview = r.bytes().await.unwrap().to_vec();
-    assert!(
-        preview.len() < originals[&sideways_id].len() / 2,
-        "the preview is much smaller than the original"
-    );
-    assert!(
-        !preview.windows(4).any(|w| w == b"Exif"),
-        "no EXIF in previews"
-    );
-    assert!(
-        !preview.windows(2).any(|w| w == [0xFF, 0xE1]),
-        "no APP1 segment in previews"
-    );
+    assert!(preview.len() < originals[&sideways_id].len() / 2, "the preview is much smaller than the original");
+    assert!(!preview.windows(4).any(|w| w == b"Exif"), "no EXIF in previews");
+    assert!(!preview.windows(2).any(|w| w == [0xFF, 0xE1]), "no APP1 segment in previews");
     let img = decode(&preview);
     assert_eq!((img.0, img.1), (1365, 2048), "portrait, longest edge 2048");
     let top = mean_rgb(&img, 0, img.1 / 3);
     let bottom = mean_rgb(&img, img.1 * 2 / 3, img.1);
     assert!(top[0] > top[2] + 40.0, "top is red once upright: {top:?}");
-    assert!(
-        bottom[2] > bottom[0] + 40.0,
-        "bottom is blue once upright: {bottom:?}"
-    );
+    assert!(bottom[2] > bottom[0] + 40.0, "bottom is blue once upright: {bottom:?}");
     // Compare with the same pipeline without a watermark: marked pixels exist.
     let clean = ImagePipeline::new(PipelineConfig::default())
         .unwrap()
@@ -116,80 +76,30 @@ async fn a_client_buys_three_photos_and_downloads_exactly_those_originals() {
         (la - lb).abs() > 60
     });
     let share = marked.count() as f64 / (img.0 * img.1) as f64;
-    assert!(
-        share > 0.01 && share < 0.6,
-        "watermark covers {share:.3} of the preview"
-    );
-    let thumb = app
-        .http
-        .get(sideways["thumbnail_url"].as_str().unwrap())
-        .bearer_auth(&client)
-        .send()
-        .await
-        .unwrap();
+    assert!(share > 0.01 && share < 0.6, "watermark covers {share:.3} of the preview");
+    let thumb = app.http.get(sideways["thumbnail_url"].as_str().unwrap()).bearer_auth(&client).send().await.unwrap();
     let thumb = decode(&thumb.bytes().await.unwrap());
     assert_eq!((thumb.0, thumb.1), (267, 400));
 
     // Nobody but the owner gets an original; strangers don't see the album.
-    let r = app
-        .get(&format!("/photos/{sideways_id}/original"), Some(&client))
-        .await;
+    let r = app.get(&format!("/photos/{sideways_id}/original"), Some(&client)).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = app
-        .get(
-            &format!("/photos/{sideways_id}/original"),
-            Some(&photographer),
-        )
-        .await;
+    let r = app.get(&format!("/photos/{sideways_id}/original"), Some(&photographer)).await;
     assert_eq!(r.bytes().await.unwrap().to_vec(), originals[&sideways_id]);
     let stranger = app.user("stranger@else.test", "client").await;
-    assert_eq!(
-        app.get(&format!("/albums/{album}"), Some(&stranger))
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.get(&format!("/albums/{album}/photos"), Some(&stranger))
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.http
-            .get(preview_url)
-            .bearer_auth(&stranger)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.http.get(preview_url).send().await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
-    let listed: Value = app
-        .get("/albums", Some(&stranger))
-        .await
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(app.get(&format!("/albums/{album}"), Some(&stranger)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/albums/{album}/photos"), Some(&stranger)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.http.get(preview_url).bearer_auth(&stranger).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.http.get(preview_url).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let listed: Value = app.get("/albums", Some(&stranger)).await.json().await.unwrap();
     assert!(listed["items"].as_array().unwrap().is_empty());
 
     // The client orders three photos, twice with the same Idempotency-Key.
-    let bought: Vec<String> = ["sideways-0.jpg", "upright-2.jpg", "upright-4.jpg"]
-        .iter()
-        .map(|n| by_name[*n].clone())
-        .collect();
+    let bought: Vec<String> =
+        ["sideways-0.jpg", "upright-2.jpg", "upright-4.jpg"].iter().map(|n| by_name[*n].clone()).collect();
     let body = json!({"album_id": album, "photo_ids": bought});
     let order_req = |body: Value| {
-        app.http
-            .post(app.api("/orders"))
-            .bearer_auth(&client)
-            .header("Idempotency-Key", "order-1")
-            .json(&body)
-            .send()
+        app.http.post(app.api("/orders")).bearer_auth(&client).header("Idempotency-Key", "order-1").json(&body).send()
     };
     let r = order_req(body.clone()).await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -198,83 +108,34 @@ async fn a_client_buys_three_photos_and_downloads_exactly_those_originals() {
     assert_eq!(order["total"], json!({"amount": 1500, "currency": "EUR"}));
     let order_id = order["id"].as_str().unwrap().to_owned();
     let again: Value = order_req(body.clone()).await.unwrap().json().await.unwrap();
-    assert_eq!(
-        again["id"], order["id"],
-        "same key, same body: the first order"
-    );
+    assert_eq!(again["id"], order["id"], "same key, same body: the first order");
     let other = json!({"album_id": album, "photo_ids": [bought[0]]});
-    assert_eq!(
-        order_req(other).await.unwrap().status(),
-        StatusCode::UNPROCESSABLE_ENTITY
-    );
-    let orders: Value = app
-        .get("/orders", Some(&client))
-        .await
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(order_req(other).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let orders: Value = app.get("/orders", Some(&client)).await.json().await.unwrap();
     assert_eq!(orders["items"].as_array().unwrap().len(), 1);
 
     // Checkout with the test gateway and pay on its page.
-    let r = app
-        .post_json(
-            &format!("/orders/{order_id}/checkout"),
-            Some(&client),
-            json!({"gateway": "test"}),
-        )
-        .await;
+    let r = app.post_json(&format!("/orders/{order_id}/checkout"), Some(&client), json!({"gateway": "test"})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let checkout_url = r.json::<Value>().await.unwrap()["checkout_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let checkout_url = r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned();
     assert!(checkout_url.starts_with(&app.url));
     let page = app.http.get(&checkout_url).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(
-        page.headers()["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("frame-ancestors 'none'")
-    );
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     assert!(page.text().await.unwrap().contains("1500 EUR"));
     // A forged session pays nothing.
-    let forged = format!(
-        "{}/checkout/test/{order_id}.AAAAAAAAAAAAAAAAAAAAAA/pay",
-        app.url
-    );
-    assert_eq!(
-        app.http.post(forged).send().await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
-    let paid = app
-        .http
-        .post(format!("{checkout_url}/pay"))
-        .send()
-        .await
-        .unwrap();
+    let forged = format!("{}/checkout/test/{order_id}.AAAAAAAAAAAAAAAAAAAAAA/pay", app.url);
+    assert_eq!(app.http.post(forged).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let paid = app.http.post(format!("{checkout_url}/pay")).send().await.unwrap();
     assert_eq!(paid.status(), StatusCode::OK);
     // Paying twice changes nothing.
-    assert_eq!(
-        app.http
-            .post(format!("{checkout_url}/pay"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::CONFLICT
-    );
+    assert_eq!(app.http.post(format!("{checkout_url}/pay")).send().await.unwrap().status(), StatusCode::CONFLICT);
 
     let order = app.wait_order(&client, &order_id, "fulfilled").await;
     let url = order["download"]["url"].as_str().unwrap().to_owned();
     assert!(url.starts_with(&format!("{}/api/v1/downloads/", app.url)));
     // The photographer sees the sale but not the buyer's link.
-    let seen: Value = app
-        .get(&format!("/orders/{order_id}"), Some(&photographer))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let seen: Value = app.get(&format!("/orders/{order_id}"), Some(&photographer)).await.json().await.unwrap();
     assert_eq!(seen["status"], "fulfilled");
     assert!(seen["download"].is_null());
 
@@ -299,91 +160,32 @@ async fn a_client_buys_three_photos_and_downloads_exactly_those_originals() {
     assert_eq!(names, ["sideways-0.jpg", "upright-2.jpg", "upright-4.jpg"]);
 
     // Range requests resume a download.
-    let r = app
-        .http
-        .get(&url)
-        .header("Range", "bytes=100-199")
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.get(&url).header("Range", "bytes=100-199").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
-    assert_eq!(
-        r.headers()["content-range"],
-        format!("bytes 100-199/{}", zip_bytes.len())
-    );
+    assert_eq!(r.headers()["content-range"], format!("bytes 100-199/{}", zip_bytes.len()));
     assert_eq!(r.bytes().await.unwrap().to_vec(), zip_bytes[100..200]);
-    let r = app
-        .http
-        .get(&url)
-        .header("Range", format!("bytes={}-", zip_bytes.len()))
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.get(&url).header("Range", format!("bytes={}-", zip_bytes.len())).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
 
     // A forged or mangled token finds nothing.
     let bad = format!("{}/api/v1/downloads/{}", app.url, "A".repeat(43));
-    assert_eq!(
-        app.http.get(bad).send().await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.http.get(bad).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 
     // A declined payment cancels the order and makes no link.
-    let r = app
-        .post_json(
-            "/orders",
-            Some(&client),
-            json!({"album_id": album, "photo_ids": [bought[1]]}),
-        )
-        .await;
-    let second = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = app
-        .http
-        .post(app.api(&format!("/orders/{second}/checkout")))
-        .bearer_auth(&client)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status(),
-        StatusCode::CREATED,
-        "checkout without a body uses the default gateway"
-    );
-    let checkout_url = r.json::<Value>().await.unwrap()["checkout_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        app.http
-            .post(format!("{checkout_url}/decline"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    let r = app.post_json("/orders", Some(&client), json!({"album_id": album, "photo_ids": [bought[1]]})).await;
+    let second = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = app.http.post(app.api(&format!("/orders/{second}/checkout"))).bearer_auth(&client).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "checkout without a body uses the default gateway");
+    let checkout_url = r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned();
+    assert_eq!(app.http.post(format!("{checkout_url}/decline")).send().await.unwrap().status(), StatusCode::OK);
     let declined = app.wait_order(&client, &second, "cancelled").await;
     assert!(declined["download"].is_null());
     // A cancelled order cannot be paid any more.
-    let r = app
-        .post_json(
-            &format!("/orders/{second}/checkout"),
-            Some(&client),
-            json!({}),
-        )
-        .await;
+    let r = app.post_json(&format!("/orders/{second}/checkout"), Some(&client), json!({})).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
 
     // Another client cannot read or pay the first client's order.
-    assert_eq!(
-        app.get(&format!("/orders/{order_id}"), Some(&stranger))
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.get(&format!("/orders/{order_id}"), Some(&stranger)).await.status(), StatusCode::NOT_FOUND);
 
     // The sale shows in the photographer's report (the declined order does not).
     let r = app.get("/reports/sales", Some(&photographer)).await;
@@ -394,41 +196,18 @@ async fn a_client_buys_three_photos_and_downloads_exactly_those_originals() {
         json!([{"currency": "EUR", "orders": 1, "photos_sold": 3, "revenue": {"amount": 1500, "currency": "EUR"}}])
     );
     assert_eq!(report["albums"][0]["album_id"], album.as_str());
-    let r = app
-        .get(
-            "/reports/sales?format=csv&from=2020-01-01",
-            Some(&photographer),
-        )
-        .await;
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/csv")
-    );
+    let r = app.get("/reports/sales?format=csv&from=2020-01-01", Some(&photographer)).await;
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let csv = r.text().await.unwrap();
-    assert_eq!(
-        csv.lines().nth(1).unwrap(),
-        format!("{album},Wedding,EUR,1,3,1500")
-    );
-    assert_eq!(
-        app.get("/reports/sales", Some(&client)).await.status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(csv.lines().nth(1).unwrap(), format!("{album},Wedding,EUR,1,3,1500"));
+    assert_eq!(app.get("/reports/sales", Some(&client)).await.status(), StatusCode::FORBIDDEN);
     let other: Value = app
-        .get(
-            "/reports/sales",
-            Some(&app.user("rival@studio.test", "photographer").await),
-        )
+        .get("/reports/sales", Some(&app.user("rival@studio.test", "photographer").await))
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        other["totals"],
-        json!([]),
-        "a photographer sees only their own sales"
-    );
+    assert_eq!(other["totals"], json!([]), "a photographer sees only their own sales");
 
     // Eight days later the link no longer works.
     app.clock.advance(chrono::Duration::days(8));
@@ -445,38 +224,14 @@ async fn public_albums_are_readable_anonymously_and_private_ones_are_not() {
     let ph = app.user("pub@studio.test", "photographer").await;
     let public = app.album(&ph, "public", None).await;
     let private = app.album(&ph, "private", None).await;
-    assert_eq!(
-        app.get(&format!("/albums/{public}"), None).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.get(&format!("/albums/{public}/photos"), None)
-            .await
-            .status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.get(&format!("/albums/{private}"), None).await.status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.get("/albums", None).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.get(&format!("/albums/{public}"), None).await.status(), StatusCode::OK);
+    assert_eq!(app.get(&format!("/albums/{public}/photos"), None).await.status(), StatusCode::OK);
+    assert_eq!(app.get(&format!("/albums/{private}"), None).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/albums", None).await.status(), StatusCode::UNAUTHORIZED);
     // A client sees public albums in the list; another photographer cannot change them.
     let client = app.user("anyone@home.test", "client").await;
-    let listed: Value = app
-        .get("/albums", Some(&client))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = listed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
+    let listed: Value = app.get("/albums", Some(&client)).await.json().await.unwrap();
+    let ids: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [public.as_str()]);
     let other = app.user("other@studio.test", "photographer").await;
     let r = app
@@ -488,16 +243,16 @@ async fn public_albums_are_readable_anonymously_and_private_ones_are_not() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = app
-        .http
-        .delete(app.api(&format!("/albums/{private}")))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.delete(app.api(&format!("/albums/{private}"))).bearer_auth(&other).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // Clients cannot create albums; photographers cannot buy.
-    let r = app.post_json("/albums", Some(&client), json!({"name": "x", "visibility": "public", "price_per_photo": {"amount": 1, "currency": "EUR"}})).await;
+    let r = app
+        .post_json(
+            "/albums",
+            Some(&client),
+            json!({"name": "x", "visibility": "public", "price_per_photo": {"amount": 1, "currency": "EUR"}}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // The owner renames, clears the client, and deletes.
     let r = app
@@ -510,32 +265,12 @@ async fn public_albums_are_readable_anonymously_and_private_ones_are_not() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["name"], "Renamed");
-    let r = app
-        .http
-        .delete(app.api(&format!("/albums/{private}")))
-        .bearer_auth(&ph)
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.delete(app.api(&format!("/albums/{private}"))).bearer_auth(&ph).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.get(&format!("/albums/{private}"), Some(&ph))
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.get(&format!("/albums/{private}"), Some(&ph)).await.status(), StatusCode::NOT_FOUND);
     // Signing out revokes the token.
-    let r = app
-        .http
-        .delete(app.api("/sessions/current"))
-        .bearer_auth(&ph)
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.delete(app.api("/sessions/current")).bearer_auth(&ph).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.get("/users/me", Some(&ph)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.get("/users/me", Some(&ph)).await.status(), StatusCode::UNAUTHORIZED);
     app.server.shutdown().await;
 }

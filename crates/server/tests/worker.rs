@@ -37,10 +37,7 @@ impl BlobStore for Flaky {
     async fn get(&self, key: &str) -> Result<Bytes> {
         if key.contains("/originals/") && self.outage.load(Ordering::SeqCst) > 0 {
             self.outage.fetch_sub(1, Ordering::SeqCst);
-            return Err(Error::backend(
-                "reading an object",
-                "simulated storage outage",
-            ));
+            return Err(Error::backend("reading an object", "simulated storage outage"));
         }
         self.inner.get(key).await
     }
@@ -67,10 +64,7 @@ impl BlobStore for Flaky {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
     let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
-    let blobs = Arc::new(Flaky {
-        inner: OpendalBlobStore::memory().unwrap(),
-        outage: AtomicU32::new(2),
-    });
+    let blobs = Arc::new(Flaky { inner: OpendalBlobStore::memory().unwrap(), outage: AtomicU32::new(2) });
     let clock = Arc::new(ManualClock::new());
     let engine = Proofsheet::new(
         Backends {
@@ -104,41 +98,22 @@ async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
         .unwrap();
     let jpeg = Bytes::from(common::jpeg(640, 480, 1, false));
     let body = Box::pin(futures::stream::once(async move { Ok(jpeg) }));
-    let photo = engine
-        .albums()
-        .upload(&ph, album.id, Some("a.jpg"), body)
-        .await
-        .unwrap();
+    let photo = engine.albums().upload(&ph, album.id, Some("a.jpg"), body).await.unwrap();
     let worker = Worker::new(engine.clone());
 
     // Two failures while storage is out; each waits out its backoff.
-    assert!(
-        matches!(worker.run_once().await.unwrap(), Ran::Retrying(_, ref e) if e.contains("reading an object"))
-    );
+    assert!(matches!(worker.run_once().await.unwrap(), Ran::Retrying(_, ref e) if e.contains("reading an object")));
     assert_eq!(worker.run_once().await.unwrap(), Ran::Idle, "backing off");
     clock.advance(Duration::seconds(3));
-    assert!(matches!(
-        worker.run_once().await.unwrap(),
-        Ran::Retrying(..)
-    ));
+    assert!(matches!(worker.run_once().await.unwrap(), Ran::Retrying(..)));
     clock.advance(Duration::seconds(5));
-    let Ran::Succeeded(job) = worker.run_once().await.unwrap() else {
-        panic!("third attempt succeeds")
-    };
+    let Ran::Succeeded(job) = worker.run_once().await.unwrap() else { panic!("third attempt succeeds") };
     assert_eq!(job.attempts, 3);
-    assert_eq!(
-        store.photo(photo.id).await.unwrap().unwrap().status,
-        PhotoStatus::Ready
-    );
+    assert_eq!(store.photo(photo.id).await.unwrap().unwrap().status, PhotoStatus::Ready);
 
     // A job that can never succeed ends `failed` at once with its error,
     // and the worker goes on to the next job.
-    let bogus = NewJob::now(
-        Task::BuildZip {
-            order_id: OrderId::new(),
-        },
-        clock.now(),
-    );
+    let bogus = NewJob::now(Task::BuildZip { order_id: OrderId::new() }, clock.now());
     store.enqueue(&bogus).await.unwrap();
     let broken_album_order = {
         let cl = testkit::user("cl@w.test", Role::Client);
@@ -147,12 +122,7 @@ async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
         let o = testkit::order(&cl, &album, &[&p]);
         store.insert_order(&o).await.unwrap();
         engine.albums().delete(&ph, album.id).await.unwrap();
-        let ev = PaymentEvent {
-            id: "evt".into(),
-            order_id: o.id,
-            outcome: PaymentOutcome::Paid,
-            reference: None,
-        };
+        let ev = PaymentEvent { id: "evt".into(), order_id: o.id, outcome: PaymentOutcome::Paid, reference: None };
         engine.checkout().apply("test", ev).await.unwrap();
         o.id
     };
@@ -164,21 +134,12 @@ async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
         }
     }
     assert_eq!(ran.len(), 2, "{ran:?}");
-    assert!(
-        matches!(&ran[0], Ran::Succeeded(j) if j.id == bogus.id),
-        "an unknown order is nothing to do"
-    );
-    let Ran::Failed(failed, message) = &ran[1] else {
-        panic!("{:?}", ran[1])
-    };
+    assert!(matches!(&ran[0], Ran::Succeeded(j) if j.id == bogus.id), "an unknown order is nothing to do");
+    let Ran::Failed(failed, message) = &ran[1] else { panic!("{:?}", ran[1]) };
     assert!(message.contains("deleted"), "{message}");
     let stored = store.job(failed.id).await.unwrap().unwrap();
     assert_eq!(stored.status, JobStatus::Failed);
     assert!(stored.last_error.unwrap().contains("deleted"));
     let order = store.order(broken_album_order).await.unwrap().unwrap();
-    assert_eq!(
-        order.status,
-        OrderStatus::Paid,
-        "still paid: an operator can see and act on it"
-    );
+    assert_eq!(order.status, OrderStatus::Paid, "still paid: an operator can see and act on it");
 }

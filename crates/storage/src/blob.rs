@@ -20,15 +20,8 @@ fn dal_err(context: &'static str) -> impl Fn(opendal::Error) -> Error {
         ErrorKind::NotFound => Error::not_found("object"),
         kind => {
             let retryable = e.is_temporary()
-                || !matches!(
-                    kind,
-                    ErrorKind::PermissionDenied | ErrorKind::ConfigInvalid | ErrorKind::Unsupported
-                );
-            Error::Backend {
-                context: context.into(),
-                source: Box::new(e),
-                retryable,
-            }
+                || !matches!(kind, ErrorKind::PermissionDenied | ErrorKind::ConfigInvalid | ErrorKind::Unsupported);
+            Error::Backend { context: context.into(), source: Box::new(e), retryable }
         }
     }
 }
@@ -37,14 +30,9 @@ fn check_key(key: &str) -> Result<()> {
     if key.is_empty()
         || key.starts_with('/')
         || key.ends_with('/')
-        || key
-            .split('/')
-            .any(|p| p == ".." || p == "." || p.is_empty())
+        || key.split('/').any(|p| p == ".." || p == "." || p.is_empty())
     {
-        return Err(Error::backend_permanent(
-            "checking an object key",
-            format!("unsafe object key {key:?}"),
-        ));
+        return Err(Error::backend_permanent("checking an object key", format!("unsafe object key {key:?}")));
     }
     Ok(())
 }
@@ -60,18 +48,11 @@ impl OpendalBlobStore {
     /// finished, so a half-written object is never visible.
     #[cfg(feature = "fs")]
     pub fn fs(root: &std::path::Path) -> Result<Self> {
-        std::fs::create_dir_all(root.join(".tmp"))
-            .map_err(|e| Error::backend("creating the storage root", e))?;
-        let root = root
-            .canonicalize()
-            .map_err(|e| Error::backend("opening the storage root", e))?;
+        std::fs::create_dir_all(root.join(".tmp")).map_err(|e| Error::backend("creating the storage root", e))?;
+        let root = root.canonicalize().map_err(|e| Error::backend("opening the storage root", e))?;
         let root = root.to_string_lossy();
-        let builder = opendal::services::Fs::default()
-            .root(&root)
-            .atomic_write_dir(&format!("{root}/.tmp"));
-        Ok(Self::new(
-            Operator::new(builder).map_err(dal_err("configuring fs storage"))?,
-        ))
+        let builder = opendal::services::Fs::default().root(&root).atomic_write_dir(&format!("{root}/.tmp"));
+        Ok(Self::new(Operator::new(builder).map_err(dal_err("configuring fs storage"))?))
     }
 
     /// Objects in an S3-compatible bucket (AWS S3, MinIO, Ceph, R2, moto).
@@ -99,24 +80,15 @@ impl OpendalBlobStore {
         }
         let op = Operator::new(builder)
             .map_err(dal_err("configuring S3 storage"))?
-            .layer(
-                opendal::layers::TimeoutLayer::new()
-                    .with_timeout(std::time::Duration::from_secs(60)),
-            )
-            .layer(
-                opendal::layers::RetryLayer::new()
-                    .with_max_times(4)
-                    .with_jitter(),
-            );
+            .layer(opendal::layers::TimeoutLayer::new().with_timeout(std::time::Duration::from_secs(60)))
+            .layer(opendal::layers::RetryLayer::new().with_max_times(4).with_jitter());
         Ok(Self::new(op))
     }
 
     /// Objects in this process's memory (tests, throwaway runs).
     pub fn memory() -> Result<Self> {
         let builder = opendal::services::Memory::default();
-        Ok(Self::new(
-            Operator::new(builder).map_err(dal_err("configuring memory storage"))?,
-        ))
+        Ok(Self::new(Operator::new(builder).map_err(dal_err("configuring memory storage"))?))
     }
 
     /// The underlying operator.
@@ -183,25 +155,16 @@ struct DalWriter {
 impl BlobWriter for DalWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
         self.written += chunk.len() as u64;
-        self.inner
-            .write(chunk)
-            .await
-            .map_err(dal_err("writing an object"))
+        self.inner.write(chunk).await.map_err(dal_err("writing an object"))
     }
 
     async fn finish(mut self: Box<Self>) -> Result<u64> {
-        self.inner
-            .close()
-            .await
-            .map_err(dal_err("finishing an object"))?;
+        self.inner.close().await.map_err(dal_err("finishing an object"))?;
         Ok(self.written)
     }
 
     async fn abort(mut self: Box<Self>) -> Result<()> {
-        self.inner
-            .abort()
-            .await
-            .map_err(dal_err("aborting an object"))
+        self.inner.abort().await.map_err(dal_err("aborting an object"))
     }
 }
 
@@ -209,31 +172,19 @@ impl BlobWriter for DalWriter {
 impl BlobStore for OpendalBlobStore {
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         check_key(key)?;
-        self.op
-            .write(key, data)
-            .await
-            .map_err(dal_err("writing an object"))?;
+        self.op.write(key, data).await.map_err(dal_err("writing an object"))?;
         Ok(())
     }
 
     async fn writer(&self, key: &str) -> Result<Box<dyn BlobWriter>> {
         check_key(key)?;
-        let inner = self
-            .op
-            .writer(key)
-            .await
-            .map_err(dal_err("opening an object for writing"))?;
+        let inner = self.op.writer(key).await.map_err(dal_err("opening an object for writing"))?;
         Ok(Box::new(DalWriter { inner, written: 0 }))
     }
 
     async fn get(&self, key: &str) -> Result<Bytes> {
         check_key(key)?;
-        Ok(self
-            .op
-            .read(key)
-            .await
-            .map_err(dal_err("reading an object"))?
-            .to_bytes())
+        Ok(self.op.read(key).await.map_err(dal_err("reading an object"))?.to_bytes())
     }
 
     async fn stream(&self, key: &str, range: Option<Range<u64>>) -> Result<ByteStream> {
@@ -241,28 +192,14 @@ impl BlobStore for OpendalBlobStore {
         // Stat first so a missing object is NotFound before any byte is sent.
         let size = self.size(key).await?;
         let range = range.unwrap_or(0..size);
-        let reader = self
-            .op
-            .reader(key)
-            .await
-            .map_err(dal_err("opening an object"))?;
-        let stream = reader
-            .into_bytes_stream(range)
-            .await
-            .map_err(dal_err("streaming an object"))?;
-        Ok(Box::pin(
-            stream.map_err(|e| Error::backend("streaming an object", e)),
-        ))
+        let reader = self.op.reader(key).await.map_err(dal_err("opening an object"))?;
+        let stream = reader.into_bytes_stream(range).await.map_err(dal_err("streaming an object"))?;
+        Ok(Box::pin(stream.map_err(|e| Error::backend("streaming an object", e))))
     }
 
     async fn size(&self, key: &str) -> Result<u64> {
         check_key(key)?;
-        Ok(self
-            .op
-            .stat(key)
-            .await
-            .map_err(dal_err("reading an object's size"))?
-            .content_length())
+        Ok(self.op.stat(key).await.map_err(dal_err("reading an object's size"))?.content_length())
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
@@ -275,12 +212,7 @@ impl BlobStore for OpendalBlobStore {
 
     async fn delete_prefix(&self, prefix: &str) -> Result<()> {
         check_key(prefix)?;
-        match self
-            .op
-            .delete_with(&format!("{prefix}/"))
-            .recursive(true)
-            .await
-        {
+        match self.op.delete_with(&format!("{prefix}/")).recursive(true).await {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(dal_err("deleting objects")(e)),
             _ => Ok(()),
         }
@@ -288,20 +220,12 @@ impl BlobStore for OpendalBlobStore {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         check_key(prefix)?;
-        let entries = match self
-            .op
-            .list_with(&format!("{prefix}/"))
-            .recursive(true)
-            .await
-        {
+        let entries = match self.op.list_with(&format!("{prefix}/")).recursive(true).await {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(vec![]),
             other => other.map_err(dal_err("listing objects"))?,
         };
-        let mut keys: Vec<String> = entries
-            .into_iter()
-            .filter(|e| e.metadata().mode().is_file())
-            .map(|e| e.path().to_owned())
-            .collect();
+        let mut keys: Vec<String> =
+            entries.into_iter().filter(|e| e.metadata().mode().is_file()).map(|e| e.path().to_owned()).collect();
         keys.sort();
         Ok(keys)
     }

@@ -36,10 +36,7 @@ impl PgStore {
     /// Applies pending migrations (they take an advisory lock, so several
     /// processes starting at once is safe).
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| Error::backend("running PostgreSQL migrations", e))
+        MIGRATOR.run(&self.pool).await.map_err(|e| Error::backend("running PostgreSQL migrations", e))
     }
 
     /// The connection pool, for embedders who add their own tables.
@@ -54,16 +51,13 @@ sql_store!(store: PgStore, db: Postgres, conn: PgConnection, row: PgRow, claim_l
 /// returns its URL: each test (or benchmark run) gets a clean schema.
 pub async fn fresh_database(admin_url: &str) -> Result<String> {
     use sqlx::Connection;
-    let mut conn = PgConnection::connect(admin_url)
-        .await
-        .map_err(db_err("connecting to PostgreSQL"))?;
+    let mut conn = PgConnection::connect(admin_url).await.map_err(db_err("connecting to PostgreSQL"))?;
     let name = format!("proofsheet_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
         .map_err(db_err("creating a database"))?;
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .ok_or_else(|| Error::invalid("invalid_database_url", "no database name"))?;
+    let (base, _) =
+        admin_url.rsplit_once('/').ok_or_else(|| Error::invalid("invalid_database_url", "no database name"))?;
     Ok(format!("{base}/{name}"))
 }

@@ -2,9 +2,7 @@
 
 use sqlx::{
     Sqlite, SqliteConnection, SqlitePool,
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-    },
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous},
 };
 
 use crate::sql::store::sql_store;
@@ -28,11 +26,7 @@ impl SqliteStore {
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(10))
-            .journal_mode(if memory {
-                SqliteJournalMode::Memory
-            } else {
-                SqliteJournalMode::Wal
-            })
+            .journal_mode(if memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
             .synchronous(SqliteSynchronous::Normal);
         // An in-memory database lives in one connection; a file takes a few
         // readers beside its one writer.
@@ -51,10 +45,7 @@ impl SqliteStore {
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| Error::backend("running SQLite migrations", e))
+        MIGRATOR.run(&self.pool).await.map_err(|e| Error::backend("running SQLite migrations", e))
     }
 
     /// The connection pool, for embedders who add their own tables.

@@ -68,8 +68,7 @@ impl Out {
 
 fn dos_time() -> (u16, u16) {
     let now = Utc::now();
-    let time =
-        ((now.hour() as u16) << 11) | ((now.minute() as u16) << 5) | (now.second() as u16 / 2);
+    let time = ((now.hour() as u16) << 11) | ((now.minute() as u16) << 5) | (now.second() as u16 / 2);
     let year = (now.year().clamp(1980, 2107) - 1980) as u16;
     let date = (year << 9) | ((now.month() as u16) << 5) | now.day() as u16;
     (time, date)
@@ -77,18 +76,9 @@ fn dos_time() -> (u16, u16) {
 
 #[async_trait]
 impl Packager for ZipPackager {
-    async fn package(
-        &self,
-        blobs: &dyn BlobStore,
-        dest: &str,
-        entries: &[(String, String)],
-    ) -> Result<u64> {
+    async fn package(&self, blobs: &dyn BlobStore, dest: &str, entries: &[(String, String)]) -> Result<u64> {
         let writer = blobs.writer(dest).await?;
-        let mut out = Out {
-            writer,
-            offset: 0,
-            pending: BytesMut::with_capacity(64 * 1024),
-        };
+        let mut out = Out { writer, offset: 0, pending: BytesMut::with_capacity(64 * 1024) };
         match write_zip(blobs, &mut out, entries).await {
             Ok(()) => out.writer.finish().await,
             Err(e) => {
@@ -101,19 +91,12 @@ impl Packager for ZipPackager {
     }
 }
 
-async fn write_zip(
-    blobs: &dyn BlobStore,
-    out: &mut Out,
-    entries: &[(String, String)],
-) -> Result<()> {
+async fn write_zip(blobs: &dyn BlobStore, out: &mut Out, entries: &[(String, String)]) -> Result<()> {
     let (time, date) = dos_time();
     let mut written = Vec::with_capacity(entries.len());
     for (name, key) in entries {
         if name.len() > u16::MAX as usize {
-            return Err(Error::invalid(
-                "invalid_filename",
-                "a file name is too long for a zip",
-            ));
+            return Err(Error::invalid("invalid_filename", "a file name is too long for a zip"));
         }
         let offset = out.position();
         let h = out.header();
@@ -140,10 +123,7 @@ async fn write_zip(
             out.data(chunk).await?;
         }
         if size >= U32_MAX {
-            return Err(Error::invalid(
-                "file_too_large",
-                "a single file of 4 GiB or more cannot be zipped",
-            ));
+            return Err(Error::invalid("file_too_large", "a single file of 4 GiB or more cannot be zipped"));
         }
         let crc = crc.finalize();
         let h = out.header();
@@ -151,12 +131,7 @@ async fn write_zip(
         h.put_u32_le(crc);
         h.put_u32_le(size as u32);
         h.put_u32_le(size as u32);
-        written.push(Entry {
-            name: name.clone(),
-            crc,
-            size,
-            offset,
-        });
+        written.push(Entry { name: name.clone(), crc, size, offset });
     }
 
     let cd_start = out.position();
@@ -179,11 +154,7 @@ async fn write_zip(
         h.put_u16_le(0); // disk
         h.put_u16_le(0); // internal attributes
         h.put_u32_le(0o100644 << 16); // external: regular file, rw-r--r--
-        h.put_u32_le(if zip64 {
-            U32_MAX as u32
-        } else {
-            e.offset as u32
-        });
+        h.put_u32_le(if zip64 { U32_MAX as u32 } else { e.offset as u32 });
         h.put_slice(e.name.as_bytes());
         if zip64 {
             h.put_u16_le(0x0001);

@@ -11,10 +11,7 @@ use proofsheet_storage::{OpendalBlobStore, PgStore, S3Options, SqliteStore, ZipP
 
 /// A SQL backend under test, with what keeps it alive.
 enum Sql {
-    Sqlite(
-        Arc<SqliteStore>,
-        #[allow(dead_code)] Option<tempfile::TempDir>,
-    ),
+    Sqlite(Arc<SqliteStore>, #[allow(dead_code)] Option<tempfile::TempDir>),
     Pg(Arc<PgStore>),
 }
 
@@ -28,9 +25,7 @@ async fn postgres() -> Option<PgStore> {
             Some(PgStore::connect(&url, 10).await.unwrap())
         }
         Err(_) if std::env::var("PROOFSHEET_REQUIRE_SERVICES").is_ok() => {
-            panic!(
-                "PROOFSHEET_TEST_POSTGRES_URL is unset but PROOFSHEET_REQUIRE_SERVICES is: run scripts/services.sh"
-            )
+            panic!("PROOFSHEET_TEST_POSTGRES_URL is unset but PROOFSHEET_REQUIRE_SERVICES is: run scripts/services.sh")
         }
         Err(_) => {
             eprintln!("PROOFSHEET_TEST_POSTGRES_URL unset: PostgreSQL suites skipped");
@@ -41,9 +36,7 @@ async fn postgres() -> Option<PgStore> {
 
 async fn metadata_backends() -> Vec<(&'static str, Sql)> {
     let dir = tempfile::tempdir().unwrap();
-    let file = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .unwrap();
+    let file = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
     let memory = SqliteStore::connect("sqlite::memory:").await.unwrap();
     let mut out = vec![
         ("sqlite-file", Sql::Sqlite(Arc::new(file), Some(dir))),
@@ -62,30 +55,19 @@ async fn s3_bucket(endpoint: &str) -> String {
     let bucket = format!("t{}", uuid::Uuid::new_v4().simple());
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
-    let req = format!(
-        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
+    let req = format!("PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     conn.write_all(req.as_bytes()).await.unwrap();
     let mut reply = String::new();
     conn.read_to_string(&mut reply).await.unwrap();
-    assert!(
-        reply.starts_with("HTTP/1.1 200"),
-        "creating bucket: {reply}"
-    );
+    assert!(reply.starts_with("HTTP/1.1 200"), "creating bucket: {reply}");
     bucket
 }
 
 async fn blob_backends() -> Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let fs = OpendalBlobStore::fs(dir.path()).unwrap();
-    let mut out: Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfile::TempDir>)> = vec![
-        ("fs", Arc::new(fs), Some(dir)),
-        (
-            "memory",
-            Arc::new(OpendalBlobStore::memory().unwrap()),
-            None,
-        ),
-    ];
+    let mut out: Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfile::TempDir>)> =
+        vec![("fs", Arc::new(fs), Some(dir)), ("memory", Arc::new(OpendalBlobStore::memory().unwrap()), None)];
     match std::env::var("PROOFSHEET_TEST_S3_ENDPOINT") {
         Ok(endpoint) => {
             let options = S3Options {
@@ -97,16 +79,10 @@ async fn blob_backends() -> Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfi
                 secret_access_key: "test-secret".into(),
                 path_style: true,
             };
-            out.push((
-                "s3",
-                Arc::new(OpendalBlobStore::s3(&options).unwrap()),
-                None,
-            ));
+            out.push(("s3", Arc::new(OpendalBlobStore::s3(&options).unwrap()), None));
         }
         Err(_) if std::env::var("PROOFSHEET_REQUIRE_SERVICES").is_ok() => {
-            panic!(
-                "PROOFSHEET_TEST_S3_ENDPOINT is unset but PROOFSHEET_REQUIRE_SERVICES is: run scripts/services.sh"
-            )
+            panic!("PROOFSHEET_TEST_S3_ENDPOINT is unset but PROOFSHEET_REQUIRE_SERVICES is: run scripts/services.sh")
         }
         Err(_) => eprintln!("PROOFSHEET_TEST_S3_ENDPOINT unset: S3 suites skipped"),
     }
@@ -148,18 +124,13 @@ async fn packager_streams_a_valid_stored_zip() {
         let mut entries = Vec::new();
         let mut expected = Vec::new();
         for i in 0..5u32 {
-            let data: Vec<u8> = (0..(100_000 + i * 7919))
-                .map(|n| (n.wrapping_mul(31) ^ i) as u8)
-                .collect();
+            let data: Vec<u8> = (0..(100_000 + i * 7919)).map(|n| (n.wrapping_mul(31) ^ i) as u8).collect();
             let key = format!("src/{i}");
             blobs.put(&key, Bytes::from(data.clone())).await.unwrap();
             entries.push((format!("photo ü {i}.jpg"), key));
             expected.push(data);
         }
-        let size = ZipPackager
-            .package(&*blobs, "out/order.zip", &entries)
-            .await
-            .unwrap();
+        let size = ZipPackager.package(&*blobs, "out/order.zip", &entries).await.unwrap();
         let zip_bytes = blobs.get("out/order.zip").await.unwrap();
         assert_eq!(zip_bytes.len() as u64, size, "{name}");
         let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.to_vec())).unwrap();
@@ -167,30 +138,14 @@ async fn packager_streams_a_valid_stored_zip() {
         for (i, data) in expected.iter().enumerate() {
             let mut f = zip.by_index(i).unwrap();
             assert_eq!(f.name(), format!("photo ü {i}.jpg"));
-            assert_eq!(
-                f.compression(),
-                zip::CompressionMethod::Stored,
-                "{name}: no recompression"
-            );
+            assert_eq!(f.compression(), zip::CompressionMethod::Stored, "{name}: no recompression");
             let mut out = Vec::new();
             f.read_to_end(&mut out).unwrap(); // checks the CRC too
             assert_eq!(&out, data, "{name}: entry {i}");
         }
         // A missing source fails the package and leaves no zip.
         let broken = vec![("x.jpg".to_owned(), "src/none".to_owned())];
-        assert!(
-            ZipPackager
-                .package(&*blobs, "out/broken.zip", &broken)
-                .await
-                .is_err()
-        );
-        assert!(
-            blobs
-                .get("out/broken.zip")
-                .await
-                .unwrap_err()
-                .is_not_found(),
-            "{name}"
-        );
+        assert!(ZipPackager.package(&*blobs, "out/broken.zip", &broken).await.is_err());
+        assert!(blobs.get("out/broken.zip").await.unwrap_err().is_not_found(), "{name}");
     }
 }

@@ -11,8 +11,8 @@ use std::{path::Path, sync::Arc};
 
 use anyhow::Context;
 use proofsheet_core::{
-    Backends, Email, Money, NewAlbum, OrderStatus, PageRequest, PaymentEvent, PaymentOutcome,
-    Photo, PhotoStatus, Proofsheet, Role, Settings, SystemClock, User, UserId, Visibility, Worker,
+    Backends, Email, Money, NewAlbum, OrderStatus, PageRequest, PaymentEvent, PaymentOutcome, Photo, PhotoStatus,
+    Proofsheet, Role, Settings, SystemClock, User, UserId, Visibility, Worker,
 };
 use proofsheet_imaging::{ImagePipeline, PipelineConfig};
 use proofsheet_payments::TestGateway;
@@ -41,9 +41,7 @@ impl Shop {
     /// Opens (or creates) a shop under `dir`.
     pub async fn open(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let store = Arc::new(
-            SqliteStore::connect(&format!("sqlite://{}", dir.join("shop.db").display())).await?,
-        );
+        let store = Arc::new(SqliteStore::connect(&format!("sqlite://{}", dir.join("shop.db").display())).await?);
         let blobs = Arc::new(OpendalBlobStore::fs(&dir.join("blobs"))?);
         let backends = Backends {
             metadata: store.clone(),
@@ -51,17 +49,10 @@ impl Shop {
             blobs,
             renderer: Arc::new(ImagePipeline::new(PipelineConfig::default())?),
             packager: Arc::new(ZipPackager),
-            gateways: vec![Arc::new(TestGateway::new(
-                b"embedded example secret".to_vec(),
-                "http://localhost",
-            ))],
+            gateways: vec![Arc::new(TestGateway::new(b"embedded example secret".to_vec(), "http://localhost"))],
             clock: Arc::new(SystemClock),
         };
-        let engine = Proofsheet::new(
-            backends,
-            Settings::default(),
-            b"embedded example link secret".to_vec(),
-        )?;
+        let engine = Proofsheet::new(backends, Settings::default(), b"embedded example link secret".to_vec())?;
         let email: Email = "studio@example.test".parse()?;
         let meta = &engine.backends().metadata;
         let photographer = match meta.user_by_email(&email).await? {
@@ -80,10 +71,7 @@ impl Shop {
                 u
             }
         };
-        Ok(Shop {
-            engine,
-            photographer,
-        })
+        Ok(Shop { engine, photographer })
     }
 
     /// Uploads every file of `photos` into a new public album and renders
@@ -104,61 +92,34 @@ impl Shop {
             )
             .await?;
         let mut rejected = Vec::new();
-        let mut files: Vec<_> = std::fs::read_dir(photos)?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .collect();
+        let mut files: Vec<_> =
+            std::fs::read_dir(photos)?.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
         files.sort();
         for path in files {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let bytes = bytes::Bytes::from(
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-            );
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let bytes =
+                bytes::Bytes::from(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
             let body = Box::pin(futures::stream::once(async move { Ok(bytes) }));
-            if let Err(e) = self
-                .engine
-                .albums()
-                .upload(&self.photographer, album.id, Some(&name), body)
-                .await
-            {
+            if let Err(e) = self.engine.albums().upload(&self.photographer, album.id, Some(&name), body).await {
                 rejected.push((name, e.to_string()));
             }
         }
         Worker::new(self.engine.clone()).drain().await?;
-        let photos = self
-            .engine
-            .albums()
-            .photos(Some(&self.photographer), album.id, PageRequest::first())
-            .await?;
+        let photos = self.engine.albums().photos(Some(&self.photographer), album.id, PageRequest::first()).await?;
         let mut ready = Vec::new();
         for p in photos.items {
             match p.status {
                 PhotoStatus::Ready => ready.push(p),
-                _ => rejected.push((
-                    p.filename.clone(),
-                    p.failure_reason.clone().unwrap_or_default(),
-                )),
+                _ => rejected.push((p.filename.clone(), p.failure_reason.clone().unwrap_or_default())),
             }
         }
-        Ok(Imported {
-            album: album.id,
-            ready,
-            rejected,
-        })
+        Ok(Imported { album: album.id, ready, rejected })
     }
 
     /// Sells `photos` to a client (registered here if new), marks the order
     /// paid as a gateway would, builds the zip, and returns the download
     /// token and the zip's size.
-    pub async fn sell(
-        &self,
-        client_email: &str,
-        imported: &Imported,
-    ) -> anyhow::Result<(String, u64)> {
+    pub async fn sell(&self, client_email: &str, imported: &Imported) -> anyhow::Result<(String, u64)> {
         let email: Email = client_email.parse()?;
         let meta = &self.engine.backends().metadata;
         let client = match meta.user_by_email(&email).await? {
@@ -177,11 +138,7 @@ impl Shop {
             }
         };
         let ids: Vec<_> = imported.ready.iter().map(|p| p.id).collect();
-        let order = self
-            .engine
-            .checkout()
-            .create_order(&client, imported.album, &ids)
-            .await?;
+        let order = self.engine.checkout().create_order(&client, imported.album, &ids).await?;
         let event = PaymentEvent {
             id: format!("embedded-{}", order.id),
             order_id: order.id,
@@ -191,17 +148,8 @@ impl Shop {
         self.engine.checkout().apply("test", event).await?;
         Worker::new(self.engine.clone()).drain().await?;
         let order = self.engine.checkout().order(&client, order.id).await?;
-        anyhow::ensure!(
-            order.status == OrderStatus::Fulfilled,
-            "order is {:?}",
-            order.status
-        );
-        let link = self
-            .engine
-            .downloads()
-            .link(&order)
-            .await?
-            .context("a fulfilled order has a link")?;
+        anyhow::ensure!(order.status == OrderStatus::Fulfilled, "order is {:?}", order.status);
+        let link = self.engine.downloads().link(&order).await?.context("a fulfilled order has a link")?;
         let size = self.engine.downloads().check(&link.token).await?.zip_size;
         Ok((link.token, size))
     }

@@ -14,23 +14,14 @@ async fn main() -> anyhow::Result<()> {
     let shop = Shop::open(&data).await?;
     let imported = shop.import("Imported", &photos).await?;
     for p in &imported.ready {
-        println!(
-            "ready    {} ({}x{})",
-            p.filename,
-            p.width.unwrap_or(0),
-            p.height.unwrap_or(0)
-        );
+        println!("ready    {} ({}x{})", p.filename, p.width.unwrap_or(0), p.height.unwrap_or(0));
     }
     for (name, why) in &imported.rejected {
         println!("rejected {name}: {why}");
     }
     if !imported.ready.is_empty() {
         let (token, size) = shop.sell("buyer@example.test", &imported).await?;
-        println!(
-            "sold {} photos: zip of {size} bytes, token {}…",
-            imported.ready.len(),
-            &token[..8]
-        );
+        println!("sold {} photos: zip of {size} bytes, token {}…", imported.ready.len(), &token[..8]);
     }
     Ok(())
 }

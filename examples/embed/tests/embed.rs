@@ -4,13 +4,9 @@ use proofsheet_core::Photo;
 use proofsheet_example_embed::Shop;
 
 fn jpeg(w: u16, h: u16) -> Vec<u8> {
-    let px: Vec<u8> = (0..w as usize * h as usize)
-        .flat_map(|i| [(i % 251) as u8, (i / 7 % 253) as u8, 128])
-        .collect();
+    let px: Vec<u8> = (0..w as usize * h as usize).flat_map(|i| [(i % 251) as u8, (i / 7 % 253) as u8, 128]).collect();
     let mut out = Vec::new();
-    jpeg_encoder::Encoder::new(&mut out, 85)
-        .encode(&px, w, h, jpeg_encoder::ColorType::Rgb)
-        .unwrap();
+    jpeg_encoder::Encoder::new(&mut out, 85).encode(&px, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
     out
 }
 
@@ -31,14 +27,7 @@ async fn imports_renders_and_sells_without_the_server() {
     assert_eq!(imported.rejected[0].0, "notes.txt");
 
     // The previews exist in the blob folder.
-    let album = shop
-        .engine
-        .backends()
-        .metadata
-        .album(imported.album)
-        .await
-        .unwrap()
-        .unwrap();
+    let album = shop.engine.backends().metadata.album(imported.album).await.unwrap().unwrap();
     for p in &imported.ready {
         let key = Photo::preview_key(&album.storage_prefix, p.id);
         assert!(data.path().join("blobs").join(&key).is_file(), "{key}");

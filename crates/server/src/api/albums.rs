@@ -12,8 +12,7 @@ use poem_openapi::{
     types::{MaybeUndefined, multipart::Upload},
 };
 use proofsheet_core::{
-    AlbumId, AlbumPatch, ByteStream, Email, Error, Money, NewAlbum, PageRequest, Photo, PhotoId,
-    PhotoVariant,
+    AlbumId, AlbumPatch, ByteStream, Email, Error, Money, NewAlbum, PageRequest, Photo, PhotoId, PhotoVariant,
 };
 
 use super::{ApiTags, error::ApiError, model::*};
@@ -108,9 +107,7 @@ fn body_stream(body: Body) -> ByteStream {
         let mut body = body.into_bytes_stream();
         let mut dropped = 0u64;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| {
-                Error::invalid("body_read_failed", format!("reading the upload: {e}"))
-            });
+            let chunk = chunk.map_err(|e| Error::invalid("body_read_failed", format!("reading the upload: {e}")));
             let len = chunk.as_ref().map(|c| c.len() as u64).unwrap_or(0);
             if tx.is_closed() || tx.send(chunk).await.is_err() {
                 dropped += len;
@@ -120,9 +117,7 @@ fn body_stream(body: Body) -> ByteStream {
             }
         }
     });
-    Box::pin(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|c| (c, rx))
-    }))
+    Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) }))
 }
 
 fn drain(body: UploadBody) {
@@ -134,11 +129,7 @@ fn drain(body: UploadBody) {
 fn image(variant: PhotoVariant, content_type: &str, bytes: Bytes) -> Image {
     // Previews may be cached by the browser but not shared caches: they are
     // behind authorization unless the album is public.
-    let cache = if variant == PhotoVariant::Original {
-        "private, no-store"
-    } else {
-        "private, max-age=3600"
-    };
+    let cache = if variant == PhotoVariant::Original { "private, no-store" } else { "private, max-age=3600" };
     if content_type == "image/png" && variant == PhotoVariant::Original {
         Image::Png(Binary(bytes), cache.into())
     } else {
@@ -151,19 +142,9 @@ impl AlbumsApi {
         PageRequest::new(limit, cursor.as_deref())
     }
 
-    async fn send_image(
-        &self,
-        auth: MaybeAuth,
-        id: &str,
-        variant: PhotoVariant,
-    ) -> Result<Image, ApiError> {
+    async fn send_image(&self, auth: MaybeAuth, id: &str, variant: PhotoVariant) -> Result<Image, ApiError> {
         let id: PhotoId = id.parse()?;
-        let (photo, bytes) = self
-            .state
-            .engine
-            .albums()
-            .image(auth.user(), id, variant)
-            .await?;
+        let (photo, bytes) = self.state.engine.albums().image(auth.user(), id, variant).await?;
         Ok(image(variant, &photo.content_type, bytes))
     }
 }
@@ -172,11 +153,7 @@ impl AlbumsApi {
 impl AlbumsApi {
     /// Create an album (photographers).
     #[oai(path = "/albums", method = "post")]
-    async fn create_album(
-        &self,
-        auth: BearerAuth,
-        body: Json<CreateAlbumRequest>,
-    ) -> Result<AlbumCreated, ApiError> {
+    async fn create_album(&self, auth: BearerAuth, body: Json<CreateAlbumRequest>) -> Result<AlbumCreated, ApiError> {
         let b = body.0;
         let new = NewAlbum {
             name: b.name,
@@ -197,12 +174,7 @@ impl AlbumsApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> Result<Json<AlbumPage>, ApiError> {
-        let page = self
-            .state
-            .engine
-            .albums()
-            .list(&auth.0, Self::page(limit.0, cursor.0)?)
-            .await?;
+        let page = self.state.engine.albums().list(&auth.0, Self::page(limit.0, cursor.0)?).await?;
         let user = &auth.0;
         let (items, next_cursor) = page_parts(page, |a| {
             let close = a.owner_id == user.id || a.client_email.as_ref() == Some(&user.email);
@@ -213,17 +185,10 @@ impl AlbumsApi {
 
     /// One album (owner, its client, or anyone if public).
     #[oai(path = "/albums/:album_id", method = "get")]
-    async fn get_album(
-        &self,
-        auth: MaybeAuth,
-        album_id: Path<String>,
-    ) -> Result<Json<AlbumDto>, ApiError> {
+    async fn get_album(&self, auth: MaybeAuth, album_id: Path<String>) -> Result<Json<AlbumDto>, ApiError> {
         let id: AlbumId = album_id.0.parse()?;
         let (album, access) = self.state.engine.albums().get(auth.user(), id).await?;
-        let close = matches!(
-            access,
-            proofsheet_core::Access::Owner | proofsheet_core::Access::Client
-        );
+        let close = matches!(access, proofsheet_core::Access::Owner | proofsheet_core::Access::Client);
         Ok(Json(AlbumDto::new(album, close)))
     }
 
@@ -252,22 +217,13 @@ impl AlbumsApi {
                 MaybeUndefined::Value(t) => Some(Some(t)),
             },
         };
-        let album = self
-            .state
-            .engine
-            .albums()
-            .update(&auth.0, id, patch)
-            .await?;
+        let album = self.state.engine.albums().update(&auth.0, id, patch).await?;
         Ok(Json(AlbumDto::new(album, true)))
     }
 
     /// Delete an album with its photos, previews and originals (owner).
     #[oai(path = "/albums/:album_id", method = "delete")]
-    async fn delete_album(
-        &self,
-        auth: BearerAuth,
-        album_id: Path<String>,
-    ) -> Result<Deleted, ApiError> {
+    async fn delete_album(&self, auth: BearerAuth, album_id: Path<String>) -> Result<Deleted, ApiError> {
         let id: AlbumId = album_id.0.parse()?;
         self.state.engine.albums().delete(&auth.0, id).await?;
         Ok(Deleted::Done)
@@ -287,50 +243,33 @@ impl AlbumsApi {
     ) -> Result<Uploaded, ApiError> {
         let id: AlbumId = album_id.0.parse()?;
         let max = self.state.config.uploads.max_bytes;
-        let declared = req
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > max) {
             drain(body);
-            return Err(ApiError::too_large(
-                "upload_too_large",
-                format!("an upload may be at most {max} bytes"),
-            ));
+            return Err(ApiError::too_large("upload_too_large", format!("an upload may be at most {max} bytes")));
         }
         let albums = self.state.engine.albums();
         let base = &self.state.public_url;
         match body {
             UploadBody::Jpeg(b) | UploadBody::Png(b) | UploadBody::Octets(b) => {
-                let photo = albums
-                    .upload(&auth.0, id, filename.0.as_deref(), body_stream(b.0))
-                    .await?;
-                Ok(Uploaded::Created(Json(UploadResult::One(PhotoDto::new(
-                    photo, base,
-                )))))
+                let photo = albums.upload(&auth.0, id, filename.0.as_deref(), body_stream(b.0)).await?;
+                Ok(Uploaded::Created(Json(UploadResult::One(PhotoDto::new(photo, base)))))
             }
             UploadBody::Multipart(form) => {
                 if form.file.is_empty() {
-                    return Err(ApiError::bad_request(
-                        "no_files",
-                        "send one or more parts named `file`",
-                    ));
+                    return Err(ApiError::bad_request("no_files", "send one or more parts named `file`"));
                 }
                 let mut items = Vec::with_capacity(form.file.len());
                 for upload in form.file {
                     let name = upload.file_name().map(str::to_owned);
                     let reader = tokio_util::io::ReaderStream::new(upload.into_async_read());
                     let stream: ByteStream = Box::pin(reader.map(|r| {
-                        r.map_err(|e| {
-                            Error::invalid("body_read_failed", format!("reading the upload: {e}"))
-                        })
+                        r.map_err(|e| Error::invalid("body_read_failed", format!("reading the upload: {e}")))
                     }));
                     let photo: Photo = albums.upload(&auth.0, id, name.as_deref(), stream).await?;
                     items.push(PhotoDto::new(photo, base));
                 }
-                Ok(Uploaded::Created(Json(UploadResult::Many(PhotoList {
-                    items,
-                }))))
+                Ok(Uploaded::Created(Json(UploadResult::Many(PhotoList { items }))))
             }
         }
     }
@@ -345,12 +284,7 @@ impl AlbumsApi {
         cursor: Query<Option<String>>,
     ) -> Result<Json<PhotoPage>, ApiError> {
         let id: AlbumId = album_id.0.parse()?;
-        let page = self
-            .state
-            .engine
-            .albums()
-            .photos(auth.user(), id, Self::page(limit.0, cursor.0)?)
-            .await?;
+        let page = self.state.engine.albums().photos(auth.user(), id, Self::page(limit.0, cursor.0)?).await?;
         let (items, next_cursor) = page_parts(page, |p| PhotoDto::new(p, &self.state.public_url));
         Ok(Json(PhotoPage { items, next_cursor }))
     }
@@ -358,31 +292,24 @@ impl AlbumsApi {
     /// The watermarked preview (JPEG).
     #[oai(path = "/photos/:photo_id/preview", method = "get")]
     async fn preview(&self, auth: MaybeAuth, photo_id: Path<String>) -> Result<Image, ApiError> {
-        self.send_image(auth, &photo_id.0, PhotoVariant::Preview)
-            .await
+        self.send_image(auth, &photo_id.0, PhotoVariant::Preview).await
     }
 
     /// The watermarked grid thumbnail (JPEG).
     #[oai(path = "/photos/:photo_id/thumbnail", method = "get")]
     async fn thumbnail(&self, auth: MaybeAuth, photo_id: Path<String>) -> Result<Image, ApiError> {
-        self.send_image(auth, &photo_id.0, PhotoVariant::Thumbnail)
-            .await
+        self.send_image(auth, &photo_id.0, PhotoVariant::Thumbnail).await
     }
 
     /// The original (owner only; everyone else gets 404).
     #[oai(path = "/photos/:photo_id/original", method = "get")]
     async fn original(&self, auth: BearerAuth, photo_id: Path<String>) -> Result<Image, ApiError> {
-        self.send_image(MaybeAuth::Bearer(auth), &photo_id.0, PhotoVariant::Original)
-            .await
+        self.send_image(MaybeAuth::Bearer(auth), &photo_id.0, PhotoVariant::Original).await
     }
 
     /// Delete a photo with its previews and original (owner).
     #[oai(path = "/photos/:photo_id", method = "delete")]
-    async fn delete_photo(
-        &self,
-        auth: BearerAuth,
-        photo_id: Path<String>,
-    ) -> Result<Deleted, ApiError> {
+    async fn delete_photo(&self, auth: BearerAuth, photo_id: Path<String>) -> Result<Deleted, ApiError> {
         let id: PhotoId = photo_id.0.parse()?;
         self.state.engine.albums().delete_photo(&auth.0, id).await?;
         Ok(Deleted::Done)

@@ -52,10 +52,7 @@ pub enum ApiError {
 }
 
 fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
-    Json(ErrorBody {
-        code: code.to_owned(),
-        message: message.into(),
-    })
+    Json(ErrorBody { code: code.to_owned(), message: message.into() })
 }
 
 impl ApiError {
@@ -84,9 +81,7 @@ impl From<Error> for ApiError {
             Error::Forbidden { .. } => ApiError::Forbidden(body(code, e.to_string())),
             Error::Conflict { .. } => ApiError::Conflict(body(code, e.to_string())),
             Error::Gone { .. } => ApiError::Gone(body(code, e.to_string())),
-            Error::Invalid { .. } | Error::Image { .. } => {
-                ApiError::Invalid(body(code, e.to_string()))
-            }
+            Error::Invalid { .. } | Error::Image { .. } => ApiError::Invalid(body(code, e.to_string())),
             Error::UnsupportedMedia { .. } => ApiError::Unsupported(body(code, e.to_string())),
             Error::TooLarge { .. } => ApiError::TooLarge(body(code, e.to_string())),
             Error::Gateway { .. } => {
@@ -132,8 +127,5 @@ pub async fn any_error_to_json(err: poem::Error) -> Response {
         err.to_string()
     };
     let json = serde_json::json!({ "code": code, "message": message });
-    Response::builder()
-        .status(status)
-        .content_type("application/json; charset=utf-8")
-        .body(json.to_string())
+    Response::builder().status(status).content_type("application/json; charset=utf-8").body(json.to_string())
 }

@@ -5,8 +5,7 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object, types::MaybeUndefined};
 use proofsheet_core::{
-    Album, Currency, Error, Job, Money, Order, OrderStatus, Page, Photo, PhotoStatus, Role, User,
-    Visibility,
+    Album, Currency, Error, Job, Money, Order, OrderStatus, Page, Photo, PhotoStatus, Role, User, Visibility,
 };
 
 /// Money in integer minor units (cents for EUR).
@@ -21,10 +20,7 @@ pub struct MoneyDto {
 
 impl From<Money> for MoneyDto {
     fn from(m: Money) -> Self {
-        MoneyDto {
-            amount: m.amount,
-            currency: m.currency.to_string(),
-        }
+        MoneyDto { amount: m.amount, currency: m.currency.to_string() }
     }
 }
 
@@ -195,11 +191,7 @@ impl AlbumDto {
             name: a.name,
             visibility: a.visibility.into(),
             owner_id: a.owner_id.to_string(),
-            client_email: if viewer_is_owner_or_client {
-                a.client_email.map(|e| e.to_string())
-            } else {
-                None
-            },
+            client_email: if viewer_is_owner_or_client { a.client_email.map(|e| e.to_string()) } else { None },
             price_per_photo: a.price_per_photo.into(),
             expires_at: a.expires_at,
             created_at: a.created_at,
@@ -427,11 +419,7 @@ impl OrderDto {
             items: o
                 .items
                 .into_iter()
-                .map(|i| OrderItemDto {
-                    photo_id: i.photo_id.to_string(),
-                    filename: i.filename,
-                    price: i.price.into(),
-                })
+                .map(|i| OrderItemDto { photo_id: i.photo_id.to_string(), filename: i.filename, price: i.price.into() })
                 .collect(),
             total: o.total.into(),
             created_at: o.created_at,

@@ -101,22 +101,13 @@ fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, Error> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc())
-        .ok_or_else(|| {
-            Error::invalid(
-                "invalid_period",
-                format!("{field} must be an RFC 3339 time or YYYY-MM-DD"),
-            )
-        })
+        .ok_or_else(|| Error::invalid("invalid_period", format!("{field} must be an RFC 3339 time or YYYY-MM-DD")))
 }
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) || s.starts_with(['=', '+', '-', '@']) {
         // Quoted, and spreadsheet formulas defused.
-        let s = if s.starts_with(['=', '+', '-', '@']) {
-            format!("'{s}")
-        } else {
-            s.to_owned()
-        };
+        let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_owned()
@@ -154,21 +145,9 @@ impl OpsApi {
         let mut out = String::from(
             "# HELP proofsheet_jobs Jobs in the durable queue, by status.\n# TYPE proofsheet_jobs gauge\n",
         );
-        for status in [
-            JobStatus::Queued,
-            JobStatus::Running,
-            JobStatus::Succeeded,
-            JobStatus::Failed,
-        ] {
-            let n = counts
-                .iter()
-                .find(|(s, _)| *s == status)
-                .map(|(_, n)| *n)
-                .unwrap_or(0);
-            out.push_str(&format!(
-                "proofsheet_jobs{{status=\"{}\"}} {n}\n",
-                status.as_str()
-            ));
+        for status in [JobStatus::Queued, JobStatus::Running, JobStatus::Succeeded, JobStatus::Failed] {
+            let n = counts.iter().find(|(s, _)| *s == status).map(|(_, n)| *n).unwrap_or(0);
+            out.push_str(&format!("proofsheet_jobs{{status=\"{}\"}} {n}\n", status.as_str()));
         }
         out.push_str(&format!(
             "# HELP proofsheet_build_info Version of this process.\n# TYPE proofsheet_build_info gauge\nproofsheet_build_info{{version=\"{}\"}} 1\n",
@@ -189,24 +168,12 @@ impl OpsApi {
         format: Query<Option<ReportFormat>>,
     ) -> Result<SalesReply, ApiError> {
         let now = self.state.engine.backends().clock.now();
-        let to =
-            to.0.map(|t| parse_time("to", &t))
-                .transpose()?
-                .unwrap_or(now);
-        let from = from
-            .0
-            .map(|t| parse_time("from", &t))
-            .transpose()?
-            .unwrap_or(to - chrono::Duration::days(30));
+        let to = to.0.map(|t| parse_time("to", &t)).transpose()?.unwrap_or(now);
+        let from = from.0.map(|t| parse_time("from", &t)).transpose()?.unwrap_or(to - chrono::Duration::days(30));
         let r = self.state.engine.reports().sales(&auth.0, from, to).await?;
-        let money = |amount: i64, c: proofsheet_core::Currency| MoneyDto {
-            amount,
-            currency: c.to_string(),
-        };
+        let money = |amount: i64, c: proofsheet_core::Currency| MoneyDto { amount, currency: c.to_string() };
         if format.0 == Some(ReportFormat::Csv) {
-            let mut out = String::from(
-                "album_id,album_name,currency,orders,photos_sold,revenue_minor_units\n",
-            );
+            let mut out = String::from("album_id,album_name,currency,orders,photos_sold,revenue_minor_units\n");
             for a in &r.albums {
                 out.push_str(&format!(
                     "{},{},{},{},{},{}\n",
@@ -263,22 +230,12 @@ impl OpsApi {
         let status = status
             .0
             .map(|s| {
-                JobStatus::parse(&s).map_err(|_| {
-                    Error::invalid(
-                        "invalid_status",
-                        "status is queued, running, succeeded or failed",
-                    )
-                })
+                JobStatus::parse(&s)
+                    .map_err(|_| Error::invalid("invalid_status", "status is queued, running, succeeded or failed"))
             })
             .transpose()?;
         let page = PageRequest::new(limit.0, cursor.0.as_deref())?;
-        let page = self
-            .state
-            .engine
-            .backends()
-            .queue
-            .list_jobs(status, page)
-            .await?;
+        let page = self.state.engine.backends().queue.list_jobs(status, page).await?;
         let (items, next_cursor) = page_parts(page, JobDto::from);
         Ok(Json(JobPage { items, next_cursor }))
     }

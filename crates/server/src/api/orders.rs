@@ -8,9 +8,7 @@ use poem_openapi::{
     param::{Header, Path, Query},
     payload::{Binary, Json},
 };
-use proofsheet_core::{
-    AlbumId, Error, IdempotentReply, Order, OrderId, PageRequest, PhotoId, User,
-};
+use proofsheet_core::{AlbumId, Error, IdempotentReply, Order, OrderId, PageRequest, PhotoId, User};
 use sha2::{Digest, Sha256};
 
 use super::{ApiTags, error::ApiError, model::*};
@@ -64,10 +62,7 @@ enum Download {
     ),
     /// The range is outside the file.
     #[oai(status = 416)]
-    Unsatisfiable(
-        Json<super::error::ErrorBody>,
-        #[oai(header = "Content-Range")] String,
-    ),
+    Unsatisfiable(Json<super::error::ErrorBody>, #[oai(header = "Content-Range")] String),
 }
 
 /// Parses a single-range `Range: bytes=...` header. `Ok(None)`: serve it
@@ -90,14 +85,7 @@ fn parse_range(header: Option<&str>, size: u64) -> Result<Option<Range<u64>>, ()
         size.saturating_sub(n)..size
     } else {
         let start: u64 = a.parse().map_err(|_| ())?;
-        let end = if b.is_empty() {
-            size
-        } else {
-            b.parse::<u64>()
-                .map_err(|_| ())?
-                .saturating_add(1)
-                .min(size)
-        };
+        let end = if b.is_empty() { size } else { b.parse::<u64>().map_err(|_| ())?.saturating_add(1).min(size) };
         if start >= size || end <= start {
             return Err(());
         }
@@ -109,15 +97,10 @@ fn parse_range(header: Option<&str>, size: u64) -> Result<Option<Range<u64>>, ()
 impl OrdersApi {
     async fn order_dto(&self, user: &User, order: Order) -> Result<OrderDto, Error> {
         let download = if order.buyer_id == user.id {
-            self.state
-                .engine
-                .downloads()
-                .link(&order)
-                .await?
-                .map(|l| DownloadDto {
-                    url: format!("{}/api/v1/downloads/{}", self.state.public_url, l.token),
-                    expires_at: l.expires_at,
-                })
+            self.state.engine.downloads().link(&order).await?.map(|l| DownloadDto {
+                url: format!("{}/api/v1/downloads/{}", self.state.public_url, l.token),
+                expires_at: l.expires_at,
+            })
         } else {
             None
         };
@@ -175,11 +158,7 @@ impl OrdersApi {
         if meta.save_idempotent_reply(&reply).await? {
             return Ok(body);
         }
-        Ok(meta
-            .idempotent_reply(user.id, scope, key)
-            .await?
-            .map(|r| r.body)
-            .unwrap_or(body))
+        Ok(meta.idempotent_reply(user.id, scope, key).await?.map(|r| r.body).unwrap_or(body))
     }
 }
 
@@ -207,35 +186,20 @@ impl OrdersApi {
         let engine = &self.state.engine;
         if let Some(order_id) = self.replay(user, "POST /orders", &key.0, &hash).await? {
             let order = engine.checkout().order(user, order_id.parse()?).await?;
-            return Ok(OrderCreated::Created(Json(
-                self.order_dto(user, order).await?,
-            )));
+            return Ok(OrderCreated::Created(Json(self.order_dto(user, order).await?)));
         }
-        let album: AlbumId = body
-            .album_id
-            .parse()
-            .map_err(|_| Error::not_found("album"))?;
+        let album: AlbumId = body.album_id.parse().map_err(|_| Error::not_found("album"))?;
         let photos = body
             .photo_ids
             .iter()
             .map(|p| {
-                p.parse::<PhotoId>().map_err(|_| {
-                    Error::invalid("unknown_photo", format!("{p:?} is not a photo id"))
-                })
+                p.parse::<PhotoId>().map_err(|_| Error::invalid("unknown_photo", format!("{p:?} is not a photo id")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let order = engine.checkout().create_order(user, album, &photos).await?;
-        let id = self
-            .remember(user, "POST /orders", &key.0, hash, order.id.to_string())
-            .await?;
-        let order = if id == order.id.to_string() {
-            order
-        } else {
-            engine.checkout().order(user, id.parse()?).await?
-        };
-        Ok(OrderCreated::Created(Json(
-            self.order_dto(user, order).await?,
-        )))
+        let id = self.remember(user, "POST /orders", &key.0, hash, order.id.to_string()).await?;
+        let order = if id == order.id.to_string() { order } else { engine.checkout().order(user, id.parse()?).await? };
+        Ok(OrderCreated::Created(Json(self.order_dto(user, order).await?)))
     }
 
     /// The caller's orders: a client's purchases, a photographer's sales.
@@ -258,11 +222,7 @@ impl OrdersApi {
 
     /// One order (buyer or album owner); when fulfilled, the buyer sees `download`.
     #[oai(path = "/orders/:order_id", method = "get")]
-    async fn get_order(
-        &self,
-        auth: BearerAuth,
-        order_id: Path<String>,
-    ) -> Result<Json<OrderDto>, ApiError> {
+    async fn get_order(&self, auth: BearerAuth, order_id: Path<String>) -> Result<Json<OrderDto>, ApiError> {
         let id: OrderId = order_id.0.parse()?;
         let order = self.state.engine.checkout().order(&auth.0, id).await?;
         Ok(Json(self.order_dto(&auth.0, order).await?))
@@ -294,35 +254,22 @@ impl OrdersApi {
         let scope = format!("POST /orders/{id}/checkout");
         let hash = hash_json(&body);
         if let Some(stored) = self.replay(user, &scope, &key.0, &hash).await? {
-            let dto: CheckoutDto = serde_json::from_str(&stored)
-                .map_err(|e| Error::backend("replaying a checkout", e))?;
+            let dto: CheckoutDto =
+                serde_json::from_str(&stored).map_err(|e| Error::backend("replaying a checkout", e))?;
             return Ok(CheckoutStarted::Created(Json(dto)));
         }
-        let gateway = body
-            .gateway
-            .as_deref()
-            .or(Some(self.state.config.payments.default_gateway.as_str()));
+        let gateway = body.gateway.as_deref().or(Some(self.state.config.payments.default_gateway.as_str()));
         let base = &self.state.public_url;
         let session = self
             .state
             .engine
             .checkout()
-            .start(
-                user,
-                id,
-                gateway,
-                format!("{base}/orders/{id}/paid"),
-                format!("{base}/orders/{id}/cancelled"),
-            )
+            .start(user, id, gateway, format!("{base}/orders/{id}/paid"), format!("{base}/orders/{id}/cancelled"))
             .await?;
-        let dto = CheckoutDto {
-            checkout_url: session.url,
-        };
-        let stored =
-            serde_json::to_string(&dto).map_err(|e| Error::backend("storing a checkout", e))?;
+        let dto = CheckoutDto { checkout_url: session.url };
+        let stored = serde_json::to_string(&dto).map_err(|e| Error::backend("storing a checkout", e))?;
         let stored = self.remember(user, &scope, &key.0, hash, stored).await?;
-        let dto: CheckoutDto =
-            serde_json::from_str(&stored).map_err(|e| Error::backend("replaying a checkout", e))?;
+        let dto: CheckoutDto = serde_json::from_str(&stored).map_err(|e| Error::backend("replaying a checkout", e))?;
         Ok(CheckoutStarted::Created(Json(dto)))
     }
 
@@ -339,16 +286,9 @@ impl OrdersApi {
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
-        let applied = self
-            .state
-            .engine
-            .checkout()
-            .notification(&gateway.0, &headers, &body)
-            .await?;
+        let applied = self.state.engine.checkout().notification(&gateway.0, &headers, &body).await?;
         let changed = matches!(applied, proofsheet_core::Applied::Changed(_));
-        Ok(WebhookReply::Accepted(Json(
-            serde_json::json!({ "received": true, "changed": changed }),
-        )))
+        Ok(WebhookReply::Accepted(Json(serde_json::json!({ "received": true, "changed": changed }))))
     }
 
     /// The zip of a paid order's originals, streamed, with `Range` support, until the link expires.
@@ -371,12 +311,7 @@ impl OrdersApi {
             )),
             Ok(None) => {
                 let opened = downloads.open(&token.0, None).await?;
-                Ok(Download::Full(
-                    Binary(zip_body(opened.body)),
-                    size,
-                    "bytes".into(),
-                    disposition,
-                ))
+                Ok(Download::Full(Binary(zip_body(opened.body)), size, "bytes".into(), disposition))
             }
             Ok(Some(r)) => {
                 let (start, end) = (r.start, r.end);

@@ -34,10 +34,7 @@ enum NoContent {
 
 fn check_password(p: &str) -> Result<(), Error> {
     if p.chars().count() < 8 || p.len() > 256 {
-        return Err(Error::invalid(
-            "weak_password",
-            "a password has 8 to 256 characters",
-        ));
+        return Err(Error::invalid("weak_password", "a password has 8 to 256 characters"));
     }
     Ok(())
 }
@@ -62,12 +59,7 @@ pub async fn register(
         created_at: state.engine.backends().clock.now(),
     };
     let hash = hash_password(password.to_owned()).await?;
-    state
-        .engine
-        .backends()
-        .metadata
-        .insert_user(&user, &hash)
-        .await?;
+    state.engine.backends().metadata.insert_user(&user, &hash).await?;
     tracing::info!(user_id = %user.id, role = role.as_str(), "user registered");
     Ok(user)
 }
@@ -82,24 +74,13 @@ impl UsersApi {
             RegistrationRole::Photographer => Role::Photographer,
             RegistrationRole::Client => Role::Client,
         };
-        let user = register(
-            &self.state,
-            &b.email,
-            &b.password,
-            &b.name,
-            &b.surname,
-            role,
-        )
-        .await?;
+        let user = register(&self.state, &b.email, &b.password, &b.name, &b.surname, role).await?;
         Ok(Created::Created(Json(user.into())))
     }
 
     /// Sign in: returns a bearer token.
     #[oai(path = "/sessions", method = "post")]
-    async fn create_session(
-        &self,
-        body: Json<SessionRequest>,
-    ) -> Result<Created<SessionDto>, ApiError> {
+    async fn create_session(&self, body: Json<SessionRequest>) -> Result<Created<SessionDto>, ApiError> {
         let meta = &self.state.engine.backends().metadata;
         let found = match body.email.parse::<Email>() {
             Ok(email) => meta.user_by_email(&email).await?,
@@ -120,24 +101,14 @@ impl UsersApi {
         let now = self.state.engine.backends().clock.now();
         let (token, token_hash) = new_token();
         let expires_at = now + Duration::hours(self.state.config.sessions.ttl_hours as i64);
-        meta.insert_session(&Session {
-            token_hash,
-            user_id: user.id,
-            expires_at,
-            created_at: now,
-        })
-        .await?;
+        meta.insert_session(&Session { token_hash, user_id: user.id, expires_at, created_at: now }).await?;
         tracing::info!(user_id = %user.id, "signed in");
         Ok(Created::Created(Json(SessionDto { token, expires_at })))
     }
 
     /// Sign out: the token stops working.
     #[oai(path = "/sessions/current", method = "delete")]
-    async fn delete_session(
-        &self,
-        auth: BearerAuth,
-        req: &poem::Request,
-    ) -> Result<NoContent, ApiError> {
+    async fn delete_session(&self, auth: BearerAuth, req: &poem::Request) -> Result<NoContent, ApiError> {
         let token = req
             .headers()
             .get("authorization")
@@ -145,12 +116,7 @@ impl UsersApi {
             .and_then(|v| v.get(7..))
             .unwrap_or_default()
             .trim();
-        self.state
-            .engine
-            .backends()
-            .metadata
-            .delete_session(&token_hash(token))
-            .await?;
+        self.state.engine.backends().metadata.delete_session(&token_hash(token)).await?;
         tracing::info!(user_id = %auth.0.id, "signed out");
         Ok(NoContent::Done)
     }

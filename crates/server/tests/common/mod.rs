@@ -29,17 +29,9 @@ impl TestApp {
         config.worker.poll_ms = 25;
         edit(&mut config);
         let clock = Arc::new(ManualClock::new());
-        let server = proofsheet_server::start(config, clock.clone())
-            .await
-            .expect("server starts");
+        let server = proofsheet_server::start(config, clock.clone()).await.expect("server starts");
         let url = server.url.clone();
-        TestApp {
-            server,
-            clock,
-            http: Client::new(),
-            url,
-            _dir: dir,
-        }
+        TestApp { server, clock, http: Client::new(), url, _dir: dir }
     }
 
     pub fn api(&self, path: &str) -> String {
@@ -71,24 +63,10 @@ impl TestApp {
                 json!({"email": email, "password": "correct horse", "name": "Test", "surname": "User", "role": role}),
             )
             .await;
-        assert_eq!(
-            r.status(),
-            StatusCode::CREATED,
-            "{}",
-            r.text().await.unwrap()
-        );
-        let r = self
-            .post_json(
-                "/sessions",
-                None,
-                json!({"email": email, "password": "correct horse"}),
-            )
-            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        let r = self.post_json("/sessions", None, json!({"email": email, "password": "correct horse"})).await;
         assert_eq!(r.status(), StatusCode::CREATED);
-        r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
     }
 
     pub async fn album(&self, token: &str, visibility: &str, client: Option<&str>) -> String {
@@ -100,16 +78,8 @@ impl TestApp {
                        "price_per_photo": {"amount": 500, "currency": "EUR"}}),
             )
             .await;
-        assert_eq!(
-            r.status(),
-            StatusCode::CREATED,
-            "{}",
-            r.text().await.unwrap()
-        );
-        r.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn upload(&self, token: &str, album: &str, name: &str, bytes: Vec<u8>) -> Response {
@@ -126,14 +96,9 @@ impl TestApp {
     /// Polls the album until no photo is processing; returns the photos.
     pub async fn wait_processed(&self, token: &str, album: &str, count: usize) -> Vec<Value> {
         for _ in 0..1200 {
-            let r = self
-                .get(&format!("/albums/{album}/photos"), Some(token))
-                .await;
+            let r = self.get(&format!("/albums/{album}/photos"), Some(token)).await;
             assert_eq!(r.status(), StatusCode::OK);
-            let items = r.json::<Value>().await.unwrap()["items"]
-                .as_array()
-                .unwrap()
-                .clone();
+            let items = r.json::<Value>().await.unwrap()["items"].as_array().unwrap().clone();
             if items.len() == count && items.iter().all(|p| p["status"] != "processing") {
                 return items;
             }
@@ -145,12 +110,7 @@ impl TestApp {
     /// Polls an order until its status is `want`.
     pub async fn wait_order(&self, token: &str, order: &str, want: &str) -> Value {
         for _ in 0..600 {
-            let o: Value = self
-                .get(&format!("/orders/{order}"), Some(token))
-                .await
-                .json()
-                .await
-                .unwrap();
+            let o: Value = self.get(&format!("/orders/{order}"), Some(token)).await.json().await.unwrap();
             if o["status"] == want {
                 return o;
             }
@@ -175,11 +135,8 @@ pub fn jpeg(width: u16, height: u16, orientation: u16, red_left: bool) -> Vec<u8
             let grain = ((seed >> 16) & 31) as i32 - 16;
             let shade = (60 + (x * 100 / w) + (y * 60 / h)) as i32 + grain;
             let left = if red_left { x < w / 2 } else { y < h / 2 };
-            let (r, g, b) = if left {
-                (shade + 110, shade / 2, shade / 2)
-            } else {
-                (shade / 2, shade / 2, shade + 110)
-            };
+            let (r, g, b) =
+                if left { (shade + 110, shade / 2, shade / 2) } else { (shade / 2, shade / 2, shade + 110) };
             let i = (y * w + x) * 3;
             px[i] = r.clamp(0, 255) as u8;
             px[i + 1] = g.clamp(0, 255) as u8;
@@ -189,8 +146,7 @@ pub fn jpeg(width: u16, height: u16, orientation: u16, red_left: bool) -> Vec<u8
     let mut out = Vec::new();
     let mut enc = jpeg_encoder::Encoder::new(&mut out, 90);
     enc.add_app_segment(1, exif(orientation)).unwrap();
-    enc.encode(&px, width, height, jpeg_encoder::ColorType::Rgb)
-        .unwrap();
+    enc.encode(&px, width, height, jpeg_encoder::ColorType::Rgb).unwrap();
     out
 }
 
@@ -221,9 +177,7 @@ fn exif(orientation: u16) -> Vec<u8> {
 
 /// Decodes a JPEG to (width, height, RGB).
 pub fn decode(jpeg: &[u8]) -> (usize, usize, Vec<u8>) {
-    use zune_jpeg::zune_core::{
-        bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
-    };
+    use zune_jpeg::zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions};
     let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
     let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), opts);
     let px = d.decode().unwrap();

@@ -13,9 +13,7 @@ pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
 
 /// Back from Unix milliseconds.
 pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    Utc.timestamp_millis_opt(ms).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// Parses a stored UUID.

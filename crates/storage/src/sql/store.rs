@@ -408,6 +408,21 @@ impl MetadataStore for $store {
         Ok(())
     }
 
+    async fn mark_photo_rendered(&self, id: PhotoId, width: u32, height: u32) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE photos SET status = 'ready', failure_reason = NULL, width = $1, height = $2,
+                               render_count = render_count + 1
+             WHERE id = $3 AND status = 'processing'",
+        )
+        .bind(i64::from(width))
+        .bind(i64::from(height))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("marking a photo rendered"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn delete_photo(&self, id: PhotoId) -> Result<()> {
         sqlx::query("DELETE FROM photos WHERE id = $1")
             .bind(id.to_string())
@@ -564,6 +579,18 @@ impl MetadataStore for $store {
             .await
             .map_err(db_err("committing an order change"))?;
         Ok(order)
+    }
+
+    async fn stale_pending_orders(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<OrderId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM orders WHERE status = 'pending' AND created_at < $1 ORDER BY created_at LIMIT $2",
+        )
+        .bind(millis(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("finding stale orders"))?;
+        ids.iter().map(|id| Ok(OrderId::from_uuid(parse_uuid(id)?))).collect()
     }
 
     async fn record_payment_event(
@@ -836,6 +863,22 @@ impl JobQueue for $store {
         .map_err(db_err("listing jobs"))?;
         let jobs = rows.iter().map(job_from).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(jobs, page, |j| j.id.as_uuid()))
+    }
+
+    async fn acquire_lease(&self, name: &str, holder: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+             WHERE leases.until <= $4 OR leases.holder = excluded.holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(millis(until))
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("taking a lease"))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn counts(&self) -> Result<Vec<(JobStatus, u64)>> {
