@@ -59,6 +59,9 @@ if ! curl -s -o /dev/null "http://127.0.0.1:$s3_port/"; then
     done
 fi
 curl -s -o /dev/null "http://127.0.0.1:$s3_port/" || { log "moto_server did not start"; exit 1; }
+# One bucket; each test works under its own random key prefix.
+curl -s -o /dev/null -X PUT "http://127.0.0.1:$s3_port/proofsheet-test"
 
 echo "export PROOFSHEET_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$pg_port/postgres"
 echo "export PROOFSHEET_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port"
+echo "export PROOFSHEET_TEST_S3_BUCKET=proofsheet-test"

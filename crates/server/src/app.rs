@@ -20,7 +20,13 @@ use sha2::Sha256;
 use tokio::sync::watch;
 
 use crate::{
-    api::{albums::AlbumsApi, error::any_error_to_json, ops::OpsApi, orders::OrdersApi, users::UsersApi},
+    api::{
+        albums::AlbumsApi,
+        error::any_error_to_json,
+        ops::{HealthApi, OpsApi},
+        orders::OrdersApi,
+        users::UsersApi,
+    },
     config::Config,
     pages,
 };
@@ -147,13 +153,14 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
 }
 
 /// The HTTP application: the API, its docs, the gateway pages.
-pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
+pub fn routes(state: Arc<AppState>) -> poem::Route {
     let api = OpenApiService::new(
         (
             UsersApi { state: state.clone() },
             AlbumsApi { state: state.clone() },
             OrdersApi { state: state.clone() },
             OpsApi { state: state.clone() },
+            HealthApi { state: state.clone() },
         ),
         "Proofsheet",
         env!("CARGO_PKG_VERSION"),
@@ -184,10 +191,94 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .nest("/", api)
         .nest("/checkout", html(checkout))
         .nest("/orders", html(returned))
+}
+
+/// What a process without the `api` role serves: health, readiness, metrics.
+pub fn health_routes(state: Arc<AppState>) -> poem::Route {
+    let api = OpenApiService::new(HealthApi { state }, "Proofsheet (worker)", env!("CARGO_PKG_VERSION"));
+    Route::new().nest("/", api)
+}
+
+/// Shared middleware: state, headers, request logs, JSON errors.
+fn finish(route: poem::Route, state: Arc<AppState>) -> impl poem::Endpoint {
+    route
         .data(state)
         .with(SetHeader::new().overriding("X-Content-Type-Options", "nosniff"))
         .with(Tracing)
         .catch_all_error(any_error_to_json)
+}
+
+/// What one process does. Any combination; `all` is every role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// Serves the REST API, docs and pages; does no image work.
+    pub api: bool,
+    /// Runs queued jobs (previews, zips); serves only health and metrics.
+    pub worker: bool,
+    /// Runs periodic tasks; at most one process holds the scheduler lease.
+    pub scheduler: bool,
+}
+
+impl Roles {
+    /// Every role: the embedded default.
+    pub const ALL: Roles = Roles { api: true, worker: true, scheduler: true };
+
+    /// Parses `api`, `worker`, `scheduler`, `all`, comma-separated or repeated.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> anyhow::Result<Roles> {
+        let mut r = Roles { api: false, worker: false, scheduler: false };
+        for name in names.iter().flat_map(|n| n.as_ref().split(',')).map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "api" => r.api = true,
+                "worker" => r.worker = true,
+                "scheduler" => r.scheduler = true,
+                "all" => r = Roles::ALL,
+                other => anyhow::bail!("unknown role {other:?}: roles are api, worker, scheduler and all"),
+            }
+        }
+        if !(r.api || r.worker || r.scheduler) {
+            return Ok(Roles::ALL);
+        }
+        Ok(r)
+    }
+}
+
+/// The scheduler: every `tick`, takes (or renews) the `scheduler` lease; the
+/// holder runs the periodic tasks. A process that dies lets the lease lapse
+/// (3 ticks) and another scheduler process takes over.
+pub fn spawn_scheduler(
+    engine: Proofsheet,
+    pending_ttl: chrono::Duration,
+    tick: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let holder = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    tokio::spawn(async move {
+        let lease = chrono::Duration::from_std(tick * 3).unwrap_or(chrono::Duration::seconds(30));
+        let mut held = false;
+        loop {
+            let now = engine.backends().clock.now();
+            match engine.backends().queue.acquire_lease("scheduler", &holder, now + lease, now).await {
+                Ok(true) => {
+                    if !held {
+                        tracing::info!(%holder, "this process is now the scheduler");
+                        held = true;
+                    }
+                    if let Err(e) = engine.checkout().expire_stale(now - pending_ttl).await {
+                        tracing::error!(error = %e, "expiring abandoned orders");
+                    }
+                }
+                Ok(false) => held = false,
+                Err(e) => tracing::error!(error = %e, "scheduler could not reach the database"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(tick) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+    })
 }
 
 /// Runs `concurrency` worker loops until `stop` flips.
@@ -273,6 +364,11 @@ async fn shutdown_signal() {
 /// Binds (port 0 picks a free port), builds everything and starts serving
 /// HTTP and running jobs in this process.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    start_roles(config, clock, Roles::ALL).await
+}
+
+/// Like [`start`], running only `roles` in this process.
+pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) -> anyhow::Result<Running> {
     let addr = config.listen_addr()?;
     let acceptor = TcpListener::bind(addr).into_acceptor().await.with_context(|| format!("listening on {addr}"))?;
     let local =
@@ -284,10 +380,13 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         n => n,
     };
     let poll = Duration::from_millis(config.worker.poll_ms.max(10));
+    let tick = Duration::from_millis(config.scheduler.tick_ms.max(10));
+    let pending_ttl = chrono::Duration::hours(config.orders.pending_ttl_hours as i64);
     let state = build_state(config, url.clone(), clock).await?;
     let (stop, stop_rx) = watch::channel(false);
     let mut server_stop = stop_rx.clone();
-    let app = routes(state.clone());
+    let app = if roles.api { routes(state.clone()) } else { health_routes(state.clone()) };
+    let app = finish(app, state.clone());
     let server = tokio::spawn(async move {
         Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
@@ -299,7 +398,13 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             )
             .await
     });
-    let workers = spawn_workers(state.engine.clone(), workers, poll, stop_rx);
-    tracing::info!(%local, url, "proofsheet listening");
-    Ok(Running { addr: local, url, state, stop, server, workers })
+    let mut tasks = Vec::new();
+    if roles.worker {
+        tasks.extend(spawn_workers(state.engine.clone(), workers, poll, stop_rx.clone()));
+    }
+    if roles.scheduler {
+        tasks.push(spawn_scheduler(state.engine.clone(), pending_ttl, tick, stop_rx));
+    }
+    tracing::info!(%local, url, ?roles, "proofsheet listening");
+    Ok(Running { addr: local, url, state, stop, server, workers: tasks })
 }

@@ -51,6 +51,38 @@ pub struct Config {
     pub payments: PaymentsConfig,
     /// `[worker]`
     pub worker: WorkerConfig,
+    /// `[scheduler]`
+    pub scheduler: SchedulerConfig,
+    /// `[orders]`
+    pub orders: OrdersConfig,
+}
+
+/// `[scheduler]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// How often the scheduler wakes, in milliseconds (its lease lasts 3 ticks).
+    pub tick_ms: u64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig { tick_ms: 10_000 }
+    }
+}
+
+/// `[orders]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrdersConfig {
+    /// A pending order not paid within this many hours expires.
+    pub pending_ttl_hours: u32,
+}
+
+impl Default for OrdersConfig {
+    fn default() -> Self {
+        OrdersConfig { pending_ttl_hours: 24 }
+    }
 }
 
 /// `[server]`

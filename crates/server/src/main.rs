@@ -32,6 +32,10 @@ enum Command {
         /// Listen address (server.addr).
         #[arg(long)]
         addr: Option<String>,
+        /// What this process does: api, worker, scheduler or all (default);
+        /// comma-separated or repeated.
+        #[arg(long = "role", value_delimiter = ',', default_value = "all")]
+        roles: Vec<String>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -77,13 +81,14 @@ async fn main() -> anyhow::Result<()> {
     if let Some(dir) = cli.data_dir {
         config.server.data_dir = dir;
     }
-    match cli.command.unwrap_or(Command::Serve { addr: None }) {
-        Command::Serve { addr } => {
+    match cli.command.unwrap_or(Command::Serve { addr: None, roles: vec!["all".into()] }) {
+        Command::Serve { addr, roles } => {
             if let Some(addr) = addr {
                 config.server.addr = addr;
             }
             config.validate()?;
-            let running = app::start(config, Arc::new(SystemClock)).await?;
+            let roles = app::Roles::parse(&roles)?;
+            let running = app::start_roles(config, Arc::new(SystemClock), roles).await?;
             println!("Proofsheet is listening on {} (API docs at {}/docs)", running.url, running.url);
             running.wait_for_signal().await;
         }

@@ -12,8 +12,17 @@ use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_buys_three_photos_and_downloads_exactly_those_originals() {
-    let app = TestApp::start().await;
+    whole_sale(TestApp::start().await).await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_sale_on_postgres_and_s3() {
+    if let Some(app) = TestApp::start_scale_out().await {
+        whole_sale(app).await;
+    }
+}
+
+async fn whole_sale(app: TestApp) {
     // The photographer registers and creates a private album for a client.
     let photographer = app.user("ph@studio.test", "photographer").await;
     let album = app.album(&photographer, "private", Some("client@home.test")).await;

@@ -48,21 +48,6 @@ async fn metadata_backends() -> Vec<(&'static str, Sql)> {
     out
 }
 
-/// A fresh bucket on the S3-compatible test server (moto does not check
-/// signatures, so a plain PUT makes one).
-async fn s3_bucket(endpoint: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let bucket = format!("t{}", uuid::Uuid::new_v4().simple());
-    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
-    let req = format!("PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    conn.write_all(req.as_bytes()).await.unwrap();
-    let mut reply = String::new();
-    conn.read_to_string(&mut reply).await.unwrap();
-    assert!(reply.starts_with("HTTP/1.1 200"), "creating bucket: {reply}");
-    bucket
-}
-
 async fn blob_backends() -> Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let fs = OpendalBlobStore::fs(dir.path()).unwrap();
@@ -73,8 +58,8 @@ async fn blob_backends() -> Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfi
             let options = S3Options {
                 endpoint: Some(endpoint.clone()),
                 region: "us-east-1".into(),
-                bucket: s3_bucket(&endpoint).await,
-                root: Some("/proofsheet".into()),
+                bucket: std::env::var("PROOFSHEET_TEST_S3_BUCKET").unwrap_or_else(|_| "proofsheet-test".into()),
+                root: Some(format!("/conformance-{}", uuid::Uuid::new_v4().simple())),
                 access_key_id: "test-key".into(),
                 secret_access_key: "test-secret".into(),
                 path_style: true,

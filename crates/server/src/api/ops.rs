@@ -14,7 +14,8 @@ use super::{ApiTags, error::ApiError, model::*};
 use crate::{app::AppState, auth::BearerAuth};
 
 /// Operations.
-pub struct OpsApi {
+/// Health, readiness and metrics: served by every role.
+pub struct HealthApi {
     /// Shared state.
     pub state: Arc<AppState>,
 }
@@ -115,7 +116,7 @@ fn csv_field(s: &str) -> String {
 }
 
 #[OpenApi(tag = "ApiTags::Operations")]
-impl OpsApi {
+impl HealthApi {
     /// Liveness: the process serves HTTP.
     #[oai(path = "/healthz", method = "get")]
     async fn healthz(&self) -> PlainText<&'static str> {
@@ -155,7 +156,16 @@ impl OpsApi {
         ));
         Ok(PlainText(out))
     }
+}
 
+/// Reports and the job list.
+pub struct OpsApi {
+    /// Shared state.
+    pub state: Arc<AppState>,
+}
+
+#[OpenApi(tag = "ApiTags::Operations")]
+impl OpsApi {
     /// Sales per album and currency: a photographer's own, an admin's all.
     /// `from` and `to` take RFC 3339 times or `YYYY-MM-DD`; the default is
     /// the last 30 days. `format` is `json` (default) or `csv`.

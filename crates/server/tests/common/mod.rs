@@ -34,6 +34,24 @@ impl TestApp {
         TestApp { server, clock, http: Client::new(), url, _dir: dir }
     }
 
+    /// A server on PostgreSQL and S3 (fresh database, fresh key prefix),
+    /// or `None` when those servers are not configured and not required.
+    pub async fn start_scale_out() -> Option<Self> {
+        let (Ok(pg), Ok(s3)) =
+            (std::env::var("PROOFSHEET_TEST_POSTGRES_URL"), std::env::var("PROOFSHEET_TEST_S3_ENDPOINT"))
+        else {
+            assert!(
+                std::env::var("PROOFSHEET_REQUIRE_SERVICES").is_err(),
+                "PostgreSQL and S3 are required: run scripts/services.sh"
+            );
+            eprintln!("PROOFSHEET_TEST_POSTGRES_URL / PROOFSHEET_TEST_S3_ENDPOINT unset: scale-out run skipped");
+            return None;
+        };
+        let db = proofsheet_storage::fresh_pg_database(&pg).await.unwrap();
+        let bucket = std::env::var("PROOFSHEET_TEST_S3_BUCKET").unwrap_or_else(|_| "proofsheet-test".into());
+        Some(Self::start_with(|c| scale_out(c, &db, &s3, &bucket)).await)
+    }
+
     pub fn api(&self, path: &str) -> String {
         format!("{}/api/v1{}", self.url, path)
     }
@@ -118,6 +136,21 @@ impl TestApp {
         }
         panic!("order never became {want}");
     }
+}
+
+/// Points a config at PostgreSQL and S3.
+pub fn scale_out(c: &mut Config, db: &str, s3_endpoint: &str, bucket: &str) {
+    use proofsheet_server::config::{S3Config, Secret};
+    c.database.url = Some(serde_json::from_value::<Secret>(json!(db)).unwrap());
+    c.storage.kind = "s3".into();
+    c.storage.s3 = S3Config {
+        endpoint: Some(s3_endpoint.into()),
+        bucket: bucket.into(),
+        root: Some(format!("/test-{}", uuid::Uuid::new_v4().simple())),
+        access_key_id: Some(serde_json::from_value(json!("test-key")).unwrap()),
+        secret_access_key: Some(serde_json::from_value(json!("test-secret")).unwrap()),
+        ..S3Config::default()
+    };
 }
 
 /// A photographic-looking test JPEG: smooth gradients plus grain, so it
