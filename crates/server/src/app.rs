@@ -145,6 +145,7 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
     let settings = Settings {
         max_upload_bytes: config.uploads.max_bytes,
         link_ttl: chrono::Duration::hours(config.downloads.link_ttl_hours as i64),
+        job_lease: chrono::Duration::seconds(config.worker.lease_seconds as i64),
         ..Settings::default()
     };
     let engine = Proofsheet::new(backends, settings, derive(&secret, "download-links"))?;

@@ -241,11 +241,14 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// How often an idle worker looks for work, in milliseconds.
     pub poll_ms: u64,
+    /// How long a worker holds a job before another may take it over (a
+    /// crashed worker's jobs wait this long), in seconds.
+    pub lease_seconds: u32,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig { concurrency: 0, poll_ms: 200 }
+        WorkerConfig { concurrency: 0, poll_ms: 200, lease_seconds: 300 }
     }
 }
 
@@ -288,6 +291,9 @@ impl Config {
         let url = self.database_url();
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             bail!("database.url must start with sqlite:// or postgres://");
+        }
+        if self.worker.lease_seconds < 2 {
+            bail!("worker.lease_seconds must be at least 2");
         }
         if self.uploads.max_bytes == 0 {
             bail!("uploads.max_bytes must be positive");

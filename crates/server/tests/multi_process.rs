@@ -1,0 +1,211 @@
+//! Several `proofsheet` processes over one PostgreSQL and one S3 bucket:
+//! an `api` and two `worker`s. 200 uploads all end `ready`, each rendered
+//! exactly once, though a worker is killed with SIGKILL mid-way; then the
+//! same for zips, killing the last worker and starting a fresh one.
+
+mod common;
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::jpeg;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(role: &str, addr: &str, env: &[(String, String)], log: &std::path::Path) -> Proc {
+    let out = std::fs::File::create(log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_proofsheet"))
+        .args(["serve", "--role", role, "--addr", addr])
+        .envs(env.iter().cloned())
+        .env("PROOFSHEET_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    Proc(child)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn wait_until<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_and_two_workers_survive_a_killed_worker() {
+    let (Ok(pg), Ok(s3)) =
+        (std::env::var("PROOFSHEET_TEST_POSTGRES_URL"), std::env::var("PROOFSHEET_TEST_S3_ENDPOINT"))
+    else {
+        assert!(std::env::var("PROOFSHEET_REQUIRE_SERVICES").is_err(), "PostgreSQL and S3 are required");
+        eprintln!("PostgreSQL / S3 not configured: multi-process test skipped");
+        return;
+    };
+    let db = proofsheet_storage::fresh_pg_database(&pg).await.unwrap();
+    let bucket = std::env::var("PROOFSHEET_TEST_S3_BUCKET").unwrap_or_else(|_| "proofsheet-test".into());
+    let dir = tempfile::tempdir().unwrap();
+    let env: Vec<(String, String)> = [
+        ("PROOFSHEET__DATABASE__URL", db.as_str()),
+        ("PROOFSHEET__STORAGE__KIND", "s3"),
+        ("PROOFSHEET__STORAGE__S3__ENDPOINT", s3.as_str()),
+        ("PROOFSHEET__STORAGE__S3__BUCKET", bucket.as_str()),
+        ("PROOFSHEET__STORAGE__S3__ROOT", &format!("/multi-{}", uuid::Uuid::new_v4().simple())),
+        ("PROOFSHEET__STORAGE__S3__ACCESS_KEY_ID", "test-key"),
+        ("PROOFSHEET__STORAGE__S3__SECRET_ACCESS_KEY", "test-secret"),
+        ("PROOFSHEET__SERVER__SECRET", "a shared secret of at least thirty-two characters"),
+        ("PROOFSHEET__SERVER__DATA_DIR", &dir.path().display().to_string()),
+        ("PROOFSHEET__WORKER__CONCURRENCY", "1"),
+        ("PROOFSHEET__WORKER__POLL_MS", "50"),
+        ("PROOFSHEET__WORKER__LEASE_SECONDS", "4"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _api = spawn("api", &format!("127.0.0.1:{port}"), &env, &dir.path().join("api.log"));
+    let mut w1 = Some(spawn("worker", "127.0.0.1:0", &env, &dir.path().join("w1.log")));
+    let mut w2 = Some(spawn("worker", "127.0.0.1:0", &env, &dir.path().join("w2.log")));
+    let http = Client::new();
+    wait_until("the api process", Duration::from_secs(60), || async {
+        http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+    let api = |p: &str| format!("{base}/api/v1{p}");
+    let token = |email: &'static str, role: &'static str| {
+        let http = http.clone();
+        let api = api.clone();
+        async move {
+            let r = http
+                .post(api("/users"))
+                .json(&json!({"email": email, "password": "correct horse", "name": "A", "surname": "B", "role": role}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let r = http
+                .post(api("/sessions"))
+                .json(&json!({"email": email, "password": "correct horse"}))
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let ph = token("ph@multi.test", "photographer").await;
+    let cl = token("cl@multi.test", "client").await;
+    let r = http.post(api("/albums")).bearer_auth(&ph)
+        .json(&json!({"name": "Big shoot", "visibility": "private", "client_email": "cl@multi.test", "price_per_photo": {"amount": 300, "currency": "EUR"}}))
+        .send().await.unwrap();
+    let album = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+    // 200 uploads through the API process (which renders nothing itself).
+    let started = Instant::now();
+    let sample = jpeg(1600, 1200, 1, false);
+    for i in 0..200 {
+        let r = http
+            .post(api(&format!("/albums/{album}/photos?filename=p{i:03}.jpg")))
+            .bearer_auth(&ph)
+            .header("content-type", "image/jpeg")
+            .body(sample.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let ready_count = || {
+        let http = http.clone();
+        let (url, ph) = (api(&format!("/albums/{album}/photos?limit=200")), ph.clone());
+        async move {
+            let page: Value = http.get(url).bearer_auth(&ph).send().await.unwrap().json().await.unwrap();
+            let items = page["items"].as_array().unwrap().clone();
+            (items.iter().filter(|p| p["status"] == "ready").count(), items)
+        }
+    };
+    // Kill one worker while it is busy.
+    wait_until("a first batch of previews", Duration::from_secs(120), || async { ready_count().await.0 >= 20 }).await;
+    let killed_at = ready_count().await.0;
+    let mut victim = w1.take().unwrap();
+    victim.0.kill().unwrap(); // SIGKILL: no shutdown, its job's lease just runs out
+    victim.0.wait().unwrap();
+    assert!(killed_at < 200, "the kill happened mid-way ({killed_at} ready)");
+    wait_until("every preview", Duration::from_secs(300), || async { ready_count().await.0 == 200 }).await;
+    let previews_took = started.elapsed();
+    let (_, photos) = ready_count().await;
+    assert!(photos.iter().all(|p| p["status"] == "ready"), "no photo failed or stuck");
+
+    // Exactly one rendering per photo, and no job left behind.
+    let store = proofsheet_storage::PgStore::connect(&db, 2).await.unwrap();
+    let counts: Vec<i64> = sqlx::query_scalar("SELECT render_count FROM photos").fetch_all(store.pool()).await.unwrap();
+    assert_eq!(counts.len(), 200);
+    assert!(counts.iter().all(|&c| c == 1), "render counts: {counts:?}");
+    let unfinished: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status <> 'succeeded'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(unfinished, 0, "no job lost, stuck or failed");
+
+    // Zips: five paid orders; the last worker is killed and a fresh one finishes.
+    let ids: Vec<String> = photos.iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect();
+    let mut orders = Vec::new();
+    for chunk in ids.chunks(40).take(5) {
+        let r = http
+            .post(api("/orders"))
+            .bearer_auth(&cl)
+            .json(&json!({"album_id": album, "photo_ids": chunk}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let order = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let r = http.post(api(&format!("/orders/{order}/checkout"))).bearer_auth(&cl).send().await.unwrap();
+        let url = r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned();
+        assert_eq!(http.post(format!("{url}/pay")).send().await.unwrap().status(), StatusCode::OK);
+        orders.push(order);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut last = w2.take().unwrap();
+    last.0.kill().unwrap();
+    last.0.wait().unwrap();
+    let _w3 = spawn("worker", "127.0.0.1:0", &env, &dir.path().join("w3.log"));
+    for order in &orders {
+        let url = api(&format!("/orders/{order}"));
+        wait_until("a fulfilled order", Duration::from_secs(120), || async {
+            let o: Value = http.get(&url).bearer_auth(&cl).send().await.unwrap().json().await.unwrap();
+            o["status"] == "fulfilled"
+        })
+        .await;
+        let o: Value = http.get(&url).bearer_auth(&cl).send().await.unwrap().json().await.unwrap();
+        let zip = http.get(o["download"]["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+        let archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).unwrap();
+        assert_eq!(archive.len(), 40, "each zip holds its 40 originals");
+    }
+    let links: Vec<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM download_links GROUP BY order_id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(links, vec![1; 5], "one link per order");
+    eprintln!("200 previews with a worker killed: {previews_took:?}; killed at {killed_at} ready");
+}
