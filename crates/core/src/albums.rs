@@ -263,14 +263,18 @@ impl Albums<'_> {
         Ok((photo, album, access))
     }
 
-    /// The bytes of one image of a photo. Originals go to the owner only:
-    /// anyone else gets `NotFound`, as if it did not exist.
-    pub async fn image(&self, viewer: Option<&User>, id: PhotoId, variant: PhotoVariant) -> Result<(Photo, Bytes)> {
+    /// Where one image of a photo is stored, if `viewer` may have it.
+    /// Originals go to the owner only: anyone else gets `NotFound`, as if
+    /// it did not exist. Previews exist once the photo is `ready`.
+    pub async fn image_key(
+        &self,
+        viewer: Option<&User>,
+        id: PhotoId,
+        variant: PhotoVariant,
+    ) -> Result<(Photo, String)> {
         let (photo, album, access) = self.photo(viewer, id).await?;
         let key = match variant {
-            PhotoVariant::Original if access != Access::Owner => {
-                return Err(Error::not_found("photo"));
-            }
+            PhotoVariant::Original if access != Access::Owner => return Err(Error::not_found("photo")),
             PhotoVariant::Original => Photo::original_key(&album.storage_prefix, id),
             _ if photo.status != PhotoStatus::Ready => {
                 return Err(Error::conflict("photo_not_ready", format!("the photo is {}", photo.status.as_str())));
@@ -278,6 +282,12 @@ impl Albums<'_> {
             PhotoVariant::Preview => Photo::preview_key(&album.storage_prefix, id),
             PhotoVariant::Thumbnail => Photo::thumbnail_key(&album.storage_prefix, id),
         };
+        Ok((photo, key))
+    }
+
+    /// The bytes of one image of a photo (see [`Albums::image_key`]).
+    pub async fn image(&self, viewer: Option<&User>, id: PhotoId, variant: PhotoVariant) -> Result<(Photo, Bytes)> {
+        let (photo, key) = self.image_key(viewer, id, variant).await?;
         let bytes = self.0.blobs().get(&key).await?;
         Ok((photo, bytes))
     }

@@ -35,6 +35,14 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
     /// Checks the store (readiness).
     async fn ping(&self) -> Result<()>;
+    /// A URL that reads the object straight from the store until `ttl`
+    /// passes, or `None` when this store cannot make one (then the bytes
+    /// go through the server). Callers check access first: the URL is a
+    /// bearer credential.
+    async fn presign_read(&self, key: &str, ttl: std::time::Duration) -> Result<Option<String>> {
+        let _ = (key, ttl);
+        Ok(None)
+    }
 }
 
 /// A streamed write in progress.

@@ -125,6 +125,16 @@ impl Downloads<'_> {
         Ok(OpenedDownload { total_size: link.zip_size, link, body })
     }
 
+    /// A time-limited URL straight to the zip in the object store, when
+    /// the store can make one; the download is counted. `None`: stream it.
+    pub async fn presigned(&self, token: &str, ttl: std::time::Duration) -> Result<Option<String>> {
+        let link = self.check(token).await?;
+        let Some(url) = self.0.blobs().presign_read(&link.zip_key, ttl).await? else { return Ok(None) };
+        self.0.meta().count_download(&link).await?;
+        tracing::info!(order_id = %link.order_id, "download redirected to the store");
+        Ok(Some(url))
+    }
+
     /// Revokes an order's links and deletes its zips (refunds).
     pub async fn revoke(&self, order: OrderId) -> Result<()> {
         // The store revoked the links with the status change; the blobs go now.

@@ -135,11 +135,17 @@ pub struct StorageConfig {
     pub root: Option<PathBuf>,
     /// For `s3`: `[storage.s3]`.
     pub s3: S3Config,
+    /// Answer previews, thumbnails and downloads with a redirect to a
+    /// presigned URL of the store (after the access check) instead of
+    /// streaming them through the server, where the store can presign.
+    pub presign: bool,
+    /// Lifetime of those URLs in seconds (60 to 3600).
+    pub presign_seconds: u32,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { kind: "fs".into(), root: None, s3: S3Config::default() }
+        StorageConfig { kind: "fs".into(), root: None, s3: S3Config::default(), presign: false, presign_seconds: 900 }
     }
 }
 
@@ -291,6 +297,9 @@ impl Config {
         let url = self.database_url();
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             bail!("database.url must start with sqlite:// or postgres://");
+        }
+        if !(60..=3600).contains(&self.storage.presign_seconds) {
+            bail!("storage.presign_seconds must be between 60 and 3600");
         }
         if self.worker.lease_seconds < 2 {
             bail!("worker.lease_seconds must be at least 2");

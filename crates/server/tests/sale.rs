@@ -283,3 +283,50 @@ async fn public_albums_are_readable_anonymously_and_private_ones_are_not() {
     assert_eq!(app.get("/users/me", Some(&ph)).await.status(), StatusCode::UNAUTHORIZED);
     app.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presigned_urls_only_after_the_access_check() {
+    let (Ok(pg), Ok(s3)) =
+        (std::env::var("PROOFSHEET_TEST_POSTGRES_URL"), std::env::var("PROOFSHEET_TEST_S3_ENDPOINT"))
+    else {
+        assert!(std::env::var("PROOFSHEET_REQUIRE_SERVICES").is_err(), "PostgreSQL and S3 are required");
+        return;
+    };
+    let db = proofsheet_storage::fresh_pg_database(&pg).await.unwrap();
+    let bucket = std::env::var("PROOFSHEET_TEST_S3_BUCKET").unwrap_or_else(|_| "proofsheet-test".into());
+    let app = TestApp::start_with(|c| {
+        common::scale_out(c, &db, &s3, &bucket);
+        c.storage.presign = true;
+        c.storage.presign_seconds = 600;
+    })
+    .await;
+    let ph = app.user("ph@presign.test", "photographer").await;
+    let album = app.album(&ph, "private", Some("cl@presign.test")).await;
+    let original = jpeg(900, 600, 1, false);
+    assert_eq!(app.upload(&ph, &album, "p.jpg", original.clone()).await.status(), StatusCode::CREATED);
+    let photos = app.wait_processed(&ph, &album, 1).await;
+    let preview_url = photos[0]["preview_url"].as_str().unwrap();
+    let no_follow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+
+    // Strangers and anonymous callers get 404, never a URL.
+    let stranger = app.user("x@presign.test", "client").await;
+    assert_eq!(no_follow.get(preview_url).bearer_auth(&stranger).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(no_follow.get(preview_url).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    // The album's client is sent to a signed, expiring URL of the store.
+    let client = app.user("cl@presign.test", "client").await;
+    let r = no_follow.get(preview_url).bearer_auth(&client).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&s3), "{location}");
+    assert!(location.contains("X-Amz-Signature=") && location.contains("X-Amz-Expires=600"), "{location}");
+    let bytes = app.http.get(&location).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(common::decode(&bytes).0, 900, "the preview itself");
+    // Originals: the owner only, by redirect too.
+    let id = photos[0]["id"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/photos/{id}/original"), Some(&client)).await.status(), StatusCode::NOT_FOUND);
+    let r = no_follow.get(app.api(&format!("/photos/{id}/original"))).bearer_auth(&ph).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
+    let got = app.http.get(r.headers()["location"].to_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(got.to_vec(), original);
+    app.server.shutdown().await;
+}

@@ -233,4 +233,13 @@ impl BlobStore for OpendalBlobStore {
     async fn ping(&self) -> Result<()> {
         self.op.check().await.map_err(dal_err("checking storage"))
     }
+
+    async fn presign_read(&self, key: &str, ttl: std::time::Duration) -> Result<Option<String>> {
+        check_key(key)?;
+        if !self.op.info().capability().presign_read {
+            return Ok(None);
+        }
+        let req = self.op.presign_read(key, ttl).await.map_err(dal_err("presigning a read"))?;
+        Ok(Some(req.uri().to_string()))
+    }
 }

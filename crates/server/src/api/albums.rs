@@ -65,6 +65,10 @@ enum Image {
     /// A PNG (originals only).
     #[oai(status = 200, content_type = "image/png")]
     Png(Binary<Bytes>, #[oai(header = "Cache-Control")] String),
+    /// With `storage.presign`: fetch it from the object store at `Location`
+    /// (a URL valid for `storage.presign_seconds`).
+    #[oai(status = 307)]
+    Redirect(#[oai(header = "Location")] String, #[oai(header = "Cache-Control")] String),
 }
 
 /// `multipart/form-data` with one or more `file` parts.
@@ -144,7 +148,16 @@ impl AlbumsApi {
 
     async fn send_image(&self, auth: MaybeAuth, id: &str, variant: PhotoVariant) -> Result<Image, ApiError> {
         let id: PhotoId = id.parse()?;
-        let (photo, bytes) = self.state.engine.albums().image(auth.user(), id, variant).await?;
+        let albums = self.state.engine.albums();
+        let storage = &self.state.config.storage;
+        if storage.presign {
+            let (_, key) = albums.image_key(auth.user(), id, variant).await?;
+            let ttl = std::time::Duration::from_secs(storage.presign_seconds as u64);
+            if let Some(url) = self.state.engine.backends().blobs.presign_read(&key, ttl).await? {
+                return Ok(Image::Redirect(url, "private, no-store".into()));
+            }
+        }
+        let (photo, bytes) = albums.image(auth.user(), id, variant).await?;
         Ok(image(variant, &photo.content_type, bytes))
     }
 }

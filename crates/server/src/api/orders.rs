@@ -60,6 +60,10 @@ enum Download {
         #[oai(header = "Accept-Ranges")] String,
         #[oai(header = "Content-Disposition")] String,
     ),
+    /// With `storage.presign`: fetch the zip from the object store at
+    /// `Location` (valid for `storage.presign_seconds`; ranges work there too).
+    #[oai(status = 307)]
+    Redirect(#[oai(header = "Location")] String),
     /// The range is outside the file.
     #[oai(status = 416)]
     Unsatisfiable(Json<super::error::ErrorBody>, #[oai(header = "Content-Range")] String),
@@ -299,6 +303,13 @@ impl OrdersApi {
         #[oai(name = "Range")] range: Header<Option<String>>,
     ) -> Result<Download, ApiError> {
         let downloads = self.state.engine.downloads();
+        let storage = &self.state.config.storage;
+        if storage.presign {
+            let ttl = std::time::Duration::from_secs(storage.presign_seconds as u64);
+            if let Some(url) = downloads.presigned(&token.0, ttl).await? {
+                return Ok(Download::Redirect(url));
+            }
+        }
         let size = downloads.check(&token.0).await?.zip_size;
         let disposition = "attachment; filename=\"photos.zip\"".to_owned();
         match parse_range(range.0.as_deref(), size) {
