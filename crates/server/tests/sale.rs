@@ -319,6 +319,22 @@ async fn presigned_urls_only_after_the_access_check() {
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with(&s3), "{location}");
     assert!(location.contains("X-Amz-Signature=") && location.contains("X-Amz-Expires=600"), "{location}");
+    // moto does not check signatures: botocore (AWS's own signer) does here.
+    if let Ok(python) = std::env::var("PROOFSHEET_TEST_PYTHON") {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/verify_sigv4.py");
+        let out = std::process::Command::new(python)
+            .args([script, &location, "test-key", "test-secret", "us-east-1"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut forged = location.clone();
+        forged.replace_range(forged.len() - 4.., "0000");
+        let out = std::process::Command::new(std::env::var("PROOFSHEET_TEST_PYTHON").unwrap())
+            .args([script, &forged, "test-key", "test-secret", "us-east-1"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "the checker rejects a wrong signature");
+    }
     let bytes = app.http.get(&location).send().await.unwrap().bytes().await.unwrap();
     assert_eq!(common::decode(&bytes).0, 900, "the preview itself");
     // Originals: the owner only, by redirect too.
