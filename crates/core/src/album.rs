@@ -57,6 +57,9 @@ pub struct Album {
     pub created_at: DateTime<Utc>,
     /// When last changed.
     pub updated_at: DateTime<Utc>,
+    /// When its originals and previews were deleted, after expiry and the
+    /// grace period. The metadata stays for reports.
+    pub purged_at: Option<DateTime<Utc>>,
 }
 
 /// How a caller relates to an album.

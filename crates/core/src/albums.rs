@@ -88,6 +88,7 @@ impl Albums<'_> {
             storage_prefix: Album::prefix_for(user.id, id),
             created_at: now,
             updated_at: now,
+            purged_at: None,
         };
         self.0.meta().insert_album(&album).await?;
         tracing::info!(album_id = %album.id, "album created");
@@ -100,6 +101,9 @@ impl Albums<'_> {
         let access = album.access_for(viewer);
         if !access.can_view() {
             return Err(Error::not_found("album"));
+        }
+        if access != Access::Owner && album.is_expired(self.0.now()) {
+            return Err(Error::Gone { code: "album_expired", message: "this album has expired".into() });
         }
         Ok((album, access))
     }
@@ -273,6 +277,12 @@ impl Albums<'_> {
         variant: PhotoVariant,
     ) -> Result<(Photo, String)> {
         let (photo, album, access) = self.photo(viewer, id).await?;
+        if album.purged_at.is_some() {
+            return Err(Error::Gone {
+                code: "album_purged",
+                message: "this album's photos were deleted after it expired".into(),
+            });
+        }
         let key = match variant {
             PhotoVariant::Original if access != Access::Owner => return Err(Error::not_found("photo")),
             PhotoVariant::Original => Photo::original_key(&album.storage_prefix, id),

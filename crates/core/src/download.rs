@@ -28,6 +28,8 @@ pub struct DownloadLink {
     pub download_count: u64,
     /// Set when the order is refunded.
     pub revoked: bool,
+    /// Set once the zip was deleted from storage (after expiry).
+    pub zip_deleted: bool,
 }
 
 /// Makes and checks download tokens.

@@ -70,6 +70,7 @@ impl Downloads<'_> {
             created_at: now,
             download_count: 0,
             revoked: false,
+            zip_deleted: false,
         };
         if !meta.fulfil_order(&link, now).await? {
             // Refunded (or fulfilled by another worker) while we zipped.
@@ -105,8 +106,15 @@ impl Downloads<'_> {
         if link.revoked {
             return Err(Error::not_found("download"));
         }
-        if link.expires_at <= self.0.now() {
+        if link.expires_at <= self.0.now() || link.zip_deleted {
             return Err(Error::Gone { code: "link_expired", message: "this download link has expired".into() });
+        }
+        let cap = self.0.settings().max_downloads_per_link;
+        if cap > 0 && link.download_count >= cap {
+            return Err(Error::Gone {
+                code: "download_limit_reached",
+                message: format!("this link was used {cap} times; ask for a fresh one"),
+            });
         }
         Ok(link)
     }
@@ -123,6 +131,107 @@ impl Downloads<'_> {
         let body = self.0.blobs().stream(&link.zip_key, range).await?;
         tracing::info!(order_id = %link.order_id, "download started");
         Ok(OpenedDownload { total_size: link.zip_size, link, body })
+    }
+
+    /// A buyer's request for a fresh link to a fulfilled order, within the
+    /// download window and at most once per `fresh_link_interval`. While the
+    /// zip is still stored the new link points at it (`Some`); once it was
+    /// deleted a rebuild is queued (`None`: the link shows on the order when
+    /// ready).
+    #[instrument(skip_all, fields(order_id = %id))]
+    pub async fn fresh_link(&self, buyer: &crate::User, id: OrderId) -> Result<Option<LinkView>> {
+        let meta = self.0.meta();
+        let order = match meta.order(id).await? {
+            Some(o) if o.buyer_id == buyer.id => o,
+            _ => return Err(Error::not_found("order")),
+        };
+        if order.status != OrderStatus::Fulfilled {
+            return Err(Error::conflict("order_not_fulfilled", format!("the order is {}", order.status.as_str())));
+        }
+        let now = self.0.now();
+        let settings = self.0.settings();
+        if order.paid_at.is_none_or(|p| p + settings.download_window <= now) {
+            return Err(Error::Gone {
+                code: "download_window_closed",
+                message: "the download window of this order has closed".into(),
+            });
+        }
+        let newest = meta.link_for_order(id).await?;
+        if let Some(l) = &newest {
+            let wait = l.created_at + settings.fresh_link_interval - now;
+            if wait > chrono::Duration::zero() {
+                return Err(Error::RateLimited {
+                    message: "a fresh link was made recently; try again later".into(),
+                    retry_after: wait.num_seconds().max(1) as u64,
+                });
+            }
+        }
+        match newest.filter(|l| !l.zip_deleted && !l.revoked) {
+            Some(l) if self.0.blobs().size(&l.zip_key).await.is_ok() => {
+                let link_id = LinkId::new();
+                let link = DownloadLink {
+                    id: link_id,
+                    order_id: id,
+                    token_hash: LinkSigner::hash(&self.0.link_signer().token(link_id)),
+                    zip_key: l.zip_key,
+                    zip_size: l.zip_size,
+                    expires_at: now + settings.link_ttl,
+                    created_at: now,
+                    download_count: 0,
+                    revoked: false,
+                    zip_deleted: false,
+                };
+                meta.insert_link(&link).await?;
+                Ok(Some(LinkView { token: self.0.link_signer().token(link_id), expires_at: link.expires_at }))
+            }
+            _ => {
+                self.0
+                    .backends()
+                    .queue
+                    .enqueue(&crate::NewJob::now(crate::Task::RebuildZip { order_id: id }, now))
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Handles `rebuild_zip`: packages a fulfilled order again and issues
+    /// a new link. Does nothing if a live link with a stored zip exists.
+    #[instrument(skip_all, fields(order_id = %id))]
+    pub async fn rebuild_zip(&self, id: OrderId) -> Result<()> {
+        let meta = self.0.meta();
+        let Some(order) = meta.order(id).await? else { return Ok(()) };
+        if order.status != OrderStatus::Fulfilled {
+            return Ok(());
+        }
+        let now = self.0.now();
+        if meta.link_for_order(id).await?.is_some_and(|l| !l.zip_deleted && !l.revoked && l.expires_at > now) {
+            return Ok(());
+        }
+        let album = meta
+            .album(order.album_id)
+            .await?
+            .filter(|a| a.purged_at.is_none())
+            .ok_or_else(|| Error::backend_permanent("rebuilding a zip", "the album's originals are gone"))?;
+        let link_id = LinkId::new();
+        let zip_key = format!("orders/{}/{}.zip", order.id, link_id);
+        let entries = zip_entries(&order, &album.storage_prefix);
+        let size = self.0.backends().packager.package(self.0.blobs(), &zip_key, &entries).await?;
+        let link = DownloadLink {
+            id: link_id,
+            order_id: id,
+            token_hash: LinkSigner::hash(&self.0.link_signer().token(link_id)),
+            zip_key,
+            zip_size: size,
+            expires_at: now + self.0.settings().link_ttl,
+            created_at: now,
+            download_count: 0,
+            revoked: false,
+            zip_deleted: false,
+        };
+        meta.insert_link(&link).await?;
+        tracing::info!(bytes = size, "zip rebuilt");
+        Ok(())
     }
 
     /// A time-limited URL straight to the zip in the object store, when

@@ -19,6 +19,12 @@ pub struct Settings {
     pub job_lease: Duration,
     /// Most photos in one order.
     pub max_order_items: usize,
+    /// Downloads allowed per link (0: no cap). Resumed ranges do not count.
+    pub max_downloads_per_link: u64,
+    /// How long after payment a buyer may ask for a fresh link.
+    pub download_window: Duration,
+    /// At most one fresh link per order in this interval.
+    pub fresh_link_interval: Duration,
 }
 
 impl Default for Settings {
@@ -28,6 +34,9 @@ impl Default for Settings {
             link_ttl: Duration::days(7),
             job_lease: Duration::minutes(5),
             max_order_items: 500,
+            max_downloads_per_link: 0,
+            download_window: Duration::days(30),
+            fresh_link_interval: Duration::hours(1),
         }
     }
 }

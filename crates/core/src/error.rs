@@ -46,6 +46,14 @@ pub enum Error {
         /// Human explanation.
         message: String,
     },
+    /// Too many requests of this kind; try again after `retry_after`.
+    #[error("{message}")]
+    RateLimited {
+        /// Human explanation.
+        message: String,
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
     /// A value is well-formed but not acceptable.
     #[error("{message}")]
     Invalid {
@@ -155,6 +163,7 @@ impl Error {
             | Error::Gone { code, .. }
             | Error::TooLarge { code, .. } => code,
             Error::UnsupportedMedia { .. } => "unsupported_media_type",
+            Error::RateLimited { .. } => "rate_limited",
             Error::Image { .. } => "image_rejected",
             Error::Gateway { .. } => "payment_gateway_error",
             Error::Backend { .. } => "internal",

@@ -20,6 +20,12 @@ pub enum Task {
         /// The order.
         order_id: OrderId,
     },
+    /// A buyer asked for a fresh link after the zip was deleted: package
+    /// again and issue a new link (the order stays `fulfilled`).
+    RebuildZip {
+        /// The order.
+        order_id: OrderId,
+    },
 }
 
 impl Task {
@@ -28,6 +34,7 @@ impl Task {
         match self {
             Task::RenderPreview { .. } => "render_preview",
             Task::BuildZip { .. } => "build_zip",
+            Task::RebuildZip { .. } => "rebuild_zip",
         }
     }
 

@@ -43,6 +43,7 @@ mod photo;
 mod queue;
 mod render;
 mod reports;
+mod scheduler;
 mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -69,7 +70,8 @@ pub use photo::{Photo, PhotoStatus, sanitize_filename};
 pub use queue::JobQueue;
 pub use render::{ImageFormat, ImageInfo, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark};
 pub use reports::{Reports, SalesReport, SalesTotal};
-pub use store::{AlbumFilter, IdempotentReply, MetadataStore, OrderChange, OrderFilter, SalesRow};
+pub use scheduler::{Periodic, Policy, Scheduler, TickRun, parse_schedule};
+pub use store::{AlbumFilter, IdempotentReply, MetadataStore, OrderChange, OrderFilter, SalesRow, ScheduledRun};
 pub use thumbnails::Thumbnails;
 pub use user::{Email, Role, Session, User, validate_name};
 pub use worker::{Ran, Worker};

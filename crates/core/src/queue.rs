@@ -29,6 +29,11 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn job(&self, id: JobId) -> Result<Option<Job>>;
     /// A page of jobs, optionally of one status, by id.
     async fn list_jobs(&self, status: Option<JobStatus>, page: PageRequest) -> Result<Page<Job>>;
+    /// Queues a `failed` job again now, with its attempts reset; `false` if
+    /// it is not failed.
+    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<bool>;
+    /// Deletes `succeeded` jobs last changed before `before`; returns how many.
+    async fn prune_jobs(&self, before: DateTime<Utc>) -> Result<u64>;
     /// How many jobs are in each status.
     async fn counts(&self) -> Result<Vec<(JobStatus, u64)>>;
     /// Takes or renews the named lease for `holder` until `until`, if it is

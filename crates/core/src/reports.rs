@@ -32,6 +32,26 @@ pub struct SalesReport {
     pub albums: Vec<SalesRow>,
 }
 
+impl SalesReport {
+    /// The report as JSON (the shape `GET /api/v1/reports/sales` answers).
+    pub fn to_json(&self) -> String {
+        let money = |amount: i64, c: Currency| serde_json::json!({ "amount": amount, "currency": c.as_str() });
+        serde_json::json!({
+            "from": self.from,
+            "to": self.to,
+            "totals": self.totals.iter().map(|t| serde_json::json!({
+                "currency": t.currency.as_str(), "orders": t.orders, "photos_sold": t.photos,
+                "revenue": money(t.revenue, t.currency),
+            })).collect::<Vec<_>>(),
+            "albums": self.albums.iter().map(|a| serde_json::json!({
+                "album_id": a.album_id.to_string(), "album_name": a.album_name, "currency": a.currency.as_str(),
+                "orders": a.orders, "photos_sold": a.photos, "revenue": money(a.revenue, a.currency),
+            })).collect::<Vec<_>>(),
+        })
+        .to_string()
+    }
+}
+
 /// The reports service. Get it with [`Proofsheet::reports`].
 pub struct Reports<'a>(&'a Proofsheet);
 

@@ -56,6 +56,23 @@ pub struct SalesRow {
     pub revenue: i64,
 }
 
+/// One run of a periodic task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledRun {
+    /// The task's name.
+    pub task: String,
+    /// The period it ran for (the schedule's fire time).
+    pub fire_at: DateTime<Utc>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished, if it did.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `ok` or `failed`.
+    pub outcome: Option<String>,
+    /// What it did, or why it failed.
+    pub detail: Option<String>,
+}
+
 /// A stored reply to an idempotent request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotentReply {
@@ -152,6 +169,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn fulfil_order(&self, link: &DownloadLink, now: DateTime<Utc>) -> Result<bool>;
     /// A link by the hash of its token.
     async fn link_by_token_hash(&self, hash: &[u8; 32]) -> Result<Option<DownloadLink>>;
+    /// A link by id.
+    async fn link(&self, id: crate::LinkId) -> Result<Option<DownloadLink>>;
     /// The newest link of an order.
     async fn link_for_order(&self, order: OrderId) -> Result<Option<DownloadLink>>;
     /// Counts one download.
@@ -160,6 +179,35 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Sales per album and currency of orders paid in `[from, to)` and not
     /// refunded; one seller's, or everyone's.
     async fn sales(&self, seller: Option<UserId>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<SalesRow>>;
+
+    /// Claims the run of `task` for the period `fire_at`; `false` if
+    /// another scheduler (or an earlier tick) already has it.
+    async fn claim_scheduled_run(&self, task: &str, fire_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool>;
+    /// Records how a claimed run ended.
+    async fn finish_scheduled_run(
+        &self,
+        task: &str,
+        fire_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<()>;
+    /// The newest runs, newest first.
+    async fn scheduled_runs(&self, limit: u32) -> Result<Vec<ScheduledRun>>;
+    /// Albums that expired before `before` and whose blobs are not purged yet.
+    async fn albums_to_purge(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>>;
+    /// Records that an album's blobs are gone.
+    async fn mark_album_purged(&self, id: AlbumId, now: DateTime<Utc>) -> Result<()>;
+    /// Links that expired before `before` whose zip is still stored.
+    async fn expired_links_with_zips(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<DownloadLink>>;
+    /// Records that a link's zip was deleted.
+    async fn mark_zip_deleted(&self, link: crate::LinkId, now: DateTime<Utc>) -> Result<()>;
+    /// Adds a link to an already fulfilled order (a fresh link).
+    async fn insert_link(&self, link: &DownloadLink) -> Result<()>;
+    /// Stores a monthly report (`month` is `YYYY-MM`); `false` if it exists.
+    async fn save_monthly_report(&self, seller: UserId, month: &str, body: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// A seller's kept monthly reports as (month, body), newest first.
+    async fn monthly_reports(&self, seller: UserId) -> Result<Vec<(String, String)>>;
 
     /// The stored reply for a key, if any.
     async fn idempotent_reply(&self, user: UserId, scope: &str, key: &str) -> Result<Option<IdempotentReply>>;

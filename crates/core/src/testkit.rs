@@ -40,6 +40,7 @@ pub fn album(owner: &User, visibility: Visibility, client: Option<&str>) -> Albu
         storage_prefix: Album::prefix_for(owner.id, id),
         created_at: SystemClock.now(),
         updated_at: SystemClock.now(),
+        purged_at: None,
     }
 }
 
@@ -201,6 +202,7 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
             created_at: SystemClock.now(),
             download_count: 0,
             revoked: false,
+            zip_deleted: false,
         };
         assert!(s.fulfil_order(&link, SystemClock.now()).await.unwrap());
         let mut second = link.clone();

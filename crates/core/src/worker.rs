@@ -76,6 +76,7 @@ impl Worker {
         match Task::from_json(&job.payload)? {
             Task::RenderPreview { photo_id } => self.engine.thumbnails().render(photo_id).await,
             Task::BuildZip { order_id } => self.engine.downloads().build_zip(order_id).await,
+            Task::RebuildZip { order_id } => self.engine.downloads().rebuild_zip(order_id).await,
         }
     }
 

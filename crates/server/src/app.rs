@@ -11,7 +11,9 @@ use poem::{
     post,
 };
 use poem_openapi::OpenApiService;
-use proofsheet_core::{Backends, Clock, JobQueue, MetadataStore, Proofsheet, Ran, Settings, Worker};
+use proofsheet_core::{
+    Backends, Clock, JobQueue, MetadataStore, Periodic, Policy, Proofsheet, Ran, Scheduler, Settings, Worker,
+};
 use proofsheet_imaging::ImagePipeline;
 use proofsheet_payments::TestGateway;
 use proofsheet_storage::{OpendalBlobStore, PgStore, S3Options, SqliteStore, ZipPackager};
@@ -146,6 +148,9 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
         max_upload_bytes: config.uploads.max_bytes,
         link_ttl: chrono::Duration::hours(config.downloads.link_ttl_hours as i64),
         job_lease: chrono::Duration::seconds(config.worker.lease_seconds as i64),
+        max_downloads_per_link: config.downloads.max_per_link,
+        download_window: chrono::Duration::days(config.downloads.window_days as i64),
+        fresh_link_interval: chrono::Duration::minutes(config.downloads.fresh_link_interval_minutes as i64),
         ..Settings::default()
     };
     let engine = Proofsheet::new(backends, settings, derive(&secret, "download-links"))?;
@@ -243,12 +248,34 @@ impl Roles {
     }
 }
 
-/// The scheduler: every `tick`, takes (or renews) the `scheduler` lease; the
-/// holder runs the periodic tasks. A process that dies lets the lease lapse
-/// (3 ticks) and another scheduler process takes over.
+/// The scheduler's periodic tasks and their schedules, from the config.
+pub fn scheduler_for(engine: Proofsheet, config: &Config) -> anyhow::Result<Scheduler> {
+    let mut schedules = Vec::new();
+    for task in Periodic::ALL {
+        let expr = config.scheduler.schedules.get(task.name()).map(String::as_str).unwrap_or(task.default_schedule());
+        if expr != "off" {
+            schedules.push((task, expr.to_owned()));
+        }
+    }
+    for name in config.scheduler.schedules.keys() {
+        name.parse::<Periodic>().with_context(|| format!("scheduler.schedules.{name}"))?;
+    }
+    let policy = Policy {
+        pending_order_ttl: chrono::Duration::hours(config.orders.pending_ttl_hours as i64),
+        album_grace: chrono::Duration::days(config.scheduler.album_grace_days as i64),
+        job_retention: chrono::Duration::days(config.scheduler.job_retention_days as i64),
+        orphan_delay: chrono::Duration::hours(config.scheduler.orphan_delay_hours as i64),
+    };
+    Ok(Scheduler::new(engine, &schedules, policy)?)
+}
+
+/// The scheduler loop: every `tick`, takes (or renews) the `scheduler`
+/// lease; the holder runs the periodic tasks that are due. A process that
+/// dies lets the lease lapse (3 ticks) and another scheduler takes over;
+/// even two holders at once would run each period once (runs are claimed).
 pub fn spawn_scheduler(
+    mut scheduler: Scheduler,
     engine: Proofsheet,
-    pending_ttl: chrono::Duration,
     tick: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
@@ -264,8 +291,13 @@ pub fn spawn_scheduler(
                         tracing::info!(%holder, "this process is now the scheduler");
                         held = true;
                     }
-                    if let Err(e) = engine.checkout().expire_stale(now - pending_ttl).await {
-                        tracing::error!(error = %e, "expiring abandoned orders");
+                    match scheduler.tick().await {
+                        Ok(runs) => {
+                            for r in runs {
+                                tracing::info!(task = r.task.name(), outcome = ?r.outcome, "periodic task ran");
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "scheduler tick failed"),
                     }
                 }
                 Ok(false) => held = false,
@@ -382,8 +414,8 @@ pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) ->
     };
     let poll = Duration::from_millis(config.worker.poll_ms.max(10));
     let tick = Duration::from_millis(config.scheduler.tick_ms.max(10));
-    let pending_ttl = chrono::Duration::hours(config.orders.pending_ttl_hours as i64);
     let state = build_state(config, url.clone(), clock).await?;
+    let scheduler = scheduler_for(state.engine.clone(), &state.config)?;
     let (stop, stop_rx) = watch::channel(false);
     let mut server_stop = stop_rx.clone();
     let app = if roles.api { routes(state.clone()) } else { health_routes(state.clone()) };
@@ -404,7 +436,7 @@ pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) ->
         tasks.extend(spawn_workers(state.engine.clone(), workers, poll, stop_rx.clone()));
     }
     if roles.scheduler {
-        tasks.push(spawn_scheduler(state.engine.clone(), pending_ttl, tick, stop_rx));
+        tasks.push(spawn_scheduler(scheduler, state.engine.clone(), tick, stop_rx));
     }
     tracing::info!(%local, url, ?roles, "proofsheet listening");
     Ok(Running { addr: local, url, state, stop, server, workers: tasks })

@@ -63,11 +63,27 @@ pub struct Config {
 pub struct SchedulerConfig {
     /// How often the scheduler wakes, in milliseconds (its lease lasts 3 ticks).
     pub tick_ms: u64,
+    /// Cron schedules (UTC) by task name, overriding the defaults:
+    /// `expire_orders`, `purge_expired_albums`, `delete_expired_zips`,
+    /// `prune_jobs`, `clean_orphans`, `monthly_reports`. `off` disables one.
+    pub schedules: std::collections::BTreeMap<String, String>,
+    /// Expired albums keep their originals and previews this many days.
+    pub album_grace_days: u32,
+    /// Succeeded jobs are kept this many days.
+    pub job_retention_days: u32,
+    /// Blobs without a record are deleted once older than this many hours.
+    pub orphan_delay_hours: u32,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { tick_ms: 10_000 }
+        SchedulerConfig {
+            tick_ms: 10_000,
+            schedules: Default::default(),
+            album_grace_days: 30,
+            job_retention_days: 7,
+            orphan_delay_hours: 24,
+        }
     }
 }
 
@@ -203,11 +219,17 @@ impl Default for UploadsConfig {
 pub struct DownloadsConfig {
     /// How long a download link works, in hours.
     pub link_ttl_hours: u32,
+    /// Downloads allowed per link (0: no cap; resumed ranges do not count).
+    pub max_per_link: u64,
+    /// Days after payment during which a buyer may ask for a fresh link.
+    pub window_days: u32,
+    /// At most one fresh link per order in this many minutes.
+    pub fresh_link_interval_minutes: u32,
 }
 
 impl Default for DownloadsConfig {
     fn default() -> Self {
-        DownloadsConfig { link_ttl_hours: 7 * 24 }
+        DownloadsConfig { link_ttl_hours: 7 * 24, max_per_link: 0, window_days: 30, fresh_link_interval_minutes: 60 }
     }
 }
 

@@ -43,6 +43,9 @@ pub enum ApiError {
     /// Invalid value.
     #[oai(status = 422)]
     Invalid(Json<ErrorBody>),
+    /// Rate limited: try again after `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooMany(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// Something broke on our side.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -84,6 +87,7 @@ impl From<Error> for ApiError {
             Error::Invalid { .. } | Error::Image { .. } => ApiError::Invalid(body(code, e.to_string())),
             Error::UnsupportedMedia { .. } => ApiError::Unsupported(body(code, e.to_string())),
             Error::TooLarge { .. } => ApiError::TooLarge(body(code, e.to_string())),
+            Error::RateLimited { retry_after, .. } => ApiError::TooMany(body(code, e.to_string()), *retry_after),
             Error::Gateway { .. } => {
                 tracing::error!(error = %e, "payment gateway failure");
                 ApiError::BadGateway(body(code, "the payment provider failed; try again"))

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
-    param::Query,
+    param::{Path, Query},
     payload::{Json, PlainText},
 };
-use proofsheet_core::{Error, JobStatus, PageRequest, Role};
+use proofsheet_core::{Error, JobId, JobStatus, PageRequest, Role};
 
 use super::{ApiTags, error::ApiError, model::*};
 use crate::{app::AppState, auth::BearerAuth};
@@ -81,6 +81,32 @@ enum SalesReply {
     /// The report as CSV, one row per album and currency.
     #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
     Csv(PlainText<String>),
+}
+
+/// One run of a periodic task.
+#[derive(Debug, Clone, Object)]
+struct RunDto {
+    /// Task name.
+    task: String,
+    /// The period it ran for.
+    fire_at: DateTime<Utc>,
+    /// Started.
+    started_at: DateTime<Utc>,
+    /// Finished.
+    finished_at: Option<DateTime<Utc>>,
+    /// `ok` or `failed`.
+    outcome: Option<String>,
+    /// What it did, or why it failed.
+    detail: Option<String>,
+}
+
+/// A kept monthly report.
+#[derive(Debug, Clone, Object)]
+struct MonthlyReportDto {
+    /// `YYYY-MM`.
+    month: String,
+    /// The report, shaped like `GET /api/v1/reports/sales`.
+    report: serde_json::Value,
 }
 
 /// Report output formats.
@@ -223,6 +249,63 @@ impl OpsApi {
                 })
                 .collect(),
         })))
+    }
+
+    /// A failed job, queued again now with its attempts reset (admins).
+    #[oai(path = "/api/v1/jobs/:job_id/retry", method = "post")]
+    async fn retry_job(&self, auth: BearerAuth, job_id: Path<String>) -> Result<Json<JobDto>, ApiError> {
+        if auth.0.role != Role::Admin {
+            return Err(Error::forbidden("admins_only", "only admins manage the job queue").into());
+        }
+        let id: JobId = job_id.0.parse().map_err(|_| Error::not_found("job"))?;
+        let queue = &self.state.engine.backends().queue;
+        let now = self.state.engine.backends().clock.now();
+        if !queue.retry_job(id, now).await? {
+            return match queue.job(id).await? {
+                None => Err(Error::not_found("job").into()),
+                Some(j) => Err(Error::conflict("job_not_failed", format!("the job is {}", j.status.as_str())).into()),
+            };
+        }
+        tracing::info!(job_id = %id, user_id = %auth.0.id, "job retried by an admin");
+        Ok(Json(queue.job(id).await?.ok_or(Error::not_found("job"))?.into()))
+    }
+
+    /// The newest runs of the periodic tasks (admins).
+    #[oai(path = "/api/v1/jobs/runs", method = "get")]
+    async fn scheduled_runs(&self, auth: BearerAuth, limit: Query<Option<u32>>) -> Result<Json<Vec<RunDto>>, ApiError> {
+        if auth.0.role != Role::Admin {
+            return Err(Error::forbidden("admins_only", "only admins see the scheduler").into());
+        }
+        let runs = self.state.engine.backends().metadata.scheduled_runs(limit.0.unwrap_or(50).clamp(1, 500)).await?;
+        Ok(Json(
+            runs.into_iter()
+                .map(|r| RunDto {
+                    task: r.task,
+                    fire_at: r.fire_at,
+                    started_at: r.started_at,
+                    finished_at: r.finished_at,
+                    outcome: r.outcome,
+                    detail: r.detail,
+                })
+                .collect(),
+        ))
+    }
+
+    /// The caller's monthly sales reports kept by the scheduler (photographers).
+    #[oai(path = "/api/v1/reports/monthly", method = "get")]
+    async fn monthly_reports(&self, auth: BearerAuth) -> Result<Json<Vec<MonthlyReportDto>>, ApiError> {
+        if auth.0.role == Role::Client {
+            return Err(Error::forbidden("photographers_only", "reports are for photographers").into());
+        }
+        let kept = self.state.engine.backends().metadata.monthly_reports(auth.0.id).await?;
+        Ok(Json(
+            kept.into_iter()
+                .map(|(month, body)| MonthlyReportDto {
+                    month,
+                    report: serde_json::from_str(&body).unwrap_or_default(),
+                })
+                .collect(),
+        ))
     }
 
     /// Queued, running and failed jobs (admins). `status` filters.

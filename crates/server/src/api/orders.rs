@@ -35,6 +35,16 @@ enum CheckoutStarted {
 }
 
 #[derive(ApiResponse)]
+enum FreshLink {
+    /// A new link to the stored zip.
+    #[oai(status = 201)]
+    Created(Json<DownloadDto>),
+    /// The zip is being rebuilt; the link will show on the order.
+    #[oai(status = 202)]
+    Preparing(Json<serde_json::Value>),
+}
+
+#[derive(ApiResponse)]
 enum WebhookReply {
     /// Verified and accepted (repeats included).
     #[oai(status = 200)]
@@ -275,6 +285,23 @@ impl OrdersApi {
         let stored = self.remember(user, &scope, &key.0, hash, stored).await?;
         let dto: CheckoutDto = serde_json::from_str(&stored).map_err(|e| Error::backend("replaying a checkout", e))?;
         Ok(CheckoutStarted::Created(Json(dto)))
+    }
+
+    /// A fresh download link for a fulfilled order (buyer), within the
+    /// download window (`downloads.window_days` after payment), at most one
+    /// per `downloads.fresh_link_interval_minutes` (else 429). 201 with the
+    /// link while the zip is stored; 202 when it must be rebuilt first (the
+    /// link then appears on `GET /orders/{id}`).
+    #[oai(path = "/orders/:order_id/download-link", method = "post")]
+    async fn fresh_link(&self, auth: BearerAuth, order_id: Path<String>) -> Result<FreshLink, ApiError> {
+        let id: OrderId = order_id.0.parse()?;
+        match self.state.engine.downloads().fresh_link(&auth.0, id).await? {
+            Some(l) => Ok(FreshLink::Created(Json(DownloadDto {
+                url: format!("{}/api/v1/downloads/{}", self.state.public_url, l.token),
+                expires_at: l.expires_at,
+            }))),
+            None => Ok(FreshLink::Preparing(Json(serde_json::json!({ "status": "preparing" })))),
+        }
     }
 
     /// Signed notifications from a payment gateway; verified before anything is read.

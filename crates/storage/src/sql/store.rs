@@ -14,7 +14,7 @@ macro_rules! sql_store {
         use proofsheet_core::{
             Album, AlbumFilter, AlbumId, Currency, DownloadLink, Email, Error, IdempotentReply, Job, JobId, JobQueue,
             JobStatus, LinkId, MetadataStore, Money, NewJob, Order, OrderChange, OrderFilter, OrderId, OrderItem,
-            OrderStatus, Page, PageRequest, Photo, PhotoId, PhotoStatus, Result, Role, SalesRow, Session, User,
+            OrderStatus, Page, PageRequest, Photo, PhotoId, PhotoStatus, Result, Role, SalesRow, ScheduledRun, Session, User,
             UserId, Visibility,
         };
         use sqlx::Row;
@@ -38,6 +38,27 @@ async fn enqueue_in(conn: &mut $conn, job: &NewJob) -> Result<()> {
     .execute(&mut *conn)
     .await
     .map_err(db_err("enqueuing a job"))?;
+    Ok(())
+}
+
+async fn insert_link_in(conn: &mut $conn, link: &DownloadLink) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO download_links (id, order_id, token_hash, zip_key, zip_size, expires_at, created_at,
+                                     download_count, revoked)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(link.id.to_string())
+    .bind(link.order_id.to_string())
+    .bind(&link.token_hash[..])
+    .bind(&link.zip_key)
+    .bind(link.zip_size as i64)
+    .bind(millis(link.expires_at))
+    .bind(millis(link.created_at))
+    .bind(link.download_count as i64)
+    .bind(link.revoked as i64)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err("adding a download link"))?;
     Ok(())
 }
 
@@ -68,6 +89,7 @@ fn album_from(row: &$row) -> Result<Album> {
         storage_prefix: row.get("storage_prefix"),
         created_at: from_millis(row.get("created_at")),
         updated_at: from_millis(row.get("updated_at")),
+        purged_at: row.get::<Option<i64>, _>("purged_at").map(from_millis),
     })
 }
 
@@ -100,6 +122,7 @@ fn link_from(row: &$row) -> Result<DownloadLink> {
         created_at: from_millis(row.get("created_at")),
         download_count: row.get::<i64, _>("download_count") as u64,
         revoked: row.get::<i64, _>("revoked") != 0,
+        zip_deleted: row.get::<Option<i64>, _>("zip_deleted_at").is_some(),
     })
 }
 
@@ -624,23 +647,7 @@ impl MetadataStore for $store {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO download_links (id, order_id, token_hash, zip_key, zip_size, expires_at, created_at,
-                                         download_count, revoked)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(link.id.to_string())
-        .bind(link.order_id.to_string())
-        .bind(&link.token_hash[..])
-        .bind(&link.zip_key)
-        .bind(link.zip_size as i64)
-        .bind(millis(link.expires_at))
-        .bind(millis(link.created_at))
-        .bind(link.download_count as i64)
-        .bind(link.revoked as i64)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err("adding a download link"))?;
+        insert_link_in(&mut tx, link).await?;
         tx.commit()
             .await
             .map_err(db_err("committing a fulfilment"))?;
@@ -650,6 +657,16 @@ impl MetadataStore for $store {
     async fn link_by_token_hash(&self, hash: &[u8; 32]) -> Result<Option<DownloadLink>> {
         sqlx::query("SELECT * FROM download_links WHERE token_hash = $1")
             .bind(&hash[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a link"))?
+            .map(|r| link_from(&r))
+            .transpose()
+    }
+
+    async fn link(&self, id: LinkId) -> Result<Option<DownloadLink>> {
+        sqlx::query("SELECT * FROM download_links WHERE id = $1")
+            .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err("reading a link"))?
@@ -714,6 +731,134 @@ impl MetadataStore for $store {
                 })
             })
             .collect()
+    }
+
+    async fn claim_scheduled_run(&self, task: &str, fire_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO scheduled_runs (task, fire_at, started_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(task)
+        .bind(millis(fire_at))
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("claiming a scheduled run"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_scheduled_run(
+        &self,
+        task: &str,
+        fire_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE scheduled_runs SET finished_at = $1, outcome = $2, detail = $3 WHERE task = $4 AND fire_at = $5",
+        )
+        .bind(millis(now))
+        .bind(outcome)
+        .bind(detail.chars().take(2000).collect::<String>())
+        .bind(task)
+        .bind(millis(fire_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("finishing a scheduled run"))?;
+        Ok(())
+    }
+
+    async fn scheduled_runs(&self, limit: u32) -> Result<Vec<ScheduledRun>> {
+        let rows = sqlx::query("SELECT * FROM scheduled_runs ORDER BY started_at DESC, task LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing scheduled runs"))?;
+        Ok(rows
+            .iter()
+            .map(|r| ScheduledRun {
+                task: r.get("task"),
+                fire_at: from_millis(r.get("fire_at")),
+                started_at: from_millis(r.get("started_at")),
+                finished_at: r.get::<Option<i64>, _>("finished_at").map(from_millis),
+                outcome: r.get("outcome"),
+                detail: r.get("detail"),
+            })
+            .collect())
+    }
+
+    async fn albums_to_purge(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>> {
+        let rows = sqlx::query(
+            "SELECT * FROM albums WHERE expires_at IS NOT NULL AND expires_at < $1 AND purged_at IS NULL
+             ORDER BY expires_at LIMIT $2",
+        )
+        .bind(millis(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("finding albums to purge"))?;
+        rows.iter().map(album_from).collect()
+    }
+
+    async fn mark_album_purged(&self, id: AlbumId, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE albums SET purged_at = $1 WHERE id = $2 AND purged_at IS NULL")
+            .bind(millis(now))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("marking an album purged"))?;
+        Ok(())
+    }
+
+    async fn expired_links_with_zips(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<DownloadLink>> {
+        let rows = sqlx::query(
+            "SELECT * FROM download_links WHERE expires_at < $1 AND zip_deleted_at IS NULL ORDER BY expires_at LIMIT $2",
+        )
+        .bind(millis(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("finding expired links"))?;
+        rows.iter().map(link_from).collect()
+    }
+
+    async fn mark_zip_deleted(&self, link: LinkId, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE download_links SET zip_deleted_at = $1 WHERE id = $2 AND zip_deleted_at IS NULL")
+            .bind(millis(now))
+            .bind(link.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("marking a zip deleted"))?;
+        Ok(())
+    }
+
+    async fn insert_link(&self, link: &DownloadLink) -> Result<()> {
+        let mut conn = self.conn().await?;
+        insert_link_in(&mut conn, link).await
+    }
+
+    async fn save_monthly_report(&self, seller: UserId, month: &str, body: &str, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO monthly_reports (seller_id, month, body, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(seller.to_string())
+        .bind(month)
+        .bind(body)
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("saving a monthly report"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn monthly_reports(&self, seller: UserId) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT month, body FROM monthly_reports WHERE seller_id = $1 ORDER BY month DESC")
+            .bind(seller.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing monthly reports"))?;
+        Ok(rows.iter().map(|r| (r.get("month"), r.get("body"))).collect())
     }
 
     async fn idempotent_reply(
@@ -879,6 +1024,29 @@ impl JobQueue for $store {
         .await
         .map_err(db_err("taking a lease"))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, updated_at = $2
+             WHERE id = $3 AND status = 'failed'",
+        )
+        .bind(millis(now))
+        .bind(millis(now))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("retrying a job"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn prune_jobs(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM jobs WHERE status = 'succeeded' AND updated_at < $1")
+            .bind(millis(before))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("pruning jobs"))?;
+        Ok(done.rows_affected())
     }
 
     async fn counts(&self) -> Result<Vec<(JobStatus, u64)>> {

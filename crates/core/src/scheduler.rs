@@ -1,0 +1,342 @@
+//! The scheduler: periodic tasks on cron-like schedules, each period run
+//! once across every scheduler process, each run recorded.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use tracing::Instrument;
+
+use crate::{Error, OrderStatus, Proofsheet, Result, Role};
+
+/// The periodic tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Periodic {
+    /// Orders left `pending` past their time become `expired`.
+    ExpireOrders,
+    /// Albums expired longer than the grace period lose their originals and
+    /// previews (the metadata stays for reports).
+    PurgeExpiredAlbums,
+    /// Zips of expired links are deleted from storage.
+    DeleteExpiredZips,
+    /// Finished jobs older than the retention are deleted.
+    PruneJobs,
+    /// Blobs that no record points to (left by a crash) are deleted after a
+    /// safety delay.
+    CleanOrphans,
+    /// Last month's sales report per photographer is made and kept.
+    MonthlyReports,
+}
+
+impl Periodic {
+    /// Every task.
+    pub const ALL: [Periodic; 6] = [
+        Periodic::ExpireOrders,
+        Periodic::PurgeExpiredAlbums,
+        Periodic::DeleteExpiredZips,
+        Periodic::PruneJobs,
+        Periodic::CleanOrphans,
+        Periodic::MonthlyReports,
+    ];
+
+    /// The stable name (in run records and configuration).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Periodic::ExpireOrders => "expire_orders",
+            Periodic::PurgeExpiredAlbums => "purge_expired_albums",
+            Periodic::DeleteExpiredZips => "delete_expired_zips",
+            Periodic::PruneJobs => "prune_jobs",
+            Periodic::CleanOrphans => "clean_orphans",
+            Periodic::MonthlyReports => "monthly_reports",
+        }
+    }
+
+    /// The default schedule (standard 5-field cron, UTC).
+    pub fn default_schedule(&self) -> &'static str {
+        match self {
+            Periodic::ExpireOrders => "*/10 * * * *",
+            Periodic::PurgeExpiredAlbums => "15 * * * *",
+            Periodic::DeleteExpiredZips => "30 * * * *",
+            Periodic::PruneJobs => "45 3 * * *",
+            Periodic::CleanOrphans => "0 4 * * *",
+            Periodic::MonthlyReports => "0 2 1 * *",
+        }
+    }
+}
+
+impl FromStr for Periodic {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Periodic::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| Error::invalid("unknown_task", format!("no periodic task named {s:?}")))
+    }
+}
+
+/// Parses a 5-field (`min hour dom month dow`) or 6/7-field (with seconds,
+/// and year) cron expression, in UTC.
+pub fn parse_schedule(expr: &str) -> Result<cron::Schedule> {
+    let fields = expr.split_whitespace().count();
+    let full = if fields == 5 { format!("0 {expr}") } else { expr.to_owned() };
+    cron::Schedule::from_str(&full)
+        .map_err(|e| Error::invalid("invalid_schedule", format!("bad schedule {expr:?}: {e}")))
+}
+
+/// How the periodic tasks judge age.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Unpaid orders expire after this.
+    pub pending_order_ttl: Duration,
+    /// Expired albums keep their blobs this long.
+    pub album_grace: Duration,
+    /// Succeeded jobs are kept this long.
+    pub job_retention: Duration,
+    /// A blob without a record is only deleted once older than this (an
+    /// upload in flight writes its blob before its record).
+    pub orphan_delay: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            pending_order_ttl: Duration::hours(24),
+            album_grace: Duration::days(30),
+            job_retention: Duration::days(7),
+            orphan_delay: Duration::hours(24),
+        }
+    }
+}
+
+struct Entry {
+    task: Periodic,
+    schedule: cron::Schedule,
+    next: DateTime<Utc>,
+}
+
+/// What one tick did for one task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TickRun {
+    /// The task.
+    pub task: Periodic,
+    /// The period it ran for.
+    pub fire_at: DateTime<Utc>,
+    /// What it did, or the error.
+    pub outcome: std::result::Result<String, String>,
+}
+
+/// Runs periodic tasks. Any number of schedulers may run: each period of
+/// each task is claimed in the store first, so it runs once.
+pub struct Scheduler {
+    engine: Proofsheet,
+    policy: Policy,
+    entries: Vec<Entry>,
+}
+
+impl Scheduler {
+    /// A scheduler for `schedules` (task, cron expression).
+    pub fn new(engine: Proofsheet, schedules: &[(Periodic, String)], policy: Policy) -> Result<Self> {
+        let now = engine.backends().clock.now();
+        let entries = schedules
+            .iter()
+            .map(|(task, expr)| {
+                let schedule = parse_schedule(expr)?;
+                let next = schedule
+                    .after(&now)
+                    .next()
+                    .ok_or_else(|| Error::invalid("invalid_schedule", format!("schedule {expr:?} never fires")))?;
+                Ok(Entry { task: *task, schedule, next })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Scheduler { engine, policy, entries })
+    }
+
+    /// Every task on its default schedule.
+    pub fn with_defaults(engine: Proofsheet, policy: Policy) -> Result<Self> {
+        let schedules: Vec<_> = Periodic::ALL.iter().map(|t| (*t, t.default_schedule().to_owned())).collect();
+        Self::new(engine, &schedules, policy)
+    }
+
+    /// Runs every task whose time has come (once, for the latest period
+    /// passed, however many were missed) and records each run.
+    pub async fn tick(&mut self) -> Result<Vec<TickRun>> {
+        let now = self.engine.backends().clock.now();
+        let mut runs = Vec::new();
+        for i in 0..self.entries.len() {
+            if self.entries[i].next > now {
+                continue;
+            }
+            let mut fire_at = self.entries[i].next;
+            while let Some(n) = self.entries[i].schedule.after(&fire_at).next() {
+                if n > now {
+                    self.entries[i].next = n;
+                    break;
+                }
+                fire_at = n;
+            }
+            let task = self.entries[i].task;
+            let meta = &self.engine.backends().metadata;
+            if !meta.claim_scheduled_run(task.name(), fire_at, now).await? {
+                continue; // another scheduler has this period
+            }
+            let span = tracing::info_span!("periodic", task = task.name(), %fire_at);
+            let outcome = self.run(task).instrument(span).await;
+            let done = self.engine.backends().clock.now();
+            let (word, detail) = match &outcome {
+                Ok(d) => ("ok", d.clone()),
+                Err(e) => ("failed", e.to_string()),
+            };
+            meta.finish_scheduled_run(task.name(), fire_at, done, word, &detail).await?;
+            if let Err(e) = &outcome {
+                tracing::error!(task = task.name(), error = %e, "periodic task failed; it runs again next period");
+            }
+            runs.push(TickRun { task, fire_at, outcome: outcome.map_err(|e| e.to_string()) });
+        }
+        Ok(runs)
+    }
+
+    /// Runs one task now, unrecorded (tests, the command line). Every task
+    /// is safe to run twice, late, or on two processes at once.
+    pub async fn run(&self, task: Periodic) -> Result<String> {
+        let now = self.engine.backends().clock.now();
+        let b = self.engine.backends();
+        match task {
+            Periodic::ExpireOrders => {
+                let n = self.engine.checkout().expire_stale(now - self.policy.pending_order_ttl).await?;
+                Ok(format!("expired {n} abandoned orders"))
+            }
+            Periodic::PurgeExpiredAlbums => {
+                let mut n = 0;
+                loop {
+                    let albums = b.metadata.albums_to_purge(now - self.policy.album_grace, 50).await?;
+                    if albums.is_empty() {
+                        break;
+                    }
+                    for album in albums {
+                        // Blobs first: a crash in between leaves an album that is
+                        // purged again next time, never a record pointing nowhere
+                        // that claims to be whole.
+                        b.blobs.delete_prefix(&album.storage_prefix).await?;
+                        b.metadata.mark_album_purged(album.id, now).await?;
+                        tracing::info!(album_id = %album.id, "expired album purged");
+                        n += 1;
+                    }
+                }
+                Ok(format!("purged {n} albums"))
+            }
+            Periodic::DeleteExpiredZips => {
+                let mut n = 0;
+                loop {
+                    let links = b.metadata.expired_links_with_zips(now, 100).await?;
+                    if links.is_empty() {
+                        break;
+                    }
+                    for link in links {
+                        // A fresh link may share the zip: keep it while one lives.
+                        let newest = b.metadata.link_for_order(link.order_id).await?;
+                        let shared = newest.is_some_and(|l| {
+                            l.id != link.id && l.zip_key == link.zip_key && l.expires_at > now && !l.revoked
+                        });
+                        if !shared {
+                            b.blobs.delete(&link.zip_key).await?;
+                            n += 1;
+                        }
+                        b.metadata.mark_zip_deleted(link.id, now).await?;
+                    }
+                }
+                Ok(format!("deleted {n} expired zips"))
+            }
+            Periodic::PruneJobs => {
+                let n = b.queue.prune_jobs(now - self.policy.job_retention).await?;
+                Ok(format!("pruned {n} finished jobs"))
+            }
+            Periodic::CleanOrphans => self.clean_orphans(now).await,
+            Periodic::MonthlyReports => self.monthly_reports(now).await,
+        }
+    }
+
+    /// Deletes blobs whose record is gone, if they are older than the
+    /// safety delay. Ids are UUIDv7, so a key's age is in its name.
+    async fn clean_orphans(&self, now: DateTime<Utc>) -> Result<String> {
+        let b = self.engine.backends();
+        let cutoff = now - self.policy.orphan_delay;
+        let old_enough = |id: &str| {
+            uuid::Uuid::parse_str(id)
+                .ok()
+                .and_then(|u| u.get_timestamp())
+                .map(|ts| {
+                    let (secs, nanos) = ts.to_unix();
+                    Utc.timestamp_opt(secs as i64, nanos).single().is_some_and(|t| t < cutoff)
+                })
+                .unwrap_or(false)
+        };
+        let mut removed = 0;
+        for key in b.blobs.list("photographers").await? {
+            // photographers/{owner}/albums/{album}/{originals|previews|thumbnails}/{photo}[.jpg]
+            let parts: Vec<&str> = key.split('/').collect();
+            let [_, _, _, _, kind, file] = parts[..] else { continue };
+            if !matches!(kind, "originals" | "previews" | "thumbnails") {
+                continue;
+            }
+            let id = file.trim_end_matches(".jpg");
+            let Ok(photo) = id.parse::<crate::PhotoId>() else { continue };
+            if old_enough(id) && b.metadata.photo(photo).await?.is_none() {
+                b.blobs.delete(&key).await?;
+                removed += 1;
+            }
+        }
+        for key in b.blobs.list("orders").await? {
+            // orders/{order}/{link}.zip
+            let parts: Vec<&str> = key.split('/').collect();
+            let [_, order, file] = parts[..] else { continue };
+            let Ok(order_id) = order.parse::<crate::OrderId>() else { continue };
+            let link = file.trim_end_matches(".zip");
+            if !old_enough(link) {
+                continue;
+            }
+            // A zip's key names the link it was made for (fresh links share
+            // it); it is known while that link exists and is not refunded.
+            let known = match (b.metadata.order(order_id).await?, link.parse::<crate::LinkId>()) {
+                (Some(o), Ok(link_id)) if o.status != OrderStatus::Refunded => {
+                    b.metadata.link(link_id).await?.is_some_and(|l| !l.zip_deleted)
+                }
+                _ => false,
+            };
+            if !known {
+                b.blobs.delete(&key).await?;
+                removed += 1;
+            }
+        }
+        Ok(format!("removed {removed} orphaned blobs"))
+    }
+
+    /// Makes and keeps last month's report for every photographer with
+    /// sales. Running it again changes nothing (one report per month).
+    async fn monthly_reports(&self, now: DateTime<Utc>) -> Result<String> {
+        let (y, m) = if now.month() == 1 { (now.year() - 1, 12) } else { (now.year(), now.month() - 1) };
+        let from = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().expect("valid date");
+        let to = Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().expect("valid date");
+        let month = format!("{y:04}-{m:02}");
+        let rows = self.engine.backends().metadata.sales(None, from, to).await?;
+        let mut sellers: Vec<_> = rows.iter().map(|r| r.seller_id).collect();
+        sellers.sort();
+        sellers.dedup();
+        let mut made = 0;
+        for seller in sellers {
+            let user = crate::User {
+                id: seller,
+                email: "report@proofsheet.invalid".parse()?,
+                name: "report".into(),
+                surname: "report".into(),
+                role: Role::Photographer,
+                created_at: now,
+            };
+            let report = self.engine.reports().sales(&user, from, to).await?;
+            let body = report.to_json();
+            if self.engine.backends().metadata.save_monthly_report(seller, &month, &body, now).await? {
+                made += 1;
+            }
+        }
+        Ok(format!("made {made} reports for {month}"))
+    }
+}
