@@ -225,7 +225,7 @@ impl Scheduler {
                 Ok(format!("purged {n} albums"))
             }
             Periodic::DeleteExpiredZips => {
-                let mut n = 0;
+                let mut deleted = std::collections::HashSet::new();
                 loop {
                     let links = b.metadata.expired_links_with_zips(now, 100).await?;
                     if links.is_empty() {
@@ -239,12 +239,12 @@ impl Scheduler {
                         });
                         if !shared {
                             b.blobs.delete(&link.zip_key).await?;
-                            n += 1;
+                            deleted.insert(link.zip_key.clone());
                         }
                         b.metadata.mark_zip_deleted(link.id, now).await?;
                     }
                 }
-                Ok(format!("deleted {n} expired zips"))
+                Ok(format!("deleted {} expired zips", deleted.len()))
             }
             Periodic::PruneJobs => {
                 let n = b.queue.prune_jobs(now - self.policy.job_retention).await?;
