@@ -44,6 +44,41 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The job queue and the periodic tasks.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// List jobs (newest last), optionally of one status.
+    List {
+        /// queued, running, succeeded or failed.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Queue a failed job again.
+    Retry {
+        /// The job id.
+        id: String,
+    },
+    /// Run one periodic task now (expire_orders, purge_expired_albums,
+    /// delete_expired_zips, prune_jobs, clean_orphans, monthly_reports).
+    Run {
+        /// The task name.
+        task: String,
+    },
+    /// The newest runs of the periodic tasks.
+    Runs {
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -95,6 +130,54 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             app::open_store(&config).await?;
             println!("migrations applied to {}", config.database_url());
+        }
+        Command::Jobs { command } => {
+            let state = app::build_state(config, String::new(), Arc::new(SystemClock)).await?;
+            let b = state.engine.backends();
+            match command {
+                JobsCommand::List { status, limit } => {
+                    let status =
+                        status.map(|s| proofsheet_core::JobStatus::parse(&s)).transpose().context("--status")?;
+                    let page = proofsheet_core::PageRequest::new(Some(limit.clamp(1, 200)), None)?;
+                    let jobs = b.queue.list_jobs(status, page).await?;
+                    println!("{:<36}  {:<14} {:<9} {:>8}  last error", "id", "kind", "status", "attempts");
+                    for j in jobs.items {
+                        println!(
+                            "{:<36}  {:<14} {:<9} {:>4}/{:<3}  {}",
+                            j.id,
+                            j.kind,
+                            j.status.as_str(),
+                            j.attempts,
+                            j.max_attempts,
+                            j.last_error.unwrap_or_default()
+                        );
+                    }
+                }
+                JobsCommand::Retry { id } => {
+                    let id: proofsheet_core::JobId = id.parse().context("not a job id")?;
+                    if b.queue.retry_job(id, b.clock.now()).await? {
+                        println!("job {id} queued again");
+                    } else {
+                        anyhow::bail!("job {id} is not a failed job");
+                    }
+                }
+                JobsCommand::Run { task } => {
+                    let task: proofsheet_core::Periodic = task.parse()?;
+                    let scheduler = app::scheduler_for(state.engine.clone(), &state.config)?;
+                    println!("{}: {}", task.name(), scheduler.run(task).await?);
+                }
+                JobsCommand::Runs { limit } => {
+                    for r in b.metadata.scheduled_runs(limit).await? {
+                        println!(
+                            "{:<22} {}  {:<6} {}",
+                            r.task,
+                            r.fire_at.to_rfc3339(),
+                            r.outcome.as_deref().unwrap_or("running"),
+                            r.detail.unwrap_or_default()
+                        );
+                    }
+                }
+            }
         }
         Command::Admin { command: AdminCommand::CreateUser { email, password, name, surname, role } } => {
             let role: Role = role.parse().context("--role")?;

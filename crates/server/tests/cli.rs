@@ -78,3 +78,75 @@ fn serve_refuses_a_bad_configuration_with_a_clear_message() {
         .unwrap();
     assert!(!out.status.success(), "unknown keys are refused");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_jobs_are_listed_and_retried_from_the_api_and_the_command_line() {
+    use proofsheet_core::{Clock, JobQueue, NewJob, PhotoId, SystemClock, Task};
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        proofsheet(
+            dir.path(),
+            &["admin", "create-user", "--email", "ops@jobs.test", "--password", "a long admin password"]
+        )
+        .status
+        .success()
+    );
+    // Two jobs that failed for good, made directly in the store.
+    let store =
+        proofsheet_storage::SqliteStore::connect(&format!("sqlite://{}", dir.path().join("proofsheet.db").display()))
+            .await
+            .unwrap();
+    let mut failed = Vec::new();
+    for _ in 0..2 {
+        let job = NewJob::now(Task::RenderPreview { photo_id: PhotoId::new() }, SystemClock.now());
+        store.enqueue(&job).await.unwrap();
+        let claimed = store.claim(SystemClock.now(), chrono::Duration::minutes(5)).await.unwrap().unwrap();
+        store.fail(&claimed, "disk on fire", None, SystemClock.now()).await.unwrap();
+        failed.push(job.id.to_string());
+    }
+    drop(store);
+
+    let out = proofsheet(dir.path(), &["jobs", "list", "--status", "failed"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && listing.contains(&failed[0]) && listing.contains("disk on fire"), "{listing}");
+    let out = proofsheet(dir.path(), &["jobs", "retry", &failed[0]]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = proofsheet(dir.path(), &["jobs", "retry", &failed[0]]);
+    assert!(!again.status.success(), "only failed jobs are retried");
+    let out = proofsheet(dir.path(), &["jobs", "run", "expire_orders"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("expire_orders: expired 0 abandoned orders"));
+    assert!(!proofsheet(dir.path(), &["jobs", "run", "make_coffee"]).status.success());
+
+    let data = dir.path().to_owned();
+    let app = TestApp::start_with(|c| {
+        c.server.data_dir = data;
+        c.worker.concurrency = 1;
+    })
+    .await;
+    let r =
+        app.post_json("/sessions", None, json!({"email": "ops@jobs.test", "password": "a long admin password"})).await;
+    let admin = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let ph = app.user("ph@jobs.test", "photographer").await;
+    let retry = |token: String, id: String| {
+        let http = app.http.clone();
+        let url = app.api(&format!("/jobs/{id}/retry"));
+        async move { http.post(url).bearer_auth(token).send().await.unwrap() }
+    };
+    assert_eq!(retry(ph.clone(), failed[1].clone()).await.status(), StatusCode::FORBIDDEN);
+    let r = retry(admin.clone(), failed[1].clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["attempts"], 0);
+    assert_eq!(retry(admin.clone(), uuid::Uuid::now_v7().to_string()).await.status(), StatusCode::NOT_FOUND);
+    // The retried jobs run (their photos no longer exist: nothing to do) and succeed.
+    for _ in 0..100 {
+        let jobs: Value = app.get("/jobs?status=succeeded", Some(&admin)).await.json().await.unwrap();
+        if jobs["items"].as_array().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let jobs: Value = app.get("/jobs?status=succeeded", Some(&admin)).await.json().await.unwrap();
+    assert_eq!(jobs["items"].as_array().unwrap().len(), 2, "{jobs}");
+    assert_eq!(retry(admin.clone(), failed[1].clone()).await.status(), StatusCode::CONFLICT);
+    app.server.shutdown().await;
+}

@@ -224,6 +224,28 @@ async fn whole_sale(app: TestApp) {
     assert_eq!(r.status(), StatusCode::GONE);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "link_expired");
 
+    // Within the download window the buyer gets a fresh link (at once while
+    // the zip is stored, else after a rebuild), and not twice in an hour.
+    let fresh_url = app.api(&format!("/orders/{order_id}/download-link"));
+    let r = app.http.post(&fresh_url).bearer_auth(&client).send().await.unwrap();
+    assert!(matches!(r.status().as_u16(), 201 | 202), "{}", r.status());
+    let r2 = app.http.post(&fresh_url).bearer_auth(&client).send().await.unwrap();
+    assert_eq!(r2.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r2.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    assert_eq!(app.http.post(&fresh_url).bearer_auth(&stranger).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let mut fresh = None;
+    for _ in 0..300 {
+        let o: Value = app.get(&format!("/orders/{order_id}"), Some(&client)).await.json().await.unwrap();
+        if let Some(u) = o["download"]["url"].as_str().filter(|u| *u != url) {
+            fresh = Some(u.to_owned());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let fresh = fresh.expect("a fresh link shows on the order");
+    let again = app.http.get(&fresh).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(zip::ZipArchive::new(std::io::Cursor::new(again.to_vec())).unwrap().len(), 3);
+
     app.server.shutdown().await;
 }
 
