@@ -3,6 +3,8 @@
 # all on loopback, all throwaway:
 #   - PostgreSQL (Debian's postgresql) on 127.0.0.1:${PROOFSHEET_PG_PORT:-55432}
 #   - an S3-compatible server (PyPI's moto[server]) on 127.0.0.1:${PROOFSHEET_S3_PORT:-5055}
+#   - an SMTP server (PyPI's aiosmtpd) on 127.0.0.1:${PROOFSHEET_SMTP_PORT:-8025}, delivering
+#     into a Maildir the tests read
 # Then prints the environment the tests read; use it as
 #   eval "$(scripts/services.sh)"
 # Idempotent: servers already running are reused.
@@ -10,6 +12,7 @@ set -euo pipefail
 state="${PROOFSHEET_SERVICES_DIR:-/var/tmp/proofsheet-services}"
 pg_port="${PROOFSHEET_PG_PORT:-55432}"
 s3_port="${PROOFSHEET_S3_PORT:-5055}"
+smtp_port="${PROOFSHEET_SMTP_PORT:-8025}"
 mkdir -p "$state"
 log() { echo "services: $*" >&2; }
 
@@ -50,6 +53,10 @@ if [ ! -x "$venv/bin/moto_server" ]; then
     fi
     "$venv/bin/pip" install -q 'moto[server]==5.1.*' >&2
 fi
+if [ ! -x "$venv/bin/aiosmtpd" ]; then
+    log "installing aiosmtpd into $venv"
+    "$venv/bin/pip" install -q 'aiosmtpd==1.4.*' >&2
+fi
 if ! curl -s -o /dev/null "http://127.0.0.1:$s3_port/"; then
     log "starting moto_server on 127.0.0.1:$s3_port"
     nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$state/moto.log" 2>&1 &
@@ -62,7 +69,23 @@ curl -s -o /dev/null "http://127.0.0.1:$s3_port/" || { log "moto_server did not 
 # One bucket; each test works under its own random key prefix.
 curl -s -o /dev/null -X PUT "http://127.0.0.1:$s3_port/proofsheet-test"
 
+# --- SMTP (aiosmtpd) ----------------------------------------------------------
+maildir="$state/maildir"
+mkdir -p "$maildir/cur" "$maildir/new" "$maildir/tmp"
+if ! (exec 3<>"/dev/tcp/127.0.0.1/$smtp_port") 2>/dev/null; then
+    log "starting aiosmtpd on 127.0.0.1:$smtp_port"
+    nohup "$venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$maildir" \
+        >"$state/smtp.log" 2>&1 &
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$smtp_port") 2>/dev/null && break
+        sleep 0.2
+    done
+fi
+(exec 3<>"/dev/tcp/127.0.0.1/$smtp_port") 2>/dev/null || { log "aiosmtpd did not start"; exit 1; }
+
 echo "export PROOFSHEET_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$pg_port/postgres"
 echo "export PROOFSHEET_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port"
 echo "export PROOFSHEET_TEST_S3_BUCKET=proofsheet-test"
 echo "export PROOFSHEET_TEST_PYTHON=$venv/bin/python"
+echo "export PROOFSHEET_TEST_SMTP_URL=smtp://127.0.0.1:$smtp_port"
+echo "export PROOFSHEET_TEST_MAILDIR=$maildir"

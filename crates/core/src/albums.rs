@@ -92,7 +92,21 @@ impl Albums<'_> {
         };
         self.0.meta().insert_album(&album).await?;
         tracing::info!(album_id = %album.id, "album created");
+        self.share_notice(&album, None).await;
         Ok(album)
+    }
+
+    /// Tells a newly named client about their album. A failure to queue the
+    /// notice is logged, never fails the album change.
+    async fn share_notice(&self, album: &Album, before: Option<&Email>) {
+        let Some(to) = album.client_email.clone().filter(|e| Some(e) != before) else { return };
+        let job = NewJob::now(
+            Task::Notify { notification: crate::Notification::AlbumShared { album_id: album.id, to } },
+            self.0.now(),
+        );
+        if let Err(e) = self.0.backends().queue.enqueue(&job).await {
+            tracing::error!(error = %e, album_id = %album.id, "could not queue the album-shared notice");
+        }
     }
 
     /// An album as `viewer` may see it: `NotFound` when they may not.
@@ -146,8 +160,10 @@ impl Albums<'_> {
         if let Some(e) = patch.expires_at {
             album.expires_at = e;
         }
+        let before = self.0.meta().album(id).await?.and_then(|a| a.client_email);
         album.updated_at = self.0.now();
         self.0.meta().update_album(&album).await?;
+        self.share_notice(&album, before.as_ref()).await;
         Ok(album)
     }
 

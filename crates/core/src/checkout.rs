@@ -165,9 +165,16 @@ impl Checkout<'_> {
             paid_at: (event.outcome == PaymentOutcome::Paid).then_some(now),
         };
         let (to, jobs) = match event.outcome {
-            PaymentOutcome::Paid => {
-                (OrderStatus::Paid, vec![NewJob::now(Task::BuildZip { order_id: event.order_id }, now)])
-            }
+            PaymentOutcome::Paid => (
+                OrderStatus::Paid,
+                vec![
+                    NewJob::now(Task::BuildZip { order_id: event.order_id }, now),
+                    NewJob::now(
+                        Task::Notify { notification: crate::Notification::OrderPaid { order_id: event.order_id } },
+                        now,
+                    ),
+                ],
+            ),
             PaymentOutcome::Declined => (OrderStatus::Cancelled, vec![]),
             PaymentOutcome::Expired => (OrderStatus::Expired, vec![]),
             PaymentOutcome::Refunded => (OrderStatus::Refunded, vec![]),

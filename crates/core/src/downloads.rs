@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use crate::{
-    ByteStream, DownloadLink, Error, LinkId, LinkSigner, Order, OrderId, OrderStatus, Photo, Proofsheet, Result,
+    ByteStream, DownloadLink, Error, LinkId, LinkSigner, NewJob, Notification, Order, OrderId, OrderStatus, Photo,
+    Proofsheet, Result, Task,
 };
 
 /// A link as shown to its buyer.
@@ -72,7 +73,8 @@ impl Downloads<'_> {
             revoked: false,
             zip_deleted: false,
         };
-        if !meta.fulfil_order(&link, now).await? {
+        let ready = NewJob::now(Task::Notify { notification: Notification::DownloadReady { order_id: order.id } }, now);
+        if !meta.fulfil_order(&link, &[ready], now).await? {
             // Refunded (or fulfilled by another worker) while we zipped.
             self.0.blobs().delete(&zip_key).await?;
             return Ok(());

@@ -58,6 +58,8 @@ pub struct Backends {
     pub gateways: Vec<Arc<dyn PaymentGateway>>,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// E-mail (or any channel); `LogNotifier` only logs.
+    pub notifier: Arc<dyn crate::Notifier>,
 }
 
 struct Inner {

@@ -20,6 +20,11 @@ pub enum Task {
         /// The order.
         order_id: OrderId,
     },
+    /// Send a notification (e-mail).
+    Notify {
+        /// What to tell whom.
+        notification: crate::Notification,
+    },
     /// A buyer asked for a fresh link after the zip was deleted: package
     /// again and issue a new link (the order stays `fulfilled`).
     RebuildZip {
@@ -35,6 +40,7 @@ impl Task {
             Task::RenderPreview { .. } => "render_preview",
             Task::BuildZip { .. } => "build_zip",
             Task::RebuildZip { .. } => "rebuild_zip",
+            Task::Notify { .. } => "notify",
         }
     }
 

@@ -37,6 +37,7 @@ mod gateway;
 mod id;
 mod job;
 mod money;
+mod notify;
 mod order;
 mod page;
 mod photo;
@@ -64,6 +65,7 @@ pub use gateway::{CheckoutRequest, CheckoutSession, PaymentEvent, PaymentGateway
 pub use id::{AlbumId, JobId, LinkId, OrderId, PhotoId, UserId};
 pub use job::{Job, JobStatus, NewJob, Task, backoff};
 pub use money::{Currency, Money};
+pub use notify::{LogNotifier, Notification, Notifier};
 pub use order::{Order, OrderItem, OrderStatus};
 pub use page::{Page, PageRequest};
 pub use photo::{Photo, PhotoStatus, sanitize_filename};

@@ -25,17 +25,20 @@ pub enum Periodic {
     CleanOrphans,
     /// Last month's sales report per photographer is made and kept.
     MonthlyReports,
+    /// Clients are reminded by e-mail a few days before an album expires.
+    ExpiryReminders,
 }
 
 impl Periodic {
     /// Every task.
-    pub const ALL: [Periodic; 6] = [
+    pub const ALL: [Periodic; 7] = [
         Periodic::ExpireOrders,
         Periodic::PurgeExpiredAlbums,
         Periodic::DeleteExpiredZips,
         Periodic::PruneJobs,
         Periodic::CleanOrphans,
         Periodic::MonthlyReports,
+        Periodic::ExpiryReminders,
     ];
 
     /// The stable name (in run records and configuration).
@@ -47,6 +50,7 @@ impl Periodic {
             Periodic::PruneJobs => "prune_jobs",
             Periodic::CleanOrphans => "clean_orphans",
             Periodic::MonthlyReports => "monthly_reports",
+            Periodic::ExpiryReminders => "expiry_reminders",
         }
     }
 
@@ -59,6 +63,7 @@ impl Periodic {
             Periodic::PruneJobs => "45 3 * * *",
             Periodic::CleanOrphans => "0 4 * * *",
             Periodic::MonthlyReports => "0 2 1 * *",
+            Periodic::ExpiryReminders => "5 * * * *",
         }
     }
 }
@@ -95,6 +100,8 @@ pub struct Policy {
     /// A blob without a record is only deleted once older than this (an
     /// upload in flight writes its blob before its record).
     pub orphan_delay: Duration,
+    /// Clients are reminded this long before their album expires.
+    pub expiry_reminder: Duration,
 }
 
 impl Default for Policy {
@@ -104,6 +111,7 @@ impl Default for Policy {
             album_grace: Duration::days(30),
             job_retention: Duration::days(7),
             orphan_delay: Duration::hours(24),
+            expiry_reminder: Duration::days(3),
         }
     }
 }
@@ -252,6 +260,26 @@ impl Scheduler {
             }
             Periodic::CleanOrphans => self.clean_orphans(now).await,
             Periodic::MonthlyReports => self.monthly_reports(now).await,
+            Periodic::ExpiryReminders => {
+                let mut n = 0;
+                loop {
+                    let albums = b.metadata.albums_to_remind(now, now + self.policy.expiry_reminder, 100).await?;
+                    if albums.is_empty() {
+                        break;
+                    }
+                    for album in albums {
+                        // Mark first: at most one reminder even if two run at once.
+                        if !b.metadata.mark_album_reminded(album.id, now).await? {
+                            continue;
+                        }
+                        let Some(to) = album.client_email.clone() else { continue };
+                        let notification = crate::Notification::AlbumExpiring { album_id: album.id, to };
+                        b.queue.enqueue(&crate::NewJob::now(crate::Task::Notify { notification }, now)).await?;
+                        n += 1;
+                    }
+                }
+                Ok(format!("reminded {n} clients"))
+            }
         }
     }
 

@@ -164,9 +164,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Records a gateway notification id; `false` if it was seen before.
     async fn record_payment_event(&self, gateway: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool>;
 
-    /// Stores `link` and moves the order from `paid` to `fulfilled` in one
-    /// transaction; `false` (and nothing stored) if the order was not `paid`.
-    async fn fulfil_order(&self, link: &DownloadLink, now: DateTime<Utc>) -> Result<bool>;
+    /// Stores `link`, moves the order from `paid` to `fulfilled` and
+    /// enqueues `jobs`, in one transaction; `false` (and nothing stored) if
+    /// the order was not `paid`.
+    async fn fulfil_order(&self, link: &DownloadLink, jobs: &[NewJob], now: DateTime<Utc>) -> Result<bool>;
     /// A link by the hash of its token.
     async fn link_by_token_hash(&self, hash: &[u8; 32]) -> Result<Option<DownloadLink>>;
     /// A link by id.
@@ -196,6 +197,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn scheduled_runs(&self, limit: u32) -> Result<Vec<ScheduledRun>>;
     /// Albums that expired before `before` and whose blobs are not purged yet.
     async fn albums_to_purge(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>>;
+    /// Albums with a client, expiring before `before` (and not yet), not reminded.
+    async fn albums_to_remind(&self, now: DateTime<Utc>, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>>;
+    /// Records that an album's client was reminded; `false` if already.
+    async fn mark_album_reminded(&self, id: AlbumId, now: DateTime<Utc>) -> Result<bool>;
     /// Records that an album's blobs are gone.
     async fn mark_album_purged(&self, id: AlbumId, now: DateTime<Utc>) -> Result<()>;
     /// Links that expired before `before` whose zip is still stored.

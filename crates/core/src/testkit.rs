@@ -204,11 +204,11 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
             revoked: false,
             zip_deleted: false,
         };
-        assert!(s.fulfil_order(&link, SystemClock.now()).await.unwrap());
+        assert!(s.fulfil_order(&link, &[], SystemClock.now()).await.unwrap());
         let mut second = link.clone();
         second.id = LinkId::new();
         second.token_hash = [10; 32];
-        assert!(!s.fulfil_order(&second, SystemClock.now()).await.unwrap(), "{name}: fulfilled once");
+        assert!(!s.fulfil_order(&second, &[], SystemClock.now()).await.unwrap(), "{name}: fulfilled once");
         assert!(s.link_by_token_hash(&[10; 32]).await.unwrap().is_none());
         let stored = s.link_by_token_hash(&[9; 32]).await.unwrap().unwrap();
         assert_eq!(stored.zip_size, 42);

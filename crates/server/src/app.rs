@@ -12,7 +12,8 @@ use poem::{
 };
 use poem_openapi::OpenApiService;
 use proofsheet_core::{
-    Backends, Clock, JobQueue, MetadataStore, Periodic, Policy, Proofsheet, Ran, Scheduler, Settings, Worker,
+    Backends, Clock, JobQueue, LinkSigner, MetadataStore, Periodic, Policy, Proofsheet, Ran, Scheduler, Settings,
+    Worker,
 };
 use proofsheet_imaging::ImagePipeline;
 use proofsheet_payments::TestGateway;
@@ -133,6 +134,7 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
     let secret = server_secret(&config)?;
     let store = open_store(&config).await?;
     let blobs = open_blobs(&config)?;
+    let store_for_mail = store.clone() as Arc<dyn MetadataStore>;
     let renderer = ImagePipeline::new(config.imaging.clone()).context("configuring [imaging]")?;
     let test_gateway = Arc::new(TestGateway::new(derive(&secret, "test-gateway"), public_url.clone()));
     let backends = Backends {
@@ -143,6 +145,13 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
         packager: Arc::new(ZipPackager),
         gateways: vec![test_gateway.clone()],
         clock,
+        notifier: Arc::new(crate::mail::MailNotifier::new(
+            store_for_mail,
+            LinkSigner::new(derive(&secret, "download-links")),
+            public_url.clone(),
+            &config.mail.from,
+            config.mail.smtp_url.as_ref().map(|s| s.expose()),
+        )?),
     };
     let settings = Settings {
         max_upload_bytes: config.uploads.max_bytes,
@@ -265,6 +274,7 @@ pub fn scheduler_for(engine: Proofsheet, config: &Config) -> anyhow::Result<Sche
         album_grace: chrono::Duration::days(config.scheduler.album_grace_days as i64),
         job_retention: chrono::Duration::days(config.scheduler.job_retention_days as i64),
         orphan_delay: chrono::Duration::hours(config.scheduler.orphan_delay_hours as i64),
+        expiry_reminder: chrono::Duration::days(config.mail.expiry_reminder_days as i64),
     };
     Ok(Scheduler::new(engine, &schedules, policy)?)
 }

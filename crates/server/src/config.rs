@@ -55,6 +55,27 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     /// `[orders]`
     pub orders: OrdersConfig,
+    /// `[mail]`
+    pub mail: MailConfig,
+}
+
+/// `[mail]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// SMTP server: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`,
+    /// `smtps://user:pass@host:465`. Unset: notifications are only logged.
+    pub smtp_url: Option<Secret>,
+    /// Sender address.
+    pub from: String,
+    /// Clients are reminded this many days before their album expires.
+    pub expiry_reminder_days: u32,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig { smtp_url: None, from: "Proofsheet <noreply@localhost>".into(), expiry_reminder_days: 3 }
+    }
 }
 
 /// `[scheduler]`

@@ -7,6 +7,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod mail;
 pub mod pages;
 
 pub use app::{AppState, Running, start};

@@ -50,6 +50,7 @@ async fn shop(store: Arc<dyn Both>, settings: Settings) -> Shop {
             packager: Arc::new(ZipPackager),
             gateways: vec![Arc::new(TestGateway::new(b"s".to_vec(), "http://x"))],
             clock: clock.clone(),
+            notifier: Arc::new(LogNotifier),
         },
         settings,
         b"0123456789abcdef0123".to_vec(),

@@ -75,6 +75,7 @@ async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
             packager: Arc::new(ZipPackager),
             gateways: vec![Arc::new(TestGateway::new(b"s".to_vec(), "http://x"))],
             clock: clock.clone(),
+            notifier: Arc::new(LogNotifier),
         },
         Settings::default(),
         b"0123456789abcdef0123".to_vec(),

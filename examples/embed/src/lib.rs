@@ -51,6 +51,7 @@ impl Shop {
             packager: Arc::new(ZipPackager),
             gateways: vec![Arc::new(TestGateway::new(b"embedded example secret".to_vec(), "http://localhost"))],
             clock: Arc::new(SystemClock),
+            notifier: Arc::new(proofsheet_core::LogNotifier),
         };
         let engine = Proofsheet::new(backends, Settings::default(), b"embedded example link secret".to_vec())?;
         let email: Email = "studio@example.test".parse()?;

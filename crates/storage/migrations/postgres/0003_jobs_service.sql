@@ -28,3 +28,6 @@ CREATE TABLE monthly_reports (
 );
 
 CREATE INDEX jobs_finished ON jobs (updated_at) WHERE status = 'succeeded';
+
+-- Reminder e-mails before expiry are sent once per album.
+ALTER TABLE albums ADD COLUMN reminded_at BIGINT;

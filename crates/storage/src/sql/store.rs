@@ -632,7 +632,7 @@ impl MetadataStore for $store {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn fulfil_order(&self, link: &DownloadLink, now: DateTime<Utc>) -> Result<bool> {
+    async fn fulfil_order(&self, link: &DownloadLink, jobs: &[NewJob], now: DateTime<Utc>) -> Result<bool> {
         let mut tx = self
             .pool
             .begin()
@@ -648,6 +648,9 @@ impl MetadataStore for $store {
             return Ok(false);
         }
         insert_link_in(&mut tx, link).await?;
+        for job in jobs {
+            enqueue_in(&mut tx, job).await?;
+        }
         tx.commit()
             .await
             .map_err(db_err("committing a fulfilment"))?;
@@ -798,6 +801,31 @@ impl MetadataStore for $store {
         .await
         .map_err(db_err("finding albums to purge"))?;
         rows.iter().map(album_from).collect()
+    }
+
+    async fn albums_to_remind(&self, now: DateTime<Utc>, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>> {
+        let rows = sqlx::query(
+            "SELECT * FROM albums WHERE expires_at IS NOT NULL AND expires_at > $1 AND expires_at <= $2
+               AND client_email IS NOT NULL AND reminded_at IS NULL
+             ORDER BY expires_at LIMIT $3",
+        )
+        .bind(millis(now))
+        .bind(millis(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("finding albums to remind"))?;
+        rows.iter().map(album_from).collect()
+    }
+
+    async fn mark_album_reminded(&self, id: AlbumId, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query("UPDATE albums SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL")
+            .bind(millis(now))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("marking an album reminded"))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn mark_album_purged(&self, id: AlbumId, now: DateTime<Utc>) -> Result<()> {

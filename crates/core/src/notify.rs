@@ -1,0 +1,59 @@
+//! Notifications: what the shop tells people, sent through the queue so a
+//! failed send is retried with backoff and never blocks a sale.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::{AlbumId, Email, OrderId, Result};
+
+/// Something worth an e-mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Notification {
+    /// A private album was shared with a client (to the client).
+    AlbumShared {
+        /// The album.
+        album_id: AlbumId,
+        /// The client's address.
+        to: Email,
+    },
+    /// An album the client can see expires soon (to the client).
+    AlbumExpiring {
+        /// The album.
+        album_id: AlbumId,
+        /// The client's address.
+        to: Email,
+    },
+    /// The zip of an order is ready (to the buyer, with the link).
+    DownloadReady {
+        /// The order.
+        order_id: OrderId,
+    },
+    /// An order was paid (to the photographer).
+    OrderPaid {
+        /// The order.
+        order_id: OrderId,
+    },
+}
+
+/// Delivers notifications: looks up what it needs, renders, sends. The
+/// reference server's implementation renders the templates in the repo and
+/// sends through SMTP (or only logs, by default).
+#[async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    /// Sends one notification. Errors that may pass must be retryable
+    /// (`Error::Backend`), so the queue tries again.
+    async fn notify(&self, notification: &Notification) -> Result<()>;
+}
+
+/// A notifier that only logs (the default; embedders without e-mail).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogNotifier;
+
+#[async_trait]
+impl Notifier for LogNotifier {
+    async fn notify(&self, notification: &Notification) -> Result<()> {
+        tracing::info!(?notification, "notification (not sent: no mailer configured)");
+        Ok(())
+    }
+}

@@ -1,0 +1,182 @@
+//! E-mail notifications: the templates in `crates/server/templates`, sent
+//! through SMTP with lettre, or only logged when no SMTP server is set.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Tokio1Executor,
+    message::{Mailbox, MultiPart},
+};
+use proofsheet_core::{Error, LinkSigner, MetadataStore, Notification, Notifier, Result};
+
+/// Text and HTML of one template.
+struct Template {
+    subject: &'static str,
+    text: &'static str,
+    html: &'static str,
+}
+
+const ALBUM_SHARED: Template = Template {
+    subject: "{{photographer}} shared \"{{album}}\" with you",
+    text: include_str!("../templates/album_shared.txt"),
+    html: include_str!("../templates/album_shared.html"),
+};
+const ALBUM_EXPIRING: Template = Template {
+    subject: "\"{{album}}\" closes soon",
+    text: include_str!("../templates/album_expiring.txt"),
+    html: include_str!("../templates/album_expiring.html"),
+};
+const DOWNLOAD_READY: Template = Template {
+    subject: "Your photos from \"{{album}}\" are ready",
+    text: include_str!("../templates/download_ready.txt"),
+    html: include_str!("../templates/download_ready.html"),
+};
+const ORDER_PAID: Template = Template {
+    subject: "New sale: {{count}} photo(s) from \"{{album}}\"",
+    text: include_str!("../templates/order_paid.txt"),
+    html: include_str!("../templates/order_paid.html"),
+};
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn render(t: &str, vars: &[(&str, String)], html: bool) -> String {
+    let mut out = t.to_owned();
+    for (k, v) in vars {
+        let v = if html { escape(v) } else { v.clone() };
+        out = out.replace(&format!("{{{{{k}}}}}"), &v);
+    }
+    out
+}
+
+/// A rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// Recipient.
+    pub to: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
+}
+
+/// Renders notifications and sends them.
+pub struct MailNotifier {
+    meta: Arc<dyn MetadataStore>,
+    links: LinkSigner,
+    public_url: String,
+    from: Mailbox,
+    smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+}
+
+impl MailNotifier {
+    /// `smtp_url`: `smtp://host:25` (plain), `smtp://host:587?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host:465`; `None` only logs.
+    pub fn new(
+        meta: Arc<dyn MetadataStore>,
+        links: LinkSigner,
+        public_url: String,
+        from: &str,
+        smtp_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("mail.from {from:?}: {e}"))?;
+        let smtp = smtp_url
+            .map(|url| AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map(|b| b.build()))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("mail.smtp_url: {e}"))?;
+        Ok(MailNotifier { meta, links, public_url, from, smtp })
+    }
+
+    /// Looks up what a notification needs and renders it.
+    pub async fn render(&self, n: &Notification) -> Result<Option<Rendered>> {
+        let base = &self.public_url;
+        let (to, template, vars) = match n {
+            Notification::AlbumShared { album_id, to } | Notification::AlbumExpiring { album_id, to } => {
+                let Some(album) = self.meta.album(*album_id).await? else { return Ok(None) };
+                let photographer = self.meta.user(album.owner_id).await?.map(|u| format!("{} {}", u.name, u.surname));
+                let expiry =
+                    album.expires_at.map(|t| format!(" The album is open until {}.", t.format("%Y-%m-%d %H:%M UTC")));
+                let vars = vec![
+                    ("photographer", photographer.unwrap_or_else(|| "Your photographer".into())),
+                    ("album", album.name.clone()),
+                    ("album_url", format!("{base}/api/v1/albums/{}", album.id)),
+                    (
+                        "price",
+                        format!("{} {} (minor units)", album.price_per_photo.amount, album.price_per_photo.currency),
+                    ),
+                    ("expiry", expiry.clone().unwrap_or_default()),
+                    (
+                        "expires_at",
+                        album.expires_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default(),
+                    ),
+                ];
+                let t = if matches!(n, Notification::AlbumShared { .. }) { &ALBUM_SHARED } else { &ALBUM_EXPIRING };
+                (to.to_string(), t, vars)
+            }
+            Notification::DownloadReady { order_id } => {
+                let Some(order) = self.meta.order(*order_id).await? else { return Ok(None) };
+                let Some(link) = self.meta.link_for_order(order.id).await?.filter(|l| !l.revoked) else {
+                    return Ok(None);
+                };
+                let Some(buyer) = self.meta.user(order.buyer_id).await? else { return Ok(None) };
+                let album = self.meta.album(order.album_id).await?.map(|a| a.name).unwrap_or_default();
+                let vars = vec![
+                    ("name", buyer.name.clone()),
+                    ("count", order.items.len().to_string()),
+                    ("album", album),
+                    ("download_url", format!("{base}/api/v1/downloads/{}", self.links.token(link.id))),
+                    ("expires_at", link.expires_at.format("%Y-%m-%d %H:%M UTC").to_string()),
+                ];
+                (buyer.email.to_string(), &DOWNLOAD_READY, vars)
+            }
+            Notification::OrderPaid { order_id } => {
+                let Some(order) = self.meta.order(*order_id).await? else { return Ok(None) };
+                let Some(seller) = self.meta.user(order.seller_id).await? else { return Ok(None) };
+                let buyer = self.meta.user(order.buyer_id).await?.map(|u| format!("{} {}", u.name, u.surname));
+                let album = self.meta.album(order.album_id).await?.map(|a| a.name).unwrap_or_default();
+                let vars = vec![
+                    ("name", seller.name.clone()),
+                    ("buyer", buyer.unwrap_or_else(|| "A client".into())),
+                    ("total", format!("{} {} (minor units)", order.total.amount, order.total.currency)),
+                    ("count", order.items.len().to_string()),
+                    ("album", album),
+                    ("order_id", order.id.to_string()),
+                ];
+                (seller.email.to_string(), &ORDER_PAID, vars)
+            }
+        };
+        Ok(Some(Rendered {
+            to,
+            subject: render(template.subject, &vars, false),
+            text: render(template.text, &vars, false),
+            html: render(template.html, &vars, true),
+        }))
+    }
+}
+
+#[async_trait]
+impl Notifier for MailNotifier {
+    async fn notify(&self, n: &Notification) -> Result<()> {
+        let Some(msg) = self.render(n).await? else {
+            return Ok(()); // its subject is gone: nothing to say
+        };
+        let Some(smtp) = &self.smtp else {
+            tracing::info!(subject = %msg.subject, "e-mail not sent: mail.smtp_url is not set");
+            return Ok(());
+        };
+        let to: Mailbox = msg.to.parse().map_err(|e| Error::invalid("invalid_email", format!("recipient: {e}")))?;
+        let email = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&msg.subject)
+            .multipart(MultiPart::alternative_plain_html(msg.text.clone(), msg.html.clone()))
+            .map_err(|e| Error::backend_permanent("building an e-mail", e))?;
+        smtp.send(email).await.map_err(|e| Error::backend("sending an e-mail", e))?;
+        tracing::info!(subject = %msg.subject, "e-mail sent");
+        Ok(())
+    }
+}

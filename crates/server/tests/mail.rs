@@ -1,0 +1,140 @@
+//! E-mail notifications read back from a real SMTP server on loopback
+//! (aiosmtpd, started by scripts/services.sh, delivering into a Maildir).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestApp, jpeg};
+use proofsheet_core::{Clock, Periodic, Policy, Scheduler};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn smtp() -> Option<(String, std::path::PathBuf)> {
+    match (std::env::var("PROOFSHEET_TEST_SMTP_URL"), std::env::var("PROOFSHEET_TEST_MAILDIR")) {
+        (Ok(url), Ok(dir)) => Some((url, dir.into())),
+        _ => {
+            assert!(std::env::var("PROOFSHEET_REQUIRE_SERVICES").is_err(), "the SMTP server is required");
+            eprintln!("PROOFSHEET_TEST_SMTP_URL unset: e-mail tests skipped");
+            None
+        }
+    }
+}
+
+/// (subject, whole message) of every message to `to` in the Maildir.
+fn inbox(maildir: &std::path::Path, to: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        let Ok(entries) = std::fs::read_dir(maildir.join(sub)) else { continue };
+        for e in entries.flatten() {
+            // Undo quoted-printable soft line breaks and `=3D`, enough to find URLs.
+            let text = std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .replace("=\r\n", "")
+                .replace("=\n", "")
+                .replace("=3D", "=");
+            let header = |name: &str| {
+                text.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned()).unwrap_or_default()
+            };
+            if header("To:").contains(to) {
+                out.push((header("Subject:"), text.clone()));
+            }
+        }
+    }
+    out
+}
+
+async fn wait_mail(maildir: &std::path::Path, to: &str, n: usize) -> Vec<(String, String)> {
+    for _ in 0..300 {
+        let got = inbox(maildir, to);
+        if got.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("expected {n} message(s) to {to}, got {:?}", inbox(maildir, to));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_sends_its_four_e_mails() {
+    let Some((url, maildir)) = smtp() else { return };
+    let app = TestApp::start_with(|c| {
+        c.mail.smtp_url = Some(serde_json::from_value(json!(url)).unwrap());
+        c.mail.from = "Studio <studio@proofsheet.test>".into();
+    })
+    .await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (ph_mail, cl_mail) = (format!("ph-{tag}@mail.test"), format!("cl-{tag}@mail.test"));
+    let ph = app.user(&ph_mail, "photographer").await;
+
+    // Sharing an album mails the client.
+    let album = app.album(&ph, "private", Some(&cl_mail)).await;
+    let shared = wait_mail(&maildir, &cl_mail, 1).await;
+    assert!(shared[0].0.contains("shared \"Wedding\" with you"), "{:?}", shared[0].0);
+    assert!(shared[0].1.contains(&format!("/api/v1/albums/{album}")));
+    assert!(shared[0].1.contains("Content-Type: text/html"), "a plain and an HTML part");
+
+    // Paying mails the photographer; fulfilment mails the buyer the link.
+    assert_eq!(app.upload(&ph, &album, "a.jpg", jpeg(400, 300, 1, false)).await.status(), StatusCode::CREATED);
+    let photos = app.wait_processed(&ph, &album, 1).await;
+    let cl = app.user(&cl_mail, "client").await;
+    let r = app.post_json("/orders", Some(&cl), json!({"album_id": album, "photo_ids": [photos[0]["id"]]})).await;
+    let order = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = app.post_json(&format!("/orders/{order}/checkout"), Some(&cl), json!({})).await;
+    let checkout = r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned();
+    app.http.post(format!("{checkout}/pay")).send().await.unwrap();
+    let paid = app.wait_order(&cl, &order, "fulfilled").await;
+    let sale = wait_mail(&maildir, &ph_mail, 1).await;
+    assert!(sale[0].0.starts_with("New sale: 1 photo(s)"), "{:?}", sale[0].0);
+    assert!(sale[0].1.contains(&order));
+    let mails = wait_mail(&maildir, &cl_mail, 2).await;
+    let ready = mails.iter().find(|m| m.0.contains("are ready")).expect("download-ready mail");
+    let link = paid["download"]["url"].as_str().unwrap();
+    assert!(ready.1.contains(link), "the mail carries the buyer's link");
+
+    // Two days before expiry the client is reminded, once.
+    let r = app
+        .http
+        .patch(app.api(&format!("/albums/{album}")))
+        .bearer_auth(&ph)
+        .json(&json!({"expires_at": (app.clock.now() + chrono::Duration::days(2)).to_rfc3339()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let engine = app.server.state.engine.clone();
+    let sched = Scheduler::with_defaults(engine, Policy::default()).unwrap();
+    assert_eq!(sched.run(Periodic::ExpiryReminders).await.unwrap(), "reminded 1 clients");
+    assert_eq!(sched.run(Periodic::ExpiryReminders).await.unwrap(), "reminded 0 clients");
+    let mails = wait_mail(&maildir, &cl_mail, 3).await;
+    assert!(mails.iter().any(|m| m.0.contains("closes soon")), "{:?}", mails.iter().map(|m| &m.0).collect::<Vec<_>>());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(inbox(&maildir, &cl_mail).len(), 3, "no second reminder");
+    app.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_mail_server_never_blocks_the_sale_and_is_retried() {
+    let app = TestApp::start_with(|c| {
+        // A port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        c.mail.smtp_url = Some(serde_json::from_value(json!(format!("smtp://127.0.0.1:{port}"))).unwrap());
+    })
+    .await;
+    let ph = app.user("ph@down.test", "photographer").await;
+    let album = app.album(&ph, "private", Some("cl@down.test")).await;
+    assert!(!album.is_empty(), "the album is made although the mail cannot go");
+    let queue = &app.server.state.engine.backends().queue;
+    for _ in 0..100 {
+        let jobs = queue.list_jobs(None, proofsheet_core::PageRequest::first()).await.unwrap();
+        if let Some(j) = jobs.items.iter().find(|j| j.kind == "notify" && j.last_error.is_some()) {
+            assert_eq!(j.status, proofsheet_core::JobStatus::Queued, "queued again with backoff");
+            assert!(j.run_at > app.clock.now(), "not before its backoff");
+            assert!(j.last_error.as_ref().unwrap().contains("sending an e-mail"));
+            app.server.shutdown().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the notification job never failed and retried");
+}
