@@ -24,5 +24,12 @@ if [ -z "${PROOFSHEET_SKIP_SERVICES:-}" ]; then
 fi
 
 echo "== cargo test (workspace, all features that build here)"
-cargo test --workspace --all-targets "$@"
-cargo test --workspace --doc "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+{ cargo test --workspace --all-targets "$@" && cargo test --workspace --doc "$@"; } 2>&1 | tee "$log" || status=$?
+passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' "$log")
+failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' "$log")
+echo
+echo "tests: $passed passed, $failed failed"
+exit "$status"
