@@ -30,6 +30,8 @@ pub struct SalesReport {
     pub totals: Vec<SalesTotal>,
     /// Per album and currency.
     pub albums: Vec<SalesRow>,
+    /// The best sellers: (photo, file name, times sold), most sold first.
+    pub top_photos: Vec<(crate::PhotoId, String, u64)>,
 }
 
 impl SalesReport {
@@ -46,6 +48,9 @@ impl SalesReport {
             "albums": self.albums.iter().map(|a| serde_json::json!({
                 "album_id": a.album_id.to_string(), "album_name": a.album_name, "currency": a.currency.as_str(),
                 "orders": a.orders, "photos_sold": a.photos, "revenue": money(a.revenue, a.currency),
+            })).collect::<Vec<_>>(),
+            "top_photos": self.top_photos.iter().map(|(id, name, n)| serde_json::json!({
+                "photo_id": id.to_string(), "filename": name, "sold": n,
             })).collect::<Vec<_>>(),
         })
         .to_string()
@@ -77,6 +82,7 @@ impl Reports<'_> {
             return Err(Error::invalid("invalid_period", "`to` must be after `from`"));
         }
         let albums = self.0.meta().sales(seller, from, to).await?;
+        let top_photos = self.0.meta().top_photos(seller, from, to, 10).await?;
         let mut totals: BTreeMap<Currency, SalesTotal> = BTreeMap::new();
         for row in &albums {
             let t = totals.entry(row.currency).or_insert(SalesTotal {
@@ -89,6 +95,6 @@ impl Reports<'_> {
             t.photos += row.photos;
             t.revenue += row.revenue;
         }
-        Ok(SalesReport { from, to, totals: totals.into_values().collect(), albums })
+        Ok(SalesReport { from, to, totals: totals.into_values().collect(), albums, top_photos })
     }
 }

@@ -181,6 +181,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// refunded; one seller's, or everyone's.
     async fn sales(&self, seller: Option<UserId>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<SalesRow>>;
 
+    /// The `limit` best-selling photos of a seller (or everyone) in
+    /// `[from, to)`: (photo, file name, times sold), most sold first.
+    async fn top_photos(
+        &self,
+        seller: Option<UserId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(PhotoId, String, u64)>>;
     /// Claims the run of `task` for the period `fire_at`; `false` if
     /// another scheduler (or an earlier tick) already has it.
     async fn claim_scheduled_run(&self, task: &str, fire_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool>;

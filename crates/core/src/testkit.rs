@@ -224,6 +224,8 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
             "{name}"
         );
         assert!(s.sales(Some(cl.id), SystemClock.now() - day, SystemClock.now() + day).await.unwrap().is_empty());
+        let top = s.top_photos(Some(ph.id), SystemClock.now() - day, SystemClock.now() + day, 10).await.unwrap();
+        assert_eq!(top, vec![(ready.id, ready.filename.clone(), 1)], "{name}: top photos");
         assert!(
             s.sales(None, SystemClock.now() + day, SystemClock.now() + day * 2).await.unwrap().is_empty(),
             "{name}: period"

@@ -205,6 +205,9 @@ async fn whole_sale(app: TestApp) {
         json!([{"currency": "EUR", "orders": 1, "photos_sold": 3, "revenue": {"amount": 1500, "currency": "EUR"}}])
     );
     assert_eq!(report["albums"][0]["album_id"], album.as_str());
+    let top = report["top_photos"].as_array().unwrap();
+    assert_eq!(top.len(), 3, "{top:?}");
+    assert!(top.iter().all(|t| t["sold"] == 1 && bought.contains(&t["photo_id"].as_str().unwrap().to_owned())));
     let r = app.get("/reports/sales?format=csv&from=2020-01-01", Some(&photographer)).await;
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let csv = r.text().await.unwrap();

@@ -71,6 +71,19 @@ struct SalesReportDto {
     totals: Vec<SalesTotalDto>,
     /// Per album and currency.
     albums: Vec<SalesAlbumDto>,
+    /// The ten best-selling photos, most sold first.
+    top_photos: Vec<TopPhotoDto>,
+}
+
+/// A best-selling photo.
+#[derive(Debug, Clone, Object)]
+struct TopPhotoDto {
+    /// The photo.
+    photo_id: String,
+    /// Its file name.
+    filename: String,
+    /// Times sold in the period.
+    sold: u64,
 }
 
 #[derive(ApiResponse)]
@@ -247,6 +260,11 @@ impl OpsApi {
                     photos_sold: a.photos,
                     revenue: money(a.revenue, a.currency),
                 })
+                .collect(),
+            top_photos: r
+                .top_photos
+                .iter()
+                .map(|(id, name, n)| TopPhotoDto { photo_id: id.to_string(), filename: name.clone(), sold: *n })
                 .collect(),
         })))
     }

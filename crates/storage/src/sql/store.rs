@@ -736,6 +736,42 @@ impl MetadataStore for $store {
             .collect()
     }
 
+    async fn top_photos(
+        &self,
+        seller: Option<UserId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(PhotoId, String, u64)>> {
+        let seller = seller.map(|s| s.to_string());
+        let rows = sqlx::query(
+            "SELECT i.photo_id, MIN(i.filename) AS filename, COUNT(*) AS sold
+             FROM orders o JOIN order_items i ON i.order_id = o.id
+             WHERE o.status IN ('paid', 'fulfilled') AND o.paid_at >= $1 AND o.paid_at < $2
+               AND (CAST($3 AS TEXT) IS NULL OR o.seller_id = $4)
+             GROUP BY i.photo_id
+             ORDER BY sold DESC, i.photo_id
+             LIMIT $5",
+        )
+        .bind(millis(from))
+        .bind(millis(to))
+        .bind(&seller)
+        .bind(&seller)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("finding top photos"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    PhotoId::from_uuid(parse_uuid(&r.get::<String, _>("photo_id"))?),
+                    r.get("filename"),
+                    r.get::<i64, _>("sold") as u64,
+                ))
+            })
+            .collect()
+    }
+
     async fn claim_scheduled_run(&self, task: &str, fire_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO scheduled_runs (task, fire_at, started_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
