@@ -61,18 +61,7 @@ impl Downloads<'_> {
         let packager = &self.0.backends().packager;
         let size = packager.package(self.0.blobs(), &zip_key, &entries).await?;
         let now = self.0.now();
-        let link = DownloadLink {
-            id: link_id,
-            order_id: order.id,
-            token_hash: LinkSigner::hash(&self.0.link_signer().token(link_id)),
-            zip_key: zip_key.clone(),
-            zip_size: size,
-            expires_at: now + self.0.settings().link_ttl,
-            created_at: now,
-            download_count: 0,
-            revoked: false,
-            zip_deleted: false,
-        };
+        let link = self.new_link(link_id, order.id, zip_key.clone(), size, now);
         let ready = NewJob::now(Task::Notify { notification: Notification::DownloadReady { order_id: order.id } }, now);
         if !meta.fulfil_order(&link, &[ready], now).await? {
             // Refunded (or fulfilled by another worker) while we zipped.
@@ -171,18 +160,7 @@ impl Downloads<'_> {
         match newest.filter(|l| !l.zip_deleted && !l.revoked) {
             Some(l) if self.0.blobs().size(&l.zip_key).await.is_ok() => {
                 let link_id = LinkId::new();
-                let link = DownloadLink {
-                    id: link_id,
-                    order_id: id,
-                    token_hash: LinkSigner::hash(&self.0.link_signer().token(link_id)),
-                    zip_key: l.zip_key,
-                    zip_size: l.zip_size,
-                    expires_at: now + settings.link_ttl,
-                    created_at: now,
-                    download_count: 0,
-                    revoked: false,
-                    zip_deleted: false,
-                };
+                let link = self.new_link(link_id, id, l.zip_key, l.zip_size, now);
                 meta.insert_link(&link).await?;
                 Ok(Some(LinkView { token: self.0.link_signer().token(link_id), expires_at: link.expires_at }))
             }
@@ -219,18 +197,7 @@ impl Downloads<'_> {
         let zip_key = format!("orders/{}/{}.zip", order.id, link_id);
         let entries = zip_entries(&order, &album.storage_prefix);
         let size = self.0.backends().packager.package(self.0.blobs(), &zip_key, &entries).await?;
-        let link = DownloadLink {
-            id: link_id,
-            order_id: id,
-            token_hash: LinkSigner::hash(&self.0.link_signer().token(link_id)),
-            zip_key,
-            zip_size: size,
-            expires_at: now + self.0.settings().link_ttl,
-            created_at: now,
-            download_count: 0,
-            revoked: false,
-            zip_deleted: false,
-        };
+        let link = self.new_link(link_id, id, zip_key, size, now);
         meta.insert_link(&link).await?;
         tracing::info!(bytes = size, "zip rebuilt");
         Ok(())
@@ -253,6 +220,31 @@ impl Downloads<'_> {
             self.0.blobs().delete(&key).await?;
         }
         Ok(())
+    }
+}
+
+impl Downloads<'_> {
+    /// A new, unused link to a stored zip, expiring after `link_ttl`.
+    fn new_link(
+        &self,
+        id: LinkId,
+        order_id: OrderId,
+        zip_key: String,
+        zip_size: u64,
+        now: DateTime<Utc>,
+    ) -> DownloadLink {
+        DownloadLink {
+            id,
+            order_id,
+            token_hash: LinkSigner::hash(&self.0.link_signer().token(id)),
+            zip_key,
+            zip_size,
+            expires_at: now + self.0.settings().link_ttl,
+            created_at: now,
+            download_count: 0,
+            revoked: false,
+            zip_deleted: false,
+        }
     }
 }
 
