@@ -145,6 +145,7 @@ impl Albums<'_> {
     #[instrument(skip_all, fields(album_id = %id))]
     pub async fn update(&self, user: &User, id: AlbumId, patch: AlbumPatch) -> Result<Album> {
         let mut album = self.get_owned(user, id).await?;
+        let before = album.client_email.clone();
         if let Some(name) = patch.name {
             album.name = Album::validate_name(&name)?;
         }
@@ -160,7 +161,6 @@ impl Albums<'_> {
         if let Some(e) = patch.expires_at {
             album.expires_at = e;
         }
-        let before = self.0.meta().album(id).await?.and_then(|a| a.client_email);
         album.updated_at = self.0.now();
         self.0.meta().update_album(&album).await?;
         self.share_notice(&album, before.as_ref()).await;

@@ -116,6 +116,12 @@ impl Downloads<'_> {
     #[instrument(skip_all)]
     pub async fn open(&self, token: &str, range: Option<Range<u64>>) -> Result<OpenedDownload> {
         let link = self.check(token).await?;
+        self.open_link(link, range).await
+    }
+
+    /// Streams a link already validated by [`Downloads::check`] (callers
+    /// that need its size first, to resolve a `Range`, check once).
+    pub async fn open_link(&self, link: DownloadLink, range: Option<Range<u64>>) -> Result<OpenedDownload> {
         if range.as_ref().is_none_or(|r| r.start == 0) {
             self.0.meta().count_download(&link).await?;
         }

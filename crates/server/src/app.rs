@@ -137,6 +137,8 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
     let store_for_mail = store.clone() as Arc<dyn MetadataStore>;
     let renderer = ImagePipeline::new(config.imaging.clone()).context("configuring [imaging]")?;
     let test_gateway = Arc::new(TestGateway::new(derive(&secret, "test-gateway"), public_url.clone()));
+    // The engine and the mailer must sign download tokens alike.
+    let link_secret = derive(&secret, "download-links");
     let backends = Backends {
         metadata: store.clone() as Arc<dyn MetadataStore>,
         queue: store as Arc<dyn JobQueue>,
@@ -147,7 +149,7 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
         clock,
         notifier: Arc::new(crate::mail::MailNotifier::new(
             store_for_mail,
-            LinkSigner::new(derive(&secret, "download-links")),
+            LinkSigner::new(link_secret.clone()),
             public_url.clone(),
             &config.mail.from,
             config.mail.smtp_url.as_ref().map(|s| s.expose()),
@@ -162,7 +164,7 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
         fresh_link_interval: chrono::Duration::minutes(config.downloads.fresh_link_interval_minutes as i64),
         ..Settings::default()
     };
-    let engine = Proofsheet::new(backends, settings, derive(&secret, "download-links"))?;
+    let engine = Proofsheet::new(backends, settings, link_secret)?;
     engine.gateway(Some(&config.payments.default_gateway)).context("payments.default_gateway")?;
     Ok(Arc::new(AppState { engine, config, public_url, test_gateway: Some(test_gateway) }))
 }

@@ -337,7 +337,8 @@ impl OrdersApi {
                 return Ok(Download::Redirect(url));
             }
         }
-        let size = downloads.check(&token.0).await?.zip_size;
+        let link = downloads.check(&token.0).await?;
+        let size = link.zip_size;
         let disposition = "attachment; filename=\"photos.zip\"".to_owned();
         match parse_range(range.0.as_deref(), size) {
             Err(()) => Ok(Download::Unsatisfiable(
@@ -348,12 +349,12 @@ impl OrdersApi {
                 format!("bytes */{size}"),
             )),
             Ok(None) => {
-                let opened = downloads.open(&token.0, None).await?;
+                let opened = downloads.open_link(link, None).await?;
                 Ok(Download::Full(Binary(zip_body(opened.body)), size, "bytes".into(), disposition))
             }
             Ok(Some(r)) => {
                 let (start, end) = (r.start, r.end);
-                let opened = downloads.open(&token.0, Some(r)).await?;
+                let opened = downloads.open_link(link, Some(r)).await?;
                 Ok(Download::Partial(
                     Binary(zip_body(opened.body)),
                     end - start,
