@@ -57,6 +57,11 @@ if [ ! -x "$venv/bin/aiosmtpd" ]; then
     log "installing aiosmtpd into $venv"
     "$venv/bin/pip" install -q 'aiosmtpd==1.4.*' >&2
 fi
+if ! "$venv/bin/python" -c 'import stripe' 2>/dev/null; then
+    # Stripe's official library checks (and makes) webhook signatures in tests.
+    log "installing stripe into $venv"
+    "$venv/bin/pip" install -q 'stripe==13.2.1' >&2
+fi
 if ! curl -s -o /dev/null "http://127.0.0.1:$s3_port/"; then
     log "starting moto_server on 127.0.0.1:$s3_port"
     nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$state/moto.log" 2>&1 &

@@ -133,6 +133,8 @@ impl Checkout<'_> {
             success_url,
             cancel_url,
             idempotency_key: format!("proofsheet-checkout-{}", order.id),
+            buyer_email: Some(buyer.email.as_str()),
+            now: self.0.now(),
         };
         let session = gateway.create_checkout(&request).await?;
         tracing::info!(gateway = gateway.name(), "checkout started");

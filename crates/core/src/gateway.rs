@@ -19,6 +19,10 @@ pub struct CheckoutRequest<'a> {
     /// Derived from the order: the same order always sends the same key,
     /// so a retried call never opens a second payment.
     pub idempotency_key: String,
+    /// The buyer's e-mail, to prefill the payment page.
+    pub buyer_email: Option<&'a str>,
+    /// Now, by the engine's clock (for session expiry).
+    pub now: DateTime<Utc>,
 }
 
 /// Where the buyer pays.

@@ -412,6 +412,8 @@ pub async fn payment_gateway(
         success_url: "http://shop.test/ok".into(),
         cancel_url: "http://shop.test/cancel".into(),
         idempotency_key: format!("proofsheet-checkout-{}", order.id),
+        buyer_email: Some("buyer@shop.test"),
+        now: SystemClock.now(),
     };
     let first = gw.create_checkout(&request).await.unwrap();
     assert!(first.url.starts_with("http"), "{name}: checkout URL {:?}", first.url);

@@ -11,11 +11,10 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::signature;
+
 /// The header that carries a notification's signature.
 pub const SIGNATURE_HEADER: &str = "proofsheet-signature";
-
-/// How old a notification may be.
-const TOLERANCE_SECS: i64 = 300;
 
 /// The body of a test-gateway notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,9 +78,7 @@ impl TestGateway {
 
     /// Signs a notification body as the gateway would.
     pub fn sign(&self, body: &[u8], at: DateTime<Utc>) -> String {
-        let t = at.timestamp();
-        let sig = self.mac(&[t.to_string().as_bytes(), b".", body]);
-        format!("t={t},v1={}", hex(&sig))
+        signature::sign(&self.secret, body, at)
     }
 
     /// A signed notification for a click on the payment page: (headers, body).
@@ -108,14 +105,6 @@ impl TestGateway {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn invalid(message: &str) -> Error {
-    Error::invalid("invalid_signature", message)
-}
-
 #[async_trait]
 impl PaymentGateway for TestGateway {
     fn name(&self) -> &str {
@@ -133,28 +122,8 @@ impl PaymentGateway for TestGateway {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Option<PaymentEvent>> {
-        let header = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(SIGNATURE_HEADER))
-            .map(|(_, v)| v.as_str())
-            .ok_or_else(|| invalid("the notification is not signed"))?;
-        let mut t = None;
-        let mut sigs = Vec::new();
-        for part in header.split(',') {
-            match part.trim().split_once('=') {
-                Some(("t", v)) => t = v.parse::<i64>().ok(),
-                Some(("v1", v)) => sigs.push(v.to_owned()),
-                _ => {}
-            }
-        }
-        let t = t.ok_or_else(|| invalid("the signature has no timestamp"))?;
-        if (now.timestamp() - t).abs() > TOLERANCE_SECS {
-            return Err(invalid("the signature timestamp is outside the tolerance"));
-        }
-        let expected = hex(&self.mac(&[t.to_string().as_bytes(), b".", body]));
-        if !sigs.iter().any(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes()))) {
-            return Err(invalid("no signature matches"));
-        }
+        let header = signature::header(headers, SIGNATURE_HEADER);
+        signature::verify(header, body, &self.secret, now, signature::DEFAULT_TOLERANCE_SECS)?;
         // Verified: only now is the body read.
         let n: TestNotification = serde_json::from_slice(body)
             .map_err(|e| Error::invalid("invalid_notification", format!("unreadable notification: {e}")))?;
