@@ -179,16 +179,18 @@ impl Checkout<'_> {
             ),
             PaymentOutcome::Declined => (OrderStatus::Cancelled, vec![]),
             PaymentOutcome::Expired => (OrderStatus::Expired, vec![]),
-            PaymentOutcome::Refunded => (OrderStatus::Refunded, vec![]),
+            // The links are revoked in the same transaction; the zips are
+            // deleted by a job, so the webhook answers at once and a storage
+            // hiccup is retried rather than lost.
+            PaymentOutcome::Refunded => {
+                (OrderStatus::Refunded, vec![NewJob::now(Task::RevokeDownloads { order_id: event.order_id }, now)])
+            }
         };
         let changed = meta.transition_order(event.order_id, to, &change, &jobs, now).await?;
         meta.record_payment_event(gateway, &event.id, now).await?;
         match changed {
             Some(order) => {
                 tracing::info!(status = to.as_str(), "order status changed");
-                if to == OrderStatus::Refunded {
-                    self.0.downloads().revoke(order.id).await?;
-                }
                 Ok(Applied::Changed(order))
             }
             None => {

@@ -31,6 +31,12 @@ pub enum Task {
         /// The order.
         order_id: OrderId,
     },
+    /// `OrderRefunded`: delete the order's zips (its links were revoked
+    /// with the status change).
+    RevokeDownloads {
+        /// The order.
+        order_id: OrderId,
+    },
 }
 
 impl Task {
@@ -41,6 +47,7 @@ impl Task {
             Task::BuildZip { .. } => "build_zip",
             Task::RebuildZip { .. } => "rebuild_zip",
             Task::Notify { .. } => "notify",
+            Task::RevokeDownloads { .. } => "revoke_downloads",
         }
     }
 

@@ -60,11 +60,15 @@ impl OrderStatus {
         use OrderStatus::*;
         match self {
             Pending => &[],
-            Paid => &[Pending],
+            // A payment that went through after our own cart expiry ran
+            // still delivers: the buyer's money was taken.
+            Paid => &[Pending, Expired],
             Fulfilled => &[Paid],
             Cancelled => &[Pending],
             Expired => &[Pending],
-            Refunded => &[Paid, Fulfilled],
+            // A refund may overtake its payment's notification; it wins,
+            // and the late payment notification is then ignored.
+            Refunded => &[Pending, Paid, Fulfilled, Expired],
         }
     }
 
@@ -129,5 +133,8 @@ mod tests {
         assert!(!Cancelled.can_become(Paid));
         assert!(!Fulfilled.can_become(Paid));
         assert!(!Pending.can_become(Fulfilled));
+        assert!(Expired.can_become(Paid), "a late payment still delivers");
+        assert!(Pending.can_become(Refunded), "a refund that overtakes its payment wins");
+        assert!(!Refunded.can_become(Fulfilled));
     }
 }

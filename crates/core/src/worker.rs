@@ -77,6 +77,7 @@ impl Worker {
             Task::RenderPreview { photo_id } => self.engine.thumbnails().render(photo_id).await,
             Task::BuildZip { order_id } => self.engine.downloads().build_zip(order_id).await,
             Task::RebuildZip { order_id } => self.engine.downloads().rebuild_zip(order_id).await,
+            Task::RevokeDownloads { order_id } => self.engine.downloads().revoke(order_id).await,
             Task::Notify { notification } => self.engine.backends().notifier.notify(&notification).await,
         }
     }

@@ -12,11 +12,11 @@ use poem::{
 };
 use poem_openapi::OpenApiService;
 use proofsheet_core::{
-    Backends, Clock, JobQueue, LinkSigner, MetadataStore, Periodic, Policy, Proofsheet, Ran, Scheduler, Settings,
-    Worker,
+    Backends, Clock, JobQueue, LinkSigner, MetadataStore, PaymentGateway, Periodic, Policy, Proofsheet, Ran, Scheduler,
+    Settings, Worker,
 };
 use proofsheet_imaging::ImagePipeline;
-use proofsheet_payments::TestGateway;
+use proofsheet_payments::{StripeConfig, StripeGateway, TestGateway};
 use proofsheet_storage::{OpendalBlobStore, PgStore, S3Options, SqliteStore, ZipPackager};
 use rand::RngCore;
 use sha2::Sha256;
@@ -129,6 +129,22 @@ pub fn open_blobs(config: &Config) -> anyhow::Result<OpendalBlobStore> {
     })
 }
 
+/// The configured payment gateways: the test gateway always, Stripe when
+/// `[payments.stripe]` is set.
+fn gateways(config: &Config, test: Arc<TestGateway>) -> anyhow::Result<Vec<Arc<dyn PaymentGateway>>> {
+    let mut gateways: Vec<Arc<dyn PaymentGateway>> = vec![test];
+    if config.payments.stripe_enabled() {
+        let s = &config.payments.stripe;
+        let expose = |v: &Option<crate::config::Secret>| v.as_ref().map(|v| v.expose().to_owned()).unwrap_or_default();
+        let mut stripe = StripeConfig::new(expose(&s.secret_key), expose(&s.webhook_secret));
+        stripe.api_base = s.api_base.clone();
+        stripe.tolerance_secs = i64::from(s.tolerance_seconds);
+        stripe.session_ttl = chrono::Duration::minutes(i64::from(s.session_minutes));
+        gateways.push(Arc::new(StripeGateway::new(stripe).context("configuring [payments.stripe]")?));
+    }
+    Ok(gateways)
+}
+
 /// Builds the shared state for a server reachable at `public_url`.
 pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<AppState>> {
     let secret = server_secret(&config)?;
@@ -145,7 +161,7 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
         blobs: Arc::new(blobs),
         renderer: Arc::new(renderer),
         packager: Arc::new(ZipPackager),
-        gateways: vec![test_gateway.clone()],
+        gateways: gateways(&config, test_gateway.clone())?,
         clock,
         notifier: Arc::new(crate::mail::MailNotifier::new(
             store_for_mail,

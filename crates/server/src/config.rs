@@ -272,13 +272,52 @@ impl Default for SessionsConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PaymentsConfig {
-    /// The gateway used when a checkout names none.
+    /// The gateway used when a checkout names none: `test` or `stripe`.
     pub default_gateway: String,
+    /// `[payments.stripe]`: Stripe Checkout. On when `default_gateway` is
+    /// `stripe` or any of its keys is set; then both secrets are required.
+    pub stripe: StripeSection,
 }
 
 impl Default for PaymentsConfig {
     fn default() -> Self {
-        PaymentsConfig { default_gateway: "test".into() }
+        PaymentsConfig { default_gateway: "test".into(), stripe: StripeSection::default() }
+    }
+}
+
+impl PaymentsConfig {
+    /// Whether the Stripe gateway is configured.
+    pub fn stripe_enabled(&self) -> bool {
+        let s = &self.stripe;
+        self.default_gateway == "stripe" || s.secret_key.is_some() || s.webhook_secret.is_some() || s.api_base.is_some()
+    }
+}
+
+/// `[payments.stripe]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StripeSection {
+    /// The secret API key, `sk_...` (or a restricted `rk_...`). No default.
+    pub secret_key: Option<Secret>,
+    /// The webhook endpoint's signing secret, `whsec_...`. No default.
+    pub webhook_secret: Option<Secret>,
+    /// Stripe's API address; unset is `https://api.stripe.com/`.
+    pub api_base: Option<String>,
+    /// How far a webhook signature's timestamp may be from now, in seconds.
+    pub tolerance_seconds: u32,
+    /// How long a Checkout Session stays open, in minutes (30 to 1380).
+    pub session_minutes: u32,
+}
+
+impl Default for StripeSection {
+    fn default() -> Self {
+        StripeSection {
+            secret_key: None,
+            webhook_secret: None,
+            api_base: None,
+            tolerance_seconds: 300,
+            session_minutes: 60,
+        }
     }
 }
 
@@ -352,6 +391,25 @@ impl Config {
         }
         if self.downloads.link_ttl_hours == 0 || self.sessions.ttl_hours == 0 {
             bail!("downloads.link_ttl_hours and sessions.ttl_hours must be positive");
+        }
+        if !["test", "stripe"].contains(&self.payments.default_gateway.as_str()) {
+            bail!("payments.default_gateway must be test or stripe, not {:?}", self.payments.default_gateway);
+        }
+        if self.payments.stripe_enabled() {
+            let s = &self.payments.stripe;
+            let missing = |v: &Option<Secret>| v.as_ref().is_none_or(|v| v.expose().trim().is_empty());
+            if missing(&s.secret_key) {
+                bail!(
+                    "the Stripe gateway needs payments.stripe.secret_key (PROOFSHEET__PAYMENTS__STRIPE__SECRET_KEY); \
+                     there is no default"
+                );
+            }
+            if missing(&s.webhook_secret) {
+                bail!(
+                    "the Stripe gateway needs payments.stripe.webhook_secret \
+                     (PROOFSHEET__PAYMENTS__STRIPE__WEBHOOK_SECRET); there is no default"
+                );
+            }
         }
         if let Some(s) = &self.server.secret
             && s.expose().len() < 32

@@ -5,7 +5,7 @@ mod common;
 
 use std::{collections::HashMap, io::Read, sync::Arc};
 
-use common::{TestApp, decode, jpeg, mean_rgb};
+use common::{StripeEventKind, StripeTestServer, TestApp, decode, jpeg, mean_rgb, session_of};
 use proofsheet_imaging::{ImagePipeline, PipelineConfig, watermark::Stack};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -22,7 +22,72 @@ async fn the_same_sale_on_postgres_and_s3() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_sale_through_stripe() {
+    let (app, stripe) = TestApp::start_stripe(|_| {}).await;
+    whole_sale_with(app, Some(stripe)).await;
+}
+
 async fn whole_sale(app: TestApp) {
+    whole_sale_with(app, None).await
+}
+
+/// Pays for `order` through the gateway under test.
+async fn pay(app: &TestApp, stripe: &Option<StripeTestServer>, client: &str, order_id: &str) {
+    let gateway = if stripe.is_some() { "stripe" } else { "test" };
+    let r = app.post_json(&format!("/orders/{order_id}/checkout"), Some(client), json!({"gateway": gateway})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let checkout_url = r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned();
+    let Some(stripe) = stripe else {
+        assert!(checkout_url.starts_with(&app.url));
+        let page = app.http.get(&checkout_url).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+        assert!(page.text().await.unwrap().contains("1500 EUR"));
+        // A forged session pays nothing.
+        let forged = format!("{}/checkout/test/{order_id}.AAAAAAAAAAAAAAAAAAAAAA/pay", app.url);
+        assert_eq!(app.http.post(forged).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+        let paid = app.http.post(format!("{checkout_url}/pay")).send().await.unwrap();
+        assert_eq!(paid.status(), StatusCode::OK);
+        // Paying twice changes nothing.
+        assert_eq!(app.http.post(format!("{checkout_url}/pay")).send().await.unwrap().status(), StatusCode::CONFLICT);
+        return;
+    };
+    // The buyer is sent to Stripe; Stripe reports the payment by webhook.
+    assert!(checkout_url.starts_with(&stripe.base_url), "{checkout_url}");
+    let session = stripe.session(&session_of(&checkout_url)).expect("the session exists at Stripe");
+    assert_eq!(session["client_reference_id"], order_id);
+    assert_eq!(session["amount_total"], 1500);
+    assert_eq!(session["currency"], "eur");
+    let completed = stripe.event(&session_of(&checkout_url), StripeEventKind::Completed);
+    let replies = app.stripe_webhooks(&[completed.clone()]).await;
+    assert_eq!(replies[0].0, StatusCode::OK, "{:?}", replies[0].1);
+    assert_eq!(replies[0].1["changed"], true);
+    // Delivered again (Stripe retries): nothing changes.
+    let replies = app.stripe_webhooks(&[completed]).await;
+    assert_eq!((replies[0].0, &replies[0].1["changed"]), (StatusCode::OK, &json!(false)));
+}
+
+/// Ends `order`'s payment without money: declined on the test gateway's
+/// page, or the Stripe session expiring. Returns the status it ends in.
+async fn fail_payment(app: &TestApp, stripe: &Option<StripeTestServer>, client: &str, order_id: &str) -> &'static str {
+    let r = app.http.post(app.api(&format!("/orders/{order_id}/checkout"))).bearer_auth(client).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "checkout without a body uses the default gateway");
+    let checkout_url = r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned();
+    match stripe {
+        None => {
+            assert_eq!(app.http.post(format!("{checkout_url}/decline")).send().await.unwrap().status(), StatusCode::OK);
+            "cancelled"
+        }
+        Some(stripe) => {
+            let expired = stripe.event(&session_of(&checkout_url), StripeEventKind::Expired);
+            assert_eq!(app.stripe_webhooks(&[expired]).await[0].0, StatusCode::OK);
+            "expired"
+        }
+    }
+}
+
+async fn whole_sale_with(app: TestApp, stripe: Option<StripeTestServer>) {
     // The photographer registers and creates a private album for a client.
     let photographer = app.user("ph@studio.test", "photographer").await;
     let album = app.album(&photographer, "private", Some("client@home.test")).await;
@@ -123,22 +188,8 @@ async fn whole_sale(app: TestApp) {
     let orders: Value = app.get("/orders", Some(&client)).await.json().await.unwrap();
     assert_eq!(orders["items"].as_array().unwrap().len(), 1);
 
-    // Checkout with the test gateway and pay on its page.
-    let r = app.post_json(&format!("/orders/{order_id}/checkout"), Some(&client), json!({"gateway": "test"})).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let checkout_url = r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned();
-    assert!(checkout_url.starts_with(&app.url));
-    let page = app.http.get(&checkout_url).send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
-    assert!(page.text().await.unwrap().contains("1500 EUR"));
-    // A forged session pays nothing.
-    let forged = format!("{}/checkout/test/{order_id}.AAAAAAAAAAAAAAAAAAAAAA/pay", app.url);
-    assert_eq!(app.http.post(forged).send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    let paid = app.http.post(format!("{checkout_url}/pay")).send().await.unwrap();
-    assert_eq!(paid.status(), StatusCode::OK);
-    // Paying twice changes nothing.
-    assert_eq!(app.http.post(format!("{checkout_url}/pay")).send().await.unwrap().status(), StatusCode::CONFLICT);
+    // Checkout and pay.
+    pay(&app, &stripe, &client, &order_id).await;
 
     let order = app.wait_order(&client, &order_id, "fulfilled").await;
     let url = order["download"]["url"].as_str().unwrap().to_owned();
@@ -183,11 +234,8 @@ async fn whole_sale(app: TestApp) {
     // A declined payment cancels the order and makes no link.
     let r = app.post_json("/orders", Some(&client), json!({"album_id": album, "photo_ids": [bought[1]]})).await;
     let second = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let r = app.http.post(app.api(&format!("/orders/{second}/checkout"))).bearer_auth(&client).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "checkout without a body uses the default gateway");
-    let checkout_url = r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned();
-    assert_eq!(app.http.post(format!("{checkout_url}/decline")).send().await.unwrap().status(), StatusCode::OK);
-    let declined = app.wait_order(&client, &second, "cancelled").await;
+    let ended = fail_payment(&app, &stripe, &client, &second).await;
+    let declined = app.wait_order(&client, &second, ended).await;
     assert!(declined["download"].is_null());
     // A cancelled order cannot be paid any more.
     let r = app.post_json(&format!("/orders/{second}/checkout"), Some(&client), json!({})).await;

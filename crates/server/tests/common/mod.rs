@@ -8,6 +8,41 @@ use proofsheet_server::{Config, Running};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
+pub use proofsheet_payments::stripe::test_server::{StripeEventKind, StripeTestServer};
+
+pub const STRIPE_KEY: &str = "sk_test_proofsheet_server_tests";
+pub const STRIPE_WHSEC: &str = "whsec_proofsheet_server_tests";
+
+/// Points `c` at a local Stripe-speaking server and makes Stripe the default.
+pub fn stripe_config(c: &mut Config, api_base: &str) {
+    use proofsheet_server::config::Secret;
+    c.payments.default_gateway = "stripe".into();
+    c.payments.stripe.secret_key = Some(serde_json::from_value::<Secret>(json!(STRIPE_KEY)).unwrap());
+    c.payments.stripe.webhook_secret = Some(serde_json::from_value::<Secret>(json!(STRIPE_WHSEC)).unwrap());
+    c.payments.stripe.api_base = Some(api_base.to_owned());
+}
+
+/// `Stripe-Signature` headers for `bodies`, signed now: by Stripe's Python
+/// library when `PROOFSHEET_TEST_PYTHON` is set (always in CI), else ours.
+pub fn stripe_sign(bodies: &[Vec<u8>]) -> Vec<String> {
+    let now = chrono::Utc::now();
+    let cases: Vec<Value> = bodies
+        .iter()
+        .map(
+            |b| json!({"payload": String::from_utf8(b.clone()).unwrap(), "secret": STRIPE_WHSEC, "t": now.timestamp()}),
+        )
+        .collect();
+    match proofsheet_payments::stripe::test_server::stripe_python("sign", &json!(cases)) {
+        Some(headers) => headers.into_iter().map(|h| h.as_str().unwrap().to_owned()).collect(),
+        None => bodies.iter().map(|b| proofsheet_payments::signature::sign(STRIPE_WHSEC.as_bytes(), b, now)).collect(),
+    }
+}
+
+/// The Checkout Session id at the end of a Stripe checkout URL.
+pub fn session_of(checkout_url: &str) -> String {
+    checkout_url.rsplit('/').next().unwrap().to_owned()
+}
+
 pub struct TestApp {
     pub server: Running,
     pub clock: Arc<ManualClock>,
@@ -32,6 +67,40 @@ impl TestApp {
         let server = proofsheet_server::start(config, clock.clone()).await.expect("server starts");
         let url = server.url.clone();
         TestApp { server, clock, http: Client::new(), url, _dir: dir }
+    }
+
+    /// A server whose default gateway is Stripe, pointed at a fresh local
+    /// Stripe-speaking server (returned with it).
+    pub async fn start_stripe(edit: impl FnOnce(&mut Config)) -> (Self, StripeTestServer) {
+        let stripe = StripeTestServer::start(STRIPE_KEY).await.unwrap();
+        let app = Self::start_with(|c| {
+            stripe_config(c, &stripe.base_url);
+            edit(c)
+        })
+        .await;
+        (app, stripe)
+    }
+
+    /// Delivers Stripe webhook bodies, signed by Stripe's own Python library
+    /// (our signer when Python is not configured), all at once; returns the
+    /// statuses and replies in order.
+    pub async fn stripe_webhooks(&self, bodies: &[Vec<u8>]) -> Vec<(StatusCode, Value)> {
+        let headers = stripe_sign(bodies);
+        let sends = bodies.iter().zip(headers).map(|(body, header)| {
+            self.http
+                .post(self.api("/payments/stripe/webhook"))
+                .header("Stripe-Signature", header)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+        });
+        let mut out = Vec::new();
+        for r in futures::future::join_all(sends).await {
+            let r = r.unwrap();
+            let status = r.status();
+            out.push((status, r.json().await.unwrap_or(Value::Null)));
+        }
+        out
     }
 
     /// A server on PostgreSQL and S3 (fresh database, fresh key prefix),
