@@ -48,7 +48,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub http: Client,
     pub url: String,
-    _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -66,7 +66,7 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new());
         let server = proofsheet_server::start(config, clock.clone()).await.expect("server starts");
         let url = server.url.clone();
-        TestApp { server, clock, http: Client::new(), url, _dir: dir }
+        TestApp { server, clock, http: Client::new(), url, dir }
     }
 
     /// A server whose default gateway is Stripe, pointed at a fresh local
