@@ -60,19 +60,48 @@ pub struct PaymentEvent {
     pub reference: Option<String>,
 }
 
-/// A payment provider.
+/// A payment provider: the plugin surface for payment gateways.
+///
+/// Implementations in this repository: `TestGateway` and `StripeGateway`
+/// (crate `proofsheet-payments`), and `PayLink` in
+/// `examples/redirect-gateway`, a hosted-page provider with a signed
+/// redirect and a signed form callback: start from that one for your own.
+/// Register a gateway in [`Backends::gateways`](crate::Backends); the
+/// reference server then routes `POST /api/v1/payments/{name}/webhook` to
+/// it and accepts `{"gateway": name}` at checkout. Check an implementation
+/// with `testkit::payment_gateway` (feature `testkit`).
 ///
 /// What an implementation must guarantee:
-/// - `create_checkout` is idempotent for the same `idempotency_key` (pass it
-///   on to the provider), and never marks anything paid by itself.
-/// - `verify_notification` authenticates the raw body (signature, shared
-///   secret, timestamp tolerance) *before* parsing it, compares secrets in
+///
+/// - **Idempotent checkout.** `create_checkout` returns the same session
+///   for the same `idempotency_key` (derived from the order by the engine):
+///   pass the key to the provider, or make the result a pure function of
+///   the order. It never marks anything paid by itself; only a verified
+///   notification does.
+/// - **Verification before trust.** `verify_notification` authenticates
+///   the raw body (signature over the exact bytes, shared secret, timestamp
+///   tolerance) *before* parsing it, compares secrets and signatures in
 ///   constant time, and returns `Error::Invalid { code: "invalid_signature" }`
 ///   for anything it cannot prove came from the provider. It returns
-///   `Ok(None)` for a genuine notification the shop does not act on.
-/// - It maps the provider's states onto [`PaymentOutcome`] only; the order
-///   state machine (`OrderStatus::allowed_from`) decides what that changes,
-///   so duplicates and out-of-order deliveries are harmless.
+///   `Ok(None)` for a genuine notification the shop does not act on (an
+///   unknown event type, a payment still pending, a partial refund).
+/// - **Map, don't decide.** It maps the provider's states onto
+///   [`PaymentOutcome`] only, with a unique `PaymentEvent::id` per
+///   provider event. The engine applies it through the order state machine
+///   ([`OrderStatus::allowed_from`](crate::OrderStatus::allowed_from)), so
+///   duplicates, concurrent deliveries and out-of-order deliveries are
+///   harmless:
+///
+///   | outcome | order becomes | from | then |
+///   |---|---|---|---|
+///   | `Paid` | `paid` | `pending`, `expired` | zip job; `fulfilled` when it is ready |
+///   | `Declined` | `cancelled` | `pending` | |
+///   | `Expired` | `expired` | `pending` | |
+///   | `Refunded` | `refunded` | `pending`, `paid`, `fulfilled`, `expired` | links revoked at once, zips deleted by a job |
+///
+///   Anything else (a late `Paid` for a refunded order, a second `Paid`) is
+///   answered 200 and changes nothing.
+/// - **No secrets in `Debug`** or in error messages.
 #[async_trait]
 pub trait PaymentGateway: Send + Sync + 'static {
     /// The name used in routes (`/api/v1/payments/{name}/webhook`) and in
