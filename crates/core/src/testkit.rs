@@ -262,6 +262,12 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         assert!(!s.save_idempotent_reply(&reply).await.unwrap());
         assert_eq!(s.idempotent_reply(cl.id, "POST /orders", "k1").await.unwrap().unwrap().body, "b");
         assert!(s.idempotent_reply(ph.id, "POST /orders", "k1").await.unwrap().is_none());
+        // Pruning keeps a reply at least 24 hours, whatever the horizon.
+        let q: &dyn JobQueue = store;
+        q.prune_jobs(SystemClock.now()).await.unwrap();
+        assert!(s.idempotent_reply(cl.id, "POST /orders", "k1").await.unwrap().is_some(), "{name}: kept 24 h");
+        q.prune_jobs(SystemClock.now() + Duration::days(2)).await.unwrap();
+        assert!(s.idempotent_reply(cl.id, "POST /orders", "k1").await.unwrap().is_none(), "{name}: pruned later");
 
         // Deleting an album removes its photos but keeps orders.
         s.delete_album(public.id).await.unwrap();

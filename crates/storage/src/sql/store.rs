@@ -1110,6 +1110,13 @@ impl JobQueue for $store {
             .execute(&self.pool)
             .await
             .map_err(db_err("pruning jobs"))?;
+        // Idempotency replies go with them, and are always kept at least
+        // 24 hours (the horizon is never later than now).
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(millis(before - chrono::Duration::hours(24)))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("pruning idempotency keys"))?;
         Ok(done.rows_affected())
     }
 
