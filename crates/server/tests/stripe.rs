@@ -254,6 +254,10 @@ async fn a_thousand_shuffled_replays_over_fifty_orders_agree_with_stripe() {
 async fn stripe_without_its_secrets_refuses_to_start() {
     let stripe = StripeTestServer::start(common::STRIPE_KEY).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let mut full = proofsheet_server::Config::default();
+    common::stripe_config(&mut full, &stripe.base_url);
+    let printed = format!("{full:?}");
+    assert!(!printed.contains(common::STRIPE_KEY) && !printed.contains(common::STRIPE_WHSEC), "{printed}");
     for (what, edit) in [
         (
             "payments.stripe.secret_key",
