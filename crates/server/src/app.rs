@@ -44,6 +44,8 @@ pub struct AppState {
     pub public_url: String,
     /// The offline gateway, whose pages this server serves.
     pub test_gateway: Option<Arc<TestGateway>>,
+    /// Rate limits of this process.
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 /// The server secret: configured, or made once and kept in the data dir.
@@ -182,7 +184,8 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
     };
     let engine = Proofsheet::new(backends, settings, link_secret)?;
     engine.gateway(Some(&config.payments.default_gateway)).context("payments.default_gateway")?;
-    Ok(Arc::new(AppState { engine, config, public_url, test_gateway: Some(test_gateway) }))
+    let limits = Arc::new(crate::limits::Limits::new(&config.limits));
+    Ok(Arc::new(AppState { engine, config, public_url, test_gateway: Some(test_gateway), limits }))
 }
 
 /// The HTTP application: the API, its docs, the gateway pages.
@@ -234,7 +237,9 @@ pub fn health_routes(state: Arc<AppState>) -> poem::Route {
 
 /// Shared middleware: state, headers, request logs, JSON errors.
 fn finish(route: poem::Route, state: Arc<AppState>) -> impl poem::Endpoint {
+    let limits = state.limits.clone();
     route
+        .with(crate::limits::RateLimit(limits))
         .data(state)
         .with(SetHeader::new().overriding("X-Content-Type-Options", "nosniff"))
         .with(Tracing)

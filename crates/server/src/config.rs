@@ -49,6 +49,8 @@ pub struct Config {
     pub sessions: SessionsConfig,
     /// `[payments]`
     pub payments: PaymentsConfig,
+    /// `[limits]`: rate limits and the failed sign-in slowdown.
+    pub limits: crate::limits::LimitsConfig,
     /// `[worker]`
     pub worker: WorkerConfig,
     /// `[scheduler]`

@@ -82,6 +82,15 @@ impl UsersApi {
     #[oai(path = "/sessions", method = "post")]
     async fn create_session(&self, body: Json<SessionRequest>) -> Result<Created<SessionDto>, ApiError> {
         let meta = &self.state.engine.backends().metadata;
+        let signins = self.state.limits.signins();
+        let account = body.email.trim().to_owned();
+        if let Err(wait) = signins.check(&account) {
+            tracing::info!("sign-in delayed after repeated failures");
+            return Err(ApiError::from(proofsheet_core::Error::RateLimited {
+                message: "too many failed sign-ins for this account; wait and try again".into(),
+                retry_after: wait,
+            }));
+        }
         let found = match body.email.parse::<Email>() {
             Ok(email) => meta.user_by_email(&email).await?,
             Err(_) => None,
@@ -92,6 +101,7 @@ impl UsersApi {
         };
         let ok = verify_password(body.0.password, hash).await?;
         let Some(user) = user.filter(|_| ok) else {
+            signins.failed(&account);
             tracing::info!("sign-in refused");
             return Err(ApiError::Unauthorized(Json(super::error::ErrorBody {
                 code: "invalid_credentials".into(),
@@ -102,6 +112,7 @@ impl UsersApi {
         let (token, token_hash) = new_token();
         let expires_at = now + Duration::hours(self.state.config.sessions.ttl_hours as i64);
         meta.insert_session(&Session { token_hash, user_id: user.id, expires_at, created_at: now }).await?;
+        signins.succeeded(&account);
         tracing::info!(user_id = %user.id, "signed in");
         Ok(Created::Created(Json(SessionDto { token, expires_at })))
     }

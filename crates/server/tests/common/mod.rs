@@ -8,6 +8,7 @@ use proofsheet_server::{Config, Running};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
+#[allow(unused_imports)]
 pub use proofsheet_payments::stripe::test_server::{StripeEventKind, StripeTestServer};
 
 pub const STRIPE_KEY: &str = "sk_test_proofsheet_server_tests";

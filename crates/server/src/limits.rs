@@ -1,0 +1,293 @@
+//! Rate limits (governor's GCRA, keyed) and the failed sign-in slowdown.
+//!
+//! Per client IP: registration, sign-in and downloads. Per bearer token
+//! (its SHA-256; anonymous calls fall back to the IP): uploads, orders and
+//! checkout. A limited request answers 429 `rate_limited` with
+//! `Retry-After` before any handler runs. The client IP is the TCP peer: put
+//! the server behind a proxy that limits by the real client, or raise these.
+//!
+//! Failed sign-ins slow the *account* down: after
+//! `limits.signin_failures_before_delay` failures in a row, each further
+//! attempt must wait 1 s, then 2 s, 4 s, ... up to
+//! `limits.signin_max_delay_seconds`; during the wait attempts answer 429
+//! (even with the right password, or guessing would go on). A success
+//! resets the count, so the owner is never locked out for good.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, http::Method};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// `[limits]`: requests per minute (each is also the burst); 0 is no limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Switch every limit off (trusted benchmarks, a proxy that limits).
+    pub enabled: bool,
+    /// `POST /users`, per client IP.
+    pub register_per_minute: u32,
+    /// `POST /sessions`, per client IP.
+    pub signin_per_minute: u32,
+    /// `GET /downloads/{token}`, per client IP.
+    pub downloads_per_minute: u32,
+    /// `POST /albums/{id}/photos`, per token.
+    pub uploads_per_minute: u32,
+    /// `POST /orders`, per token.
+    pub orders_per_minute: u32,
+    /// `POST /orders/{id}/checkout`, per token.
+    pub checkout_per_minute: u32,
+    /// Failed sign-ins in a row before an account is slowed down.
+    pub signin_failures_before_delay: u32,
+    /// The longest wait between sign-in attempts of a slowed account.
+    pub signin_max_delay_seconds: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            enabled: true,
+            register_per_minute: 60,
+            signin_per_minute: 120,
+            downloads_per_minute: 600,
+            uploads_per_minute: 6000,
+            orders_per_minute: 120,
+            checkout_per_minute: 120,
+            signin_failures_before_delay: 5,
+            signin_max_delay_seconds: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Register,
+    SignIn,
+    Download,
+    Upload,
+    Order,
+    Checkout,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Ip(IpAddr),
+    Token([u8; 32]),
+}
+
+/// The limiters of one process.
+pub struct Limits {
+    limiters: HashMap<Kind, DefaultKeyedRateLimiter<Key>>,
+    signins: FailedSignIns,
+    seen: AtomicU64,
+}
+
+impl Limits {
+    /// Limiters for `config` (none when disabled).
+    pub fn new(config: &LimitsConfig) -> Self {
+        let mut limiters = HashMap::new();
+        if config.enabled {
+            for (kind, per_minute) in [
+                (Kind::Register, config.register_per_minute),
+                (Kind::SignIn, config.signin_per_minute),
+                (Kind::Download, config.downloads_per_minute),
+                (Kind::Upload, config.uploads_per_minute),
+                (Kind::Order, config.orders_per_minute),
+                (Kind::Checkout, config.checkout_per_minute),
+            ] {
+                if let Some(n) = NonZeroU32::new(per_minute) {
+                    limiters.insert(kind, RateLimiter::keyed(Quota::per_minute(n)));
+                }
+            }
+        }
+        let signins = FailedSignIns {
+            enabled: config.enabled && config.signin_failures_before_delay > 0,
+            free: config.signin_failures_before_delay,
+            max_delay: Duration::from_secs(u64::from(config.signin_max_delay_seconds.max(1))),
+            accounts: Mutex::new(HashMap::new()),
+        };
+        Limits { limiters, signins, seen: AtomicU64::new(0) }
+    }
+
+    /// The failed sign-in tracker.
+    pub fn signins(&self) -> &FailedSignIns {
+        &self.signins
+    }
+
+    /// `Err(seconds to wait)` when `req` is over its limit.
+    fn check(&self, req: &Request) -> Result<(), u64> {
+        let Some(kind) = classify(req.method(), req.uri().path()) else { return Ok(()) };
+        let Some(limiter) = self.limiters.get(&kind) else { return Ok(()) };
+        if self.seen.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            // Forget keys that are back to a full bucket, so memory stays bounded.
+            for l in self.limiters.values() {
+                l.retain_recent();
+                l.shrink_to_fit();
+            }
+        }
+        let ip = req.remote_addr().as_socket_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let key = match kind {
+            Kind::Register | Kind::SignIn | Kind::Download => Key::Ip(ip),
+            Kind::Upload | Kind::Order | Kind::Checkout => {
+                match req.headers().get("authorization").and_then(|v| v.to_str().ok()) {
+                    Some(auth) => Key::Token(Sha256::digest(auth.as_bytes()).into()),
+                    None => Key::Ip(ip),
+                }
+            }
+        };
+        limiter.check_key(&key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+}
+
+fn classify(method: &Method, path: &str) -> Option<Kind> {
+    let rest = path.strip_prefix("/api/v1/")?;
+    let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    match (method, parts.as_slice()) {
+        (&Method::POST, ["users"]) => Some(Kind::Register),
+        (&Method::POST, ["sessions"]) => Some(Kind::SignIn),
+        (&Method::GET | &Method::HEAD, ["downloads", _]) => Some(Kind::Download),
+        (&Method::POST, ["albums", _, "photos"]) => Some(Kind::Upload),
+        (&Method::POST, ["orders"]) => Some(Kind::Order),
+        (&Method::POST, ["orders", _, "checkout"]) => Some(Kind::Checkout),
+        _ => None,
+    }
+}
+
+/// The 429 every limit answers with.
+pub fn too_many(retry_after: u64, message: &str) -> Response {
+    let body = serde_json::json!({ "code": "rate_limited", "message": message });
+    Response::builder()
+        .status(poem::http::StatusCode::TOO_MANY_REQUESTS)
+        .header("Retry-After", retry_after.max(1).to_string())
+        .content_type("application/json; charset=utf-8")
+        .body(body.to_string())
+}
+
+/// The middleware applying [`Limits`].
+pub struct RateLimit(pub Arc<Limits>);
+
+impl<E: Endpoint> Middleware<E> for RateLimit {
+    type Output = RateLimitEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        RateLimitEndpoint { inner: ep, limits: self.0.clone() }
+    }
+}
+
+/// See [`RateLimit`].
+pub struct RateLimitEndpoint<E> {
+    inner: E,
+    limits: Arc<Limits>,
+}
+
+impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        if let Err(wait) = self.limits.check(&req) {
+            tracing::info!(path = %req.uri().path(), retry_after = wait, "rate limited");
+            return Ok(too_many(wait, "too many requests; try again later"));
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
+    }
+}
+
+/// Consecutive failed sign-ins per account, with an exponential delay.
+pub struct FailedSignIns {
+    enabled: bool,
+    free: u32,
+    max_delay: Duration,
+    accounts: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl FailedSignIns {
+    /// `Err(seconds)` while `email` must wait before its next attempt.
+    pub fn check(&self, email: &str) -> Result<(), u64> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let accounts = self.accounts.lock().unwrap();
+        match accounts.get(&email.to_ascii_lowercase()) {
+            Some((_, until)) if *until > Instant::now() => {
+                let wait = *until - Instant::now();
+                Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a failure; past the free ones, the next attempt must wait.
+    pub fn failed(&self, email: &str) {
+        if !self.enabled {
+            return;
+        }
+        let now = Instant::now();
+        let mut accounts = self.accounts.lock().unwrap();
+        if accounts.len() > 100_000 {
+            // Bounded memory: forget accounts whose wait is long over.
+            accounts.retain(|_, (_, until)| *until + self.max_delay > now);
+        }
+        let entry = accounts.entry(email.to_ascii_lowercase()).or_insert((0, now));
+        entry.0 += 1;
+        if entry.0 >= self.free {
+            let doublings = (entry.0 - self.free).min(20);
+            entry.1 = now + Duration::from_secs(1u64 << doublings).min(self.max_delay);
+        }
+    }
+
+    /// A success clears the account's record.
+    pub fn succeeded(&self, email: &str) {
+        if self.enabled {
+            self.accounts.lock().unwrap().remove(&email.to_ascii_lowercase());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_classified() {
+        assert_eq!(classify(&Method::POST, "/api/v1/users"), Some(Kind::Register));
+        assert_eq!(classify(&Method::POST, "/api/v1/sessions"), Some(Kind::SignIn));
+        assert_eq!(classify(&Method::DELETE, "/api/v1/sessions/current"), None);
+        assert_eq!(classify(&Method::GET, "/api/v1/downloads/abc"), Some(Kind::Download));
+        assert_eq!(classify(&Method::POST, "/api/v1/albums/x/photos"), Some(Kind::Upload));
+        assert_eq!(classify(&Method::GET, "/api/v1/albums/x/photos"), None);
+        assert_eq!(classify(&Method::POST, "/api/v1/orders"), Some(Kind::Order));
+        assert_eq!(classify(&Method::POST, "/api/v1/orders/x/checkout"), Some(Kind::Checkout));
+        assert_eq!(classify(&Method::POST, "/api/v1/orders/x/download-link"), None);
+        assert_eq!(classify(&Method::POST, "/users"), None);
+    }
+
+    #[test]
+    fn failed_sign_ins_slow_down_and_a_success_resets() {
+        let f = Limits::new(&LimitsConfig { signin_failures_before_delay: 3, ..LimitsConfig::default() });
+        let s = f.signins();
+        for _ in 0..2 {
+            s.failed("A@x.test");
+            assert!(s.check("a@x.test").is_ok());
+        }
+        s.failed("a@x.test");
+        assert_eq!(s.check("a@X.test"), Err(1));
+        s.failed("a@x.test");
+        assert_eq!(s.check("a@x.test"), Err(2), "the delay doubles");
+        assert!(s.check("b@x.test").is_ok(), "other accounts are not affected");
+        s.succeeded("a@x.test");
+        assert!(s.check("a@x.test").is_ok());
+    }
+}

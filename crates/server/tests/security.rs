@@ -1,0 +1,313 @@
+//! Who gets what: the authorization matrix (generated from the OpenAPI
+//! document), mass assignment, and rate limits.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::{TestApp, jpeg};
+use proofsheet_core::{Email, Role, User, UserId};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// The callers of the matrix.
+const CALLERS: [&str; 6] = ["anonymous", "owner", "other_photographer", "client_buyer", "other_client", "admin"];
+
+struct World {
+    tokens: BTreeMap<&'static str, Option<String>>,
+    /// Placeholder name -> id, for the victim's objects.
+    ids: BTreeMap<&'static str, String>,
+}
+
+async fn sign_in(app: &TestApp, email: &str) -> String {
+    let r = app.post_json("/sessions", None, json!({"email": email, "password": "correct horse"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+}
+
+/// A photographer with a private album shared with a client, a ready photo,
+/// and that client's fulfilled order; plus strangers and an admin.
+async fn world(app: &TestApp) -> World {
+    let owner = app.user("owner@studio.test", "photographer").await;
+    let album = app.album(&owner, "private", Some("buyer@home.test")).await;
+    let r = app.upload(&owner, &album, "a.jpg", jpeg(320, 240, 1, true)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let photo = app.wait_processed(&owner, &album, 1).await[0]["id"].as_str().unwrap().to_owned();
+    let buyer = app.user("buyer@home.test", "client").await;
+    let r = app.post_json("/orders", Some(&buyer), json!({"album_id": album, "photo_ids": [photo]})).await;
+    let order = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = app.post_json(&format!("/orders/{order}/checkout"), Some(&buyer), json!({})).await;
+    let checkout = r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned();
+    app.http.post(format!("{checkout}/pay")).send().await.unwrap();
+    let o = app.wait_order(&buyer, &order, "fulfilled").await;
+    let token = o["download"]["url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let meta = &app.server.state.engine.backends().metadata;
+    let admin = User {
+        id: UserId::new(),
+        email: "admin@ops.test".parse::<Email>().unwrap(),
+        name: "Ad".into(),
+        surname: "Min".into(),
+        role: Role::Admin,
+        created_at: chrono::Utc::now(),
+    };
+    let hash = proofsheet_server::auth::hash_password("correct horse".into()).await.unwrap();
+    meta.insert_user(&admin, &hash).await.unwrap();
+    let jobs = app.server.state.engine.backends().queue.list_jobs(None, proofsheet_core::PageRequest::first()).await;
+    let job = jobs.unwrap().items[0].id.to_string();
+    let tokens = BTreeMap::from([
+        ("anonymous", None),
+        ("owner", Some(owner)),
+        ("other_photographer", Some(app.user("rival@studio.test", "photographer").await)),
+        ("client_buyer", Some(buyer)),
+        ("other_client", Some(app.user("stranger@home.test", "client").await)),
+        ("admin", Some(sign_in(app, "admin@ops.test").await)),
+    ]);
+    let ids = BTreeMap::from([
+        ("album_id", album),
+        ("photo_id", photo),
+        ("order_id", order),
+        ("token", token),
+        ("gateway", "test".to_owned()),
+        ("job_id", job),
+    ]);
+    World { tokens, ids }
+}
+
+/// Expected status per caller, in `CALLERS` order, for every operation
+/// that takes an id. The ids belong to the owner's album and the buyer's
+/// order. 404 hides what is not yours (API.md); 403 where you may see the
+/// object but not do this; 401 for anonymous calls to signed-in routes.
+fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 6]> {
+    BTreeMap::from([
+        //                                                      anon owner other_ph buyer other_cl admin
+        (("GET", "/api/v1/albums/{album_id}"), [404, 200, 404, 200, 404, 404]),
+        (("PATCH", "/api/v1/albums/{album_id}"), [401, 200, 404, 403, 404, 404]),
+        (("DELETE", "/api/v1/albums/{album_id}"), [401, 204, 404, 403, 404, 404]),
+        (("GET", "/api/v1/albums/{album_id}/photos"), [404, 200, 404, 200, 404, 404]),
+        (("POST", "/api/v1/albums/{album_id}/photos"), [401, 201, 404, 403, 404, 404]),
+        (("GET", "/api/v1/photos/{photo_id}/preview"), [404, 200, 404, 200, 404, 404]),
+        (("GET", "/api/v1/photos/{photo_id}/thumbnail"), [404, 200, 404, 200, 404, 404]),
+        (("GET", "/api/v1/photos/{photo_id}/original"), [401, 200, 404, 404, 404, 404]),
+        (("DELETE", "/api/v1/photos/{photo_id}"), [401, 204, 404, 403, 404, 404]),
+        (("GET", "/api/v1/orders/{order_id}"), [401, 200, 404, 200, 404, 404]),
+        (("POST", "/api/v1/orders/{order_id}/checkout"), [401, 403, 404, 409, 404, 404]),
+        // The buyer may, but its link was issued just now: 429 until the
+        // fresh-link interval passes (sale.rs checks the 201 later on).
+        (("POST", "/api/v1/orders/{order_id}/download-link"), [401, 404, 404, 429, 404, 404]),
+        // A download link is a bearer capability: whoever holds it downloads.
+        (("GET", "/api/v1/downloads/{token}"), [200, 200, 200, 200, 200, 200]),
+        // Webhooks are authenticated by their signature, not by a caller.
+        (("POST", "/api/v1/payments/{gateway}/webhook"), [422, 422, 422, 422, 422, 422]),
+        (("POST", "/api/v1/jobs/{job_id}/retry"), [401, 403, 403, 403, 403, 409]),
+    ])
+}
+
+/// Operations without ids: listed so a new operation fails the test until
+/// someone decides where it belongs.
+const WITHOUT_IDS: &[(&str, &str)] = &[
+    ("POST", "/api/v1/users"),
+    ("POST", "/api/v1/sessions"),
+    ("DELETE", "/api/v1/sessions/current"),
+    ("GET", "/api/v1/users/me"),
+    ("POST", "/api/v1/albums"),
+    ("GET", "/api/v1/albums"),
+    ("POST", "/api/v1/orders"),
+    ("GET", "/api/v1/orders"),
+    ("GET", "/api/v1/reports/sales"),
+    ("GET", "/api/v1/reports/monthly"),
+    ("GET", "/api/v1/jobs"),
+    ("GET", "/api/v1/jobs/runs"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+];
+
+fn body_for(method: &str, path: &str) -> Option<Value> {
+    match (method, path) {
+        ("PATCH", _) => Some(json!({"name": "Renamed"})),
+        ("POST", p) if p.ends_with("/checkout") => Some(json!({})),
+        ("POST", p) if p.ends_with("/webhook") => Some(json!({"id": "evt", "order_id": "x", "outcome": "paid"})),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_with_an_id_is_checked_for_every_kind_of_caller() {
+    let app = TestApp::start().await;
+    let spec: Value =
+        app.http.get(format!("{}/api/v1/openapi.json", app.url)).send().await.unwrap().json().await.unwrap();
+    let mut in_spec = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            in_spec.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let table = expectations();
+    let covered: BTreeSet<(String, String)> = table
+        .keys()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .chain(WITHOUT_IDS.iter().map(|(m, p)| (m.to_string(), p.to_string())))
+        .collect();
+    let uncovered: Vec<_> = in_spec.difference(&covered).collect();
+    assert!(uncovered.is_empty(), "operations the matrix does not cover: {uncovered:?}");
+    let stale: Vec<_> = covered.difference(&in_spec).collect();
+    assert!(stale.is_empty(), "matrix rows for operations that no longer exist: {stale:?}");
+    for (m, p) in WITHOUT_IDS {
+        assert!(!p.contains('{'), "{m} {p} takes an id: give it a matrix row");
+    }
+
+    let w = world(&app).await;
+    let mut failures = Vec::new();
+    let mut calls = 0;
+    for ((method, template), want) in &table {
+        for (i, caller) in CALLERS.iter().enumerate() {
+            // Destructive calls that would succeed run on a fresh copy, so
+            // the rest of the matrix keeps its objects.
+            let mut ids = w.ids.clone();
+            if want[i] == 204 {
+                let owner = w.tokens["owner"].as_deref().unwrap();
+                let album = app.album(owner, "private", Some("buyer@home.test")).await;
+                app.upload(owner, &album, "b.jpg", jpeg(64, 48, 1, true)).await;
+                let photo = app.wait_processed(owner, &album, 1).await[0]["id"].as_str().unwrap().to_owned();
+                ids.insert("album_id", album);
+                ids.insert("photo_id", photo);
+            }
+            let mut path = template.to_string();
+            for (name, id) in &ids {
+                path = path.replace(&format!("{{{name}}}"), id);
+            }
+            let mut req =
+                app.http.request(Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", app.url));
+            if let Some(t) = &w.tokens[caller] {
+                req = req.bearer_auth(t);
+            }
+            if template.ends_with("/photos") && *method == "POST" {
+                req = req.header("content-type", "image/jpeg").body(jpeg(64, 48, 1, true));
+            } else if let Some(body) = body_for(method, template) {
+                req = req.json(&body);
+            }
+            let got = req.send().await.unwrap().status().as_u16();
+            calls += 1;
+            if got != want[i] {
+                failures.push(format!("{method} {template} as {caller}: got {got}, want {}", want[i]));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {calls} calls differ:\n{}", failures.len(), failures.join("\n"));
+    eprintln!("authorization matrix: {} operations with ids x {} callers = {calls} calls", table.len(), CALLERS.len());
+    app.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_and_unknown_fields_cannot_be_set() {
+    let app = TestApp::start().await;
+    let owner = app.user("owner@studio.test", "photographer").await;
+    let album = app.album(&owner, "public", None).await;
+    let intruder = UserId::new().to_string();
+    let cases: Vec<(&str, String, Value)> = vec![
+        (
+            "POST",
+            "/users".into(),
+            json!({"email": "x@y.test", "password": "correct horse", "name": "A", "surname": "B", "role": "client", "id": intruder}),
+        ),
+        (
+            "POST",
+            "/users".into(),
+            json!({"email": "x@y.test", "password": "correct horse", "name": "A", "surname": "B", "role": "admin"}),
+        ),
+        (
+            "POST",
+            "/albums".into(),
+            json!({"name": "N", "visibility": "public", "price_per_photo": {"amount": 1, "currency": "EUR"}, "owner_id": intruder}),
+        ),
+        (
+            "POST",
+            "/albums".into(),
+            json!({"name": "N", "visibility": "public", "price_per_photo": {"amount": 1, "currency": "EUR"}, "id": intruder}),
+        ),
+        ("PATCH", format!("/albums/{album}"), json!({"owner_id": intruder})),
+        ("PATCH", format!("/albums/{album}"), json!({"id": intruder})),
+        ("PATCH", format!("/albums/{album}"), json!({"created_at": "2020-01-01T00:00:00Z"})),
+        ("POST", "/orders".into(), json!({"album_id": album, "photo_ids": [], "status": "paid"})),
+        (
+            "POST",
+            "/orders".into(),
+            json!({"album_id": album, "photo_ids": [], "total": {"amount": 0, "currency": "EUR"}}),
+        ),
+        (
+            "POST",
+            "/sessions".into(),
+            json!({"email": "owner@studio.test", "password": "correct horse", "user_id": intruder}),
+        ),
+    ];
+    for (method, path, body) in cases {
+        let req = app.http.request(Method::from_bytes(method.as_bytes()).unwrap(), app.api(&path)).bearer_auth(&owner);
+        let r = req.json(&body).send().await.unwrap();
+        let status = r.status();
+        assert!(matches!(status.as_u16(), 400 | 422), "{method} {path} {body}: {status}");
+    }
+    // Nothing changed.
+    let a: Value = app.get(&format!("/albums/{album}"), Some(&owner)).await.json().await.unwrap();
+    assert_eq!(a["id"], album.as_str());
+    assert_eq!(a["name"], "Wedding");
+    app.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_answer_429_with_retry_after() {
+    let app = TestApp::start_with(|c| {
+        c.limits.register_per_minute = 3;
+        c.limits.orders_per_minute = 2;
+        c.limits.downloads_per_minute = 2;
+        c.limits.signin_failures_before_delay = 3;
+    })
+    .await;
+    let limited = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(wait >= 1, "{wait}");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "rate_limited");
+    };
+    // Registration, per IP: the first three pass.
+    let ph = app.user("ph@studio.test", "photographer").await;
+    let a = app.user("a@home.test", "client").await;
+    let b = app.user("b@home.test", "client").await;
+    let r = app
+        .post_json(
+            "/users",
+            None,
+            json!({"email": "d@x.test", "password": "correct horse", "name": "D", "surname": "D", "role": "client"}),
+        )
+        .await;
+    limited(r).await;
+
+    // Orders, per token: a's third is refused; b is unaffected.
+    let album = app.album(&ph, "public", None).await;
+    app.upload(&ph, &album, "a.jpg", jpeg(64, 48, 1, true)).await;
+    let photo = app.wait_processed(&ph, &album, 1).await[0]["id"].as_str().unwrap().to_owned();
+    let order = json!({"album_id": album, "photo_ids": [photo]});
+    for _ in 0..2 {
+        assert_eq!(app.post_json("/orders", Some(&a), order.clone()).await.status(), StatusCode::CREATED);
+    }
+    limited(app.post_json("/orders", Some(&a), order.clone()).await).await;
+    assert_eq!(app.post_json("/orders", Some(&b), order.clone()).await.status(), StatusCode::CREATED);
+
+    // Downloads, per IP, whether or not the token is real (slows guessing).
+    for _ in 0..2 {
+        assert_eq!(app.get(&format!("/downloads/{}", "A".repeat(43)), None).await.status(), StatusCode::NOT_FOUND);
+    }
+    limited(app.get(&format!("/downloads/{}", "A".repeat(43)), None).await).await;
+
+    // Failed sign-ins slow the account down, then the owner gets back in.
+    let sign = |password: &'static str| {
+        app.post_json("/sessions", None, json!({"email": "a@home.test", "password": password}))
+    };
+    for _ in 0..3 {
+        assert_eq!(sign("wrong").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    limited(sign("correct horse").await).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(sign("correct horse").await.status(), StatusCode::CREATED, "not locked out for good");
+    assert_eq!(sign("wrong").await.status(), StatusCode::UNAUTHORIZED, "a success resets the count");
+    app.server.shutdown().await;
+}
