@@ -86,7 +86,7 @@ impl Album {
     /// Validates a name: 1 to 200 printable characters.
     pub fn validate_name(name: &str) -> Result<String> {
         let n = name.trim();
-        if n.is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) {
+        if n.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             return Err(Error::invalid("invalid_name", "album name must be 1 to 200 printable characters"));
         }
         Ok(n.to_owned())

@@ -72,10 +72,9 @@ impl Albums<'_> {
         if user.role != Role::Photographer {
             return Err(Error::forbidden("photographers_only", "only photographers create albums"));
         }
+        // A past `expires_at` is allowed, as on update: the album is closed
+        // to clients from the start, and its owner can extend it.
         let now = self.0.now();
-        if new.expires_at.is_some_and(|t| t <= now) {
-            return Err(Error::invalid("invalid_expiry", "expires_at must be in the future"));
-        }
         let id = AlbumId::new();
         let album = Album {
             id,

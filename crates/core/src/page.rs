@@ -26,11 +26,14 @@ impl PageRequest {
         if limit == 0 || limit > Self::MAX_LIMIT {
             return Err(Error::invalid("invalid_limit", format!("limit must be between 1 and {}", Self::MAX_LIMIT)));
         }
+        // Only the hyphenated form this server writes (the documented `uuid`).
         let after = match cursor {
-            None | Some("") => None,
+            None => None,
             Some(c) => Some(
-                Uuid::parse_str(c)
-                    .map_err(|_| Error::invalid("invalid_cursor", "cursor is not one this server gave out"))?,
+                Some(c)
+                    .filter(|c| c.len() == 36)
+                    .and_then(|c| Uuid::parse_str(c).ok())
+                    .ok_or_else(|| Error::invalid("invalid_cursor", "cursor is not one this server gave out"))?,
             ),
         };
         Ok(Self { limit, after })

@@ -204,7 +204,10 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
     .description("Sell photos: albums, watermarked previews, checkout and expiring downloads.")
     .server(state.public_url.clone());
     let docs = api.swagger_ui();
-    let spec = api.spec_endpoint();
+    let spec_json = crate::api::spec::patch(&api.spec());
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder().content_type("application/json; charset=utf-8").body(spec_json.clone())
+    });
     let html = |route: Route| {
         route.with(
             SetHeader::new()
@@ -244,6 +247,18 @@ fn finish(route: poem::Route, state: Arc<AppState>) -> impl poem::Endpoint {
         .with(SetHeader::new().overriding("X-Content-Type-Options", "nosniff"))
         .with(Tracing)
         .catch_all_error(any_error_to_json)
+        .around(|ep, req| async move {
+            // RFC 9110: a 405 lists the methods the resource does take.
+            let path = req.uri().path().to_owned();
+            let mut resp = poem::Endpoint::call(&*ep, req).await?;
+            if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+                && let Some(allow) = crate::api::spec::allowed_methods(&path)
+                && let Ok(value) = poem::http::HeaderValue::from_str(&allow)
+            {
+                resp.headers_mut().insert(poem::http::header::ALLOW, value);
+            }
+            Ok(resp)
+        })
 }
 
 /// What one process does. Any combination; `all` is every role.

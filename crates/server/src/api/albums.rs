@@ -169,9 +169,9 @@ impl AlbumsApi {
     async fn create_album(&self, auth: BearerAuth, body: Json<CreateAlbumRequest>) -> Result<AlbumCreated, ApiError> {
         let b = body.0;
         let new = NewAlbum {
-            name: b.name,
+            name: b.name.into(),
             visibility: b.visibility.into(),
-            client_email: parse_email(b.client_email)?,
+            client_email: parse_email(b.client_email.map(String::from))?,
             price_per_photo: Money::try_from(b.price_per_photo)?,
             expires_at: b.expires_at,
         };
@@ -216,7 +216,7 @@ impl AlbumsApi {
         let id: AlbumId = album_id.0.parse()?;
         let b = body.0;
         let patch = AlbumPatch {
-            name: b.name,
+            name: b.name.map(String::from),
             visibility: b.visibility.map(Into::into),
             client_email: match b.client_email {
                 MaybeUndefined::Undefined => None,

@@ -5,6 +5,7 @@ pub mod error;
 pub mod model;
 pub mod ops;
 pub mod orders;
+pub mod spec;
 pub mod users;
 
 use poem_openapi::Tags;

@@ -8,6 +8,63 @@ use proofsheet_core::{
     Album, Currency, Error, Job, Money, Order, OrderStatus, Page, Photo, PhotoStatus, Role, User, Visibility,
 };
 
+/// A JSON string in a request, and only a string: poem-openapi's `String`
+/// also takes numbers and booleans (`false` would become `"false"`), which
+/// the contract does not allow.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Text(pub String);
+
+impl std::ops::Deref for Text {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.0
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        t.0
+    }
+}
+
+impl poem_openapi::types::Type for Text {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "string".into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        <String as poem_openapi::types::Type>::schema_ref()
+    }
+
+    fn as_raw_value(&self) -> Option<&String> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+}
+
+impl poem_openapi::types::ParseFromJSON for Text {
+    fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
+        match value.unwrap_or_default() {
+            serde_json::Value::String(s) => Ok(Text(s)),
+            other => Err(poem_openapi::types::ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl poem_openapi::types::ToJSON for Text {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(serde_json::Value::String(self.0.clone()))
+    }
+}
+
 /// Money in integer minor units (cents for EUR).
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Money", deny_unknown_fields)]
@@ -15,12 +72,12 @@ pub struct MoneyDto {
     /// Minor units, never negative.
     pub amount: i64,
     /// ISO 4217 code, e.g. `EUR`.
-    pub currency: String,
+    pub currency: Text,
 }
 
 impl From<Money> for MoneyDto {
     fn from(m: Money) -> Self {
-        MoneyDto { amount: m.amount, currency: m.currency.to_string() }
+        MoneyDto { amount: m.amount, currency: Text(m.currency.to_string()) }
     }
 }
 
@@ -100,13 +157,13 @@ impl From<User> for UserDto {
 #[oai(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// E-mail address (unique).
-    pub email: String,
+    pub email: Text,
     /// 8 to 256 characters.
-    pub password: String,
+    pub password: Text,
     /// Given name.
-    pub name: String,
+    pub name: Text,
     /// Family name.
-    pub surname: String,
+    pub surname: Text,
     /// `photographer` or `client`.
     pub role: RegistrationRole,
 }
@@ -116,9 +173,9 @@ pub struct RegisterRequest {
 #[oai(deny_unknown_fields)]
 pub struct SessionRequest {
     /// E-mail address.
-    pub email: String,
+    pub email: Text,
     /// Password.
-    pub password: String,
+    pub password: Text,
 }
 
 /// A new session.
@@ -205,11 +262,11 @@ impl AlbumDto {
 #[oai(deny_unknown_fields)]
 pub struct CreateAlbumRequest {
     /// Display name, 1 to 200 characters.
-    pub name: String,
+    pub name: Text,
     /// `private` or `public`.
     pub visibility: VisibilityDto,
     /// The client to share it with.
-    pub client_email: Option<String>,
+    pub client_email: Option<Text>,
     /// Price of each photo.
     pub price_per_photo: MoneyDto,
     /// When it closes to clients (future).
@@ -221,11 +278,11 @@ pub struct CreateAlbumRequest {
 #[oai(deny_unknown_fields)]
 pub struct UpdateAlbumRequest {
     /// New name.
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// New visibility.
     pub visibility: Option<VisibilityDto>,
     /// New client, or `null` for none.
-    pub client_email: MaybeUndefined<String>,
+    pub client_email: MaybeUndefined<Text>,
     /// New price (new orders only).
     pub price_per_photo: Option<MoneyDto>,
     /// New expiry, or `null` for none.
@@ -435,9 +492,9 @@ impl OrderDto {
 #[oai(deny_unknown_fields)]
 pub struct CreateOrderRequest {
     /// The album.
-    pub album_id: String,
+    pub album_id: Text,
     /// Photos of that album, 1 to 500, no repeats.
-    pub photo_ids: Vec<String>,
+    pub photo_ids: Vec<Text>,
 }
 
 /// A page of orders.
@@ -455,7 +512,7 @@ pub struct OrderPage {
 #[serde(deny_unknown_fields)]
 pub struct CheckoutRequestDto {
     /// Gateway name (`test`; default from the configuration).
-    pub gateway: Option<String>,
+    pub gateway: Option<Text>,
 }
 
 /// Where the buyer pays.

@@ -62,6 +62,7 @@ struct SalesAlbumDto {
 
 /// Sales of orders paid in `[from, to)` and not refunded.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "SalesReport")]
 struct SalesReportDto {
     /// Start (inclusive).
     from: DateTime<Utc>,
@@ -220,7 +221,10 @@ impl OpsApi {
         let to = to.0.map(|t| parse_time("to", &t)).transpose()?.unwrap_or(now);
         let from = from.0.map(|t| parse_time("from", &t)).transpose()?.unwrap_or(to - chrono::Duration::days(30));
         let r = self.state.engine.reports().sales(&auth.0, from, to).await?;
-        let money = |amount: i64, c: proofsheet_core::Currency| MoneyDto { amount, currency: c.to_string() };
+        let money = |amount: i64, c: proofsheet_core::Currency| MoneyDto {
+            amount,
+            currency: crate::api::model::Text(c.to_string()),
+        };
         if format.0 == Some(ReportFormat::Csv) {
             let mut out = String::from("album_id,album_name,currency,orders,photos_sold,revenue_minor_units\n");
             for a in &r.albums {

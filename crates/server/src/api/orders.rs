@@ -272,7 +272,8 @@ impl OrdersApi {
                 serde_json::from_str(&stored).map_err(|e| Error::backend("replaying a checkout", e))?;
             return Ok(CheckoutStarted::Created(Json(dto)));
         }
-        let gateway = body.gateway.as_deref().or(Some(self.state.config.payments.default_gateway.as_str()));
+        let gateway =
+            body.gateway.as_deref().map(String::as_str).or(Some(self.state.config.payments.default_gateway.as_str()));
         let base = &self.state.public_url;
         let session = self
             .state

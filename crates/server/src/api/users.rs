@@ -33,7 +33,7 @@ enum NoContent {
 }
 
 fn check_password(p: &str) -> Result<(), Error> {
-    if p.chars().count() < 8 || p.len() > 256 {
+    if !(8..=256).contains(&p.chars().count()) {
         return Err(Error::invalid("weak_password", "a password has 8 to 256 characters"));
     }
     Ok(())
@@ -99,7 +99,7 @@ impl UsersApi {
             Some((u, h)) => (Some(u), Some(h)),
             None => (None, None),
         };
-        let ok = verify_password(body.0.password, hash).await?;
+        let ok = verify_password(body.0.password.into(), hash).await?;
         let Some(user) = user.filter(|_| ok) else {
             signins.failed(&account);
             tracing::info!("sign-in refused");
@@ -134,7 +134,7 @@ impl UsersApi {
 
     /// The caller.
     #[oai(path = "/users/me", method = "get")]
-    async fn me(&self, auth: BearerAuth) -> Json<UserDto> {
-        Json(auth.0.into())
+    async fn me(&self, auth: BearerAuth) -> Result<Json<UserDto>, ApiError> {
+        Ok(Json(auth.0.into()))
     }
 }

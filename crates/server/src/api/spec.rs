@@ -1,0 +1,146 @@
+//! The OpenAPI document as served: poem-openapi's, with what it cannot say
+//! by itself added, so that the document is the whole contract (checked by
+//! schemathesis in CI):
+//!
+//! - every object is closed (`additionalProperties: false`): request bodies
+//!   refuse unknown fields, responses carry no undocumented ones;
+//! - every optional property is `nullable` (responses write `null`, requests
+//!   may send it);
+//! - the value rules the server enforces with 422 (e-mail addresses, name
+//!   and password lengths, currency codes, non-negative amounts, photo id
+//!   lists) are stated as schema constraints, never looser than the server;
+//! - `limit` is 1 to 200 and `cursor` a UUID on every list; report periods
+//!   are dates or RFC 3339 times; job statuses an enum;
+//! - `GET /reports/sales` answers JSON or CSV on 200.
+//!
+//! It also knows which methods each path takes, for the `Allow` header of
+//! a 405.
+
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+/// Exactly what `proofsheet_core::Email` accepts (ASCII, so characters and bytes agree).
+const EMAIL: &str = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$";
+/// At least one visible character, no control characters.
+const TEXT: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
+static METHODS: OnceLock<Vec<(Vec<String>, Vec<String>)>> = OnceLock::new();
+
+/// Patches poem-openapi's document (see the module docs).
+pub fn patch(spec: &str) -> String {
+    let mut v: Value = serde_json::from_str(spec).expect("poem-openapi writes JSON");
+    if let Some(schemas) = v.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        for schema in schemas.values_mut() {
+            close_object(schema);
+        }
+    }
+    let email = json!({"type": "string", "pattern": EMAIL, "maxLength": 254});
+    let text = |max: u32| json!({"type": "string", "pattern": TEXT, "maxLength": max});
+    let constraints = [
+        ("RegisterRequest", "email", email.clone()),
+        ("RegisterRequest", "password", json!({"type": "string", "minLength": 8, "maxLength": 256})),
+        ("RegisterRequest", "name", text(100)),
+        ("RegisterRequest", "surname", text(100)),
+        ("CreateAlbumRequest", "name", text(200)),
+        ("CreateAlbumRequest", "client_email", email.clone()),
+        ("UpdateAlbumRequest", "name", text(200)),
+        ("UpdateAlbumRequest", "client_email", email),
+        ("Money", "amount", json!({"type": "integer", "format": "int64", "minimum": 0})),
+        ("Money", "currency", json!({"type": "string", "pattern": "^[A-Z]{3}$"})),
+        ("CreateOrderRequest", "album_id", json!({"type": "string", "format": "uuid"})),
+        (
+            "CreateOrderRequest",
+            "photo_ids",
+            json!({"type": "array", "items": {"type": "string", "format": "uuid"},
+                   "minItems": 1, "maxItems": 500, "uniqueItems": true}),
+        ),
+    ];
+    for (schema, prop, rule) in constraints {
+        if let Some(p) = v.pointer_mut(&format!("/components/schemas/{schema}/properties/{prop}")) {
+            let nullable = p.get("nullable").cloned();
+            let description = p.get("description").cloned();
+            *p = rule;
+            if let Some(n) = nullable {
+                p["nullable"] = n;
+            }
+            if let Some(d) = description {
+                p["description"] = d;
+            }
+        }
+    }
+    let mut methods = Vec::new();
+    if let Some(paths) = v.pointer_mut("/paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(ops) = item.as_object_mut() else { continue };
+            let segments = path.trim_matches('/').split('/').map(str::to_owned).collect();
+            methods.push((segments, ops.keys().map(|m| m.to_uppercase()).collect()));
+            for op in ops.values_mut() {
+                for param in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+                    match param.get("name").and_then(Value::as_str) {
+                        Some("limit") => {
+                            param["schema"] =
+                                json!({"type": "integer", "format": "uint32", "minimum": 1, "maximum": 200})
+                        }
+                        Some("cursor") => param["schema"] = json!({"type": "string", "format": "uuid"}),
+                        Some("from" | "to") => {
+                            param["schema"] = json!({"anyOf": [
+                                {"type": "string", "format": "date"},
+                                {"type": "string", "format": "date-time"}
+                            ]})
+                        }
+                        Some("status") if path == "/api/v1/jobs" => {
+                            param["schema"] =
+                                json!({"type": "string", "enum": ["queued", "running", "succeeded", "failed"]})
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let _ = METHODS.set(methods);
+    if let Some(ok) = v.pointer_mut("/paths/~1api~1v1~1reports~1sales/get/responses/200/content")
+        && let Some(content) = ok.as_object_mut()
+    {
+        content.insert(
+            "application/json; charset=utf-8".into(),
+            json!({"schema": {"$ref": "#/components/schemas/SalesReport"}}),
+        );
+    }
+    v.to_string()
+}
+
+/// `additionalProperties: false`, and optional properties nullable.
+fn close_object(schema: &mut Value) {
+    if schema.get("type").and_then(Value::as_str) != Some("object") || schema.get("properties").is_none() {
+        return;
+    }
+    let required: Vec<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, prop) in props.iter_mut() {
+            if required.contains(name) {
+                continue;
+            }
+            if let Some(r) = prop.get("$ref").cloned() {
+                *prop = json!({"allOf": [{"$ref": r}]});
+            }
+            prop["nullable"] = json!(true);
+        }
+    }
+    schema["additionalProperties"] = json!(false);
+}
+
+/// The `Allow` value for `path`, if the API has such a path.
+pub fn allowed_methods(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let found = METHODS.get()?.iter().find(|(template, _)| {
+        template.len() == segments.len()
+            && template.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}')))
+    })?;
+    Some(found.1.join(", "))
+}
