@@ -147,10 +147,33 @@ impl Checkout<'_> {
     #[instrument(skip_all, fields(gateway = gateway))]
     pub async fn notification(&self, gateway: &str, headers: &[(String, String)], body: &[u8]) -> Result<Applied> {
         let gw = self.0.gateway(Some(gateway)).map_err(|_| Error::not_found("gateway"))?;
-        match gw.verify_notification(headers, body, self.0.now())? {
-            Some(event) => self.apply(gw.name(), event).await,
-            None => Ok(Applied::Ignored),
-        }
+        let event = match gw.verify_notification(headers, body, self.0.now()) {
+            Ok(Some(event)) => event,
+            Ok(None) => {
+                crate::metrics::payment(gw.name(), "none", "ignored");
+                return Ok(Applied::Ignored);
+            }
+            Err(e) => {
+                crate::metrics::payment(gw.name(), "unverified", "rejected");
+                tracing::warn!(target: "audit", action = "payment_notification", gateway = gw.name(), error = %e, "refused");
+                return Err(e);
+            }
+        };
+        let outcome = match event.outcome {
+            PaymentOutcome::Paid => "paid",
+            PaymentOutcome::Declined => "declined",
+            PaymentOutcome::Expired => "expired",
+            PaymentOutcome::Refunded => "refunded",
+        };
+        let (order_id, event_id) = (event.order_id, event.id.clone());
+        let applied = self.apply(gw.name(), event).await?;
+        let result = if matches!(applied, Applied::Changed(_)) { "changed" } else { "ignored" };
+        crate::metrics::payment(gw.name(), outcome, result);
+        tracing::info!(
+            target: "audit", action = "payment_notification", gateway = gw.name(), %order_id, %event_id, outcome, result,
+            "applied"
+        );
+        Ok(applied)
     }
 
     /// Applies a verified payment event through the order state machine.

@@ -56,9 +56,13 @@ impl Task {
         serde_json::to_value(self).expect("tasks always serialise")
     }
 
-    /// Reads a stored task back.
+    /// Reads a stored task back (ignoring the `request_id` stored beside it).
     pub fn from_json(value: &serde_json::Value) -> Result<Self> {
-        serde_json::from_value(value.clone()).map_err(|e| Error::backend_permanent("unreadable job payload", e))
+        let mut value = value.clone();
+        if let Some(o) = value.as_object_mut() {
+            o.remove("request_id");
+        }
+        serde_json::from_value(value).map_err(|e| Error::backend_permanent("unreadable job payload", e))
     }
 }
 
@@ -73,6 +77,8 @@ pub struct NewJob {
     pub run_at: DateTime<Utc>,
     /// Attempts before it ends `failed`.
     pub max_attempts: u32,
+    /// The request that caused it (see [`crate::context`]), for the logs.
+    pub request_id: Option<String>,
 }
 
 impl NewJob {
@@ -81,7 +87,22 @@ impl NewJob {
 
     /// A job to run now.
     pub fn now(task: Task, now: DateTime<Utc>) -> Self {
-        NewJob { id: JobId::new(), task, run_at: now, max_attempts: Self::DEFAULT_MAX_ATTEMPTS }
+        NewJob {
+            id: JobId::new(),
+            task,
+            run_at: now,
+            max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
+            request_id: crate::context::request_id(),
+        }
+    }
+
+    /// The payload stored: the task, and the request id beside it.
+    pub fn payload(&self) -> serde_json::Value {
+        let mut v = self.task.to_json();
+        if let (Some(id), Some(o)) = (&self.request_id, v.as_object_mut()) {
+            o.insert("request_id".into(), serde_json::Value::String(id.clone()));
+        }
+        v
     }
 }
 

@@ -44,9 +44,13 @@ impl Thumbnails<'_> {
         let started = std::time::Instant::now();
         let out = match self.0.backends().renderer.render(original).await {
             Ok(out) => out,
-            Err(Error::Image { message }) => return self.mark_failed(id, &message).await,
+            Err(Error::Image { message }) => {
+                crate::metrics::preview("rejected", started.elapsed());
+                return self.mark_failed(id, &message).await;
+            }
             Err(e) => return Err(e),
         };
+        crate::metrics::preview("rendered", started.elapsed());
         let blobs = self.0.blobs();
         blobs.put(&Photo::preview_key(prefix, id), out.preview).await?;
         blobs.put(&Photo::thumbnail_key(prefix, id), out.thumbnail).await?;

@@ -37,13 +37,17 @@ impl Worker {
         let Some(job) = backends.queue.claim(now, self.engine.settings().job_lease).await? else {
             return Ok(Ran::Idle);
         };
-        let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
+        let request_id = job.payload.get("request_id").and_then(|v| v.as_str()).unwrap_or("");
+        let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts, request_id);
+        let started = std::time::Instant::now();
         let outcome = self.dispatch(&job).instrument(span.clone()).await;
+        let took = started.elapsed();
         let _entered = span.enter();
         let now = backends.clock.now();
         match outcome {
             Ok(()) => {
                 backends.queue.complete(&job, now).await?;
+                crate::metrics::job(&job.kind, "succeeded", took);
                 Ok(Ran::Succeeded(job))
             }
             Err(e) => {
@@ -51,10 +55,12 @@ impl Worker {
                 if e.is_retryable() && job.attempts < job.max_attempts {
                     tracing::warn!(error = %message, "job failed, will retry");
                     backends.queue.fail(&job, &message, Some(now + backoff(job.attempts)), now).await?;
+                    crate::metrics::job(&job.kind, "retried", took);
                     Ok(Ran::Retrying(job, message))
                 } else {
                     tracing::error!(error = %message, "job failed for good");
                     backends.queue.fail(&job, &message, None, now).await?;
+                    crate::metrics::job(&job.kind, "failed", took);
                     self.gave_up(&job, &message).await;
                     Ok(Ran::Failed(job, message))
                 }

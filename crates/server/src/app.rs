@@ -203,7 +203,17 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
     )
     .description("Sell photos: albums, watermarked previews, checkout and expiring downloads.")
     .server(state.public_url.clone());
-    let docs = api.swagger_ui();
+    // Swagger UI runs inline scripts of its own; nothing else may load.
+    let docs = api.swagger_ui().with(
+        SetHeader::new()
+            .overriding(
+                "Content-Security-Policy",
+                "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; \
+                 img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+            )
+            .overriding("X-Frame-Options", "DENY")
+            .overriding("Referrer-Policy", "no-referrer"),
+    );
     let spec_json = crate::api::spec::patch(&api.spec());
     let spec = poem::endpoint::make_sync(move |_| {
         poem::Response::builder().content_type("application/json; charset=utf-8").body(spec_json.clone())
@@ -247,18 +257,44 @@ fn finish(route: poem::Route, state: Arc<AppState>) -> impl poem::Endpoint {
         .with(SetHeader::new().overriding("X-Content-Type-Options", "nosniff"))
         .with(Tracing)
         .catch_all_error(any_error_to_json)
-        .around(|ep, req| async move {
-            // RFC 9110: a 405 lists the methods the resource does take.
-            let path = req.uri().path().to_owned();
-            let mut resp = poem::Endpoint::call(&*ep, req).await?;
-            if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
-                && let Some(allow) = crate::api::spec::allowed_methods(&path)
-                && let Ok(value) = poem::http::HeaderValue::from_str(&allow)
-            {
-                resp.headers_mut().insert(poem::http::header::ALLOW, value);
-            }
-            Ok(resp)
-        })
+        .around(observe)
+}
+
+/// Request id, metrics and the `Allow` header of a 405, around everything.
+///
+/// The request id is the caller's `X-Request-Id` when it is 1 to 64 of
+/// `[A-Za-z0-9._-]`, else a new one; it is echoed in the response, set on
+/// the request's log span, and stored with every job the request enqueues
+/// (the job's log span carries it too).
+async fn observe<E: poem::Endpoint<Output = poem::Response>>(
+    ep: Arc<E>,
+    req: poem::Request,
+) -> poem::Result<poem::Response> {
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let path = req.uri().path().to_owned();
+    let method = req.method().as_str().to_owned();
+    let given =
+        req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| {
+            (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        });
+    let request_id = given.map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let route = crate::api::spec::template_of(&path).unwrap_or_else(|| "other".into());
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    let call = proofsheet_core::context::with_request_id(request_id.clone(), poem::Endpoint::call(&*ep, req));
+    let mut resp = call.instrument(span).await?;
+    if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allow) = crate::api::spec::allowed_methods(&path)
+        && let Ok(value) = poem::http::HeaderValue::from_str(&allow)
+    {
+        // RFC 9110: a 405 lists the methods the resource does take.
+        resp.headers_mut().insert(poem::http::header::ALLOW, value);
+    }
+    if let Ok(value) = poem::http::HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", value);
+    }
+    proofsheet_core::metrics::http(&method, &route, resp.status().as_u16(), started.elapsed());
+    Ok(resp)
 }
 
 /// What one process does. Any combination; `all` is every role.

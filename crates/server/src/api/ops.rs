@@ -194,6 +194,7 @@ impl HealthApi {
             "# HELP proofsheet_build_info Version of this process.\n# TYPE proofsheet_build_info gauge\nproofsheet_build_info{{version=\"{}\"}} 1\n",
             env!("CARGO_PKG_VERSION")
         ));
+        out.push_str(&proofsheet_core::metrics::render());
         Ok(PlainText(out))
     }
 }

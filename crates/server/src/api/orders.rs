@@ -178,7 +178,8 @@ impl OrdersApi {
 
 fn zip_body(stream: proofsheet_core::ByteStream) -> Body {
     use futures::TryStreamExt;
-    Body::from_bytes_stream(stream.map_err(|e| std::io::Error::other(e.to_string())))
+    let counted = stream.inspect_ok(|chunk| proofsheet_core::metrics::downloaded(chunk.len() as u64));
+    Body::from_bytes_stream(counted.map_err(|e| std::io::Error::other(e.to_string())))
 }
 
 fn hash_json<T: serde::Serialize>(v: &T) -> [u8; 32] {
@@ -335,11 +336,16 @@ impl OrdersApi {
         if storage.presign {
             let ttl = std::time::Duration::from_secs(storage.presign_seconds as u64);
             if let Some(url) = downloads.presigned(&token.0, ttl).await? {
+                tracing::info!(target: "audit", action = "download", via = "presigned redirect", "zip redirected");
                 return Ok(Download::Redirect(url));
             }
         }
         let link = downloads.check(&token.0).await?;
         let size = link.zip_size;
+        tracing::info!(
+            target: "audit", action = "download", link_id = %link.id, order_id = %link.order_id,
+            range = range.0.as_deref().unwrap_or("all"), "zip sent"
+        );
         let disposition = "attachment; filename=\"photos.zip\"".to_owned();
         match parse_range(range.0.as_deref(), size) {
             Err(()) => Ok(Download::Unsatisfiable(

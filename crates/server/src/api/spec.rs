@@ -135,12 +135,21 @@ fn close_object(schema: &mut Value) {
     schema["additionalProperties"] = json!(false);
 }
 
-/// The `Allow` value for `path`, if the API has such a path.
-pub fn allowed_methods(path: &str) -> Option<String> {
+fn find(path: &str) -> Option<&'static (Vec<String>, Vec<String>)> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let found = METHODS.get()?.iter().find(|(template, _)| {
+    METHODS.get()?.iter().find(|(template, _)| {
         template.len() == segments.len()
             && template.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}')))
-    })?;
-    Some(found.1.join(", "))
+    })
+}
+
+/// The `Allow` value for `path`, if the API has such a path.
+pub fn allowed_methods(path: &str) -> Option<String> {
+    Some(find(path)?.1.join(", "))
+}
+
+/// The documented template `path` matches (`/api/v1/albums/{album_id}`),
+/// for metric labels that never hold ids.
+pub fn template_of(path: &str) -> Option<String> {
+    Some(format!("/{}", find(path)?.0.join("/")))
 }

@@ -85,7 +85,7 @@ impl UsersApi {
         let signins = self.state.limits.signins();
         let account = body.email.trim().to_owned();
         if let Err(wait) = signins.check(&account) {
-            tracing::info!("sign-in delayed after repeated failures");
+            tracing::info!(target: "audit", action = "sign_in", account = %account, result = "delayed", "sign-in delayed");
             return Err(ApiError::from(proofsheet_core::Error::RateLimited {
                 message: "too many failed sign-ins for this account; wait and try again".into(),
                 retry_after: wait,
@@ -102,7 +102,7 @@ impl UsersApi {
         let ok = verify_password(body.0.password.into(), hash).await?;
         let Some(user) = user.filter(|_| ok) else {
             signins.failed(&account);
-            tracing::info!("sign-in refused");
+            tracing::info!(target: "audit", action = "sign_in", account = %account, result = "refused", "sign-in refused");
             return Err(ApiError::Unauthorized(Json(super::error::ErrorBody {
                 code: "invalid_credentials".into(),
                 message: "wrong e-mail address or password".into(),
@@ -113,7 +113,7 @@ impl UsersApi {
         let expires_at = now + Duration::hours(self.state.config.sessions.ttl_hours as i64);
         meta.insert_session(&Session { token_hash, user_id: user.id, expires_at, created_at: now }).await?;
         signins.succeeded(&account);
-        tracing::info!(user_id = %user.id, "signed in");
+        tracing::info!(target: "audit", action = "sign_in", user_id = %user.id, result = "ok", "signed in");
         Ok(Created::Created(Json(SessionDto { token, expires_at })))
     }
 

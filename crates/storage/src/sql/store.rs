@@ -30,7 +30,7 @@ async fn enqueue_in(conn: &mut $conn, job: &NewJob) -> Result<()> {
     )
     .bind(job.id.to_string())
     .bind(job.task.kind())
-    .bind(job.task.to_json().to_string())
+    .bind(job.payload().to_string())
     .bind(job.max_attempts as i64)
     .bind(millis(job.run_at))
     .bind(millis(job.run_at))

@@ -1,0 +1,40 @@
+//! Every input the fuzzers (`fuzz/`) ever found, plus their seed corpora,
+//! run through the same checks as the fuzz targets, in CI.
+
+#[path = "../../../fuzz/src/checks.rs"]
+mod checks;
+
+fn each(target: &str, check: fn(&[u8])) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut n = 0;
+    for dir in ["regressions", "seeds"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir).join(target)) else { continue };
+        for entry in entries.flatten() {
+            let data = std::fs::read(entry.path()).unwrap();
+            eprintln!("{target}: {}", entry.path().display());
+            check(&data);
+            n += 1;
+        }
+    }
+    assert!(n > 0, "{target}: no seeds or regressions found");
+}
+
+#[test]
+fn image_pipeline() {
+    each("image_pipeline", checks::image_pipeline);
+}
+
+#[test]
+fn upload_probe() {
+    each("upload_probe", checks::upload_probe);
+}
+
+#[test]
+fn webhook() {
+    each("webhook", checks::webhook);
+}
+
+#[test]
+fn download_token() {
+    each("download_token", checks::download_token);
+}

@@ -1,0 +1,138 @@
+//! What each fuzz target checks, shared with the regression tests that run
+//! in CI (`crates/server/tests/fuzz_regressions.rs` includes this file), so
+//! every input found here stays a test. Each function panics only on a bug:
+//! every rejection must be a clean `Err` with the documented code.
+
+use std::sync::OnceLock;
+
+use chrono::{TimeZone, Utc};
+use proofsheet_core::{LinkId, LinkSigner, PaymentGateway, Probe};
+use proofsheet_imaging::{ImagePipeline, PipelineConfig};
+
+fn pipeline() -> &'static ImagePipeline {
+    static P: OnceLock<ImagePipeline> = OnceLock::new();
+    // Small outputs and a small pixel budget keep each run fast; the code
+    // paths (probe, decode, orient, resize, watermark, encode) are the same.
+    P.get_or_init(|| {
+        let config = PipelineConfig {
+            preview_edge: 256,
+            thumbnail_edge: 64,
+            max_pixels: 4_000_000,
+            ..PipelineConfig::default()
+        };
+        ImagePipeline::new(config).expect("valid config")
+    })
+}
+
+/// Untrusted bytes through the whole preview pipeline: an image or a clean
+/// `image_rejected` / `unsupported_media_type` / `too_many_pixels`.
+pub fn image_pipeline(data: &[u8]) {
+    match pipeline().render_sync(data) {
+        Ok(r) => {
+            assert!(r.preview.starts_with(&[0xFF, 0xD8]), "previews are JPEGs");
+            assert!(r.width > 0 && r.height > 0);
+        }
+        Err(e) => assert!(
+            matches!(e.code(), "image_rejected" | "unsupported_media_type" | "too_many_pixels"),
+            "unexpected error {e:?}"
+        ),
+    }
+}
+
+/// The upload path's header probe, fed the way a streamed upload arrives
+/// (growing prefixes, then the whole body): it never panics, never changes
+/// its mind about a decided prefix, and a decided image size is the size
+/// the full probe sees.
+pub fn upload_probe(data: &[u8]) {
+    let max = 100_000_000;
+    let mut decided = None;
+    for end in [1, 2, 4, 16, 64, 256, 1024, 4096, 65536].into_iter().filter(|&e| e < data.len()) {
+        match proofsheet_imaging::probe::probe(&data[..end], false, max) {
+            Ok(Probe::NeedMore) => {}
+            Ok(Probe::Image(info)) => {
+                decided.get_or_insert((info.width, info.height));
+            }
+            Err(e) => {
+                assert!(matches!(e.code(), "unsupported_media_type" | "too_many_pixels" | "image_rejected"), "{e:?}");
+                return;
+            }
+        }
+    }
+    match proofsheet_imaging::probe::probe(data, true, max) {
+        Ok(Probe::Image(info)) => {
+            if let Some(size) = decided {
+                assert_eq!(size, (info.width, info.height), "the probe changed its mind");
+            }
+        }
+        Ok(Probe::NeedMore) => panic!("a complete body needs no more bytes"),
+        Err(e) => assert!(matches!(e.code(), "unsupported_media_type" | "too_many_pixels" | "image_rejected"), "{e:?}"),
+    }
+}
+
+const STRIPE_KEY: &str = "sk_test_fuzz";
+const WHSEC: &[u8] = b"whsec_fuzz";
+
+fn stripe() -> &'static proofsheet_payments::StripeGateway {
+    static G: OnceLock<proofsheet_payments::StripeGateway> = OnceLock::new();
+    G.get_or_init(|| {
+        let mut c = proofsheet_payments::StripeConfig::new(STRIPE_KEY, std::str::from_utf8(WHSEC).unwrap());
+        c.api_base = Some("http://127.0.0.1:9/".into());
+        proofsheet_payments::StripeGateway::new(c).expect("valid config")
+    })
+}
+
+/// Webhook bodies, unsigned (must be refused) and correctly signed (so the
+/// event parser behind the signature is reached): never a panic, only
+/// `invalid_signature` / `invalid_notification` or an event. The first
+/// line, if any, is also tried as a raw `Stripe-Signature` header.
+pub fn webhook(data: &[u8]) {
+    let now = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+    let gw = stripe();
+    let (header, body) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (String::from_utf8_lossy(&data[..i]).into_owned(), &data[i + 1..]),
+        None => (String::new(), data),
+    };
+    let forged = vec![("Stripe-Signature".to_owned(), header)];
+    if let Err(e) = gw.verify_notification(&forged, body, now) {
+        assert!(matches!(e.code(), "invalid_signature" | "invalid_notification"), "{e:?}");
+    }
+    let signed = vec![("Stripe-Signature".to_owned(), proofsheet_payments::signature::sign(WHSEC, body, now))];
+    match gw.verify_notification(&signed, body, now) {
+        Ok(Some(event)) => assert!(!event.id.is_empty() || event.id.is_empty()),
+        Ok(None) => {}
+        Err(e) => assert_eq!(e.code(), "invalid_notification", "a signed body fails only as unreadable: {e:?}"),
+    }
+    let test_gw = proofsheet_payments::TestGateway::new(WHSEC.to_vec(), "http://127.0.0.1:9");
+    let signed = vec![(proofsheet_payments::SIGNATURE_HEADER.to_owned(), test_gw.sign(body, now))];
+    if let Err(e) = test_gw.verify_notification(&signed, body, now) {
+        assert_eq!(e.code(), "invalid_notification", "{e:?}");
+    }
+}
+
+/// Download tokens from the URL: the shape check never panics, accepts
+/// only the 43-character base64url form, and every real token passes it;
+/// a real token changed anywhere hashes differently.
+pub fn download_token(data: &[u8]) {
+    let s = String::from_utf8_lossy(data);
+    if LinkSigner::looks_like_token(&s) {
+        assert_eq!(s.len(), 43);
+        let _ = LinkSigner::hash(&s);
+    }
+    let mut id = [0u8; 16];
+    for (i, b) in data.iter().take(16).enumerate() {
+        id[i] = *b;
+    }
+    let signer = LinkSigner::new(b"fuzzing secret, 32 bytes or more.".to_vec());
+    let token = signer.token(LinkId::from_uuid(uuid_from(id)));
+    assert!(LinkSigner::looks_like_token(&token));
+    if let Some(&b) = data.get(16) {
+        let mut changed = token.clone().into_bytes();
+        let at = b as usize % changed.len();
+        changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+        assert_ne!(LinkSigner::hash(std::str::from_utf8(&changed).unwrap()), LinkSigner::hash(&token));
+    }
+}
+
+fn uuid_from(bytes: [u8; 16]) -> uuid::Uuid {
+    uuid::Uuid::from_bytes(bytes)
+}
