@@ -7,7 +7,7 @@ use hmac::{Hmac, Mac};
 use poem::{
     EndpointExt, Route, Server, get,
     listener::{Acceptor, Listener, TcpListener},
-    middleware::{SetHeader, Tracing},
+    middleware::SetHeader,
     post,
 };
 use poem_openapi::OpenApiService;
@@ -255,12 +255,12 @@ fn finish(route: poem::Route, state: Arc<AppState>) -> impl poem::Endpoint {
         .with(crate::limits::RateLimit(limits))
         .data(state)
         .with(SetHeader::new().overriding("X-Content-Type-Options", "nosniff"))
-        .with(Tracing)
         .catch_all_error(any_error_to_json)
         .around(observe)
 }
 
-/// Request id, metrics and the `Allow` header of a 405, around everything.
+/// Request log, request id, metrics and the `Allow` header of a 405,
+/// around everything.
 ///
 /// The request id is the caller's `X-Request-Id` when it is 1 to 64 of
 /// `[A-Za-z0-9._-]`, else a new one; it is echoed in the response, set on
@@ -293,7 +293,14 @@ async fn observe<E: poem::Endpoint<Output = poem::Response>>(
     if let Ok(value) = poem::http::HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", value);
     }
-    proofsheet_core::metrics::http(&method, &route, resp.status().as_u16(), started.elapsed());
+    let took = started.elapsed();
+    // The route template, never the raw path: download tokens and checkout
+    // sessions live in paths and must not reach the logs.
+    tracing::info!(
+        request_id = %request_id, method = %method, route = %route, status = resp.status().as_u16(),
+        ms = took.as_secs_f64() * 1e3, "request"
+    );
+    proofsheet_core::metrics::http(&method, &route, resp.status().as_u16(), took);
     Ok(resp)
 }
 
