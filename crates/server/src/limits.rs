@@ -57,13 +57,13 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             enabled: true,
-            register_per_minute: 60,
-            signin_per_minute: 120,
+            register_per_minute: 300,
+            signin_per_minute: 600,
             downloads_per_minute: 600,
             uploads_per_minute: 6000,
             orders_per_minute: 120,
             checkout_per_minute: 120,
-            signin_failures_before_delay: 5,
+            signin_failures_before_delay: 10,
             signin_max_delay_seconds: 300,
         }
     }
