@@ -109,14 +109,18 @@ impl ImagePipeline {
                 return Err(Error::Image { message: e.to_string() });
             }
         };
-        let decoded = raster::decode(original, info.format)?;
+        // Big JPEGs are decoded straight at a fraction of their size; the
+        // preview's size always comes from the original's.
+        let decoded =
+            raster::decode_at_least(original, info.format, info.width, info.height, self.config.preview_edge)?;
         let src = decoded.image;
-        let (pw, ph) = raster::fit(src.width, src.height, self.config.preview_edge);
+        let (pw, ph) = raster::fit(info.width, info.height, self.config.preview_edge);
+        let (pw, ph) = (pw.min(src.width), ph.min(src.height));
         let preview = raster::resize(&src, pw, ph)?;
         let upright = |w: u32, h: u32| {
             if decoded.orientation >= 5 { (h, w) } else { (w, h) }
         };
-        let (width, height) = upright(src.width, src.height);
+        let (width, height) = upright(info.width, info.height);
         drop(src);
         let mut preview = raster::orient(preview, decoded.orientation);
         let (tw, th) = raster::fit(preview.width, preview.height, self.config.thumbnail_edge);

@@ -45,12 +45,59 @@ pub struct Decoded {
     pub orientation: u8,
 }
 
-/// Decodes a JPEG (zune-jpeg) or PNG to RGB.
+/// Decodes a JPEG (zune-jpeg) or PNG to RGB at full size.
 pub fn decode(data: &[u8], format: ImageFormat) -> Result<Decoded> {
     match format {
         ImageFormat::Jpeg => decode_jpeg(data),
         ImageFormat::Png => decode_png(data).map(|image| Decoded { image, orientation: 1 }),
     }
+}
+
+/// Decodes to at least `min_edge` pixels on the longest side, as cheaply as
+/// the format allows: a JPEG at least twice that size is decoded straight
+/// at 1/2, 1/4 or 1/8 scale in the DCT domain (jpeg-decoder's scaled
+/// IDCT: no full-size pixels are ever made, so both time and memory
+/// drop), anything else at full size. The result may be larger than
+/// `min_edge` (the smallest scale that still covers it); resize it to the
+/// exact size after.
+pub fn decode_at_least(data: &[u8], format: ImageFormat, width: u32, height: u32, min_edge: u32) -> Result<Decoded> {
+    let long = width.max(height);
+    if format != ImageFormat::Jpeg || long < min_edge.saturating_mul(2) {
+        return decode(data, format);
+    }
+    if !jpeg_is_complete(data) {
+        return Err(bad("the JPEG is truncated: its image data ends before the end-of-image marker"));
+    }
+    match decode_jpeg_scaled(data, width, height, min_edge)? {
+        Some(image) => Ok(Decoded { image, orientation: jpeg_orientation(data) }),
+        // CMYK and 16-bit JPEGs: the full decoder handles their colours.
+        None => decode_jpeg(data),
+    }
+}
+
+fn decode_jpeg_scaled(data: &[u8], width: u32, height: u32, min_edge: u32) -> Result<Option<Rgb>> {
+    let mut decoder = jpeg_decoder::Decoder::new(data);
+    decoder.read_info().map_err(|e| bad(format!("the JPEG could not be read: {e}")))?;
+    let info = decoder.info().ok_or_else(|| bad("the JPEG has no header"))?;
+    if (info.width as u32, info.height as u32) != (width, height) {
+        return Err(bad("the JPEG's frame does not match its header"));
+    }
+    let k = width.max(height) as f64 / min_edge as f64;
+    let want = |v: u32| ((v as f64 / k).ceil() as u32).clamp(1, u16::MAX as u32) as u16;
+    let (w, h) =
+        decoder.scale(want(width), want(height)).map_err(|e| bad(format!("the JPEG could not be scaled: {e}")))?;
+    let pixels = decoder.decode().map_err(|e| bad(format!("the JPEG could not be decoded: {e}")))?;
+    let info = decoder.info().ok_or_else(|| bad("the JPEG has no header"))?;
+    let n = w as usize * h as usize;
+    let pixels = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => pixels,
+        jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|&g| [g, g, g]).collect(),
+        jpeg_decoder::PixelFormat::CMYK32 | jpeg_decoder::PixelFormat::L16 => return Ok(None),
+    };
+    if pixels.len() != n * 3 {
+        return Err(bad("the JPEG decoded to an unexpected size"));
+    }
+    Ok(Some(Rgb { width: w as u32, height: h as u32, pixels }))
 }
 
 fn decode_jpeg(data: &[u8]) -> Result<Decoded> {

@@ -72,3 +72,76 @@ fn a_png_with_alpha_becomes_a_preview_on_white() {
     assert_eq!((out.width, out.height), (64, 32));
     assert!(out.preview.pixels.iter().all(|&v| v == 255), "transparent pixels become white");
 }
+
+/// A big JPEG goes through the fast path (decoded at 1/2 scale in the DCT
+/// domain, then Lanczos3 to the exact size). Compared with the slow,
+/// high-quality reference (full-size decode, then Lanczos3), it must be
+/// visually the same: above 35 dB PSNR, where JPEG q85 itself sits.
+#[test]
+fn the_scaled_decode_matches_a_full_decode_reference() {
+    let src = photo_like(6000, 4000);
+    let jpeg = raster::encode_jpeg(&src, 92).unwrap();
+    let mut cfg = PipelineConfig::default();
+    cfg.watermark.text = String::new();
+    let fast = ImagePipeline::new(cfg).unwrap().render_pixels(&jpeg).unwrap();
+    assert_eq!((fast.preview.width, fast.preview.height), (2048, 1365));
+    assert_eq!((fast.width, fast.height), (6000, 4000), "the original's size, not the decoded one");
+    let full = raster::decode(&jpeg, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
+    let reference = raster::resize(&full, 2048, 1365).unwrap();
+    let se: f64 = fast.preview.pixels.iter().zip(&reference.pixels).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
+    let psnr = 10.0 * (255.0f64 * 255.0 / (se / reference.pixels.len() as f64)).log10();
+    eprintln!("scaled decode vs full decode reference: {psnr:.1} dB");
+    assert!(psnr > 35.0, "PSNR {psnr:.1} dB");
+}
+
+/// Inserts an EXIF APP1 segment carrying only `orientation` after SOI.
+fn with_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
+    let tiff = [b'M', b'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, orientation, 0, 0, 0, 0, 0, 0];
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let len = (app1.len() + 2) as u16;
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1, (len >> 8) as u8, len as u8];
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+/// All eight EXIF orientations, on the fast (scaled) path and the full one:
+/// a red block stored in the top-left corner ends where the tag says.
+#[test]
+fn every_exif_orientation_comes_out_upright() {
+    for (w, h) in [(4400u32, 3000u32), (1200, 800)] {
+        let mut src = raster::Rgb { width: w, height: h, pixels: vec![40; (w * h * 3) as usize] };
+        for y in 0..h / 3 {
+            for x in 0..w / 3 {
+                let i = ((y * w + x) * 3) as usize;
+                src.pixels[i..i + 3].copy_from_slice(&[230, 20, 20]);
+            }
+        }
+        let jpeg = raster::encode_jpeg(&src, 90).unwrap();
+        let mut cfg = PipelineConfig::default();
+        cfg.watermark.text = String::new();
+        let pipeline = ImagePipeline::new(cfg).unwrap();
+        for o in 1..=8u8 {
+            let out = pipeline.render_pixels(&with_orientation(&jpeg, o)).unwrap();
+            let p = &out.preview;
+            let swapped = o >= 5;
+            assert_eq!((p.width > p.height), !swapped, "{w}x{h} orientation {o}: {}x{}", p.width, p.height);
+            // Where the stored top-left corner lands once upright (EXIF 1-8).
+            let (right, bottom) = match o {
+                1 => (false, false),
+                2 => (true, false),
+                3 => (true, true),
+                4 => (false, true),
+                5 => (false, false),
+                6 => (true, false),
+                7 => (true, true),
+                _ => (false, true),
+            };
+            let x = if right { p.width - p.width / 12 } else { p.width / 12 };
+            let y = if bottom { p.height - p.height / 12 } else { p.height / 12 };
+            let [r, _, b] = p.pixel(x, y);
+            assert!(r > 180 && b < 80, "{w}x{h} orientation {o}: corner ({x},{y}) is {:?}", p.pixel(x, y));
+        }
+    }
+}

@@ -44,6 +44,22 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Render previews and thumbnails of every JPEG/PNG in a folder with
+    /// the configured pipeline and watermark, in parallel: the
+    /// photographers' batch tool and the benchmark's driver.
+    Previews {
+        /// The folder of originals (not recursive).
+        in_dir: PathBuf,
+        /// Where `<name>.preview.jpg` and `<name>.thumb.jpg` go.
+        #[arg(long)]
+        out: PathBuf,
+        /// Images in flight at once (default: one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// The job queue and the periodic tasks.
     Jobs {
         #[command(subcommand)]
@@ -127,6 +143,12 @@ async fn main() -> anyhow::Result<()> {
             println!("Proofsheet is listening on {} (API docs at {}/docs)", running.url, running.url);
             running.wait_for_signal().await;
         }
+        Command::Previews { in_dir, out, jobs, quiet } => {
+            let failed = previews(&config, &in_dir, &out, jobs, quiet)?;
+            if failed > 0 {
+                std::process::exit(2);
+            }
+        }
         Command::Migrate => {
             app::open_store(&config).await?;
             println!("migrations applied to {}", config.database_url());
@@ -188,4 +210,88 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `proofsheet previews`: returns how many images failed.
+fn previews(
+    config: &Config,
+    in_dir: &std::path::Path,
+    out: &std::path::Path,
+    jobs: Option<usize>,
+    quiet: bool,
+) -> anyhow::Result<usize> {
+    use std::{
+        io::Write,
+        sync::{
+            Mutex,
+            atomic::{AtomicUsize, Ordering},
+        },
+        time::Instant,
+    };
+    let pipeline = proofsheet_imaging::ImagePipeline::new(config.imaging.clone()).context("configuring [imaging]")?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(in_dir)
+        .with_context(|| format!("reading {}", in_dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+            p.is_file() && matches!(ext.as_str(), "jpg" | "jpeg" | "png")
+        })
+        .collect();
+    files.sort();
+    let total = files.len();
+    let threads = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    let started = Instant::now();
+    let progress = |done: usize| {
+        if quiet {
+            return;
+        }
+        let width = 30;
+        let filled = if total == 0 { width } else { done * width / total };
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        eprint!("\r[{}{}] {done}/{total}  {rate:.1} images/s ", "#".repeat(filled), ".".repeat(width - filled));
+        let _ = std::io::stderr().flush();
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(total.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("image").to_owned();
+                    let result = std::fs::read(path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|bytes| pipeline.render_sync(&bytes).map_err(|e| e.to_string()))
+                        .and_then(|r| {
+                            std::fs::write(out.join(format!("{stem}.preview.jpg")), &r.preview)
+                                .and_then(|_| std::fs::write(out.join(format!("{stem}.thumb.jpg")), &r.thumbnail))
+                                .map_err(|e| e.to_string())
+                        });
+                    if let Err(e) = result {
+                        failures.lock().unwrap().push(format!("{}: {e}", path.display()));
+                    }
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                }
+            });
+        }
+    });
+    let secs = started.elapsed().as_secs_f64();
+    if !quiet {
+        eprintln!();
+    }
+    let failures = failures.into_inner().unwrap();
+    for f in &failures {
+        eprintln!("failed: {f}");
+    }
+    println!(
+        "previews: {} of {total} images in {secs:.2} s ({:.2} images/s, {threads} threads), {} failed",
+        total - failures.len(),
+        total as f64 / secs.max(1e-9),
+        failures.len()
+    );
+    Ok(failures.len())
 }
