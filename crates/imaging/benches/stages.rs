@@ -1,0 +1,77 @@
+//! Each stage of the per-upload job on a 24 MP photographic-like JPEG,
+//! side by side with the alternatives it replaced, so the ratios show in
+//! one run: `cargo bench -p proofsheet-imaging --bench stages`.
+//! (`benches/compare_vips.sh` compares the whole job with vipsthumbnail.)
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use proofsheet_core::ImageFormat;
+use proofsheet_imaging::{ImagePipeline, PipelineConfig, raster, watermark::WatermarkConfig};
+
+fn photo(w: u32, h: u32) -> raster::Rgb {
+    let mut pixels = Vec::with_capacity((w * h * 3) as usize);
+    let mut rng = 0x9E37_79B9u32;
+    for y in 0..h {
+        for x in 0..w {
+            rng ^= rng << 13;
+            rng ^= rng >> 17;
+            rng ^= rng << 5;
+            let n = (rng % 13) as i32 - 6;
+            let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+            let t = ((fx * 417.0).sin() * (fy * 231.0).cos() * 20.0) as i32;
+            pixels.push((80 + (fx * 120.0) as i32 + t + n).clamp(0, 255) as u8);
+            pixels.push((150 - (fy * 90.0) as i32 + t + n).clamp(0, 255) as u8);
+            pixels.push((120 + t - n).clamp(0, 255) as u8);
+        }
+    }
+    raster::Rgb { width: w, height: h, pixels }
+}
+
+fn stages(c: &mut Criterion) {
+    let (w, h) = (6000, 4000);
+    let jpeg = raster::encode_jpeg(&photo(w, h), 90).unwrap();
+    let mut g = c.benchmark_group("24mp");
+    g.sample_size(10);
+    g.bench_function("decode/full (zune-jpeg)", |b| {
+        b.iter(|| raster::decode(black_box(&jpeg), ImageFormat::Jpeg).unwrap())
+    });
+    g.bench_function("decode/scaled for 2048 (jpeg-decoder 1/2 IDCT)", |b| {
+        b.iter(|| raster::decode_at_least(black_box(&jpeg), ImageFormat::Jpeg, w, h, 2048).unwrap())
+    });
+    let full = raster::decode(&jpeg, ImageFormat::Jpeg).unwrap().image;
+    let scaled = raster::decode_at_least(&jpeg, ImageFormat::Jpeg, w, h, 2048).unwrap().image;
+    g.bench_function("resize/full to 2048 (Lanczos3)", |b| {
+        b.iter(|| raster::resize(black_box(&full), 2048, 1365).unwrap())
+    });
+    g.bench_function("resize/scaled to 2048 (Lanczos3)", |b| {
+        b.iter(|| raster::resize(black_box(&scaled), 2048, 1365).unwrap())
+    });
+    let preview = raster::resize(&scaled, 2048, 1365).unwrap();
+    g.bench_function("resize/thumbnail from preview", |b| {
+        b.iter(|| raster::resize(black_box(&preview), 400, 267).unwrap())
+    });
+    g.bench_function("resize/thumbnail from original", |b| {
+        b.iter(|| raster::resize(black_box(&full), 400, 267).unwrap())
+    });
+    let mark = WatermarkConfig::default().build().unwrap();
+    g.bench_function("watermark/preview", |b| {
+        b.iter_batched(
+            || preview.clone(),
+            |mut p| mark.apply(&mut p.as_mut()).unwrap(),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("encode/preview q85", |b| b.iter(|| raster::encode_jpeg(black_box(&preview), 85).unwrap()));
+    g.bench_function("orient/preview (6)", |b| {
+        b.iter_batched(|| preview.clone(), |p| raster::orient(p, 6), criterion::BatchSize::LargeInput)
+    });
+    let pipeline = ImagePipeline::new(PipelineConfig::default()).unwrap();
+    g.bench_function("whole job (both sizes, watermark, encode)", |b| {
+        b.iter(|| pipeline.render_sync(black_box(&jpeg)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
