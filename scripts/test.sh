@@ -3,6 +3,8 @@
 # need first. Safe to run again and again; CI runs exactly this (.ci/run).
 #
 #   scripts/test.sh            # all tests
+# The example watermark plugins, for the tests that run them.
+bash plugins/build.sh
 #   scripts/test.sh -p proofsheet-server   # extra args go to cargo test
 set -euo pipefail
 cd "$(dirname "$0")/.."

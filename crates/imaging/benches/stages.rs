@@ -62,6 +62,22 @@ fn stages(c: &mut Criterion) {
             criterion::BatchSize::LargeInput,
         )
     });
+    let plugin_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/build/tiled-text.wasm");
+    if plugin_path.exists() {
+        let plugin = proofsheet_imaging::plugin::PluginWatermark::from_file(
+            &plugin_path,
+            "text=PROOF;opacity=0.4",
+            proofsheet_imaging::plugin::PluginLimits::default(),
+        )
+        .unwrap();
+        g.bench_function("watermark/preview, tiled-text plugin (wasm)", |b| {
+            b.iter_batched(
+                || preview.clone(),
+                |mut p| proofsheet_core::Watermark::apply(&plugin, &mut p.as_mut()).unwrap(),
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
     g.bench_function("encode/preview q85", |b| b.iter(|| raster::encode_jpeg(black_box(&preview), 85).unwrap()));
     g.bench_function("orient/preview (6)", |b| {
         b.iter_batched(|| preview.clone(), |p| raster::orient(p, 6), criterion::BatchSize::LargeInput)

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod pipeline;
+pub mod plugin;
 pub mod probe;
 pub mod raster;
 pub mod watermark;

@@ -42,6 +42,18 @@ pub struct WatermarkConfig {
     pub text_size: f32,
     /// Logo width as a fraction of the image's width.
     pub logo_size: f32,
+    /// A WebAssembly watermark plugin (see `plugins/README.md`) used
+    /// instead of the built-in text and logo.
+    pub plugin: Option<PathBuf>,
+    /// The plugin's parameter string.
+    pub plugin_params: String,
+    /// Memory cap of one plugin call, in MiB.
+    pub plugin_memory_mib: u32,
+    /// Deadline of one plugin call, in milliseconds.
+    pub plugin_deadline_ms: u32,
+    /// When the plugin fails, draw the built-in watermark instead of
+    /// failing the photo.
+    pub plugin_fallback: bool,
 }
 
 impl Default for WatermarkConfig {
@@ -53,6 +65,11 @@ impl Default for WatermarkConfig {
             position: Position::Tiled,
             text_size: 0.06,
             logo_size: 0.25,
+            plugin: None,
+            plugin_params: String::new(),
+            plugin_memory_mib: 64,
+            plugin_deadline_ms: 500,
+            plugin_fallback: false,
         }
     }
 }
@@ -76,7 +93,15 @@ impl WatermarkConfig {
             })?;
             marks.push(Arc::new(LogoWatermark::from_png(&png, self.opacity, self.position, self.logo_size)?));
         }
-        Ok(Arc::new(Stack(marks)))
+        let builtin: Arc<dyn Watermark> = Arc::new(Stack(marks));
+        let Some(path) = &self.plugin else { return Ok(builtin) };
+        let limits = crate::plugin::PluginLimits {
+            memory_bytes: (self.plugin_memory_mib.max(1) as usize) << 20,
+            deadline: std::time::Duration::from_millis(self.plugin_deadline_ms.max(1) as u64),
+        };
+        let plugin = crate::plugin::PluginWatermark::from_file(path, &self.plugin_params, limits)
+            .map_err(|e| Error::invalid("invalid_watermark", e.to_string()))?;
+        Ok(if self.plugin_fallback { Arc::new(plugin.with_fallback(builtin)) } else { Arc::new(plugin) })
     }
 }
 

@@ -60,6 +60,11 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// WebAssembly watermark plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// The job queue and the periodic tasks.
     Jobs {
         #[command(subcommand)]
@@ -94,6 +99,22 @@ enum JobsCommand {
         /// At most this many.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Load a plugin, check its interface, and render a sample image with
+    /// it under the configured limits.
+    Check {
+        /// The plugin (`.wasm`).
+        file: PathBuf,
+        /// Its parameter string.
+        #[arg(long, default_value = "")]
+        params: String,
+        /// Write the sample preview here (JPEG).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -147,6 +168,33 @@ async fn main() -> anyhow::Result<()> {
             let failed = previews(&config, &in_dir, &out, jobs, quiet)?;
             if failed > 0 {
                 std::process::exit(2);
+            }
+        }
+        Command::Plugin { command: PluginCommand::Check { file, params, out } } => {
+            let mut imaging = config.imaging.clone();
+            imaging.watermark.text = String::new();
+            imaging.watermark.plugin = Some(file.clone());
+            imaging.watermark.plugin_params = params;
+            imaging.watermark.plugin_fallback = false;
+            let pipeline = proofsheet_imaging::ImagePipeline::new(imaging).context("loading the plugin")?;
+            let (w, h) = (3000u32, 2000u32);
+            let pixels: Vec<u8> =
+                (0..w * h).flat_map(|i| [((i % w) * 255 / w) as u8, ((i / w) * 255 / h) as u8, 128]).collect();
+            let sample = proofsheet_imaging::raster::encode_jpeg(
+                &proofsheet_imaging::raster::Rgb { width: w, height: h, pixels },
+                90,
+            )?;
+            let started = std::time::Instant::now();
+            let out_img = pipeline.render_sync(&sample).context("rendering a sample with the plugin")?;
+            println!(
+                "ok: {} loads (ABI {}), imports nothing, and rendered a {w}x{h} sample in {:.1} ms",
+                file.display(),
+                proofsheet_imaging::plugin::ABI_VERSION,
+                started.elapsed().as_secs_f64() * 1e3
+            );
+            if let Some(out) = out {
+                std::fs::write(&out, &out_img.preview).with_context(|| format!("writing {}", out.display()))?;
+                println!("sample preview written to {}", out.display());
             }
         }
         Command::Migrate => {

@@ -1,0 +1,230 @@
+//! WebAssembly watermark plugins: a sandboxed [`Watermark`] run by wasmtime.
+//!
+//! # The interface (ABI version 1, a core module)
+//!
+//! A plugin is a core WebAssembly module that imports **nothing** (no WASI,
+//! no host functions: it gets only the pixels and parameters it is given)
+//! and exports:
+//!
+//! | export | signature | meaning |
+//! |---|---|---|
+//! | `memory` | memory | its linear memory |
+//! | `proofsheet_abi_version` | `() -> i32` | must return `1` |
+//! | `proofsheet_alloc` | `(len: i32) -> i32` | a pointer to `len` writable bytes, or 0 |
+//! | `proofsheet_watermark` | `(pixels: i32, width: i32, height: i32, params: i32, params_len: i32) -> i32` | draws on `width * height * 3` bytes of packed RGB8 at `pixels`, in place; `params` is the album's parameter string (UTF-8, usually JSON); returns 0, or an error code of its own |
+//!
+//! The host calls `proofsheet_alloc` once for the pixels and once for the
+//! parameters, copies both in, calls `proofsheet_watermark`, and copies the
+//! pixels back. Every call runs in a fresh instance (no state survives from
+//! one photo to the next); the compiled module is cached, so instantiation
+//! costs microseconds.
+//!
+//! # Limits
+//!
+//! - Memory: the instance's linear memory may not grow past
+//!   [`PluginLimits::memory_bytes`] (default 64 MiB); a plugin that tries
+//!   fails with a clear error.
+//! - Time: [`PluginLimits::deadline`] (default 500 ms) through epoch
+//!   interruption: a background ticker advances the engine's epoch every
+//!   10 ms, so a looping plugin is stopped within the deadline plus a tick.
+//! - Output: the pointers the plugin returns are checked against its
+//!   memory, a non-zero return is an error, and a trap is an error.
+//!
+//! Every failure is [`Error::Image`] with the plugin's name and the reason,
+//! so the photo's job records it (or the configured fallback watermark is
+//! used: see [`PluginWatermark::with_fallback`]).
+
+use std::{
+    path::Path,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use proofsheet_core::{Error, Result, RgbImageMut, Watermark};
+use wasmtime::{Config, Engine, Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+
+/// The ABI version this host speaks.
+pub const ABI_VERSION: i32 = 1;
+
+/// Resource limits of one plugin call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginLimits {
+    /// Largest linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Longest a call may run.
+    pub deadline: Duration,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        PluginLimits { memory_bytes: 64 << 20, deadline: Duration::from_millis(500) }
+    }
+}
+
+const TICK: Duration = Duration::from_millis(10);
+
+/// The shared engine, with epoch interruption and its ticker thread.
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).expect("a default wasmtime configuration");
+        let ticker = engine.clone();
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(TICK);
+                    ticker.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch ticker");
+        engine
+    })
+}
+
+fn fail(name: &str, message: impl std::fmt::Display) -> Error {
+    Error::Image { message: format!("watermark plugin {name}: {message}") }
+}
+
+/// A loaded, checked plugin with its parameters.
+#[derive(Clone)]
+pub struct PluginWatermark {
+    name: String,
+    module: Module,
+    params: Arc<[u8]>,
+    limits: PluginLimits,
+    fallback: Option<Arc<dyn Watermark>>,
+}
+
+impl std::fmt::Debug for PluginWatermark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginWatermark").field("name", &self.name).field("limits", &self.limits).finish()
+    }
+}
+
+impl PluginWatermark {
+    /// Compiles `wasm` (a binary module) and checks its interface.
+    pub fn new(name: &str, wasm: &[u8], params: &str, limits: PluginLimits) -> Result<Self> {
+        let module = Module::new(engine(), wasm).map_err(|e| fail(name, format!("not a valid module: {e:#}")))?;
+        if let Some(import) = module.imports().next() {
+            return Err(fail(
+                name,
+                format!(
+                    "imports {}::{}, which is not granted (plugins get no WASI and no host functions)",
+                    import.module(),
+                    import.name()
+                ),
+            ));
+        }
+        let exports: Vec<String> = module.exports().map(|e| e.name().to_owned()).collect();
+        for needed in ["memory", "proofsheet_abi_version", "proofsheet_alloc", "proofsheet_watermark"] {
+            if !exports.iter().any(|e| e == needed) {
+                return Err(fail(name, format!("does not export `{needed}` (see the plugin interface)")));
+            }
+        }
+        let plugin =
+            PluginWatermark { name: name.to_owned(), module, params: params.as_bytes().into(), limits, fallback: None };
+        let (mut store, instance) = plugin.instantiate()?;
+        let version = instance
+            .get_typed_func::<(), i32>(&mut store, "proofsheet_abi_version")
+            .and_then(|f| f.call(&mut store, ()))
+            .map_err(|e| fail(name, format!("proofsheet_abi_version: {e:#}")))?;
+        if version != ABI_VERSION {
+            return Err(fail(name, format!("speaks ABI version {version}; this host speaks {ABI_VERSION}")));
+        }
+        Ok(plugin)
+    }
+
+    /// Loads a plugin file; its name is the file's stem.
+    pub fn from_file(path: &Path, params: &str, limits: PluginLimits) -> Result<Self> {
+        let wasm = std::fs::read(path)
+            .map_err(|e| Error::invalid("invalid_plugin", format!("reading {}: {e}", path.display())))?;
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+        Self::new(name, &wasm, params, limits)
+    }
+
+    /// Uses `fallback` (say, the built-in watermark) when the plugin fails,
+    /// instead of failing the photo. The failure is still logged.
+    pub fn with_fallback(mut self, fallback: Arc<dyn Watermark>) -> Self {
+        self.fallback = Some(fallback);
+        self
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn instantiate(&self) -> Result<(Store<StoreLimits>, Instance)> {
+        let limits = StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).instances(1).build();
+        let mut store = Store::new(engine(), limits);
+        store.limiter(|l| l);
+        let ticks = (self.limits.deadline.as_millis() / TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        let instance = Linker::new(engine())
+            .instantiate(&mut store, &self.module)
+            .map_err(|e| fail(&self.name, format!("could not start: {e:#}")))?;
+        Ok((store, instance))
+    }
+
+    fn run(&self, img: &mut RgbImageMut<'_>) -> Result<()> {
+        let name = &self.name;
+        let (mut store, instance) = self.instantiate()?;
+        let call_err = |what: &str, e: wasmtime::Error| {
+            let reason = match e.downcast_ref::<wasmtime::Trap>() {
+                Some(wasmtime::Trap::Interrupt) => format!("ran past its {:?} deadline", self.limits.deadline),
+                Some(trap) => format!("trapped in {what}: {trap}"),
+                None => format!("{what} failed: {e:#}"),
+            };
+            fail(name, reason)
+        };
+        let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| fail(name, "exports no memory"))?;
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&mut store, "proofsheet_alloc")
+            .map_err(|e| fail(name, format!("proofsheet_alloc: {e:#}")))?;
+        let watermark = instance
+            .get_typed_func::<(i32, i32, i32, i32, i32), i32>(&mut store, "proofsheet_watermark")
+            .map_err(|e| fail(name, format!("proofsheet_watermark: {e:#}")))?;
+        let len = img.pixels.len();
+        let too_big = || fail(name, "the image is too large for a plugin");
+        let len32 = i32::try_from(len).map_err(|_| too_big())?;
+        let params_len = i32::try_from(self.params.len()).map_err(|_| too_big())?;
+        let pixels_ptr = alloc.call(&mut store, len32).map_err(|e| call_err("proofsheet_alloc", e))?;
+        let params_ptr = alloc.call(&mut store, params_len.max(1)).map_err(|e| call_err("proofsheet_alloc", e))?;
+        let in_bounds = |store: &Store<StoreLimits>, ptr: i32, n: usize| {
+            ptr > 0 && (ptr as usize).checked_add(n).is_some_and(|end| end <= memory.data_size(store))
+        };
+        if !in_bounds(&store, pixels_ptr, len) || !in_bounds(&store, params_ptr, self.params.len()) {
+            return Err(fail(name, "proofsheet_alloc returned memory it does not have (out of memory?)"));
+        }
+        memory.write(&mut store, pixels_ptr as usize, img.pixels).map_err(|e| fail(name, e))?;
+        memory.write(&mut store, params_ptr as usize, &self.params).map_err(|e| fail(name, e))?;
+        let (w, h) = (img.width as i32, img.height as i32);
+        let code = watermark
+            .call(&mut store, (pixels_ptr, w, h, params_ptr, params_len))
+            .map_err(|e| call_err("proofsheet_watermark", e))?;
+        if code != 0 {
+            return Err(fail(name, format!("returned error code {code}")));
+        }
+        if !in_bounds(&store, pixels_ptr, len) {
+            return Err(fail(name, "the pixels are no longer in its memory"));
+        }
+        memory.read(&store, pixels_ptr as usize, img.pixels).map_err(|e| fail(name, e))?;
+        Ok(())
+    }
+}
+
+impl Watermark for PluginWatermark {
+    fn apply(&self, img: &mut RgbImageMut<'_>) -> Result<()> {
+        match (self.run(img), &self.fallback) {
+            (Ok(()), _) => Ok(()),
+            (Err(e), Some(fallback)) => {
+                tracing::warn!(error = %e, "watermark plugin failed; the built-in watermark is used instead");
+                fallback.apply(img)
+            }
+            (Err(e), None) => Err(e),
+        }
+    }
+}
