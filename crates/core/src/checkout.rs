@@ -159,12 +159,7 @@ impl Checkout<'_> {
                 return Err(e);
             }
         };
-        let outcome = match event.outcome {
-            PaymentOutcome::Paid => "paid",
-            PaymentOutcome::Declined => "declined",
-            PaymentOutcome::Expired => "expired",
-            PaymentOutcome::Refunded => "refunded",
-        };
+        let outcome = event.outcome.as_str();
         let (order_id, event_id) = (event.order_id, event.id.clone());
         let applied = self.apply(gw.name(), event).await?;
         let result = if matches!(applied, Applied::Changed(_)) { "changed" } else { "ignored" };

@@ -47,6 +47,18 @@ pub enum PaymentOutcome {
     Refunded,
 }
 
+impl PaymentOutcome {
+    /// The wire and metric name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PaymentOutcome::Paid => "paid",
+            PaymentOutcome::Declined => "declined",
+            PaymentOutcome::Expired => "expired",
+            PaymentOutcome::Refunded => "refunded",
+        }
+    }
+}
+
 /// A verified notification from a gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentEvent {

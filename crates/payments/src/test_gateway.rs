@@ -88,12 +88,7 @@ impl TestGateway {
         outcome: PaymentOutcome,
         at: DateTime<Utc>,
     ) -> (Vec<(String, String)>, Vec<u8>) {
-        let outcome = match outcome {
-            PaymentOutcome::Paid => "paid",
-            PaymentOutcome::Declined => "declined",
-            PaymentOutcome::Expired => "expired",
-            PaymentOutcome::Refunded => "refunded",
-        };
+        let outcome = outcome.as_str();
         let body = serde_json::to_vec(&TestNotification {
             id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
             order_id: order,

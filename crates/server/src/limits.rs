@@ -145,10 +145,9 @@ impl Limits {
                 }
             }
         };
-        limiter.check_key(&key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-        })
+        limiter
+            .check_key(&key)
+            .map_err(|not_until| ceil_secs(not_until.wait_time_from(governor::clock::DefaultClock::default().now())))
     }
 }
 
@@ -166,14 +165,19 @@ fn classify(method: &Method, path: &str) -> Option<Kind> {
     }
 }
 
-/// The 429 every limit answers with.
-pub fn too_many(retry_after: u64, message: &str) -> Response {
-    let body = serde_json::json!({ "code": "rate_limited", "message": message });
-    Response::builder()
-        .status(poem::http::StatusCode::TOO_MANY_REQUESTS)
-        .header("Retry-After", retry_after.max(1).to_string())
-        .content_type("application/json; charset=utf-8")
-        .body(body.to_string())
+/// Whole seconds to wait, rounded up (a `Retry-After` of 0 would invite
+/// an immediate retry).
+fn ceil_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// The 429 every limit answers with: the API's own error reply.
+fn too_many(retry_after: u64) -> Response {
+    let error = proofsheet_core::Error::RateLimited {
+        message: "too many requests; try again later".into(),
+        retry_after: retry_after.max(1),
+    };
+    crate::api::error::ApiError::from(error).into_response()
 }
 
 /// The middleware applying [`Limits`].
@@ -199,7 +203,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         if let Err(wait) = self.limits.check(&req) {
             tracing::info!(path = %req.uri().path(), retry_after = wait, "rate limited");
-            return Ok(too_many(wait, "too many requests; try again later"));
+            return Ok(too_many(wait));
         }
         self.inner.call(req).await.map(IntoResponse::into_response)
     }
@@ -221,10 +225,7 @@ impl FailedSignIns {
         }
         let accounts = self.accounts.lock().unwrap();
         match accounts.get(&email.to_ascii_lowercase()) {
-            Some((_, until)) if *until > Instant::now() => {
-                let wait = *until - Instant::now();
-                Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
-            }
+            Some((_, until)) if *until > Instant::now() => Err(ceil_secs(*until - Instant::now())),
             _ => Ok(()),
         }
     }
