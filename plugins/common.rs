@@ -31,6 +31,19 @@ fn param<'a>(params: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
+/// Every pair is `key=value` with a known key, and the numeric ones parse:
+/// a typo is refused (error code 2) instead of silently ignored, so the
+/// host can tell the photographer when they pick the watermark.
+fn params_ok(params: &str, keys: &[&str], numeric: &[&str]) -> bool {
+    params.split(|c| c == ';' || c == ',').filter(|kv| !kv.trim().is_empty()).all(|kv| match kv.split_once('=') {
+        Some((k, v)) => {
+            let k = k.trim();
+            (keys.contains(&k) || numeric.contains(&k)) && (!numeric.contains(&k) || v.trim().parse::<f32>().is_ok())
+        }
+        None => false,
+    })
+}
+
 fn param_f32(params: &str, key: &str, default: f32) -> f32 {
     param(params, key).and_then(|v| v.parse().ok()).unwrap_or(default)
 }

@@ -22,6 +22,10 @@ fi
 cargo build -q --bin proofsheet
 port="${PORT:-18181}"
 data=$(mktemp -d)
+# No watermark plugins are installed here: a plugin's params are its own
+# language, which the document cannot state (the plugin refuses bad ones
+# with 422 when they are picked), so the document offers albums only the
+# text watermark. crates/server/tests/watermarks.rs covers plugin choices.
 PROOFSHEET__LIMITS__ENABLED=false "$CARGO_TARGET_DIR/debug/proofsheet" serve --addr "127.0.0.1:$port" --data-dir "$data" \
     >"$data/server.log" 2>&1 &
 server=$!

@@ -13,6 +13,9 @@ pub extern "C" fn proofsheet_watermark(pixels: i32, width: i32, height: i32, par
         Some(v) => v,
         None => return 1,
     };
+    if !params_ok(params, &["color", "background", "corner"], &["size", "margin", "opacity"]) {
+        return 2;
+    }
     let (w, h) = (width as usize, height as usize);
     let short = w.min(h) as f32;
     let size = ((param_f32(params, "size", 0.12).max(0.01).min(0.5) * short) as usize).max(8);

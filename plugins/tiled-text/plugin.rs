@@ -112,6 +112,9 @@ pub extern "C" fn proofsheet_watermark(pixels: i32, width: i32, height: i32, par
         Some(v) => v,
         None => return 1,
     };
+    if !params_ok(params, &["text", "color"], &["opacity", "scale", "spacing"]) {
+        return 2;
+    }
     let (w, h) = (width as usize, height as usize);
     let text: Vec<u8> = param(params, "text").unwrap_or("PROOF").bytes().filter(|b| (0x20..0x7F).contains(b)).collect();
     if text.is_empty() {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{AlbumId, Email, Error, Money, Result, Role, User, UserId};
+use crate::{AlbumId, Email, Error, Money, Result, Role, User, UserId, WatermarkChoice};
 
 /// Who may see an album besides its owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,6 +51,9 @@ pub struct Album {
     pub price_per_photo: Money,
     /// After this the album is closed to clients.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Its own watermark; `None` for the deployment's default.
+    #[serde(default)]
+    pub watermark: Option<WatermarkChoice>,
     /// Where its blobs live in the object store (no trailing slash).
     pub storage_prefix: String,
     /// When made.

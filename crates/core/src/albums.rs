@@ -7,7 +7,7 @@ use tracing::instrument;
 
 use crate::{
     Access, Album, AlbumFilter, AlbumId, ByteStream, Email, Error, Money, NewJob, Page, PageRequest, Photo, PhotoId,
-    PhotoStatus, Probe, Proofsheet, Result, Role, Task, User, Visibility, photo::sanitize_filename,
+    PhotoStatus, Probe, Proofsheet, Result, Role, Task, User, Visibility, WatermarkChoice, photo::sanitize_filename,
 };
 
 /// How much of an upload is buffered to find the image header. JPEG
@@ -27,6 +27,8 @@ pub struct NewAlbum {
     pub price_per_photo: Money,
     /// When it closes to clients.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Its own watermark; `None` for the deployment's default.
+    pub watermark: Option<WatermarkChoice>,
 }
 
 /// Changes to an album; `None` leaves a field as it is.
@@ -42,6 +44,9 @@ pub struct AlbumPatch {
     pub price_per_photo: Option<Money>,
     /// New expiry (`Some(None)` removes it).
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// New watermark (`Some(None)` goes back to the default). Ready photos
+    /// are rendered again with it, in the background.
+    pub watermark: Option<Option<WatermarkChoice>>,
 }
 
 /// Which image of a photo.
@@ -74,6 +79,9 @@ impl Albums<'_> {
         }
         // A past `expires_at` is allowed, as on update: the album is closed
         // to clients from the start, and its owner can extend it.
+        if let Some(w) = &new.watermark {
+            self.check_watermark(w).await?;
+        }
         let now = self.0.now();
         let id = AlbumId::new();
         let album = Album {
@@ -84,6 +92,7 @@ impl Albums<'_> {
             client_email: new.client_email,
             price_per_photo: new.price_per_photo,
             expires_at: new.expires_at,
+            watermark: new.watermark,
             storage_prefix: Album::prefix_for(user.id, id),
             created_at: now,
             updated_at: now,
@@ -160,10 +169,55 @@ impl Albums<'_> {
         if let Some(e) = patch.expires_at {
             album.expires_at = e;
         }
+        let mut rewatermark = false;
+        if let Some(w) = patch.watermark {
+            if let Some(w) = &w {
+                self.check_watermark(w).await?;
+            }
+            rewatermark = w != album.watermark;
+            album.watermark = w;
+        }
         album.updated_at = self.0.now();
         self.0.meta().update_album(&album).await?;
         self.share_notice(&album, before.as_ref()).await;
+        if rewatermark {
+            self.refresh_previews(&album).await?;
+        }
         Ok(album)
+    }
+
+    /// Asks the renderer whether it can draw `choice`, off the async
+    /// workers (a plugin is run on a sample image, up to its deadline).
+    async fn check_watermark(&self, choice: &WatermarkChoice) -> Result<()> {
+        choice.validate()?;
+        let renderer = self.0.backends().renderer.clone();
+        let choice = choice.clone();
+        tokio::task::spawn_blocking(move || renderer.check_watermark(&choice))
+            .await
+            .map_err(|e| Error::backend("checking the watermark", e))?
+    }
+
+    /// Queues a re-render of every ready photo in the album (its watermark
+    /// changed). Photos still processing pick the new watermark up when
+    /// their own job runs.
+    async fn refresh_previews(&self, album: &Album) -> Result<()> {
+        let meta = self.0.meta();
+        let queue = &self.0.backends().queue;
+        let mut page = PageRequest::new(Some(PageRequest::MAX_LIMIT), None)?;
+        let mut queued = 0u64;
+        loop {
+            let photos = meta.list_photos(album.id, page).await?;
+            for p in photos.items.iter().filter(|p| p.status == PhotoStatus::Ready) {
+                queue.enqueue(&NewJob::now(Task::RefreshPreview { photo_id: p.id }, self.0.now())).await?;
+                queued += 1;
+            }
+            match photos.next_cursor {
+                Some(c) => page = PageRequest::new(Some(PageRequest::MAX_LIMIT), Some(&c))?,
+                None => break,
+            }
+        }
+        tracing::info!(album_id = %album.id, photos = queued, "previews queued for the new watermark");
+        Ok(())
     }
 
     /// Deletes an album, its photo records and every blob under its prefix.

@@ -15,6 +15,12 @@ pub enum Task {
         /// The photo.
         photo_id: PhotoId,
     },
+    /// The album's watermark changed: render a ready photo's preview and
+    /// thumbnail again, in place (it stays `ready` throughout).
+    RefreshPreview {
+        /// The photo.
+        photo_id: PhotoId,
+    },
     /// `OrderPaid`: package the originals and issue a link.
     BuildZip {
         /// The order.
@@ -44,6 +50,7 @@ impl Task {
     pub fn kind(&self) -> &'static str {
         match self {
             Task::RenderPreview { .. } => "render_preview",
+            Task::RefreshPreview { .. } => "refresh_preview",
             Task::BuildZip { .. } => "build_zip",
             Task::RebuildZip { .. } => "rebuild_zip",
             Task::Notify { .. } => "notify",

@@ -72,7 +72,7 @@ pub use order::{Order, OrderItem, OrderStatus};
 pub use page::{Page, PageRequest};
 pub use photo::{Photo, PhotoStatus, sanitize_filename};
 pub use queue::JobQueue;
-pub use render::{ImageFormat, ImageInfo, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark};
+pub use render::{ImageFormat, ImageInfo, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark, WatermarkChoice};
 pub use reports::{Reports, SalesReport, SalesTotal};
 pub use scheduler::{Periodic, Policy, Scheduler, TickRun, parse_schedule};
 pub use store::{AlbumFilter, IdempotentReply, MetadataStore, OrderChange, OrderFilter, SalesRow, ScheduledRun};

@@ -37,6 +37,7 @@ pub fn album(owner: &User, visibility: Visibility, client: Option<&str>) -> Albu
         client_email: client.map(|c| c.parse().unwrap()),
         price_per_photo: eur(500),
         expires_at: None,
+        watermark: None,
         storage_prefix: Album::prefix_for(owner.id, id),
         created_at: SystemClock.now(),
         updated_at: SystemClock.now(),
@@ -130,8 +131,15 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         let mut changed = private.clone();
         changed.name = "Renamed".into();
         changed.client_email = None;
+        changed.watermark =
+            Some(WatermarkChoice::Plugin { plugin: "tiled-text".into(), params: "text=\"ü\";opacity=0.5".into() });
         s.update_album(&changed).await.unwrap();
-        assert_eq!(s.album(private.id).await.unwrap().unwrap().name, "Renamed");
+        assert_eq!(s.album(private.id).await.unwrap().unwrap(), changed, "{name}: changes round trip");
+        let mut text = public.clone();
+        text.watermark = Some(WatermarkChoice::Text { text: "STUDIO NORD".into() });
+        s.update_album(&text).await.unwrap();
+        assert_eq!(s.album(public.id).await.unwrap().unwrap().watermark, text.watermark, "{name}: text mark");
+        s.update_album(&public).await.unwrap();
 
         // Photos: the outbox writes the job with the row.
         let p1 = photo(public.id);
@@ -463,7 +471,7 @@ pub async fn preview_renderer(name: &str, r: &dyn PreviewRenderer, sample: &[u8]
         }
         Probe::NeedMore => panic!("{name}: a whole JPEG needs no more bytes"),
     }
-    let out = r.render(Bytes::copy_from_slice(sample)).await.unwrap();
+    let out = r.render(Bytes::copy_from_slice(sample), None).await.unwrap();
     assert_eq!((out.width, out.height), (width, height), "{name}");
     for (what, jpeg) in [("preview", &out.preview), ("thumbnail", &out.thumbnail)] {
         assert!(jpeg.starts_with(&[0xFF, 0xD8]) && jpeg.ends_with(&[0xFF, 0xD9]), "{name}: {what} is a JPEG");
@@ -471,6 +479,22 @@ pub async fn preview_renderer(name: &str, r: &dyn PreviewRenderer, sample: &[u8]
     }
     assert!(out.thumbnail.len() < out.preview.len(), "{name}: the thumbnail is smaller");
     let truncated = Bytes::copy_from_slice(&sample[..sample.len() / 2]);
-    assert_eq!(r.render(truncated).await.unwrap_err().code(), "image_rejected", "{name}: truncated");
-    assert_eq!(r.render(Bytes::from_static(b"junk")).await.unwrap_err().code(), "image_rejected", "{name}: junk");
+    assert_eq!(r.render(truncated, None).await.unwrap_err().code(), "image_rejected", "{name}: truncated");
+    let junk = Bytes::from_static(b"junk");
+    assert_eq!(r.render(junk, None).await.unwrap_err().code(), "image_rejected", "{name}: junk");
+
+    // An album's own text is drawn instead of the default mark.
+    let own = WatermarkChoice::Text { text: "Studio Nord".into() };
+    r.check_watermark(&own).unwrap();
+    let marked = r.render(Bytes::copy_from_slice(sample), Some(&own)).await.unwrap();
+    assert_eq!((marked.width, marked.height), (width, height), "{name}");
+    assert_ne!(marked.preview, out.preview, "{name}: the album's text changes the preview");
+    for bad in [
+        WatermarkChoice::Text { text: " ".into() },
+        WatermarkChoice::Text { text: "x".repeat(101) },
+        WatermarkChoice::Text { text: "line\nbreak".into() },
+        WatermarkChoice::Plugin { plugin: "no-such-plugin".into(), params: String::new() },
+    ] {
+        assert_eq!(r.check_watermark(&bad).unwrap_err().code(), "invalid_watermark", "{name}: {bad:?}");
+    }
 }

@@ -2,7 +2,15 @@
 
 use tracing::instrument;
 
-use crate::{Error, Photo, PhotoId, PhotoStatus, Proofsheet, Result};
+use crate::{Album, Error, Photo, PhotoId, PhotoStatus, Proofsheet, Renditions, Result};
+
+/// What rendering a photo came to.
+enum Rendered {
+    /// Stored.
+    Done(Renditions),
+    /// The file or the watermark can never render: the reason.
+    Failed(String),
+}
 
 /// The thumbnails service. Get it with [`Proofsheet::thumbnails`].
 pub struct Thumbnails<'a>(&'a Proofsheet);
@@ -34,26 +42,11 @@ impl Thumbnails<'_> {
         let Some(album) = meta.album(photo.album_id).await? else {
             return Ok(());
         };
-        let prefix = &album.storage_prefix;
-        let original = match self.0.blobs().get(&Photo::original_key(prefix, id)).await {
-            Err(e) if e.is_not_found() => {
-                return self.mark_failed(id, "the original is missing from storage").await;
-            }
-            other => other?,
-        };
         let started = std::time::Instant::now();
-        let out = match self.0.backends().renderer.render(original).await {
-            Ok(out) => out,
-            Err(Error::Image { message }) => {
-                crate::metrics::preview("rejected", started.elapsed());
-                return self.mark_failed(id, &message).await;
-            }
-            Err(e) => return Err(e),
+        let out = match self.render_blobs(&album, id).await? {
+            Rendered::Done(out) => out,
+            Rendered::Failed(reason) => return self.mark_failed(id, &reason).await,
         };
-        crate::metrics::preview("rendered", started.elapsed());
-        let blobs = self.0.blobs();
-        blobs.put(&Photo::preview_key(prefix, id), out.preview).await?;
-        blobs.put(&Photo::thumbnail_key(prefix, id), out.thumbnail).await?;
         // Only a still-processing photo becomes ready (it may have been
         // deleted, or finished by another worker, while we rendered).
         if !meta.mark_photo_rendered(id, out.width, out.height).await? {
@@ -61,6 +54,56 @@ impl Thumbnails<'_> {
         }
         tracing::info!(ms = started.elapsed().as_millis() as u64, "previews rendered");
         Ok(())
+    }
+
+    /// Renders a ready photo's preview and thumbnail again with its album's
+    /// current watermark, overwriting them; the photo stays `ready`, so
+    /// clients keep seeing the old preview until the new one is stored.
+    /// Photos still processing are left to their own job (which reads the
+    /// album's watermark when it runs); failed ones stay failed.
+    #[instrument(skip_all, fields(photo_id = %id))]
+    pub async fn refresh(&self, id: PhotoId) -> Result<()> {
+        let meta = self.0.meta();
+        let Some(photo) = meta.photo(id).await? else { return Ok(()) };
+        if photo.status != PhotoStatus::Ready {
+            return Ok(());
+        }
+        let Some(album) = meta.album(photo.album_id).await? else { return Ok(()) };
+        if album.purged_at.is_some() {
+            return Ok(());
+        }
+        if let Rendered::Failed(reason) = self.render_blobs(&album, id).await? {
+            // The original rendered before, so the new watermark is what
+            // fails on it: the photo is marked, as a new upload would be.
+            return self.mark_failed(id, &reason).await;
+        }
+        tracing::info!("previews refreshed");
+        Ok(())
+    }
+
+    /// Renders and stores the preview and thumbnail of photo `id`.
+    async fn render_blobs(&self, album: &Album, id: PhotoId) -> Result<Rendered> {
+        let prefix = &album.storage_prefix;
+        let original = match self.0.blobs().get(&Photo::original_key(prefix, id)).await {
+            Err(e) if e.is_not_found() => {
+                return Ok(Rendered::Failed("the original is missing from storage".into()));
+            }
+            other => other?,
+        };
+        let started = std::time::Instant::now();
+        let out = match self.0.backends().renderer.render(original, album.watermark.as_ref()).await {
+            Ok(out) => out,
+            Err(Error::Image { message }) => {
+                crate::metrics::preview("rejected", started.elapsed());
+                return Ok(Rendered::Failed(message));
+            }
+            Err(e) => return Err(e),
+        };
+        crate::metrics::preview("rendered", started.elapsed());
+        let blobs = self.0.blobs();
+        blobs.put(&Photo::preview_key(prefix, id), out.preview.clone()).await?;
+        blobs.put(&Photo::thumbnail_key(prefix, id), out.thumbnail.clone()).await?;
+        Ok(Rendered::Done(out))
     }
 
     /// Marks a photo `failed` with a reason its owner can read.

@@ -7,14 +7,15 @@
 //! way), so rotation touches 4 MP instead of 24. The thumbnail is made from
 //! the clean, oriented preview rather than from the original.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use proofsheet_core::{Error, PreviewRenderer, Probe, Renditions, Result, Watermark};
+use proofsheet_core::{Error, PreviewRenderer, Probe, Renditions, Result, Watermark, WatermarkChoice};
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    plugin::PluginWatermark,
     probe::probe,
     raster::{self, Rgb},
     watermark::WatermarkConfig,
@@ -34,8 +35,11 @@ pub struct PipelineConfig {
     pub thumbnail_quality: u8,
     /// Largest accepted image, in pixels (width x height).
     pub max_pixels: u64,
-    /// The built-in watermark.
+    /// The default watermark (built-in, or a plugin).
     pub watermark: WatermarkConfig,
+    /// Watermark plugins albums may pick, by name: `name = "path.wasm"`.
+    /// They run under the limits in `watermark`.
+    pub plugins: BTreeMap<String, PathBuf>,
 }
 
 impl Default for PipelineConfig {
@@ -47,6 +51,7 @@ impl Default for PipelineConfig {
             thumbnail_quality: 80,
             max_pixels: 100_000_000,
             watermark: WatermarkConfig::default(),
+            plugins: BTreeMap::new(),
         }
     }
 }
@@ -56,6 +61,18 @@ impl Default for PipelineConfig {
 pub struct ImagePipeline {
     config: PipelineConfig,
     watermark: Arc<dyn Watermark>,
+    /// The configured logo, kept for albums that pick their own text.
+    logo: Option<Arc<dyn Watermark>>,
+    plugins: Arc<BTreeMap<String, PluginWatermark>>,
+}
+
+impl std::fmt::Debug for ImagePipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImagePipeline")
+            .field("config", &self.config)
+            .field("plugins", &self.plugins.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Both outputs before encoding (for tests and benchmarks).
@@ -84,7 +101,48 @@ impl ImagePipeline {
             return Err(Error::invalid("invalid_imaging", "JPEG qualities are 1 to 100"));
         }
         let watermark = config.watermark.build()?;
-        Ok(ImagePipeline { config, watermark })
+        let logo = config.watermark.logo()?;
+        let mut plugins = BTreeMap::new();
+        for (name, path) in &config.plugins {
+            if name.is_empty()
+                || name.len() > 64
+                || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            {
+                return Err(Error::invalid(
+                    "invalid_imaging",
+                    format!("plugin name {name:?}: use 1 to 64 of a-z, 0-9, - and _"),
+                ));
+            }
+            let wasm = std::fs::read(path).map_err(|e| {
+                Error::invalid("invalid_imaging", format!("plugin {name}: cannot read {}: {e}", path.display()))
+            })?;
+            let plugin = PluginWatermark::new(name, &wasm, "", config.watermark.plugin_limits())
+                .map_err(|e| Error::invalid("invalid_imaging", e.to_string()))?;
+            plugins.insert(name.clone(), plugin);
+        }
+        Ok(ImagePipeline { config, watermark, logo, plugins: Arc::new(plugins) })
+    }
+
+    /// The watermark an album's `choice` stands for (`None`: the default).
+    pub fn watermark_for(&self, choice: Option<&WatermarkChoice>) -> Result<Arc<dyn Watermark>> {
+        match choice {
+            None => Ok(self.watermark.clone()),
+            Some(WatermarkChoice::Text { text }) => self.config.watermark.builtin(text, self.logo.clone()),
+            Some(WatermarkChoice::Plugin { plugin, params }) => {
+                let fallback = self.config.watermark.plugin_fallback.then(|| self.watermark.clone());
+                match (self.plugins.get(plugin), fallback) {
+                    (Some(p), None) => Ok(Arc::new(p.with_params(params))),
+                    (Some(p), Some(f)) => Ok(Arc::new(p.with_params(params).with_fallback(f))),
+                    (None, Some(f)) => {
+                        tracing::warn!(plugin, "an album's watermark plugin is not installed; using the default");
+                        Ok(f)
+                    }
+                    (None, None) => Err(Error::Image {
+                        message: format!("the album's watermark plugin {plugin:?} is not installed"),
+                    }),
+                }
+            }
+        }
     }
 
     /// Replaces the watermark (a plugin, or none for reference renders).
@@ -98,8 +156,14 @@ impl ImagePipeline {
         &self.config
     }
 
-    /// Runs every stage but encoding, on the calling thread.
+    /// Runs every stage but encoding, on the calling thread, with the
+    /// default watermark.
     pub fn render_pixels(&self, original: &[u8]) -> Result<Rendered> {
+        self.render_pixels_with(original, &*self.watermark)
+    }
+
+    /// Runs every stage but encoding, on the calling thread.
+    pub fn render_pixels_with(&self, original: &[u8], watermark: &dyn Watermark) -> Result<Rendered> {
         let info = match probe(original, true, self.config.max_pixels) {
             Ok(Probe::Image(info)) => info,
             Ok(Probe::NeedMore) => {
@@ -125,14 +189,22 @@ impl ImagePipeline {
         let mut preview = raster::orient(preview, decoded.orientation);
         let (tw, th) = raster::fit(preview.width, preview.height, self.config.thumbnail_edge);
         let mut thumbnail = raster::resize(&preview, tw, th)?;
-        self.watermark.apply(&mut preview.as_mut())?;
-        self.watermark.apply(&mut thumbnail.as_mut())?;
+        watermark.apply(&mut preview.as_mut())?;
+        watermark.apply(&mut thumbnail.as_mut())?;
         Ok(Rendered { preview, thumbnail, width, height })
     }
 
-    /// Runs the whole pipeline on the calling thread.
+    /// Runs the whole pipeline on the calling thread, with the default
+    /// watermark.
     pub fn render_sync(&self, original: &[u8]) -> Result<Renditions> {
-        let r = self.render_pixels(original)?;
+        self.render_sync_with(original, None)
+    }
+
+    /// Runs the whole pipeline on the calling thread, with an album's
+    /// watermark.
+    pub fn render_sync_with(&self, original: &[u8], choice: Option<&WatermarkChoice>) -> Result<Renditions> {
+        let watermark = self.watermark_for(choice)?;
+        let r = self.render_pixels_with(original, &*watermark)?;
         Ok(Renditions {
             preview: raster::encode_jpeg(&r.preview, self.config.preview_quality)?.into(),
             thumbnail: raster::encode_jpeg(&r.thumbnail, self.config.thumbnail_quality)?.into(),
@@ -148,11 +220,36 @@ impl PreviewRenderer for ImagePipeline {
         probe(head, complete, self.config.max_pixels)
     }
 
-    async fn render(&self, original: Bytes) -> Result<Renditions> {
+    async fn render(&self, original: Bytes, watermark: Option<&WatermarkChoice>) -> Result<Renditions> {
         let this = self.clone();
+        let choice = watermark.cloned();
         // CPU-bound: off the async workers.
-        tokio::task::spawn_blocking(move || this.render_sync(&original))
+        tokio::task::spawn_blocking(move || this.render_sync_with(&original, choice.as_ref()))
             .await
             .map_err(|e| Error::Image { message: format!("the renderer crashed: {e}") })?
     }
+
+    /// Text is checked for length and characters; a plugin must be
+    /// installed and must draw on a sample image with the given params
+    /// (no fallback), so bad params are refused when they are set.
+    fn check_watermark(&self, choice: &WatermarkChoice) -> Result<()> {
+        choice.validate()?;
+        let WatermarkChoice::Plugin { plugin, params } = choice else { return Ok(()) };
+        let Some(p) = self.plugins.get(plugin) else {
+            let installed: Vec<&str> = self.plugins.keys().map(String::as_str).collect();
+            return Err(Error::invalid(
+                "invalid_watermark",
+                format!("no watermark plugin named {plugin:?} is installed (installed: {})", installed.join(", ")),
+            ));
+        };
+        let mut sample = Rgb::gradient(320, 213);
+        p.with_params(params)
+            .apply(&mut sample.as_mut())
+            .map_err(|e| Error::invalid("invalid_watermark", format!("{e} on a sample image with these params")))
+    }
+
+    fn watermark_plugins(&self) -> Vec<String> {
+        self.plugins.keys().cloned().collect()
+    }
 }
+

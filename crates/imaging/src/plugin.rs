@@ -152,6 +152,12 @@ impl PluginWatermark {
         self
     }
 
+    /// The same compiled plugin with other parameters (cheap: the module
+    /// is shared).
+    pub fn with_params(&self, params: &str) -> Self {
+        PluginWatermark { params: params.as_bytes().into(), ..self.clone() }
+    }
+
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.name

@@ -21,6 +21,17 @@ pub struct Rgb {
 }
 
 impl Rgb {
+    /// A smooth gradient (red across, green down), to try watermarks on.
+    pub fn gradient(width: u32, height: u32) -> Rgb {
+        let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
+        for y in 0..height {
+            for x in 0..width {
+                pixels.extend([(x * 255 / width) as u8, (y * 255 / height) as u8, 128]);
+            }
+        }
+        Rgb { width, height, pixels }
+    }
+
     /// A view that watermarks can draw on.
     pub fn as_mut(&mut self) -> RgbImageMut<'_> {
         RgbImageMut { width: self.width, height: self.height, pixels: &mut self.pixels }

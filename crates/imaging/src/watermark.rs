@@ -77,6 +77,16 @@ impl Default for WatermarkConfig {
 impl WatermarkConfig {
     /// Builds the watermark these settings describe.
     pub fn build(&self) -> Result<Arc<dyn Watermark>> {
+        let builtin = self.builtin(&self.text, self.logo()?)?;
+        let Some(path) = &self.plugin else { return Ok(builtin) };
+        let plugin = crate::plugin::PluginWatermark::from_file(path, &self.plugin_params, self.plugin_limits())
+            .map_err(|e| Error::invalid("invalid_watermark", e.to_string()))?;
+        Ok(if self.plugin_fallback { Arc::new(plugin.with_fallback(builtin)) } else { Arc::new(plugin) })
+    }
+
+    /// The built-in marks in these settings' style with `text` (none when
+    /// blank) and `logo`.
+    pub fn builtin(&self, text: &str, logo: Option<Arc<dyn Watermark>>) -> Result<Arc<dyn Watermark>> {
         if !(0.0..=1.0).contains(&self.opacity) {
             return Err(Error::invalid("invalid_watermark", "watermark opacity must be between 0 and 1"));
         }
@@ -84,24 +94,27 @@ impl WatermarkConfig {
             return Err(Error::invalid("invalid_watermark", "watermark sizes must be between 0.01 and 1"));
         }
         let mut marks: Vec<Arc<dyn Watermark>> = Vec::new();
-        if !self.text.trim().is_empty() {
-            marks.push(Arc::new(TextWatermark::new(&self.text, self.opacity, self.position, self.text_size)));
+        if !text.trim().is_empty() {
+            marks.push(Arc::new(TextWatermark::new(text, self.opacity, self.position, self.text_size)));
         }
-        if let Some(path) = &self.logo_path {
-            let png = std::fs::read(path).map_err(|e| {
-                Error::invalid("invalid_watermark", format!("cannot read logo {}: {e}", path.display()))
-            })?;
-            marks.push(Arc::new(LogoWatermark::from_png(&png, self.opacity, self.position, self.logo_size)?));
-        }
-        let builtin: Arc<dyn Watermark> = Arc::new(Stack(marks));
-        let Some(path) = &self.plugin else { return Ok(builtin) };
-        let limits = crate::plugin::PluginLimits {
+        marks.extend(logo);
+        Ok(Arc::new(Stack(marks)))
+    }
+
+    /// The configured logo, read and decoded.
+    pub fn logo(&self) -> Result<Option<Arc<dyn Watermark>>> {
+        let Some(path) = &self.logo_path else { return Ok(None) };
+        let png = std::fs::read(path)
+            .map_err(|e| Error::invalid("invalid_watermark", format!("cannot read logo {}: {e}", path.display())))?;
+        Ok(Some(Arc::new(LogoWatermark::from_png(&png, self.opacity, self.position, self.logo_size)?)))
+    }
+
+    /// The limits every plugin call runs under.
+    pub fn plugin_limits(&self) -> crate::plugin::PluginLimits {
+        crate::plugin::PluginLimits {
             memory_bytes: (self.plugin_memory_mib.max(1) as usize) << 20,
             deadline: std::time::Duration::from_millis(self.plugin_deadline_ms.max(1) as u64),
-        };
-        let plugin = crate::plugin::PluginWatermark::from_file(path, &self.plugin_params, limits)
-            .map_err(|e| Error::invalid("invalid_watermark", e.to_string()))?;
-        Ok(if self.plugin_fallback { Arc::new(plugin.with_fallback(builtin)) } else { Arc::new(plugin) })
+        }
     }
 }
 

@@ -221,3 +221,68 @@ fn the_example_plugins_mark_real_previews() {
     assert!(changed(&logo, w - w / 5, h - h / 4, w, h) > 0.2, "the logo is in the bottom-right corner");
     assert_eq!(changed(&logo, 0, 0, w / 2, h / 2), 0.0, "and nowhere else");
 }
+
+/// Installed plugins (`imaging.plugins`) are picked per album: listed,
+/// checked on a sample with the album's params when picked, and drawn
+/// with those params; a missing one fails the photo or falls back.
+#[test]
+fn albums_pick_installed_plugins_with_their_own_params() {
+    use proofsheet_core::{PreviewRenderer, WatermarkChoice};
+    use proofsheet_imaging::{ImagePipeline, PipelineConfig, raster};
+
+    let dir = tempfile::tempdir().unwrap();
+    let strict = dir.path().join("strict.wasm");
+    // Inverts, but refuses any params but "ok" (code 2), like the examples
+    // refuse unknown keys.
+    let body = format!(
+        "(local $i i32) (local $end i32)
+        (if (result i32) (i32.and (i32.eq (local.get $n) (i32.const 2)) (i32.eq (i32.load16_u (local.get $q)) (i32.const {})))
+            (then {}) (else (i32.const 2)))",
+        u16::from_le_bytes(*b"ok"),
+        INVERT.replace("(local $i i32) (local $end i32)", "")
+    );
+    std::fs::write(&strict, wat::parse_str(plugin(&body, 1, 1)).unwrap()).unwrap();
+    let mut cfg = PipelineConfig::default();
+    cfg.plugins.insert("strict".into(), strict.clone());
+    let pipeline = ImagePipeline::new(cfg.clone()).unwrap();
+    assert_eq!(pipeline.watermark_plugins(), vec!["strict".to_string()]);
+
+    let pick = |params: &str| WatermarkChoice::Plugin { plugin: "strict".into(), params: params.into() };
+    pipeline.check_watermark(&pick("ok")).unwrap();
+    let err = pipeline.check_watermark(&pick("typo")).unwrap_err();
+    assert_eq!(err.code(), "invalid_watermark");
+    assert!(err.to_string().contains("error code 2"), "{err}");
+    let err = pipeline.check_watermark(&WatermarkChoice::Plugin { plugin: "nope".into(), params: String::new() });
+    assert!(err.unwrap_err().to_string().contains("installed: strict"));
+
+    let jpeg = raster::encode_jpeg(&raster::Rgb::gradient(900, 600), 90).unwrap();
+    let default = pipeline.render_sync_with(&jpeg, None).unwrap();
+    let inverted = pipeline.render_sync_with(&jpeg, Some(&pick("ok"))).unwrap();
+    let decoded = raster::decode(&inverted.preview, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
+    let px = decoded.pixel(0, 0);
+    assert!(px[0] > 200 && px[1] > 200, "the album's plugin inverted the top-left corner: {px:?}");
+    assert_ne!(default.preview, inverted.preview);
+    // Params that pass the check but fail later (here: none do) would fail
+    // the photo; a plugin uninstalled since fails it with the reason ...
+    let bare = ImagePipeline::new(PipelineConfig::default()).unwrap();
+    let err = bare.render_sync_with(&jpeg, Some(&pick("ok"))).unwrap_err();
+    assert!(err.to_string().contains("\"strict\" is not installed"), "{err}");
+    // ... or, with the fallback, gets the default watermark.
+    let mut fallback = PipelineConfig::default();
+    fallback.watermark.plugin_fallback = true;
+    let bare = ImagePipeline::new(fallback).unwrap();
+    assert_eq!(bare.render_sync_with(&jpeg, Some(&pick("ok"))).unwrap().preview, default.preview);
+    // Failing params at render time (set before a plugin update, say).
+    let err = pipeline.render_sync_with(&jpeg, Some(&pick("typo"))).unwrap_err();
+    assert_eq!(err.code(), "image_rejected");
+
+    // Names are checked when the config is loaded.
+    for bad in ["", "Upper", "has space", &"x".repeat(65)] {
+        let mut cfg = PipelineConfig::default();
+        cfg.plugins.insert(bad.to_string(), strict.clone());
+        assert!(ImagePipeline::new(cfg).is_err(), "{bad:?}");
+    }
+    let mut cfg = PipelineConfig::default();
+    cfg.plugins.insert("gone".into(), dir.path().join("missing.wasm"));
+    assert!(ImagePipeline::new(cfg).unwrap_err().to_string().contains("cannot read"));
+}

@@ -214,7 +214,7 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
             .overriding("X-Frame-Options", "DENY")
             .overriding("Referrer-Policy", "no-referrer"),
     );
-    let spec_json = crate::api::spec::patch(&api.spec());
+    let spec_json = crate::api::spec::patch(&api.spec(), &state.engine.backends().renderer.watermark_plugins());
     let spec = poem::endpoint::make_sync(move |_| {
         poem::Response::builder().content_type("application/json; charset=utf-8").body(spec_json.clone())
     });

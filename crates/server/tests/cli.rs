@@ -77,6 +77,18 @@ fn serve_refuses_a_bad_configuration_with_a_clear_message() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "unknown keys are refused");
+    // An installed plugin that cannot be read stops start-up, named by the
+    // key its environment variable makes.
+    let out = Command::new(env!("CARGO_BIN_EXE_proofsheet"))
+        .args(["--data-dir"])
+        .arg(dir.path())
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("PROOFSHEET__IMAGING__PLUGINS__TILED_TEXT", dir.path().join("missing.wasm"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("plugin tiled_text: cannot read"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -78,6 +78,7 @@ impl Shop {
                     client_email: Some(self.client.email.clone()),
                     price_per_photo: testkit::eur(700),
                     expires_at: Some(self.clock.now() + Duration::days(10)),
+                    watermark: None,
                 },
             )
             .await

@@ -111,6 +111,7 @@ const WITHOUT_IDS: &[(&str, &str)] = &[
     ("GET", "/api/v1/users/me"),
     ("POST", "/api/v1/albums"),
     ("GET", "/api/v1/albums"),
+    ("GET", "/api/v1/watermarks"),
     ("POST", "/api/v1/orders"),
     ("GET", "/api/v1/orders"),
     ("GET", "/api/v1/reports/sales"),

@@ -93,6 +93,7 @@ async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
                 client_email: None,
                 price_per_photo: testkit::eur(100),
                 expires_at: None,
+                watermark: None,
             },
         )
         .await

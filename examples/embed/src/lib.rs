@@ -89,6 +89,7 @@ impl Shop {
                     client_email: None,
                     price_per_photo: Money::new(900, "EUR".parse()?)?,
                     expires_at: None,
+                    watermark: None,
                 },
             )
             .await?;

@@ -12,7 +12,8 @@ use poem_openapi::{
     types::{MaybeUndefined, multipart::Upload},
 };
 use proofsheet_core::{
-    AlbumId, AlbumPatch, ByteStream, Email, Error, Money, NewAlbum, PageRequest, Photo, PhotoId, PhotoVariant,
+    AlbumId, AlbumPatch, ByteStream, Email, Error, Money, NewAlbum, PageRequest, Photo, PhotoId, PhotoVariant, Role,
+    WatermarkChoice,
 };
 
 use super::{ApiTags, error::ApiError, model::*};
@@ -174,9 +175,10 @@ impl AlbumsApi {
             client_email: parse_email(b.client_email.map(String::from))?,
             price_per_photo: Money::try_from(b.price_per_photo)?,
             expires_at: b.expires_at,
+            watermark: b.watermark.map(WatermarkChoice::try_from).transpose()?,
         };
         let album = self.state.engine.albums().create(&auth.0, new).await?;
-        Ok(AlbumCreated::Created(Json(AlbumDto::new(album, true))))
+        Ok(AlbumCreated::Created(Json(AlbumDto::new(album, true, true))))
     }
 
     /// Albums of the caller: a photographer's own; a client's shared ones plus public ones.
@@ -190,8 +192,9 @@ impl AlbumsApi {
         let page = self.state.engine.albums().list(&auth.0, Self::page(limit.0, cursor.0)?).await?;
         let user = &auth.0;
         let (items, next_cursor) = page_parts(page, |a| {
-            let close = a.owner_id == user.id || a.client_email.as_ref() == Some(&user.email);
-            AlbumDto::new(a, close)
+            let owner = a.owner_id == user.id;
+            let close = owner || a.client_email.as_ref() == Some(&user.email);
+            AlbumDto::new(a, close, owner)
         });
         Ok(Json(AlbumPage { items, next_cursor }))
     }
@@ -202,7 +205,7 @@ impl AlbumsApi {
         let id: AlbumId = album_id.0.parse()?;
         let (album, access) = self.state.engine.albums().get(auth.user(), id).await?;
         let close = matches!(access, proofsheet_core::Access::Owner | proofsheet_core::Access::Client);
-        Ok(Json(AlbumDto::new(album, close)))
+        Ok(Json(AlbumDto::new(album, close, access == proofsheet_core::Access::Owner)))
     }
 
     /// Change an album (owner).
@@ -229,9 +232,29 @@ impl AlbumsApi {
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(t) => Some(Some(t)),
             },
+            watermark: match b.watermark {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(w) => Some(Some(w.try_into()?)),
+            },
         };
         let album = self.state.engine.albums().update(&auth.0, id, patch).await?;
-        Ok(Json(AlbumDto::new(album, true)))
+        Ok(Json(AlbumDto::new(album, true, true)))
+    }
+
+    /// The watermarks an album may pick (photographers): the built-in mark
+    /// with its own text, or one of the installed plugins.
+    #[oai(path = "/watermarks", method = "get")]
+    async fn watermarks(&self, auth: BearerAuth) -> Result<Json<WatermarkOptionsDto>, ApiError> {
+        if auth.0.role != Role::Photographer {
+            return Err(Error::forbidden("photographers_only", "watermarks are chosen by photographers").into());
+        }
+        let plugins = self.state.engine.backends().renderer.watermark_plugins();
+        let mut kinds = vec![WatermarkKindDto::Text];
+        if !plugins.is_empty() {
+            kinds.push(WatermarkKindDto::Plugin);
+        }
+        Ok(Json(WatermarkOptionsDto { kinds, plugins }))
     }
 
     /// Delete an album with its photos, previews and originals (owner).

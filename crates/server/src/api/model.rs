@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object, types::MaybeUndefined};
 use proofsheet_core::{
     Album, Currency, Error, Job, Money, Order, OrderStatus, Page, Photo, PhotoStatus, Role, User, Visibility,
+    WatermarkChoice,
 };
 
 /// A JSON string in a request, and only a string: poem-openapi's `String`
@@ -215,6 +216,87 @@ impl From<VisibilityDto> for Visibility {
     }
 }
 
+/// What kind of watermark an album picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "WatermarkKind", rename_all = "snake_case")]
+pub enum WatermarkKindDto {
+    /// The built-in mark with the album's own `text`.
+    Text,
+    /// An installed plugin (`GET /api/v1/watermarks`) with its `params`.
+    Plugin,
+}
+
+/// An album's own watermark: `{"kind": "text", "text"}` or
+/// `{"kind": "plugin", "plugin", "params"?}`. One flat object, so that
+/// unknown fields can be refused; the served document states the two
+/// shapes as a `oneOf` (see `spec.rs`).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Watermark", deny_unknown_fields)]
+pub struct WatermarkDto {
+    /// `text` or `plugin`.
+    pub kind: WatermarkKindDto,
+    /// For `text`: 1 to 100 printable characters.
+    #[oai(skip_serializing_if_is_none)]
+    pub text: Option<Text>,
+    /// For `plugin`: an installed plugin's name.
+    #[oai(skip_serializing_if_is_none)]
+    pub plugin: Option<Text>,
+    /// For `plugin`: its parameter string (see the plugin's docs), up to
+    /// 4096 characters; empty when absent.
+    #[oai(skip_serializing_if_is_none)]
+    pub params: Option<Text>,
+}
+
+impl From<WatermarkChoice> for WatermarkDto {
+    fn from(w: WatermarkChoice) -> Self {
+        match w {
+            WatermarkChoice::Text { text } => {
+                WatermarkDto { kind: WatermarkKindDto::Text, text: Some(Text(text)), plugin: None, params: None }
+            }
+            WatermarkChoice::Plugin { plugin, params } => WatermarkDto {
+                kind: WatermarkKindDto::Plugin,
+                text: None,
+                plugin: Some(Text(plugin)),
+                params: Some(Text(params)),
+            },
+        }
+    }
+}
+
+impl TryFrom<WatermarkDto> for WatermarkChoice {
+    type Error = Error;
+
+    fn try_from(w: WatermarkDto) -> Result<Self, Error> {
+        let bad = |m: &str| Error::invalid("invalid_watermark", m.to_owned());
+        match w.kind {
+            WatermarkKindDto::Text => {
+                if w.plugin.is_some() || w.params.is_some() {
+                    return Err(bad("a text watermark takes only `text`"));
+                }
+                let text = w.text.ok_or_else(|| bad("a text watermark needs `text`"))?;
+                Ok(WatermarkChoice::Text { text: text.0 })
+            }
+            WatermarkKindDto::Plugin => {
+                if w.text.is_some() {
+                    return Err(bad("a plugin watermark takes `plugin` and `params`, not `text`"));
+                }
+                let plugin = w.plugin.ok_or_else(|| bad("a plugin watermark needs `plugin`"))?;
+                Ok(WatermarkChoice::Plugin { plugin: plugin.0, params: w.params.map(|p| p.0).unwrap_or_default() })
+            }
+        }
+    }
+}
+
+/// The watermarks albums may pick.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "WatermarkOptions")]
+pub struct WatermarkOptionsDto {
+    /// `text`, and `plugin` when plugins are installed.
+    pub kinds: Vec<WatermarkKindDto>,
+    /// Names of the installed plugins.
+    pub plugins: Vec<String>,
+}
+
 /// An album.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Album")]
@@ -234,6 +316,10 @@ pub struct AlbumDto {
     pub price_per_photo: MoneyDto,
     /// When it closes to clients.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Its own watermark (shown to its owner only); absent or `null` for
+    /// the deployment's default.
+    #[oai(skip_serializing_if_is_none)]
+    pub watermark: Option<WatermarkDto>,
     /// When made.
     pub created_at: DateTime<Utc>,
     /// When last changed.
@@ -241,8 +327,9 @@ pub struct AlbumDto {
 }
 
 impl AlbumDto {
-    /// The album as `viewer_is_owner` may see it.
-    pub fn new(a: Album, viewer_is_owner_or_client: bool) -> Self {
+    /// The album as its viewer may see it: the client address to its owner
+    /// and client, the watermark to its owner.
+    pub fn new(a: Album, viewer_is_owner_or_client: bool, viewer_is_owner: bool) -> Self {
         AlbumDto {
             id: a.id.to_string(),
             name: a.name,
@@ -251,6 +338,7 @@ impl AlbumDto {
             client_email: if viewer_is_owner_or_client { a.client_email.map(|e| e.to_string()) } else { None },
             price_per_photo: a.price_per_photo.into(),
             expires_at: a.expires_at,
+            watermark: if viewer_is_owner { a.watermark.map(Into::into) } else { None },
             created_at: a.created_at,
             updated_at: a.updated_at,
         }
@@ -271,9 +359,12 @@ pub struct CreateAlbumRequest {
     pub price_per_photo: MoneyDto,
     /// When it closes to clients (future).
     pub expires_at: Option<DateTime<Utc>>,
+    /// Its own watermark; absent or `null` for the deployment's default.
+    pub watermark: Option<WatermarkDto>,
 }
 
-/// Album changes: absent fields stay, `null` clears `client_email` or `expires_at`.
+/// Album changes: absent fields stay, `null` clears `client_email` or
+/// `expires_at`, or sets `watermark` back to the default.
 #[derive(Debug, Clone, Object)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateAlbumRequest {
@@ -287,6 +378,9 @@ pub struct UpdateAlbumRequest {
     pub price_per_photo: Option<MoneyDto>,
     /// New expiry, or `null` for none.
     pub expires_at: MaybeUndefined<DateTime<Utc>>,
+    /// New watermark, or `null` for the default. Ready photos are rendered
+    /// again with it in the background.
+    pub watermark: MaybeUndefined<WatermarkDto>,
 }
 
 /// A page of albums.

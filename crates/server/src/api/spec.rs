@@ -11,7 +11,8 @@
 //!   lists) are stated as schema constraints, never looser than the server;
 //! - `limit` is 1 to 200 and `cursor` a UUID on every list; report periods
 //!   are dates or RFC 3339 times; job statuses an enum;
-//! - `GET /reports/sales` answers JSON or CSV on 200.
+//! - `GET /reports/sales` answers JSON or CSV on 200;
+//! - an album's `Watermark` is a `oneOf` of its two shapes.
 //!
 //! It also knows which methods each path takes, for the `Allow` header of
 //! a 405.
@@ -27,8 +28,9 @@ const TEXT: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x
 
 static METHODS: OnceLock<Vec<(Vec<String>, Vec<String>)>> = OnceLock::new();
 
-/// Patches poem-openapi's document (see the module docs).
-pub fn patch(spec: &str) -> String {
+/// Patches poem-openapi's document (see the module docs); `plugins` are
+/// the installed watermark plugins' names.
+pub fn patch(spec: &str, plugins: &[String]) -> String {
     let mut v: Value = serde_json::from_str(spec).expect("poem-openapi writes JSON");
     if let Some(schemas) = v.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         for schema in schemas.values_mut() {
@@ -68,6 +70,27 @@ pub fn patch(spec: &str) -> String {
                 p["description"] = d;
             }
         }
+    }
+    // An album's watermark is one flat object on the Rust side (so that
+    // unknown fields are refused); its shapes are stated here, a plugin
+    // only when one is installed, and then by its installed names.
+    if let Some(w) = v.pointer_mut("/components/schemas/Watermark") {
+        let description = w.get("description").cloned().unwrap_or(Value::Null);
+        let mut shapes = vec![json!(
+            {"type": "object", "title": "TextWatermark", "additionalProperties": false,
+             "required": ["kind", "text"],
+             "properties": {"kind": {"type": "string", "enum": ["text"]}, "text": text(100)}}
+        )];
+        if !plugins.is_empty() {
+            shapes.push(json!(
+                {"type": "object", "title": "PluginWatermark", "additionalProperties": false,
+                 "required": ["kind", "plugin"],
+                 "properties": {"kind": {"type": "string", "enum": ["plugin"]},
+                                "plugin": {"type": "string", "enum": plugins},
+                                "params": {"type": "string", "maxLength": 4096, "nullable": true}}}
+            ));
+        }
+        *w = json!({"description": description, "oneOf": shapes});
     }
     let mut methods = Vec::new();
     if let Some(paths) = v.pointer_mut("/paths").and_then(Value::as_object_mut) {

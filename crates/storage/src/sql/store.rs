@@ -86,11 +86,24 @@ fn album_from(row: &$row) -> Result<Album> {
             .transpose()?,
         price_per_photo: Money::new(row.get("price_amount"), currency)?,
         expires_at: row.get::<Option<i64>, _>("expires_at").map(from_millis),
+        watermark: row
+            .get::<Option<String>, _>("watermark")
+            .map(|w| serde_json::from_str(&w))
+            .transpose()
+            .map_err(|e| Error::backend_permanent("reading an album's watermark", e))?,
         storage_prefix: row.get("storage_prefix"),
         created_at: from_millis(row.get("created_at")),
         updated_at: from_millis(row.get("updated_at")),
         purged_at: row.get::<Option<i64>, _>("purged_at").map(from_millis),
     })
+}
+
+fn watermark_json(a: &Album) -> Result<Option<String>> {
+    a.watermark
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| Error::backend_permanent("storing an album's watermark", e))
 }
 
 fn photo_from(row: &$row) -> Result<Photo> {
@@ -294,8 +307,8 @@ impl MetadataStore for $store {
     async fn insert_album(&self, a: &Album) -> Result<()> {
         sqlx::query(
             "INSERT INTO albums (id, owner_id, name, visibility, client_email, price_amount, price_currency,
-                                 expires_at, storage_prefix, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                 expires_at, storage_prefix, created_at, updated_at, watermark)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(a.id.to_string())
         .bind(a.owner_id.to_string())
@@ -308,6 +321,7 @@ impl MetadataStore for $store {
         .bind(&a.storage_prefix)
         .bind(millis(a.created_at))
         .bind(millis(a.updated_at))
+        .bind(watermark_json(a)?)
         .execute(&self.pool)
         .await
         .map_err(db_err("adding an album"))?;
@@ -327,7 +341,7 @@ impl MetadataStore for $store {
     async fn update_album(&self, a: &Album) -> Result<()> {
         sqlx::query(
             "UPDATE albums SET name = $1, visibility = $2, client_email = $3, price_amount = $4, price_currency = $5,
-                               expires_at = $6, updated_at = $7 WHERE id = $8",
+                               expires_at = $6, updated_at = $7, watermark = $9 WHERE id = $8",
         )
         .bind(&a.name)
         .bind(a.visibility.as_str())
@@ -337,6 +351,7 @@ impl MetadataStore for $store {
         .bind(a.expires_at.map(millis))
         .bind(millis(a.updated_at))
         .bind(a.id.to_string())
+        .bind(watermark_json(a)?)
         .execute(&self.pool)
         .await
         .map_err(db_err("updating an album"))?;

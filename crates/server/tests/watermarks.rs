@@ -1,0 +1,166 @@
+//! An album picks its own watermark: the built-in mark with its own text,
+//! or an installed plugin with its own params. Bad choices are refused when
+//! they are made; a change re-renders the album's ready photos in place.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn plugin_dir() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/build");
+    if dir.join("tiled-text.wasm").exists() {
+        return Some(dir);
+    }
+    assert!(std::env::var_os("PROOFSHEET_REQUIRE_SERVICES").is_none(), "run plugins/build.sh first");
+    eprintln!("skipped: plugins/build/*.wasm not built (run plugins/build.sh)");
+    None
+}
+
+async fn patch(app: &TestApp, token: &str, album: &str, body: Value) -> (StatusCode, Value) {
+    let r = app.http.patch(app.api(&format!("/albums/{album}"))).bearer_auth(token).json(&body).send().await.unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn preview(app: &TestApp, token: &str, photo: &Value) -> Vec<u8> {
+    let r = app.get(&format!("/photos/{}/preview", photo["id"].as_str().unwrap()), Some(token)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.bytes().await.unwrap().to_vec()
+}
+
+/// Polls the preview until it is no longer `old`; the photo must stay
+/// `ready` all along.
+async fn wait_changed(app: &TestApp, token: &str, album: &str, photo: &Value, old: &[u8]) -> Vec<u8> {
+    for _ in 0..600 {
+        let photos = app.wait_processed(token, album, 1).await;
+        assert_eq!(photos[0]["status"], "ready", "the photo stays ready while it is re-rendered");
+        let now = preview(app, token, photo).await;
+        if now != old {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the preview was not re-rendered within 60 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_album_picks_its_watermark_and_its_previews_follow() {
+    let Some(dir) = plugin_dir() else { return };
+    let app = TestApp::start_with(|c| {
+        c.imaging.plugins.insert("tiled-text".into(), dir.join("tiled-text.wasm"));
+        c.imaging.plugins.insert("corner-logo".into(), dir.join("corner-logo.wasm"));
+    })
+    .await;
+    let owner = app.user("owner@studio.test", "photographer").await;
+    let client = app.user("client@home.test", "client").await;
+
+    // What may be picked: photographers only.
+    let r = app.get("/watermarks", Some(&owner)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let options: Value = r.json().await.unwrap();
+    assert_eq!(options, json!({"kinds": ["text", "plugin"], "plugins": ["corner-logo", "tiled-text"]}));
+    assert_eq!(app.get("/watermarks", Some(&client)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/watermarks", None).await.status(), StatusCode::UNAUTHORIZED);
+
+    // Bad choices are refused with the reason, and no album is made.
+    let new_album = |watermark: Value| {
+        json!({"name": "Shoot", "visibility": "private", "client_email": "client@home.test",
+               "price_per_photo": {"amount": 500, "currency": "EUR"}, "watermark": watermark})
+    };
+    for (bad, why) in [
+        (json!({"kind": "text"}), "needs `text`"),
+        (json!({"kind": "text", "text": "   "}), "1 to 100"),
+        (json!({"kind": "text", "text": "two\nlines"}), "1 to 100"),
+        (json!({"kind": "text", "text": "x".repeat(101)}), "1 to 100"),
+        (json!({"kind": "text", "text": "PROOF", "plugin": "tiled-text"}), "only `text`"),
+        (json!({"kind": "plugin"}), "needs `plugin`"),
+        (json!({"kind": "plugin", "plugin": "tiled-text", "text": "PROOF"}), "not `text`"),
+        (json!({"kind": "plugin", "plugin": "tiled-text", "params": "x".repeat(4097)}), "4096"),
+        (json!({"kind": "plugin", "plugin": "nope"}), "installed: corner-logo, tiled-text"),
+        (json!({"kind": "plugin", "plugin": "tiled-text", "params": "txet=typo"}), "error code 2"),
+        (json!({"kind": "plugin", "plugin": "corner-logo", "params": "size=big"}), "error code 2"),
+    ] {
+        let r = app.post_json("/albums", Some(&owner), new_album(bad.clone())).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "invalid_watermark", "{bad}: {body}");
+        assert!(body["message"].as_str().unwrap().contains(why), "{bad}: {body}");
+    }
+    for bad in [
+        json!({"kind": "none"}),
+        json!({"text": "PROOF"}),
+        json!({"kind": "text", "text": "x", "color": "red"}),
+        json!({"kind": "text", "text": 7}),
+        json!("PROOF"),
+    ] {
+        let r = app.post_json("/albums", Some(&owner), new_album(bad.clone())).await;
+        assert!(matches!(r.status().as_u16(), 400 | 422), "{bad}: {}", r.status());
+    }
+    let listed: Value = app.get("/albums", Some(&owner)).await.json().await.unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0, "nothing was made by the refused requests");
+
+    // An album with its own text, and one with the default.
+    let r = app
+        .post_json("/albums", Some(&owner), new_album(json!({"kind": "text", "text": "STUDIO NORD"})))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let own: Value = r.json().await.unwrap();
+    assert_eq!(own["watermark"], json!({"kind": "text", "text": "STUDIO NORD"}));
+    let own_id = own["id"].as_str().unwrap().to_owned();
+    let plain_id = app.album(&owner, "private", Some("client@home.test")).await;
+    let plain: Value = app.get(&format!("/albums/{plain_id}"), Some(&owner)).await.json().await.unwrap();
+    assert!(plain["watermark"].is_null(), "the default: {plain}");
+
+    // The watermark is the owner's business: the client does not see it.
+    let seen: Value = app.get(&format!("/albums/{own_id}"), Some(&client)).await.json().await.unwrap();
+    assert!(seen.get("watermark").is_none_or(Value::is_null), "{seen}");
+
+    let photo = jpeg(1600, 1200, 1, true);
+    for album in [&own_id, &plain_id] {
+        assert_eq!(app.upload(&owner, album, "a.jpg", photo.clone()).await.status(), StatusCode::CREATED);
+    }
+    let own_photo = app.wait_processed(&owner, &own_id, 1).await.remove(0);
+    let plain_photo = app.wait_processed(&owner, &plain_id, 1).await.remove(0);
+    assert_eq!(own_photo["status"], "ready");
+    let default_preview = preview(&app, &owner, &plain_photo).await;
+    let text_preview = preview(&app, &owner, &own_photo).await;
+    assert_ne!(text_preview, default_preview, "the album's text is drawn instead of the default");
+
+    // Switch to a plugin with params: re-rendered in place.
+    let choice = json!({"kind": "plugin", "plugin": "tiled-text", "params": "text=NORD;opacity=0.6"});
+    let (status, album) = patch(&app, &owner, &own_id, json!({"watermark": choice})).await;
+    assert_eq!(status, StatusCode::OK, "{album}");
+    assert_eq!(album["watermark"], choice);
+    let plugin_preview = wait_changed(&app, &owner, &own_id, &own_photo, &text_preview).await;
+    assert_ne!(plugin_preview, default_preview);
+    let (_, _, px) = decode(&plugin_preview);
+    assert!(!px.is_empty());
+
+    // A refused change changes nothing.
+    let (status, body) =
+        patch(&app, &owner, &own_id, json!({"watermark": {"kind": "plugin", "plugin": "tiled-text", "params": "x"}}))
+            .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let kept: Value = app.get(&format!("/albums/{own_id}"), Some(&owner)).await.json().await.unwrap();
+    assert_eq!(kept["watermark"], choice);
+
+    // Other changes leave the watermark (and the previews) alone.
+    let (status, renamed) = patch(&app, &owner, &own_id, json!({"name": "Renamed"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(renamed["watermark"], choice);
+
+    // `null` goes back to the default: the same bytes as the plain album's.
+    let (status, album) = patch(&app, &owner, &own_id, json!({"watermark": null})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(album["watermark"].is_null(), "{album}");
+    let back = wait_changed(&app, &owner, &own_id, &own_photo, &plugin_preview).await;
+    assert_eq!(back, default_preview, "rendered again with the default watermark");
+    let thumb = app.get(&format!("/photos/{}/thumbnail", own_photo["id"].as_str().unwrap()), Some(&owner)).await;
+    let plain_thumb =
+        app.get(&format!("/photos/{}/thumbnail", plain_photo["id"].as_str().unwrap()), Some(&owner)).await;
+    assert_eq!(thumb.bytes().await.unwrap(), plain_thumb.bytes().await.unwrap(), "the thumbnail too");
+    app.server.shutdown().await;
+}
