@@ -16,6 +16,10 @@
 # core, each taking an equal share of the files (xargs -P cores -n share),
 # which beats both one process per file (start-up each time) and one
 # process with a thread per core (one image at a time).
+#
+# Ours runs twice: the default pure-Rust build, and the build with the
+# `turbojpeg` feature (libjpeg-turbo from its bundled source; cmake and
+# nasm are installed here if missing). TURBO=0 skips the second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES="${SIZES:-12,24,45}"
@@ -25,39 +29,59 @@ CORPUS="${CORPUS:-/var/tmp/proofsheet-corpus}"
 QUALITY="${QUALITY:-85}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cores=$(nproc)
-if ! command -v vipsthumbnail >/dev/null; then
-    echo "installing libvips-tools" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q libvips-tools >/dev/null
+TURBO="${TURBO:-1}"
+need=""
+command -v vipsthumbnail >/dev/null || need="$need libvips-tools"
+if [ "$TURBO" = 1 ]; then
+    command -v cmake >/dev/null || need="$need cmake"
+    command -v nasm >/dev/null || need="$need nasm"
+fi
+if [ -n "$need" ]; then
+    echo "installing$need" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null
 fi
 flag=$([ "$PROFILE" = release ] && echo --release || true)
-cargo build -q $flag -p proofsheet-imaging --example corpus
-cargo build -q $flag -p proofsheet-server --bin proofsheet
 bin="$CARGO_TARGET_DIR/$PROFILE"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-printf '%-6s %6s %14s %14s %7s %16s %16s\n' size images "vips img/s" "ours img/s" ratio "vips peak RSS" "ours peak RSS"
+cargo build -q $flag -p proofsheet-imaging --example corpus
+variants="rust"
+if [ "$TURBO" = 1 ]; then
+    cargo build -q $flag -p proofsheet-server --bin proofsheet --features turbojpeg
+    cp "$bin/proofsheet" "$work/proofsheet-turbo"
+    variants="rust turbo"
+fi
+cargo build -q $flag -p proofsheet-server --bin proofsheet
+cp "$bin/proofsheet" "$work/proofsheet-rust"
+printf '%-6s %-6s %6s %12s %12s %7s %20s %20s\n' size build images "vips img/s" "ours img/s" ratio "vips peak RSS" "ours peak RSS"
 for mp in ${SIZES//,/ }; do
     dir="$CORPUS/${mp}mp-$COUNT"
     if [ ! -d "$dir" ] || [ "$(ls "$dir" | wc -l)" -ne "$COUNT" ]; then
         rm -rf "$dir"
         "$bin/examples/corpus" "$dir" "$mp" "$COUNT" >/dev/null
     fi
-    mkdir -p "$work/vips-$mp" "$work/ours-$mp"
-    # Warm the page cache so both read from memory.
+    # Warm the page cache so all read from memory.
     cat "$dir"/*.jpg >/dev/null
     share=$(( (COUNT + cores - 1) / cores ))
-    vips=$( { /usr/bin/time -f '%e %M' sh -c "ls '$dir'/*.jpg | VIPS_CONCURRENCY=1 xargs -P $cores -n $share \
-        vipsthumbnail --size 2048x2048 -o '$work/vips-$mp/%s.jpg[Q=$QUALITY,strip]'" ; } 2>&1 | tail -n 1)
-    ours=$( { /usr/bin/time -f '%e %M' "$bin/proofsheet" previews "$dir" --out "$work/ours-$mp" --jobs "$cores" --quiet \
-        >/dev/null ; } 2>&1 | tail -n 1)
-    read -r vs vk <<<"$vips"
-    read -r os ok <<<"$ours"
-    [ "$(ls "$work/vips-$mp" | wc -l)" -eq "$COUNT" ] || { echo "vipsthumbnail made too few images" >&2; exit 1; }
-    [ "$(ls "$work/ours-$mp" | wc -l)" -eq $((COUNT * 2)) ] || { echo "proofsheet previews made too few images" >&2; exit 1; }
-    awk -v mp="$mp" -v n="$COUNT" -v vs="$vs" -v vk="$vk" -v os="$os" -v ok="$ok" -v c="$cores" 'BEGIN {
-        vr = n / vs; or = n / os;
-        printf "%-6s %6d %14.2f %14.2f %6.2fx %9d MiB (%d/img) %9d MiB (%d/img)\n", mp "MP", n, vr, or, or / vr,
-            vk / 1024, vk / 1024, ok / 1024, ok / 1024 / c }'
+    for variant in $variants; do
+        # vips runs again next to each build, so each ratio comes from
+        # back-to-back runs on the same machine state.
+        rm -rf "$work/vips-$mp" "$work/ours-$mp"
+        mkdir -p "$work/vips-$mp" "$work/ours-$mp"
+        vips=$( { /usr/bin/time -f '%e %M' sh -c "ls '$dir'/*.jpg | VIPS_CONCURRENCY=1 xargs -P $cores -n $share \
+            vipsthumbnail --size 2048x2048 -o '$work/vips-$mp/%s.jpg[Q=$QUALITY,strip]'" ; } 2>&1 | tail -n 1)
+        ours=$( { /usr/bin/time -f '%e %M' "$work/proofsheet-$variant" previews "$dir" --out "$work/ours-$mp" \
+            --jobs "$cores" --quiet >/dev/null ; } 2>&1 | tail -n 1)
+        read -r vs vk <<<"$vips"
+        read -r os ok <<<"$ours"
+        [ "$(ls "$work/vips-$mp" | wc -l)" -eq "$COUNT" ] || { echo "vipsthumbnail made too few images" >&2; exit 1; }
+        [ "$(ls "$work/ours-$mp" | wc -l)" -eq $((COUNT * 2)) ] || { echo "proofsheet previews made too few images" >&2; exit 1; }
+        awk -v mp="$mp" -v b="$variant" -v n="$COUNT" -v vs="$vs" -v vk="$vk" -v os="$os" -v ok="$ok" -v c="$cores" 'BEGIN {
+            vr = n / vs; or = n / os;
+            printf "%-6s %-6s %6d %12.2f %12.2f %6.2fx %9d MiB (%d/img) %9d MiB (%d/img)\n", mp "MP", b, n, vr, or,
+                or / vr, vk / 1024, vk / 1024, ok / 1024, ok / 1024 / c }'
+    done
 done
-echo "(ratio = ours / vips in images per second; vips peak RSS is one single-threaded process, one image in flight;"
+echo "(build: rust = the default pure-Rust decoders and encoder, turbo = --features turbojpeg;"
+echo " ratio = ours / vips in images per second; vips peak RSS is one single-threaded process, one image in flight;"
 echo " ours is one process with $cores images in flight; both on $cores cores)"

@@ -135,10 +135,9 @@ pub trait PreviewRenderer: Send + Sync + 'static {
         choice.validate()?;
         match choice {
             WatermarkChoice::Text { .. } => Ok(()),
-            WatermarkChoice::Plugin { plugin, .. } => Err(Error::invalid(
-                "invalid_watermark",
-                format!("no watermark plugin named {plugin:?} is installed"),
-            )),
+            WatermarkChoice::Plugin { plugin, .. } => {
+                Err(Error::invalid("invalid_watermark", format!("no watermark plugin named {plugin:?} is installed")))
+            }
         }
     }
     /// The names of the watermark plugins albums may pick.

@@ -252,4 +252,3 @@ impl PreviewRenderer for ImagePipeline {
         self.plugins.keys().cloned().collect()
     }
 }
-

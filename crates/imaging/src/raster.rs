@@ -71,7 +71,21 @@ pub fn decode(data: &[u8], format: ImageFormat) -> Result<Decoded> {
 /// drop), anything else at full size. The result may be larger than
 /// `min_edge` (the smallest scale that still covers it); resize it to the
 /// exact size after.
+///
+/// With the `turbojpeg` feature every JPEG goes through libjpeg-turbo
+/// instead, at the smallest of its eighths (1/8, 2/8, ... 8/8) that still
+/// covers `min_edge`; a JPEG it cannot turn into RGB (CMYK) falls back to
+/// the pure-Rust path.
 pub fn decode_at_least(data: &[u8], format: ImageFormat, width: u32, height: u32, min_edge: u32) -> Result<Decoded> {
+    #[cfg(feature = "turbojpeg")]
+    if format == ImageFormat::Jpeg {
+        if !jpeg_is_complete(data) {
+            return Err(bad("the JPEG is truncated: its image data ends before the end-of-image marker"));
+        }
+        if let Some(image) = turbo::decode_at_least(data, width, height, min_edge)? {
+            return Ok(Decoded { image, orientation: jpeg_orientation(data) });
+        }
+    }
     let long = width.max(height);
     if format != ImageFormat::Jpeg || long < min_edge.saturating_mul(2) {
         return decode(data, format);
@@ -207,15 +221,100 @@ pub fn orient(src: Rgb, orientation: u8) -> Rgb {
     Rgb { width: ow as u32, height: oh as u32, pixels: out }
 }
 
-/// Encodes RGB as a baseline JPEG with no metadata at all (so no GPS,
-/// serial numbers or other private EXIF ever reaches a preview).
+/// Encodes RGB as a baseline JPEG (4:2:0) with no metadata at all (so no
+/// GPS, serial numbers or other private EXIF ever reaches a preview):
+/// libjpeg-turbo with the `turbojpeg` feature, jpeg-encoder otherwise.
 pub fn encode_jpeg(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
+    #[cfg(feature = "turbojpeg")]
+    return turbo::encode(img, quality);
+    #[cfg(not(feature = "turbojpeg"))]
+    encode_jpeg_rust(img, quality)
+}
+
+/// [`encode_jpeg`] with the pure-Rust encoder, whatever the features.
+pub fn encode_jpeg_rust(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(img.pixels.len() / 8);
     let w = u16::try_from(img.width).map_err(|_| bad("too wide to encode"))?;
     let h = u16::try_from(img.height).map_err(|_| bad("too tall to encode"))?;
     let encoder = jpeg_encoder::Encoder::new(&mut out, quality);
     encoder.encode(&img.pixels, w, h, jpeg_encoder::ColorType::Rgb).map_err(|e| bad(format!("encode: {e}")))?;
     Ok(out)
+}
+
+/// libjpeg-turbo (SIMD) for JPEG decoding and encoding. One decompressor
+/// and one compressor per thread, reused.
+#[cfg(feature = "turbojpeg")]
+mod turbo {
+    use std::cell::RefCell;
+
+    use turbojpeg::{Compressor, Decompressor, Image, PixelFormat, ScalingFactor, Subsamp};
+
+    use super::{Rgb, bad};
+    use proofsheet_core::Result;
+
+    thread_local! {
+        static DECOMPRESSOR: RefCell<Option<Decompressor>> = const { RefCell::new(None) };
+        static COMPRESSOR: RefCell<Option<Compressor>> = const { RefCell::new(None) };
+    }
+
+    /// `None` when libjpeg-turbo cannot make RGB of it (CMYK): the caller
+    /// falls back to the pure-Rust decoders.
+    pub(super) fn decode_at_least(data: &[u8], width: u32, height: u32, min_edge: u32) -> Result<Option<Rgb>> {
+        DECOMPRESSOR.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if cell.is_none() {
+                *cell = Some(Decompressor::new().map_err(|e| bad(format!("libjpeg-turbo: {e}")))?);
+            }
+            let d = cell.as_mut().expect("set above");
+            let header = match d.read_header(data) {
+                Ok(h) => h,
+                Err(_) => return Ok(None),
+            };
+            if (header.width as u32, header.height as u32) != (width, height) {
+                return Err(bad("the JPEG's frame does not match its header"));
+            }
+            if matches!(header.colorspace, turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK) {
+                return Ok(None);
+            }
+            let long = header.width.max(header.height);
+            let scale = (1..=8)
+                .map(|num| ScalingFactor::new(num, 8))
+                .find(|f| f.scale(long) >= min_edge as usize)
+                .unwrap_or(ScalingFactor::ONE);
+            let scaled = header.scaled(scale);
+            d.set_scaling_factor(scale).map_err(|e| bad(format!("the JPEG could not be scaled: {e}")))?;
+            let mut image = Image {
+                pixels: vec![0u8; scaled.width * scaled.height * 3],
+                width: scaled.width,
+                pitch: scaled.width * 3,
+                height: scaled.height,
+                format: PixelFormat::RGB,
+            };
+            d.decompress(data, image.as_deref_mut()).map_err(|e| bad(format!("the JPEG could not be decoded: {e}")))?;
+            Ok(Some(Rgb { width: scaled.width as u32, height: scaled.height as u32, pixels: image.pixels }))
+        })
+    }
+
+    pub(super) fn encode(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
+        COMPRESSOR.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if cell.is_none() {
+                let mut c = Compressor::new().map_err(|e| bad(format!("libjpeg-turbo: {e}")))?;
+                c.set_subsamp(Subsamp::Sub2x2).map_err(|e| bad(format!("libjpeg-turbo: {e}")))?;
+                *cell = Some(c);
+            }
+            let c = cell.as_mut().expect("set above");
+            c.set_quality(quality as i32).map_err(|e| bad(format!("encode: {e}")))?;
+            let image = Image {
+                pixels: &img.pixels[..],
+                width: img.width as usize,
+                pitch: img.width as usize * 3,
+                height: img.height as usize,
+                format: PixelFormat::RGB,
+            };
+            c.compress_to_vec(image).map_err(|e| bad(format!("encode: {e}")))
+        })
+    }
 }
 
 #[cfg(test)]

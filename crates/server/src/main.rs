@@ -178,8 +178,7 @@ async fn main() -> anyhow::Result<()> {
             imaging.watermark.plugin_fallback = false;
             let pipeline = proofsheet_imaging::ImagePipeline::new(imaging).context("loading the plugin")?;
             let (w, h) = (3000u32, 2000u32);
-            let sample =
-                proofsheet_imaging::raster::encode_jpeg(&proofsheet_imaging::raster::Rgb::gradient(w, h), 90)?;
+            let sample = proofsheet_imaging::raster::encode_jpeg(&proofsheet_imaging::raster::Rgb::gradient(w, h), 90)?;
             let started = std::time::Instant::now();
             let out_img = pipeline.render_sync(&sample).context("rendering a sample with the plugin")?;
             println!(

@@ -103,9 +103,7 @@ async fn an_album_picks_its_watermark_and_its_previews_follow() {
     assert_eq!(listed["items"].as_array().unwrap().len(), 0, "nothing was made by the refused requests");
 
     // An album with its own text, and one with the default.
-    let r = app
-        .post_json("/albums", Some(&owner), new_album(json!({"kind": "text", "text": "STUDIO NORD"})))
-        .await;
+    let r = app.post_json("/albums", Some(&owner), new_album(json!({"kind": "text", "text": "STUDIO NORD"}))).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let own: Value = r.json().await.unwrap();
     assert_eq!(own["watermark"], json!({"kind": "text", "text": "STUDIO NORD"}));
