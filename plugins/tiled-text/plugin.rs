@@ -131,24 +131,32 @@ pub extern "C" fn proofsheet_watermark(pixels: i32, width: i32, height: i32, par
     let run = text.len() * glyph;
     let period_x = (run as f32 * spacing) as usize + glyph;
     let period_y = (glyph as f32 * 4.0 * spacing) as usize;
-    // Shear: a text pixel at (u, v) lands at (u, v - u/2): about 27 degrees up.
-    for y in 0..h {
-        for x in 0..w {
-            let v = y + x / 2;
-            let row_band = v % period_y;
-            if row_band >= glyph {
-                continue;
-            }
-            let shift = (v / period_y) * (period_x / 3);
+    // Shear: a text pixel at (u, v) lands at (u, v - u/2): about 27 degrees
+    // up. Text-space rows come in bands (`glyph` rows of text every
+    // `period_y`), so each column only visits the rows of its bands instead
+    // of every pixel.
+    for x in 0..w {
+        let half = x / 2;
+        for band in half / period_y..=(h - 1 + half) / period_y {
+            let shift = band * (period_x / 3);
             let u = (x + shift) % period_x;
             if u >= run {
                 continue;
             }
-            let ch = text[u / glyph] - 0x20;
+            let glyph_rows = &FONT[(text[u / glyph] - 0x20) as usize];
             let gx = (u % glyph) / scale;
-            let gy = row_band / scale;
-            if FONT[ch as usize][gy] >> gx & 1 == 1 {
-                blend(px, w, x, y, color, alpha);
+            for row_band in 0..glyph {
+                let v = band * period_y + row_band;
+                if v < half {
+                    continue;
+                }
+                let y = v - half;
+                if y >= h {
+                    break;
+                }
+                if glyph_rows[row_band / scale] >> gx & 1 == 1 {
+                    blend(px, w, x, y, color, alpha);
+                }
             }
         }
     }

@@ -31,12 +31,14 @@ fn photo(w: u32, h: u32) -> raster::Rgb {
 fn stages(c: &mut Criterion) {
     let (w, h) = (6000, 4000);
     let jpeg = raster::encode_jpeg(&photo(w, h), 90).unwrap();
-    let mut g = c.benchmark_group("24mp");
+    // Run with and without `--features turbojpeg`: the group is named
+    // after the codec, so the two runs sit side by side in the report.
+    let mut g = c.benchmark_group(format!("24mp, {}", raster::JPEG_CODEC));
     g.sample_size(10);
     g.bench_function("decode/full (zune-jpeg)", |b| {
         b.iter(|| raster::decode(black_box(&jpeg), ImageFormat::Jpeg).unwrap())
     });
-    g.bench_function("decode/scaled for 2048 (jpeg-decoder 1/2 IDCT)", |b| {
+    g.bench_function("decode/scaled for 2048 (DCT-domain, this build's codec)", |b| {
         b.iter(|| raster::decode_at_least(black_box(&jpeg), ImageFormat::Jpeg, w, h, 2048).unwrap())
     });
     let full = raster::decode(&jpeg, ImageFormat::Jpeg).unwrap().image;
@@ -78,7 +80,44 @@ fn stages(c: &mut Criterion) {
             )
         });
     }
-    g.bench_function("encode/preview q85", |b| b.iter(|| raster::encode_jpeg(black_box(&preview), 85).unwrap()));
+    // The host's own cost per call (a fresh instance, the pixels copied in
+    // and out): a plugin that draws nothing.
+    let noop = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+            (global $next (mut i32) (i32.const 1024))
+            (func (export "proofsheet_abi_version") (result i32) (i32.const 1))
+            (func (export "proofsheet_alloc") (param $len i32) (result i32) (local $p i32)
+                (local.set $p (global.get $next))
+                (global.set $next (i32.add (global.get $next) (local.get $len)))
+                (if (i32.gt_u (global.get $next) (i32.mul (memory.size) (i32.const 65536)))
+                    (then (drop (memory.grow (i32.add (i32.div_u (i32.sub (global.get $next)
+                        (i32.mul (memory.size) (i32.const 65536))) (i32.const 65536)) (i32.const 1))))))
+                (local.get $p))
+            (func (export "proofsheet_watermark") (param i32 i32 i32 i32 i32) (result i32) (i32.const 0)))"#,
+    )
+    .unwrap();
+    let noop = proofsheet_imaging::plugin::PluginWatermark::new(
+        "noop",
+        &noop,
+        "",
+        proofsheet_imaging::plugin::PluginLimits::default(),
+    )
+    .unwrap();
+    g.bench_function("watermark/preview, no-op plugin (host overhead)", |b| {
+        b.iter_batched(
+            || preview.clone(),
+            |mut p| proofsheet_core::Watermark::apply(&noop, &mut p.as_mut()).unwrap(),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("encode/preview q85 (this build's codec)", |b| {
+        b.iter(|| raster::encode_jpeg(black_box(&preview), 85).unwrap())
+    });
+    if cfg!(feature = "turbojpeg") {
+        g.bench_function("encode/preview q85 (jpeg-encoder)", |b| {
+            b.iter(|| raster::encode_jpeg_rust(black_box(&preview), 85).unwrap())
+        });
+    }
     g.bench_function("orient/preview (6)", |b| {
         b.iter_batched(|| preview.clone(), |p| raster::orient(p, 6), criterion::BatchSize::LargeInput)
     });

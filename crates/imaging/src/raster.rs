@@ -48,6 +48,11 @@ fn bad(message: impl std::fmt::Display) -> Error {
     Error::Image { message: message.to_string() }
 }
 
+/// Which JPEG codec this build uses: `"libjpeg-turbo"` with the
+/// `turbojpeg` feature, `"pure Rust"` (zune-jpeg, jpeg-decoder,
+/// jpeg-encoder) without.
+pub const JPEG_CODEC: &str = if cfg!(feature = "turbojpeg") { "libjpeg-turbo" } else { "pure Rust" };
+
 /// A decoded original and its EXIF orientation (1 to 8).
 pub struct Decoded {
     /// Pixels as stored (not yet oriented).

@@ -145,3 +145,48 @@ fn every_exif_orientation_comes_out_upright() {
         }
     }
 }
+
+/// CMYK JPEGs (print workflows export them) are decoded too: libjpeg-turbo
+/// cannot make RGB of them, so the `turbojpeg` build falls back to the
+/// pure-Rust decoders. Big (scaled path) and small (full decode) alike.
+#[test]
+fn cmyk_jpegs_render_on_every_decode_path() {
+    for (w, h) in [(4400u16, 2900u16), (1200, 800)] {
+        // K only (C = M = Y = 0): a grey ramp whichever way a decoder
+        // treats Adobe's inverted CMYK.
+        let mut cmyk = Vec::with_capacity(w as usize * h as usize * 4);
+        for _y in 0..h {
+            for x in 0..w {
+                cmyk.extend([0, 0, 0, (x as u32 * 255 / w as u32) as u8]);
+            }
+        }
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, 90).encode(&cmyk, w, h, jpeg_encoder::ColorType::Cmyk).unwrap();
+        let out = ImagePipeline::new(PipelineConfig::default()).unwrap().render_sync(&jpeg).unwrap();
+        assert_eq!((out.width, out.height), (w as u32, h as u32));
+        let preview = raster::decode(&out.preview, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
+        assert_eq!(preview.width, (w as u32).min(2048));
+        let [r, g, b] = preview.pixel(preview.width / 2, 5);
+        assert!(r.abs_diff(g) < 12 && g.abs_diff(b) < 12, "grey stays grey: {r} {g} {b}");
+    }
+}
+
+/// The feature really swaps the codec: libjpeg-turbo's bytes differ from
+/// jpeg-encoder's, and both decode to the same picture.
+#[test]
+fn the_build_uses_the_codec_its_features_say() {
+    let img = photo_like(640, 480);
+    let ours = raster::encode_jpeg(&img, 85).unwrap();
+    let rust = raster::encode_jpeg_rust(&img, 85).unwrap();
+    if cfg!(feature = "turbojpeg") {
+        assert_eq!(raster::JPEG_CODEC, "libjpeg-turbo");
+        assert_ne!(ours, rust);
+    } else {
+        assert_eq!(raster::JPEG_CODEC, "pure Rust");
+        assert_eq!(ours, rust);
+    }
+    let a = raster::decode(&ours, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
+    let b = raster::decode(&rust, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
+    let diff = a.pixels.iter().zip(&b.pixels).map(|(x, y)| x.abs_diff(*y) as u64).sum::<u64>() as f64;
+    assert!(diff / (a.pixels.len() as f64) < 3.0, "mean difference {}", diff / a.pixels.len() as f64);
+}
