@@ -36,12 +36,15 @@
 
 use std::{
     path::Path,
-    sync::{Arc, OnceLock},
+    sync::{Arc, Condvar, Mutex, OnceLock},
     time::Duration,
 };
 
 use proofsheet_core::{Error, Result, RgbImageMut, Watermark};
-use wasmtime::{Config, Engine, Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Config, Engine, Instance, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder,
+};
 
 /// The ABI version this host speaks.
 pub const ABI_VERSION: i32 = 1;
@@ -63,12 +66,59 @@ impl Default for PluginLimits {
 
 const TICK: Duration = Duration::from_millis(10);
 
+/// Plugin calls that can be in flight at once in a process (each image of
+/// each job in flight is one).
+const POOL_SLOTS: u32 = 128;
+/// The largest memory cap a plugin may be given (`plugin_memory_mib` up to
+/// 1024).
+pub const MAX_PLUGIN_MEMORY: usize = 1 << 30;
+/// Memory kept resident per slot between calls: a 2048 px preview (12 MiB
+/// of RGB) and some room.
+const KEEP_RESIDENT: usize = 16 << 20;
+
+/// One of the pool's [`POOL_SLOTS`], held for a call: callers beyond that
+/// wait for a free slot instead of failing.
+struct Slot;
+
+static IN_FLIGHT: (Mutex<u32>, Condvar) = (Mutex::new(0), Condvar::new());
+
+impl Slot {
+    fn take() -> Slot {
+        let (count, freed) = &IN_FLIGHT;
+        let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= POOL_SLOTS {
+            n = freed.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (count, freed) = &IN_FLIGHT;
+        *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        freed.notify_one();
+    }
+}
+
 /// The shared engine, with epoch interruption and its ticker thread.
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // Pooled instances: a plugin call reuses a slot whose memory stays
+        // mapped and resident (zeroed, not returned to the kernel), so the
+        // pixels are not copied into freshly faulted pages every time.
+        // Each call still gets a new, empty instance.
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_core_instances(POOL_SLOTS)
+            .total_memories(POOL_SLOTS)
+            .total_tables(POOL_SLOTS)
+            .max_memory_size(MAX_PLUGIN_MEMORY)
+            .linear_memory_keep_resident(KEEP_RESIDENT);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).expect("a default wasmtime configuration");
         let ticker = engine.clone();
         std::thread::Builder::new()
@@ -107,6 +157,9 @@ impl std::fmt::Debug for PluginWatermark {
 impl PluginWatermark {
     /// Compiles `wasm` (a binary module) and checks its interface.
     pub fn new(name: &str, wasm: &[u8], params: &str, limits: PluginLimits) -> Result<Self> {
+        if limits.memory_bytes > MAX_PLUGIN_MEMORY {
+            return Err(fail(name, format!("a memory cap over {} MiB is not supported", MAX_PLUGIN_MEMORY >> 20)));
+        }
         let module = Module::new(engine(), wasm).map_err(|e| fail(name, format!("not a valid module: {e:#}")))?;
         if let Some(import) = module.imports().next() {
             return Err(fail(
@@ -126,6 +179,7 @@ impl PluginWatermark {
         }
         let plugin =
             PluginWatermark { name: name.to_owned(), module, params: params.as_bytes().into(), limits, fallback: None };
+        let _slot = Slot::take();
         let (mut store, instance) = plugin.instantiate()?;
         let version = instance
             .get_typed_func::<(), i32>(&mut store, "proofsheet_abi_version")
@@ -177,6 +231,7 @@ impl PluginWatermark {
 
     fn run(&self, img: &mut RgbImageMut<'_>) -> Result<()> {
         let name = &self.name;
+        let _slot = Slot::take();
         let (mut store, instance) = self.instantiate()?;
         let call_err = |what: &str, e: wasmtime::Error| {
             let reason = match e.downcast_ref::<wasmtime::Trap>() {

@@ -171,6 +171,29 @@ fn two_plugins_run_at_once() {
     });
 }
 
+/// Calls run in pooled slots; more calls at once than there are slots wait
+/// for one instead of failing, and a cap the pool cannot give is refused.
+#[test]
+fn more_calls_than_pool_slots_wait_their_turn() {
+    let p = load(INVERT, PluginLimits::default());
+    let start = std::sync::Barrier::new(300);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..300)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    let (px, r) = run(&p, 64, 64);
+                    r.is_ok() && px[0] == 255 - image(64, 64)[0]
+                })
+            })
+            .collect();
+        assert!(handles.into_iter().all(|h| h.join().unwrap()), "every call ran and inverted");
+    });
+    let too_big = PluginLimits { memory_bytes: 2 << 30, ..PluginLimits::default() };
+    let err = PluginWatermark::new("big", &wat::parse_str(plugin(INVERT, 1, 1)).unwrap(), "", too_big).unwrap_err();
+    assert!(err.to_string().contains("over 1024 MiB"), "{err}");
+}
+
 /// The example plugins of `plugins/` (built by `plugins/build.sh`, which
 /// `scripts/test.sh` runs first) on real images through the whole pipeline.
 #[test]
