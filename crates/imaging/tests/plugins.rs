@@ -171,6 +171,32 @@ fn two_plugins_run_at_once() {
     });
 }
 
+/// Pooled slots are reused, but nothing of one call survives into the
+/// next: a plugin that leaves a mark in its memory (in the first page and
+/// past the pixels) never finds it again.
+#[test]
+fn no_call_sees_what_the_previous_one_left() {
+    let body = r#"
+        (local $far i32)
+        (local.set $far (i32.add (local.get $p) (i32.mul (i32.mul (local.get $w) (local.get $h)) (i32.const 3))))
+        (if (i32.or (i32.load8_u (i32.const 512)) (i32.load8_u (local.get $far))) (then (return (i32.const 9))))
+        (i32.store8 (i32.const 512) (i32.const 1))
+        (i32.store8 (local.get $far) (i32.const 1))
+        (i32.const 0)"#;
+    let p = PluginWatermark::new(
+        "leaky",
+        &wat::parse_str(plugin(body, 1, 1).replace("(i32.const 1024))", "(i32.const 2048))")).unwrap(),
+        "",
+        PluginLimits::default(),
+    )
+    .unwrap();
+    for i in 0..20 {
+        // Sizes vary, so the mark past the pixels lands in different pages.
+        let (_, r) = run(&p, 300 + i * 7, 200);
+        r.unwrap_or_else(|e| panic!("call {i} saw the previous call's memory: {e}"));
+    }
+}
+
 /// Calls run in pooled slots; more calls at once than there are slots wait
 /// for one instead of failing, and a cap the pool cannot give is refused.
 #[test]
