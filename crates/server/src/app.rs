@@ -529,6 +529,6 @@ pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) ->
     if roles.scheduler {
         tasks.push(spawn_scheduler(scheduler, state.engine.clone(), tick, stop_rx));
     }
-    tracing::info!(%local, url, ?roles, "proofsheet listening");
+    tracing::info!(%local, url, ?roles, jpeg_codec = proofsheet_imaging::raster::JPEG_CODEC, "proofsheet listening");
     Ok(Running { addr: local, url, state, stop, server, workers: tasks })
 }

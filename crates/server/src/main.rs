@@ -331,9 +331,10 @@ fn previews(
         eprintln!("failed: {f}");
     }
     println!(
-        "previews: {} of {total} images in {secs:.2} s ({:.2} images/s, {threads} threads), {} failed",
+        "previews: {} of {total} images in {secs:.2} s ({:.2} images/s, {threads} threads, {} JPEG codec), {} failed",
         total - failures.len(),
         total as f64 / secs.max(1e-9),
+        proofsheet_imaging::raster::JPEG_CODEC,
         failures.len()
     );
     Ok(failures.len())
