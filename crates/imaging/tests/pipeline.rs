@@ -190,3 +190,61 @@ fn the_build_uses_the_codec_its_features_say() {
     let diff = a.pixels.iter().zip(&b.pixels).map(|(x, y)| x.abs_diff(*y) as u64).sum::<u64>() as f64;
     assert!(diff / (a.pixels.len() as f64) < 3.0, "mean difference {}", diff / a.pixels.len() as f64);
 }
+
+/// Damaged JPEGs (bytes flipped in the headers and the entropy-coded data,
+/// a cut-off end patched with an end-of-image marker) never crash either
+/// decoder: each renders or fails with an image error, and the pipeline
+/// goes on working. Both builds run this (CI tests the crate with and
+/// without `turbojpeg`), so libjpeg-turbo gets the same damage as the
+/// pure-Rust decoders. Sizes on both sides of the scaled-decode threshold.
+#[test]
+fn damaged_jpegs_fail_cleanly_on_every_decode_path() {
+    let pipeline = ImagePipeline::new(PipelineConfig::default()).unwrap();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut rendered, mut refused) = (0, 0);
+    for (w, h) in [(4200u32, 2800u32), (900, 600)] {
+        let good = raster::encode_jpeg(&photo_like(w, h), 85).unwrap();
+        for i in 0..60 {
+            let mut bad = good.clone();
+            match i % 3 {
+                // A few random bytes anywhere after the SOI marker.
+                0 => {
+                    for _ in 0..1 + next() % 6 {
+                        let at = 2 + (next() as usize % (bad.len() - 4));
+                        bad[at] = next() as u8;
+                    }
+                }
+                // A byte in the first 600 (the headers and tables).
+                1 => {
+                    let at = 2 + (next() as usize % 600);
+                    bad[at] ^= 1 << (next() % 8);
+                }
+                // Cut short, with an end-of-image marker put back.
+                _ => {
+                    bad.truncate(bad.len() / 2 + next() as usize % (bad.len() / 3));
+                    bad.extend([0xFF, 0xD9]);
+                }
+            }
+            match pipeline.render_sync(&bad) {
+                Ok(out) => {
+                    assert!(out.preview.starts_with(&[0xFF, 0xD8]));
+                    rendered += 1;
+                }
+                Err(e) => {
+                    assert_eq!(e.code(), "image_rejected", "{e}");
+                    refused += 1;
+                }
+            }
+        }
+    }
+    assert!(refused > 0, "some damage must be refused ({rendered} rendered)");
+    // And the pipeline still works.
+    let good = raster::encode_jpeg(&photo_like(900, 600), 85).unwrap();
+    assert_eq!(pipeline.render_sync(&good).unwrap().width, 900);
+}
