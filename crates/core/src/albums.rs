@@ -197,9 +197,10 @@ impl Albums<'_> {
             .map_err(|e| Error::backend("checking the watermark", e))?
     }
 
-    /// Queues a re-render of every ready photo in the album (its watermark
-    /// changed). Photos still processing pick the new watermark up when
-    /// their own job runs.
+    /// Queues a re-render of every ready or failed photo in the album (its
+    /// watermark changed; a failure may have been the old watermark's).
+    /// Photos still processing pick the new watermark up when their own job
+    /// runs.
     async fn refresh_previews(&self, album: &Album) -> Result<()> {
         let meta = self.0.meta();
         let queue = &self.0.backends().queue;
@@ -207,7 +208,7 @@ impl Albums<'_> {
         let mut queued = 0u64;
         loop {
             let photos = meta.list_photos(album.id, page).await?;
-            for p in photos.items.iter().filter(|p| p.status == PhotoStatus::Ready) {
+            for p in photos.items.iter().filter(|p| p.status != PhotoStatus::Processing) {
                 queue.enqueue(&NewJob::now(Task::RefreshPreview { photo_id: p.id }, self.0.now())).await?;
                 queued += 1;
             }

@@ -16,7 +16,8 @@ pub enum Task {
         photo_id: PhotoId,
     },
     /// The album's watermark changed: render a ready photo's preview and
-    /// thumbnail again, in place (it stays `ready` throughout).
+    /// thumbnail again, in place (it stays `ready` throughout), or try a
+    /// failed photo again.
     RefreshPreview {
         /// The photo.
         photo_id: PhotoId,

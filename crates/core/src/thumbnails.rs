@@ -56,28 +56,42 @@ impl Thumbnails<'_> {
         Ok(())
     }
 
-    /// Renders a ready photo's preview and thumbnail again with its album's
-    /// current watermark, overwriting them; the photo stays `ready`, so
-    /// clients keep seeing the old preview until the new one is stored.
-    /// Photos still processing are left to their own job (which reads the
-    /// album's watermark when it runs); failed ones stay failed.
+    /// Renders a photo's preview and thumbnail again with its album's
+    /// current watermark (it changed). A ready photo is re-rendered in
+    /// place and stays `ready`, so clients keep seeing the old preview until
+    /// the new one is stored. A failed photo is tried again and becomes
+    /// `ready` if it renders now (its failure may have been the old
+    /// watermark's). Photos still processing are left to their own job,
+    /// which reads the album's watermark when it runs.
     #[instrument(skip_all, fields(photo_id = %id))]
     pub async fn refresh(&self, id: PhotoId) -> Result<()> {
         let meta = self.0.meta();
-        let Some(photo) = meta.photo(id).await? else { return Ok(()) };
-        if photo.status != PhotoStatus::Ready {
+        let Some(mut photo) = meta.photo(id).await? else { return Ok(()) };
+        if photo.status == PhotoStatus::Processing {
             return Ok(());
         }
         let Some(album) = meta.album(photo.album_id).await? else { return Ok(()) };
         if album.purged_at.is_some() {
             return Ok(());
         }
-        if let Rendered::Failed(reason) = self.render_blobs(&album, id).await? {
+        match self.render_blobs(&album, id).await? {
+            Rendered::Failed(reason) if photo.status == PhotoStatus::Failed => {
+                photo.failure_reason = Some(reason.chars().take(500).collect());
+                meta.update_photo(&photo).await?;
+            }
             // The original rendered before, so the new watermark is what
             // fails on it: the photo is marked, as a new upload would be.
-            return self.mark_failed(id, &reason).await;
+            Rendered::Failed(reason) => return self.mark_failed(id, &reason).await,
+            Rendered::Done(out) if photo.status == PhotoStatus::Failed => {
+                photo.status = PhotoStatus::Ready;
+                photo.failure_reason = None;
+                photo.width = Some(out.width);
+                photo.height = Some(out.height);
+                meta.update_photo(&photo).await?;
+                tracing::info!("a failed photo rendered with the new watermark");
+            }
+            Rendered::Done(_) => tracing::info!("previews refreshed"),
         }
-        tracing::info!("previews refreshed");
         Ok(())
     }
 

@@ -162,3 +162,56 @@ async fn an_album_picks_its_watermark_and_its_previews_follow() {
     assert_eq!(thumb.bytes().await.unwrap(), plain_thumb.bytes().await.unwrap(), "the thumbnail too");
     app.server.shutdown().await;
 }
+
+/// A plugin that passes the sample check (320 px wide) but fails on real
+/// previews (over 1000 px): photos fail with its reason, and going back to
+/// the default watermark renders them after all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_failed_by_a_watermark_recover_when_it_changes() {
+    let wasm = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+            (global $next (mut i32) (i32.const 1024))
+            (func (export "proofsheet_abi_version") (result i32) (i32.const 1))
+            (func (export "proofsheet_alloc") (param $len i32) (result i32) (local $p i32)
+                (local.set $p (global.get $next))
+                (global.set $next (i32.add (global.get $next) (local.get $len)))
+                (if (i32.gt_u (global.get $next) (i32.mul (memory.size) (i32.const 65536)))
+                    (then (drop (memory.grow (i32.add (i32.div_u (i32.sub (global.get $next)
+                        (i32.mul (memory.size) (i32.const 65536))) (i32.const 65536)) (i32.const 1))))))
+                (local.get $p))
+            (func (export "proofsheet_watermark") (param $p i32) (param $w i32) (param i32 i32 i32) (result i32)
+                (if (result i32) (i32.gt_u (local.get $w) (i32.const 1000)) (then (i32.const 3)) (else (i32.const 0)))))"#,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("picky.wasm");
+    std::fs::write(&path, wasm).unwrap();
+    let app = TestApp::start_with(|c| {
+        c.imaging.plugins.insert("picky".into(), path.clone());
+    })
+    .await;
+    let owner = app.user("owner@studio.test", "photographer").await;
+    let album = app.album(&owner, "private", None).await;
+    let (status, body) = patch(&app, &owner, &album, json!({"watermark": {"kind": "plugin", "plugin": "picky"}})).await;
+    assert_eq!(status, StatusCode::OK, "the sample passes: {body}");
+    assert_eq!(app.upload(&owner, &album, "a.jpg", jpeg(1600, 1200, 1, true)).await.status(), StatusCode::CREATED);
+    let photo = app.wait_processed(&owner, &album, 1).await.remove(0);
+    assert_eq!(photo["status"], "failed");
+    assert!(photo["failure_reason"].as_str().unwrap().contains("error code 3"), "{photo}");
+
+    let (status, _) = patch(&app, &owner, &album, json!({"watermark": null})).await;
+    assert_eq!(status, StatusCode::OK);
+    for _ in 0..600 {
+        let photos = app.wait_processed(&owner, &album, 1).await;
+        if photos[0]["status"] == "ready" {
+            assert!(photos[0]["failure_reason"].is_null(), "{}", photos[0]);
+            assert_eq!((photos[0]["width"].as_u64(), photos[0]["height"].as_u64()), (Some(1600), Some(1200)));
+            let r = app.get(&format!("/photos/{}/preview", photo["id"].as_str().unwrap()), Some(&owner)).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            app.server.shutdown().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the photo did not recover");
+}
