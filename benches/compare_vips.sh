@@ -38,7 +38,8 @@ if [ "$TURBO" = 1 ]; then
 fi
 if [ -n "$need" ]; then
     echo "installing$need" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null ||
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null; }
 fi
 flag=$([ "$PROFILE" = release ] && echo --release || true)
 bin="$CARGO_TARGET_DIR/$PROFILE"

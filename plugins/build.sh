@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 if [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/rustlib/wasm32-unknown-unknown ] || ! command -v rust-lld >/dev/null; then
     echo "installing Debian rustc, libstd-rust-dev-wasm32 and lld" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends rustc libstd-rust-dev-wasm32 lld >/dev/null
+    pkgs="rustc libstd-rust-dev-wasm32 lld"
+    # A fresh machine may have no package lists yet: update once and retry.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $pkgs >/dev/null ||
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $pkgs >/dev/null; }
 fi
 mkdir -p build
 for dir in */; do

@@ -37,7 +37,8 @@ status=0
 if [ "$status" = 0 ] && [ $# -eq 0 ] && [ -z "${PROOFSHEET_SKIP_TURBOJPEG:-}" ]; then
     if ! command -v cmake >/dev/null || ! command -v nasm >/dev/null; then
         echo "== installing cmake and nasm (libjpeg-turbo's build)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q cmake nasm >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q cmake nasm >/dev/null ||
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q cmake nasm >/dev/null; }
     fi
     echo "== cargo test -p proofsheet-imaging --features turbojpeg"
     cargo test -p proofsheet-imaging --features turbojpeg --all-targets 2>&1 | tee -a "$log" || status=$?
