@@ -75,12 +75,9 @@ impl Thumbnails<'_> {
             return Ok(());
         }
         match self.render_blobs(&album, id).await? {
-            Rendered::Failed(reason) if photo.status == PhotoStatus::Failed => {
-                photo.failure_reason = Some(reason.chars().take(500).collect());
-                meta.update_photo(&photo).await?;
-            }
-            // The original rendered before, so the new watermark is what
-            // fails on it: the photo is marked, as a new upload would be.
+            // A ready photo's original rendered before, so the new watermark
+            // is what fails on it: it is marked, as a new upload would be; a
+            // failed one keeps failing with the new reason.
             Rendered::Failed(reason) => return self.mark_failed(id, &reason).await,
             Rendered::Done(out) if photo.status == PhotoStatus::Failed => {
                 photo.status = PhotoStatus::Ready;
