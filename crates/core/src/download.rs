@@ -24,8 +24,10 @@ pub struct DownloadLink {
     pub expires_at: DateTime<Utc>,
     /// When made.
     pub created_at: DateTime<Utc>,
-    /// How many downloads started.
+    /// How many downloads started (requests from byte 0).
     pub download_count: u64,
+    /// Bytes served, ranges included (what `max_downloads_per_link` caps).
+    pub bytes_served: u64,
     /// Set when the order is refunded.
     pub revoked: bool,
     /// Set once the zip was deleted from storage (after expiry).

@@ -100,19 +100,33 @@ impl Downloads<'_> {
         if link.expires_at <= self.0.now() || link.zip_deleted {
             return Err(Error::Gone { code: "link_expired", message: "this download link has expired".into() });
         }
-        let cap = self.0.settings().max_downloads_per_link;
-        if cap > 0 && link.download_count >= cap {
-            return Err(Error::Gone {
-                code: "download_limit_reached",
-                message: format!("this link was used {cap} times; ask for a fresh one"),
-            });
+        if self.budget(&link).is_some_and(|budget| link.bytes_served >= budget) {
+            return Err(self.limit_reached());
         }
         Ok(link)
     }
 
+    /// The bytes a link may serve: `max_downloads_per_link` times its
+    /// zip's size; `None` without a cap.
+    fn budget(&self, link: &DownloadLink) -> Option<u64> {
+        let cap = self.0.settings().max_downloads_per_link;
+        (cap > 0).then(|| cap.saturating_mul(link.zip_size.max(1)))
+    }
+
+    fn limit_reached(&self) -> Error {
+        let cap = self.0.settings().max_downloads_per_link;
+        Error::Gone {
+            code: "download_limit_reached",
+            message: format!("this link was used {cap} times; ask for a fresh one"),
+        }
+    }
+
     /// Opens a download by token (see [`Downloads::check`]) and streams the
-    /// zip, or `range` of it (already clamped to the size). A request that
-    /// starts at byte 0 counts as one download.
+    /// zip, or `range` of it (already clamped to the size). Every byte
+    /// served counts against `max_downloads_per_link` (that many times the
+    /// zip's size): the requested bytes are reserved before the first is
+    /// sent, and what a broken-off download did not send is given back, so
+    /// resuming costs nothing extra and ranges cannot get around the cap.
     #[instrument(skip_all)]
     pub async fn open(&self, token: &str, range: Option<Range<u64>>) -> Result<OpenedDownload> {
         let link = self.check(token).await?;
@@ -122,10 +136,27 @@ impl Downloads<'_> {
     /// Streams a link already validated by [`Downloads::check`] (callers
     /// that need its size first, to resolve a `Range`, check once).
     pub async fn open_link(&self, link: DownloadLink, range: Option<Range<u64>>) -> Result<OpenedDownload> {
-        if range.as_ref().is_none_or(|r| r.start == 0) {
-            self.0.meta().count_download(&link).await?;
+        let (bytes, from_start) = match &range {
+            Some(r) => (r.end.saturating_sub(r.start), r.start == 0),
+            None => (link.zip_size, true),
+        };
+        let reserved = bytes.min(i64::MAX as u64) as i64;
+        if !self.0.meta().count_download(&link, reserved, from_start, self.budget(&link)).await? {
+            return Err(self.limit_reached());
         }
-        let body = self.0.blobs().stream(&link.zip_key, range).await?;
+        let body = match self.0.blobs().stream(&link.zip_key, range).await {
+            Ok(body) => body,
+            Err(e) => {
+                let _ = self.0.meta().count_download(&link, -reserved, false, None).await;
+                return Err(e);
+            }
+        };
+        let body = Box::pin(Metered {
+            inner: body,
+            unsent: bytes,
+            meta: self.0.backends().metadata.clone(),
+            link: Some(link.clone()),
+        });
         tracing::info!(order_id = %link.order_id, "download started");
         Ok(OpenedDownload { total_size: link.zip_size, link, body })
     }
@@ -214,7 +245,10 @@ impl Downloads<'_> {
     pub async fn presigned(&self, token: &str, ttl: std::time::Duration) -> Result<Option<String>> {
         let link = self.check(token).await?;
         let Some(url) = self.0.blobs().presign_read(&link.zip_key, ttl).await? else { return Ok(None) };
-        self.0.meta().count_download(&link).await?;
+        let size = link.zip_size.min(i64::MAX as u64) as i64;
+        if !self.0.meta().count_download(&link, size, true, self.budget(&link)).await? {
+            return Err(self.limit_reached());
+        }
         tracing::info!(order_id = %link.order_id, "download redirected to the store");
         Ok(Some(url))
     }
@@ -248,6 +282,7 @@ impl Downloads<'_> {
             expires_at: now + self.0.settings().link_ttl,
             created_at: now,
             download_count: 0,
+            bytes_served: 0,
             revoked: false,
             zip_deleted: false,
         }
@@ -273,4 +308,45 @@ fn zip_entries(order: &Order, prefix: &str) -> Vec<(String, String)> {
             (name, Photo::original_key(prefix, item.photo_id))
         })
         .collect()
+}
+
+/// A zip body that gives back, when dropped, the reserved bytes it did not
+/// send (a download broken off), so resuming it is not charged twice.
+struct Metered {
+    inner: crate::ByteStream,
+    unsent: u64,
+    meta: std::sync::Arc<dyn crate::MetadataStore>,
+    link: Option<DownloadLink>,
+}
+
+impl futures::Stream for Metered {
+    type Item = Result<bytes::Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let polled = self.inner.as_mut().poll_next(cx);
+        if let std::task::Poll::Ready(Some(Ok(chunk))) = &polled {
+            self.unsent = self.unsent.saturating_sub(chunk.len() as u64);
+        }
+        polled
+    }
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        let (Some(link), unsent) = (self.link.take(), self.unsent) else { return };
+        if unsent == 0 {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let meta = self.meta.clone();
+        runtime.spawn(async move {
+            let back = -(unsent.min(i64::MAX as u64) as i64);
+            if let Err(e) = meta.count_download(&link, back, false, None).await {
+                tracing::warn!(error = %e, "could not give back the bytes of a broken-off download");
+            }
+        });
+    }
 }

@@ -15,7 +15,9 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// How long a download link works.
     pub link_ttl: Duration,
-    /// How long a worker holds a job before another may take it over.
+    /// How long a claim on a job lasts without renewal. A worker renews it
+    /// three times per lease while the job runs, so this bounds how long a
+    /// crashed worker's job waits, not how long a job may run.
     pub job_lease: Duration,
     /// Most photos in one order.
     pub max_order_items: usize,
@@ -32,7 +34,7 @@ impl Default for Settings {
         Settings {
             max_upload_bytes: 100 * 1024 * 1024,
             link_ttl: Duration::days(7),
-            job_lease: Duration::minutes(5),
+            job_lease: Duration::seconds(30),
             max_order_items: 500,
             max_downloads_per_link: 0,
             download_window: Duration::days(30),

@@ -20,6 +20,16 @@ pub trait JobQueue: Send + Sync + 'static {
     /// with an expired lease. The job comes back `running`, with
     /// `attempts` counted and a fresh `lease_token`.
     async fn claim(&self, now: DateTime<Utc>, lease: Duration) -> Result<Option<Job>>;
+    /// Extends a running job's lease to `until`, for the holder of
+    /// `job.lease_token` only; `false` if the lease was lost (taken over, or
+    /// the job ended). A worker renews while the job makes progress, so a
+    /// job may run for many leases while a crashed worker's job is taken
+    /// over within one.
+    async fn renew(&self, job: &Job, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool>;
+    /// Hands a running job back (a clean shutdown): queued again, due at
+    /// `now`, and this claim not counted as an attempt. Holder only;
+    /// `false` if the lease was lost.
+    async fn release(&self, job: &Job, now: DateTime<Utc>) -> Result<bool>;
     /// Marks the job `succeeded`; `false` if the lease was lost.
     async fn complete(&self, job: &Job, now: DateTime<Utc>) -> Result<bool>;
     /// Records `error`; queues the job again at `retry_at`, or marks it

@@ -102,6 +102,11 @@ pub struct IdempotentReply {
 pub trait MetadataStore: Send + Sync + 'static {
     /// Checks the connection (readiness).
     async fn ping(&self) -> Result<()>;
+    /// The deployment-wide secret called `name`: the stored one, or else
+    /// `candidate`, stored now. Every process of a deployment that shares
+    /// this store gets the same value, whichever asked first (concurrent
+    /// first calls agree too: the first insert wins, the rest read it).
+    async fn deployment_secret(&self, name: &str, candidate: &str, now: DateTime<Utc>) -> Result<String>;
 
     /// Adds a user; `Conflict("email_taken")` if the address is in use.
     async fn insert_user(&self, user: &User, password_hash: &str) -> Result<()>;
@@ -174,8 +179,19 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn link(&self, id: crate::LinkId) -> Result<Option<DownloadLink>>;
     /// The newest link of an order.
     async fn link_for_order(&self, order: OrderId) -> Result<Option<DownloadLink>>;
-    /// Counts one download.
-    async fn count_download(&self, link: &DownloadLink) -> Result<()>;
+    /// Adds `bytes` to the bytes the link has served (one more download
+    /// when `from_start`) in one atomic step, but only if the new total
+    /// stays within `budget` (`None`: no cap). `false`: it would not,
+    /// and nothing was counted, so concurrent requests can never together
+    /// pass the budget. A negative `bytes` gives back what was reserved
+    /// but not sent (a download broken off).
+    async fn count_download(
+        &self,
+        link: &DownloadLink,
+        bytes: i64,
+        from_start: bool,
+        budget: Option<u64>,
+    ) -> Result<bool>;
 
     /// Sales per album and currency of orders paid in `[from, to)` and not
     /// refunded; one seller's, or everyone's.

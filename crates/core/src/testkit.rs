@@ -83,6 +83,14 @@ pub fn order(buyer: &User, album: &Album, photos: &[&Photo]) -> Order {
 /// Users, sessions, albums, photos (with the outbox), orders and their
 /// state machine, fulfilment, payment events and idempotency replies.
 pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) {
+    // A deployment secret is made by whoever asks first and then shared.
+    {
+        let now = SystemClock.now();
+        let first = store.deployment_secret("server", "aaaa", now).await.unwrap();
+        assert_eq!(first, "aaaa", "{name}: the first candidate is kept");
+        assert_eq!(store.deployment_secret("server", "bbbb", now).await.unwrap(), "aaaa", "{name}: then shared");
+        assert_eq!(store.deployment_secret("other", "cccc", now).await.unwrap(), "cccc", "{name}: names apart");
+    }
     {
         let s: &dyn MetadataStore = store;
         s.ping().await.unwrap();
@@ -209,6 +217,7 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
             expires_at: SystemClock.now() + Duration::days(7),
             created_at: SystemClock.now(),
             download_count: 0,
+            bytes_served: 0,
             revoked: false,
             zip_deleted: false,
         };
@@ -220,8 +229,17 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         assert!(s.link_by_token_hash(&[10; 32]).await.unwrap().is_none());
         let stored = s.link_by_token_hash(&[9; 32]).await.unwrap().unwrap();
         assert_eq!(stored.zip_size, 42);
-        s.count_download(&stored).await.unwrap();
-        assert_eq!(s.link_for_order(o.id).await.unwrap().unwrap().download_count, 1);
+        assert!(s.count_download(&stored, 42, true, None).await.unwrap());
+        assert!(s.count_download(&stored, 40, false, Some(84)).await.unwrap(), "{name}: within the budget");
+        let counted = s.link_for_order(o.id).await.unwrap().unwrap();
+        assert_eq!((counted.download_count, counted.bytes_served), (1, 82), "{name}");
+        assert!(!s.count_download(&stored, 3, false, Some(84)).await.unwrap(), "{name}: 85 > 84");
+        assert!(s.count_download(&stored, 2, false, Some(84)).await.unwrap(), "{name}: exactly the budget");
+        assert!(!s.count_download(&stored, 1, true, Some(84)).await.unwrap(), "{name}: budget used up");
+        let counted = s.link_for_order(o.id).await.unwrap().unwrap();
+        assert_eq!((counted.download_count, counted.bytes_served), (1, 84), "{name}: nothing counted past it");
+        assert!(s.count_download(&stored, -30, false, None).await.unwrap(), "{name}: unsent bytes given back");
+        assert_eq!(s.link_for_order(o.id).await.unwrap().unwrap().bytes_served, 54, "{name}");
         // Sales count paid and fulfilled orders of the period, per seller.
         let day = Duration::days(1);
         let sales = s.sales(Some(ph.id), SystemClock.now() - day, SystemClock.now() + day).await.unwrap();
@@ -308,6 +326,12 @@ pub async fn job_queue(name: &str, q: &dyn JobQueue) {
         assert!(!q.complete(&job, now).await.unwrap(), "{name}: stale holder");
         assert!(!q.fail(&job, "late", None, now).await.unwrap(), "{name}: stale holder");
 
+        // A holder renews its lease and keeps the job past the first
+        // lease's end; a stale holder cannot renew.
+        assert!(!q.renew(&job, now + Duration::seconds(90), now).await.unwrap(), "{name}: stale holder renews");
+        assert!(q.renew(&taken, now + Duration::seconds(90), now).await.unwrap(), "{name}: holder renews");
+        assert!(q.claim(now + Duration::seconds(62), lease).await.unwrap().is_none(), "{name}: renewed lease holds");
+
         // Failure with a retry time queues it again; without, it ends failed.
         assert!(q.fail(&taken, "boom", Some(now + Duration::seconds(2)), now).await.unwrap());
         assert!(q.claim(now + Duration::seconds(1), lease).await.unwrap().is_none(), "{name}: backoff");
@@ -329,6 +353,20 @@ pub async fn job_queue(name: &str, q: &dyn JobQueue) {
         );
         assert!(q.acquire_lease("other", "a", until, now).await.unwrap(), "{name}: names are independent");
 
+        // A released job is due again at once, its claim not counted; the
+        // releaser no longer holds it.
+        let mut soon = NewJob::now(Task::RenderPreview { photo_id: PhotoId::new() }, now);
+        soon.run_at = now - Duration::seconds(1);
+        q.enqueue(&soon).await.unwrap();
+        let held = q.claim(now, lease).await.unwrap().unwrap();
+        assert_eq!((held.id, held.attempts), (soon.id, 1), "{name}");
+        assert!(q.release(&held, now).await.unwrap(), "{name}: release");
+        assert!(!q.release(&held, now).await.unwrap(), "{name}: released twice");
+        assert!(!q.renew(&held, now + lease, now).await.unwrap(), "{name}: renew after release");
+        let again = q.claim(now, lease).await.unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (soon.id, 1), "{name}: a release is not an attempt");
+        assert!(q.complete(&again, now).await.unwrap());
+
         // The later job runs when due and completes.
         let due = q.claim(now + Duration::minutes(6), lease).await.unwrap().unwrap();
         assert_eq!(due.id, later.id);
@@ -337,7 +375,7 @@ pub async fn job_queue(name: &str, q: &dyn JobQueue) {
         assert_eq!(listed.items.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a.id]);
         let counts = q.counts().await.unwrap();
         assert!(
-            counts.contains(&(JobStatus::Failed, 1)) && counts.contains(&(JobStatus::Succeeded, 1)),
+            counts.contains(&(JobStatus::Failed, 1)) && counts.contains(&(JobStatus::Succeeded, 2)),
             "{name}: {counts:?}"
         );
     }

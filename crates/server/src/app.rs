@@ -1,6 +1,6 @@
 //! Assembling the engine from the configuration, and running it.
 
-use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use hmac::{Hmac, Mac};
@@ -12,7 +12,7 @@ use poem::{
 };
 use poem_openapi::OpenApiService;
 use proofsheet_core::{
-    Backends, Clock, JobQueue, LinkSigner, MetadataStore, PaymentGateway, Periodic, Policy, Proofsheet, Ran, Scheduler,
+    Backends, Clock, JobQueue, LinkSigner, MetadataStore, PaymentGateway, Periodic, Policy, Proofsheet, Scheduler,
     Settings, Worker,
 };
 use proofsheet_imaging::ImagePipeline;
@@ -42,43 +42,40 @@ pub struct AppState {
     pub config: Config,
     /// The URL clients reach this server at, without a trailing slash.
     pub public_url: String,
-    /// The offline gateway, whose pages this server serves.
+    /// The offline gateway, whose pages this server serves; `None` when it
+    /// is not configured (its pages then answer 404).
     pub test_gateway: Option<Arc<TestGateway>>,
     /// Rate limits of this process.
     pub limits: Arc<crate::limits::Limits>,
 }
 
-/// The server secret: configured, or made once and kept in the data dir.
-fn server_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+/// The server secret: the configured one; else the deployment's, made once
+/// and kept in the metadata database, so every process sharing that
+/// database (api, workers, scheduler) signs and checks links alike with
+/// nothing to configure. A `<data_dir>/secret.key` left by an earlier
+/// version is adopted as that secret (links it signed keep working).
+async fn server_secret(
+    config: &Config,
+    store: &dyn MetadataStore,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Vec<u8>> {
     if let Some(s) = &config.server.secret {
         return Ok(s.expose().as_bytes().to_vec());
     }
-    let dir = &config.server.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("secret.key");
-    if let Ok(hex) = std::fs::read_to_string(&path) {
-        let hex = hex.trim();
-        if hex.len() >= 64 {
-            return Ok(hex.as_bytes().to_vec());
-        }
+    let legacy = std::fs::read_to_string(config.server.data_dir.join("secret.key"))
+        .ok()
+        .map(|hex| hex.trim().to_owned())
+        .filter(|hex| hex.len() >= 64);
+    let candidate = legacy.unwrap_or_else(|| {
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        raw.iter().map(|b| format!("{b:02x}")).collect()
+    });
+    let secret = store.deployment_secret("server", &candidate, now).await.context("reading the server secret")?;
+    if secret == candidate {
+        tracing::debug!("using the deployment's server secret (kept in the database)");
     }
-    let mut raw = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(&path, &hex)?;
-    tracing::info!(path = %path.display(), "made a new server secret");
-    Ok(hex.into_bytes())
-}
-
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
-    Ok(())
+    Ok(secret.into_bytes())
 }
 
 /// A sub-key of the server secret for one purpose.
@@ -131,10 +128,17 @@ pub fn open_blobs(config: &Config) -> anyhow::Result<OpendalBlobStore> {
     })
 }
 
-/// The configured payment gateways: the test gateway always, Stripe when
-/// `[payments.stripe]` is set.
-fn gateways(config: &Config, test: Arc<TestGateway>) -> anyhow::Result<Vec<Arc<dyn PaymentGateway>>> {
-    let mut gateways: Vec<Arc<dyn PaymentGateway>> = vec![test];
+/// The payment gateways the operator configured, the default first: the
+/// test gateway only when [`PaymentsConfig::test_gateway_enabled`], Stripe
+/// when `[payments.stripe]` is set. A checkout or webhook naming any other
+/// gateway is refused.
+///
+/// [`PaymentsConfig::test_gateway_enabled`]: crate::config::PaymentsConfig::test_gateway_enabled
+fn gateways(config: &Config, test: Option<Arc<TestGateway>>) -> anyhow::Result<Vec<Arc<dyn PaymentGateway>>> {
+    let mut gateways: Vec<Arc<dyn PaymentGateway>> = Vec::new();
+    if let Some(test) = test {
+        gateways.push(test);
+    }
     if config.payments.stripe_enabled() {
         let s = &config.payments.stripe;
         let expose = |v: &Option<crate::config::Secret>| v.as_ref().map(|v| v.expose().to_owned()).unwrap_or_default();
@@ -144,17 +148,26 @@ fn gateways(config: &Config, test: Arc<TestGateway>) -> anyhow::Result<Vec<Arc<d
         stripe.session_ttl = chrono::Duration::minutes(i64::from(s.session_minutes));
         gateways.push(Arc::new(StripeGateway::new(stripe).context("configuring [payments.stripe]")?));
     }
+    let default = config.payments.default_gateway();
+    gateways.sort_by_key(|g| g.name() != default);
+    anyhow::ensure!(
+        gateways.first().is_some_and(|g| g.name() == default),
+        "payments.default_gateway {default:?} is not configured"
+    );
     Ok(gateways)
 }
 
 /// Builds the shared state for a server reachable at `public_url`.
 pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<AppState>> {
-    let secret = server_secret(&config)?;
     let store = open_store(&config).await?;
+    let secret = server_secret(&config, &*store, clock.now()).await?;
     let blobs = open_blobs(&config)?;
     let store_for_mail = store.clone() as Arc<dyn MetadataStore>;
     let renderer = ImagePipeline::new(config.imaging.clone()).context("configuring [imaging]")?;
-    let test_gateway = Arc::new(TestGateway::new(derive(&secret, "test-gateway"), public_url.clone()));
+    let test_gateway = config
+        .payments
+        .test_gateway_enabled()
+        .then(|| Arc::new(TestGateway::new(derive(&secret, "test-gateway"), public_url.clone())));
     // The engine and the mailer must sign download tokens alike.
     let link_secret = derive(&secret, "download-links");
     let backends = Backends {
@@ -183,9 +196,8 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
         ..Settings::default()
     };
     let engine = Proofsheet::new(backends, settings, link_secret)?;
-    engine.gateway(Some(&config.payments.default_gateway)).context("payments.default_gateway")?;
     let limits = Arc::new(crate::limits::Limits::new(&config.limits));
-    Ok(Arc::new(AppState { engine, config, public_url, test_gateway: Some(test_gateway), limits }))
+    Ok(Arc::new(AppState { engine, config, public_url, test_gateway, limits }))
 }
 
 /// The HTTP application: the API, its docs, the gateway pages.
@@ -229,17 +241,22 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
                 .overriding("Referrer-Policy", "no-referrer"),
         )
     };
-    let checkout = Route::new()
-        .at("/test/:session", get(pages::checkout_page))
-        .at("/test/:session/pay", post(pages::pay))
-        .at("/test/:session/decline", post(pages::decline));
     let returned = Route::new().at("/:id/:how", get(pages::returned));
-    Route::new()
+    let route = Route::new()
         .nest("/api/v1/openapi.json", spec)
         .nest("/docs", docs)
         .nest("/", api)
-        .nest("/checkout", html(checkout))
-        .nest("/orders", html(returned))
+        .nest("/orders", html(returned));
+    // The test gateway's payment pages exist only where it is configured.
+    if state.test_gateway.is_some() {
+        let checkout = Route::new()
+            .at("/test/:session", get(pages::checkout_page))
+            .at("/test/:session/pay", post(pages::pay))
+            .at("/test/:session/decline", post(pages::decline));
+        route.nest("/checkout", html(checkout))
+    } else {
+        route
+    }
 }
 
 /// What a process without the `api` role serves: health, readiness, metrics.
@@ -405,7 +422,8 @@ pub fn spawn_scheduler(
     })
 }
 
-/// Runs `concurrency` worker loops until `stop` flips.
+/// Runs `concurrency` worker loops ([`Worker::run`]) until `stop` flips;
+/// jobs in flight then go back to the queue at once.
 pub fn spawn_workers(
     engine: Proofsheet,
     concurrency: usize,
@@ -415,28 +433,10 @@ pub fn spawn_workers(
     (0..concurrency.max(1))
         .map(|n| {
             let worker = Worker::new(engine.clone());
-            let mut stop = stop.clone();
+            let stop = stop.clone();
             tokio::spawn(async move {
                 tracing::debug!(worker = n, "worker started");
-                loop {
-                    if *stop.borrow() {
-                        break;
-                    }
-                    let idle = match worker.run_once().await {
-                        Ok(Ran::Idle) => true,
-                        Ok(_) => false,
-                        Err(e) => {
-                            tracing::error!(error = %e, "worker could not reach the queue");
-                            true
-                        }
-                    };
-                    if idle {
-                        tokio::select! {
-                            _ = tokio::time::sleep(poll) => {}
-                            _ = stop.changed() => {}
-                        }
-                    }
-                }
+                worker.run(poll, stop).await;
             })
         })
         .collect()
@@ -493,6 +493,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
 
 /// Like [`start`], running only `roles` in this process.
 pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) -> anyhow::Result<Running> {
+    config.validate()?;
     let addr = config.listen_addr()?;
     let acceptor = TcpListener::bind(addr).into_acceptor().await.with_context(|| format!("listening on {addr}"))?;
     let local =

@@ -135,9 +135,9 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Where the embedded defaults keep their files.
     pub data_dir: PathBuf,
-    /// Signs download links and test-gateway sessions. Every process of one
-    /// deployment needs the same value. Unset: a random one is made once and
-    /// kept in `<data_dir>/secret.key`.
+    /// Signs download links and test-gateway sessions. Unset: a random one
+    /// is made once and kept in the metadata database, shared by every
+    /// process of the deployment. Set, it must be the same in every process.
     pub secret: Option<Secret>,
 }
 
@@ -275,7 +275,13 @@ impl Default for SessionsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct PaymentsConfig {
     /// The gateway used when a checkout names none: `test` or `stripe`.
-    pub default_gateway: String,
+    /// Unset: `stripe` when Stripe is configured, else `test`.
+    pub default_gateway: Option<String>,
+    /// Registers the offline test gateway (whose Pay button fulfils an
+    /// order without any money moving) beside a real one. For test and
+    /// staging deployments only: without it, the test gateway exists only
+    /// when it is the default and no real gateway is configured.
+    pub enable_test_gateway_for_testing: bool,
     /// `[payments.stripe]`: Stripe Checkout. On when `default_gateway` is
     /// `stripe` or any of its keys is set; then both secrets are required.
     pub stripe: StripeSection,
@@ -283,7 +289,11 @@ pub struct PaymentsConfig {
 
 impl Default for PaymentsConfig {
     fn default() -> Self {
-        PaymentsConfig { default_gateway: "test".into(), stripe: StripeSection::default() }
+        PaymentsConfig {
+            default_gateway: None,
+            enable_test_gateway_for_testing: false,
+            stripe: StripeSection::default(),
+        }
     }
 }
 
@@ -291,7 +301,26 @@ impl PaymentsConfig {
     /// Whether the Stripe gateway is configured.
     pub fn stripe_enabled(&self) -> bool {
         let s = &self.stripe;
-        self.default_gateway == "stripe" || s.secret_key.is_some() || s.webhook_secret.is_some() || s.api_base.is_some()
+        self.default_gateway.as_deref() == Some("stripe")
+            || s.secret_key.is_some()
+            || s.webhook_secret.is_some()
+            || s.api_base.is_some()
+    }
+
+    /// The gateway a checkout that names none uses.
+    pub fn default_gateway(&self) -> &str {
+        match &self.default_gateway {
+            Some(name) => name,
+            None if self.stripe_enabled() => "stripe",
+            None => "test",
+        }
+    }
+
+    /// Whether the offline test gateway is registered (and its pages and
+    /// webhook routed): when it is the default, or when the testing key
+    /// says so.
+    pub fn test_gateway_enabled(&self) -> bool {
+        self.default_gateway() == "test" || self.enable_test_gateway_for_testing
     }
 }
 
@@ -331,14 +360,16 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// How often an idle worker looks for work, in milliseconds.
     pub poll_ms: u64,
-    /// How long a worker holds a job before another may take it over (a
-    /// crashed worker's jobs wait this long), in seconds.
+    /// How long a claim on a job lasts without renewal, in seconds. Running
+    /// jobs renew it every third of this, so it bounds how long a crashed
+    /// worker's jobs wait before another worker takes them over, not how
+    /// long a job may run.
     pub lease_seconds: u32,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig { concurrency: 0, poll_ms: 200, lease_seconds: 300 }
+        WorkerConfig { concurrency: 0, poll_ms: 200, lease_seconds: 30 }
     }
 }
 
@@ -394,8 +425,17 @@ impl Config {
         if self.downloads.link_ttl_hours == 0 || self.sessions.ttl_hours == 0 {
             bail!("downloads.link_ttl_hours and sessions.ttl_hours must be positive");
         }
-        if !["test", "stripe"].contains(&self.payments.default_gateway.as_str()) {
-            bail!("payments.default_gateway must be test or stripe, not {:?}", self.payments.default_gateway);
+        let default_gateway = self.payments.default_gateway();
+        if !["test", "stripe"].contains(&default_gateway) {
+            bail!("payments.default_gateway must be test or stripe, not {default_gateway:?}");
+        }
+        if default_gateway == "test" && self.payments.stripe_enabled() && !self.payments.enable_test_gateway_for_testing
+        {
+            bail!(
+                "payments.default_gateway is test while Stripe is configured: the offline test gateway fulfils \
+                 orders without payment. Unset payments.default_gateway (Stripe becomes the default), or, in a test \
+                 deployment only, set payments.enable_test_gateway_for_testing = true"
+            );
         }
         if self.payments.stripe_enabled() {
             let s = &self.payments.stripe;

@@ -6,12 +6,14 @@
 //! `Retry-After` before any handler runs. The client IP is the TCP peer: put
 //! the server behind a proxy that limits by the real client, or raise these.
 //!
-//! Failed sign-ins slow the *account* down: after
-//! `limits.signin_failures_before_delay` failures in a row, each further
-//! attempt must wait 1 s, then 2 s, 4 s, ... up to
-//! `limits.signin_max_delay_seconds`; during the wait attempts answer 429
-//! (even with the right password, or guessing would go on). A success
-//! resets the count, so the owner is never locked out for good.
+//! Failed sign-ins slow down the *account as tried from one client IP*:
+//! after `limits.signin_failures_before_delay` failures in a row from that
+//! IP, each further attempt from it must wait 1 s, then 2 s, 4 s, ... up to
+//! `limits.signin_max_delay_seconds`; during the wait its attempts answer
+//! 429 (even with the right password, or guessing would go on). The owner
+//! signing in from another address is not slowed, so a stranger's wrong
+//! guesses cannot lock the owner out; guessing from many addresses is held
+//! back by the per-IP sign-in limit. A success resets that IP's count.
 
 use std::{
     collections::HashMap,
@@ -135,7 +137,7 @@ impl Limits {
                 l.shrink_to_fit();
             }
         }
-        let ip = req.remote_addr().as_socket_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let ip = client_ip(req);
         let key = match kind {
             Kind::Register | Kind::SignIn | Kind::Download => Key::Ip(ip),
             Kind::Upload | Kind::Order | Kind::Checkout => {
@@ -202,36 +204,43 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         if let Err(wait) = self.limits.check(&req) {
-            tracing::info!(path = %req.uri().path(), retry_after = wait, "rate limited");
+            // The route template, never the raw path: download tokens live in paths.
+            let route = crate::api::spec::template_of(req.uri().path()).unwrap_or_else(|| "other".into());
+            tracing::info!(route = %route, retry_after = wait, "rate limited");
             return Ok(too_many(wait));
         }
         self.inner.call(req).await.map(IntoResponse::into_response)
     }
 }
 
-/// Consecutive failed sign-ins per account, with an exponential delay.
+/// Consecutive failed sign-ins per account and client IP, with an
+/// exponential delay.
 pub struct FailedSignIns {
     enabled: bool,
     free: u32,
     max_delay: Duration,
-    accounts: Mutex<HashMap<String, (u32, Instant)>>,
+    accounts: Mutex<HashMap<(String, IpAddr), (u32, Instant)>>,
+}
+
+fn account_key(email: &str, ip: IpAddr) -> (String, IpAddr) {
+    (email.trim().to_lowercase(), ip)
 }
 
 impl FailedSignIns {
-    /// `Err(seconds)` while `email` must wait before its next attempt.
-    pub fn check(&self, email: &str) -> Result<(), u64> {
+    /// `Err(seconds)` while `email` must wait before its next attempt from `ip`.
+    pub fn check(&self, email: &str, ip: IpAddr) -> Result<(), u64> {
         if !self.enabled {
             return Ok(());
         }
         let accounts = self.accounts.lock().unwrap();
-        match accounts.get(&email.to_ascii_lowercase()) {
+        match accounts.get(&account_key(email, ip)) {
             Some((_, until)) if *until > Instant::now() => Err(ceil_secs(*until - Instant::now())),
             _ => Ok(()),
         }
     }
 
-    /// Records a failure; past the free ones, the next attempt must wait.
-    pub fn failed(&self, email: &str) {
+    /// Records a failure; past the free ones, the next attempt from `ip` must wait.
+    pub fn failed(&self, email: &str, ip: IpAddr) {
         if !self.enabled {
             return;
         }
@@ -241,7 +250,7 @@ impl FailedSignIns {
             // Bounded memory: forget accounts whose wait is long over.
             accounts.retain(|_, (_, until)| *until + self.max_delay > now);
         }
-        let entry = accounts.entry(email.to_ascii_lowercase()).or_insert((0, now));
+        let entry = accounts.entry(account_key(email, ip)).or_insert((0, now));
         entry.0 += 1;
         if entry.0 >= self.free {
             let doublings = (entry.0 - self.free).min(20);
@@ -249,12 +258,17 @@ impl FailedSignIns {
         }
     }
 
-    /// A success clears the account's record.
-    pub fn succeeded(&self, email: &str) {
+    /// A success clears the record of `email` from `ip`.
+    pub fn succeeded(&self, email: &str, ip: IpAddr) {
         if self.enabled {
-            self.accounts.lock().unwrap().remove(&email.to_ascii_lowercase());
+            self.accounts.lock().unwrap().remove(&account_key(email, ip));
         }
     }
+}
+
+/// The client IP of a request: the TCP peer (`0.0.0.0` when unknown).
+pub fn client_ip(req: &Request) -> IpAddr {
+    req.remote_addr().as_socket_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
 #[cfg(test)]
@@ -279,16 +293,23 @@ mod tests {
     fn failed_sign_ins_slow_down_and_a_success_resets() {
         let f = Limits::new(&LimitsConfig { signin_failures_before_delay: 3, ..LimitsConfig::default() });
         let s = f.signins();
+        let (guesser, owner) = (IpAddr::from([203, 0, 113, 9]), IpAddr::from([198, 51, 100, 7]));
         for _ in 0..2 {
-            s.failed("A@x.test");
-            assert!(s.check("a@x.test").is_ok());
+            s.failed("A@x.test", guesser);
+            assert!(s.check("a@x.test", guesser).is_ok());
         }
-        s.failed("a@x.test");
-        assert_eq!(s.check("a@X.test"), Err(1));
-        s.failed("a@x.test");
-        assert_eq!(s.check("a@x.test"), Err(2), "the delay doubles");
-        assert!(s.check("b@x.test").is_ok(), "other accounts are not affected");
-        s.succeeded("a@x.test");
-        assert!(s.check("a@x.test").is_ok());
+        s.failed("a@x.test", guesser);
+        assert_eq!(s.check("a@X.test", guesser), Err(1));
+        s.failed("a@x.test", guesser);
+        assert_eq!(s.check("a@x.test", guesser), Err(2), "the delay doubles");
+        assert!(s.check("b@x.test", guesser).is_ok(), "other accounts are not affected");
+        assert!(s.check("a@x.test", owner).is_ok(), "the owner elsewhere is not locked out");
+        // The owner fails and succeeds from their address: the guesser's
+        // delay stays, the owner's record is cleared.
+        s.failed("a@x.test", owner);
+        s.succeeded("a@x.test", owner);
+        assert_eq!(s.check("a@x.test", guesser), Err(2), "a success elsewhere does not free the guesser");
+        s.succeeded("a@x.test", guesser);
+        assert!(s.check("a@x.test", guesser).is_ok(), "a success resets");
     }
 }

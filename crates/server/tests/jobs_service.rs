@@ -214,18 +214,44 @@ async fn expired_zips_are_deleted_and_fresh_links_rebuild_them() {
         let order = shop.sale(&album, &photos).await;
         let link = shop.engine.downloads().link(&order).await.unwrap().unwrap();
 
-        // The cap: two downloads, then the link is used up.
-        for _ in 0..2 {
-            shop.engine.downloads().open(&link.token, None).await.unwrap();
+        // Each body is read to its end, as a client would.
+        let read = |token: String, range: Option<std::ops::Range<u64>>| {
+            let engine = shop.engine.clone();
+            async move {
+                let opened = engine.downloads().open(&token, range).await?;
+                let total = opened.total_size;
+                let body: Vec<bytes::Bytes> = futures::TryStreamExt::try_collect(opened.body).await?;
+                Ok::<_, Error>((total, body.iter().map(|b| b.len() as u64).sum::<u64>()))
+            }
+        };
+        // The cap: two downloads, then the link is used up. A download
+        // broken off before its first byte costs nothing.
+        drop(shop.engine.downloads().open(&link.token, None).await.unwrap());
+        let meta = shop.engine.backends().metadata.clone();
+        while meta.link_for_order(order.id).await.unwrap().unwrap().bytes_served > 0 {
+            tokio::task::yield_now().await;
         }
-        let err = shop.engine.downloads().open(&link.token, None).await.err().unwrap();
+        for _ in 0..2 {
+            read(link.token.clone(), None).await.unwrap();
+        }
+        let err = read(link.token.clone(), None).await.unwrap_err();
         assert_eq!(err.code(), "download_limit_reached", "{name}");
 
         // A fresh link shares the stored zip; a second within the hour is refused.
         shop.clock.advance(Duration::hours(2));
         let fresh =
             shop.engine.downloads().fresh_link(&shop.client, order.id).await.unwrap().expect("zip still stored");
-        assert!(shop.engine.downloads().open(&fresh.token, None).await.is_ok(), "{name}");
+        // Ranges count by the byte against the cap (two zips' worth): a
+        // resumed download costs one, and `bytes=1-` cannot get around it.
+        let (size, got) = read(fresh.token.clone(), Some(0..10)).await.unwrap();
+        assert_eq!(got, 10);
+        assert!(read(fresh.token.clone(), Some(10..size)).await.is_ok(), "{name}: resumed");
+        assert!(read(fresh.token.clone(), Some(1..size)).await.is_ok(), "{name}: 2 x size - 1");
+        let err = read(fresh.token.clone(), Some(1..size)).await.unwrap_err();
+        assert_eq!(err.code(), "download_limit_reached", "{name}: ranges are counted");
+        assert!(read(fresh.token.clone(), Some(size - 1..size)).await.is_ok(), "{name}: the last byte fits");
+        let err = read(fresh.token.clone(), Some(0..1)).await.unwrap_err();
+        assert_eq!(err.code(), "download_limit_reached", "{name}");
         let err = shop.engine.downloads().fresh_link(&shop.client, order.id).await.unwrap_err();
         assert!(
             matches!(err, Error::RateLimited { retry_after, .. } if retry_after > 0 && retry_after <= 3600),

@@ -1,7 +1,9 @@
 //! Several `proofsheet` processes over one PostgreSQL and one S3 bucket:
-//! an `api` and two `worker`s. 200 uploads all end `ready`, each rendered
-//! exactly once, though a worker is killed with SIGKILL mid-way; then the
-//! same for zips, killing the last worker and starting a fresh one.
+//! an `api` and two `worker`s, each with its own data dir and no configured
+//! secret (they share the one kept in the database). 200 uploads all end
+//! `ready`, each rendered exactly once, though a worker is killed with
+//! SIGKILL mid-job (its job is attempted twice); then the same for zips,
+//! killing the last worker and starting a fresh one.
 
 mod common;
 
@@ -26,9 +28,12 @@ impl Drop for Proc {
 
 fn spawn(role: &str, addr: &str, env: &[(String, String)], log: &std::path::Path) -> Proc {
     let out = std::fs::File::create(log).unwrap();
+    // A data dir of its own: nothing shared through files.
+    let data = log.with_extension("data");
     let child = Command::new(env!("CARGO_BIN_EXE_proofsheet"))
         .args(["serve", "--role", role, "--addr", addr])
         .envs(env.iter().cloned())
+        .env("PROOFSHEET__SERVER__DATA_DIR", &data)
         .env("PROOFSHEET_LOG", "info")
         .stdout(Stdio::null())
         .stderr(out)
@@ -73,8 +78,6 @@ async fn api_and_two_workers_survive_a_killed_worker() {
         ("PROOFSHEET__STORAGE__S3__ROOT", &format!("/multi-{}", uuid::Uuid::new_v4().simple())),
         ("PROOFSHEET__STORAGE__S3__ACCESS_KEY_ID", "test-key"),
         ("PROOFSHEET__STORAGE__S3__SECRET_ACCESS_KEY", "test-secret"),
-        ("PROOFSHEET__SERVER__SECRET", "a shared secret of at least thirty-two characters"),
-        ("PROOFSHEET__SERVER__DATA_DIR", &dir.path().display().to_string()),
         ("PROOFSHEET__WORKER__CONCURRENCY", "1"),
         ("PROOFSHEET__WORKER__POLL_MS", "50"),
         ("PROOFSHEET__WORKER__LEASE_SECONDS", "4"),
@@ -144,23 +147,62 @@ async fn api_and_two_workers_survive_a_killed_worker() {
             (items.iter().filter(|p| p["status"] == "ready").count(), items)
         }
     };
-    // Kill one worker while it is busy.
+    // Kill one worker while it is busy: wait for the first batch, kill w1,
+    // and check that it held a job (two render jobs running at once, while
+    // w2 runs at most one). A worker caught between two jobs is replaced
+    // and killed again.
+    let store = proofsheet_storage::PgStore::connect(&db, 2).await.unwrap();
     wait_until("a first batch of previews", Duration::from_secs(120), || async { ready_count().await.0 >= 20 }).await;
-    let killed_at = ready_count().await.0;
-    let mut victim = w1.take().unwrap();
-    victim.0.kill().unwrap(); // SIGKILL: no shutdown, its job's lease just runs out
-    victim.0.wait().unwrap();
+    let mut killed_at = 0;
+    let mut caught = false;
+    let mut kills = 0;
+    for round in 0..5 {
+        kills += 1;
+        killed_at = ready_count().await.0;
+        let mut victim = w1.take().unwrap();
+        victim.0.kill().unwrap(); // SIGKILL: no shutdown, its job's lease just runs out
+        victim.0.wait().unwrap();
+        for _ in 0..40 {
+            let running: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running' AND kind = 'render_preview'")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            if running == 2 {
+                caught = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        if caught {
+            break;
+        }
+        w1 = Some(spawn("worker", "127.0.0.1:0", &env, &dir.path().join(format!("w1-{round}.log"))));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(caught, "the killed worker held a job");
     assert!(killed_at < 200, "the kill happened mid-way ({killed_at} ready)");
     wait_until("every preview", Duration::from_secs(300), || async { ready_count().await.0 == 200 }).await;
     let previews_took = started.elapsed();
     let (_, photos) = ready_count().await;
     assert!(photos.iter().all(|p| p["status"] == "ready"), "no photo failed or stuck");
 
-    // Exactly one rendering per photo, and no job left behind.
-    let store = proofsheet_storage::PgStore::connect(&db, 2).await.unwrap();
+    // Exactly one stored rendering per photo; the killed worker's job was
+    // attempted twice (claims count attempts, completions do not), and no
+    // other job more than once; no job left behind.
     let counts: Vec<i64> = sqlx::query_scalar("SELECT render_count FROM photos").fetch_all(store.pool()).await.unwrap();
     assert_eq!(counts.len(), 200);
     assert!(counts.iter().all(|&c| c == 1), "render counts: {counts:?}");
+    let attempts: Vec<i64> = sqlx::query_scalar(
+        "SELECT CAST(attempts AS BIGINT) FROM jobs WHERE kind = 'render_preview' ORDER BY attempts DESC",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(attempts.len(), 200);
+    assert_eq!(attempts[0], 2, "the killed worker's job ran again: {attempts:?}");
+    let again = attempts.iter().filter(|&&a| a > 1).count();
+    assert!((1..=kills).contains(&again), "only jobs of killed workers ran again ({kills} kills): {attempts:?}");
     let unfinished: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status <> 'succeeded'")
         .fetch_one(store.pool())
         .await

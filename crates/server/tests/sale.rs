@@ -204,6 +204,7 @@ async fn whole_sale_with(app: TestApp, stripe: Option<StripeTestServer>) {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "application/zip");
     assert_eq!(r.headers()["accept-ranges"], "bytes");
+    assert_eq!(r.headers()["cache-control"], "no-store", "no cache keeps a bought zip");
     let zip_bytes = r.bytes().await.unwrap().to_vec();
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.clone())).unwrap();
     assert_eq!(zip.len(), 3);
@@ -223,6 +224,7 @@ async fn whole_sale_with(app: TestApp, stripe: Option<StripeTestServer>) {
     let r = app.http.get(&url).header("Range", "bytes=100-199").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(r.headers()["content-range"], format!("bytes 100-199/{}", zip_bytes.len()));
+    assert_eq!(r.headers()["cache-control"], "no-store");
     assert_eq!(r.bytes().await.unwrap().to_vec(), zip_bytes[100..200]);
     let r = app.http.get(&url).header("Range", format!("bytes={}-", zip_bytes.len())).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);

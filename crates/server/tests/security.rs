@@ -203,7 +203,10 @@ async fn every_operation_with_an_id_is_checked_for_every_kind_of_caller() {
 async fn read_only_and_unknown_fields_cannot_be_set() {
     let app = TestApp::start().await;
     let owner = app.user("owner@studio.test", "photographer").await;
+    let buyer = app.user("buyer@home.test", "client").await;
     let album = app.album(&owner, "public", None).await;
+    app.upload(&owner, &album, "a.jpg", jpeg(64, 48, 1, true)).await;
+    let photo = app.wait_processed(&owner, &album, 1).await[0]["id"].as_str().unwrap().to_owned();
     let intruder = UserId::new().to_string();
     let cases: Vec<(&str, String, Value)> = vec![
         (
@@ -229,11 +232,11 @@ async fn read_only_and_unknown_fields_cannot_be_set() {
         ("PATCH", format!("/albums/{album}"), json!({"owner_id": intruder})),
         ("PATCH", format!("/albums/{album}"), json!({"id": intruder})),
         ("PATCH", format!("/albums/{album}"), json!({"created_at": "2020-01-01T00:00:00Z"})),
-        ("POST", "/orders".into(), json!({"album_id": album, "photo_ids": [], "status": "paid"})),
+        ("POST", "/orders".into(), json!({"album_id": album, "photo_ids": [photo], "status": "paid"})),
         (
             "POST",
             "/orders".into(),
-            json!({"album_id": album, "photo_ids": [], "total": {"amount": 0, "currency": "EUR"}}),
+            json!({"album_id": album, "photo_ids": [photo], "total": {"amount": 0, "currency": "EUR"}}),
         ),
         (
             "POST",
@@ -241,8 +244,13 @@ async fn read_only_and_unknown_fields_cannot_be_set() {
             json!({"email": "owner@studio.test", "password": "correct horse", "user_id": intruder}),
         ),
     ];
+    // The same order without the extra field is accepted: each refusal
+    // below is for the read-only field alone.
+    let valid = app.post_json("/orders", Some(&buyer), json!({"album_id": album, "photo_ids": [photo]})).await;
+    assert_eq!(valid.status(), StatusCode::CREATED);
     for (method, path, body) in cases {
-        let req = app.http.request(Method::from_bytes(method.as_bytes()).unwrap(), app.api(&path)).bearer_auth(&owner);
+        let token = if path == "/orders" { &buyer } else { &owner };
+        let req = app.http.request(Method::from_bytes(method.as_bytes()).unwrap(), app.api(&path)).bearer_auth(token);
         let r = req.json(&body).send().await.unwrap();
         let status = r.status();
         assert!(matches!(status.as_u16(), 400 | 422), "{method} {path} {body}: {status}");
@@ -299,7 +307,7 @@ async fn rate_limits_answer_429_with_retry_after() {
     }
     limited(app.get(&format!("/downloads/{}", "A".repeat(43)), None).await).await;
 
-    // Failed sign-ins slow the account down, then the owner gets back in.
+    // Failed sign-ins slow the account down from the guessing address ...
     let sign = |password: &'static str| {
         app.post_json("/sessions", None, json!({"email": "a@home.test", "password": password}))
     };
@@ -307,8 +315,21 @@ async fn rate_limits_answer_429_with_retry_after() {
         assert_eq!(sign("wrong").await.status(), StatusCode::UNAUTHORIZED);
     }
     limited(sign("correct horse").await).await;
+    // ... while the owner, from another address, signs in at once.
+    let elsewhere = reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 2])).build().unwrap();
+    let r = elsewhere
+        .post(app.api("/sessions"))
+        .json(&json!({"email": "a@home.test", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "a stranger's guesses do not lock the owner out");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(sign("correct horse").await.status(), StatusCode::CREATED, "not locked out for good");
+    // A success resets the count: two more failures stay below the three
+    // free ones (without the reset, the second would already answer 429).
+    assert_eq!(sign("wrong").await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(sign("wrong").await.status(), StatusCode::UNAUTHORIZED, "a success resets the count");
+    assert_eq!(sign("correct horse").await.status(), StatusCode::CREATED, "a success resets the count");
     app.server.shutdown().await;
 }

@@ -283,3 +283,58 @@ async fn stripe_without_its_secrets_refuses_to_start() {
         assert!(!err.contains(common::STRIPE_KEY) && !err.contains(common::STRIPE_WHSEC), "{err}");
     }
 }
+
+/// A Stripe deployment takes no checkout through the offline test gateway:
+/// it is not registered, its pages and webhook do not exist, and a checkout
+/// naming it is refused. Only the testing key brings it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stripe_deployment_refuses_the_test_gateway() {
+    let (app, _stripe) = TestApp::start_stripe(|_| {}).await;
+    let (album, ids, client) = shop(&app, 1).await;
+    let r = app.post_json("/orders", Some(&client), json!({"album_id": album, "photo_ids": ids})).await;
+    let order = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = app.post_json(&format!("/orders/{order}/checkout"), Some(&client), json!({"gateway": "test"})).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "unknown_gateway");
+    // The default is Stripe.
+    let r = app.post_json(&format!("/orders/{order}/checkout"), Some(&client), json!({})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let url = r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned();
+    assert!(!url.contains("/checkout/test/"), "{url}");
+    // No test pages and no test webhook: a forged "paid" has nowhere to go.
+    let r = app.http.get(format!("{}/checkout/test/anything", app.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app.http.post(format!("{}/checkout/test/anything/pay", app.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app.http.post(app.api("/payments/test/webhook")).body("{}").send().await.unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert_eq!(status(&app, &client, &order).await["status"], "pending");
+    app.server.shutdown().await;
+
+    // Naming the test gateway the default beside Stripe stops start-up ...
+    let stripe = StripeTestServer::start(common::STRIPE_KEY).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = proofsheet_server::Config::default();
+    config.server.addr = "127.0.0.1:0".into();
+    config.server.data_dir = dir.path().to_owned();
+    common::stripe_config(&mut config, &stripe.base_url);
+    config.payments.default_gateway = Some("test".into());
+    let clock = std::sync::Arc::new(proofsheet_core::ManualClock::new());
+    let err = match proofsheet_server::start(config.clone(), clock.clone()).await {
+        Ok(_) => panic!("the test gateway stood beside Stripe"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("enable_test_gateway_for_testing"), "{err}");
+    // ... unless the operator says this is a test deployment.
+    config.payments.default_gateway = None;
+    config.payments.enable_test_gateway_for_testing = true;
+    let (app, _) = (TestApp::start_with(|c| *c = config.clone()).await, ());
+    let (album, ids, client) = shop(&app, 1).await;
+    let r = app.post_json("/orders", Some(&client), json!({"album_id": album, "photo_ids": ids})).await;
+    let order = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = app.post_json(&format!("/orders/{order}/checkout"), Some(&client), json!({"gateway": "test"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let url = r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned();
+    assert!(url.contains("/checkout/test/"), "{url}");
+    app.server.shutdown().await;
+}

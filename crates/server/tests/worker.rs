@@ -81,26 +81,7 @@ async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
         b"0123456789abcdef0123".to_vec(),
     )
     .unwrap();
-    let ph = testkit::user("ph@w.test", Role::Photographer);
-    store.insert_user(&ph, "!").await.unwrap();
-    let album = engine
-        .albums()
-        .create(
-            &ph,
-            NewAlbum {
-                name: "A".into(),
-                visibility: Visibility::Public,
-                client_email: None,
-                price_per_photo: testkit::eur(100),
-                expires_at: None,
-                watermark: None,
-            },
-        )
-        .await
-        .unwrap();
-    let jpeg = Bytes::from(common::jpeg(640, 480, 1, false));
-    let body = Box::pin(futures::stream::once(async move { Ok(jpeg) }));
-    let photo = engine.albums().upload(&ph, album.id, Some("a.jpg"), body).await.unwrap();
+    let (ph, album, photo) = upload_one(&engine, &store, 640).await;
     let worker = Worker::new(engine.clone());
 
     // Two failures while storage is out; each waits out its backoff.
@@ -149,4 +130,165 @@ async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
     assert!(stored.last_error.unwrap().contains("deleted"));
     let order = store.order(broken_album_order).await.unwrap().unwrap();
     assert_eq!(order.status, OrderStatus::Paid, "still paid: an operator can see and act on it");
+}
+
+/// The real pipeline, made slow: every render first waits `delay`, and
+/// every attempt (not only every completion) is counted.
+struct Slow {
+    inner: ImagePipeline,
+    delay: std::time::Duration,
+    attempts: AtomicU32,
+}
+
+#[async_trait]
+impl PreviewRenderer for Slow {
+    fn probe(&self, head: &[u8], complete: bool) -> Result<Probe> {
+        self.inner.probe(head, complete)
+    }
+    async fn render(&self, original: Bytes, watermark: Option<&WatermarkChoice>) -> Result<Renditions> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        self.inner.render(original, watermark).await
+    }
+}
+
+/// An engine on a fresh SQLite file with a slow renderer and a short lease.
+async fn slow_engine(
+    dir: &std::path::Path,
+    lease: Duration,
+    delay: std::time::Duration,
+) -> (Proofsheet, Arc<SqliteStore>, Arc<Slow>) {
+    let store = Arc::new(SqliteStore::connect(&format!("sqlite://{}", dir.join("t.db").display())).await.unwrap());
+    let slow = Arc::new(Slow {
+        inner: ImagePipeline::new(PipelineConfig::default()).unwrap(),
+        delay,
+        attempts: AtomicU32::new(0),
+    });
+    let engine = Proofsheet::new(
+        Backends {
+            metadata: store.clone(),
+            queue: store.clone(),
+            blobs: Arc::new(OpendalBlobStore::memory().unwrap()),
+            renderer: slow.clone(),
+            packager: Arc::new(ZipPackager),
+            gateways: vec![Arc::new(TestGateway::new(b"s".to_vec(), "http://x"))],
+            clock: Arc::new(SystemClock),
+            notifier: Arc::new(LogNotifier),
+        },
+        Settings { job_lease: lease, ..Settings::default() },
+        b"0123456789abcdef0123".to_vec(),
+    )
+    .unwrap();
+    (engine, store, slow)
+}
+
+/// A photographer, their public album and one uploaded photo `width` px wide.
+async fn upload_one(engine: &Proofsheet, store: &SqliteStore, width: u16) -> (User, Album, Photo) {
+    let ph = testkit::user("ph@w.test", Role::Photographer);
+    store.insert_user(&ph, "!").await.unwrap();
+    let album = engine
+        .albums()
+        .create(
+            &ph,
+            NewAlbum {
+                name: "A".into(),
+                visibility: Visibility::Public,
+                client_email: None,
+                price_per_photo: testkit::eur(100),
+                expires_at: None,
+                watermark: None,
+            },
+        )
+        .await
+        .unwrap();
+    let jpeg = Bytes::from(common::jpeg(width, width / 4 * 3, 1, false));
+    let body = Box::pin(futures::stream::once(async move { Ok(jpeg) }));
+    let photo = engine.albums().upload(&ph, album.id, Some("a.jpg"), body).await.unwrap();
+    (ph, album, photo)
+}
+
+/// A job ten leases long keeps its lease by renewing it: two workers poll
+/// the queue all along, yet the render is attempted once and succeeds once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_ten_leases_long_runs_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lease = Duration::milliseconds(300);
+    let (engine, store, slow) = slow_engine(dir.path(), lease, std::time::Duration::from_secs(3)).await;
+    let photo = upload_one(&engine, &store, 320).await.2.id;
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let w = Worker::new(engine.clone());
+            let rx = stop_rx.clone();
+            tokio::spawn(async move { w.run(std::time::Duration::from_millis(20), rx).await })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while store.photo(photo).await.unwrap().unwrap().status != PhotoStatus::Ready {
+        assert!(std::time::Instant::now() < deadline, "the photo never became ready");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Leave the workers polling a little longer: nobody takes the job again.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    stop.send(true).unwrap();
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert_eq!(slow.attempts.load(Ordering::SeqCst), 1, "rendered once, never taken over");
+    let jobs = store.list_jobs(None, PageRequest::first()).await.unwrap().items;
+    let render: Vec<_> = jobs.iter().filter(|j| j.kind == "render_preview").collect();
+    assert_eq!(render.len(), 1);
+    assert_eq!((render[0].status, render[0].attempts), (JobStatus::Succeeded, 1));
+}
+
+/// A worker stopped mid-job hands the job back at once (queued, due now,
+/// the attempt not counted), and the next worker finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_worker_hands_its_job_back_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, store, slow) = slow_engine(dir.path(), Duration::seconds(30), std::time::Duration::from_secs(3)).await;
+    let photo = upload_one(&engine, &store, 320).await.2.id;
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let w = Worker::new(engine.clone());
+    let running = tokio::spawn(async move { w.run(std::time::Duration::from_millis(20), stop_rx).await });
+    while slow.attempts.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(2), running)
+        .await
+        .expect("the worker stops without finishing its 3 s job")
+        .unwrap();
+    let job = store.list_jobs(None, PageRequest::first()).await.unwrap().items.remove(0);
+    assert_eq!((job.status, job.attempts), (JobStatus::Queued, 0), "handed back, attempt not counted");
+    assert!(job.run_at <= SystemClock.now());
+    assert_eq!(store.photo(photo).await.unwrap().unwrap().status, PhotoStatus::Processing);
+    // Another worker takes it at once (well within a 30 s lease).
+    let next = Worker::new(engine.clone());
+    let ran = tokio::time::timeout(std::time::Duration::from_secs(20), next.run_once()).await.unwrap().unwrap();
+    assert!(matches!(ran, Ran::Succeeded(ref j) if j.id == job.id), "{ran:?}");
+    assert_eq!(store.photo(photo).await.unwrap().unwrap().status, PhotoStatus::Ready);
+    assert_eq!(slow.attempts.load(Ordering::SeqCst), 2);
+}
+
+/// A worker whose lease was taken over drops its work instead of
+/// finishing it alongside the new holder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_lost_its_lease_drops_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let lease = Duration::milliseconds(600);
+    let (engine, store, slow) = slow_engine(dir.path(), lease, std::time::Duration::from_secs(2)).await;
+    upload_one(&engine, &store, 320).await;
+    let w = Worker::new(engine.clone());
+    let first = tokio::spawn(async move { w.run_once().await });
+    while slow.attempts.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Someone else claims the job as if the lease had run out (a paused
+    // process, a clock jump): the first worker's next renewal fails.
+    let taken = store.claim(SystemClock.now() + Duration::seconds(1), Duration::seconds(60)).await.unwrap().unwrap();
+    let ran = first.await.unwrap().unwrap();
+    assert!(matches!(ran, Ran::LeaseLost(ref j) if j.id == taken.id), "{ran:?}");
+    let job = store.job(taken.id).await.unwrap().unwrap();
+    assert_eq!((job.status, job.lease_token.as_deref()), (JobStatus::Running, taken.lease_token.as_deref()));
 }

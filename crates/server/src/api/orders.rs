@@ -51,15 +51,20 @@ enum WebhookReply {
     Accepted(Json<serde_json::Value>),
 }
 
+/// Zips and their redirects are private to their buyer: no cache keeps them.
+const NO_STORE: &str = "no-store";
+
 #[derive(ApiResponse)]
 enum Download {
-    /// The whole zip.
+    /// The whole zip. `Cache-Control: no-store`: a bought zip is never kept
+    /// by a shared cache or proxy.
     #[oai(status = 200, content_type = "application/zip")]
     Full(
         Binary<Body>,
         #[oai(header = "Content-Length")] u64,
         #[oai(header = "Accept-Ranges")] String,
         #[oai(header = "Content-Disposition")] String,
+        #[oai(header = "Cache-Control")] String,
     ),
     /// The requested range.
     #[oai(status = 206, content_type = "application/zip")]
@@ -69,11 +74,12 @@ enum Download {
         #[oai(header = "Content-Range")] String,
         #[oai(header = "Accept-Ranges")] String,
         #[oai(header = "Content-Disposition")] String,
+        #[oai(header = "Cache-Control")] String,
     ),
     /// With `storage.presign`: fetch the zip from the object store at
     /// `Location` (valid for `storage.presign_seconds`; ranges work there too).
     #[oai(status = 307)]
-    Redirect(#[oai(header = "Location")] String),
+    Redirect(#[oai(header = "Location")] String, #[oai(header = "Cache-Control")] String),
     /// The range is outside the file.
     #[oai(status = 416)]
     Unsatisfiable(Json<super::error::ErrorBody>, #[oai(header = "Content-Range")] String),
@@ -273,8 +279,8 @@ impl OrdersApi {
                 serde_json::from_str(&stored).map_err(|e| Error::backend("replaying a checkout", e))?;
             return Ok(CheckoutStarted::Created(Json(dto)));
         }
-        let gateway =
-            body.gateway.as_deref().map(String::as_str).or(Some(self.state.config.payments.default_gateway.as_str()));
+        // None: the engine's first gateway, which is the configured default.
+        let gateway = body.gateway.as_deref().map(String::as_str);
         let base = &self.state.public_url;
         let session = self
             .state
@@ -337,7 +343,7 @@ impl OrdersApi {
             let ttl = std::time::Duration::from_secs(storage.presign_seconds as u64);
             if let Some(url) = downloads.presigned(&token.0, ttl).await? {
                 tracing::info!(target: "audit", action = "download", via = "presigned redirect", "zip redirected");
-                return Ok(Download::Redirect(url));
+                return Ok(Download::Redirect(url, NO_STORE.into()));
             }
         }
         let link = downloads.check(&token.0).await?;
@@ -357,7 +363,7 @@ impl OrdersApi {
             )),
             Ok(None) => {
                 let opened = downloads.open_link(link, None).await?;
-                Ok(Download::Full(Binary(zip_body(opened.body)), size, "bytes".into(), disposition))
+                Ok(Download::Full(Binary(zip_body(opened.body)), size, "bytes".into(), disposition, NO_STORE.into()))
             }
             Ok(Some(r)) => {
                 let (start, end) = (r.start, r.end);
@@ -368,6 +374,7 @@ impl OrdersApi {
                     format!("bytes {start}-{}/{size}", end - 1),
                     "bytes".into(),
                     disposition,
+                    NO_STORE.into(),
                 ))
             }
         }

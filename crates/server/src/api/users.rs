@@ -80,12 +80,20 @@ impl UsersApi {
 
     /// Sign in: returns a bearer token.
     #[oai(path = "/sessions", method = "post")]
-    async fn create_session(&self, body: Json<SessionRequest>) -> Result<Created<SessionDto>, ApiError> {
+    async fn create_session(
+        &self,
+        body: Json<SessionRequest>,
+        req: &poem::Request,
+    ) -> Result<Created<SessionDto>, ApiError> {
         let meta = &self.state.engine.backends().metadata;
         let signins = self.state.limits.signins();
+        let ip = crate::limits::client_ip(req);
         let account = body.email.trim().to_owned();
-        if let Err(wait) = signins.check(&account) {
-            tracing::info!(target: "audit", action = "sign_in", account = %account, result = "delayed", "sign-in delayed");
+        // Raw input reaches the audit log only quoted and escaped (`?`), so
+        // a newline in it cannot forge a log line.
+        let logged: String = account.chars().take(254).collect();
+        if let Err(wait) = signins.check(&account, ip) {
+            tracing::info!(target: "audit", action = "sign_in", account = ?logged, result = "delayed", "sign-in delayed");
             return Err(ApiError::from(proofsheet_core::Error::RateLimited {
                 message: "too many failed sign-ins for this account; wait and try again".into(),
                 retry_after: wait,
@@ -101,8 +109,8 @@ impl UsersApi {
         };
         let ok = verify_password(body.0.password.into(), hash).await?;
         let Some(user) = user.filter(|_| ok) else {
-            signins.failed(&account);
-            tracing::info!(target: "audit", action = "sign_in", account = %account, result = "refused", "sign-in refused");
+            signins.failed(&account, ip);
+            tracing::info!(target: "audit", action = "sign_in", account = ?logged, result = "refused", "sign-in refused");
             return Err(ApiError::Unauthorized(Json(super::error::ErrorBody {
                 code: "invalid_credentials".into(),
                 message: "wrong e-mail address or password".into(),
@@ -112,7 +120,7 @@ impl UsersApi {
         let (token, token_hash) = new_token();
         let expires_at = now + Duration::hours(self.state.config.sessions.ttl_hours as i64);
         meta.insert_session(&Session { token_hash, user_id: user.id, expires_at, created_at: now }).await?;
-        signins.succeeded(&account);
+        signins.succeeded(&account, ip);
         tracing::info!(target: "audit", action = "sign_in", user_id = %user.id, result = "ok", "signed in");
         Ok(Created::Created(Json(SessionDto { token, expires_at })))
     }

@@ -44,8 +44,8 @@ async fn enqueue_in(conn: &mut $conn, job: &NewJob) -> Result<()> {
 async fn insert_link_in(conn: &mut $conn, link: &DownloadLink) -> Result<()> {
     sqlx::query(
         "INSERT INTO download_links (id, order_id, token_hash, zip_key, zip_size, expires_at, created_at,
-                                     download_count, revoked)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                     download_count, revoked, bytes_served)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(link.id.to_string())
     .bind(link.order_id.to_string())
@@ -56,6 +56,7 @@ async fn insert_link_in(conn: &mut $conn, link: &DownloadLink) -> Result<()> {
     .bind(millis(link.created_at))
     .bind(link.download_count as i64)
     .bind(link.revoked as i64)
+    .bind(link.bytes_served as i64)
     .execute(&mut *conn)
     .await
     .map_err(db_err("adding a download link"))?;
@@ -134,6 +135,7 @@ fn link_from(row: &$row) -> Result<DownloadLink> {
         expires_at: from_millis(row.get("expires_at")),
         created_at: from_millis(row.get("created_at")),
         download_count: row.get::<i64, _>("download_count") as u64,
+        bytes_served: row.get::<i64, _>("bytes_served") as u64,
         revoked: row.get::<i64, _>("revoked") != 0,
         zip_deleted: row.get::<Option<i64>, _>("zip_deleted_at").is_some(),
     })
@@ -224,6 +226,22 @@ impl MetadataStore for $store {
             .await
             .map_err(db_err("pinging the database"))?;
         Ok(())
+    }
+
+    async fn deployment_secret(&self, name: &str, candidate: &str, now: DateTime<Utc>) -> Result<String> {
+        sqlx::query("INSERT INTO deployment_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(candidate)
+            .bind(millis(now))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("storing a deployment secret"))?;
+        let row = sqlx::query("SELECT value FROM deployment_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("reading a deployment secret"))?;
+        Ok(row.get("value"))
     }
 
     async fn insert_user(&self, user: &User, password_hash: &str) -> Result<()> {
@@ -702,13 +720,30 @@ impl MetadataStore for $store {
             .transpose()
     }
 
-    async fn count_download(&self, link: &DownloadLink) -> Result<()> {
-        sqlx::query("UPDATE download_links SET download_count = download_count + 1 WHERE id = $1")
-            .bind(link.id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("counting a download"))?;
-        Ok(())
+    async fn count_download(
+        &self,
+        link: &DownloadLink,
+        bytes: i64,
+        from_start: bool,
+        budget: Option<u64>,
+    ) -> Result<bool> {
+        let budget = budget.map(|b| b.min(i64::MAX as u64) as i64);
+        let done = sqlx::query(
+            "UPDATE download_links SET download_count = download_count + $1,
+                                       bytes_served = CASE WHEN bytes_served + $2 < 0 THEN 0 ELSE bytes_served + $3 END
+             WHERE id = $4 AND (CAST($5 AS BIGINT) IS NULL OR bytes_served + $6 <= $7)",
+        )
+        .bind(i64::from(from_start))
+        .bind(bytes)
+        .bind(bytes)
+        .bind(link.id.to_string())
+        .bind(budget)
+        .bind(bytes)
+        .bind(budget)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("counting a download"))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn sales(
@@ -1020,6 +1055,37 @@ impl JobQueue for $store {
         .map_err(db_err("claiming a job"))?
         .map(|r| job_from(&r))
         .transpose()
+    }
+
+    async fn renew(&self, job: &Job, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_until = $1, updated_at = $2
+             WHERE id = $3 AND status = 'running' AND lease_token = $4",
+        )
+        .bind(millis(until))
+        .bind(millis(now))
+        .bind(job.id.to_string())
+        .bind(&job.lease_token)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("renewing a job's lease"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release(&self, job: &Job, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'queued', run_at = $1, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+                             lease_until = NULL, lease_token = NULL, updated_at = $2
+             WHERE id = $3 AND status = 'running' AND lease_token = $4",
+        )
+        .bind(millis(now))
+        .bind(millis(now))
+        .bind(job.id.to_string())
+        .bind(&job.lease_token)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("handing a job back"))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn complete(&self, job: &Job, now: DateTime<Utc>) -> Result<bool> {
