@@ -72,6 +72,22 @@ impl Money {
         Ok(Money { amount, currency })
     }
 
+    /// The largest price per photo, in minor units (1,000,000.00 in a
+    /// two-decimal currency). With at most 500 photos an order, no order
+    /// total, and no sum of fewer than 10^8 orders, can overflow an `i64`.
+    pub const MAX_PRICE: i64 = 100_000_000;
+
+    /// A validated price per photo: 0 to [`Money::MAX_PRICE`].
+    pub fn price(amount: i64, currency: Currency) -> Result<Self> {
+        if amount > Self::MAX_PRICE {
+            return Err(Error::invalid(
+                "invalid_amount",
+                format!("a price is at most {} minor units", Self::MAX_PRICE),
+            ));
+        }
+        Money::new(amount, currency)
+    }
+
     /// Zero in a currency.
     pub fn zero(currency: Currency) -> Self {
         Money { amount: 0, currency }
@@ -110,6 +126,9 @@ mod tests {
         let eur: Currency = "EUR".parse().unwrap();
         assert!(Money::new(-1, eur).is_err());
         assert_eq!(Money::new(500, eur).unwrap().times(3).unwrap().amount, 1500);
+        assert!(Money::price(Money::MAX_PRICE, eur).is_ok());
+        assert_eq!(Money::price(Money::MAX_PRICE + 1, eur).unwrap_err().code(), "invalid_amount");
+        assert_eq!(Money::price(1 << 62, eur).unwrap_err().code(), "invalid_amount");
         assert!(Money::new(i64::MAX, eur).unwrap().times(2).is_err());
     }
 }

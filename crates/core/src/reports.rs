@@ -89,9 +89,13 @@ impl Reports<'_> {
                 photos: 0,
                 revenue: 0,
             });
-            t.orders += row.orders;
-            t.photos += row.photos;
-            t.revenue += row.revenue;
+            // Checked: prices are capped so this cannot overflow, and if
+            // stored data ever broke that, the report says so instead of
+            // wrapping into a negative revenue.
+            let overflow = || Error::invalid("amount_overflow", "the sales total is too large to add up");
+            t.orders = t.orders.checked_add(row.orders).ok_or_else(overflow)?;
+            t.photos = t.photos.checked_add(row.photos).ok_or_else(overflow)?;
+            t.revenue = t.revenue.checked_add(row.revenue).ok_or_else(overflow)?;
         }
         Ok(SalesReport { from, to, totals: totals.into_values().collect(), albums, top_photos })
     }

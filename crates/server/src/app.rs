@@ -4,12 +4,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use hmac::{Hmac, Mac};
-use poem::{
-    EndpointExt, Route, Server, get,
-    listener::{Acceptor, Listener, TcpListener},
-    middleware::SetHeader,
-    post,
-};
+use poem::{EndpointExt, Route, get, middleware::SetHeader, post};
 use poem_openapi::OpenApiService;
 use proofsheet_core::{
     Backends, Clock, JobQueue, LinkSigner, MetadataStore, PaymentGateway, Periodic, Policy, Proofsheet, Scheduler,
@@ -268,7 +263,13 @@ pub fn health_routes(state: Arc<AppState>) -> poem::Route {
 /// Shared middleware: state, headers, request logs, JSON errors.
 fn finish(route: poem::Route, state: Arc<AppState>) -> impl poem::Endpoint {
     let limits = state.limits.clone();
+    let bodies = crate::limits::BodyLimit {
+        default: state.config.limits.body_bytes,
+        webhook: state.config.limits.webhook_body_bytes,
+        upload: state.config.uploads.max_bytes.saturating_add(1024 * 1024),
+    };
     route
+        .with(bodies)
         .with(crate::limits::RateLimit(limits))
         .data(state)
         .with(SetHeader::new().overriding("X-Content-Type-Options", "nosniff"))
@@ -495,9 +496,13 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
 pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) -> anyhow::Result<Running> {
     config.validate()?;
     let addr = config.listen_addr()?;
-    let acceptor = TcpListener::bind(addr).into_acceptor().await.with_context(|| format!("listening on {addr}"))?;
-    let local =
-        acceptor.local_addr().into_iter().find_map(|a| a.as_socket_addr().copied()).context("no local address")?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    let local = listener.local_addr().context("no local address")?;
+    let bounds = crate::serve::Bounds {
+        header_read_timeout: Duration::from_secs(config.server.header_read_timeout_seconds.into()),
+        idle_timeout: Duration::from_secs(config.server.idle_timeout_seconds.into()),
+        max_connections: config.server.max_connections as usize,
+    };
     let url = config.server.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
     let url = url.trim_end_matches('/').to_owned();
     let workers = match config.worker.concurrency {
@@ -513,15 +518,10 @@ pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) ->
     let app = if roles.api { routes(state.clone()) } else { health_routes(state.clone()) };
     let app = finish(app, state.clone());
     let server = tokio::spawn(async move {
-        Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(
-                app,
-                async move {
-                    let _ = server_stop.changed().await;
-                },
-                Some(Duration::from_secs(10)),
-            )
-            .await
+        let stopped = async move {
+            let _ = server_stop.changed().await;
+        };
+        crate::serve::serve(listener, app, bounds, stopped, Duration::from_secs(10)).await
     });
     let mut tasks = Vec::new();
     if roles.worker {

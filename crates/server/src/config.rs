@@ -139,11 +139,26 @@ pub struct ServerConfig {
     /// is made once and kept in the metadata database, shared by every
     /// process of the deployment. Set, it must be the same in every process.
     pub secret: Option<Secret>,
+    /// A request head must arrive whole within this many seconds (also the
+    /// longest wait of a kept-alive connection for its next request).
+    pub header_read_timeout_seconds: u32,
+    /// A connection that moves no byte for this many seconds is closed.
+    pub idle_timeout_seconds: u32,
+    /// Most connections open at once; more wait in the listen backlog.
+    pub max_connections: u32,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { addr: "127.0.0.1:8080".into(), public_url: None, data_dir: "./data".into(), secret: None }
+        ServerConfig {
+            addr: "127.0.0.1:8080".into(),
+            public_url: None,
+            data_dir: "./data".into(),
+            secret: None,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+            max_connections: 1024,
+        }
     }
 }
 
@@ -415,6 +430,12 @@ impl Config {
         }
         if !(60..=3600).contains(&self.storage.presign_seconds) {
             bail!("storage.presign_seconds must be between 60 and 3600");
+        }
+        let s = &self.server;
+        if s.header_read_timeout_seconds == 0 || s.idle_timeout_seconds == 0 || s.max_connections == 0 {
+            bail!(
+                "server.header_read_timeout_seconds, server.idle_timeout_seconds and server.max_connections must be positive"
+            );
         }
         if self.worker.lease_seconds < 2 {
             bail!("worker.lease_seconds must be at least 2");

@@ -10,6 +10,7 @@ pub mod config;
 pub mod limits;
 pub mod mail;
 pub mod pages;
+pub mod serve;
 
 pub use app::{AppState, Running, start};
 pub use config::Config;

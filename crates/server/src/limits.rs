@@ -53,6 +53,13 @@ pub struct LimitsConfig {
     pub signin_failures_before_delay: u32,
     /// The longest wait between sign-in attempts of a slowed account.
     pub signin_max_delay_seconds: u32,
+    /// Largest request body of every route but uploads and payment
+    /// webhooks, in bytes (JSON bodies are small). Larger: 413
+    /// `body_too_large`, counted on the stream, with or without
+    /// `Content-Length`. Uploads are bounded by `uploads.max_bytes`.
+    pub body_bytes: u64,
+    /// Largest payment webhook body, in bytes.
+    pub webhook_body_bytes: u64,
 }
 
 impl Default for LimitsConfig {
@@ -67,6 +74,8 @@ impl Default for LimitsConfig {
             checkout_per_minute: 120,
             signin_failures_before_delay: 10,
             signin_max_delay_seconds: 300,
+            body_bytes: 64 * 1024,
+            webhook_body_bytes: 1024 * 1024,
         }
     }
 }
@@ -210,6 +219,92 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
             return Ok(too_many(wait));
         }
         self.inner.call(req).await.map(IntoResponse::into_response)
+    }
+}
+
+/// Request body limits, enforced on the body stream itself: a declared
+/// `Content-Length` over the limit is refused before anything is read, and
+/// a chunked body is cut off at the limit, before a handler (or poem's
+/// multipart spooling) can hold more of it. Either way the answer is 413
+/// `body_too_large`.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit {
+    /// Every route but these two.
+    pub default: u64,
+    /// `POST /api/v1/payments/{gateway}/webhook`.
+    pub webhook: u64,
+    /// `POST /api/v1/albums/{id}/photos`: `uploads.max_bytes` plus room for
+    /// multipart headers.
+    pub upload: u64,
+}
+
+impl BodyLimit {
+    /// The limit of a route, and the code its 413 carries (uploads keep
+    /// the `upload_too_large` their handler answers too).
+    fn of(&self, method: &Method, path: &str) -> (u64, &'static str) {
+        let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        match (method, parts.as_slice()) {
+            (&Method::POST, ["", "api", "v1", "albums", _, "photos"]) => (self.upload, "upload_too_large"),
+            (&Method::POST, ["", "api", "v1", "payments", _, "webhook"]) => (self.webhook, "body_too_large"),
+            _ => (self.default, "body_too_large"),
+        }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        BodyLimitEndpoint { inner: ep, limit: *self }
+    }
+}
+
+/// See [`BodyLimit`].
+pub struct BodyLimitEndpoint<E> {
+    inner: E,
+    limit: BodyLimit,
+}
+
+fn body_too_large(limit: u64, code: &'static str) -> Response {
+    let error = proofsheet_core::Error::TooLarge {
+        code,
+        message: format!("the request body is larger than this route takes ({limit} bytes)"),
+    };
+    crate::api::error::ApiError::from(error).into_response()
+}
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let (limit, code) = self.limit.of(req.method(), req.uri().path());
+        let declared = req
+            .headers()
+            .get(poem::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Ok(body_too_large(limit, code));
+        }
+        let tripped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = tripped.clone();
+        let mut seen = 0u64;
+        let body = req.take_body().into_bytes_stream();
+        let bounded = futures::StreamExt::map(body, move |chunk| {
+            let chunk = chunk?;
+            seen = seen.saturating_add(chunk.len() as u64);
+            if seen > limit {
+                flag.store(true, Ordering::Relaxed);
+                return Err(std::io::Error::other("request body over its limit"));
+            }
+            Ok(chunk)
+        });
+        req.set_body(poem::Body::from_bytes_stream(bounded));
+        let resp = self.inner.call(req).await.map(IntoResponse::into_response);
+        if tripped.load(Ordering::Relaxed) {
+            return Ok(body_too_large(limit, code));
+        }
+        resp
     }
 }
 

@@ -90,6 +90,31 @@ impl TryFrom<MoneyDto> for Money {
     }
 }
 
+/// A price per photo: money of at most `Money::MAX_PRICE` minor units, so
+/// no order total or sales sum can overflow.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Price", deny_unknown_fields)]
+pub struct PriceDto {
+    /// Minor units, 0 to 100,000,000 (1,000,000.00 in a two-decimal currency).
+    pub amount: i64,
+    /// ISO 4217 code, e.g. `EUR`.
+    pub currency: Text,
+}
+
+impl From<Money> for PriceDto {
+    fn from(m: Money) -> Self {
+        PriceDto { amount: m.amount, currency: Text(m.currency.to_string()) }
+    }
+}
+
+impl TryFrom<PriceDto> for Money {
+    type Error = Error;
+
+    fn try_from(m: PriceDto) -> Result<Self, Error> {
+        Money::price(m.amount, m.currency.parse::<Currency>()?)
+    }
+}
+
 /// A user's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename = "Role", rename_all = "snake_case")]
@@ -313,7 +338,7 @@ pub struct AlbumDto {
     #[oai(skip_serializing_if_is_none)]
     pub client_email: Option<String>,
     /// Price of each photo.
-    pub price_per_photo: MoneyDto,
+    pub price_per_photo: PriceDto,
     /// When it closes to clients.
     pub expires_at: Option<DateTime<Utc>>,
     /// Its own watermark (shown to its owner only); absent or `null` for
@@ -356,7 +381,7 @@ pub struct CreateAlbumRequest {
     /// The client to share it with.
     pub client_email: Option<Text>,
     /// Price of each photo.
-    pub price_per_photo: MoneyDto,
+    pub price_per_photo: PriceDto,
     /// When it closes to clients (future).
     pub expires_at: Option<DateTime<Utc>>,
     /// Its own watermark; absent or `null` for the deployment's default.
@@ -375,7 +400,7 @@ pub struct UpdateAlbumRequest {
     /// New client, or `null` for none.
     pub client_email: MaybeUndefined<Text>,
     /// New price (new orders only).
-    pub price_per_photo: Option<MoneyDto>,
+    pub price_per_photo: Option<PriceDto>,
     /// New expiry, or `null` for none.
     pub expires_at: MaybeUndefined<DateTime<Utc>>,
     /// New watermark, or `null` for the default. Ready photos are rendered
@@ -521,7 +546,7 @@ pub struct OrderItemDto {
     /// Its name in the zip.
     pub filename: String,
     /// Price at order time.
-    pub price: MoneyDto,
+    pub price: PriceDto,
 }
 
 /// Where to download a fulfilled order.

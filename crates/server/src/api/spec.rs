@@ -7,7 +7,8 @@
 //! - every optional property is `nullable` (responses write `null`, requests
 //!   may send it);
 //! - the value rules the server enforces with 422 (e-mail addresses, name
-//!   and password lengths, currency codes, non-negative amounts, photo id
+//!   and password lengths, currency codes, non-negative amounts, prices of
+//!   at most 100,000,000 minor units, photo id
 //!   lists) are stated as schema constraints, never looser than the server;
 //! - `limit` is 1 to 200 and `cursor` a UUID on every list; report periods
 //!   are dates or RFC 3339 times; job statuses an enum;
@@ -50,6 +51,8 @@ pub fn patch(spec: &str, plugins: &[String]) -> String {
         ("UpdateAlbumRequest", "client_email", email),
         ("Money", "amount", json!({"type": "integer", "format": "int64", "minimum": 0})),
         ("Money", "currency", json!({"type": "string", "pattern": "^[A-Z]{3}$"})),
+        ("Price", "amount", json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": 100_000_000})),
+        ("Price", "currency", json!({"type": "string", "pattern": "^[A-Z]{3}$"})),
         ("CreateOrderRequest", "album_id", json!({"type": "string", "format": "uuid"})),
         (
             "CreateOrderRequest",

@@ -1,0 +1,226 @@
+//! Every bound of the HTTP server, hit by a request that is refused
+//! cleanly while the server stays healthy: body sizes (declared and
+//! chunked, JSON, webhooks, multipart uploads), half-sent request heads,
+//! stalled bodies and the connection cap.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestApp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+/// Sends `total` bytes of chunked body to `path` over a raw socket, as a
+/// client that keeps sending whatever the server says, and returns the
+/// server's answer (read while sending: the server answers and hangs up
+/// before the body is done).
+async fn raw_chunked(addr: std::net::SocketAddr, method: &str, path: &str, headers: &str, total: usize) -> String {
+    let s = TcpStream::connect(addr).await.unwrap();
+    let (mut rd, mut wr) = s.into_split();
+    let head = format!("{method} {path} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n{headers}\r\n");
+    let writer = tokio::spawn(async move {
+        wr.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            wr.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await?;
+            wr.write_all(&chunk).await?;
+            wr.write_all(b"\r\n").await?;
+            sent += chunk.len();
+        }
+        wr.write_all(b"0\r\n\r\n").await?;
+        Ok::<_, std::io::Error>(sent)
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), rd.read_to_end(&mut answer)).await;
+    let sent = writer.await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(sent.is_err() || answer.contains("413"), "the whole body was taken: {answer}");
+    answer
+}
+
+async fn healthy(app: &TestApp) {
+    let r = app.http.get(format!("{}/healthz", app.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the server stays healthy");
+}
+
+async fn too_large(r: reqwest::Response, what: &str) {
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "{what}");
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "body_too_large", "{what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_are_refused_on_every_route() {
+    let app = TestApp::start_with(|c| c.uploads.max_bytes = 1024 * 1024).await;
+    let ph = app.user("ph@bounds.test", "photographer").await;
+    let album = app.album(&ph, "public", None).await;
+
+    // JSON: declared and chunked, signed in or not.
+    let big = json!({"email": "a@b.test", "password": "x".repeat(200_000)});
+    too_large(app.http.post(app.api("/sessions")).json(&big).send().await.unwrap(), "declared JSON").await;
+    let addr = app.server.addr;
+    let json_head = "content-type: application/json\r\n";
+    let answer = raw_chunked(addr, "POST", "/api/v1/sessions", json_head, 300 * 1024 * 1024).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 413") && answer.contains("body_too_large"),
+        "300 MB of chunked JSON: {answer}"
+    );
+    let auth = format!("{json_head}authorization: Bearer {ph}\r\n");
+    let answer = raw_chunked(addr, "PATCH", &format!("/api/v1/albums/{album}"), &auth, 1 << 20).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "chunked PATCH: {answer}");
+    healthy(&app).await;
+
+    // Webhooks: 1 MiB at most, before the signature is even looked at.
+    let answer = raw_chunked(addr, "POST", "/api/v1/payments/test/webhook", "", 64 * 1024 * 1024).await;
+    assert!(answer.starts_with("HTTP/1.1 413") && answer.contains("body_too_large"), "64 MB webhook: {answer}");
+    // A declared 2 GB body is answered from its head alone: not a byte of
+    // it is sent here.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /api/v1/payments/test/webhook HTTP/1.1\r\nhost: x\r\ncontent-length: 2000000000\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "declared 2 GB webhook: {answer}");
+    // A small one still reaches the verifier.
+    let r = app.http.post(app.api("/payments/test/webhook")).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Uploads: a multipart stream over uploads.max_bytes is cut off while
+    // it streams, whatever it claims.
+    let multipart = format!("authorization: Bearer {ph}\r\ncontent-type: multipart/form-data; boundary=XyZ\r\n");
+    // The body is one part whose content never ends: only the limit stops it.
+    let answer =
+        raw_chunked(addr, "POST", &format!("/api/v1/albums/{album}/photos"), &multipart, 50 * 1024 * 1024).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "a 50 MB multipart stream: {answer}");
+    let photos: Value = app.get(&format!("/albums/{album}/photos"), Some(&ph)).await.json().await.unwrap();
+    assert_eq!(photos["items"].as_array().unwrap().len(), 0, "nothing was created");
+    // A normal upload still works.
+    let r = app.upload(&ph, &album, "ok.jpg", common::jpeg(64, 48, 1, true)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    healthy(&app).await;
+    app.server.shutdown().await;
+}
+
+/// Reads from `s` until EOF or `limit`; true if the server closed it.
+async fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue, // a 408 or the like before closing
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_heads_and_stalled_bodies_are_cut_off() {
+    let app = TestApp::start_with(|c| {
+        c.server.header_read_timeout_seconds = 1;
+        c.server.idle_timeout_seconds = 2;
+    })
+    .await;
+    let addr = app.server.addr;
+    // 50 connections that send half a request line.
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /healthz HT").await.unwrap();
+        slow.push(s);
+    }
+    for s in &mut slow {
+        assert!(closed_within(s, Duration::from_secs(10)).await, "a half-sent head is cut off");
+    }
+    // A body that stalls after its head.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /api/v1/sessions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"em")
+        .await
+        .unwrap();
+    assert!(closed_within(&mut s, Duration::from_secs(15)).await, "a stalled body is cut off");
+    // A kept-alive connection with nothing more to say is closed too.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    assert!(closed_within(&mut s, Duration::from_secs(10)).await, "an idle keep-alive connection is closed");
+    healthy(&app).await;
+    app.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_wait_for_a_free_one() {
+    let app = TestApp::start_with(|c| {
+        c.server.max_connections = 3;
+        c.server.header_read_timeout_seconds = 60;
+        c.server.idle_timeout_seconds = 60;
+    })
+    .await;
+    let addr = app.server.addr;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TcpStream::connect(addr).await.unwrap());
+    }
+    // Give the server time to accept the three.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fresh = reqwest::Client::new();
+    let waiting = tokio::spawn({
+        let url = format!("{}/healthz", app.url);
+        async move { fresh.get(url).send().await.map(|r| r.status()) }
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!waiting.is_finished(), "a fourth connection is not served while three are open");
+    drop(held.pop());
+    let status = tokio::time::timeout(Duration::from_secs(10), waiting).await.unwrap().unwrap().unwrap();
+    assert_eq!(status, StatusCode::OK, "served once a connection closed");
+    app.server.shutdown().await;
+}
+
+/// Prices are capped (100,000,000 minor units), so no total can overflow:
+/// 2^62 is refused, the cap itself is a valid price, and a sale at the cap
+/// reports its revenue exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_are_capped_so_totals_cannot_overflow() {
+    let app = TestApp::start().await;
+    let ph = app.user("ph@price.test", "photographer").await;
+    let album = |amount: i64| json!({"name": "Big", "visibility": "public", "price_per_photo": {"amount": amount, "currency": "EUR"}});
+    for amount in [1i64 << 62, i64::MAX, 100_000_001] {
+        let r = app.post_json("/albums", Some(&ph), album(amount)).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{amount}");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid_amount");
+    }
+    let r = app.post_json("/albums", Some(&ph), album(100_000_000)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = app
+        .http
+        .patch(app.api(&format!("/albums/{id}")))
+        .bearer_auth(&ph)
+        .json(&json!({"price_per_photo": {"amount": 1i64 << 62, "currency": "EUR"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Two photos at the cap, bought and reported.
+    for name in ["a.jpg", "b.jpg"] {
+        assert_eq!(app.upload(&ph, &id, name, common::jpeg(64, 48, 1, true)).await.status(), StatusCode::CREATED);
+    }
+    let ids: Vec<String> =
+        app.wait_processed(&ph, &id, 2).await.iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect();
+    let cl = app.user("cl@price.test", "client").await;
+    let r = app.post_json("/orders", Some(&cl), json!({"album_id": id, "photo_ids": ids})).await;
+    let order: Value = r.json().await.unwrap();
+    assert_eq!(order["total"]["amount"], 200_000_000);
+    let order = order["id"].as_str().unwrap();
+    let r = app.post_json(&format!("/orders/{order}/checkout"), Some(&cl), json!({})).await;
+    let url = r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned();
+    assert_eq!(app.http.post(format!("{url}/pay")).send().await.unwrap().status(), StatusCode::OK);
+    let report: Value = app.get("/reports/sales", Some(&ph)).await.json().await.unwrap();
+    assert_eq!(report["totals"][0]["revenue"]["amount"], 200_000_000, "{report}");
+    app.server.shutdown().await;
+}
