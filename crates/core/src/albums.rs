@@ -372,6 +372,19 @@ impl Albums<'_> {
         Ok((photo, bytes))
     }
 
+    /// One image of a photo as a stream, never whole in memory (originals
+    /// may be hundreds of megabytes); see [`Albums::image_key`].
+    pub async fn image_stream(
+        &self,
+        viewer: Option<&User>,
+        id: PhotoId,
+        variant: PhotoVariant,
+    ) -> Result<(Photo, crate::ByteStream)> {
+        let (photo, key) = self.image_key(viewer, id, variant).await?;
+        let body = self.0.blobs().stream(&key, None).await?;
+        Ok((photo, body))
+    }
+
     /// Deletes a photo, its previews and its original.
     #[instrument(skip_all, fields(photo_id = %id))]
     pub async fn delete_photo(&self, user: &User, id: PhotoId) -> Result<()> {

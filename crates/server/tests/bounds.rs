@@ -224,3 +224,56 @@ async fn prices_are_capped_so_totals_cannot_overflow() {
     assert_eq!(report["totals"][0]["revenue"]["amount"], 200_000_000, "{report}");
     app.server.shutdown().await;
 }
+
+/// This process's resident memory, in MiB.
+fn rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb / 1024
+}
+
+/// An owner's originals stream from the store: ten parallel downloads of a
+/// 100 MB original keep the server's memory flat (loading each whole would
+/// add a gigabyte).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_parallel_100_mb_originals_keep_memory_flat() {
+    let app = TestApp::start_with(|c| c.uploads.max_bytes = 120 * 1024 * 1024).await;
+    let ph = app.user("ph@big.test", "photographer").await;
+    let album = app.album(&ph, "public", None).await;
+    // A real JPEG followed by 100 MB of trailing data (kept as uploaded).
+    let mut original = common::jpeg(64, 48, 1, true);
+    original.resize(100 * 1024 * 1024, 0x5a);
+    let r = app.upload(&ph, &album, "big.jpg", original).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = app.wait_processed(&ph, &album, 1).await[0]["id"].as_str().unwrap().to_owned();
+    let before = rss_mib();
+    let url = app.api(&format!("/photos/{id}/original"));
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let downloads: Vec<_> = (0..10)
+        .map(|_| {
+            let (http, url, ph, peak) = (app.http.clone(), url.clone(), ph.clone(), peak.clone());
+            tokio::spawn(async move {
+                let mut r = http.get(url).bearer_auth(ph).send().await.unwrap();
+                assert_eq!(r.status(), StatusCode::OK);
+                assert_eq!(r.headers()["cache-control"], "private, no-store");
+                let mut got = 0usize;
+                while let Some(chunk) = r.chunk().await.unwrap() {
+                    got += chunk.len();
+                    peak.fetch_max(rss_mib(), std::sync::atomic::Ordering::Relaxed);
+                }
+                got
+            })
+        })
+        .collect();
+    for d in downloads {
+        assert_eq!(d.await.unwrap(), 100 * 1024 * 1024, "the whole original");
+    }
+    let grew = peak.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(before);
+    eprintln!("10 parallel 100 MB originals: RSS {before} MiB before, +{grew} MiB at the peak");
+    assert!(grew < 300, "RSS grew by {grew} MiB while streaming 1 GB of originals");
+    app.server.shutdown().await;
+}

@@ -62,10 +62,10 @@ enum Uploaded {
 enum Image {
     /// A JPEG.
     #[oai(status = 200, content_type = "image/jpeg")]
-    Jpeg(Binary<Bytes>, #[oai(header = "Cache-Control")] String),
+    Jpeg(Binary<Body>, #[oai(header = "Cache-Control")] String),
     /// A PNG (originals only).
     #[oai(status = 200, content_type = "image/png")]
-    Png(Binary<Bytes>, #[oai(header = "Cache-Control")] String),
+    Png(Binary<Body>, #[oai(header = "Cache-Control")] String),
     /// With `storage.presign`: fetch it from the object store at `Location`
     /// (a URL valid for `storage.presign_seconds`).
     #[oai(status = 307)]
@@ -131,7 +131,7 @@ fn drain(body: UploadBody) {
     }
 }
 
-fn image(variant: PhotoVariant, content_type: &str, bytes: Bytes) -> Image {
+fn image(variant: PhotoVariant, content_type: &str, bytes: Body) -> Image {
     // Previews may be cached by the browser but not shared caches: they are
     // behind authorization unless the album is public.
     let cache = if variant == PhotoVariant::Original { "private, no-store" } else { "private, max-age=3600" };
@@ -158,8 +158,11 @@ impl AlbumsApi {
                 return Ok(Image::Redirect(url, "private, no-store".into()));
             }
         }
-        let (photo, bytes) = albums.image(auth.user(), id, variant).await?;
-        Ok(image(variant, &photo.content_type, bytes))
+        // Streamed from the store: an original may be hundreds of MB.
+        let (photo, stream) = albums.image_stream(auth.user(), id, variant).await?;
+        let body =
+            Body::from_bytes_stream(futures::TryStreamExt::map_err(stream, |e| std::io::Error::other(e.to_string())));
+        Ok(image(variant, &photo.content_type, body))
     }
 }
 
