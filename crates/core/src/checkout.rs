@@ -19,6 +19,17 @@ pub enum Applied {
     Ignored,
 }
 
+/// A client's `Idempotency-Key` for a request that creates something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The route, e.g. `POST /orders`; keys are scoped per user and route.
+    pub scope: String,
+    /// The key the client sent.
+    pub key: String,
+    /// SHA-256 of the request body, to catch a key reused for another body.
+    pub request_hash: [u8; 32],
+}
+
 /// The checkout service. Get it with [`Proofsheet::checkout`].
 pub struct Checkout<'a>(&'a Proofsheet);
 
@@ -33,6 +44,21 @@ impl Checkout<'_> {
     /// Creates a pending order for photos of one album, priced now.
     #[instrument(skip_all, fields(user_id = %buyer.id, album_id = %album_id))]
     pub async fn create_order(&self, buyer: &User, album_id: AlbumId, photo_ids: &[PhotoId]) -> Result<Order> {
+        self.create_order_once(buyer, album_id, photo_ids, None).await
+    }
+
+    /// Like [`Checkout::create_order`], at most once per idempotency key:
+    /// the key is reserved in the order's own transaction, so any number of
+    /// concurrent requests with one key make one order and all get it. A
+    /// key already used with another request body is refused (422
+    /// `idempotency_key_reused`).
+    pub async fn create_order_once(
+        &self,
+        buyer: &User,
+        album_id: AlbumId,
+        photo_ids: &[PhotoId],
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Order> {
         if buyer.role != Role::Client {
             return Err(Error::forbidden("clients_only", "only clients place orders"));
         }
@@ -78,7 +104,30 @@ impl Checkout<'_> {
             updated_at: now,
             paid_at: None,
         };
-        self.0.meta().insert_order(&order).await?;
+        let reply = key.map(|k| crate::IdempotentReply {
+            user_id: buyer.id,
+            scope: k.scope.clone(),
+            key: k.key.clone(),
+            request_hash: k.request_hash,
+            status: 201,
+            body: order.id.to_string(),
+            created_at: now,
+        });
+        if !self.0.meta().insert_order(&order, reply.as_ref()).await? {
+            // Another request with this key won: its order is the answer.
+            let k = key.expect("only a key can be taken");
+            let stored = self.0.meta().idempotent_reply(buyer.id, &k.scope, &k.key).await?;
+            let stored = stored.ok_or_else(|| Error::backend("reading an idempotency key", "reserved but missing"))?;
+            if stored.request_hash != k.request_hash {
+                return Err(Error::invalid(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different request body",
+                ));
+            }
+            let id: OrderId =
+                stored.body.parse().map_err(|e| Error::backend_permanent("reading an idempotency key", e))?;
+            return self.order(buyer, id).await;
+        }
         tracing::info!(order_id = %order.id, total = %order.total, "order created");
         Ok(order)
     }

@@ -57,7 +57,7 @@ mod worker;
 pub use album::{Access, Album, Visibility};
 pub use albums::{AlbumPatch, Albums, NewAlbum, PhotoVariant};
 pub use blob::{BlobStore, BlobWriter, ByteStream, Packager};
-pub use checkout::{Applied, Checkout};
+pub use checkout::{Applied, Checkout, IdempotencyKey};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use download::{DownloadLink, LinkSigner};
 pub use downloads::{Downloads, LinkView, OpenedDownload};

@@ -147,7 +147,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn list_photos(&self, album: AlbumId, page: PageRequest) -> Result<Page<Photo>>;
 
     /// Adds an order with its items.
-    async fn insert_order(&self, order: &Order) -> Result<()>;
+    ///
+    /// With `reply` (a request's `Idempotency-Key`), the key is reserved in
+    /// the same transaction, before the order is written: when the key is
+    /// already taken nothing is written and the answer is `false` (the
+    /// caller reads the stored reply), so concurrent requests with one key
+    /// make one order.
+    async fn insert_order(&self, order: &Order, reply: Option<&IdempotentReply>) -> Result<bool>;
     /// An order by id.
     async fn order(&self, id: OrderId) -> Result<Option<Order>>;
     /// A page of orders, by id.

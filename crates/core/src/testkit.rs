@@ -173,7 +173,7 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
 
         // Orders: items round-trip; transitions only move forward, once.
         let o = order(&cl, &public, &[&ready]);
-        s.insert_order(&o).await.unwrap();
+        assert!(s.insert_order(&o, None).await.unwrap());
         assert_eq!(s.order(o.id).await.unwrap().unwrap(), o, "{name}: order round trip");
         assert_eq!(s.list_orders(OrderFilter::Buyer(cl.id), PageRequest::first()).await.unwrap().items.len(), 1);
         assert_eq!(s.list_orders(OrderFilter::Seller(ph.id), PageRequest::first()).await.unwrap().items.len(), 1);
@@ -288,6 +288,18 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         assert!(!s.save_idempotent_reply(&reply).await.unwrap());
         assert_eq!(s.idempotent_reply(cl.id, "POST /orders", "k1").await.unwrap().unwrap().body, "b");
         assert!(s.idempotent_reply(ph.id, "POST /orders", "k1").await.unwrap().is_none());
+        // An order with a taken key is not written at all; with a free key,
+        // the order and the key go in together.
+        let blocked = order(&cl, &public, &[&ready]);
+        assert!(!s.insert_order(&blocked, Some(&reply)).await.unwrap(), "{name}: key taken");
+        assert!(s.order(blocked.id).await.unwrap().is_none(), "{name}: nothing written");
+        let k2 = IdempotentReply { key: "k2".into(), body: blocked.id.to_string(), ..reply.clone() };
+        assert!(s.insert_order(&blocked, Some(&k2)).await.unwrap(), "{name}: free key");
+        assert!(s.order(blocked.id).await.unwrap().is_some());
+        assert_eq!(
+            s.idempotent_reply(cl.id, "POST /orders", "k2").await.unwrap().unwrap().body,
+            blocked.id.to_string()
+        );
         // Pruning keeps a reply at least 24 hours, whatever the horizon.
         let q: &dyn JobQueue = store;
         q.prune_jobs(SystemClock.now()).await.unwrap();

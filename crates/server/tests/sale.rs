@@ -421,3 +421,44 @@ async fn presigned_urls_only_after_the_access_check() {
     assert_eq!(got.to_vec(), original);
     app.server.shutdown().await;
 }
+
+/// 50 identical `POST /orders` with one `Idempotency-Key`, all at once, on
+/// the embedded default and on PostgreSQL: one order is made and every
+/// request answers it; the same key with another body is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_idempotent_orders_make_one() {
+    let mut apps = vec![("sqlite", TestApp::start().await)];
+    if let Some(app) = TestApp::start_scale_out().await {
+        apps.push(("postgres", app));
+    }
+    for (name, app) in apps {
+        let ph = app.user("ph@idem.test", "photographer").await;
+        let album = app.album(&ph, "public", None).await;
+        for i in 0..2 {
+            app.upload(&ph, &album, &format!("p{i}.jpg"), jpeg(64, 48, 1, true)).await;
+        }
+        let photos: Vec<String> =
+            app.wait_processed(&ph, &album, 2).await.iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect();
+        let client = app.user("cl@idem.test", "client").await;
+        let body = json!({"album_id": album, "photo_ids": [photos[0]]});
+        let sends = (0..50).map(|_| {
+            app.http.post(app.api("/orders")).bearer_auth(&client).header("Idempotency-Key", "once").json(&body).send()
+        });
+        let replies = futures::future::join_all(sends).await;
+        let mut ids = std::collections::BTreeSet::new();
+        for r in replies {
+            let r = r.unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED, "{name}");
+            ids.insert(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(ids.len(), 1, "{name}: every reply is the one order");
+        let listed: Value = app.get("/orders", Some(&client)).await.json().await.unwrap();
+        assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{name}: one order exists");
+        let other = json!({"album_id": album, "photo_ids": [photos[1]]});
+        let r = app.http.post(app.api("/orders")).bearer_auth(&client).header("Idempotency-Key", "once").json(&other);
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "idempotency_key_reused");
+        app.server.shutdown().await;
+    }
+}

@@ -103,7 +103,7 @@ async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
         store.insert_user(&cl, "!").await.unwrap();
         let p = store.photo(photo.id).await.unwrap().unwrap();
         let o = testkit::order(&cl, &album, &[&p]);
-        store.insert_order(&o).await.unwrap();
+        assert!(store.insert_order(&o, None).await.unwrap());
         engine.albums().delete(&ph, album.id).await.unwrap();
         let ev = PaymentEvent { id: "evt".into(), order_id: o.id, outcome: PaymentOutcome::Paid, reference: None };
         engine.checkout().apply("test", ev).await.unwrap();

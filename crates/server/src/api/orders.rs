@@ -8,7 +8,7 @@ use poem_openapi::{
     param::{Header, Path, Query},
     payload::{Binary, Json},
 };
-use proofsheet_core::{AlbumId, Error, IdempotentReply, Order, OrderId, PageRequest, PhotoId, User};
+use proofsheet_core::{AlbumId, Error, IdempotencyKey, IdempotentReply, Order, OrderId, PageRequest, PhotoId, User};
 use sha2::{Digest, Sha256};
 
 use super::{ApiTags, error::ApiError, model::*};
@@ -217,9 +217,10 @@ impl OrdersApi {
                 p.parse::<PhotoId>().map_err(|_| Error::invalid("unknown_photo", format!("{p:?} is not a photo id")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let order = engine.checkout().create_order(user, album, &photos).await?;
-        let id = self.remember(user, "POST /orders", &key.0, hash, order.id.to_string()).await?;
-        let order = if id == order.id.to_string() { order } else { engine.checkout().order(user, id.parse()?).await? };
+        // The key is reserved in the order's own transaction: concurrent
+        // requests with one key make one order and all answer it.
+        let key = key.0.map(|key| IdempotencyKey { scope: "POST /orders".into(), key, request_hash: hash });
+        let order = engine.checkout().create_order_once(user, album, &photos, key.as_ref()).await?;
         Ok(OrderCreated::Created(Json(self.order_dto(user, order).await?)))
     }
 

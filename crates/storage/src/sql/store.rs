@@ -501,12 +501,34 @@ impl MetadataStore for $store {
         Ok(Page::from_rows(photos, page, |p| p.id.as_uuid()))
     }
 
-    async fn insert_order(&self, o: &Order) -> Result<()> {
+    async fn insert_order(&self, o: &Order, reply: Option<&IdempotentReply>) -> Result<bool> {
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(db_err("starting a transaction"))?;
+        if let Some(reply) = reply {
+            // The key first: a second request with it waits here for the
+            // first one's transaction, then finds the key taken.
+            let reserved = sqlx::query(
+                "INSERT INTO idempotency_keys (user_id, scope, key, request_hash, status, body, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(reply.user_id.to_string())
+            .bind(&reply.scope)
+            .bind(&reply.key)
+            .bind(&reply.request_hash[..])
+            .bind(reply.status as i64)
+            .bind(&reply.body)
+            .bind(millis(reply.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("reserving an idempotency key"))?;
+            if reserved.rows_affected() == 0 {
+                tx.rollback().await.map_err(db_err("rolling back an order"))?;
+                return Ok(false);
+            }
+        }
         sqlx::query(
             "INSERT INTO orders (id, buyer_id, album_id, seller_id, status, total_amount, currency, gateway,
                                  payment_ref, created_at, updated_at, paid_at)
@@ -543,7 +565,7 @@ impl MetadataStore for $store {
             .map_err(db_err("adding an order item"))?;
         }
         tx.commit().await.map_err(db_err("committing an order"))?;
-        Ok(())
+        Ok(true)
     }
 
     async fn order(&self, id: OrderId) -> Result<Option<Order>> {
