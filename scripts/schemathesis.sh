@@ -41,6 +41,9 @@ token() {
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
 ph=$(token seed-photographer@schemathesis.test photographer)
 cl=$(token seed-client@schemathesis.test client)
+# The client proves the mailbox (here the operator vouches for it), so the
+# album shared with that address opens to it.
+"$CARGO_TARGET_DIR/debug/proofsheet" --data-dir "$data" admin verify-email --email seed-client@schemathesis.test >&2
 # Seed data: an album shared with the client, one photo, a pending order.
 album=$(post /albums '{"name":"Seed","visibility":"private","client_email":"seed-client@schemathesis.test","price_per_photo":{"amount":500,"currency":"EUR"}}' "$ph" | field id)
 python3 - "$data/seed.png" <<'EOF'

@@ -99,7 +99,10 @@ impl Album {
     pub fn access_for(&self, viewer: Option<&User>) -> Access {
         match viewer {
             Some(u) if u.id == self.owner_id => Access::Owner,
-            Some(u) if self.client_email.as_ref() == Some(&u.email) && u.role != Role::Admin => Access::Client,
+            // Only a proven mailbox opens an album shared with its address.
+            Some(u) if u.email_verified && self.client_email.as_ref() == Some(&u.email) && u.role != Role::Admin => {
+                Access::Client
+            }
             _ if self.visibility == Visibility::Public => Access::Public,
             _ => Access::None,
         }

@@ -144,7 +144,8 @@ impl Albums<'_> {
     pub async fn list(&self, user: &User, page: PageRequest) -> Result<Page<Album>> {
         let filter = match user.role {
             Role::Photographer => AlbumFilter::OwnedBy(user.id),
-            Role::Client | Role::Admin => AlbumFilter::VisibleTo(user.email.clone()),
+            Role::Client | Role::Admin if user.email_verified => AlbumFilter::VisibleTo(user.email.clone()),
+            Role::Client | Role::Admin => AlbumFilter::Public,
         };
         self.0.meta().list_albums(&filter, page).await
     }

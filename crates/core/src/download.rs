@@ -64,6 +64,46 @@ impl LinkSigner {
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
+    /// A token proving `user` reads mail at their current address, valid
+    /// until `expires`: the user id, the expiry and an HMAC over both and
+    /// the address (a token for an old address proves nothing about a new
+    /// one). Stateless: nothing is stored until it is used.
+    pub fn email_token(&self, user: &crate::User, expires: chrono::DateTime<chrono::Utc>) -> String {
+        let mut raw = Vec::with_capacity(56);
+        raw.extend_from_slice(user.id.as_uuid().as_bytes());
+        raw.extend_from_slice(&expires.timestamp().to_be_bytes());
+        raw.extend_from_slice(&self.email_mac(&raw, user.email.as_str()));
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// The user an e-mail token names and its expiry, if it has the shape
+    /// of one (not yet whether it is genuine: see [`LinkSigner::email_token_valid`]).
+    pub fn email_token_user(token: &str) -> Option<(crate::UserId, chrono::DateTime<chrono::Utc>)> {
+        let raw = URL_SAFE_NO_PAD.decode(token.as_bytes()).ok().filter(|r| r.len() == 56)?;
+        let id = uuid::Uuid::from_slice(&raw[..16]).ok()?;
+        let secs = i64::from_be_bytes(raw[16..24].try_into().ok()?);
+        Some((crate::UserId::from_uuid(id), chrono::DateTime::from_timestamp(secs, 0)?))
+    }
+
+    /// Whether `token` was made by this signer for `user` at their current
+    /// address and has not expired at `now`.
+    pub fn email_token_valid(&self, token: &str, user: &crate::User, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let Some(raw) = URL_SAFE_NO_PAD.decode(token.as_bytes()).ok().filter(|r| r.len() == 56) else {
+            return false;
+        };
+        let Some((id, expires)) = Self::email_token_user(token) else { return false };
+        let expected = self.email_mac(&raw[..24], user.email.as_str());
+        id == user.id && expires > now && subtle_eq(&expected, &raw[24..])
+    }
+
+    fn email_mac(&self, head: &[u8], email: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        mac.update(b"proofsheet-verify-email-v1:");
+        mac.update(head);
+        mac.update(email.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// What the database stores and is searched by.
     pub fn hash(token: &str) -> [u8; 32] {
         Sha256::digest(token.as_bytes()).into()
@@ -75,9 +115,41 @@ impl LinkSigner {
     }
 }
 
+/// Compares two MACs in time independent of where they differ.
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn email_tokens_name_their_user_address_and_expiry() {
+        let a = LinkSigner::new(b"0123456789abcdef0123456789abcdef".to_vec());
+        let b = LinkSigner::new(b"another secret, another token...".to_vec());
+        let mut user = crate::User {
+            id: crate::UserId::new(),
+            email: "a@x.test".parse().unwrap(),
+            name: "A".into(),
+            surname: "B".into(),
+            role: crate::Role::Client,
+            email_verified: false,
+            created_at: Utc::now(),
+        };
+        let now = chrono::Utc::now();
+        let token = a.email_token(&user, now + chrono::Duration::days(1));
+        assert_eq!(LinkSigner::email_token_user(&token).map(|(id, _)| id), Some(user.id));
+        assert!(a.email_token_valid(&token, &user, now));
+        assert!(!b.email_token_valid(&token, &user, now), "another secret");
+        assert!(!a.email_token_valid(&token, &user, now + chrono::Duration::days(2)), "expired");
+        let mut forged = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        forged[20] ^= 1; // a later expiry
+        assert!(!a.email_token_valid(&URL_SAFE_NO_PAD.encode(forged), &user, now), "tampered");
+        user.email = "b@x.test".parse().unwrap();
+        assert!(!a.email_token_valid(&token, &user, now), "the address changed");
+        assert!(!a.email_token_valid("garbage", &user, now));
+    }
 
     #[test]
     fn tokens_are_stable_per_secret_and_link() {

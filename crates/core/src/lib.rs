@@ -52,6 +52,7 @@ mod store;
 pub mod testkit;
 mod thumbnails;
 mod user;
+mod verify;
 mod worker;
 
 pub use album::{Access, Album, Visibility};
@@ -78,4 +79,5 @@ pub use scheduler::{Periodic, Policy, Scheduler, TickRun, parse_schedule};
 pub use store::{AlbumFilter, IdempotentReply, MetadataStore, OrderChange, OrderFilter, SalesRow, ScheduledRun};
 pub use thumbnails::Thumbnails;
 pub use user::{Email, Role, Session, User, validate_name};
+pub use verify::{EMAIL_TOKEN_TTL_DAYS, EmailVerification};
 pub use worker::{Ran, Worker};

@@ -34,6 +34,19 @@ pub enum Notification {
         /// The order.
         order_id: OrderId,
     },
+    /// Prove the mailbox: a link that verifies the user's address (to the
+    /// user, at registration and when they ask again).
+    VerifyEmail {
+        /// The user.
+        user_id: crate::UserId,
+    },
+    /// Someone tried to register with an address that has an account (to
+    /// that address; the registration itself answers as if it worked, so
+    /// it never tells whether an address has an account).
+    AccountExists {
+        /// The address.
+        to: Email,
+    },
 }
 
 /// Delivers notifications: looks up what it needs, renders, sends. The

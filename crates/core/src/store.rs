@@ -13,8 +13,10 @@ use crate::{
 pub enum AlbumFilter {
     /// A photographer's own albums.
     OwnedBy(UserId),
-    /// Albums shared with this address, plus every public album.
+    /// Albums shared with this (verified) address, plus every public album.
     VisibleTo(Email),
+    /// Public albums only (a client whose address is not verified yet).
+    Public,
 }
 
 /// Which orders to list.
@@ -108,6 +110,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// first calls agree too: the first insert wins, the rest read it).
     async fn deployment_secret(&self, name: &str, candidate: &str, now: DateTime<Utc>) -> Result<String>;
 
+    /// Marks a user's e-mail address verified; `false` if there is no such
+    /// user. Idempotent.
+    async fn mark_email_verified(&self, user: UserId, now: DateTime<Utc>) -> Result<bool>;
     /// Adds a user; `Conflict("email_taken")` if the address is in use.
     async fn insert_user(&self, user: &User, password_hash: &str) -> Result<()>;
     /// A user and their password hash, by address.

@@ -19,6 +19,7 @@ pub fn user(email: &str, role: Role) -> User {
         name: "A".into(),
         surname: "B".into(),
         role,
+        email_verified: true,
         created_at: SystemClock.now(),
     }
 }

@@ -114,6 +114,10 @@ pub struct User {
     pub surname: String,
     /// What the user may do.
     pub role: Role,
+    /// Whether the user proved they read mail at `email` (a mailed link, or
+    /// an admin's word). Until then, albums shared with that address stay
+    /// closed to them: only public albums open.
+    pub email_verified: bool,
     /// When the account was made.
     pub created_at: DateTime<Utc>,
 }

@@ -237,11 +237,13 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
         )
     };
     let returned = Route::new().at("/:id/:how", get(pages::returned));
+    let verify = Route::new().at("/", get(pages::verify_email_page).post(pages::verify_email));
     let route = Route::new()
         .nest("/api/v1/openapi.json", spec)
         .nest("/docs", docs)
         .nest("/", api)
-        .nest("/orders", html(returned));
+        .nest("/orders", html(returned))
+        .nest("/verify-email", html(verify));
     // The test gateway's payment pages exist only where it is configured.
     if state.test_gateway.is_some() {
         let checkout = Route::new()

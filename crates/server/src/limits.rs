@@ -101,6 +101,7 @@ pub struct Limits {
     limiters: HashMap<Kind, DefaultKeyedRateLimiter<Key>>,
     signins: FailedSignIns,
     seen: AtomicU64,
+    mails: Mutex<HashMap<proofsheet_core::UserId, Instant>>,
 }
 
 impl Limits {
@@ -127,12 +128,30 @@ impl Limits {
             max_delay: Duration::from_secs(u64::from(config.signin_max_delay_seconds.max(1))),
             accounts: Mutex::new(HashMap::new()),
         };
-        Limits { limiters, signins, seen: AtomicU64::new(0) }
+        Limits { limiters, signins, seen: AtomicU64::new(0), mails: Mutex::new(HashMap::new()) }
     }
 
     /// The failed sign-in tracker.
     pub fn signins(&self) -> &FailedSignIns {
         &self.signins
+    }
+
+    /// Whether another verification mail may go to `user` now: at most one
+    /// a minute per account (the mail goes to the account's own address,
+    /// but nobody should be able to flood it).
+    pub fn verification_mail_allowed(&self, user: proofsheet_core::UserId) -> bool {
+        let mut sent = self.mails.lock().unwrap();
+        let now = Instant::now();
+        if sent.len() > 100_000 {
+            sent.retain(|_, at| now.duration_since(*at) < Duration::from_secs(60));
+        }
+        match sent.get(&user) {
+            Some(at) if now.duration_since(*at) < Duration::from_secs(60) => false,
+            _ => {
+                sent.insert(user, now);
+                true
+            }
+        }
     }
 
     /// `Err(seconds to wait)` when `req` is over its limit.
@@ -265,6 +284,10 @@ pub struct BodyLimitEndpoint<E> {
     limit: BodyLimit,
 }
 
+/// How much of a body refused by its `Content-Length` is still read and
+/// thrown away (see [`BodyLimitEndpoint`]).
+const DRAIN: u64 = 16 * 1024 * 1024;
+
 fn body_too_large(limit: u64, code: &'static str) -> Response {
     let error = proofsheet_core::Error::TooLarge {
         code,
@@ -284,6 +307,14 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit) {
+            // Read a little of it in the background and drop it, so a client
+            // that is still sending gets to read this 413 instead of a reset
+            // connection; a huge body is cut off after DRAIN bytes.
+            let body = req.take_body().into_async_read();
+            tokio::spawn(async move {
+                let mut sink = tokio::io::sink();
+                let _ = tokio::io::copy(&mut tokio::io::AsyncReadExt::take(body, DRAIN), &mut sink).await;
+            });
             return Ok(body_too_large(limit, code));
         }
         let tripped = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -38,6 +38,17 @@ const ORDER_PAID: Template = Template {
     html: include_str!("../templates/order_paid.html"),
 };
 
+const VERIFY_EMAIL: Template = Template {
+    subject: "Confirm your e-mail address",
+    text: include_str!("../templates/verify_email.txt"),
+    html: include_str!("../templates/verify_email.html"),
+};
+const ACCOUNT_EXISTS: Template = Template {
+    subject: "You already have a Proofsheet account",
+    text: include_str!("../templates/account_exists.txt"),
+    html: include_str!("../templates/account_exists.html"),
+};
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -148,6 +159,20 @@ impl MailNotifier {
                 ];
                 (seller.email.to_string(), &ORDER_PAID, vars)
             }
+            Notification::VerifyEmail { user_id } => {
+                let Some(user) = self.meta.user(*user_id).await?.filter(|u| !u.email_verified) else {
+                    return Ok(None); // gone, or verified meanwhile
+                };
+                let days = proofsheet_core::EMAIL_TOKEN_TTL_DAYS;
+                let token = self.links.email_token(&user, chrono::Utc::now() + chrono::Duration::days(days));
+                let vars = vec![
+                    ("name", user.name.clone()),
+                    ("verify_url", format!("{base}/verify-email?token={token}")),
+                    ("days", days.to_string()),
+                ];
+                (user.email.to_string(), &VERIFY_EMAIL, vars)
+            }
+            Notification::AccountExists { to } => (to.to_string(), &ACCOUNT_EXISTS, vec![]),
         };
         Ok(Some(Rendered {
             to,

@@ -120,6 +120,13 @@ enum PluginCommand {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    /// Mark an account's e-mail address verified (the operator vouches for
+    /// it), as if its owner had used the mailed link.
+    VerifyEmail {
+        /// The account's e-mail address.
+        #[arg(long)]
+        email: String,
+    },
     /// Create a user of any role (admins can only be made here).
     CreateUser {
         /// E-mail address.
@@ -247,9 +254,20 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin { command: AdminCommand::CreateUser { email, password, name, surname, role } } => {
             let role: Role = role.parse().context("--role")?;
             let state = app::build_state(config, String::new(), Arc::new(SystemClock)).await?;
+            // The operator vouches for the address: the account is verified.
             let user =
-                proofsheet_server::api::users::register(&state, &email, &password, &name, &surname, role).await?;
+                proofsheet_server::api::users::register(&state, &email, &password, &name, &surname, role, true).await?;
             println!("created {} {} ({})", role.as_str(), user.email, user.id);
+        }
+        Command::Admin { command: AdminCommand::VerifyEmail { email } } => {
+            let email: proofsheet_core::Email = email.parse().context("--email")?;
+            let state = app::build_state(config, String::new(), Arc::new(SystemClock)).await?;
+            let meta = &state.engine.backends().metadata;
+            let Some((user, _)) = meta.user_by_email(&email).await? else {
+                anyhow::bail!("no account has the address {email}");
+            };
+            meta.mark_email_verified(user.id, chrono::Utc::now()).await?;
+            println!("verified {} ({})", user.email, user.id);
         }
     }
     Ok(())

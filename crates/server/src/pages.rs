@@ -112,3 +112,51 @@ pub async fn returned(Path((id, how)): Path<(String, String)>) -> Response {
         if how == "paid" { "Thank you: your download is being prepared." } else { "The payment was not completed." };
     page(StatusCode::OK, "Proofsheet", &format!("<p>{}</p><p>Order <code>{}</code>.</p>", text, escape(&id)))
 }
+
+/// The verification link's token, from the query or the posted form.
+#[derive(serde::Deserialize)]
+pub struct TokenParam {
+    token: Option<String>,
+}
+
+/// `GET /verify-email?token=`: the page the mailed link opens. It only
+/// shows a button: mail scanners that follow links must not verify anyone
+/// by fetching it.
+#[handler]
+pub async fn verify_email_page(poem::web::Query(q): poem::web::Query<TokenParam>) -> Response {
+    let Some(token) = q.token.filter(|t| !t.is_empty() && t.len() <= 200) else {
+        return page(StatusCode::BAD_REQUEST, "Confirm your e-mail address", "<p>This link is incomplete.</p>");
+    };
+    let body = format!(
+        "<p>Press the button to confirm that this e-mail address is yours.</p>\
+         <form method=\"post\" action=\"/verify-email\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
+         <button>Confirm my e-mail address</button></form>",
+        escape(&token)
+    );
+    page(StatusCode::OK, "Confirm your e-mail address", &body)
+}
+
+/// `POST /verify-email` (form): confirms the token.
+#[handler]
+pub async fn verify_email(
+    poem::web::Form(f): poem::web::Form<TokenParam>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let token = f.token.unwrap_or_default();
+    match state.engine.email_verification().confirm(&token).await {
+        Ok(user) => page(
+            StatusCode::OK,
+            "E-mail address confirmed",
+            &format!("<p>Thank you: <strong>{}</strong> is confirmed.</p>", escape(user.email.as_str())),
+        ),
+        Err(e) if e.is_not_found() => page(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            "<p>This link is not valid or has expired. Sign in and ask for a new one.</p>",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "confirming an e-mail address");
+            page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "<p>Please try again.</p>")
+        }
+    }
+}

@@ -21,8 +21,16 @@ fn smtp() -> Option<(String, std::path::PathBuf)> {
     }
 }
 
-/// (subject, whole message) of every message to `to` in the Maildir.
+/// (subject, whole message) of every message to `to` in the Maildir, but
+/// the verification mails: `TestApp::user` verifies through the API at
+/// once, racing the mail (which is not sent once the address is verified).
+/// Those mails have their own test below.
 fn inbox(maildir: &std::path::Path, to: &str) -> Vec<(String, String)> {
+    all_mail(maildir, to).into_iter().filter(|m| !m.0.contains("Confirm your e-mail address")).collect()
+}
+
+/// Every message to `to`.
+fn all_mail(maildir: &std::path::Path, to: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for sub in ["new", "cur"] {
         let Ok(entries) = std::fs::read_dir(maildir.join(sub)) else { continue };
@@ -137,4 +145,49 @@ async fn an_unreachable_mail_server_never_blocks_the_sale_and_is_retried() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the notification job never failed and retried");
+}
+
+/// Registration mails a link that proves the mailbox; a second
+/// registration of the address mails its owner instead of telling the
+/// registrant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_mails_a_working_verification_link() {
+    let Some((url, maildir)) = smtp() else { return };
+    let app = TestApp::start_with(|c| c.mail.smtp_url = Some(serde_json::from_value(json!(url)).unwrap())).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let to = format!("new-{tag}@mail.test");
+    let token = app.unverified_user(&to, "client").await;
+    let mut mail = None;
+    for _ in 0..300 {
+        mail = all_mail(&maildir, &to).into_iter().find(|m| m.0.contains("Confirm your e-mail address"));
+        if mail.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, text) = mail.expect("a verification mail");
+    let start = text.find(&format!("{}/verify-email?token=", app.url)).expect("the link");
+    let link: String = text[start..].chars().take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<').collect();
+    let verify_token = link.split("token=").nth(1).unwrap().to_owned();
+    let r = app.post_json("/users/verify-email", None, json!({"token": verify_token})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let me: Value = app.get("/users/me", Some(&token)).await.json().await.unwrap();
+    assert_eq!(me["email_verified"], true);
+    // The same address again: the owner hears of it by mail.
+    let r = app
+        .post_json(
+            "/users",
+            None,
+            json!({"email": to, "password": "another password", "name": "X", "surname": "Y", "role": "client"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    for _ in 0..300 {
+        if all_mail(&maildir, &to).iter().any(|m| m.0.contains("already have a Proofsheet account")) {
+            app.server.shutdown().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no account-exists mail");
 }

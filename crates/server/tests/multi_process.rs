@@ -119,6 +119,14 @@ async fn api_and_two_workers_survive_a_killed_worker() {
     };
     let ph = token("ph@multi.test", "photographer").await;
     let cl = token("cl@multi.test", "client").await;
+    // The operator vouches for the client's address (no mail server here).
+    let verified = Command::new(env!("CARGO_BIN_EXE_proofsheet"))
+        .args(["admin", "verify-email", "--email", "cl@multi.test"])
+        .envs(env.iter().cloned())
+        .env("PROOFSHEET__SERVER__DATA_DIR", dir.path().join("cli.data"))
+        .status()
+        .unwrap();
+    assert!(verified.success());
     let r = http.post(api("/albums")).bearer_auth(&ph)
         .json(&json!({"name": "Big shoot", "visibility": "private", "client_email": "cl@multi.test", "price_per_photo": {"amount": 300, "currency": "EUR"}}))
         .send().await.unwrap();

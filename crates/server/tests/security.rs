@@ -48,6 +48,7 @@ async fn world(app: &TestApp) -> World {
         name: "Ad".into(),
         surname: "Min".into(),
         role: Role::Admin,
+        email_verified: true,
         created_at: chrono::Utc::now(),
     };
     let hash = proofsheet_server::auth::hash_password("correct horse".into()).await.unwrap();
@@ -109,6 +110,8 @@ const WITHOUT_IDS: &[(&str, &str)] = &[
     ("POST", "/api/v1/sessions"),
     ("DELETE", "/api/v1/sessions/current"),
     ("GET", "/api/v1/users/me"),
+    ("POST", "/api/v1/users/verify-email"),
+    ("POST", "/api/v1/users/me/verification-email"),
     ("POST", "/api/v1/albums"),
     ("GET", "/api/v1/albums"),
     ("GET", "/api/v1/watermarks"),

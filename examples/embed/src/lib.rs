@@ -65,6 +65,7 @@ impl Shop {
                     name: "Studio".into(),
                     surname: "Owner".into(),
                     role: Role::Photographer,
+                    email_verified: true,
                     created_at: engine.backends().clock.now(),
                 };
                 // This backend has its own login; no password is kept here.
@@ -133,6 +134,7 @@ impl Shop {
                     name: "A".into(),
                     surname: "Client".into(),
                     role: Role::Client,
+                    email_verified: true,
                     created_at: self.engine.backends().clock.now(),
                 };
                 meta.insert_user(&u, "!").await?;

@@ -161,8 +161,19 @@ pub struct UserDto {
     pub surname: String,
     /// Role.
     pub role: RoleDto,
+    /// Whether the address is proven (the mailed link was used). Albums
+    /// shared with an unverified address stay closed to the account.
+    pub email_verified: bool,
     /// When registered.
     pub created_at: DateTime<Utc>,
+}
+
+/// The token from a mailed verification link.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "VerifyEmailRequest", deny_unknown_fields)]
+pub struct VerifyEmailRequest {
+    /// The `token` parameter of the link.
+    pub token: String,
 }
 
 impl From<User> for UserDto {
@@ -173,6 +184,7 @@ impl From<User> for UserDto {
             name: u.name,
             surname: u.surname,
             role: u.role.into(),
+            email_verified: u.email_verified,
             created_at: u.created_at,
         }
     }

@@ -53,6 +53,7 @@ pub fn patch(spec: &str, plugins: &[String]) -> String {
         ("Money", "currency", json!({"type": "string", "pattern": "^[A-Z]{3}$"})),
         ("Price", "amount", json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": 100_000_000})),
         ("Price", "currency", json!({"type": "string", "pattern": "^[A-Z]{3}$"})),
+        ("VerifyEmailRequest", "token", json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{75}$"})),
         ("CreateOrderRequest", "album_id", json!({"type": "string", "format": "uuid"})),
         (
             "CreateOrderRequest",

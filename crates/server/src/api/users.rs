@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
-use proofsheet_core::{Email, Error, Role, Session, User, UserId, validate_name};
+use proofsheet_core::{Email, Error, NewJob, Notification, Role, Session, Task, User, UserId, validate_name};
 
 use super::{ApiTags, error::ApiError, model::*};
 use crate::{
@@ -26,6 +26,13 @@ enum Created<T: poem_openapi::types::ToJSON + Send + Sync> {
 }
 
 #[derive(ApiResponse)]
+enum Accepted {
+    /// Accepted: a mail goes out if one is due.
+    #[oai(status = 202)]
+    Accepted,
+}
+
+#[derive(ApiResponse)]
 enum NoContent {
     /// Done.
     #[oai(status = 204)]
@@ -39,7 +46,10 @@ fn check_password(p: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Registers a user (also used by `proofsheet admin create-user`).
+/// Registers a user (also used by `proofsheet admin create-user`, which
+/// vouches for the address: `verified`). An unverified user is mailed a
+/// verification link. `Conflict("email_taken")` when the address has an
+/// account (the REST API hides that; the command line says it).
 pub async fn register(
     state: &AppState,
     email: &str,
@@ -47,21 +57,34 @@ pub async fn register(
     name: &str,
     surname: &str,
     role: Role,
+    verified: bool,
 ) -> Result<User, Error> {
-    let email: Email = email.parse()?;
+    let user = new_user(state, email, name, surname, role, verified)?;
     check_password(password)?;
-    let user = User {
-        id: UserId::new(),
-        email,
-        name: validate_name("name", name)?,
-        surname: validate_name("surname", surname)?,
-        role,
-        created_at: state.engine.backends().clock.now(),
-    };
     let hash = hash_password(password.to_owned()).await?;
     state.engine.backends().metadata.insert_user(&user, &hash).await?;
     tracing::info!(user_id = %user.id, role = role.as_str(), "user registered");
+    state.engine.email_verification().send(&user).await?;
     Ok(user)
+}
+
+fn new_user(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    surname: &str,
+    role: Role,
+    verified: bool,
+) -> Result<User, Error> {
+    Ok(User {
+        id: UserId::new(),
+        email: email.parse()?,
+        name: validate_name("name", name)?,
+        surname: validate_name("surname", surname)?,
+        role,
+        email_verified: verified,
+        created_at: state.engine.backends().clock.now(),
+    })
 }
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Users")]
@@ -74,8 +97,22 @@ impl UsersApi {
             RegistrationRole::Photographer => Role::Photographer,
             RegistrationRole::Client => Role::Client,
         };
-        let user = register(&self.state, &b.email, &b.password, &b.name, &b.surname, role).await?;
-        Ok(Created::Created(Json(user.into())))
+        match register(&self.state, &b.email, &b.password, &b.name, &b.surname, role, false).await {
+            Ok(user) => Ok(Created::Created(Json(user.into()))),
+            Err(e) if e.code() == "email_taken" => {
+                // Registration never tells whether an address has an
+                // account: the answer looks like a new (unverified) user,
+                // and the address's owner is told by mail instead.
+                let stand_in = new_user(&self.state, &b.email, &b.name, &b.surname, role, false)?;
+                let engine = &self.state.engine;
+                let notice = Notification::AccountExists { to: stand_in.email.clone() };
+                let job = NewJob::now(Task::Notify { notification: notice }, engine.backends().clock.now());
+                engine.backends().queue.enqueue(&job).await?;
+                tracing::info!(target: "audit", action = "register", result = "address_taken", "registration for a taken address");
+                Ok(Created::Created(Json(stand_in.into())))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Sign in: returns a bearer token.
@@ -144,5 +181,25 @@ impl UsersApi {
     #[oai(path = "/users/me", method = "get")]
     async fn me(&self, auth: BearerAuth) -> Result<Json<UserDto>, ApiError> {
         Ok(Json(auth.0.into()))
+    }
+
+    /// Prove the mailbox: the token from the link mailed at registration
+    /// (or by `POST /users/me/verification-email`). Albums shared with the
+    /// address open to the account from then on. 404 for a forged, expired
+    /// or superseded token.
+    #[oai(path = "/users/verify-email", method = "post")]
+    async fn verify_email(&self, body: Json<VerifyEmailRequest>) -> Result<Json<UserDto>, ApiError> {
+        let user = self.state.engine.email_verification().confirm(&body.0.token).await?;
+        Ok(Json(user.into()))
+    }
+
+    /// Mail the verification link again (at most once a minute per
+    /// account; 202 whether or not a mail went out).
+    #[oai(path = "/users/me/verification-email", method = "post")]
+    async fn resend_verification(&self, auth: BearerAuth) -> Result<Accepted, ApiError> {
+        if self.state.limits.verification_mail_allowed(auth.0.id) {
+            self.state.engine.email_verification().send(&auth.0).await?;
+        }
+        Ok(Accepted::Accepted)
     }
 }

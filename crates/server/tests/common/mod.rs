@@ -142,8 +142,27 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
-    /// Registers and signs in; returns the token.
+    /// Registers, proves the mailbox (with the token the mailed link
+    /// carries, through `POST /users/verify-email`) and signs in; returns
+    /// the bearer token.
     pub async fn user(&self, email: &str, role: &str) -> String {
+        let token = self.unverified_user(email, role).await;
+        let me: Value = self.get("/users/me", Some(&token)).await.json().await.unwrap();
+        let r = self.post_json("/users/verify-email", None, json!({"token": self.verification_token(&me).await})).await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        token
+    }
+
+    /// The token a verification mail to `user` (a `UserDto`) would carry.
+    pub async fn verification_token(&self, user: &Value) -> String {
+        let engine = &self.server.state.engine;
+        let id: proofsheet_core::UserId = user["id"].as_str().unwrap().parse().unwrap();
+        let user = engine.backends().metadata.user(id).await.unwrap().unwrap();
+        engine.email_verification().token(&user)
+    }
+
+    /// Registers and signs in without proving the mailbox; returns the token.
+    pub async fn unverified_user(&self, email: &str, role: &str) -> String {
         let r = self
             .post_json(
                 "/users",

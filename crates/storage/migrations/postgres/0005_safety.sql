@@ -10,3 +10,9 @@ CREATE TABLE deployment_secrets (
 -- this at that many times the zip's size, so resuming costs nothing extra
 -- and ranges cannot get around the cap.
 ALTER TABLE download_links ADD COLUMN bytes_served BIGINT NOT NULL DEFAULT 0;
+
+-- When the user proved the mailbox (a mailed link, or an admin's word);
+-- NULL: not yet, and albums shared with the address stay closed to them.
+-- Accounts made before verification existed are taken as verified.
+ALTER TABLE users ADD COLUMN email_verified_at BIGINT;
+UPDATE users SET email_verified_at = created_at;

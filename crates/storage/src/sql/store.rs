@@ -70,6 +70,7 @@ fn user_from(row: &$row) -> Result<User> {
         name: row.get("name"),
         surname: row.get("surname"),
         role: Role::from_str(row.get("role"))?,
+        email_verified: row.get::<Option<i64>, _>("email_verified_at").is_some(),
         created_at: from_millis(row.get("created_at")),
     })
 }
@@ -246,7 +247,8 @@ impl MetadataStore for $store {
 
     async fn insert_user(&self, user: &User, password_hash: &str) -> Result<()> {
         sqlx::query(
-            "INSERT INTO users (id, email, name, surname, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO users (id, email, name, surname, role, password_hash, created_at, email_verified_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(user.id.to_string())
         .bind(user.email.as_str())
@@ -255,6 +257,7 @@ impl MetadataStore for $store {
         .bind(user.role.as_str())
         .bind(password_hash)
         .bind(millis(user.created_at))
+        .bind(user.email_verified.then(|| millis(user.created_at)))
         .execute(&self.pool)
         .await
         .map_err(|e| match e.as_database_error() {
@@ -264,6 +267,18 @@ impl MetadataStore for $store {
             _ => Error::backend("adding a user", e),
         })?;
         Ok(())
+    }
+
+    async fn mark_email_verified(&self, user: UserId, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1) WHERE id = $2",
+        )
+        .bind(millis(now))
+        .bind(user.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("verifying an e-mail address"))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn user_by_email(&self, email: &Email) -> Result<Option<(User, String)>> {
@@ -395,6 +410,9 @@ impl MetadataStore for $store {
                 "SELECT * FROM albums WHERE (client_email = $1 OR visibility = 'public') AND id > $2 ORDER BY id LIMIT $3",
             )
             .bind(email.as_str().to_owned()),
+            AlbumFilter::Public => sqlx::query(
+                "SELECT * FROM albums WHERE visibility = 'public' AND id > $1 ORDER BY id LIMIT $2",
+            ),
         };
         let rows = q
             .bind(after(&page))
