@@ -224,9 +224,25 @@ impl Albums<'_> {
 
     /// Deletes an album, its photo records and every blob under its prefix.
     /// Orders keep their own copy of what was bought; zips already made stay.
+    /// An album with photos bought within the download window cannot be
+    /// deleted yet (409 `album_has_open_sales`): its buyers may still need a
+    /// fresh zip of those originals. Delete the other photos, or let it
+    /// expire; expiry closes it to clients and purges all but what is held.
     #[instrument(skip_all, fields(album_id = %id))]
     pub async fn delete(&self, user: &User, id: AlbumId) -> Result<()> {
         let album = self.get_owned(user, id).await?;
+        let held = self.0.held_photos(album.id).await?;
+        if !held.is_empty() {
+            return Err(Error::conflict(
+                "album_has_open_sales",
+                format!(
+                    "{} photo(s) of this album were bought within the last {} days; their buyers may still \
+                     download them, so the album cannot be deleted yet",
+                    held.len(),
+                    self.0.settings().download_window.num_days()
+                ),
+            ));
+        }
         // Metadata first: once the rows are gone nothing links to the blobs,
         // and a crash between the two leaves only orphans for clean-up.
         self.0.meta().delete_album(album.id).await?;
@@ -393,9 +409,19 @@ impl Albums<'_> {
         if access != Access::Owner {
             return Err(Error::forbidden("not_owner", "only the album's owner may do this"));
         }
+        // A sold original stays for its buyers' download window: the photo
+        // disappears from the album, and clean-up removes the original once
+        // no order holds it.
+        let held = self.0.held_photos(album.id).await?.contains(&id);
         self.0.meta().delete_photo(photo.id).await?;
         let prefix = &album.storage_prefix;
-        for key in [Photo::original_key(prefix, id), Photo::preview_key(prefix, id), Photo::thumbnail_key(prefix, id)] {
+        let mut keys = vec![Photo::preview_key(prefix, id), Photo::thumbnail_key(prefix, id)];
+        if held {
+            tracing::info!("original kept: an order within its download window holds it");
+        } else {
+            keys.push(Photo::original_key(prefix, id));
+        }
+        for key in keys {
             self.0.blobs().delete(&key).await?;
         }
         Ok(())

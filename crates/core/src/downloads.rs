@@ -225,10 +225,10 @@ impl Downloads<'_> {
         if meta.link_for_order(id).await?.is_some_and(|l| !l.zip_deleted && !l.revoked && l.expires_at > now) {
             return Ok(());
         }
+        // A purged album still has the originals its open orders hold.
         let album = meta
             .album(order.album_id)
             .await?
-            .filter(|a| a.purged_at.is_none())
             .ok_or_else(|| Error::backend_permanent("rebuilding a zip", "the album's originals are gone"))?;
         let link_id = LinkId::new();
         let zip_key = format!("orders/{}/{}.zip", order.id, link_id);

@@ -120,6 +120,13 @@ impl Proofsheet {
         }
     }
 
+    /// Photos of `album` whose originals are held for their buyers: in a
+    /// paid or fulfilled order whose download window is still open.
+    pub(crate) async fn held_photos(&self, album: crate::AlbumId) -> Result<std::collections::HashSet<crate::PhotoId>> {
+        let since = self.now() - self.inner.settings.download_window;
+        Ok(self.meta().held_photos(album, since).await?.into_iter().collect())
+    }
+
     pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.inner.backends.clock.now()
     }

@@ -224,7 +224,18 @@ impl Scheduler {
                         // Blobs first: a crash in between leaves an album that is
                         // purged again next time, never a record pointing nowhere
                         // that claims to be whole.
-                        b.blobs.delete_prefix(&album.storage_prefix).await?;
+                        // Originals bought within the download window stay for
+                        // their buyers; clean-up removes them once released.
+                        let held = self.engine.held_photos(album.id).await?;
+                        let prefix = &album.storage_prefix;
+                        b.blobs.delete_prefix(&format!("{prefix}/previews")).await?;
+                        b.blobs.delete_prefix(&format!("{prefix}/thumbnails")).await?;
+                        for key in b.blobs.list(&format!("{prefix}/originals")).await? {
+                            let photo = key.rsplit('/').next().and_then(|id| id.parse::<crate::PhotoId>().ok());
+                            if !photo.is_some_and(|p| held.contains(&p)) {
+                                b.blobs.delete(&key).await?;
+                            }
+                        }
                         b.metadata.mark_album_purged(album.id, now).await?;
                         tracing::info!(album_id = %album.id, "expired album purged");
                         n += 1;
@@ -308,7 +319,26 @@ impl Scheduler {
             }
             let id = file.trim_end_matches(".jpg");
             let Ok(photo) = id.parse::<crate::PhotoId>() else { continue };
-            if old_enough(id) && b.metadata.photo(photo).await?.is_none() {
+            if !old_enough(id) {
+                continue;
+            }
+            // An original is an orphan once its record is gone or its album
+            // purged, and no order within its download window holds it.
+            let album = parts[3].parse::<crate::AlbumId>().ok();
+            let orphan = match b.metadata.photo(photo).await? {
+                None => true,
+                Some(_) if kind == "originals" => match album {
+                    Some(a) => b.metadata.album(a).await?.is_none_or(|a| a.purged_at.is_some()),
+                    None => false,
+                },
+                Some(_) => false,
+            };
+            let held = kind == "originals"
+                && match album {
+                    Some(a) => self.engine.held_photos(a).await?.contains(&photo),
+                    None => false,
+                };
+            if orphan && !held {
                 b.blobs.delete(&key).await?;
                 removed += 1;
             }

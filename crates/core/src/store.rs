@@ -110,6 +110,11 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// first calls agree too: the first insert wins, the rest read it).
     async fn deployment_secret(&self, name: &str, candidate: &str, now: DateTime<Utc>) -> Result<String>;
 
+    /// Photos of `album` in paid or fulfilled orders paid after
+    /// `paid_after`: their originals are held for the buyers' download
+    /// window, whatever the photographer deletes or expiry purges. A
+    /// refunded order holds nothing.
+    async fn held_photos(&self, album: AlbumId, paid_after: DateTime<Utc>) -> Result<Vec<PhotoId>>;
     /// Marks a user's e-mail address verified; `false` if there is no such
     /// user. Idempotent.
     async fn mark_email_verified(&self, user: UserId, now: DateTime<Utc>) -> Result<bool>;

@@ -356,3 +356,103 @@ async fn clean_up_prunes_jobs_orphans_and_abandoned_orders_and_keeps_monthly_rep
 }
 
 use chrono::Datelike;
+
+/// The contents of a zip: (name, bytes) of every entry, sorted.
+fn unzip(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).unwrap();
+    let mut out = Vec::new();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).unwrap();
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).unwrap();
+        out.push((f.name().to_owned(), data));
+    }
+    out.sort();
+    out
+}
+
+async fn read_zip(shop: &Shop, token: &str) -> Vec<u8> {
+    let opened = shop.engine.downloads().open(token, None).await.unwrap();
+    let chunks: Vec<Bytes> = futures::TryStreamExt::try_collect(opened.body).await.unwrap();
+    chunks.concat()
+}
+
+/// What was sold stays downloadable for the whole window: the photographer
+/// deletes a sold photo (and cannot delete the album), the album expires
+/// and is purged, the zip expires and is deleted; a fresh link inside the
+/// window still gets the same originals. Once the window closes, clean-up
+/// removes them; a refund releases them at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sold_originals_outlive_deletion_and_purge_within_the_window() {
+    for (name, store) in stores().await {
+        let shop = shop(store, Settings::default()).await;
+        let (album, photos) = shop.album().await;
+        let order = shop.sale(&album, &photos[..1]).await;
+        let link = shop.engine.downloads().link(&order).await.unwrap().unwrap();
+        let first = unzip(&read_zip(&shop, &link.token).await);
+        assert_eq!(first.len(), 1, "{name}");
+
+        // Deleting the album is refused; deleting the sold photo hides it
+        // but keeps its original; the unsold one goes for good.
+        let err = shop.engine.albums().delete(&shop.photographer, album.id).await.unwrap_err();
+        assert_eq!(err.code(), "album_has_open_sales", "{name}");
+        for p in &photos {
+            shop.engine.albums().delete_photo(&shop.photographer, p.id).await.unwrap();
+        }
+        let originals = |shop: &Shop| {
+            let blobs = shop.blobs.clone();
+            let prefix = format!("{}/originals", album.storage_prefix);
+            async move { blobs.list(&prefix).await.unwrap() }
+        };
+        let kept = originals(&shop).await;
+        assert_eq!(kept.len(), 1, "{name}: only the sold original is kept: {kept:?}");
+        assert!(kept[0].ends_with(&photos[0].id.to_string()), "{name}");
+
+        // Expiry (10 days) and purge (1 day of grace), zips expired (7 days)
+        // and deleted, clean-up run: the held original is still there.
+        shop.clock.advance(Duration::days(12));
+        let policy = Policy { album_grace: Duration::days(1), ..Policy::default() };
+        let sched = Scheduler::with_defaults(shop.engine.clone(), policy.clone()).unwrap();
+        assert_eq!(sched.run(Periodic::PurgeExpiredAlbums).await.unwrap(), "purged 1 albums", "{name}");
+        sched.run(Periodic::DeleteExpiredZips).await.unwrap();
+        sched.run(Periodic::CleanOrphans).await.unwrap();
+        assert_eq!(originals(&shop).await.len(), 1, "{name}: held through purge and clean-up");
+
+        // A fresh link inside the window rebuilds the zip from it: the same
+        // files, byte for byte.
+        let fresh = shop.engine.downloads().fresh_link(&shop.client, order.id).await.unwrap();
+        assert!(fresh.is_none(), "{name}: the zip was deleted, so it is rebuilt");
+        shop.worker.drain().await.unwrap();
+        let order_now = shop.engine.checkout().order(&shop.client, order.id).await.unwrap();
+        let rebuilt = shop.engine.downloads().link(&order_now).await.unwrap().expect("a new link");
+        assert_eq!(unzip(&read_zip(&shop, &rebuilt.token).await), first, "{name}: the same originals");
+
+        // The window closes (30 days after payment): clean-up releases it.
+        shop.clock.advance(Duration::days(19));
+        let removed = sched.run(Periodic::CleanOrphans).await.unwrap();
+        assert!(originals(&shop).await.is_empty(), "{name}: released after the window ({removed})");
+    }
+}
+
+/// A refund releases the hold at once: the photo and album can go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_releases_the_hold() {
+    for (name, store) in stores().await {
+        let shop = shop(store, Settings::default()).await;
+        let (album, photos) = shop.album().await;
+        let order = shop.sale(&album, &photos).await;
+        let err = shop.engine.albums().delete(&shop.photographer, album.id).await.unwrap_err();
+        assert_eq!(err.code(), "album_has_open_sales", "{name}");
+        let ev = PaymentEvent {
+            id: format!("refund-{}", order.id),
+            order_id: order.id,
+            outcome: PaymentOutcome::Refunded,
+            reference: None,
+        };
+        shop.engine.checkout().apply("test", ev).await.unwrap();
+        shop.worker.drain().await.unwrap();
+        shop.engine.albums().delete(&shop.photographer, album.id).await.unwrap();
+        assert!(shop.blobs.list(&album.storage_prefix).await.unwrap().is_empty(), "{name}");
+    }
+}

@@ -269,6 +269,19 @@ impl MetadataStore for $store {
         Ok(())
     }
 
+    async fn held_photos(&self, album: AlbumId, paid_after: DateTime<Utc>) -> Result<Vec<PhotoId>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT i.photo_id FROM order_items i JOIN orders o ON o.id = i.order_id
+             WHERE o.album_id = $1 AND o.status IN ('paid', 'fulfilled') AND o.paid_at > $2",
+        )
+        .bind(album.to_string())
+        .bind(millis(paid_after))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("reading held photos"))?;
+        rows.iter().map(|r| Ok(PhotoId::from_uuid(parse_uuid(&r.get::<String, _>("photo_id"))?))).collect()
+    }
+
     async fn mark_email_verified(&self, user: UserId, now: DateTime<Utc>) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1) WHERE id = $2",
