@@ -146,6 +146,10 @@ pub struct ServerConfig {
     pub idle_timeout_seconds: u32,
     /// Most connections open at once; more wait in the listen backlog.
     pub max_connections: u32,
+    /// A bearer token `GET /metrics` requires. Unset: `/metrics` answers
+    /// only callers on the loopback interface (a Prometheus on the same
+    /// host or a sidecar), everyone else 403.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for ServerConfig {
@@ -158,6 +162,7 @@ impl Default for ServerConfig {
             header_read_timeout_seconds: 10,
             idle_timeout_seconds: 60,
             max_connections: 1024,
+            metrics_token: None,
         }
     }
 }

@@ -2,6 +2,10 @@
 
 mod common;
 
+/// The HTTP server's bounds (body sizes, timeouts, connection cap, prices).
+#[path = "parts/bounds.rs"]
+mod bounds;
+
 use std::time::Instant;
 
 use common::{TestApp, jpeg};

@@ -110,3 +110,23 @@ async fn metrics_request_ids_and_headers() {
     assert_eq!(r.headers()["allow"], "GET, POST");
     app.server.shutdown().await;
 }
+
+/// With `server.metrics_token` set, `/metrics` needs it as a bearer token;
+/// without one it answers only the loopback interface (these tests' own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_the_operator_token_when_one_is_set() {
+    let app = TestApp::start_with(|c| {
+        c.server.metrics_token = Some(serde_json::from_value(serde_json::json!("m-secret-token-1234")).unwrap())
+    })
+    .await;
+    let url = format!("{}/metrics", app.url);
+    assert_eq!(app.http.get(&url).send().await.unwrap().status(), reqwest::StatusCode::UNAUTHORIZED);
+    let wrong = app.http.get(&url).bearer_auth("m-secret-token-1235").send().await.unwrap();
+    assert_eq!(wrong.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let right = app.http.get(&url).bearer_auth("m-secret-token-1234").send().await.unwrap();
+    assert_eq!(right.status(), reqwest::StatusCode::OK);
+    assert!(right.text().await.unwrap().contains("proofsheet_jobs"));
+    let printed = format!("{:?}", app.server.state.config);
+    assert!(!printed.contains("m-secret-token"), "the token never prints");
+    app.server.shutdown().await;
+}

@@ -3,6 +3,10 @@
 
 mod common;
 
+/// Proven mailboxes and registration that does not tell.
+#[path = "parts/verification.rs"]
+mod verification;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{TestApp, jpeg};

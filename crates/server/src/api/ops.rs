@@ -181,7 +181,32 @@ impl HealthApi {
     /// Prometheus text format: the job queue by status (more metrics come
     /// with the observability work).
     #[oai(path = "/metrics", method = "get")]
-    async fn metrics(&self) -> Result<PlainText<String>, ApiError> {
+    async fn metrics(&self, req: &poem::Request) -> Result<PlainText<String>, ApiError> {
+        // Operators only: the configured token, or else the loopback interface.
+        match &self.state.config.server.metrics_token {
+            Some(token) => {
+                let given = req
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .unwrap_or_default();
+                let expected = token.expose().as_bytes();
+                let same = given.len() == expected.len()
+                    && given.bytes().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+                if !same {
+                    return Err(proofsheet_core::Error::Unauthenticated.into());
+                }
+            }
+            None if !crate::limits::client_ip(req).is_loopback() => {
+                return Err(proofsheet_core::Error::forbidden(
+                    "metrics_local_only",
+                    "/metrics answers the loopback interface only; set server.metrics_token to read it from elsewhere",
+                )
+                .into());
+            }
+            None => {}
+        }
         let counts = self.state.engine.backends().queue.counts().await?;
         let mut out = String::from(
             "# HELP proofsheet_jobs Jobs in the durable queue, by status.\n# TYPE proofsheet_jobs gauge\n",

@@ -3,9 +3,7 @@
 //! a stranger who registered the address first never gets in; registration
 //! never tells whether an address has an account.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

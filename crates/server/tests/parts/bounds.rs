@@ -3,11 +3,11 @@
 //! chunked, JSON, webhooks, multipart uploads), half-sent request heads,
 //! stalled bodies and the connection cap.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::{
