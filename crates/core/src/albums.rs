@@ -313,7 +313,12 @@ impl Albums<'_> {
             }
             return Err(e);
         }
-        writer.finish().await?;
+        if let Err(e) = writer.finish().await {
+            // A failed finish aborts itself (BlobWriter's rule); the key too
+            // must not keep a partial object (a full disk fails here).
+            let _ = self.0.blobs().delete(&key).await;
+            return Err(e);
+        }
 
         let now = self.0.now();
         let stem = format!("photo-{}", &id.to_string()[..8]);

@@ -50,7 +50,9 @@ pub trait BlobStore: Send + Sync + 'static {
 pub trait BlobWriter: Send {
     /// Appends bytes.
     async fn write(&mut self, chunk: Bytes) -> Result<()>;
-    /// Completes the object; returns its size.
+    /// Completes the object; returns its size. When it fails, nothing of
+    /// the object may stay behind (no temp file, no partial object): the
+    /// writer aborts itself.
     async fn finish(self: Box<Self>) -> Result<u64>;
     /// Gives up; nothing is left under the key.
     async fn abort(self: Box<Self>) -> Result<()>;

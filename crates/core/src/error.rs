@@ -90,6 +90,17 @@ pub enum Error {
         /// Whether trying again later may succeed.
         retryable: bool,
     },
+    /// The object store or the database is out of space (a full disk, a
+    /// quota). Nothing was stored; trying again once space returns works,
+    /// so jobs retry it with backoff. The API answers 507 `storage_full`.
+    #[error("{context}: storage is full")]
+    StorageFull {
+        /// What was being done.
+        context: String,
+        /// The backend's own error (logged, never shown to clients).
+        #[source]
+        source: BoxError,
+    },
     /// A storage or database backend failed. The message includes the
     /// backend's own error: it goes to logs and job records, never to API
     /// clients.
@@ -148,6 +159,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Backend { retryable, .. } | Error::Gateway { retryable, .. } => *retryable,
+            Error::StorageFull { .. } => true,
             _ => false,
         }
     }
@@ -166,6 +178,7 @@ impl Error {
             Error::RateLimited { .. } => "rate_limited",
             Error::Image { .. } => "image_rejected",
             Error::Gateway { .. } => "payment_gateway_error",
+            Error::StorageFull { .. } => "storage_full",
             Error::Backend { .. } => "internal",
         }
     }

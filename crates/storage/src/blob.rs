@@ -15,9 +15,31 @@ pub struct OpendalBlobStore {
     op: Operator,
 }
 
+/// Whether an error says the disk or a quota is full (ENOSPC, EDQUOT),
+/// wherever in its chain the operating system's word is.
+pub(crate) fn is_storage_full(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && (io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded
+                || matches!(io.raw_os_error(), Some(28 | 122)))
+        {
+            return true;
+        }
+        let text = err.to_string();
+        if text.contains("No space left on device") || text.contains("Disk quota exceeded") {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
 fn dal_err(context: &'static str) -> impl Fn(opendal::Error) -> Error {
     move |e| match e.kind() {
         ErrorKind::NotFound => Error::not_found("object"),
+        _ if is_storage_full(&e) => Error::StorageFull { context: context.into(), source: Box::new(e) },
         kind => {
             let retryable = e.is_temporary()
                 || !matches!(kind, ErrorKind::PermissionDenied | ErrorKind::ConfigInvalid | ErrorKind::Unsupported);
@@ -159,7 +181,11 @@ impl BlobWriter for DalWriter {
     }
 
     async fn finish(mut self: Box<Self>) -> Result<u64> {
-        self.inner.close().await.map_err(dal_err("finishing an object"))?;
+        if let Err(e) = self.inner.close().await {
+            // Nothing half-written stays behind: the temp file goes too.
+            let _ = self.inner.abort().await;
+            return Err(dal_err("finishing an object")(e));
+        }
         Ok(self.written)
     }
 

@@ -52,6 +52,9 @@ pub enum ApiError {
     /// The payment provider failed.
     #[oai(status = 502)]
     BadGateway(Json<ErrorBody>),
+    /// Storage is full: nothing was stored; try again later.
+    #[oai(status = 507)]
+    StorageFull(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
 
 fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
@@ -88,6 +91,10 @@ impl From<Error> for ApiError {
             Error::UnsupportedMedia { .. } => ApiError::Unsupported(body(code, e.to_string())),
             Error::TooLarge { .. } => ApiError::TooLarge(body(code, e.to_string())),
             Error::RateLimited { retry_after, .. } => ApiError::TooMany(body(code, e.to_string()), *retry_after),
+            Error::StorageFull { .. } => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e), "storage is full");
+                ApiError::StorageFull(body(code, "storage is full; nothing was stored, try again later"), 60)
+            }
             Error::Gateway { .. } => {
                 tracing::error!(error = %e, "payment gateway failure");
                 ApiError::BadGateway(body(code, "the payment provider failed; try again"))

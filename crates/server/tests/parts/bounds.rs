@@ -277,3 +277,73 @@ async fn ten_parallel_100_mb_originals_keep_memory_flat() {
     assert!(grew < 300, "RSS grew by {grew} MiB while streaming 1 GB of originals");
     app.server.shutdown().await;
 }
+
+/// Mounts a tmpfs of `kib` KiB at a fresh folder; `None` where this machine
+/// does not let us (not root, no mount namespace), said on stderr.
+fn tiny_filesystem(kib: u32) -> Option<(tempfile::TempDir, Unmount)> {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+        .arg(dir.path())
+        .status();
+    match status {
+        Ok(s) if s.success() => {
+            let unmount = Unmount(dir.path().to_owned());
+            Some((dir, unmount))
+        }
+        _ => {
+            eprintln!("cannot mount a tmpfs here: the full-disk test needs root");
+            None
+        }
+    }
+}
+
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A real full filesystem under the blob store: an upload that does not
+/// fit answers 507 `storage_full` with `Retry-After`, leaves no file and
+/// no photo behind, and the server stays healthy; smaller uploads that fit
+/// still work and render.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_uploads_cleanly_and_keeps_nothing() {
+    let Some((disk, _unmount)) = tiny_filesystem(2048) else { return };
+    let root = disk.path().join("blobs");
+    let app = TestApp::start_with(|c| c.storage.root = Some(root.clone())).await;
+    let ph = app.user("ph@full.test", "photographer").await;
+    let album = app.album(&ph, "public", None).await;
+    // 3 MB does not fit in 2 MB.
+    let mut big = common::jpeg(64, 48, 1, true);
+    big.resize(3 * 1024 * 1024, 0x11);
+    let r = app.upload(&ph, &album, "big.jpg", big).await;
+    assert_eq!(r.status().as_u16(), 507);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "storage_full");
+    let files: Vec<_> = walk(&root);
+    assert!(files.is_empty(), "nothing half-written stays: {files:?}");
+    let photos: Value = app.get(&format!("/albums/{album}/photos"), Some(&ph)).await.json().await.unwrap();
+    assert!(photos["items"].as_array().unwrap().is_empty(), "no photo was made");
+    // What fits still works, and renders.
+    let r = app.upload(&ph, &album, "small.jpg", common::jpeg(320, 240, 1, true)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let done = app.wait_processed(&ph, &album, 1).await;
+    assert_eq!(done[0]["status"], "ready");
+    healthy(&app).await;
+    app.server.shutdown().await;
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}

@@ -27,7 +27,19 @@ pub(crate) fn parse_uuid(s: &str) -> Result<Uuid> {
 /// retryable (they pass when the database or the disk comes back).
 pub(crate) fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> Error {
     move |e| {
+        if is_full(&e) {
+            return Error::StorageFull { context: context.into(), source: Box::new(e) };
+        }
         if is_retryable(&e) { Error::backend(context, e) } else { Error::backend_permanent(context, e) }
+    }
+}
+
+/// Whether the database says its disk is full: SQLite's `SQLITE_FULL` (13),
+/// PostgreSQL's `disk_full` (53100), or an I/O error out of space.
+fn is_full(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("13" | "53100")),
+        other => crate::blob::is_storage_full(other),
     }
 }
 
