@@ -462,3 +462,50 @@ async fn fifty_concurrent_idempotent_orders_make_one() {
         app.server.shutdown().await;
     }
 }
+
+/// Promises of the README checked over HTTP: previews are cacheable by the
+/// browser only, originals by nobody; an expired album answers its client
+/// and visitors `410 album_expired` and its owner still sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_headers_and_expired_albums_over_http() {
+    let app = TestApp::start().await;
+    let ph = app.user("ph@promise.test", "photographer").await;
+    let cl = app.user("cl@promise.test", "client").await;
+    let expires = (proofsheet_core::Clock::now(&*app.clock) + chrono::Duration::days(2)).to_rfc3339();
+    let r = app
+        .post_json(
+            "/albums",
+            Some(&ph),
+            json!({"name": "Soon", "visibility": "private", "client_email": "cl@promise.test",
+                   "price_per_photo": {"amount": 100, "currency": "EUR"}, "expires_at": expires}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let album = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    app.upload(&ph, &album, "a.jpg", jpeg(320, 240, 1, true)).await;
+    let photo = app.wait_processed(&ph, &album, 1).await[0]["id"].as_str().unwrap().to_owned();
+    for (path, token, want) in [
+        (format!("/photos/{photo}/preview"), &cl, "private, max-age=3600"),
+        (format!("/photos/{photo}/thumbnail"), &cl, "private, max-age=3600"),
+        (format!("/photos/{photo}/original"), &ph, "private, no-store"),
+    ] {
+        let r = app.get(&path, Some(token)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(r.headers()["cache-control"], want, "{path}");
+    }
+    // Two days later the album has expired.
+    app.clock.advance(chrono::Duration::days(3));
+    let r = app.get(&format!("/albums/{album}"), Some(&cl)).await;
+    assert_eq!(r.status(), StatusCode::GONE);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "album_expired");
+    let r = app.get(&format!("/photos/{photo}/preview"), Some(&cl)).await;
+    assert_eq!(r.status(), StatusCode::GONE);
+    assert_eq!(
+        app.get(&format!("/albums/{album}"), Some(&ph)).await.status(),
+        StatusCode::OK,
+        "the owner still sees it"
+    );
+    let r = app.post_json("/orders", Some(&cl), json!({"album_id": album, "photo_ids": [photo]})).await;
+    assert!(matches!(r.status().as_u16(), 409 | 410), "no new orders: {}", r.status());
+    app.server.shutdown().await;
+}
