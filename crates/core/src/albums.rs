@@ -108,6 +108,10 @@ impl Albums<'_> {
     /// notice is logged, never fails the album change.
     async fn share_notice(&self, album: &Album, before: Option<&Email>) {
         let Some(to) = album.client_email.clone().filter(|e| Some(e) != before) else { return };
+        if !self.0.share_notices().allow(album.id, album.owner_id, self.0.now()) {
+            tracing::warn!(album_id = %album.id, "album-shared notice not sent: too many for this album or photographer today");
+            return;
+        }
         let job = NewJob::now(
             Task::Notify { notification: crate::Notification::AlbumShared { album_id: album.id, to } },
             self.0.now(),

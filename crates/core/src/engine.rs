@@ -68,6 +68,46 @@ struct Inner {
     backends: Backends,
     settings: Settings,
     links: LinkSigner,
+    share_notices: ShareNotices,
+}
+
+/// "Album shared" notices sent by this process in the last 24 hours: at
+/// most [`ShareNotices::PER_ALBUM`] per album and
+/// [`ShareNotices::PER_PHOTOGRAPHER`] per photographer. A photographer may
+/// correct a client's address; nobody may use albums to relay mail with a
+/// subject of their choosing to strangers. Each process keeps its own
+/// count, like the rate limits.
+#[derive(Default)]
+pub(crate) struct ShareNotices {
+    sent: std::sync::Mutex<std::collections::VecDeque<(chrono::DateTime<chrono::Utc>, crate::AlbumId, crate::UserId)>>,
+}
+
+impl ShareNotices {
+    /// Notices per album per day.
+    pub const PER_ALBUM: usize = 3;
+    /// Notices per photographer per day.
+    pub const PER_PHOTOGRAPHER: usize = 20;
+
+    /// Whether one more notice may go for `album` of `owner` at `now`
+    /// (and counts it if so).
+    pub(crate) fn allow(
+        &self,
+        album: crate::AlbumId,
+        owner: crate::UserId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        let mut sent = self.sent.lock().unwrap();
+        while sent.front().is_some_and(|(at, _, _)| *at <= now - chrono::Duration::hours(24)) {
+            sent.pop_front();
+        }
+        let for_album = sent.iter().filter(|(_, a, _)| *a == album).count();
+        let for_owner = sent.iter().filter(|(_, _, o)| *o == owner).count();
+        if for_album >= Self::PER_ALBUM || for_owner >= Self::PER_PHOTOGRAPHER {
+            return false;
+        }
+        sent.push_back((now, album, owner));
+        true
+    }
 }
 
 /// The Proofsheet engine: every business rule, over any backends.
@@ -91,7 +131,8 @@ impl Proofsheet {
         if backends.gateways.is_empty() {
             return Err(Error::invalid("no_gateway", "at least one payment gateway is needed"));
         }
-        Ok(Proofsheet { inner: Arc::new(Inner { backends, settings, links: LinkSigner::new(link_secret) }) })
+        let links = LinkSigner::new(link_secret);
+        Ok(Proofsheet { inner: Arc::new(Inner { backends, settings, links, share_notices: ShareNotices::default() }) })
     }
 
     /// The backends.
@@ -125,6 +166,10 @@ impl Proofsheet {
     pub(crate) async fn held_photos(&self, album: crate::AlbumId) -> Result<std::collections::HashSet<crate::PhotoId>> {
         let since = self.now() - self.inner.settings.download_window;
         Ok(self.meta().held_photos(album, since).await?.into_iter().collect())
+    }
+
+    pub(crate) fn share_notices(&self) -> &ShareNotices {
+        &self.inner.share_notices
     }
 
     pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {

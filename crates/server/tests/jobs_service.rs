@@ -456,3 +456,31 @@ async fn a_refund_releases_the_hold() {
         assert!(shop.blobs.list(&album.storage_prefix).await.unwrap().is_empty(), "{name}");
     }
 }
+
+/// "Album shared" notices cannot be used as a mail relay: changing an
+/// album's client again and again mails at most 3 addresses a day per
+/// album (and 20 per photographer); the album changes all the same, and a
+/// day later notices go again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_notices_are_limited_per_album() {
+    let shop = shop(Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap()), Settings::default()).await;
+    let (album, _) = shop.album().await; // the first notice: to the client
+    let notices = || async {
+        let jobs = shop.engine.backends().queue.list_jobs(None, PageRequest::first()).await.unwrap().items;
+        jobs.iter().filter(|j| j.payload.to_string().contains("album_shared")).count()
+    };
+    assert_eq!(notices().await, 1);
+    for i in 0..6 {
+        let patch = AlbumPatch {
+            client_email: Some(Some(format!("stranger{i}@relay.test").parse().unwrap())),
+            ..AlbumPatch::default()
+        };
+        let changed = shop.engine.albums().update(&shop.photographer, album.id, patch).await.unwrap();
+        assert_eq!(changed.client_email.unwrap().as_str(), format!("stranger{i}@relay.test"), "the change is kept");
+    }
+    assert_eq!(notices().await, 3, "three notices a day for one album");
+    shop.clock.advance(Duration::hours(25));
+    let patch = AlbumPatch { client_email: Some(Some("late@relay.test".parse().unwrap())), ..AlbumPatch::default() };
+    shop.engine.albums().update(&shop.photographer, album.id, patch).await.unwrap();
+    assert_eq!(notices().await, 4, "a day later, one more");
+}
