@@ -115,7 +115,11 @@ impl Worker {
             }
             Err(e) => {
                 let message = e.to_string();
-                if e.is_retryable() && job.attempts < job.max_attempts {
+                // A full disk is waited out however long it lasts (every
+                // retry at most 10 minutes apart), so every accepted upload
+                // renders by itself once space returns.
+                let waits_out = matches!(e, crate::Error::StorageFull { .. });
+                if e.is_retryable() && (job.attempts < job.max_attempts || waits_out) {
                     tracing::warn!(error = %message, "job failed, will retry");
                     backends.queue.fail(&job, &message, Some(now + backoff(job.attempts)), now).await?;
                     crate::metrics::job(&job.kind, "retried", took);

@@ -20,15 +20,22 @@ use proofsheet_payments::TestGateway;
 use proofsheet_storage::{OpendalBlobStore, SqliteStore, ZipPackager};
 
 /// The real memory store, with reads of originals failing (as in a storage
-/// outage) while `outage` is above zero.
+/// outage) while `outage` is above zero, and writes of previews failing
+/// as on a full disk while `full` is above zero.
 struct Flaky {
     inner: OpendalBlobStore,
     outage: AtomicU32,
+    full: AtomicU32,
 }
 
 #[async_trait]
 impl BlobStore for Flaky {
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
+        if self.full.load(Ordering::SeqCst) > 0 {
+            self.full.fetch_sub(1, Ordering::SeqCst);
+            let enospc = std::io::Error::from_raw_os_error(28);
+            return Err(Error::StorageFull { context: "writing an object".into(), source: Box::new(enospc) });
+        }
         self.inner.put(key, data).await
     }
     async fn writer(&self, key: &str) -> Result<Box<dyn BlobWriter>> {
@@ -64,7 +71,11 @@ impl BlobStore for Flaky {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
     let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
-    let blobs = Arc::new(Flaky { inner: OpendalBlobStore::memory().unwrap(), outage: AtomicU32::new(2) });
+    let blobs = Arc::new(Flaky {
+        inner: OpendalBlobStore::memory().unwrap(),
+        outage: AtomicU32::new(2),
+        full: AtomicU32::new(0),
+    });
     let clock = Arc::new(ManualClock::new());
     let engine = Proofsheet::new(
         Backends {
@@ -291,4 +302,55 @@ async fn a_worker_that_lost_its_lease_drops_the_job() {
     assert!(matches!(ran, Ran::LeaseLost(ref j) if j.id == taken.id), "{ran:?}");
     let job = store.job(taken.id).await.unwrap().unwrap();
     assert_eq!((job.status, job.lease_token.as_deref()), (JobStatus::Running, taken.lease_token.as_deref()));
+}
+
+/// A full disk is waited out: a render that cannot store its preview ten
+/// times in a row (twice the attempts any other failure gets) retries with
+/// backoff, never more than 10 minutes apart, and the photo is ready once
+/// space returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_waited_out_until_the_photo_renders() {
+    let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
+    let blobs = Arc::new(Flaky {
+        inner: OpendalBlobStore::memory().unwrap(),
+        outage: AtomicU32::new(0),
+        full: AtomicU32::new(10),
+    });
+    let clock = Arc::new(ManualClock::new());
+    let engine = Proofsheet::new(
+        Backends {
+            metadata: store.clone(),
+            queue: store.clone(),
+            blobs: blobs.clone(),
+            renderer: Arc::new(ImagePipeline::new(PipelineConfig::default()).unwrap()),
+            packager: Arc::new(ZipPackager),
+            gateways: vec![Arc::new(TestGateway::new(b"s".to_vec(), "http://x"))],
+            clock: clock.clone(),
+            notifier: Arc::new(LogNotifier),
+        },
+        Settings::default(),
+        b"0123456789abcdef0123".to_vec(),
+    )
+    .unwrap();
+    let (_, _, photo) = upload_one(&engine, &store, 320).await;
+    let worker = Worker::new(engine.clone());
+    let mut retries = 0;
+    loop {
+        match worker.run_once().await.unwrap() {
+            Ran::Retrying(job, e) => {
+                assert!(e.contains("storage is full"), "{e}");
+                let stored = store.job(job.id).await.unwrap().unwrap();
+                assert_eq!(stored.status, JobStatus::Queued, "queued again, never given up");
+                assert!(stored.run_at > clock.now(), "after a backoff");
+                assert!(stored.run_at <= clock.now() + Duration::minutes(10), "never more than 10 minutes apart");
+                retries += 1;
+            }
+            Ran::Idle => clock.advance(Duration::minutes(10)),
+            Ran::Succeeded(_) => break,
+            other => panic!("{other:?}"),
+        }
+        assert!(retries <= 20, "still failing");
+    }
+    assert!(retries >= 5, "more failures than max_attempts, and still retried ({retries})");
+    assert_eq!(store.photo(photo.id).await.unwrap().unwrap().status, PhotoStatus::Ready);
 }
