@@ -72,36 +72,42 @@ impl LinkSigner {
         let mut raw = Vec::with_capacity(56);
         raw.extend_from_slice(user.id.as_uuid().as_bytes());
         raw.extend_from_slice(&expires.timestamp().to_be_bytes());
-        raw.extend_from_slice(&self.email_mac(&raw, user.email.as_str()));
+        let mac = self.email_mac(&raw, user.email.as_str()).finalize().into_bytes();
+        raw.extend_from_slice(&mac);
         URL_SAFE_NO_PAD.encode(raw)
     }
 
     /// The user an e-mail token names and its expiry, if it has the shape
     /// of one (not yet whether it is genuine: see [`LinkSigner::email_token_valid`]).
     pub fn email_token_user(token: &str) -> Option<(crate::UserId, chrono::DateTime<chrono::Utc>)> {
-        let raw = URL_SAFE_NO_PAD.decode(token.as_bytes()).ok().filter(|r| r.len() == 56)?;
-        let id = uuid::Uuid::from_slice(&raw[..16]).ok()?;
-        let secs = i64::from_be_bytes(raw[16..24].try_into().ok()?);
-        Some((crate::UserId::from_uuid(id), chrono::DateTime::from_timestamp(secs, 0)?))
+        Self::email_token_parts(token).map(|(id, expires, _)| (id, expires))
     }
 
     /// Whether `token` was made by this signer for `user` at their current
     /// address and has not expired at `now`.
     pub fn email_token_valid(&self, token: &str, user: &crate::User, now: chrono::DateTime<chrono::Utc>) -> bool {
-        let Some(raw) = URL_SAFE_NO_PAD.decode(token.as_bytes()).ok().filter(|r| r.len() == 56) else {
-            return false;
-        };
-        let Some((id, expires)) = Self::email_token_user(token) else { return false };
-        let expected = self.email_mac(&raw[..24], user.email.as_str());
-        id == user.id && expires > now && subtle_eq(&expected, &raw[24..])
+        let Some((id, expires, raw)) = Self::email_token_parts(token) else { return false };
+        // HMAC's own comparison, in constant time.
+        id == user.id
+            && expires > now
+            && self.email_mac(&raw[..24], user.email.as_str()).verify_slice(&raw[24..]).is_ok()
     }
 
-    fn email_mac(&self, head: &[u8], email: &str) -> [u8; 32] {
+    /// User id, expiry and the raw 56 bytes of a token of the right shape.
+    fn email_token_parts(token: &str) -> Option<(crate::UserId, chrono::DateTime<chrono::Utc>, Vec<u8>)> {
+        let raw = URL_SAFE_NO_PAD.decode(token.as_bytes()).ok().filter(|r| r.len() == 56)?;
+        let id = uuid::Uuid::from_slice(&raw[..16]).ok()?;
+        let secs = i64::from_be_bytes(raw[16..24].try_into().ok()?);
+        Some((crate::UserId::from_uuid(id), chrono::DateTime::from_timestamp(secs, 0)?, raw))
+    }
+
+    /// The MAC of a token's first 24 bytes for `email`, not yet finalised.
+    fn email_mac(&self, head: &[u8], email: &str) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(b"proofsheet-verify-email-v1:");
         mac.update(head);
         mac.update(email.as_bytes());
-        mac.finalize().into_bytes().into()
+        mac
     }
 
     /// What the database stores and is searched by.
@@ -113,11 +119,6 @@ impl LinkSigner {
     pub fn looks_like_token(token: &str) -> bool {
         token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     }
-}
-
-/// Compares two MACs in time independent of where they differ.
-fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

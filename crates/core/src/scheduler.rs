@@ -310,6 +310,9 @@ impl Scheduler {
                 .unwrap_or(false)
         };
         let mut removed = 0;
+        // Per album: whether it is gone or purged, and the photos it holds.
+        let mut albums: std::collections::HashMap<crate::AlbumId, (bool, std::collections::HashSet<crate::PhotoId>)> =
+            std::collections::HashMap::new();
         for key in b.blobs.list("photographers").await? {
             // photographers/{owner}/albums/{album}/{originals|previews|thumbnails}/{photo}[.jpg]
             let parts: Vec<&str> = key.split('/').collect();
@@ -322,23 +325,22 @@ impl Scheduler {
             if !old_enough(id) {
                 continue;
             }
-            // An original is an orphan once its record is gone or its album
-            // purged, and no order within its download window holds it.
-            let album = parts[3].parse::<crate::AlbumId>().ok();
-            let orphan = match b.metadata.photo(photo).await? {
-                None => true,
-                Some(_) if kind == "originals" => match album {
-                    Some(a) => b.metadata.album(a).await?.is_none_or(|a| a.purged_at.is_some()),
-                    None => false,
-                },
-                Some(_) => false,
+            let recorded = b.metadata.photo(photo).await?.is_some();
+            let orphan = match parts[3].parse::<crate::AlbumId>() {
+                // An original is an orphan once its record is gone or its
+                // album purged, and no order within its download window
+                // holds it. Each album is looked up once per run.
+                Ok(album) if kind == "originals" => {
+                    if !albums.contains_key(&album) {
+                        let closed = b.metadata.album(album).await?.is_none_or(|a| a.purged_at.is_some());
+                        albums.insert(album, (closed, self.engine.held_photos(album).await?));
+                    }
+                    let (closed, held) = &albums[&album];
+                    (!recorded || *closed) && !held.contains(&photo)
+                }
+                _ => !recorded,
             };
-            let held = kind == "originals"
-                && match album {
-                    Some(a) => self.engine.held_photos(a).await?.contains(&photo),
-                    None => false,
-                };
-            if orphan && !held {
+            if orphan {
                 b.blobs.delete(&key).await?;
                 removed += 1;
             }

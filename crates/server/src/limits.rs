@@ -26,6 +26,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::api::albums::DRAIN_LIMIT;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, http::Method};
 use serde::{Deserialize, Serialize};
@@ -284,10 +285,6 @@ pub struct BodyLimitEndpoint<E> {
     limit: BodyLimit,
 }
 
-/// How much of a body refused by its `Content-Length` is still read and
-/// thrown away (see [`BodyLimitEndpoint`]).
-const DRAIN: u64 = 16 * 1024 * 1024;
-
 fn body_too_large(limit: u64, code: &'static str) -> Response {
     let error = proofsheet_core::Error::TooLarge {
         code,
@@ -309,11 +306,12 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
         if declared.is_some_and(|n| n > limit) {
             // Read a little of it in the background and drop it, so a client
             // that is still sending gets to read this 413 instead of a reset
-            // connection; a huge body is cut off after DRAIN bytes.
+            // connection; a huge body is cut off after DRAIN_LIMIT bytes, the
+            // same allowance the upload handler drains.
             let body = req.take_body().into_async_read();
             tokio::spawn(async move {
                 let mut sink = tokio::io::sink();
-                let _ = tokio::io::copy(&mut tokio::io::AsyncReadExt::take(body, DRAIN), &mut sink).await;
+                let _ = tokio::io::copy(&mut tokio::io::AsyncReadExt::take(body, DRAIN_LIMIT), &mut sink).await;
             });
             return Ok(body_too_large(limit, code));
         }

@@ -68,6 +68,32 @@ impl BlobStore for Flaky {
     }
 }
 
+/// An engine over a SQLite store with these blobs, renderer, clock and
+/// settings, the offline gateway and no mail.
+fn engine_over(
+    store: Arc<SqliteStore>,
+    blobs: Arc<dyn BlobStore>,
+    renderer: Arc<dyn PreviewRenderer>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+) -> Proofsheet {
+    Proofsheet::new(
+        Backends {
+            metadata: store.clone(),
+            queue: store,
+            blobs,
+            renderer,
+            packager: Arc::new(ZipPackager),
+            gateways: vec![Arc::new(TestGateway::new(b"s".to_vec(), "http://x"))],
+            clock,
+            notifier: Arc::new(LogNotifier),
+        },
+        settings,
+        b"0123456789abcdef0123".to_vec(),
+    )
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
     let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
@@ -77,21 +103,13 @@ async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
         full: AtomicU32::new(0),
     });
     let clock = Arc::new(ManualClock::new());
-    let engine = Proofsheet::new(
-        Backends {
-            metadata: store.clone(),
-            queue: store.clone(),
-            blobs: blobs.clone(),
-            renderer: Arc::new(ImagePipeline::new(PipelineConfig::default()).unwrap()),
-            packager: Arc::new(ZipPackager),
-            gateways: vec![Arc::new(TestGateway::new(b"s".to_vec(), "http://x"))],
-            clock: clock.clone(),
-            notifier: Arc::new(LogNotifier),
-        },
+    let engine = engine_over(
+        store.clone(),
+        blobs.clone(),
+        Arc::new(ImagePipeline::new(PipelineConfig::default()).unwrap()),
+        clock.clone(),
         Settings::default(),
-        b"0123456789abcdef0123".to_vec(),
-    )
-    .unwrap();
+    );
     let (ph, album, photo) = upload_one(&engine, &store, 640).await;
     let worker = Worker::new(engine.clone());
 
@@ -175,21 +193,14 @@ async fn slow_engine(
         delay,
         attempts: AtomicU32::new(0),
     });
-    let engine = Proofsheet::new(
-        Backends {
-            metadata: store.clone(),
-            queue: store.clone(),
-            blobs: Arc::new(OpendalBlobStore::memory().unwrap()),
-            renderer: slow.clone(),
-            packager: Arc::new(ZipPackager),
-            gateways: vec![Arc::new(TestGateway::new(b"s".to_vec(), "http://x"))],
-            clock: Arc::new(SystemClock),
-            notifier: Arc::new(LogNotifier),
-        },
+    let blobs = Arc::new(OpendalBlobStore::memory().unwrap());
+    let engine = engine_over(
+        store.clone(),
+        blobs,
+        slow.clone(),
+        Arc::new(SystemClock),
         Settings { job_lease: lease, ..Settings::default() },
-        b"0123456789abcdef0123".to_vec(),
-    )
-    .unwrap();
+    );
     (engine, store, slow)
 }
 
@@ -317,21 +328,13 @@ async fn a_full_disk_is_waited_out_until_the_photo_renders() {
         full: AtomicU32::new(10),
     });
     let clock = Arc::new(ManualClock::new());
-    let engine = Proofsheet::new(
-        Backends {
-            metadata: store.clone(),
-            queue: store.clone(),
-            blobs: blobs.clone(),
-            renderer: Arc::new(ImagePipeline::new(PipelineConfig::default()).unwrap()),
-            packager: Arc::new(ZipPackager),
-            gateways: vec![Arc::new(TestGateway::new(b"s".to_vec(), "http://x"))],
-            clock: clock.clone(),
-            notifier: Arc::new(LogNotifier),
-        },
+    let engine = engine_over(
+        store.clone(),
+        blobs.clone(),
+        Arc::new(ImagePipeline::new(PipelineConfig::default()).unwrap()),
+        clock.clone(),
         Settings::default(),
-        b"0123456789abcdef0123".to_vec(),
-    )
-    .unwrap();
+    );
     let (_, _, photo) = upload_one(&engine, &store, 320).await;
     let worker = Worker::new(engine.clone());
     let mut retries = 0;

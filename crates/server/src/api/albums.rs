@@ -101,7 +101,7 @@ fn parse_email(e: Option<String>) -> Result<Option<Email>, Error> {
 /// How much of a refused upload is still read and thrown away, so the
 /// client (which is usually still sending) gets to read our 413 instead of
 /// a reset connection.
-const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
+pub(crate) const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// Streams a request body to the upload code through a channel. When the
 /// upload code stops early (too large, not an image), the rest of the body

@@ -191,10 +191,7 @@ impl HealthApi {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.strip_prefix("Bearer "))
                     .unwrap_or_default();
-                let expected = token.expose().as_bytes();
-                let same = given.len() == expected.len()
-                    && given.bytes().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-                if !same {
+                if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.expose().as_bytes())) {
                     return Err(proofsheet_core::Error::Unauthenticated.into());
                 }
             }

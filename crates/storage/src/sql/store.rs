@@ -41,6 +41,25 @@ async fn enqueue_in(conn: &mut $conn, job: &NewJob) -> Result<()> {
     Ok(())
 }
 
+/// Stores an idempotent reply on `conn`; `false` if its key is taken.
+async fn insert_reply_in(conn: &mut $conn, reply: &IdempotentReply) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, scope, key, request_hash, status, body, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(reply.user_id.to_string())
+    .bind(&reply.scope)
+    .bind(&reply.key)
+    .bind(&reply.request_hash[..])
+    .bind(reply.status as i64)
+    .bind(&reply.body)
+    .bind(millis(reply.created_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err("storing an idempotency key"))?;
+    Ok(done.rows_affected() == 1)
+}
+
 async fn insert_link_in(conn: &mut $conn, link: &DownloadLink) -> Result<()> {
     sqlx::query(
         "INSERT INTO download_links (id, order_id, token_hash, zip_key, zip_size, expires_at, created_at,
@@ -538,27 +557,13 @@ impl MetadataStore for $store {
             .begin()
             .await
             .map_err(db_err("starting a transaction"))?;
-        if let Some(reply) = reply {
-            // The key first: a second request with it waits here for the
-            // first one's transaction, then finds the key taken.
-            let reserved = sqlx::query(
-                "INSERT INTO idempotency_keys (user_id, scope, key, request_hash, status, body, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            )
-            .bind(reply.user_id.to_string())
-            .bind(&reply.scope)
-            .bind(&reply.key)
-            .bind(&reply.request_hash[..])
-            .bind(reply.status as i64)
-            .bind(&reply.body)
-            .bind(millis(reply.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("reserving an idempotency key"))?;
-            if reserved.rows_affected() == 0 {
-                tx.rollback().await.map_err(db_err("rolling back an order"))?;
-                return Ok(false);
-            }
+        // The key first: a second request with it waits here for the
+        // first one's transaction, then finds the key taken.
+        if let Some(reply) = reply
+            && !insert_reply_in(&mut tx, reply).await?
+        {
+            tx.rollback().await.map_err(db_err("rolling back an order"))?;
+            return Ok(false);
         }
         sqlx::query(
             "INSERT INTO orders (id, buyer_id, album_id, seller_id, status, total_amount, currency, gateway,
@@ -1061,21 +1066,8 @@ impl MetadataStore for $store {
     }
 
     async fn save_idempotent_reply(&self, reply: &IdempotentReply) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO idempotency_keys (user_id, scope, key, request_hash, status, body, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(reply.user_id.to_string())
-        .bind(&reply.scope)
-        .bind(&reply.key)
-        .bind(&reply.request_hash[..])
-        .bind(reply.status as i64)
-        .bind(&reply.body)
-        .bind(millis(reply.created_at))
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("saving an idempotency key"))?;
-        Ok(done.rows_affected() == 1)
+        let mut conn = self.conn().await?;
+        insert_reply_in(&mut conn, reply).await
     }
 }
 
