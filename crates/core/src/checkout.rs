@@ -176,16 +176,42 @@ impl Checkout<'_> {
                 return Err(Error::conflict("album_expired", "the album is no longer for sale"));
             }
         };
+        // One payable session per order: the one opened before (on any
+        // gateway still configured) is closed first. If it turns out paid,
+        // that payment is applied and no new session opens.
+        let previous = match (order.status, order.gateway.as_deref(), order.payment_ref.as_deref()) {
+            (OrderStatus::Pending, Some(name), Some(reference)) => Some((name, reference)),
+            _ => None,
+        };
+        if let Some((name, reference)) = previous
+            && let Ok(old) = self.0.gateway(Some(name))
+            && let Some(paid) = old.close_checkout(&order, reference, self.0.now()).await?
+        {
+            let name = old.name().to_owned();
+            self.apply(&name, paid).await?;
+            return Err(Error::conflict("order_not_pending", "the order was paid in an earlier checkout"));
+        }
+        let previous = previous.filter(|(name, _)| *name == gateway.name()).map(|(_, reference)| reference);
+        let idempotency_key = match previous {
+            None => format!("proofsheet-checkout-{}", order.id),
+            Some(reference) => format!("proofsheet-checkout-{}-after-{}", order.id, short_hash(reference)),
+        };
         let request = CheckoutRequest {
             order: &order,
             album_name: &album_name,
             success_url,
             cancel_url,
-            idempotency_key: format!("proofsheet-checkout-{}", order.id),
+            idempotency_key,
+            previous,
             buyer_email: Some(buyer.email.as_str()),
             now: self.0.now(),
         };
         let session = gateway.create_checkout(&request).await?;
+        if !self.0.meta().record_checkout(order.id, gateway.name(), &session.reference, self.0.now()).await? {
+            // Paid (or ended) while the session opened: close it again.
+            gateway.close_checkout(&order, &session.reference, self.0.now()).await?;
+            return Err(Error::conflict("order_not_pending", "the order changed during checkout"));
+        }
         tracing::info!(gateway = gateway.name(), "checkout started");
         Ok(session)
     }
@@ -232,6 +258,12 @@ impl Checkout<'_> {
             gateway: Some(gateway.to_owned()),
             payment_ref: event.reference.clone(),
             paid_at: (event.outcome == PaymentOutcome::Paid).then_some(now),
+            // A closed session's end is not the order's end; a payment,
+            // from whichever session, always counts.
+            only_if_ref: match event.outcome {
+                PaymentOutcome::Expired | PaymentOutcome::Declined => event.checkout.clone(),
+                PaymentOutcome::Paid | PaymentOutcome::Refunded => None,
+            },
         };
         let (to, jobs) = match event.outcome {
             PaymentOutcome::Paid => (
@@ -287,4 +319,10 @@ impl Checkout<'_> {
             }
         }
     }
+}
+
+/// Sixteen hex digits of SHA-256: an idempotency key part of fixed length.
+fn short_hash(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -16,9 +16,14 @@ pub struct CheckoutRequest<'a> {
     pub success_url: String,
     /// Where the buyer returns after giving up.
     pub cancel_url: String,
-    /// Derived from the order: the same order always sends the same key,
-    /// so a retried call never opens a second payment.
+    /// Derived from the order and [`CheckoutRequest::previous`]: the same
+    /// order at the same point always sends the same key, so a retried or
+    /// concurrent call never opens a second payment.
     pub idempotency_key: String,
+    /// The reference of the session opened before this one for the same
+    /// order on this gateway, if any. The engine has already closed it with
+    /// [`PaymentGateway::close_checkout`] when `create_checkout` runs.
+    pub previous: Option<&'a str>,
     /// The buyer's e-mail, to prefill the payment page.
     pub buyer_email: Option<&'a str>,
     /// Now, by the engine's clock (for session expiry).
@@ -70,6 +75,11 @@ pub struct PaymentEvent {
     pub outcome: PaymentOutcome,
     /// The gateway's reference for the payment.
     pub reference: Option<String>,
+    /// The checkout session ([`CheckoutSession::reference`]) the event is
+    /// about, when it is about one. An `Expired` or `Declined` event for a
+    /// session other than the order's latest is ignored: closing an old
+    /// session to open a new one does not end the order.
+    pub checkout: Option<String>,
 }
 
 /// A payment provider: the plugin surface for payment gateways.
@@ -113,6 +123,12 @@ pub struct PaymentEvent {
 ///
 ///   Anything else (a late `Paid` for a refunded order, a second `Paid`) is
 ///   answered 200 and changes nothing.
+/// - **One payable session per order.** Before the engine opens a new
+///   session for an order that already had one, it calls
+///   [`close_checkout`](PaymentGateway::close_checkout) on the old one, so a
+///   buyer who resumes a checkout cannot pay twice. A provider whose
+///   sessions cannot be paid once the order is paid (the test gateway's
+///   page checks the order) may keep the default, which does nothing.
 /// - **No secrets in `Debug`** or in error messages.
 #[async_trait]
 pub trait PaymentGateway: Send + Sync + 'static {
@@ -128,4 +144,13 @@ pub trait PaymentGateway: Send + Sync + 'static {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Option<PaymentEvent>>;
+    /// Closes the session `reference` of `order` so it can no longer be
+    /// paid. Returns `Ok(Some(event))`, a `Paid` event, when the provider
+    /// says the session was paid already (its notification may still be on
+    /// its way): the engine applies it and opens no new session. Closing a
+    /// session that is already closed is `Ok(None)`.
+    async fn close_checkout(&self, order: &Order, reference: &str, now: DateTime<Utc>) -> Result<Option<PaymentEvent>> {
+        let _ = (order, reference, now);
+        Ok(None)
+    }
 }

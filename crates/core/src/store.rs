@@ -37,6 +37,9 @@ pub struct OrderChange {
     pub payment_ref: Option<String>,
     /// Set when the order becomes paid.
     pub paid_at: Option<DateTime<Utc>>,
+    /// Change the order only if its `payment_ref` is unset or equals this:
+    /// an event about an old checkout session leaves the order alone.
+    pub only_if_ref: Option<String>,
 }
 
 /// One album's sales in one currency over a period.
@@ -180,6 +183,10 @@ pub trait MetadataStore: Send + Sync + 'static {
         jobs: &[NewJob],
         now: DateTime<Utc>,
     ) -> Result<Option<Order>>;
+    /// Records the checkout session just opened for a `pending` order (its
+    /// gateway and reference, kept in `gateway` and `payment_ref`); `false`
+    /// if the order is no longer pending.
+    async fn record_checkout(&self, id: OrderId, gateway: &str, reference: &str, now: DateTime<Utc>) -> Result<bool>;
     /// Up to `limit` orders still `pending` that were created before `before`.
     async fn stale_pending_orders(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<OrderId>>;
     /// Records a gateway notification id; `false` if it was seen before.

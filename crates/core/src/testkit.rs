@@ -182,11 +182,24 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         let hour = Duration::hours(1);
         assert_eq!(s.stale_pending_orders(SystemClock.now() + hour, 10).await.unwrap(), vec![o.id], "{name}");
         assert!(s.stale_pending_orders(SystemClock.now() - hour, 10).await.unwrap().is_empty(), "{name}");
+        // A recorded checkout session guards events about older sessions.
+        assert!(s.record_checkout(o.id, "test", "ref", SystemClock.now()).await.unwrap(), "{name}");
+        let stored = s.order(o.id).await.unwrap().unwrap();
+        assert_eq!((stored.gateway.as_deref(), stored.payment_ref.as_deref()), (Some("test"), Some("ref")));
+        let old_session = OrderChange { only_if_ref: Some("an-older-session".into()), ..OrderChange::default() };
+        assert!(
+            s.transition_order(o.id, OrderStatus::Expired, &old_session, &[], SystemClock.now())
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}: an event about another session leaves the order alone"
+        );
         let zip_job = NewJob::now(Task::BuildZip { order_id: o.id }, SystemClock.now());
         let change = OrderChange {
             gateway: Some("test".into()),
             payment_ref: Some("ref".into()),
             paid_at: Some(SystemClock.now()),
+            only_if_ref: Some("ref".into()),
         };
         let paid = s
             .transition_order(o.id, OrderStatus::Paid, &change, std::slice::from_ref(&zip_job), SystemClock.now())
@@ -200,6 +213,10 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
             .await
             .unwrap();
         assert!(again.is_none(), "{name}: paying twice is refused");
+        assert!(
+            !s.record_checkout(o.id, "test", "late", SystemClock.now()).await.unwrap(),
+            "{name}: paid, not pending"
+        );
         assert!(store.job(again_job.id).await.unwrap().is_none(), "{name}: and emits nothing");
         assert!(
             s.transition_order(o.id, OrderStatus::Cancelled, &OrderChange::default(), &[], SystemClock.now())
@@ -477,12 +494,18 @@ pub async fn payment_gateway(
         success_url: "http://shop.test/ok".into(),
         cancel_url: "http://shop.test/cancel".into(),
         idempotency_key: format!("proofsheet-checkout-{}", order.id),
+        previous: None,
         buyer_email: Some("buyer@shop.test"),
         now: SystemClock.now(),
     };
     let first = gw.create_checkout(&request).await.unwrap();
     assert!(first.url.starts_with("http"), "{name}: checkout URL {:?}", first.url);
     assert_eq!(gw.create_checkout(&request).await.unwrap(), first, "{name}: same key, same session");
+    // An unpaid session closes, and closing it again is no error.
+    for attempt in ["closes", "closes again"] {
+        let closed = gw.close_checkout(order, &first.reference, SystemClock.now()).await;
+        assert!(matches!(closed, Ok(None)), "{name}: an unpaid session {attempt}: {closed:?}");
+    }
 
     let now = SystemClock.now();
     let (headers, body) = genuine;

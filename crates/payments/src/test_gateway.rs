@@ -129,7 +129,7 @@ impl PaymentGateway for TestGateway {
             "refunded" => PaymentOutcome::Refunded,
             _ => return Ok(None),
         };
-        Ok(Some(PaymentEvent { id: n.id, order_id: n.order_id, outcome, reference: None }))
+        Ok(Some(PaymentEvent { id: n.id, order_id: n.order_id, outcome, reference: None, checkout: None }))
     }
 }
 

@@ -27,6 +27,7 @@ fn request(order: &Order) -> CheckoutRequest<'_> {
         success_url: "http://shop.test/ok".into(),
         cancel_url: "http://shop.test/cancel".into(),
         idempotency_key: format!("proofsheet-checkout-{}", order.id),
+        previous: None,
         buyer_email: Some("cl@x.test"),
         now: Utc::now(),
     }
@@ -236,4 +237,41 @@ async fn a_checkout_started_late_gets_a_session_that_stays_open_long_enough() {
     req.now += Duration::hours(1); // the window moved on: a new session
     assert_ne!(gw.create_checkout(&req).await.unwrap(), first);
     assert_eq!(server.session_count(), 2);
+}
+
+#[tokio::test]
+async fn closing_a_session_expires_it_or_reports_its_payment() {
+    let (server, gw) = gateway().await;
+    let (order, other) = (order(1), order(1));
+    let open = gw.create_checkout(&request(&order)).await.unwrap();
+    assert!(gw.close_checkout(&order, &open.reference, Utc::now()).await.unwrap().is_none());
+    assert_eq!(server.session(&open.reference).unwrap()["status"], "expired");
+    let expire = format!("/v1/checkout/sessions/{}/expire", open.reference);
+    assert!(server.requests().iter().any(|r| r.path == expire && r.status == 200));
+
+    // Paid on Stripe's page before it could be closed: the payment is reported.
+    let mut next = request(&order);
+    next.idempotency_key.push_str("-after-1");
+    let paid = gw.create_checkout(&next).await.unwrap();
+    assert_ne!(paid.reference, open.reference, "a new key opens a new session");
+    server.pay(&paid.reference, true);
+    let event = gw.close_checkout(&order, &paid.reference, Utc::now()).await.unwrap().expect("a payment");
+    assert_eq!((event.order_id, event.outcome), (order.id, PaymentOutcome::Paid));
+    assert_eq!(event.checkout.as_deref(), Some(paid.reference.as_str()));
+    assert!(event.reference.as_deref().is_some_and(|r| r.starts_with("pi_")), "{event:?}");
+    assert_eq!(server.session(&paid.reference).unwrap()["status"], "complete", "a paid session stays paid");
+
+    // A delayed payment method still running: no new session may open.
+    next.idempotency_key.push_str("-after-2");
+    let processing = gw.create_checkout(&next).await.unwrap();
+    server.pay(&processing.reference, false);
+    let err = gw.close_checkout(&order, &processing.reference, Utc::now()).await.unwrap_err();
+    assert_eq!(err.code(), "payment_processing");
+
+    // Stripe failing is a retryable gateway error, not a silent success.
+    let open = gw.create_checkout(&request(&other)).await.unwrap();
+    server.fail_next(1);
+    let err = gw.close_checkout(&other, &open.reference, Utc::now()).await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert_eq!(server.session(&open.reference).unwrap()["status"], "open");
 }

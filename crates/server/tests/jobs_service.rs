@@ -104,6 +104,7 @@ impl Shop {
             order_id: order.id,
             outcome: PaymentOutcome::Paid,
             reference: None,
+            checkout: None,
         };
         self.engine.checkout().apply("test", ev).await.unwrap();
         self.worker.drain().await.unwrap();
@@ -449,6 +450,7 @@ async fn a_refund_releases_the_hold() {
             order_id: order.id,
             outcome: PaymentOutcome::Refunded,
             reference: None,
+            checkout: None,
         };
         shop.engine.checkout().apply("test", ev).await.unwrap();
         shop.worker.drain().await.unwrap();

@@ -338,3 +338,63 @@ async fn a_stripe_deployment_refuses_the_test_gateway() {
     assert!(url.contains("/checkout/test/"), "{url}");
     app.server.shutdown().await;
 }
+
+/// Starts the checkout of `order` again; returns the reply.
+async fn checkout_again(app: &TestApp, client: &str, order: &str) -> reqwest::Response {
+    app.post_json(&format!("/orders/{order}/checkout"), Some(client), json!({})).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_checkout_expires_the_first_session_and_the_order_stays_payable() {
+    let (app, stripe) = TestApp::start_stripe(|_| {}).await;
+    let (album, photos, client) = shop(&app, 1).await;
+    let (order, first) = checkout(&app, &client, &album, &photos).await;
+    let r = checkout_again(&app, &client, &order).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let second = session_of(r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap());
+    assert_ne!(first, second, "a new session");
+    assert_eq!(stripe.session(&first).unwrap()["status"], "expired", "the first can no longer be paid");
+    assert_eq!(stripe.session(&second).unwrap()["status"], "open");
+
+    // Stripe reports the first session's expiry: that does not end the order.
+    let expired = stripe.event(&first, StripeEventKind::Expired);
+    assert_eq!(app.stripe_webhooks(&[expired]).await[0].1["changed"], false);
+    assert_eq!(status(&app, &client, &order).await["status"], "pending");
+
+    stripe.pay(&second, true);
+    let completed = stripe.event(&second, StripeEventKind::Completed);
+    assert_eq!(app.stripe_webhooks(&[completed]).await[0].1["changed"], true);
+    app.wait_order(&client, &order, "fulfilled").await;
+    // Once paid, no checkout opens again.
+    assert_eq!(checkout_again(&app, &client, &order).await.status(), StatusCode::CONFLICT);
+    assert_eq!(stripe.session_count(), 2);
+    app.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_resumed_after_paying_opens_nothing_and_delivers_once() {
+    let (app, stripe) = TestApp::start_stripe(|_| {}).await;
+    let (album, photos, client) = shop(&app, 1).await;
+    let (order, first) = checkout(&app, &client, &album, &photos).await;
+    // Paid on Stripe's page; the webhook has not arrived yet.
+    stripe.pay(&first, true);
+    let r = checkout_again(&app, &client, &order).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "order_not_pending");
+    assert_eq!(stripe.session_count(), 1, "no second session to pay");
+    let o = app.wait_order(&client, &order, "fulfilled").await;
+    assert!(o["download"]["url"].is_string());
+    // The webhook, when it comes, changes nothing.
+    let completed = stripe.event(&first, StripeEventKind::Completed);
+    assert_eq!(app.stripe_webhooks(&[completed]).await[0].1["changed"], false);
+    assert_eq!(links_of(&app).await.get(&order), Some(&1));
+
+    // A delayed payment method still running refuses a new session too.
+    let (order, first) = checkout(&app, &client, &album, &photos).await;
+    stripe.pay(&first, false);
+    let r = checkout_again(&app, &client, &order).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "payment_processing");
+    assert_eq!(status(&app, &client, &order).await["status"], "pending");
+    app.server.shutdown().await;
+}

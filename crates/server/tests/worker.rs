@@ -134,7 +134,13 @@ async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
         let o = testkit::order(&cl, &album, &[&p]);
         assert!(store.insert_order(&o, None).await.unwrap());
         engine.albums().delete(&ph, album.id).await.unwrap();
-        let ev = PaymentEvent { id: "evt".into(), order_id: o.id, outcome: PaymentOutcome::Paid, reference: None };
+        let ev = PaymentEvent {
+            id: "evt".into(),
+            order_id: o.id,
+            outcome: PaymentOutcome::Paid,
+            reference: None,
+            checkout: None,
+        };
         engine.checkout().apply("test", ev).await.unwrap();
         o.id
     };

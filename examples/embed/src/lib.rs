@@ -148,6 +148,7 @@ impl Shop {
             order_id: order.id,
             outcome: PaymentOutcome::Paid,
             reference: None,
+            checkout: None,
         };
         self.engine.checkout().apply("test", event).await?;
         Worker::new(self.engine.clone()).drain().await?;

@@ -147,6 +147,7 @@ impl PaymentGateway for PayLink {
             order_id,
             outcome,
             reference: field("psp_reference").map(str::to_owned),
+            checkout: None,
         }))
     }
 }

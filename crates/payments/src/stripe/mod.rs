@@ -19,6 +19,13 @@
 //! | `charge.refunded` | `refunded` is true (fully refunded) | `Refunded` |
 //! | anything else | | ignored (`Ok(None)`) |
 //!
+//! Before a second session opens for an order, the first is expired through
+//! `POST /v1/checkout/sessions/{id}/expire` ([`PaymentGateway::close_checkout`]).
+//! If Stripe refuses because the session is no longer open, the session is
+//! read back: paid means the order is paid (and no new session opens), a
+//! delayed payment still processing refuses the new checkout (409
+//! `payment_processing`), expired means nothing to do.
+//!
 //! The order is found through `client_reference_id` (sessions) or
 //! `metadata.order_id` (sessions and charges: the gateway sets it on the
 //! session and on its PaymentIntent, whose charges carry it). A partial
@@ -32,14 +39,15 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use proofsheet_core::{
-    CheckoutRequest, CheckoutSession, Error, OrderId, PaymentEvent, PaymentGateway, PaymentOutcome, Result,
+    CheckoutRequest, CheckoutSession, Error, Order, OrderId, PaymentEvent, PaymentGateway, PaymentOutcome, Result,
 };
 use serde::Deserialize;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, ProductData,
+    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData, RetrieveCheckoutSession,
 };
+use stripe_checkout::{CheckoutSessionPaymentStatus, CheckoutSessionStatus};
 
 use crate::signature;
 
@@ -296,6 +304,53 @@ impl PaymentGateway for StripeGateway {
             return Ok(None);
         };
         let reference = object.payment_intent.clone().or_else(|| Some(object.id.clone()).filter(|s| !s.is_empty()));
-        Ok(Some(PaymentEvent { id: event.id, order_id, outcome, reference }))
+        let checkout = event.kind.starts_with("checkout.session.").then(|| object.id.clone());
+        Ok(Some(PaymentEvent { id: event.id, order_id, outcome, reference, checkout }))
+    }
+
+    async fn close_checkout(
+        &self,
+        order: &Order,
+        reference: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<Option<PaymentEvent>> {
+        let session = match ExpireCheckoutSession::new(reference).send(&self.client).await {
+            Ok(session) => session,
+            // "Only open sessions can be expired": read where it ended.
+            Err(StripeError::Stripe(_, 400)) => {
+                RetrieveCheckoutSession::new(reference).send(&self.client).await.map_err(stripe_error)?
+            }
+            Err(e) => return Err(stripe_error(e)),
+        };
+        match (&session.status, &session.payment_status) {
+            (Some(CheckoutSessionStatus::Expired), _) => {
+                tracing::info!(session = %session.id, "earlier stripe checkout session expired");
+                Ok(None)
+            }
+            (
+                Some(CheckoutSessionStatus::Complete),
+                CheckoutSessionPaymentStatus::Paid | CheckoutSessionPaymentStatus::NoPaymentRequired,
+            ) => {
+                tracing::info!(session = %session.id, "earlier stripe checkout session was paid");
+                Ok(Some(PaymentEvent {
+                    id: format!("{reference}.paid-when-closed"),
+                    order_id: order.id,
+                    outcome: PaymentOutcome::Paid,
+                    reference: session.payment_intent.as_ref().map(|p| p.id().to_string()),
+                    checkout: Some(reference.to_owned()),
+                }))
+            }
+            (Some(CheckoutSessionStatus::Complete), _) => Err(Error::conflict(
+                "payment_processing",
+                "a payment for this order is still being processed; its result arrives by itself",
+            )),
+            (status, _) => Err(Error::Gateway {
+                message: format!(
+                    "Stripe left checkout session {reference} {}",
+                    status.as_ref().map(|s| s.as_str()).unwrap_or("without a status")
+                ),
+                retryable: true,
+            }),
+        }
     }
 }

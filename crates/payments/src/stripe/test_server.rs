@@ -8,7 +8,10 @@
 //! the form fields a Proofsheet sale must send, and answers with Stripe's
 //! own example `checkout.session` object (from Stripe's OpenAPI fixtures,
 //! MIT licensed, `fixtures.json` beside this file) with the fields of this
-//! session filled in. [`StripeTestServer::event`] then builds the webhook
+//! session filled in. `POST /v1/checkout/sessions/{id}/expire` expires an
+//! open session (400 for one that is not open, as Stripe does) and
+//! `GET /v1/checkout/sessions/{id}` reads one back; [`StripeTestServer::pay`]
+//! plays the buyer paying on Stripe's page. [`StripeTestServer::event`] then builds the webhook
 //! events Stripe would send about a session, from Stripe's example `event`
 //! and `charge` objects.
 
@@ -18,11 +21,11 @@ use std::{
 };
 
 use poem::{
-    EndpointExt, Request, Response, Route, handler,
+    EndpointExt, Request, Response, Route, get, handler,
     http::StatusCode,
     listener::{Acceptor, Listener, TcpListener},
     post,
-    web::Data,
+    web::{Data, Path},
 };
 use serde_json::{Value, json};
 
@@ -97,7 +100,11 @@ impl StripeTestServer {
             fixtures: serde_json::from_str(FIXTURES).expect("the fixtures are JSON"),
             ..State::default()
         }));
-        let app = Route::new().at("/v1/checkout/sessions", post(create_session)).data(state.clone());
+        let app = Route::new()
+            .at("/v1/checkout/sessions", post(create_session))
+            .at("/v1/checkout/sessions/:id", get(retrieve_session))
+            .at("/v1/checkout/sessions/:id/expire", post(expire_session))
+            .data(state.clone());
         let task = tokio::spawn(async move {
             let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
         });
@@ -117,6 +124,19 @@ impl StripeTestServer {
     /// The session object as created.
     pub fn session(&self, id: &str) -> Option<Value> {
         self.state.lock().unwrap().sessions.get(id).cloned()
+    }
+
+    /// The buyer pays on Stripe's page: an open session becomes `complete`
+    /// (`paid`, or `unpaid` with a delayed payment method still running)
+    /// and gets its PaymentIntent. No webhook is sent: use [`Self::event`].
+    pub fn pay(&self, session_id: &str, paid: bool) {
+        let mut st = self.state.lock().unwrap();
+        let intent = st.intents.entry(session_id.to_owned()).or_insert_with(|| format!("pi_{}", random_id())).clone();
+        let session = st.sessions.get_mut(session_id).unwrap_or_else(|| panic!("no session {session_id}"));
+        assert_eq!(session["status"], "open", "only an open session can be paid");
+        session["status"] = json!("complete");
+        session["payment_status"] = json!(if paid { "paid" } else { "unpaid" });
+        session["payment_intent"] = json!(intent);
     }
 
     /// The number of sessions created.
@@ -298,6 +318,101 @@ fn build_session(st: &mut State, form: &BTreeMap<String, String>) -> (u16, Value
     (200, s)
 }
 
+/// The checks every request passes first: the key, the version header and
+/// a failure asked for with [`StripeTestServer::fail_next`].
+fn refused(req: &Request, st: &mut State) -> Option<(u16, Value)> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if header("authorization").as_deref() != Some(&format!("Bearer {}", st.secret_key)) {
+        Some(stripe_error(StatusCode::UNAUTHORIZED, "invalid_request_error", None, None, "Invalid API Key provided."))
+    } else if header("stripe-version").is_none() {
+        Some(stripe_error(StatusCode::BAD_REQUEST, "invalid_request_error", None, None, "Stripe-Version is required."))
+    } else if st.fail_next > 0 {
+        st.fail_next -= 1;
+        Some(stripe_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            None,
+            None,
+            "Something went wrong on Stripe's end.",
+        ))
+    } else {
+        None
+    }
+}
+
+/// A stored session as Stripe shows it.
+fn public(session: &Value) -> Value {
+    let mut s = session.clone();
+    if let Some(o) = s.as_object_mut() {
+        o.remove("__payment_intent_metadata");
+    }
+    s
+}
+
+fn no_such_session(id: &str) -> (u16, Value) {
+    stripe_error(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        Some("resource_missing"),
+        Some("session"),
+        &format!("No such checkout.session: '{id}'"),
+    )
+}
+
+fn reply(
+    req: &Request,
+    st: &mut State,
+    (status, value): (u16, Value),
+    key: Option<String>,
+    form: BTreeMap<String, String>,
+) -> Response {
+    st.requests.push(RecordedRequest { path: req.uri().path().to_owned(), idempotency_key: key, form, status });
+    let mut resp = Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .content_type("application/json");
+    if status == 500 {
+        resp = resp.header("stripe-should-retry", "true");
+    }
+    resp.body(value.to_string())
+}
+
+#[handler]
+async fn retrieve_session(req: &Request, Path(id): Path<String>, Data(state): Data<&Arc<Mutex<State>>>) -> Response {
+    let mut st = state.lock().unwrap();
+    let (status, value) = match refused(req, &mut st) {
+        Some(refusal) => refusal,
+        None => st.sessions.get(&id).map(|s| (200, public(s))).unwrap_or_else(|| no_such_session(&id)),
+    };
+    reply(req, &mut st, (status, value), None, BTreeMap::new())
+}
+
+#[handler]
+async fn expire_session(req: &Request, Path(id): Path<String>, Data(state): Data<&Arc<Mutex<State>>>) -> Response {
+    let mut st = state.lock().unwrap();
+    let (status, value) = match refused(req, &mut st) {
+        Some(refusal) => refusal,
+        None => match st.sessions.get_mut(&id) {
+            None => no_such_session(&id),
+            Some(s) if s["status"] == "open" => {
+                s["status"] = json!("expired");
+                (200, public(s))
+            }
+            Some(s) => stripe_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                None,
+                None,
+                &format!(
+                    "Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of \"{}\".",
+                    s["status"].as_str().unwrap_or_default()
+                ),
+            ),
+        },
+    };
+    let key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    reply(req, &mut st, (status, value), key, BTreeMap::new())
+}
+
 #[handler]
 async fn create_session(req: &Request, body: poem::Body, Data(state): Data<&Arc<Mutex<State>>>) -> Response {
     let body = body.into_vec().await.unwrap_or_default();
@@ -305,19 +420,8 @@ async fn create_session(req: &Request, body: poem::Body, Data(state): Data<&Arc<
     let key = header("idempotency-key");
     let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     let mut st = state.lock().unwrap();
-    let (status, value) = if header("authorization").as_deref() != Some(&format!("Bearer {}", st.secret_key)) {
-        stripe_error(StatusCode::UNAUTHORIZED, "invalid_request_error", None, None, "Invalid API Key provided.")
-    } else if header("stripe-version").is_none() {
-        stripe_error(StatusCode::BAD_REQUEST, "invalid_request_error", None, None, "Stripe-Version is required.")
-    } else if st.fail_next > 0 {
-        st.fail_next -= 1;
-        stripe_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "api_error",
-            None,
-            None,
-            "Something went wrong on Stripe's end.",
-        )
+    let (status, value) = if let Some(refusal) = refused(req, &mut st) {
+        refusal
     } else if let Some((first_body, status, value)) = key.as_ref().and_then(|k| st.idempotency.get(k)).cloned() {
         if first_body == body {
             (status, value)
@@ -337,14 +441,7 @@ async fn create_session(req: &Request, body: poem::Body, Data(state): Data<&Arc<
         }
         (status, value)
     };
-    st.requests.push(RecordedRequest { path: req.uri().path().to_owned(), idempotency_key: key, form, status });
-    let mut resp = Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .content_type("application/json");
-    if status == 500 {
-        resp = resp.header("stripe-should-retry", "true");
-    }
-    resp.body(value.to_string())
+    reply(req, &mut st, (status, value), key, form)
 }
 
 const STRIPE_SIG_PY: &str = include_str!("stripe_sig.py");

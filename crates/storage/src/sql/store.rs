@@ -649,12 +649,13 @@ impl MetadataStore for $store {
         if from.is_empty() {
             return Ok(None);
         }
-        let placeholders = (0..from.len()).map(|i| format!("${}", 7 + i)).collect::<Vec<_>>().join(", ");
+        let placeholders = (0..from.len()).map(|i| format!("${}", 8 + i)).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "UPDATE orders SET status = $1, updated_at = $2,
                     gateway = COALESCE($3, gateway), payment_ref = COALESCE($4, payment_ref),
                     paid_at = COALESCE($5, paid_at)
-             WHERE id = $6 AND status IN ({placeholders})"
+             WHERE id = $6 AND status IN ({placeholders})
+               AND ($7 IS NULL OR payment_ref IS NULL OR payment_ref = $7)"
         );
         let mut tx = self
             .pool
@@ -667,7 +668,8 @@ impl MetadataStore for $store {
             .bind(&change.gateway)
             .bind(&change.payment_ref)
             .bind(change.paid_at.map(millis))
-            .bind(id.to_string());
+            .bind(id.to_string())
+            .bind(&change.only_if_ref);
         for f in &from {
             q = q.bind(*f);
         }
@@ -693,6 +695,20 @@ impl MetadataStore for $store {
             .await
             .map_err(db_err("committing an order change"))?;
         Ok(order)
+    }
+
+    async fn record_checkout(&self, id: OrderId, gateway: &str, reference: &str, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE orders SET gateway = $1, payment_ref = $2, updated_at = $3 WHERE id = $4 AND status = 'pending'",
+        )
+        .bind(gateway)
+        .bind(reference)
+        .bind(millis(now))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("recording a checkout session"))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn stale_pending_orders(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<OrderId>> {
