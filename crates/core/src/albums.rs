@@ -228,29 +228,30 @@ impl Albums<'_> {
 
     /// Deletes an album, its photo records and every blob under its prefix.
     /// Orders keep their own copy of what was bought; zips already made stay.
-    /// An album with photos bought within the download window cannot be
-    /// deleted yet (409 `album_has_open_sales`): its buyers may still need a
-    /// fresh zip of those originals. Delete the other photos, or let it
-    /// expire; expiry closes it to clients and purges all but what is held.
+    /// Originals bought within the download window are the exception: the
+    /// album disappears at once for everyone, but those originals stay until
+    /// their buyers' window closes (a fresh link still zips them), and the
+    /// clean-up task removes them once no order holds them.
     #[instrument(skip_all, fields(album_id = %id))]
     pub async fn delete(&self, user: &User, id: AlbumId) -> Result<()> {
         let album = self.get_owned(user, id).await?;
         let held = self.0.held_photos(album.id).await?;
-        if !held.is_empty() {
-            return Err(Error::conflict(
-                "album_has_open_sales",
-                format!(
-                    "{} photo(s) of this album were bought within the last {} days; their buyers may still \
-                     download them, so the album cannot be deleted yet",
-                    held.len(),
-                    self.0.settings().download_window.num_days()
-                ),
-            ));
-        }
         // Metadata first: once the rows are gone nothing links to the blobs,
         // and a crash between the two leaves only orphans for clean-up.
         self.0.meta().delete_album(album.id).await?;
-        self.0.blobs().delete_prefix(&album.storage_prefix).await?;
+        let prefix = &album.storage_prefix;
+        if held.is_empty() {
+            self.0.blobs().delete_prefix(prefix).await?;
+        } else {
+            let keep: std::collections::HashSet<String> =
+                held.iter().map(|photo| Photo::original_key(prefix, *photo)).collect();
+            for key in self.0.blobs().list(prefix).await? {
+                if !keep.contains(&key) {
+                    self.0.blobs().delete(&key).await?;
+                }
+            }
+            tracing::info!(held = keep.len(), "originals kept: orders within their download window hold them");
+        }
         tracing::info!("album deleted");
         Ok(())
     }

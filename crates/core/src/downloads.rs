@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use crate::{
-    ByteStream, DownloadLink, Error, LinkId, LinkSigner, NewJob, Notification, Order, OrderId, OrderStatus, Photo,
-    Proofsheet, Result, Task,
+    Album, ByteStream, DownloadLink, Error, LinkId, LinkSigner, NewJob, Notification, Order, OrderId, OrderStatus,
+    Photo, Proofsheet, Result, Task,
 };
 
 /// A link as shown to its buyer.
@@ -52,10 +52,9 @@ impl Downloads<'_> {
         if order.status != OrderStatus::Paid {
             return Ok(()); // fulfilled already, or refunded meanwhile
         }
-        let album = meta.album(order.album_id).await?.ok_or_else(|| {
-            Error::backend_permanent("building a zip", "the album was deleted before its zip was made")
-        })?;
-        let entries = zip_entries(&order, &album.storage_prefix);
+        // A deleted album keeps the originals its paid orders hold, under
+        // the prefix its owner and id name.
+        let entries = zip_entries(&order, &Album::prefix_for(order.seller_id, order.album_id));
         let link_id = LinkId::new();
         let zip_key = format!("orders/{}/{}.zip", order.id, link_id);
         let packager = &self.0.backends().packager;
@@ -225,14 +224,11 @@ impl Downloads<'_> {
         if meta.link_for_order(id).await?.is_some_and(|l| !l.zip_deleted && !l.revoked && l.expires_at > now) {
             return Ok(());
         }
-        // A purged album still has the originals its open orders hold.
-        let album = meta
-            .album(order.album_id)
-            .await?
-            .ok_or_else(|| Error::backend_permanent("rebuilding a zip", "the album's originals are gone"))?;
+        // A purged or deleted album still has the originals its open
+        // orders hold.
         let link_id = LinkId::new();
         let zip_key = format!("orders/{}/{}.zip", order.id, link_id);
-        let entries = zip_entries(&order, &album.storage_prefix);
+        let entries = zip_entries(&order, &Album::prefix_for(order.seller_id, order.album_id));
         let size = self.0.backends().packager.package(self.0.blobs(), &zip_key, &entries).await?;
         let link = self.new_link(link_id, id, zip_key, size, now);
         meta.insert_link(&link).await?;

@@ -380,7 +380,7 @@ async fn read_zip(shop: &Shop, token: &str) -> Vec<u8> {
 }
 
 /// What was sold stays downloadable for the whole window: the photographer
-/// deletes a sold photo (and cannot delete the album), the album expires
+/// deletes a sold photo, the album expires
 /// and is purged, the zip expires and is deleted; a fresh link inside the
 /// window still gets the same originals. Once the window closes, clean-up
 /// removes them; a refund releases them at once.
@@ -394,10 +394,8 @@ async fn sold_originals_outlive_deletion_and_purge_within_the_window() {
         let first = unzip(&read_zip(&shop, &link.token).await);
         assert_eq!(first.len(), 1, "{name}");
 
-        // Deleting the album is refused; deleting the sold photo hides it
-        // but keeps its original; the unsold one goes for good.
-        let err = shop.engine.albums().delete(&shop.photographer, album.id).await.unwrap_err();
-        assert_eq!(err.code(), "album_has_open_sales", "{name}");
+        // Deleting the sold photo hides it but keeps its original; the
+        // unsold one goes for good.
         for p in &photos {
             shop.engine.albums().delete_photo(&shop.photographer, p.id).await.unwrap();
         }
@@ -436,6 +434,46 @@ async fn sold_originals_outlive_deletion_and_purge_within_the_window() {
     }
 }
 
+/// Deleting an album with a sale inside the window: the album is gone for
+/// everyone at once, its unsold photos with it; the sold original stays,
+/// a fresh link after the zip expired rebuilds the same zip from it, and
+/// clean-up removes it when the window closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_album_goes_but_its_sold_originals_stay_for_the_window() {
+    for (name, store) in stores().await {
+        let shop = shop(store, Settings::default()).await;
+        let (album, photos) = shop.album().await;
+        let order = shop.sale(&album, &photos[..1]).await;
+        let link = shop.engine.downloads().link(&order).await.unwrap().unwrap();
+        let first = unzip(&read_zip(&shop, &link.token).await);
+
+        shop.engine.albums().delete(&shop.photographer, album.id).await.unwrap();
+        for who in [&shop.photographer, &shop.client] {
+            let err = shop.engine.albums().get(Some(who), album.id).await.unwrap_err();
+            assert_eq!(err.code(), "not_found", "{name}");
+        }
+        let left = shop.blobs.list(&album.storage_prefix).await.unwrap();
+        assert_eq!(left.len(), 1, "{name}: only the sold original: {left:?}");
+        assert!(left[0].ends_with(&format!("originals/{}", photos[0].id)), "{name}: {left:?}");
+
+        // The zip expires (7 days) and is deleted; clean-up keeps the original.
+        shop.clock.advance(Duration::days(8));
+        let sched = Scheduler::with_defaults(shop.engine.clone(), Policy::default()).unwrap();
+        sched.run(Periodic::DeleteExpiredZips).await.unwrap();
+        sched.run(Periodic::CleanOrphans).await.unwrap();
+        assert_eq!(shop.blobs.list(&album.storage_prefix).await.unwrap().len(), 1, "{name}: still held");
+        assert!(shop.engine.downloads().fresh_link(&shop.client, order.id).await.unwrap().is_none(), "{name}");
+        shop.worker.drain().await.unwrap();
+        let order_now = shop.engine.checkout().order(&shop.client, order.id).await.unwrap();
+        let rebuilt = shop.engine.downloads().link(&order_now).await.unwrap().expect("a new link");
+        assert_eq!(unzip(&read_zip(&shop, &rebuilt.token).await), first, "{name}: the same originals");
+
+        shop.clock.advance(Duration::days(23));
+        sched.run(Periodic::CleanOrphans).await.unwrap();
+        assert!(shop.blobs.list(&album.storage_prefix).await.unwrap().is_empty(), "{name}: released");
+    }
+}
+
 /// A refund releases the hold at once: the photo and album can go.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_releases_the_hold() {
@@ -443,8 +481,6 @@ async fn a_refund_releases_the_hold() {
         let shop = shop(store, Settings::default()).await;
         let (album, photos) = shop.album().await;
         let order = shop.sale(&album, &photos).await;
-        let err = shop.engine.albums().delete(&shop.photographer, album.id).await.unwrap_err();
-        assert_eq!(err.code(), "album_has_open_sales", "{name}");
         let ev = PaymentEvent {
             id: format!("refund-{}", order.id),
             order_id: order.id,
