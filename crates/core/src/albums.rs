@@ -211,10 +211,12 @@ impl Albums<'_> {
         let queue = &self.0.backends().queue;
         let mut page = PageRequest::new(Some(PageRequest::MAX_LIMIT), None)?;
         let mut queued = 0u64;
+        let version = crate::watermark_version(album.watermark.as_ref());
         loop {
             let photos = meta.list_photos(album.id, page).await?;
             for p in photos.items.iter().filter(|p| p.status != PhotoStatus::Processing) {
-                queue.enqueue(&NewJob::now(Task::RefreshPreview { photo_id: p.id }, self.0.now())).await?;
+                let task = Task::RefreshPreview { photo_id: p.id, watermark: Some(version.clone()) };
+                queue.enqueue(&NewJob::now(task, self.0.now())).await?;
                 queued += 1;
             }
             match photos.next_cursor {

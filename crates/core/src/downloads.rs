@@ -40,6 +40,18 @@ impl Proofsheet {
 }
 
 impl Downloads<'_> {
+    /// Zips `entries` into `zip_key`. A missing original can never appear
+    /// by itself: the job fails for good, with a reason an operator reads.
+    async fn package(&self, zip_key: &str, entries: &[(String, String)]) -> Result<u64> {
+        match self.0.backends().packager.package(self.0.blobs(), zip_key, entries).await {
+            Err(e) if e.is_not_found() => Err(Error::backend_permanent(
+                "building a zip",
+                "an original of this order is gone: its photo or album was deleted before the order was paid",
+            )),
+            other => other,
+        }
+    }
+
     /// Handles `OrderPaid`: streams the bought originals into a zip in the
     /// object store, then issues a link and marks the order `fulfilled`
     /// in one transaction. Running it twice issues one link.
@@ -57,8 +69,7 @@ impl Downloads<'_> {
         let entries = zip_entries(&order, &Album::prefix_for(order.seller_id, order.album_id));
         let link_id = LinkId::new();
         let zip_key = format!("orders/{}/{}.zip", order.id, link_id);
-        let packager = &self.0.backends().packager;
-        let size = packager.package(self.0.blobs(), &zip_key, &entries).await?;
+        let size = self.package(&zip_key, &entries).await?;
         let now = self.0.now();
         let link = self.new_link(link_id, order.id, zip_key.clone(), size, now);
         let ready = NewJob::now(Task::Notify { notification: Notification::DownloadReady { order_id: order.id } }, now);
@@ -229,7 +240,7 @@ impl Downloads<'_> {
         let link_id = LinkId::new();
         let zip_key = format!("orders/{}/{}.zip", order.id, link_id);
         let entries = zip_entries(&order, &Album::prefix_for(order.seller_id, order.album_id));
-        let size = self.0.backends().packager.package(self.0.blobs(), &zip_key, &entries).await?;
+        let size = self.package(&zip_key, &entries).await?;
         let link = self.new_link(link_id, id, zip_key, size, now);
         meta.insert_link(&link).await?;
         tracing::info!(bytes = size, "zip rebuilt");

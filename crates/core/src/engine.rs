@@ -27,6 +27,9 @@ pub struct Settings {
     pub download_window: Duration,
     /// At most one fresh link per order in this interval.
     pub fresh_link_interval: Duration,
+    /// Pixels this process decodes at once, over all renders
+    /// ([`crate::RenderBudget`]).
+    pub render_budget_pixels: u64,
 }
 
 impl Default for Settings {
@@ -39,6 +42,7 @@ impl Default for Settings {
             max_downloads_per_link: 0,
             download_window: Duration::days(30),
             fresh_link_interval: Duration::hours(1),
+            render_budget_pixels: 150_000_000,
         }
     }
 }
@@ -69,6 +73,7 @@ struct Inner {
     settings: Settings,
     links: LinkSigner,
     share_notices: ShareNotices,
+    render_budget: crate::RenderBudget,
 }
 
 /// "Album shared" notices sent by this process in the last 24 hours: at
@@ -132,7 +137,9 @@ impl Proofsheet {
             return Err(Error::invalid("no_gateway", "at least one payment gateway is needed"));
         }
         let links = LinkSigner::new(link_secret);
-        Ok(Proofsheet { inner: Arc::new(Inner { backends, settings, links, share_notices: ShareNotices::default() }) })
+        let render_budget = crate::RenderBudget::new(settings.render_budget_pixels);
+        let share_notices = ShareNotices::default();
+        Ok(Proofsheet { inner: Arc::new(Inner { backends, settings, links, share_notices, render_budget }) })
     }
 
     /// The backends.
@@ -166,6 +173,11 @@ impl Proofsheet {
     pub(crate) async fn held_photos(&self, album: crate::AlbumId) -> Result<std::collections::HashSet<crate::PhotoId>> {
         let since = self.now() - self.inner.settings.download_window;
         Ok(self.meta().held_photos(album, since).await?.into_iter().collect())
+    }
+
+    /// The pixels this process may decode at once.
+    pub fn render_budget(&self) -> &crate::RenderBudget {
+        &self.inner.render_budget
     }
 
     pub(crate) fn share_notices(&self) -> &ShareNotices {

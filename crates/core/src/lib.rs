@@ -27,6 +27,7 @@
 mod album;
 mod albums;
 mod blob;
+mod budget;
 mod checkout;
 mod clock;
 pub mod context;
@@ -58,6 +59,7 @@ mod worker;
 pub use album::{Access, Album, Visibility};
 pub use albums::{AlbumPatch, Albums, NewAlbum, PhotoVariant};
 pub use blob::{BlobStore, BlobWriter, ByteStream, Packager};
+pub use budget::RenderBudget;
 pub use checkout::{Applied, Checkout, IdempotencyKey};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use download::{DownloadLink, LinkSigner};
@@ -73,7 +75,10 @@ pub use order::{Order, OrderItem, OrderStatus};
 pub use page::{Page, PageRequest};
 pub use photo::{Photo, PhotoStatus, sanitize_filename};
 pub use queue::JobQueue;
-pub use render::{ImageFormat, ImageInfo, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark, WatermarkChoice};
+pub use render::{
+    ImageFormat, ImageInfo, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark, WatermarkChoice,
+    watermark_version,
+};
 pub use reports::{Reports, SalesReport, SalesTotal};
 pub use scheduler::{Periodic, Policy, Scheduler, TickRun, parse_schedule};
 pub use store::{AlbumFilter, IdempotentReply, MetadataStore, OrderChange, OrderFilter, SalesRow, ScheduledRun};

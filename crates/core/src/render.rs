@@ -162,3 +162,12 @@ pub trait Watermark: Send + Sync + 'static {
     /// Marks the image in place.
     fn apply(&self, image: &mut RgbImageMut<'_>) -> Result<()>;
 }
+
+/// A short, stable name for an album's watermark setting (`None`: the
+/// renderer's default): refresh jobs carry it, so a job queued for a
+/// watermark that has changed since knows a newer job will do its work.
+pub fn watermark_version(choice: Option<&WatermarkChoice>) -> String {
+    use sha2::Digest;
+    let json = serde_json::to_vec(&choice).expect("a watermark serialises");
+    sha2::Sha256::digest(&json)[..8].iter().map(|b| format!("{b:02x}")).collect()
+}

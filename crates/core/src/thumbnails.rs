@@ -63,8 +63,13 @@ impl Thumbnails<'_> {
     /// `ready` if it renders now (its failure may have been the old
     /// watermark's). Photos still processing are left to their own job,
     /// which reads the album's watermark when it runs.
+    ///
+    /// `watermark` is the version ([`crate::watermark_version`]) the
+    /// refresh was queued for: if the album's watermark has changed since, a
+    /// newer refresh is queued and this one returns at once (`None`: always
+    /// render).
     #[instrument(skip_all, fields(photo_id = %id))]
-    pub async fn refresh(&self, id: PhotoId) -> Result<()> {
+    pub async fn refresh(&self, id: PhotoId, watermark: Option<&str>) -> Result<()> {
         let meta = self.0.meta();
         let Some(mut photo) = meta.photo(id).await? else { return Ok(()) };
         if photo.status == PhotoStatus::Processing {
@@ -72,6 +77,11 @@ impl Thumbnails<'_> {
         }
         let Some(album) = meta.album(photo.album_id).await? else { return Ok(()) };
         if album.purged_at.is_some() {
+            return Ok(());
+        }
+        if watermark.is_some_and(|v| v != crate::watermark_version(album.watermark.as_ref())) {
+            tracing::debug!("watermark changed again since; the newer refresh renders it");
+            crate::metrics::preview("superseded", std::time::Duration::ZERO);
             return Ok(());
         }
         match self.render_blobs(&album, id).await? {
@@ -101,8 +111,17 @@ impl Thumbnails<'_> {
             }
             other => other?,
         };
+        // Decoding needs memory in proportion to pixels: renders share the
+        // process's pixel budget, so two huge images wait for each other
+        // while small ones run side by side.
+        let renderer = &self.0.backends().renderer;
+        let pixels = match renderer.probe(&original, true) {
+            Ok(crate::Probe::Image(info)) => u64::from(info.width) * u64::from(info.height),
+            _ => 0, // the render itself reports what is wrong with it
+        };
+        let _budget = self.0.render_budget().acquire(pixels).await;
         let started = std::time::Instant::now();
-        let out = match self.0.backends().renderer.render(original, album.watermark.as_ref()).await {
+        let out = match renderer.render(original, album.watermark.as_ref()).await {
             Ok(out) => out,
             Err(Error::Image { message }) => {
                 crate::metrics::preview("rejected", started.elapsed());

@@ -188,7 +188,9 @@ impl Worker {
     async fn dispatch(&self, job: &Job) -> Result<()> {
         match Task::from_json(&job.payload)? {
             Task::RenderPreview { photo_id } => self.engine.thumbnails().render(photo_id).await,
-            Task::RefreshPreview { photo_id } => self.engine.thumbnails().refresh(photo_id).await,
+            Task::RefreshPreview { photo_id, watermark } => {
+                self.engine.thumbnails().refresh(photo_id, watermark.as_deref()).await
+            }
             Task::BuildZip { order_id } => self.engine.downloads().build_zip(order_id).await,
             Task::RebuildZip { order_id } => self.engine.downloads().rebuild_zip(order_id).await,
             Task::RevokeDownloads { order_id } => self.engine.downloads().revoke(order_id).await,

@@ -188,6 +188,7 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
         max_downloads_per_link: config.downloads.max_per_link,
         download_window: chrono::Duration::days(config.downloads.window_days as i64),
         fresh_link_interval: chrono::Duration::minutes(config.downloads.fresh_link_interval_minutes as i64),
+        render_budget_pixels: u64::from(config.worker.render_budget_megapixels) * 1_000_000,
         ..Settings::default()
     };
     let engine = Proofsheet::new(backends, settings, link_secret)?;

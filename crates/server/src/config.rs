@@ -385,11 +385,14 @@ pub struct WorkerConfig {
     /// worker's jobs wait before another worker takes them over, not how
     /// long a job may run.
     pub lease_seconds: u32,
+    /// Megapixels this process decodes at once over all its renders: each
+    /// render holds its original's pixel count of it while it runs.
+    pub render_budget_megapixels: u32,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig { concurrency: 0, poll_ms: 200, lease_seconds: 30 }
+        WorkerConfig { concurrency: 0, poll_ms: 200, lease_seconds: 30, render_budget_megapixels: 150 }
     }
 }
 
@@ -441,6 +444,9 @@ impl Config {
             bail!(
                 "server.header_read_timeout_seconds, server.idle_timeout_seconds and server.max_connections must be positive"
             );
+        }
+        if self.worker.render_budget_megapixels == 0 {
+            bail!("worker.render_budget_megapixels must be at least 1");
         }
         if self.worker.lease_seconds < 2 {
             bail!("worker.lease_seconds must be at least 2");

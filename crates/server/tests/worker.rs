@@ -169,10 +169,13 @@ async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
 
 /// The real pipeline, made slow: every render first waits `delay`, and
 /// every attempt (not only every completion) is counted.
+/// Renders at once and the most ever at once are counted too.
 struct Slow {
     inner: ImagePipeline,
     delay: std::time::Duration,
     attempts: AtomicU32,
+    in_flight: AtomicU32,
+    most_in_flight: AtomicU32,
 }
 
 #[async_trait]
@@ -182,8 +185,12 @@ impl PreviewRenderer for Slow {
     }
     async fn render(&self, original: Bytes, watermark: Option<&WatermarkChoice>) -> Result<Renditions> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
-        self.inner.render(original, watermark).await
+        let out = self.inner.render(original, watermark).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        out
     }
 }
 
@@ -193,21 +200,50 @@ async fn slow_engine(
     lease: Duration,
     delay: std::time::Duration,
 ) -> (Proofsheet, Arc<SqliteStore>, Arc<Slow>) {
+    slow_engine_with(dir, Settings { job_lease: lease, ..Settings::default() }, delay).await
+}
+
+async fn slow_engine_with(
+    dir: &std::path::Path,
+    settings: Settings,
+    delay: std::time::Duration,
+) -> (Proofsheet, Arc<SqliteStore>, Arc<Slow>) {
     let store = Arc::new(SqliteStore::connect(&format!("sqlite://{}", dir.join("t.db").display())).await.unwrap());
     let slow = Arc::new(Slow {
         inner: ImagePipeline::new(PipelineConfig::default()).unwrap(),
         delay,
         attempts: AtomicU32::new(0),
+        in_flight: AtomicU32::new(0),
+        most_in_flight: AtomicU32::new(0),
     });
     let blobs = Arc::new(OpendalBlobStore::memory().unwrap());
-    let engine = engine_over(
-        store.clone(),
-        blobs,
-        slow.clone(),
-        Arc::new(SystemClock),
-        Settings { job_lease: lease, ..Settings::default() },
-    );
+    let engine = engine_over(store.clone(), blobs, slow.clone(), Arc::new(SystemClock), settings);
     (engine, store, slow)
+}
+
+/// Runs `n` workers until every job is done.
+async fn run_workers_until_idle(engine: &Proofsheet, store: &SqliteStore, n: usize) {
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let workers: Vec<_> = (0..n)
+        .map(|_| {
+            let w = Worker::new(engine.clone());
+            let rx = stop_rx.clone();
+            tokio::spawn(async move { w.run(std::time::Duration::from_millis(10), rx).await })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let jobs = store.list_jobs(None, PageRequest::new(Some(200), None).unwrap()).await.unwrap().items;
+        if jobs.iter().all(|j| j.status == JobStatus::Succeeded) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "jobs never finished: {jobs:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    for w in workers {
+        w.await.unwrap();
+    }
 }
 
 /// A photographer, their public album and one uploaded photo `width` px wide.
@@ -233,6 +269,58 @@ async fn upload_one(engine: &Proofsheet, store: &SqliteStore, width: u16) -> (Us
     let body = Box::pin(futures::stream::once(async move { Ok(jpeg) }));
     let photo = engine.albums().upload(&ph, album.id, Some("a.jpg"), body).await.unwrap();
     (ph, album, photo)
+}
+
+/// Renders share the process's pixel budget: with room for two photos'
+/// megapixels, six workers on six uploads never render more than two at
+/// once, yet do render two side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renders_share_the_pixel_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1200 x 900 px = 1.08 MP, which counts as 2 MP: two fit in 4 MP.
+    let settings = Settings { render_budget_pixels: 4_000_000, ..Settings::default() };
+    let (engine, store, slow) = slow_engine_with(dir.path(), settings, std::time::Duration::from_millis(300)).await;
+    let (ph, album, _) = upload_one(&engine, &store, 1200).await;
+    for i in 0..5 {
+        let jpeg = Bytes::from(common::jpeg(1200, 900, i + 2, false));
+        let body = Box::pin(futures::stream::once(async move { Ok(jpeg) }));
+        engine.albums().upload(&ph, album.id, Some("b.jpg"), body).await.unwrap();
+    }
+    run_workers_until_idle(&engine, &store, 6).await;
+    assert_eq!(slow.attempts.load(Ordering::SeqCst), 6);
+    assert_eq!(slow.most_in_flight.load(Ordering::SeqCst), 2, "two at once, never more");
+    assert_eq!(engine.render_budget().available(), 4, "every share given back");
+}
+
+/// Watermark changes in a row are coalesced: each photo is rendered again
+/// once, with the last watermark, however many changes were queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watermark_changes_in_a_row_render_each_photo_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, store, slow) = slow_engine(dir.path(), Duration::seconds(30), std::time::Duration::ZERO).await;
+    let (ph, album, _) = upload_one(&engine, &store, 320).await;
+    for i in 0..2 {
+        let jpeg = Bytes::from(common::jpeg(320, 240, i + 2, false));
+        let body = Box::pin(futures::stream::once(async move { Ok(jpeg) }));
+        engine.albums().upload(&ph, album.id, Some("b.jpg"), body).await.unwrap();
+    }
+    Worker::new(engine.clone()).drain().await.unwrap();
+    assert_eq!(slow.attempts.load(Ordering::SeqCst), 3);
+    for text in ["one", "two", "three", "four", "Studio Lee"] {
+        let patch =
+            AlbumPatch { watermark: Some(Some(WatermarkChoice::Text { text: text.into() })), ..AlbumPatch::default() };
+        engine.albums().update(&ph, album.id, patch).await.unwrap();
+    }
+    Worker::new(engine.clone()).drain().await.unwrap();
+    assert_eq!(slow.attempts.load(Ordering::SeqCst), 3 + 3, "15 refreshes queued, 3 rendered");
+    let jobs = store.list_jobs(None, PageRequest::new(Some(100), None).unwrap()).await.unwrap().items;
+    let refreshes: Vec<_> = jobs.iter().filter(|j| j.kind == "refresh_preview").collect();
+    assert_eq!(refreshes.len(), 15);
+    assert!(refreshes.iter().all(|j| j.status == JobStatus::Succeeded), "superseded ones end as done");
+    // What was rendered last carries the last watermark.
+    let last = watermark_version(Some(&WatermarkChoice::Text { text: "Studio Lee".into() }));
+    let current = store.album(album.id).await.unwrap().unwrap().watermark;
+    assert_eq!(watermark_version(current.as_ref()), last);
 }
 
 /// A job ten leases long keeps its lease by renewing it: two workers poll
