@@ -183,27 +183,52 @@ impl Scheduler {
                 fire_at = n;
             }
             let task = self.entries[i].task;
-            let meta = &self.engine.backends().metadata;
-            if !meta.claim_scheduled_run(task.name(), fire_at, now).await? {
-                continue; // another scheduler has this period
+            if let Some(run) = self.run_recorded(task, fire_at, now).await? {
+                runs.push(run);
             }
-            let span = tracing::info_span!("periodic", task = task.name(), %fire_at);
-            let outcome = self.run(task).instrument(span).await;
-            let done = self.engine.backends().clock.now();
-            let (word, detail) = match &outcome {
-                Ok(d) => ("ok", d.clone()),
-                Err(e) => ("failed", e.to_string()),
-            };
-            meta.finish_scheduled_run(task.name(), fire_at, done, word, &detail).await?;
-            if let Err(e) = &outcome {
-                tracing::error!(task = task.name(), error = %e, "periodic task failed; it runs again next period");
-            }
-            runs.push(TickRun { task, fire_at, outcome: outcome.map_err(|e| e.to_string()) });
         }
         Ok(runs)
     }
 
-    /// Runs one task now, unrecorded (tests, the command line). Every task
+    /// Runs one task now, as an operator asks (`proofsheet jobs run`), and
+    /// records the run like a scheduled one, fired now.
+    pub async fn run_now(&self, task: Periodic) -> Result<TickRun> {
+        let now = self.engine.backends().clock.now();
+        self.run_recorded(task, now, now)
+            .await?
+            .ok_or_else(|| Error::conflict("already_running", format!("{} was started this very moment", task.name())))
+    }
+
+    /// Claims the period `fire_at` of `task`, runs it and records how it
+    /// went; `None` if another scheduler has that period.
+    async fn run_recorded(
+        &self,
+        task: Periodic,
+        fire_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TickRun>> {
+        let meta = &self.engine.backends().metadata;
+        if !meta.claim_scheduled_run(task.name(), fire_at, now).await? {
+            return Ok(None); // another scheduler has this period
+        }
+        let span = tracing::info_span!("periodic", task = task.name(), %fire_at);
+        let outcome = self.run(task).instrument(span).await;
+        let done = self.engine.backends().clock.now();
+        let (word, detail) = match &outcome {
+            Ok(d) => ("ok", d.clone()),
+            Err(e) => ("failed", e.to_string()),
+        };
+        meta.finish_scheduled_run(task.name(), fire_at, done, word, &detail).await?;
+        match &outcome {
+            Ok(detail) => tracing::info!(task = task.name(), detail = %detail, "periodic task ran"),
+            Err(e) => {
+                tracing::error!(task = task.name(), error = %e, "periodic task failed; it runs again next period")
+            }
+        }
+        Ok(Some(TickRun { task, fire_at, outcome: outcome.map_err(|e| e.to_string()) }))
+    }
+
+    /// Runs one task now, unrecorded (tests, embedders). Every task
     /// is safe to run twice, late, or on two processes at once.
     pub async fn run(&self, task: Periodic) -> Result<String> {
         let now = self.engine.backends().clock.now();

@@ -76,7 +76,9 @@ fn a_looping_plugin_is_stopped_at_its_deadline() {
     let took = started.elapsed();
     let e = r.unwrap_err();
     assert!(e.to_string().contains("deadline"), "{e}");
-    assert!(took < Duration::from_millis(300), "stopped after {took:?} (deadline 200 ms + 100 ms)");
+    // The bound is wide on purpose: a loaded 2-core machine may delay the
+    // epoch ticker by a second, while a loop that is not stopped never ends.
+    assert!(took < Duration::from_secs(3), "stopped after {took:?} (deadline 200 ms)");
     assert_eq!(px, image(64, 64), "nothing written back from a failed call");
 }
 

@@ -151,10 +151,13 @@ enum AdminCommand {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_env("PROOFSHEET_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Logs go to stderr, so a command's output on stdout stays clean for
+    // scripts; colours only on a terminal.
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if cli.json_logs {
-        tracing_subscriber::fmt().with_env_filter(filter).json().init();
+        logs.json().init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
     }
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(dir) = cli.data_dir {
@@ -236,7 +239,11 @@ async fn main() -> anyhow::Result<()> {
                 JobsCommand::Run { task } => {
                     let task: proofsheet_core::Periodic = task.parse()?;
                     let scheduler = app::scheduler_for(state.engine.clone(), &state.config)?;
-                    println!("{}: {}", task.name(), scheduler.run(task).await?);
+                    let run = scheduler.run_now(task).await?;
+                    match run.outcome {
+                        Ok(detail) => println!("{}: {detail}", task.name()),
+                        Err(e) => anyhow::bail!("{} failed: {e}", task.name()),
+                    }
                 }
                 JobsCommand::Runs { limit } => {
                     for r in b.metadata.scheduled_runs(limit).await? {

@@ -162,3 +162,105 @@ async fn failed_jobs_are_listed_and_retried_from_the_api_and_the_command_line() 
     assert_eq!(retry(admin.clone(), failed[1].clone()).await.status(), StatusCode::CONFLICT);
     app.server.shutdown().await;
 }
+
+/// Like [`proofsheet`], with extra environment variables.
+fn proofsheet_env(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_proofsheet"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("PROOFSHEET_CONFIG")
+        .env_remove("PROOFSHEET_LOG")
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The README's order: defaults, then the `--config` file (or
+/// `PROOFSHEET_CONFIG`), then `PROOFSHEET__SECTION__KEY` variables.
+#[test]
+fn the_config_file_overrides_defaults_and_the_environment_overrides_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from_file, from_env) = (dir.path().join("file.db"), dir.path().join("env.db"));
+    let file = dir.path().join("proofsheet.toml");
+    std::fs::write(&file, format!("[database]\nurl = \"sqlite://{}\"\n", from_file.display())).unwrap();
+    let data = dir.path().join("data");
+
+    let default = stdout(&proofsheet_env(&data, &["migrate"], &[]));
+    assert!(default.contains(&data.join("proofsheet.db").display().to_string()), "{default}");
+    let file_arg = file.to_str().unwrap();
+    let with_file = stdout(&proofsheet_env(&data, &["--config", file_arg, "migrate"], &[]));
+    assert!(with_file.contains(&from_file.display().to_string()), "{with_file}");
+    assert!(from_file.exists());
+    let by_variable = stdout(&proofsheet_env(&data, &["migrate"], &[("PROOFSHEET_CONFIG", file_arg)]));
+    assert!(by_variable.contains(&from_file.display().to_string()), "{by_variable}");
+    let env_url = format!("sqlite://{}", from_env.display());
+    let with_env = stdout(&proofsheet_env(
+        &data,
+        &["--config", file_arg, "migrate"],
+        &[("PROOFSHEET__DATABASE__URL", env_url.as_str())],
+    ));
+    assert!(with_env.contains(&from_env.display().to_string()), "the variable wins: {with_env}");
+    // A key the file misspells is refused, naming it.
+    std::fs::write(&file, "[database]\nurll = \"x\"\n").unwrap();
+    let bad = proofsheet_env(&data, &["--config", file_arg, "migrate"], &[]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("urll"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
+
+/// `jobs run TASK` runs a periodic task now and `jobs runs` lists it;
+/// `--json-logs` makes every log line a JSON object.
+#[test]
+fn periodic_tasks_run_and_are_listed_from_the_command_line_with_json_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let out = stdout(&proofsheet(data, &["jobs", "run", "clean_orphans"]));
+    assert!(out.starts_with("clean_orphans: "), "{out}");
+    let unknown = proofsheet(data, &["jobs", "run", "make_coffee"]);
+    assert!(!unknown.status.success());
+    let runs = stdout(&proofsheet(data, &["jobs", "runs"]));
+    let line = runs.lines().find(|l| l.starts_with("clean_orphans")).unwrap_or_else(|| panic!("{runs}"));
+    assert!(line.contains(" ok "), "{line}");
+
+    let logged = proofsheet_env(data, &["--json-logs", "jobs", "run", "expire_orders"], &[("PROOFSHEET_LOG", "info")]);
+    assert!(logged.status.success(), "{}", String::from_utf8_lossy(&logged.stderr));
+    let stderr = String::from_utf8_lossy(&logged.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "info logs were written");
+    for l in lines {
+        let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{v}");
+    }
+}
+
+/// `previews` renders a folder and exits 2 when any image failed, 0 when
+/// none did; `plugin check` refuses a file that is not a plugin.
+#[test]
+fn previews_exit_2_on_a_bad_image_and_plugin_check_refuses_junk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (good, mixed, out) = (dir.path().join("good"), dir.path().join("mixed"), dir.path().join("out"));
+    for d in [&good, &mixed] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("a.jpg"), common::jpeg(320, 240, 1, true)).unwrap();
+    }
+    let mut truncated = common::jpeg(320, 240, 1, true);
+    truncated.truncate(truncated.len() / 3);
+    std::fs::write(mixed.join("b.jpg"), truncated).unwrap();
+    let (good_s, mixed_s, out_s) = (good.to_str().unwrap(), mixed.to_str().unwrap(), out.to_str().unwrap());
+    let ok = proofsheet(dir.path(), &["previews", good_s, "--out", out_s, "--quiet"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(out.join("a.preview.jpg").exists() && out.join("a.thumb.jpg").exists());
+    let bad = proofsheet(dir.path(), &["previews", mixed_s, "--out", out_s, "--quiet"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"not a module").unwrap();
+    let check = proofsheet(dir.path(), &["plugin", "check", junk.to_str().unwrap()]);
+    assert!(!check.status.success());
+    assert!(String::from_utf8_lossy(&check.stderr).contains("plugin"), "{}", String::from_utf8_lossy(&check.stderr));
+}

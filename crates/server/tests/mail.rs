@@ -116,7 +116,7 @@ async fn a_sale_sends_its_four_e_mails() {
     assert_eq!(sched.run(Periodic::ExpiryReminders).await.unwrap(), "reminded 0 clients");
     let mails = wait_mail(&maildir, &cl_mail, 3).await;
     assert!(mails.iter().any(|m| m.0.contains("closes soon")), "{:?}", mails.iter().map(|m| &m.0).collect::<Vec<_>>());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.wait_idle().await;
     assert_eq!(inbox(&maildir, &cl_mail).len(), 3, "no second reminder");
     app.server.shutdown().await;
 }

@@ -42,6 +42,21 @@ fn spawn(role: &str, addr: &str, env: &[(String, String)], log: &std::path::Path
     Proc(child)
 }
 
+/// Uploads `n` copies of `sample` to `url` (an album's photos).
+async fn upload_copies(http: &Client, url: &str, token: &str, sample: &[u8], n: usize) {
+    for i in 0..n {
+        let r = http
+            .post(format!("{url}?filename=p{i:03}.jpg"))
+            .bearer_auth(token)
+            .header("content-type", "image/jpeg")
+            .body(sample.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -134,18 +149,7 @@ async fn api_and_two_workers_survive_a_killed_worker() {
 
     // 200 uploads through the API process (which renders nothing itself).
     let started = Instant::now();
-    let sample = jpeg(1600, 1200, 1, false);
-    for i in 0..200 {
-        let r = http
-            .post(api(&format!("/albums/{album}/photos?filename=p{i:03}.jpg")))
-            .bearer_auth(&ph)
-            .header("content-type", "image/jpeg")
-            .body(sample.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
-    }
+    upload_copies(&http, &api(&format!("/albums/{album}/photos")), &ph, &jpeg(1600, 1200, 1, false), 200).await;
     let ready_count = || {
         let http = http.clone();
         let (url, ph) = (api(&format!("/albums/{album}/photos?limit=200")), ph.clone());
@@ -190,6 +194,22 @@ async fn api_and_two_workers_survive_a_killed_worker() {
     }
     assert!(caught, "the killed worker held a job");
     assert!(killed_at < 200, "the kill happened mid-way ({killed_at} ready)");
+    // The stranded job is taken over within one lease (4 s) plus 30 s.
+    let killed = Instant::now();
+    wait_until("the killed worker's job to be taken over", Duration::from_secs(4 + 30), || async {
+        let retried: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'render_preview' AND attempts >= 2 AND status = 'succeeded'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        retried >= 1
+    })
+    .await;
+    eprintln!(
+        "PostgreSQL + S3: the killed worker's job finished {:.1} s after the kill",
+        killed.elapsed().as_secs_f64()
+    );
     wait_until("every preview", Duration::from_secs(300), || async { ready_count().await.0 == 200 }).await;
     let previews_took = started.elapsed();
     let (_, photos) = ready_count().await;
@@ -258,4 +278,97 @@ async fn api_and_two_workers_survive_a_killed_worker() {
         .unwrap();
     assert_eq!(links, vec![1; 5], "one link per order");
     eprintln!("200 previews with a worker killed: {previews_took:?}; killed at {killed_at} ready");
+}
+
+/// The embedded default: one `proofsheet serve` on SQLite and local files,
+/// killed with SIGKILL while it renders 20 uploads, then started again on
+/// the same data dir with the default 30 s lease: every photo is ready
+/// within one lease plus 30 s of the restart, none stuck `processing`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_embedded_server_finishes_every_upload_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let base = format!("http://{addr}/api/v1");
+    let start = |log: &str| {
+        let out = std::fs::File::create(dir.path().join(log)).unwrap();
+        Proc(
+            Command::new(env!("CARGO_BIN_EXE_proofsheet"))
+                .args(["serve", "--addr", &addr, "--data-dir"])
+                .arg(&data)
+                .env_remove("PROOFSHEET_CONFIG")
+                .env("PROOFSHEET__WORKER__CONCURRENCY", "2")
+                .env("PROOFSHEET_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(out)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let http = Client::new();
+    let ready_url = format!("http://{addr}/readyz");
+    let up = || async { http.get(&ready_url).send().await.is_ok_and(|r| r.status() == StatusCode::OK) };
+    let mut server = start("first.log");
+    wait_until("the server", Duration::from_secs(60), up).await;
+    let email = "ph@embedded.test";
+    let r = http
+        .post(format!("{base}/users"))
+        .json(
+            &json!({"email": email, "password": "correct horse", "name": "A", "surname": "B", "role": "photographer"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = http.post(format!("{base}/sessions")).json(&json!({"email": email, "password": "correct horse"})).send();
+    let ph = r.await.unwrap().json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let r = http
+        .post(format!("{base}/albums"))
+        .bearer_auth(&ph)
+        .json(&json!({"name": "Crash", "visibility": "public", "price_per_photo": {"amount": 300, "currency": "EUR"}}))
+        .send()
+        .await
+        .unwrap();
+    let album = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    upload_copies(&http, &format!("{base}/albums/{album}/photos"), &ph, &jpeg(2400, 1800, 1, false), 20).await;
+    let counts = || {
+        let http = http.clone();
+        let (url, ph) = (format!("{base}/albums/{album}/photos?limit=100"), ph.clone());
+        async move {
+            let page: Value = http.get(url).bearer_auth(&ph).send().await.unwrap().json().await.unwrap();
+            let items = page["items"].as_array().unwrap().clone();
+            let ready = items.iter().filter(|p| p["status"] == "ready").count();
+            let failed = items.iter().filter(|p| p["status"] == "failed").count();
+            (ready, failed)
+        }
+    };
+    wait_until("a first preview", Duration::from_secs(120), || async { counts().await.0 >= 1 }).await;
+    server.0.kill().unwrap(); // SIGKILL mid-batch: running jobs keep their leases
+    server.0.wait().unwrap();
+    let at_kill = counts_after_kill(&data, &album).await;
+    assert!(at_kill < 20, "the kill happened mid-way ({at_kill} ready)");
+
+    let restarted = Instant::now();
+    let _server = start("second.log");
+    wait_until("the restarted server", Duration::from_secs(60), up).await;
+    wait_until("every preview after the restart", Duration::from_secs(30 + 30), || async { counts().await == (20, 0) })
+        .await;
+    eprintln!(
+        "SQLite: killed with {at_kill}/20 ready; all 20 ready {:.1} s after the restart",
+        restarted.elapsed().as_secs_f64()
+    );
+}
+
+/// Ready photos of `album`, read from the SQLite file of a stopped server.
+async fn counts_after_kill(data: &std::path::Path, album: &str) -> usize {
+    let url = format!("sqlite://{}", data.join("proofsheet.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM photos WHERE album_id = $1 AND status = 'ready'")
+        .bind(album)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    n as usize
 }

@@ -82,8 +82,8 @@ async fn one_completion_delivered_twenty_times_at_once_fulfils_once() {
     );
     let o = app.wait_order(&client, &order, "fulfilled").await;
     assert!(o["download"]["url"].is_string());
-    // Give stray jobs a moment, then count: one link, one zip.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Once every job has run, count: one link, one zip.
+    app.wait_idle().await;
     assert_eq!(links_of(&app).await.get(&order), Some(&1));
     assert_eq!(zips_of(&app, &order), 1);
     app.server.shutdown().await;
@@ -217,7 +217,7 @@ async fn a_thousand_shuffled_replays_over_fifty_orders_agree_with_stripe() {
         all
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.wait_idle().await;
     let links = links_of(&app).await;
     let mut by_fate: HashMap<&str, usize> = HashMap::new();
     for (order, fate) in &fates {
@@ -396,5 +396,35 @@ async fn a_checkout_resumed_after_paying_opens_nothing_and_delivers_once() {
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "payment_processing");
     assert_eq!(status(&app, &client, &order).await["status"], "pending");
+    app.server.shutdown().await;
+}
+
+/// A delayed payment method: `completed` with `unpaid` changes nothing,
+/// `async_payment_failed` cancels the order; a second order whose payment
+/// Stripe reports after the order expired still delivers (the money was
+/// taken).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_delayed_payment_cancels_and_a_payment_after_expiry_delivers() {
+    let (app, stripe) = TestApp::start_stripe(|_| {}).await;
+    let (album, photos, client) = shop(&app, 1).await;
+    let (order, session) = checkout(&app, &client, &album, &photos).await;
+    let unpaid = stripe.event(&session, StripeEventKind::CompletedUnpaid);
+    assert_eq!(app.stripe_webhooks(&[unpaid]).await[0].1["changed"], false);
+    assert_eq!(status(&app, &client, &order).await["status"], "pending");
+    let failed = stripe.event(&session, StripeEventKind::AsyncFailed);
+    let (code, reply) = app.stripe_webhooks(&[failed]).await.remove(0);
+    assert_eq!((code, &reply["changed"]), (StatusCode::OK, &json!(true)));
+    let o = status(&app, &client, &order).await;
+    assert_eq!(o["status"], "cancelled");
+    assert!(o["download"].is_null());
+
+    let (order, session) = checkout(&app, &client, &album, &photos).await;
+    let expired = stripe.event(&session, StripeEventKind::Expired);
+    assert_eq!(app.stripe_webhooks(&[expired]).await[0].1["changed"], true);
+    assert_eq!(status(&app, &client, &order).await["status"], "expired");
+    let succeeded = stripe.event(&session, StripeEventKind::AsyncSucceeded);
+    assert_eq!(app.stripe_webhooks(&[succeeded]).await[0].1["changed"], true);
+    let o = app.wait_order(&client, &order, "fulfilled").await;
+    assert_eq!(app.http.get(o["download"]["url"].as_str().unwrap()).send().await.unwrap().status(), StatusCode::OK);
     app.server.shutdown().await;
 }

@@ -54,6 +54,9 @@ pub enum StripeEventKind {
     CompletedUnpaid,
     /// `checkout.session.async_payment_succeeded`.
     AsyncSucceeded,
+    /// `checkout.session.async_payment_failed` (the delayed payment did
+    /// not go through).
+    AsyncFailed,
     /// `checkout.session.expired`.
     Expired,
     /// `charge.refunded`, fully refunded.
@@ -164,6 +167,13 @@ impl StripeTestServer {
                     _ => "checkout.session.completed",
                 };
                 (name, s)
+            }
+            StripeEventKind::AsyncFailed => {
+                let mut s = session.clone();
+                s["status"] = json!("complete");
+                s["payment_intent"] = json!(intent);
+                s["payment_status"] = json!("unpaid");
+                ("checkout.session.async_payment_failed", s)
             }
             StripeEventKind::Expired => {
                 let mut s = session.clone();

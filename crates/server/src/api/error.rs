@@ -52,6 +52,10 @@ pub enum ApiError {
     /// The payment provider failed.
     #[oai(status = 502)]
     BadGateway(Json<ErrorBody>),
+    /// A storage service (object store, database) is not answering: nothing
+    /// was changed; try again after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// Storage is full: nothing was stored; try again later.
     #[oai(status = 507)]
     StorageFull(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
@@ -98,6 +102,11 @@ impl From<Error> for ApiError {
             Error::Gateway { .. } => {
                 tracing::error!(error = %e, "payment gateway failure");
                 ApiError::BadGateway(body(code, "the payment provider failed; try again"))
+            }
+            Error::Backend { retryable: true, .. } => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e), "storage unavailable");
+                let message = "a storage service is not answering; nothing was changed, try again shortly";
+                ApiError::Unavailable(body("unavailable", message), 10)
             }
             _ => {
                 // Backend details go to the log, never to the client.

@@ -214,6 +214,27 @@ impl TestApp {
         panic!("photos still processing after 120 s");
     }
 
+    /// Waits until the job queue has nothing queued or running that is due
+    /// now: what the last requests set off has all happened. Checks of
+    /// "nothing more happened" come after this, never after a fixed sleep.
+    #[allow(dead_code)]
+    pub async fn wait_idle(&self) {
+        let b = self.server.state.engine.backends();
+        for _ in 0..1200 {
+            let mut busy = false;
+            for status in [proofsheet_core::JobStatus::Queued, proofsheet_core::JobStatus::Running] {
+                let page = proofsheet_core::PageRequest::new(Some(200), None).unwrap();
+                let jobs = b.queue.list_jobs(Some(status), page).await.unwrap().items;
+                busy |= jobs.iter().any(|j| status == proofsheet_core::JobStatus::Running || j.run_at <= b.clock.now());
+            }
+            if !busy {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the job queue was still busy after 60 s");
+    }
+
     /// Polls an order until its status is `want`.
     pub async fn wait_order(&self, token: &str, order: &str, want: &str) -> Value {
         for _ in 0..600 {
