@@ -357,6 +357,64 @@ async fn a_job_ten_leases_long_runs_exactly_once() {
     assert_eq!((render[0].status, render[0].attempts), (JobStatus::Succeeded, 1));
 }
 
+/// A zip packager made slow, counting its attempts.
+struct SlowZip {
+    delay: std::time::Duration,
+    attempts: AtomicU32,
+}
+
+#[async_trait]
+impl Packager for SlowZip {
+    async fn package(&self, blobs: &dyn BlobStore, dest: &str, entries: &[(String, String)]) -> Result<u64> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        ZipPackager.package(blobs, dest, entries).await
+    }
+}
+
+/// The same for a zip: a 3 s zip under a 300 ms lease, two workers
+/// polling, is built once and issues one link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zip_job_ten_leases_long_is_built_once() {
+    let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
+    let zip = Arc::new(SlowZip { delay: std::time::Duration::from_secs(3), attempts: AtomicU32::new(0) });
+    let engine = Proofsheet::new(
+        Backends {
+            metadata: store.clone(),
+            queue: store.clone(),
+            blobs: Arc::new(OpendalBlobStore::memory().unwrap()),
+            renderer: Arc::new(ImagePipeline::new(PipelineConfig::default()).unwrap()),
+            packager: zip.clone(),
+            gateways: vec![Arc::new(TestGateway::new(b"s".to_vec(), "http://x"))],
+            clock: Arc::new(SystemClock),
+            notifier: Arc::new(LogNotifier),
+        },
+        Settings { job_lease: Duration::milliseconds(300), ..Settings::default() },
+        b"0123456789abcdef0123".to_vec(),
+    )
+    .unwrap();
+    let (_, album, photo) = upload_one(&engine, &store, 320).await;
+    Worker::new(engine.clone()).drain().await.unwrap();
+    let cl = testkit::user("cl@w.test", Role::Client);
+    store.insert_user(&cl, "!").await.unwrap();
+    let order = engine.checkout().create_order(&cl, album.id, &[photo.id]).await.unwrap();
+    let paid = PaymentEvent {
+        id: "evt-zip".into(),
+        order_id: order.id,
+        outcome: PaymentOutcome::Paid,
+        reference: None,
+        checkout: None,
+    };
+    engine.checkout().apply("test", paid).await.unwrap();
+    run_workers_until_idle(&engine, &store, 2).await;
+    assert_eq!(zip.attempts.load(Ordering::SeqCst), 1, "zipped once, never taken over");
+    assert_eq!(store.order(order.id).await.unwrap().unwrap().status, OrderStatus::Fulfilled);
+    let jobs = store.list_jobs(None, PageRequest::first()).await.unwrap().items;
+    let build: Vec<_> = jobs.iter().filter(|j| j.kind == "build_zip").collect();
+    assert_eq!(build.len(), 1);
+    assert_eq!((build[0].status, build[0].attempts), (JobStatus::Succeeded, 1));
+}
+
 /// A worker stopped mid-job hands the job back at once (queued, due now,
 /// the attempt not counted), and the next worker finishes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
