@@ -25,7 +25,7 @@ data=$(mktemp -d)
 # No watermark plugins are installed here: a plugin's params are its own
 # language, which the document cannot state (the plugin refuses bad ones
 # with 422 when they are picked), so the document offers albums only the
-# text watermark. crates/server/tests/watermarks.rs covers plugin choices.
+# text watermark. crates/server/tests/api/watermarks.rs covers plugin choices.
 PROOFSHEET__LIMITS__ENABLED=false "$CARGO_TARGET_DIR/debug/proofsheet" serve --addr "127.0.0.1:$port" --data-dir "$data" \
     >"$data/server.log" 2>&1 &
 server=$!

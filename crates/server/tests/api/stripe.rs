@@ -2,7 +2,7 @@
 //! once; refunds; forged and stale deliveries; start-up without secrets.
 //! Signatures are made by Stripe's own Python library (see common).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

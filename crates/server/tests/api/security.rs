@@ -1,7 +1,7 @@
 //! Who gets what: the authorization matrix (generated from the OpenAPI
 //! document), mass assignment, and rate limits.
 
-mod common;
+use crate::common;
 
 /// Proven mailboxes and registration that does not tell.
 #[path = "parts/verification.rs"]

@@ -1,6 +1,6 @@
 //! The `proofsheet` binary: migrate, admin create-user, serve.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

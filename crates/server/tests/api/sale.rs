@@ -1,7 +1,7 @@
 //! The whole sale over real HTTP, on the embedded default (SQLite + files +
 //! the test gateway), with real JPEGs.
 
-mod common;
+use crate::common;
 
 use std::{collections::HashMap, io::Read, sync::Arc};
 

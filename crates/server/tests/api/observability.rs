@@ -1,6 +1,6 @@
 //! Metrics, request ids carried into jobs, and the security headers.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, jpeg};
 use reqwest::StatusCode;

@@ -5,7 +5,7 @@
 //! SIGKILL mid-job (its job is attempted twice); then the same for zips,
 //! killing the last worker and starting a fresh one.
 
-mod common;
+use crate::common;
 
 use std::{
     net::TcpListener,

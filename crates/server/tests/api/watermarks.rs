@@ -2,7 +2,7 @@
 //! or an installed plugin with its own params. Bad choices are refused when
 //! they are made; a change re-renders the album's ready photos in place.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

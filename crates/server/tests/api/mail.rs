@@ -1,7 +1,7 @@
 //! E-mail notifications read back from a real SMTP server on loopback
 //! (aiosmtpd, started by scripts/services.sh, delivering into a Maildir).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

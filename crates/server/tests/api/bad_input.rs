@@ -1,6 +1,6 @@
 //! Bad input gets a clear error and loses nothing.
 
-mod common;
+use crate::common;
 
 /// The HTTP server's bounds (body sizes, timeouts, connection cap, prices).
 #[path = "parts/bounds.rs"]

@@ -1,7 +1,7 @@
 //! The worker: retries with backoff through an outage, gives up on what
 //! cannot succeed (error kept, photo marked), and carries on.
 
-mod common;
+use crate::common;
 
 use std::{
     ops::Range,

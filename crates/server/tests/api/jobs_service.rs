@@ -2,7 +2,7 @@
 //! configured) PostgreSQL: each periodic task's effect, a task run twice,
 //! and two schedulers sharing one store.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

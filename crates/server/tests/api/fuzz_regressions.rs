@@ -1,7 +1,7 @@
 //! Every input the fuzzers (`fuzz/`) ever found, plus their seed corpora,
 //! run through the same checks as the fuzz targets, in CI.
 
-#[path = "../../../fuzz/src/checks.rs"]
+#[path = "../../../../fuzz/src/checks.rs"]
 mod checks;
 
 /// Runs `check` on every file of `regressions/<target>/` and
