@@ -22,7 +22,7 @@ pub enum Task {
         /// The photo.
         photo_id: PhotoId,
         /// The album's watermark this refresh was queued for
-        /// ([`crate::WatermarkChoice::version`]). If the watermark changed
+        /// ([`crate::watermark_version`]). If the watermark changed
         /// again before the job ran, a newer job renders it and this one
         /// does nothing: several changes in a row cost one render a photo.
         #[serde(default, skip_serializing_if = "Option::is_none")]

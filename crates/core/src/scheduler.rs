@@ -356,11 +356,13 @@ impl Scheduler {
                 // album purged, and no order within its download window
                 // holds it. Each album is looked up once per run.
                 Ok(album) if kind == "originals" => {
-                    if !albums.contains_key(&album) {
-                        let closed = b.metadata.album(album).await?.is_none_or(|a| a.purged_at.is_some());
-                        albums.insert(album, (closed, self.engine.held_photos(album).await?));
-                    }
-                    let (closed, held) = &albums[&album];
+                    let (closed, held) = match albums.entry(album) {
+                        std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(new) => {
+                            let closed = b.metadata.album(album).await?.is_none_or(|a| a.purged_at.is_some());
+                            new.insert((closed, self.engine.held_photos(album).await?))
+                        }
+                    };
                     (!recorded || *closed) && !held.contains(&photo)
                 }
                 _ => !recorded,

@@ -109,8 +109,7 @@ fn walk_jpeg(data: &[u8], mut f: impl FnMut(u8, &[u8]) -> Result<bool>) -> Resul
         if end > data.len() {
             // Segment incomplete. Ask the caller to read on (SOF is small,
             // so a marker we care about needs only its first bytes).
-            if marker >= 0xC0
-                && marker <= 0xCF
+            if (0xC0..=0xCF).contains(&marker)
                 && marker != 0xC4
                 && marker != 0xC8
                 && marker != 0xCC

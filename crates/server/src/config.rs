@@ -291,7 +291,7 @@ impl Default for SessionsConfig {
 }
 
 /// `[payments]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PaymentsConfig {
     /// The gateway used when a checkout names none: `test` or `stripe`.
@@ -305,16 +305,6 @@ pub struct PaymentsConfig {
     /// `[payments.stripe]`: Stripe Checkout. On when `default_gateway` is
     /// `stripe` or any of its keys is set; then both secrets are required.
     pub stripe: StripeSection,
-}
-
-impl Default for PaymentsConfig {
-    fn default() -> Self {
-        PaymentsConfig {
-            default_gateway: None,
-            enable_test_gateway_for_testing: false,
-            stripe: StripeSection::default(),
-        }
-    }
 }
 
 impl PaymentsConfig {

@@ -319,7 +319,7 @@ fn previews(
             return;
         }
         let width = 30;
-        let filled = if total == 0 { width } else { done * width / total };
+        let filled = (done * width).checked_div(total).unwrap_or(width);
         let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
         eprint!("\r[{}{}] {done}/{total}  {rate:.1} images/s ", "#".repeat(filled), ".".repeat(width - filled));
         let _ = std::io::stderr().flush();

@@ -114,7 +114,6 @@ async fn api_and_two_workers_survive_a_killed_worker() {
     let api = |p: &str| format!("{base}/api/v1{p}");
     let token = |email: &'static str, role: &'static str| {
         let http = http.clone();
-        let api = api.clone();
         async move {
             let r = http
                 .post(api("/users"))

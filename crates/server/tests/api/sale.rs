@@ -60,7 +60,7 @@ async fn pay(app: &TestApp, stripe: &Option<StripeTestServer>, client: &str, ord
     assert_eq!(session["amount_total"], 1500);
     assert_eq!(session["currency"], "eur");
     let completed = stripe.event(&session_of(&checkout_url), StripeEventKind::Completed);
-    let replies = app.stripe_webhooks(&[completed.clone()]).await;
+    let replies = app.stripe_webhooks(std::slice::from_ref(&completed)).await;
     assert_eq!(replies[0].0, StatusCode::OK, "{:?}", replies[0].1);
     assert_eq!(replies[0].1["changed"], true);
     // Delivered again (Stripe retries): nothing changes.
