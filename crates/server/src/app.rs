@@ -113,6 +113,8 @@ pub fn open_blobs(config: &Config) -> anyhow::Result<OpendalBlobStore> {
                 access_key_id: secret(&s3.access_key_id),
                 secret_access_key: secret(&s3.secret_access_key),
                 path_style: s3.path_style,
+                timeout: std::time::Duration::from_secs(s3.timeout_seconds),
+                retries: s3.retries,
             })
             .context("configuring S3 storage")?
         }

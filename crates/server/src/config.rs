@@ -226,6 +226,10 @@ pub struct S3Config {
     pub secret_access_key: Option<Secret>,
     /// Path-style addressing (most self-hosted servers need it).
     pub path_style: bool,
+    /// How long one call to the bucket may take before it is abandoned.
+    pub timeout_seconds: u64,
+    /// Retries of a temporary failure, with backoff, before an error.
+    pub retries: usize,
 }
 
 impl Default for S3Config {
@@ -238,6 +242,8 @@ impl Default for S3Config {
             access_key_id: None,
             secret_access_key: None,
             path_style: true,
+            timeout_seconds: 60,
+            retries: 4,
         }
     }
 }
@@ -430,6 +436,9 @@ impl Config {
             bail!("storage.presign_seconds must be between 60 and 3600");
         }
         let s = &self.server;
+        if self.storage.s3.timeout_seconds == 0 {
+            bail!("storage.s3.timeout_seconds must be positive");
+        }
         if s.header_read_timeout_seconds == 0 || s.idle_timeout_seconds == 0 || s.max_connections == 0 {
             bail!(
                 "server.header_read_timeout_seconds, server.idle_timeout_seconds and server.max_connections must be positive"

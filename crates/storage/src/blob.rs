@@ -102,8 +102,8 @@ impl OpendalBlobStore {
         }
         let op = Operator::new(builder)
             .map_err(dal_err("configuring S3 storage"))?
-            .layer(opendal::layers::TimeoutLayer::new().with_timeout(std::time::Duration::from_secs(60)))
-            .layer(opendal::layers::RetryLayer::new().with_max_times(4).with_jitter());
+            .layer(opendal::layers::TimeoutLayer::new().with_timeout(options.timeout).with_io_timeout(options.timeout))
+            .layer(opendal::layers::RetryLayer::new().with_max_times(options.retries).with_jitter());
         Ok(Self::new(op))
     }
 
@@ -121,7 +121,7 @@ impl OpendalBlobStore {
 
 /// Where and how to reach an S3-compatible bucket.
 #[cfg(feature = "s3")]
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct S3Options {
     /// `https://s3.eu-west-1.amazonaws.com`, `http://127.0.0.1:9000`, ...;
     /// `None` for AWS's default endpoint of the region.
@@ -139,6 +139,30 @@ pub struct S3Options {
     /// Path-style addressing (`endpoint/bucket/key`), which most
     /// self-hosted servers need; `false` for virtual-host style.
     pub path_style: bool,
+    /// How long one call (or one read or write of a stream) may take
+    /// before it is abandoned and retried.
+    pub timeout: std::time::Duration,
+    /// How many times a temporary failure (a timeout, a refused
+    /// connection, `503 SlowDown`) is retried, with jittered backoff from
+    /// 1 s doubling, before the error reaches the caller.
+    pub retries: usize,
+}
+
+#[cfg(feature = "s3")]
+impl Default for S3Options {
+    fn default() -> Self {
+        S3Options {
+            endpoint: None,
+            region: "us-east-1".into(),
+            bucket: String::new(),
+            root: None,
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            path_style: true,
+            timeout: std::time::Duration::from_secs(60),
+            retries: 4,
+        }
+    }
 }
 
 #[cfg(feature = "s3")]
@@ -152,6 +176,8 @@ impl std::fmt::Debug for S3Options {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
             .field("path_style", &self.path_style)
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
             .finish()
     }
 }

@@ -62,7 +62,7 @@ async fn blob_backends() -> Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfi
                 root: Some(format!("/conformance-{}", uuid::Uuid::new_v4().simple())),
                 access_key_id: "test-key".into(),
                 secret_access_key: "test-secret".into(),
-                path_style: true,
+                ..S3Options::default()
             };
             out.push(("s3", Arc::new(OpendalBlobStore::s3(&options).unwrap()), None));
         }

@@ -354,6 +354,7 @@ async fn a_refusing_object_store_answers_503_and_keeps_nothing() {
             bucket: "refusing".into(),
             access_key_id: Some(serde_json::from_value(serde_json::json!("test-key")).unwrap()),
             secret_access_key: Some(serde_json::from_value(serde_json::json!("test-secret")).unwrap()),
+            retries: 1, // the default 4 back off for 15 s per call
             ..Default::default()
         };
     })
@@ -374,6 +375,49 @@ async fn a_refusing_object_store_answers_503_and_keeps_nothing() {
     let probe = |path: &'static str| app.http.get(format!("{}{path}", app.url)).send();
     assert_eq!(probe("/healthz").await.unwrap().status(), StatusCode::OK);
     assert_eq!(probe("/readyz").await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    app.server.shutdown().await;
+}
+
+/// An object store that accepts connections and never answers: each call
+/// is abandoned after `storage.s3.timeout_seconds`, retried
+/// `storage.s3.retries` times, and the upload then answers 503 instead of
+/// hanging; nothing is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_object_store_times_out_into_a_503() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    let accepting = tokio::spawn(async move {
+        while let Ok((socket, _)) = silent.accept().await {
+            keep.lock().unwrap().push(socket); // read nothing, answer nothing
+        }
+    });
+    let app = TestApp::start_with(|c| {
+        c.storage.kind = "s3".into();
+        c.storage.s3 = proofsheet_server::config::S3Config {
+            endpoint: Some(endpoint.clone()),
+            bucket: "silent".into(),
+            access_key_id: Some(serde_json::from_value(serde_json::json!("test-key")).unwrap()),
+            secret_access_key: Some(serde_json::from_value(serde_json::json!("test-secret")).unwrap()),
+            timeout_seconds: 1,
+            retries: 1,
+            ..Default::default()
+        };
+    })
+    .await;
+    let ph = app.user("ph@s3hang.test", "photographer").await;
+    let album = app.album(&ph, "public", None).await;
+    let upload = app.upload(&ph, &album, "a.jpg", common::jpeg(320, 240, 1, true));
+    // A hang would end here with a test failure, not a stuck CI.
+    let r = tokio::time::timeout(Duration::from_secs(60), upload).await.expect("the upload answered");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "unavailable");
+    assert!(held.lock().unwrap().len() >= 2, "the call was tried again after its timeout");
+    let photos: Value = app.get(&format!("/albums/{album}/photos"), Some(&ph)).await.json().await.unwrap();
+    assert!(photos["items"].as_array().unwrap().is_empty(), "no photo was made");
+    accepting.abort();
     app.server.shutdown().await;
 }
 
