@@ -509,3 +509,24 @@ async fn cache_headers_and_expired_albums_over_http() {
     assert!(matches!(r.status().as_u16(), 409 | 410), "no new orders: {}", r.status());
     app.server.shutdown().await;
 }
+
+/// `GET /reports/monthly`: each photographer gets the reports the
+/// scheduler kept for them, nobody else's; clients are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monthly_reports_are_served_to_their_photographer_only() {
+    let app = TestApp::start().await;
+    let ph = app.user("ph@monthly.test", "photographer").await;
+    let other = app.user("other@monthly.test", "photographer").await;
+    let client = app.user("cl@monthly.test", "client").await;
+    let me: Value = app.get("/users/me", Some(&ph)).await.json().await.unwrap();
+    let id: proofsheet_core::UserId = me["id"].as_str().unwrap().parse().unwrap();
+    let report = json!({"totals": [{"currency": "EUR", "amount": 1500, "orders": 1, "photos": 3}]});
+    let meta = &app.server.state.engine.backends().metadata;
+    assert!(meta.save_monthly_report(id, "2026-10", &report.to_string(), chrono::Utc::now()).await.unwrap());
+    let mine: Value = app.get("/reports/monthly", Some(&ph)).await.json().await.unwrap();
+    assert_eq!(mine, json!([{"month": "2026-10", "report": report}]));
+    let theirs: Value = app.get("/reports/monthly", Some(&other)).await.json().await.unwrap();
+    assert_eq!(theirs, json!([]));
+    assert_eq!(app.get("/reports/monthly", Some(&client)).await.status(), StatusCode::FORBIDDEN);
+    app.server.shutdown().await;
+}
