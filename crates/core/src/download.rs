@@ -34,6 +34,31 @@ pub struct DownloadLink {
     pub zip_deleted: bool,
 }
 
+impl DownloadLink {
+    /// Where all zips live in the object store.
+    pub const ZIPS: &'static str = "orders";
+
+    /// The object key of a zip made for `link` of `order`:
+    /// `orders/{order}/{link}.zip`. Fresh links may share it.
+    pub fn zip_key(order: OrderId, link: LinkId) -> String {
+        format!("{}/{order}/{link}.zip", Self::ZIPS)
+    }
+
+    /// The prefix under which all of `order`'s zips live.
+    pub fn zips_prefix(order: OrderId) -> String {
+        format!("{}/{order}", Self::ZIPS)
+    }
+
+    /// The order and link a zip key names, if it is one
+    /// ([`DownloadLink::zip_key`] read back).
+    pub fn parse_zip_key(key: &str) -> Option<(OrderId, LinkId)> {
+        let rest = key.strip_prefix(Self::ZIPS)?.strip_prefix('/')?;
+        let (order, file) = rest.split_once('/')?;
+        let link = file.strip_suffix(".zip")?;
+        Some((order.parse().ok()?, link.parse().ok()?))
+    }
+}
+
 /// Makes and checks download tokens.
 ///
 /// A token is `HMAC-SHA256(secret, link id)`: 256 bits nobody can guess,
@@ -123,6 +148,18 @@ impl LinkSigner {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn zip_keys_read_back() {
+        let (order, link) = (crate::OrderId::new(), crate::LinkId::new());
+        let key = super::DownloadLink::zip_key(order, link);
+        assert_eq!(key, format!("orders/{order}/{link}.zip"));
+        assert!(key.starts_with(&super::DownloadLink::zips_prefix(order)));
+        assert_eq!(super::DownloadLink::parse_zip_key(&key), Some((order, link)));
+        for other in ["orders/x/y.zip", "orders/README", &format!("previews/{order}/{link}.zip"), "orders"] {
+            assert_eq!(super::DownloadLink::parse_zip_key(other), None, "{other}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -68,7 +68,7 @@ impl Downloads<'_> {
         // the prefix its owner and id name.
         let entries = zip_entries(&order, &Album::prefix_for(order.seller_id, order.album_id));
         let link_id = LinkId::new();
-        let zip_key = format!("orders/{}/{}.zip", order.id, link_id);
+        let zip_key = DownloadLink::zip_key(order.id, link_id);
         let size = self.package(&zip_key, &entries).await?;
         let now = self.0.now();
         let link = self.new_link(link_id, order.id, zip_key.clone(), size, now);
@@ -238,7 +238,7 @@ impl Downloads<'_> {
         // A purged or deleted album still has the originals its open
         // orders hold.
         let link_id = LinkId::new();
-        let zip_key = format!("orders/{}/{}.zip", order.id, link_id);
+        let zip_key = DownloadLink::zip_key(order.id, link_id);
         let entries = zip_entries(&order, &Album::prefix_for(order.seller_id, order.album_id));
         let size = self.package(&zip_key, &entries).await?;
         let link = self.new_link(link_id, id, zip_key, size, now);
@@ -263,7 +263,7 @@ impl Downloads<'_> {
     /// Revokes an order's links and deletes its zips (refunds).
     pub async fn revoke(&self, order: OrderId) -> Result<()> {
         // The store revoked the links with the status change; the blobs go now.
-        for key in self.0.blobs().list(&format!("orders/{order}")).await? {
+        for key in self.0.blobs().list(&DownloadLink::zips_prefix(order)).await? {
             self.0.blobs().delete(&key).await?;
         }
         Ok(())

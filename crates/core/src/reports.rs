@@ -78,6 +78,18 @@ impl Reports<'_> {
                 return Err(Error::forbidden("photographers_only", "sales reports are for photographers and admins"));
             }
         };
+        self.for_seller(seller, from, to).await
+    }
+
+    /// The same report for one seller (`None`: everyone), with no caller to
+    /// authorize: for the system's own tasks (the monthly reports), which
+    /// act for no user.
+    pub async fn for_seller(
+        &self,
+        seller: Option<crate::UserId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<SalesReport> {
         // An empty or inverted period is simply a report of nothing.
         let albums = self.0.meta().sales(seller, from, to).await?;
         let top_photos = self.0.meta().top_photos(seller, from, to, 10).await?;

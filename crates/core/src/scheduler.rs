@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use tracing::Instrument;
 
-use crate::{Error, OrderStatus, Proofsheet, Result, Role};
+use crate::{Error, OrderStatus, Proofsheet, Result};
 
 /// The periodic tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -372,22 +372,19 @@ impl Scheduler {
                 removed += 1;
             }
         }
-        for key in b.blobs.list("orders").await? {
-            // orders/{order}/{link}.zip
-            let parts: Vec<&str> = key.split('/').collect();
-            let [_, order, file] = parts[..] else { continue };
-            let Ok(order_id) = order.parse::<crate::OrderId>() else { continue };
-            let link = file.trim_end_matches(".zip");
-            if !old_enough(link) {
-                continue;
-            }
+        for key in b.blobs.list(crate::DownloadLink::ZIPS).await? {
             // A zip's key names the link it was made for (fresh links share
             // it); it is known while that link exists and is not refunded.
-            let known = match (b.metadata.order(order_id).await?, link.parse::<crate::LinkId>()) {
-                (Some(o), Ok(link_id)) if o.status != OrderStatus::Refunded => {
-                    b.metadata.link(link_id).await?.is_some_and(|l| !l.zip_deleted)
-                }
-                _ => false,
+            // A key that is not a zip key of ours is left alone.
+            let known = match crate::DownloadLink::parse_zip_key(&key) {
+                Some((_, link_id)) if !old_enough(&link_id.to_string()) => continue,
+                Some((order_id, link_id)) => match b.metadata.order(order_id).await? {
+                    Some(o) if o.status != OrderStatus::Refunded => {
+                        b.metadata.link(link_id).await?.is_some_and(|l| !l.zip_deleted)
+                    }
+                    _ => false,
+                },
+                None => continue,
             };
             if !known {
                 b.blobs.delete(&key).await?;
@@ -410,16 +407,7 @@ impl Scheduler {
         sellers.dedup();
         let mut made = 0;
         for seller in sellers {
-            let user = crate::User {
-                id: seller,
-                email: "report@proofsheet.invalid".parse()?,
-                name: "report".into(),
-                surname: "report".into(),
-                role: Role::Photographer,
-                email_verified: true,
-                created_at: now,
-            };
-            let report = self.engine.reports().sales(&user, from, to).await?;
+            let report = self.engine.reports().for_seller(Some(seller), from, to).await?;
             let body = report.to_json();
             if self.engine.backends().metadata.save_monthly_report(seller, &month, &body, now).await? {
                 made += 1;

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod mail;
 pub mod pages;
 pub mod serve;
+pub mod urls;
 
 pub use app::{AppState, Running, start};
 pub use config::Config;

@@ -114,7 +114,7 @@ impl MailNotifier {
                 let vars = vec![
                     ("photographer", photographer.unwrap_or_else(|| "Your photographer".into())),
                     ("album", album.name.clone()),
-                    ("album_url", format!("{base}/api/v1/albums/{}", album.id)),
+                    ("album_url", crate::urls::album(base, album.id)),
                     (
                         "price",
                         format!("{} {} (minor units)", album.price_per_photo.amount, album.price_per_photo.currency),
@@ -139,7 +139,7 @@ impl MailNotifier {
                     ("name", buyer.name.clone()),
                     ("count", order.items.len().to_string()),
                     ("album", album),
-                    ("download_url", format!("{base}/api/v1/downloads/{}", self.links.token(link.id))),
+                    ("download_url", crate::urls::download(base, &self.links.token(link.id))),
                     ("expires_at", link.expires_at.format("%Y-%m-%d %H:%M UTC").to_string()),
                 ];
                 (buyer.email.to_string(), &DOWNLOAD_READY, vars)
@@ -167,7 +167,7 @@ impl MailNotifier {
                 let token = self.links.email_token(&user, chrono::Utc::now() + chrono::Duration::days(days));
                 let vars = vec![
                     ("name", user.name.clone()),
-                    ("verify_url", format!("{base}/verify-email?token={token}")),
+                    ("verify_url", crate::urls::verify_email(base, &token)),
                     ("days", days.to_string()),
                 ];
                 (user.email.to_string(), &VERIFY_EMAIL, vars)

@@ -118,7 +118,7 @@ impl OrdersApi {
     async fn order_dto(&self, user: &User, order: Order) -> Result<OrderDto, Error> {
         let download = if order.buyer_id == user.id {
             self.state.engine.downloads().link(&order).await?.map(|l| DownloadDto {
-                url: format!("{}/api/v1/downloads/{}", self.state.public_url, l.token),
+                url: crate::urls::download(&self.state.public_url, &l.token),
                 expires_at: l.expires_at,
             })
         } else {
@@ -306,7 +306,7 @@ impl OrdersApi {
         let id: OrderId = order_id.0.parse()?;
         match self.state.engine.downloads().fresh_link(&auth.0, id).await? {
             Some(l) => Ok(FreshLink::Created(Json(DownloadDto {
-                url: format!("{}/api/v1/downloads/{}", self.state.public_url, l.token),
+                url: crate::urls::download(&self.state.public_url, &l.token),
                 expires_at: l.expires_at,
             }))),
             None => Ok(FreshLink::Preparing(Json(serde_json::json!({ "status": "preparing" })))),
