@@ -14,4 +14,9 @@ pub mod serve;
 pub mod urls;
 
 pub use app::{AppState, Running, start};
+
+/// The README's Rust examples, compiled by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
 pub use config::Config;
