@@ -102,7 +102,8 @@ pub struct IdempotentReply {
 /// Methods that change state and emit an event take the jobs to enqueue and
 /// write them in the same transaction (the outbox): an event is never
 /// emitted for a change that rolled back, and never lost for one that
-/// committed. Implementations: `SqliteStore` (and `PgStore` later).
+/// committed. Implementations: `SqliteStore` and `PgStore` (crate
+/// `proofsheet-storage`).
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
     /// Checks the connection (readiness).
