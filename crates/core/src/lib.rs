@@ -53,6 +53,7 @@ mod store;
 pub mod testkit;
 mod thumbnails;
 mod user;
+mod users;
 mod verify;
 mod worker;
 
@@ -84,5 +85,6 @@ pub use scheduler::{Periodic, Policy, Scheduler, TickRun, parse_schedule};
 pub use store::{AlbumFilter, IdempotentReply, MetadataStore, OrderChange, OrderFilter, SalesRow, ScheduledRun};
 pub use thumbnails::Thumbnails;
 pub use user::{Email, Role, Session, User, validate_name};
+pub use users::{NewUser, SignedIn, Users, hash_password, token_hash};
 pub use verify::{EMAIL_TOKEN_TTL_DAYS, EmailVerification};
 pub use worker::{Ran, Worker};

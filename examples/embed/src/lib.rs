@@ -11,8 +11,8 @@ use std::{path::Path, sync::Arc};
 
 use anyhow::Context;
 use proofsheet_core::{
-    Backends, Email, Money, NewAlbum, OrderStatus, PageRequest, PaymentEvent, PaymentOutcome, Photo, PhotoStatus,
-    Proofsheet, Role, Settings, SystemClock, User, UserId, Visibility, Worker,
+    Backends, Money, NewAlbum, NewUser, OrderStatus, PageRequest, PaymentEvent, PaymentOutcome, Photo, PhotoStatus,
+    Proofsheet, Role, Settings, SystemClock, User, Visibility, Worker,
 };
 use proofsheet_imaging::{ImagePipeline, PipelineConfig};
 use proofsheet_payments::TestGateway;
@@ -54,25 +54,7 @@ impl Shop {
             notifier: Arc::new(proofsheet_core::LogNotifier),
         };
         let engine = Proofsheet::new(backends, Settings::default(), b"embedded example link secret".to_vec())?;
-        let email: Email = "studio@example.test".parse()?;
-        let meta = &engine.backends().metadata;
-        let photographer = match meta.user_by_email(&email).await? {
-            Some((u, _)) => u,
-            None => {
-                let u = User {
-                    id: UserId::new(),
-                    email,
-                    name: "Studio".into(),
-                    surname: "Owner".into(),
-                    role: Role::Photographer,
-                    email_verified: true,
-                    created_at: engine.backends().clock.now(),
-                };
-                // This backend has its own login; no password is kept here.
-                meta.insert_user(&u, "!").await?;
-                u
-            }
-        };
+        let photographer = account(&engine, "studio@example.test", Role::Photographer, "Studio").await?;
         Ok(Shop { engine, photographer })
     }
 
@@ -123,24 +105,7 @@ impl Shop {
     /// paid as a gateway would, builds the zip, and returns the download
     /// token and the zip's size.
     pub async fn sell(&self, client_email: &str, imported: &Imported) -> anyhow::Result<(String, u64)> {
-        let email: Email = client_email.parse()?;
-        let meta = &self.engine.backends().metadata;
-        let client = match meta.user_by_email(&email).await? {
-            Some((u, _)) => u,
-            None => {
-                let u = User {
-                    id: UserId::new(),
-                    email,
-                    name: "A".into(),
-                    surname: "Client".into(),
-                    role: Role::Client,
-                    email_verified: true,
-                    created_at: self.engine.backends().clock.now(),
-                };
-                meta.insert_user(&u, "!").await?;
-                u
-            }
-        };
+        let client = account(&self.engine, client_email, Role::Client, "A").await?;
         let ids: Vec<_> = imported.ready.iter().map(|p| p.id).collect();
         let order = self.engine.checkout().create_order(&client, imported.album, &ids).await?;
         let event = PaymentEvent {
@@ -158,4 +123,20 @@ impl Shop {
         let size = self.engine.downloads().check(&link.token).await?.zip_size;
         Ok((link.token, size))
     }
+}
+
+/// The account of `email`, made on first use (this backend vouches for the
+/// address), then signed in through the users service as a login form
+/// would: the session's token is what a web front end would keep.
+async fn account(engine: &Proofsheet, email: &str, role: Role, name: &str) -> anyhow::Result<User> {
+    const PASSWORD: &str = "embedded example password";
+    let users = engine.users();
+    let new = NewUser { email, password: PASSWORD, name, surname: "Example", role };
+    match users.register(new, true).await {
+        Err(e) if e.code() != "email_taken" => return Err(e.into()),
+        _ => {}
+    }
+    let session = users.sign_in(email, PASSWORD, chrono::Duration::hours(1)).await?.context("the account signs in")?;
+    anyhow::ensure!(users.authenticate(&session.token).await?.is_some(), "the session works");
+    Ok(session.user)
 }

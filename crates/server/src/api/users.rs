@@ -4,13 +4,10 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
-use proofsheet_core::{Email, Error, NewJob, Notification, Role, Session, Task, User, UserId, validate_name};
+use proofsheet_core::{Error, NewUser, Role, SignedIn, User};
 
 use super::{ApiTags, error::ApiError, model::*};
-use crate::{
-    app::AppState,
-    auth::{BearerAuth, hash_password, new_token, token_hash, verify_password},
-};
+use crate::{app::AppState, auth::BearerAuth};
 
 /// Users and sessions.
 pub struct UsersApi {
@@ -39,17 +36,10 @@ enum NoContent {
     Done,
 }
 
-fn check_password(p: &str) -> Result<(), Error> {
-    if !(8..=256).contains(&p.chars().count()) {
-        return Err(Error::invalid("weak_password", "a password has 8 to 256 characters"));
-    }
-    Ok(())
-}
-
-/// Registers a user (also used by `proofsheet admin create-user`, which
-/// vouches for the address: `verified`). An unverified user is mailed a
-/// verification link. `Conflict("email_taken")` when the address has an
-/// account (the REST API hides that; the command line says it).
+/// Registers a user as an operator does (`proofsheet admin create-user`,
+/// which vouches for the address): `Conflict("email_taken")` when the
+/// address has an account. The REST API goes through
+/// [`proofsheet_core::Users::sign_up`], which never tells.
 pub async fn register(
     state: &AppState,
     email: &str,
@@ -59,32 +49,7 @@ pub async fn register(
     role: Role,
     verified: bool,
 ) -> Result<User, Error> {
-    let user = new_user(state, email, name, surname, role, verified)?;
-    check_password(password)?;
-    let hash = hash_password(password.to_owned()).await?;
-    state.engine.backends().metadata.insert_user(&user, &hash).await?;
-    tracing::info!(user_id = %user.id, role = role.as_str(), "user registered");
-    state.engine.email_verification().send(&user).await?;
-    Ok(user)
-}
-
-fn new_user(
-    state: &AppState,
-    email: &str,
-    name: &str,
-    surname: &str,
-    role: Role,
-    verified: bool,
-) -> Result<User, Error> {
-    Ok(User {
-        id: UserId::new(),
-        email: email.parse()?,
-        name: validate_name("name", name)?,
-        surname: validate_name("surname", surname)?,
-        role,
-        email_verified: verified,
-        created_at: state.engine.backends().clock.now(),
-    })
+    state.engine.users().register(NewUser { email, password, name, surname, role }, verified).await
 }
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Users")]
@@ -97,22 +62,9 @@ impl UsersApi {
             RegistrationRole::Photographer => Role::Photographer,
             RegistrationRole::Client => Role::Client,
         };
-        match register(&self.state, &b.email, &b.password, &b.name, &b.surname, role, false).await {
-            Ok(user) => Ok(Created::Created(Json(user.into()))),
-            Err(e) if e.code() == "email_taken" => {
-                // Registration never tells whether an address has an
-                // account: the answer looks like a new (unverified) user,
-                // and the address's owner is told by mail instead.
-                let stand_in = new_user(&self.state, &b.email, &b.name, &b.surname, role, false)?;
-                let engine = &self.state.engine;
-                let notice = Notification::AccountExists { to: stand_in.email.clone() };
-                let job = NewJob::now(Task::Notify { notification: notice }, engine.backends().clock.now());
-                engine.backends().queue.enqueue(&job).await?;
-                tracing::info!(target: "audit", action = "register", result = "address_taken", "registration for a taken address");
-                Ok(Created::Created(Json(stand_in.into())))
-            }
-            Err(e) => Err(e.into()),
-        }
+        let new = NewUser { email: &b.email, password: &b.password, name: &b.name, surname: &b.surname, role };
+        let user = self.state.engine.users().sign_up(new).await?;
+        Ok(Created::Created(Json(user.into())))
     }
 
     /// Sign in: returns a bearer token.
@@ -122,7 +74,6 @@ impl UsersApi {
         body: Json<SessionRequest>,
         req: &poem::Request,
     ) -> Result<Created<SessionDto>, ApiError> {
-        let meta = &self.state.engine.backends().metadata;
         let signins = self.state.limits.signins();
         let ip = crate::limits::client_ip(req);
         let account = body.email.trim().to_owned();
@@ -136,16 +87,8 @@ impl UsersApi {
                 retry_after: wait,
             }));
         }
-        let found = match body.email.parse::<Email>() {
-            Ok(email) => meta.user_by_email(&email).await?,
-            Err(_) => None,
-        };
-        let (user, hash) = match found {
-            Some((u, h)) => (Some(u), Some(h)),
-            None => (None, None),
-        };
-        let ok = verify_password(body.0.password.into(), hash).await?;
-        let Some(user) = user.filter(|_| ok) else {
+        let ttl = Duration::hours(self.state.config.sessions.ttl_hours as i64);
+        let Some(signed_in) = self.state.engine.users().sign_in(&body.email, &body.password, ttl).await? else {
             signins.failed(&account, ip);
             tracing::info!(target: "audit", action = "sign_in", account = ?logged, result = "refused", "sign-in refused");
             return Err(ApiError::Unauthorized(Json(super::error::ErrorBody {
@@ -153,12 +96,8 @@ impl UsersApi {
                 message: "wrong e-mail address or password".into(),
             })));
         };
-        let now = self.state.engine.backends().clock.now();
-        let (token, token_hash) = new_token();
-        let expires_at = now + Duration::hours(self.state.config.sessions.ttl_hours as i64);
-        meta.insert_session(&Session { token_hash, user_id: user.id, expires_at, created_at: now }).await?;
         signins.succeeded(&account, ip);
-        tracing::info!(target: "audit", action = "sign_in", user_id = %user.id, result = "ok", "signed in");
+        let SignedIn { token, expires_at, .. } = signed_in;
         Ok(Created::Created(Json(SessionDto { token, expires_at })))
     }
 
@@ -172,7 +111,7 @@ impl UsersApi {
             .and_then(|v| v.get(7..))
             .unwrap_or_default()
             .trim();
-        self.state.engine.backends().metadata.delete_session(&token_hash(token)).await?;
+        self.state.engine.users().sign_out(token).await?;
         tracing::info!(user_id = %auth.0.id, "signed out");
         Ok(NoContent::Done)
     }

@@ -55,7 +55,7 @@ async fn world(app: &TestApp) -> World {
         email_verified: true,
         created_at: chrono::Utc::now(),
     };
-    let hash = proofsheet_server::auth::hash_password("correct horse".into()).await.unwrap();
+    let hash = proofsheet_core::hash_password("correct horse".into()).await.unwrap();
     meta.insert_user(&admin, &hash).await.unwrap();
     let jobs = app.server.state.engine.backends().queue.list_jobs(None, proofsheet_core::PageRequest::first()).await;
     let job = jobs.unwrap().items[0].id.to_string();
