@@ -237,24 +237,11 @@ impl Albums<'_> {
     #[instrument(skip_all, fields(album_id = %id))]
     pub async fn delete(&self, user: &User, id: AlbumId) -> Result<()> {
         let album = self.get_owned(user, id).await?;
-        let held = self.0.held_photos(album.id).await?;
         // Metadata first: once the rows are gone nothing links to the blobs,
         // and a crash between the two leaves only orphans for clean-up.
         self.0.meta().delete_album(album.id).await?;
-        let prefix = &album.storage_prefix;
-        if held.is_empty() {
-            self.0.blobs().delete_prefix(prefix).await?;
-        } else {
-            let keep: std::collections::HashSet<String> =
-                held.iter().map(|photo| Photo::original_key(prefix, *photo)).collect();
-            for key in self.0.blobs().list(prefix).await? {
-                if !keep.contains(&key) {
-                    self.0.blobs().delete(&key).await?;
-                }
-            }
-            tracing::info!(held = keep.len(), "originals kept: orders within their download window hold them");
-        }
-        tracing::info!("album deleted");
+        let held = self.0.delete_album_blobs(&album).await?;
+        tracing::info!(held, "album deleted; originals within a download window kept");
         Ok(())
     }
 

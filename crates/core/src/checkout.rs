@@ -194,7 +194,9 @@ impl Checkout<'_> {
         let previous = previous.filter(|(name, _)| *name == gateway.name()).map(|(_, reference)| reference);
         let idempotency_key = match previous {
             None => format!("proofsheet-checkout-{}", order.id),
-            Some(reference) => format!("proofsheet-checkout-{}-after-{}", order.id, short_hash(reference)),
+            Some(reference) => {
+                format!("proofsheet-checkout-{}-after-{}", order.id, crate::render::short_digest(reference.as_bytes()))
+            }
         };
         let request = CheckoutRequest {
             order: &order,
@@ -319,10 +321,4 @@ impl Checkout<'_> {
             }
         }
     }
-}
-
-/// Sixteen hex digits of SHA-256: an idempotency key part of fixed length.
-fn short_hash(text: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
 }

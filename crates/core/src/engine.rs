@@ -180,6 +180,26 @@ impl Proofsheet {
         &self.inner.render_budget
     }
 
+    /// Deletes every blob of `album` (originals, previews, thumbnails)
+    /// except the originals its buyers still hold; returns how many were
+    /// kept. Album deletion and the expiry purge both go through here.
+    pub(crate) async fn delete_album_blobs(&self, album: &crate::Album) -> Result<usize> {
+        let held = self.held_photos(album.id).await?;
+        let prefix = &album.storage_prefix;
+        if held.is_empty() {
+            self.blobs().delete_prefix(prefix).await?;
+            return Ok(0);
+        }
+        let keep: std::collections::HashSet<String> =
+            held.iter().map(|photo| crate::Photo::original_key(prefix, *photo)).collect();
+        for key in self.blobs().list(prefix).await? {
+            if !keep.contains(&key) {
+                self.blobs().delete(&key).await?;
+            }
+        }
+        Ok(keep.len())
+    }
+
     pub(crate) fn share_notices(&self) -> &ShareNotices {
         &self.inner.share_notices
     }

@@ -167,7 +167,12 @@ pub trait Watermark: Send + Sync + 'static {
 /// renderer's default): refresh jobs carry it, so a job queued for a
 /// watermark that has changed since knows a newer job will do its work.
 pub fn watermark_version(choice: Option<&WatermarkChoice>) -> String {
+    short_digest(&serde_json::to_vec(&choice).expect("a watermark serialises"))
+}
+
+/// Sixteen hex digits of SHA-256: a short, fixed-length name for `data`
+/// (watermark versions, idempotency key parts).
+pub(crate) fn short_digest(data: &[u8]) -> String {
     use sha2::Digest;
-    let json = serde_json::to_vec(&choice).expect("a watermark serialises");
-    sha2::Sha256::digest(&json)[..8].iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(data)[..8].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -251,16 +251,7 @@ impl Scheduler {
                         // that claims to be whole.
                         // Originals bought within the download window stay for
                         // their buyers; clean-up removes them once released.
-                        let held = self.engine.held_photos(album.id).await?;
-                        let prefix = &album.storage_prefix;
-                        b.blobs.delete_prefix(&format!("{prefix}/previews")).await?;
-                        b.blobs.delete_prefix(&format!("{prefix}/thumbnails")).await?;
-                        for key in b.blobs.list(&format!("{prefix}/originals")).await? {
-                            let photo = key.rsplit('/').next().and_then(|id| id.parse::<crate::PhotoId>().ok());
-                            if !photo.is_some_and(|p| held.contains(&p)) {
-                                b.blobs.delete(&key).await?;
-                            }
-                        }
+                        self.engine.delete_album_blobs(&album).await?;
                         b.metadata.mark_album_purged(album.id, now).await?;
                         tracing::info!(album_id = %album.id, "expired album purged");
                         n += 1;

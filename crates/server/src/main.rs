@@ -262,8 +262,20 @@ async fn main() -> anyhow::Result<()> {
             let role: Role = role.parse().context("--role")?;
             let state = app::build_state(config, String::new(), Arc::new(SystemClock)).await?;
             // The operator vouches for the address: the account is verified.
-            let user =
-                proofsheet_server::api::users::register(&state, &email, &password, &name, &surname, role, true).await?;
+            let user = state
+                .engine
+                .users()
+                .register(
+                    proofsheet_core::NewUser {
+                        email: &email,
+                        password: &password,
+                        name: &name,
+                        surname: &surname,
+                        role,
+                    },
+                    true,
+                )
+                .await?;
             println!("created {} {} ({})", role.as_str(), user.email, user.id);
         }
         Command::Admin { command: AdminCommand::VerifyEmail { email } } => {

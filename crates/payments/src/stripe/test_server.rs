@@ -156,24 +156,21 @@ impl StripeTestServer {
         let session = st.sessions.get(session_id).unwrap_or_else(|| panic!("no session {session_id}")).clone();
         let intent = st.intents.entry(session_id.to_owned()).or_insert_with(|| format!("pi_{}", random_id())).clone();
         let (kind_name, object) = match kind {
-            StripeEventKind::Completed | StripeEventKind::CompletedUnpaid | StripeEventKind::AsyncSucceeded => {
+            StripeEventKind::Completed
+            | StripeEventKind::CompletedUnpaid
+            | StripeEventKind::AsyncSucceeded
+            | StripeEventKind::AsyncFailed => {
                 let mut s = session.clone();
                 s["status"] = json!("complete");
                 s["payment_intent"] = json!(intent);
-                let paid = kind != StripeEventKind::CompletedUnpaid;
+                let paid = matches!(kind, StripeEventKind::Completed | StripeEventKind::AsyncSucceeded);
                 s["payment_status"] = json!(if paid { "paid" } else { "unpaid" });
                 let name = match kind {
                     StripeEventKind::AsyncSucceeded => "checkout.session.async_payment_succeeded",
+                    StripeEventKind::AsyncFailed => "checkout.session.async_payment_failed",
                     _ => "checkout.session.completed",
                 };
                 (name, s)
-            }
-            StripeEventKind::AsyncFailed => {
-                let mut s = session.clone();
-                s["status"] = json!("complete");
-                s["payment_intent"] = json!(intent);
-                s["payment_status"] = json!("unpaid");
-                ("checkout.session.async_payment_failed", s)
             }
             StripeEventKind::Expired => {
                 let mut s = session.clone();
@@ -199,10 +196,7 @@ impl StripeTestServer {
                 ("charge.refunded", c)
             }
         };
-        let mut object = object;
-        if let Some(o) = object.as_object_mut() {
-            o.remove("__payment_intent_metadata");
-        }
+        let object = public(&object);
         let mut event = fixtures["event"].clone();
         event["id"] = json!(format!("evt_{}", random_id()));
         event["type"] = json!(kind_name);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
-use proofsheet_core::{Error, NewUser, Role, SignedIn, User};
+use proofsheet_core::{NewUser, Role, SignedIn};
 
 use super::{ApiTags, error::ApiError, model::*};
 use crate::{app::AppState, auth::BearerAuth};
@@ -34,22 +34,6 @@ enum NoContent {
     /// Done.
     #[oai(status = 204)]
     Done,
-}
-
-/// Registers a user as an operator does (`proofsheet admin create-user`,
-/// which vouches for the address): `Conflict("email_taken")` when the
-/// address has an account. The REST API goes through
-/// [`proofsheet_core::Users::sign_up`], which never tells.
-pub async fn register(
-    state: &AppState,
-    email: &str,
-    password: &str,
-    name: &str,
-    surname: &str,
-    role: Role,
-    verified: bool,
-) -> Result<User, Error> {
-    state.engine.users().register(NewUser { email, password, name, surname, role }, verified).await
 }
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Users")]
