@@ -77,13 +77,25 @@ fn engine_over(
     clock: Arc<dyn Clock>,
     settings: Settings,
 ) -> Proofsheet {
+    engine_packing(store, blobs, renderer, Arc::new(ZipPackager), clock, settings)
+}
+
+/// [`engine_over`] with a packager of the test's own.
+fn engine_packing(
+    store: Arc<SqliteStore>,
+    blobs: Arc<dyn BlobStore>,
+    renderer: Arc<dyn PreviewRenderer>,
+    packager: Arc<dyn Packager>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+) -> Proofsheet {
     Proofsheet::new(
         Backends {
             metadata: store.clone(),
             queue: store,
             blobs,
             renderer,
-            packager: Arc::new(ZipPackager),
+            packager,
             gateways: vec![Arc::new(TestGateway::new(b"s".to_vec(), "http://x"))],
             clock,
             notifier: Arc::new(LogNotifier),
@@ -378,21 +390,14 @@ impl Packager for SlowZip {
 async fn a_zip_job_ten_leases_long_is_built_once() {
     let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
     let zip = Arc::new(SlowZip { delay: std::time::Duration::from_secs(3), attempts: AtomicU32::new(0) });
-    let engine = Proofsheet::new(
-        Backends {
-            metadata: store.clone(),
-            queue: store.clone(),
-            blobs: Arc::new(OpendalBlobStore::memory().unwrap()),
-            renderer: Arc::new(ImagePipeline::new(PipelineConfig::default()).unwrap()),
-            packager: zip.clone(),
-            gateways: vec![Arc::new(TestGateway::new(b"s".to_vec(), "http://x"))],
-            clock: Arc::new(SystemClock),
-            notifier: Arc::new(LogNotifier),
-        },
+    let engine = engine_packing(
+        store.clone(),
+        Arc::new(OpendalBlobStore::memory().unwrap()),
+        Arc::new(ImagePipeline::new(PipelineConfig::default()).unwrap()),
+        zip.clone(),
+        Arc::new(SystemClock),
         Settings { job_lease: Duration::milliseconds(300), ..Settings::default() },
-        b"0123456789abcdef0123".to_vec(),
-    )
-    .unwrap();
+    );
     let (_, album, photo) = upload_one(&engine, &store, 320).await;
     Worker::new(engine.clone()).drain().await.unwrap();
     let cl = testkit::user("cl@w.test", Role::Client);

@@ -347,18 +347,8 @@ async fn a_refusing_object_store_answers_503_and_keeps_nothing() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", closed.local_addr().unwrap());
     drop(closed); // nothing listens there now: connections are refused
-    let app = TestApp::start_with(|c| {
-        c.storage.kind = "s3".into();
-        c.storage.s3 = proofsheet_server::config::S3Config {
-            endpoint: Some(endpoint.clone()),
-            bucket: "refusing".into(),
-            access_key_id: Some(serde_json::from_value(serde_json::json!("test-key")).unwrap()),
-            secret_access_key: Some(serde_json::from_value(serde_json::json!("test-secret")).unwrap()),
-            retries: 1, // the default 4 back off for 15 s per call
-            ..Default::default()
-        };
-    })
-    .await;
+    // One retry: the default 4 back off for 15 s per call.
+    let app = TestApp::start_with(|c| s3_at(c, &endpoint, 60, 1)).await;
     let ph = app.user("ph@s3down.test", "photographer").await;
     let album = app.album(&ph, "public", None).await;
     let r = app.upload(&ph, &album, "a.jpg", common::jpeg(320, 240, 1, true)).await;
@@ -393,19 +383,7 @@ async fn a_hanging_object_store_times_out_into_a_503() {
             keep.lock().unwrap().push(socket); // read nothing, answer nothing
         }
     });
-    let app = TestApp::start_with(|c| {
-        c.storage.kind = "s3".into();
-        c.storage.s3 = proofsheet_server::config::S3Config {
-            endpoint: Some(endpoint.clone()),
-            bucket: "silent".into(),
-            access_key_id: Some(serde_json::from_value(serde_json::json!("test-key")).unwrap()),
-            secret_access_key: Some(serde_json::from_value(serde_json::json!("test-secret")).unwrap()),
-            timeout_seconds: 1,
-            retries: 1,
-            ..Default::default()
-        };
-    })
-    .await;
+    let app = TestApp::start_with(|c| s3_at(c, &endpoint, 1, 1)).await;
     let ph = app.user("ph@s3hang.test", "photographer").await;
     let album = app.album(&ph, "public", None).await;
     let upload = app.upload(&ph, &album, "a.jpg", common::jpeg(320, 240, 1, true));
@@ -419,6 +397,20 @@ async fn a_hanging_object_store_times_out_into_a_503() {
     assert!(photos["items"].as_array().unwrap().is_empty(), "no photo was made");
     accepting.abort();
     app.server.shutdown().await;
+}
+
+/// Points the blob store at an S3 endpoint with this timeout and retry count.
+fn s3_at(c: &mut proofsheet_server::Config, endpoint: &str, timeout_seconds: u64, retries: usize) {
+    c.storage.kind = "s3".into();
+    c.storage.s3 = proofsheet_server::config::S3Config {
+        endpoint: Some(endpoint.to_owned()),
+        bucket: "unreachable".into(),
+        access_key_id: Some(serde_json::from_value(serde_json::json!("test-key")).unwrap()),
+        secret_access_key: Some(serde_json::from_value(serde_json::json!("test-secret")).unwrap()),
+        timeout_seconds,
+        retries,
+        ..Default::default()
+    };
 }
 
 /// Every file under `dir`.
