@@ -63,6 +63,12 @@ pub struct Album {
     /// When its originals and previews were deleted, after expiry and the
     /// grace period. The metadata stays for reports.
     pub purged_at: Option<DateTime<Utc>>,
+    /// Changes whenever the album or any of its photos change, in the same
+    /// transaction (a store's rule; new albums start at 0). Caches of the
+    /// photo list and its `ETag` compare it, so a reader in any process
+    /// sees the change as soon as it commits.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// How a caller relates to an album.

@@ -97,6 +97,7 @@ impl Albums<'_> {
             created_at: now,
             updated_at: now,
             purged_at: None,
+            revision: 0,
         };
         self.0.meta().insert_album(&album).await?;
         tracing::info!(album_id = %album.id, "album created");

@@ -28,6 +28,7 @@ mod album;
 mod albums;
 mod blob;
 mod budget;
+mod cache;
 mod checkout;
 mod clock;
 pub mod context;
@@ -61,6 +62,7 @@ pub use album::{Access, Album, Visibility};
 pub use albums::{AlbumPatch, Albums, NewAlbum, PhotoVariant};
 pub use blob::{BlobStore, BlobWriter, ByteStream, Packager};
 pub use budget::RenderBudget;
+pub use cache::RevisionCache;
 pub use checkout::{Applied, Checkout, IdempotencyKey};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use download::{DownloadLink, LinkSigner};
@@ -77,7 +79,7 @@ pub use page::{Page, PageRequest};
 pub use photo::{Photo, PhotoStatus, sanitize_filename};
 pub use queue::JobQueue;
 pub use render::{
-    ImageFormat, ImageInfo, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark, WatermarkChoice,
+    ImageFormat, ImageInfo, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark, WatermarkChoice, short_digest,
     watermark_version,
 };
 pub use reports::{Reports, SalesReport, SalesTotal};

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use crate::{Error, Result};
 
 /// A request for one page of a list ordered by id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageRequest {
     /// Items per page, 1 to [`PageRequest::MAX_LIMIT`].
     pub limit: u32,

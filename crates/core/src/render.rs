@@ -171,8 +171,8 @@ pub fn watermark_version(choice: Option<&WatermarkChoice>) -> String {
 }
 
 /// Sixteen hex digits of SHA-256: a short, fixed-length name for `data`
-/// (watermark versions, idempotency key parts).
-pub(crate) fn short_digest(data: &[u8]) -> String {
+/// (watermark versions, idempotency key parts, `ETag`s).
+pub fn short_digest(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data)[..8].iter().map(|b| format!("{b:02x}")).collect()
 }

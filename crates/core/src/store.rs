@@ -140,6 +140,11 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// An album by id.
     async fn album(&self, id: AlbumId) -> Result<Option<Album>>;
     /// Saves an album's changed fields.
+    ///
+    /// Rule: this and every write to the album's photos (insert, update,
+    /// render, delete) change [`Album::revision`] in the same transaction,
+    /// so a reader holding a cached photo list knows from the album alone
+    /// whether it is still true.
     async fn update_album(&self, album: &Album) -> Result<()>;
     /// Removes an album and its photo records.
     async fn delete_album(&self, id: AlbumId) -> Result<()>;

@@ -43,6 +43,7 @@ pub fn album(owner: &User, visibility: Visibility, client: Option<&str>) -> Albu
         created_at: SystemClock.now(),
         updated_at: SystemClock.now(),
         purged_at: None,
+        revision: 0,
     }
 }
 
@@ -143,7 +144,8 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         changed.watermark =
             Some(WatermarkChoice::Plugin { plugin: "tiled-text".into(), params: "text=\"ü\";opacity=0.5".into() });
         s.update_album(&changed).await.unwrap();
-        assert_eq!(s.album(private.id).await.unwrap().unwrap(), changed, "{name}: changes round trip");
+        changed.revision += 1;
+        assert_eq!(s.album(private.id).await.unwrap().unwrap(), changed, "{name}: changes round trip, revision bumped");
         let mut text = public.clone();
         text.watermark = Some(WatermarkChoice::Text { text: "STUDIO NORD".into() });
         s.update_album(&text).await.unwrap();
@@ -165,6 +167,26 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         s.update_photo(&ready).await.unwrap();
         assert_eq!(s.photo(p1.id).await.unwrap().unwrap(), ready);
         assert_eq!(s.list_photos(public.id, PageRequest::first()).await.unwrap().items.len(), 2);
+
+        // Every write to an album's photos changes the album's revision.
+        let revision = |id| async move { s.album(id).await.unwrap().unwrap().revision };
+        let before = revision(public.id).await;
+        let extra = photo(public.id);
+        s.insert_photo(&extra, &[]).await.unwrap();
+        let after_insert = revision(public.id).await;
+        assert!(after_insert > before, "{name}: adding a photo changes the revision");
+        assert!(s.mark_photo_rendered(extra.id, 4, 3).await.unwrap());
+        let after_render = revision(public.id).await;
+        assert!(after_render > after_insert, "{name}: rendering changes it");
+        let mut failed = s.photo(extra.id).await.unwrap().unwrap();
+        failed.status = PhotoStatus::Failed;
+        s.update_photo(&failed).await.unwrap();
+        let after_update = revision(public.id).await;
+        assert!(after_update > after_render, "{name}: a status change changes it");
+        s.delete_photo(extra.id).await.unwrap();
+        let after_delete = revision(public.id).await;
+        assert!(after_delete > after_update, "{name}: deleting a photo changes it");
+        assert_eq!(revision(private.id).await, changed.revision, "{name}: other albums keep theirs");
 
         // Rendering is counted once, and only for a processing photo.
         assert!(s.mark_photo_rendered(p2.id, 10, 20).await.unwrap(), "{name}");

@@ -4,6 +4,12 @@
 //! percentiles per kind of request, and every error.
 //!
 //! `cargo run --release -p proofsheet-server --example load -- <base_url> [clients] [seconds]`
+//!
+//! For `benches/lists.sh` it also has two other modes:
+//! - `load seed <base_url> <photos>`: a photographer's public album of
+//!   `<photos>` small ready JPEGs; prints the album id.
+//! - `load hello <addr>`: a poem hello-world on `<addr>`, the yardstick the
+//!   photo list is measured against (same framework and runtime, no work).
 
 use std::{
     collections::BTreeMap,
@@ -62,20 +68,15 @@ async fn timed(samples: &Samples, kind: &'static str, req: reqwest::RequestBuild
     entry.1 += u64::from(!ok);
 }
 
-#[tokio::main]
-async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let base = args.get(1).cloned().unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    let clients: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);
-    let seconds: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(60);
-    let http = Client::builder().pool_max_idle_per_host(clients * 2).build().unwrap();
-    let run = format!("{:x}", std::process::id());
+#[poem::handler]
+fn hello() -> &'static str {
+    "hello, world"
+}
 
-    // A photographer with a public album of 20 ready photos.
-    let ph = token(&http, &base, &format!("ph-{run}@load.test"), "photographer").await;
+async fn create_album(http: &Client, base: &str, token: &str) -> String {
     let album: Value = http
         .post(format!("{base}/api/v1/albums"))
-        .bearer_auth(&ph)
+        .bearer_auth(token)
         .json(&json!({"name": "Load", "visibility": "public", "price_per_photo": {"amount": 300, "currency": "EUR"}}))
         .send()
         .await
@@ -83,19 +84,25 @@ async fn main() {
         .json()
         .await
         .unwrap();
-    let album = album["id"].as_str().unwrap().to_owned();
-    for i in 0..20 {
-        let r = http
-            .post(format!("{base}/api/v1/albums/{album}/photos?filename=seed-{i}.jpg"))
-            .bearer_auth(&ph)
-            .header("content-type", "image/jpeg")
-            .body(jpeg(1600, 1067, i))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    }
-    let photos: Vec<(String, String, String)> = loop {
+    album["id"].as_str().unwrap().to_owned()
+}
+
+async fn upload(http: &Client, base: &str, token: &str, album: &str, name: &str, body: Vec<u8>) {
+    let r = http
+        .post(format!("{base}/api/v1/albums/{album}/photos?filename={name}"))
+        .bearer_auth(token)
+        .header("content-type", "image/jpeg")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "upload {name}: {}", r.status());
+}
+
+/// Waits until the album has `count` photos (up to 200), all ready; returns
+/// (id, preview URL, thumbnail URL) of each.
+async fn wait_ready(http: &Client, base: &str, album: &str, count: usize) -> Vec<(String, String, String)> {
+    loop {
         let v: Value = http
             .get(format!("{base}/api/v1/albums/{album}/photos?limit=200"))
             .send()
@@ -105,8 +112,8 @@ async fn main() {
             .await
             .unwrap();
         let items = v["items"].as_array().unwrap();
-        if items.iter().all(|p| p["status"] == "ready") {
-            break items
+        if items.len() >= count.min(200) && items.iter().all(|p| p["status"] == "ready") {
+            return items
                 .iter()
                 .map(|p| {
                     let s = |k: &str| p[k].as_str().unwrap().to_owned();
@@ -115,7 +122,46 @@ async fn main() {
                 .collect();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("hello") => {
+            let app = poem::Route::new().at("/", poem::get(hello));
+            poem::Server::new(poem::listener::TcpListener::bind(args[2].clone())).run(app).await.unwrap();
+            return;
+        }
+        Some("seed") => {
+            let (http, base) = (Client::new(), &args[2]);
+            let count: usize = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(100);
+            let ph = token(&http, base, &format!("lists-{:x}@load.test", std::process::id()), "photographer").await;
+            let album = create_album(&http, base, &ph).await;
+            let image = jpeg(320, 213, 7);
+            for i in 0..count {
+                upload(&http, base, &ph, &album, &format!("photo-{i:04}.jpg"), image.clone()).await;
+            }
+            wait_ready(&http, base, &album, count).await;
+            println!("{album}");
+            return;
+        }
+        _ => {}
+    }
+    let base = args.get(1).cloned().unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let clients: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);
+    let seconds: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(60);
+    let http = Client::builder().pool_max_idle_per_host(clients * 2).build().unwrap();
+    let run = format!("{:x}", std::process::id());
+
+    // A photographer with a public album of 20 ready photos.
+    let ph = token(&http, &base, &format!("ph-{run}@load.test"), "photographer").await;
+    let album = create_album(&http, &base, &ph).await;
+    for i in 0..20 {
+        upload(&http, &base, &ph, &album, &format!("seed-{i}.jpg"), jpeg(1600, 1067, i)).await;
+    }
+    let photos = wait_ready(&http, &base, &album, 20).await;
     let mut tokens = Vec::new();
     for c in 0..clients {
         tokens.push(token(&http, &base, &format!("client-{c}-{run}@load.test"), "client").await);

@@ -7,8 +7,8 @@ use hmac::{Hmac, Mac};
 use poem::{EndpointExt, Route, get, middleware::SetHeader, post};
 use poem_openapi::OpenApiService;
 use proofsheet_core::{
-    Backends, Clock, JobQueue, LinkSigner, MetadataStore, PaymentGateway, Periodic, Policy, Proofsheet, Scheduler,
-    Settings, Worker,
+    AlbumId, Backends, Clock, JobQueue, LinkSigner, MetadataStore, PageRequest, PaymentGateway, Periodic, Policy,
+    Proofsheet, Scheduler, Settings, Worker,
 };
 use proofsheet_imaging::ImagePipeline;
 use proofsheet_payments::{StripeConfig, StripeGateway, TestGateway};
@@ -42,6 +42,8 @@ pub struct AppState {
     pub test_gateway: Option<Arc<TestGateway>>,
     /// Rate limits of this process.
     pub limits: Arc<crate::limits::Limits>,
+    /// Serialized photo-list pages, each valid for one album revision.
+    pub photo_pages: proofsheet_core::RevisionCache<(AlbumId, PageRequest), bytes::Bytes>,
 }
 
 /// The server secret: the configured one; else the deployment's, made once
@@ -195,7 +197,8 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
     };
     let engine = Proofsheet::new(backends, settings, link_secret)?;
     let limits = Arc::new(crate::limits::Limits::new(&config.limits));
-    Ok(Arc::new(AppState { engine, config, public_url, test_gateway, limits }))
+    let photo_pages = proofsheet_core::RevisionCache::new(config.server.list_cache_megabytes as usize * 1024 * 1024);
+    Ok(Arc::new(AppState { engine, config, public_url, test_gateway, limits, photo_pages }))
 }
 
 /// The HTTP application: the API, its docs, the gateway pages.

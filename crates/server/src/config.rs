@@ -150,6 +150,10 @@ pub struct ServerConfig {
     /// only callers on the loopback interface (a Prometheus on the same
     /// host or a sidecar), everyone else 403.
     pub metrics_token: Option<Secret>,
+    /// Memory for serialized photo-list pages, in MiB, per api process
+    /// (0: no cache). Each is checked against its album's revision, so a
+    /// change from any process is seen at once.
+    pub list_cache_megabytes: u32,
 }
 
 impl Default for ServerConfig {
@@ -163,6 +167,7 @@ impl Default for ServerConfig {
             idle_timeout_seconds: 60,
             max_connections: 1024,
             metrics_token: None,
+            list_cache_megabytes: 32,
         }
     }
 }

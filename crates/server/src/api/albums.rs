@@ -7,16 +7,21 @@ use futures::StreamExt;
 use poem::{Body, Request};
 use poem_openapi::{
     ApiRequest, ApiResponse, Multipart, OpenApi, Union,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::{Binary, Json},
     types::{MaybeUndefined, multipart::Upload},
 };
 use proofsheet_core::{
     AlbumId, AlbumPatch, ByteStream, Email, Error, Money, NewAlbum, PageRequest, Photo, PhotoId, PhotoVariant, Role,
-    WatermarkChoice,
+    WatermarkChoice, short_digest,
 };
 
-use super::{ApiTags, error::ApiError, model::*};
+use super::{
+    ApiTags,
+    conditional::{JsonBytes, none_match_hits},
+    error::ApiError,
+    model::*,
+};
 use crate::{
     app::AppState,
     auth::{BearerAuth, MaybeAuth},
@@ -70,6 +75,18 @@ enum Image {
     /// (a URL valid for `storage.presign_seconds`).
     #[oai(status = 307)]
     Redirect(#[oai(header = "Location")] String, #[oai(header = "Cache-Control")] String),
+}
+
+/// A page of photos, or word that the client's copy is still good.
+#[derive(ApiResponse)]
+enum PhotoPageReply {
+    /// The page. `ETag` changes whenever the album or any of its photos
+    /// change; send it back in `If-None-Match` to get 304 while it holds.
+    #[oai(status = 200)]
+    Page(JsonBytes<PhotoPage>, #[oai(header = "ETag")] String, #[oai(header = "Cache-Control")] String),
+    /// Not modified since the `ETag` sent in `If-None-Match`.
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String, #[oai(header = "Cache-Control")] String),
 }
 
 /// `multipart/form-data` with one or more `file` parts.
@@ -321,11 +338,29 @@ impl AlbumsApi {
         album_id: Path<String>,
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> Result<Json<PhotoPage>, ApiError> {
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> Result<PhotoPageReply, ApiError> {
         let id: AlbumId = album_id.0.parse()?;
-        let page = self.state.engine.albums().photos(auth.user(), id, Self::page(limit.0, cursor.0)?).await?;
-        let (items, next_cursor) = page_parts(page, |p| PhotoDto::new(p, &self.state.public_url));
-        Ok(Json(PhotoPage { items, next_cursor }))
+        let page = Self::page(limit.0, cursor.0)?;
+        let albums = self.state.engine.albums();
+        // The album decides access, and its revision whether anything in
+        // this page can have changed since a client's copy or ours.
+        let (album, _) = albums.get(auth.user(), id).await?;
+        let etag = format!("\"{}-{}\"", album.revision, short_digest(format!("{id}|{page:?}").as_bytes()));
+        let cache = "private, no-cache".to_owned();
+        if none_match_hits(if_none_match.0.as_deref(), &etag) {
+            return Ok(PhotoPageReply::NotModified(etag, cache));
+        }
+        let key = (id, page);
+        if let Some(body) = self.state.photo_pages.get(&key, album.revision) {
+            return Ok(PhotoPageReply::Page(JsonBytes::from_bytes(body), etag, cache));
+        }
+        let photos = albums.photos(auth.user(), id, page).await?;
+        let (items, next_cursor) = page_parts(photos, |p| PhotoDto::new(p, &self.state.public_url));
+        let body = JsonBytes::encode(&PhotoPage { items, next_cursor });
+        let bytes = body.bytes();
+        self.state.photo_pages.put(key, album.revision, bytes.clone(), bytes.len());
+        Ok(PhotoPageReply::Page(body, etag, cache))
     }
 
     /// The watermarked preview (JPEG).

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1` (see ../shared/API.md).
 
 pub mod albums;
+pub mod conditional;
 pub mod error;
 pub mod model;
 pub mod ops;

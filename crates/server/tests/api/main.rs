@@ -13,6 +13,7 @@ mod bad_input;
 mod cli;
 mod fuzz_regressions;
 mod jobs_service;
+mod lists;
 mod mail;
 mod multi_process;
 mod observability;

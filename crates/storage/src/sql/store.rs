@@ -116,6 +116,7 @@ fn album_from(row: &$row) -> Result<Album> {
         created_at: from_millis(row.get("created_at")),
         updated_at: from_millis(row.get("updated_at")),
         purged_at: row.get::<Option<i64>, _>("purged_at").map(from_millis),
+        revision: row.get::<i64, _>("revision") as u64,
     })
 }
 
@@ -406,7 +407,8 @@ impl MetadataStore for $store {
     async fn update_album(&self, a: &Album) -> Result<()> {
         sqlx::query(
             "UPDATE albums SET name = $1, visibility = $2, client_email = $3, price_amount = $4, price_currency = $5,
-                               expires_at = $6, updated_at = $7, watermark = $9 WHERE id = $8",
+                               expires_at = $6, updated_at = $7, watermark = $9,
+                               revision = revision + 1 WHERE id = $8",
         )
         .bind(&a.name)
         .bind(a.visibility.as_str())
