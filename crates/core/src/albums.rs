@@ -328,6 +328,7 @@ impl Albums<'_> {
             width: None,
             height: None,
             created_at: now,
+            renders: 0,
         };
         let job = NewJob::now(Task::RenderPreview { photo_id: id }, now);
         if let Err(e) = self.0.meta().insert_photo(&photo, &[job]).await {
@@ -354,7 +355,8 @@ impl Albums<'_> {
         Ok((photo, album, access))
     }
 
-    /// Where one image of a photo is stored, if `viewer` may have it.
+    /// Where one image of a photo is stored, if `viewer` may have it (the
+    /// key only this check makes; [`Albums::image_stream`] opens it).
     /// Originals go to the owner only: anyone else gets `NotFound`, as if
     /// it did not exist. Previews exist once the photo is `ready`.
     pub async fn image_key(
@@ -362,7 +364,7 @@ impl Albums<'_> {
         viewer: Option<&User>,
         id: PhotoId,
         variant: PhotoVariant,
-    ) -> Result<(Photo, String)> {
+    ) -> Result<(Photo, ImageKey)> {
         let (photo, album, access) = self.photo(viewer, id).await?;
         if album.purged_at.is_some() {
             return Err(Error::Gone {
@@ -379,27 +381,20 @@ impl Albums<'_> {
             PhotoVariant::Preview => Photo::preview_key(&album.storage_prefix, id),
             PhotoVariant::Thumbnail => Photo::thumbnail_key(&album.storage_prefix, id),
         };
-        Ok((photo, key))
+        Ok((photo, ImageKey(key)))
     }
 
     /// The bytes of one image of a photo (see [`Albums::image_key`]).
     pub async fn image(&self, viewer: Option<&User>, id: PhotoId, variant: PhotoVariant) -> Result<(Photo, Bytes)> {
         let (photo, key) = self.image_key(viewer, id, variant).await?;
-        let bytes = self.0.blobs().get(&key).await?;
+        let bytes = self.0.blobs().get(key.as_str()).await?;
         Ok((photo, bytes))
     }
 
-    /// One image of a photo as a stream, never whole in memory (originals
-    /// may be hundreds of megabytes); see [`Albums::image_key`].
-    pub async fn image_stream(
-        &self,
-        viewer: Option<&User>,
-        id: PhotoId,
-        variant: PhotoVariant,
-    ) -> Result<(Photo, crate::ByteStream)> {
-        let (photo, key) = self.image_key(viewer, id, variant).await?;
-        let body = self.0.blobs().stream(&key, None).await?;
-        Ok((photo, body))
+    /// An image [`Albums::image_key`] allowed, as a stream, never whole in
+    /// memory (originals may be hundreds of megabytes).
+    pub async fn image_stream(&self, key: &ImageKey) -> Result<crate::ByteStream> {
+        self.0.blobs().stream(key.as_str(), None).await
     }
 
     /// Deletes a photo, its previews and its original.
@@ -425,5 +420,17 @@ impl Albums<'_> {
             self.0.blobs().delete(&key).await?;
         }
         Ok(())
+    }
+}
+
+/// Where an image [`Albums::image_key`] allowed is stored. Only that check
+/// makes one, so [`Albums::image_stream`] opens nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageKey(String);
+
+impl ImageKey {
+    /// The object key (for a presigned URL).
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }

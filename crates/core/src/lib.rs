@@ -59,7 +59,7 @@ mod verify;
 mod worker;
 
 pub use album::{Access, Album, Visibility};
-pub use albums::{AlbumPatch, Albums, NewAlbum, PhotoVariant};
+pub use albums::{AlbumPatch, Albums, ImageKey, NewAlbum, PhotoVariant};
 pub use blob::{BlobStore, BlobWriter, ByteStream, Packager};
 pub use budget::RenderBudget;
 pub use cache::RevisionCache;

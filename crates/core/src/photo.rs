@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{AlbumId, Error, PhotoId, Result};
+use crate::{AlbumId, Error, PhotoId, PhotoVariant, Result};
 
 /// Where a photo is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -61,9 +61,23 @@ pub struct Photo {
     pub height: Option<u32>,
     /// When uploaded.
     pub created_at: DateTime<Utc>,
+    /// How many times its preview and thumbnail were stored (0 until the
+    /// first render); it changes whenever they do.
+    #[serde(default)]
+    pub renders: u32,
 }
 
 impl Photo {
+    /// A strong `ETag` for one of its images: previews change with each
+    /// render, an original never does.
+    pub fn etag(&self, variant: PhotoVariant) -> String {
+        match variant {
+            PhotoVariant::Original => "\"original\"".to_owned(),
+            PhotoVariant::Preview => format!("\"preview-{}\"", self.renders),
+            PhotoVariant::Thumbnail => format!("\"thumbnail-{}\"", self.renders),
+        }
+    }
+
     /// Object key of the original.
     pub fn original_key(prefix: &str, id: PhotoId) -> String {
         format!("{prefix}/originals/{id}")

@@ -155,7 +155,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn insert_photo(&self, photo: &Photo, jobs: &[NewJob]) -> Result<()>;
     /// A photo by id.
     async fn photo(&self, id: PhotoId) -> Result<Option<Photo>>;
-    /// Saves a photo's status, reason and size.
+    /// Saves a photo's status, reason, size and render count.
     async fn update_photo(&self, photo: &Photo) -> Result<()>;
     /// Marks a `processing` photo `ready` with its upright size and counts
     /// one rendering; `false` (nothing changed) if it was not processing.

@@ -59,6 +59,7 @@ pub fn photo(album: AlbumId) -> Photo {
         width: None,
         height: None,
         created_at: SystemClock.now(),
+        renders: 0,
     }
 }
 
@@ -193,6 +194,11 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
         assert!(!s.mark_photo_rendered(p2.id, 10, 20).await.unwrap(), "{name}: never twice");
         let p2_ready = s.photo(p2.id).await.unwrap().unwrap();
         assert_eq!((p2_ready.status, p2_ready.width, p2_ready.height), (PhotoStatus::Ready, Some(10), Some(20)));
+        assert_eq!(p2_ready.renders, 1, "{name}: a render is counted");
+        let mut again = p2_ready.clone();
+        again.renders += 1;
+        s.update_photo(&again).await.unwrap();
+        assert_eq!(s.photo(p2.id).await.unwrap().unwrap().renders, 2, "{name}: update_photo saves the count");
 
         // Orders: items round-trip; transitions only move forward, once.
         let o = order(&cl, &public, &[&ready]);

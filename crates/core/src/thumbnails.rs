@@ -89,15 +89,19 @@ impl Thumbnails<'_> {
             // is what fails on it: it is marked, as a new upload would be; a
             // failed one keeps failing with the new reason.
             Rendered::Failed(reason) => return self.mark_failed(id, &reason).await,
-            Rendered::Done(out) if photo.status == PhotoStatus::Failed => {
+            Rendered::Done(out) => {
+                if photo.status == PhotoStatus::Failed {
+                    tracing::info!("a failed photo rendered with the new watermark");
+                }
                 photo.status = PhotoStatus::Ready;
                 photo.failure_reason = None;
                 photo.width = Some(out.width);
                 photo.height = Some(out.height);
+                // New images: their ETags change with the count.
+                photo.renders += 1;
                 meta.update_photo(&photo).await?;
-                tracing::info!("a failed photo rendered with the new watermark");
+                tracing::info!("previews refreshed");
             }
-            Rendered::Done(_) => tracing::info!("previews refreshed"),
         }
         Ok(())
     }

@@ -67,10 +67,14 @@ enum Uploaded {
 enum Image {
     /// A JPEG.
     #[oai(status = 200, content_type = "image/jpeg")]
-    Jpeg(Binary<Body>, #[oai(header = "Cache-Control")] String),
+    Jpeg(Binary<Body>, #[oai(header = "Cache-Control")] String, #[oai(header = "ETag")] String),
     /// A PNG (originals only).
     #[oai(status = 200, content_type = "image/png")]
-    Png(Binary<Body>, #[oai(header = "Cache-Control")] String),
+    Png(Binary<Body>, #[oai(header = "Cache-Control")] String, #[oai(header = "ETag")] String),
+    /// Not modified since the `ETag` sent in `If-None-Match` (a preview's
+    /// changes when it is rendered again, after a watermark change).
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "Cache-Control")] String, #[oai(header = "ETag")] String),
     /// With `storage.presign`: fetch it from the object store at `Location`
     /// (a URL valid for `storage.presign_seconds`).
     #[oai(status = 307)]
@@ -148,14 +152,19 @@ fn drain(body: UploadBody) {
     }
 }
 
-fn image(variant: PhotoVariant, content_type: &str, bytes: Body) -> Image {
-    // Previews may be cached by the browser but not shared caches: they are
-    // behind authorization unless the album is public.
+/// Previews may be cached by the browser but not shared caches: they are
+/// behind authorization unless the album is public.
+fn image_cache(variant: PhotoVariant) -> String {
     let cache = if variant == PhotoVariant::Original { "private, no-store" } else { "private, max-age=3600" };
-    if content_type == "image/png" && variant == PhotoVariant::Original {
-        Image::Png(Binary(bytes), cache.into())
+    cache.to_owned()
+}
+
+fn image(variant: PhotoVariant, photo: &Photo, bytes: Body) -> Image {
+    let etag = photo.etag(variant);
+    if photo.content_type == "image/png" && variant == PhotoVariant::Original {
+        Image::Png(Binary(bytes), image_cache(variant), etag)
     } else {
-        Image::Jpeg(Binary(bytes), cache.into())
+        Image::Jpeg(Binary(bytes), image_cache(variant), etag)
     }
 }
 
@@ -164,22 +173,33 @@ impl AlbumsApi {
         PageRequest::new(limit, cursor.as_deref())
     }
 
-    async fn send_image(&self, auth: MaybeAuth, id: &str, variant: PhotoVariant) -> Result<Image, ApiError> {
+    async fn send_image(
+        &self,
+        auth: MaybeAuth,
+        id: &str,
+        variant: PhotoVariant,
+        if_none_match: Option<&str>,
+    ) -> Result<Image, ApiError> {
         let id: PhotoId = id.parse()?;
         let albums = self.state.engine.albums();
         let storage = &self.state.config.storage;
+        // Access first: an ETag gets a caller who may not see it nothing.
+        let (photo, key) = albums.image_key(auth.user(), id, variant).await?;
         if storage.presign {
-            let (_, key) = albums.image_key(auth.user(), id, variant).await?;
             let ttl = std::time::Duration::from_secs(storage.presign_seconds as u64);
-            if let Some(url) = self.state.engine.backends().blobs.presign_read(&key, ttl).await? {
+            if let Some(url) = self.state.engine.backends().blobs.presign_read(key.as_str(), ttl).await? {
                 return Ok(Image::Redirect(url, "private, no-store".into()));
             }
         }
+        let etag = photo.etag(variant);
+        if none_match_hits(if_none_match, &etag) {
+            return Ok(Image::NotModified(image_cache(variant), etag));
+        }
         // Streamed from the store: an original may be hundreds of MB.
-        let (photo, stream) = albums.image_stream(auth.user(), id, variant).await?;
+        let stream = albums.image_stream(&key).await?;
         let body =
             Body::from_bytes_stream(futures::TryStreamExt::map_err(stream, |e| std::io::Error::other(e.to_string())));
-        Ok(image(variant, &photo.content_type, body))
+        Ok(image(variant, &photo, body))
     }
 }
 
@@ -365,20 +385,35 @@ impl AlbumsApi {
 
     /// The watermarked preview (JPEG).
     #[oai(path = "/photos/:photo_id/preview", method = "get")]
-    async fn preview(&self, auth: MaybeAuth, photo_id: Path<String>) -> Result<Image, ApiError> {
-        self.send_image(auth, &photo_id.0, PhotoVariant::Preview).await
+    async fn preview(
+        &self,
+        auth: MaybeAuth,
+        photo_id: Path<String>,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> Result<Image, ApiError> {
+        self.send_image(auth, &photo_id.0, PhotoVariant::Preview, if_none_match.0.as_deref()).await
     }
 
     /// The watermarked grid thumbnail (JPEG).
     #[oai(path = "/photos/:photo_id/thumbnail", method = "get")]
-    async fn thumbnail(&self, auth: MaybeAuth, photo_id: Path<String>) -> Result<Image, ApiError> {
-        self.send_image(auth, &photo_id.0, PhotoVariant::Thumbnail).await
+    async fn thumbnail(
+        &self,
+        auth: MaybeAuth,
+        photo_id: Path<String>,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> Result<Image, ApiError> {
+        self.send_image(auth, &photo_id.0, PhotoVariant::Thumbnail, if_none_match.0.as_deref()).await
     }
 
     /// The original (owner only; everyone else gets 404).
     #[oai(path = "/photos/:photo_id/original", method = "get")]
-    async fn original(&self, auth: BearerAuth, photo_id: Path<String>) -> Result<Image, ApiError> {
-        self.send_image(MaybeAuth::Bearer(auth), &photo_id.0, PhotoVariant::Original).await
+    async fn original(
+        &self,
+        auth: BearerAuth,
+        photo_id: Path<String>,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> Result<Image, ApiError> {
+        self.send_image(MaybeAuth::Bearer(auth), &photo_id.0, PhotoVariant::Original, if_none_match.0.as_deref()).await
     }
 
     /// Delete a photo with its previews and original (owner).

@@ -86,7 +86,7 @@ async fn lists_follow_changes_from_any_process(a: TestApp) {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let (status, _, page) = get_page(&a, &path, None, Some(&e3)).await;
     assert_eq!((status, names(&page)), (StatusCode::OK, vec!["two.jpg".to_owned()]));
-    // A change to the album itself (its watermark re-renders the photos).
+    // A change to the album itself.
     let (_, e4, _) = get_page(&a, &path, None, None).await;
     let r = b
         .http
@@ -112,4 +112,77 @@ async fn lists_follow_changes_from_any_process(a: TestApp) {
     }
     let (status, _, _) = get_page(&a, &private_path, Some(&ph), Some(&tag)).await;
     assert_eq!(status, StatusCode::NOT_MODIFIED, "the owner's own copy");
+}
+
+async fn get_image(app: &TestApp, url: &str, token: Option<&str>, etag: Option<&str>) -> (StatusCode, String, usize) {
+    let mut req = app.http.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(e) = etag {
+        req = req.header("If-None-Match", e);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let tag = r.headers().get("etag").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (status, tag, r.bytes().await.unwrap().len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_answer_304_until_they_are_rendered_again() {
+    let app = TestApp::start().await;
+    let ph = app.user("ph@images.test", "photographer").await;
+    let album = app.album(&ph, "public", None).await;
+    app.upload(&ph, &album, "one.jpg", jpeg(64, 48, 1, true)).await;
+    let photo = app.wait_processed(&ph, &album, 1).await.remove(0);
+    let thumb = photo["thumbnail_url"].as_str().unwrap().to_owned();
+    let preview = photo["preview_url"].as_str().unwrap().to_owned();
+    let id = photo["id"].as_str().unwrap();
+    let original = app.api(&format!("/photos/{id}/original"));
+
+    let (status, t1, len) = get_image(&app, &thumb, None, None).await;
+    assert!(status == StatusCode::OK && len > 0 && !t1.is_empty(), "{status} {t1}");
+    let (status, p1, _) = get_image(&app, &preview, None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(p1, t1, "each image has its own tag");
+    let (status, tag, len) = get_image(&app, &thumb, None, Some(&t1)).await;
+    assert_eq!((status, tag.as_str(), len), (StatusCode::NOT_MODIFIED, t1.as_str(), 0));
+    let (status, o1, _) = get_image(&app, &original, Some(&ph), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = get_image(&app, &original, Some(&ph), Some(&o1)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED, "an original never changes");
+    let (status, _, _) = get_image(&app, &original, None, Some(&o1)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the original's tag gets a visitor nothing");
+
+    // A new watermark renders the previews again: the old copies are stale.
+    let r = app
+        .http
+        .patch(app.api(&format!("/albums/{album}")))
+        .bearer_auth(&ph)
+        .json(&serde_json::json!({"watermark": {"kind": "text", "text": "NEW MARK"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    app.wait_idle().await;
+    let (status, t2, len) = get_image(&app, &thumb, None, Some(&t1)).await;
+    assert_eq!(status, StatusCode::OK, "the re-rendered thumbnail is sent");
+    assert!(len > 0 && t2 != t1, "{t1} -> {t2}");
+    let (status, _, _) = get_image(&app, &preview, None, Some(&p1)).await;
+    assert_eq!(status, StatusCode::OK, "and the preview");
+    let (status, _, _) = get_image(&app, &thumb, None, Some(&t2)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+
+    // Access first: once the album is private, the tag gets a visitor 404.
+    let r = app
+        .http
+        .patch(app.api(&format!("/albums/{album}")))
+        .bearer_auth(&ph)
+        .json(&serde_json::json!({"visibility": "private"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (status, _, _) = get_image(&app, &thumb, None, Some(&t2)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

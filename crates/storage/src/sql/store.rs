@@ -139,6 +139,7 @@ fn photo_from(row: &$row) -> Result<Photo> {
         failure_reason: row.get("failure_reason"),
         width: row.get::<Option<i64>, _>("width").map(|v| v as u32),
         height: row.get::<Option<i64>, _>("height").map(|v| v as u32),
+        renders: row.get::<i64, _>("render_count") as u32,
         created_at: from_millis(row.get("created_at")),
     })
 }
@@ -503,13 +504,15 @@ impl MetadataStore for $store {
     }
 
     async fn update_photo(&self, p: &Photo) -> Result<()> {
-        sqlx::query("UPDATE photos SET status = $1, failure_reason = $2, width = $3, height = $4, size_bytes = $5 WHERE id = $6")
+        sqlx::query("UPDATE photos SET status = $1, failure_reason = $2, width = $3, height = $4, size_bytes = $5,
+                                  render_count = $7 WHERE id = $6")
             .bind(p.status.as_str())
             .bind(&p.failure_reason)
             .bind(p.width.map(i64::from))
             .bind(p.height.map(i64::from))
             .bind(p.size_bytes as i64)
             .bind(p.id.to_string())
+            .bind(i64::from(p.renders))
             .execute(&self.pool)
             .await
             .map_err(db_err("updating a photo"))?;
