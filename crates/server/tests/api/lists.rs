@@ -17,8 +17,15 @@ async fn lists_follow_changes_from_any_process_on_postgres_and_s3() {
     lists_follow_changes_from_any_process(app).await;
 }
 
-async fn get_page(app: &TestApp, path: &str, token: Option<&str>, etag: Option<&str>) -> (StatusCode, String, Value) {
-    let mut req = app.http.get(app.api(path));
+/// A GET with an optional bearer token and `If-None-Match`; the status
+/// and the `ETag` sent back.
+async fn conditional_get(
+    app: &TestApp,
+    url: &str,
+    token: Option<&str>,
+    etag: Option<&str>,
+) -> (reqwest::Response, StatusCode, String) {
+    let mut req = app.http.get(url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -28,6 +35,11 @@ async fn get_page(app: &TestApp, path: &str, token: Option<&str>, etag: Option<&
     let r = req.send().await.unwrap();
     let status = r.status();
     let tag = r.headers().get("etag").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (r, status, tag)
+}
+
+async fn get_page(app: &TestApp, path: &str, token: Option<&str>, etag: Option<&str>) -> (StatusCode, String, Value) {
+    let (r, status, tag) = conditional_get(app, &app.api(path), token, etag).await;
     if status == StatusCode::OK || status == StatusCode::NOT_MODIFIED {
         assert_eq!(r.headers()["cache-control"], "private, no-cache", "{path}");
     }
@@ -115,16 +127,7 @@ async fn lists_follow_changes_from_any_process(a: TestApp) {
 }
 
 async fn get_image(app: &TestApp, url: &str, token: Option<&str>, etag: Option<&str>) -> (StatusCode, String, usize) {
-    let mut req = app.http.get(url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(e) = etag {
-        req = req.header("If-None-Match", e);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let tag = r.headers().get("etag").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let (r, status, tag) = conditional_get(app, url, token, etag).await;
     (status, tag, r.bytes().await.unwrap().len())
 }
 
