@@ -75,10 +75,21 @@ impl std::fmt::Debug for LinkSigner {
     }
 }
 
+impl From<Vec<u8>> for LinkSigner {
+    fn from(secret: Vec<u8>) -> Self {
+        Self::new(secret)
+    }
+}
+
 impl LinkSigner {
     /// A signer over a server secret (at least 32 bytes recommended).
     pub fn new(secret: impl Into<Vec<u8>>) -> Self {
         Self { secret: secret.into() }
+    }
+
+    /// Whether the secret is too short to sign with (under 16 bytes).
+    pub fn is_weak(&self) -> bool {
+        self.secret.len() < 16
     }
 
     /// The token for a link.

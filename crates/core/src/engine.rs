@@ -126,17 +126,18 @@ pub struct Proofsheet {
 }
 
 impl Proofsheet {
-    /// Assembles an engine. `link_secret` signs download tokens: keep it
-    /// stable across restarts and shared by all processes, or links die.
-    pub fn new(backends: Backends, settings: Settings, link_secret: impl Into<Vec<u8>>) -> Result<Self> {
-        let link_secret = link_secret.into();
-        if link_secret.len() < 16 {
+    /// Assembles an engine. `links` (a [`LinkSigner`], or its secret as
+    /// bytes) signs download tokens: keep its secret stable across restarts
+    /// and shared by all processes, or links die. A notifier that writes
+    /// download links into mail holds a clone of the same signer.
+    pub fn new(backends: Backends, settings: Settings, links: impl Into<LinkSigner>) -> Result<Self> {
+        let links = links.into();
+        if links.is_weak() {
             return Err(Error::invalid("weak_secret", "the link secret must be at least 16 bytes"));
         }
         if backends.gateways.is_empty() {
             return Err(Error::invalid("no_gateway", "at least one payment gateway is needed"));
         }
-        let links = LinkSigner::new(link_secret);
         let render_budget = crate::RenderBudget::new(settings.render_budget_pixels);
         let share_notices = ShareNotices::default();
         Ok(Proofsheet { inner: Arc::new(Inner { backends, settings, links, share_notices, render_budget }) })

@@ -190,6 +190,47 @@ impl Scheduler {
         Ok(runs)
     }
 
+    /// The scheduler loop, until `stop` turns `true`: every `tick`, takes
+    /// (or renews) the `scheduler` lease in the job queue; the holder runs
+    /// the periodic tasks that are due ([`Scheduler::tick`]). A process
+    /// that dies lets the lease lapse (three ticks) and another scheduler
+    /// takes over; even two holders at once would run each period once
+    /// (runs are claimed). What an embedder spawns beside its workers.
+    pub async fn run_loop(mut self, tick: std::time::Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let holder = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let lease = chrono::Duration::from_std(tick * 3).unwrap_or(chrono::Duration::seconds(30));
+        let mut held = false;
+        loop {
+            let backends = self.engine.backends();
+            let now = backends.clock.now();
+            match backends.queue.acquire_lease("scheduler", &holder, now + lease, now).await {
+                Ok(true) => {
+                    if !held {
+                        tracing::info!(%holder, "this process is now the scheduler");
+                        held = true;
+                    }
+                    match self.tick().await {
+                        Ok(runs) => {
+                            for r in runs {
+                                tracing::info!(task = r.task.name(), outcome = ?r.outcome, "periodic task ran");
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "scheduler tick failed"),
+                    }
+                }
+                Ok(false) => held = false,
+                Err(e) => tracing::error!(error = %e, "scheduler could not reach the database"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(tick) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+    }
+
     /// Runs one task now, as an operator asks (`proofsheet jobs run`), and
     /// records the run like a scheduled one, fired now.
     pub async fn run_now(&self, task: Periodic) -> Result<TickRun> {

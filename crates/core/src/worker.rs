@@ -175,6 +175,27 @@ impl Worker {
         }
     }
 
+    /// Spawns `concurrency` (at least one) worker loops ([`Worker::run`])
+    /// on the current Tokio runtime; they end when `stop` turns `true`,
+    /// handing jobs in flight back to the queue.
+    pub fn spawn(
+        engine: &Proofsheet,
+        concurrency: usize,
+        poll: std::time::Duration,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..concurrency.max(1))
+            .map(|n| {
+                let worker = Worker::new(engine.clone());
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    tracing::debug!(worker = n, "worker started");
+                    worker.run(poll, stop).await;
+                })
+            })
+            .collect()
+    }
+
     /// Runs jobs until none is due; returns how many ran. For tests, batch
     /// tools and embedders that drive the queue themselves.
     pub async fn drain(&self) -> Result<usize> {

@@ -7,7 +7,7 @@ use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
 use proofsheet_core::User;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// `Authorization: Bearer <token>` from `POST /api/v1/sessions`.
 #[derive(SecurityScheme)]

@@ -5,7 +5,7 @@ use std::{path::PathBuf, sync::Arc};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use proofsheet_core::{Role, SystemClock};
-use proofsheet_server::{Config, app};
+use proofsheet_server::{Config, runtime, state};
 use tracing_subscriber::EnvFilter;
 
 /// Proofsheet: sell photos from albums with watermarked previews.
@@ -169,8 +169,8 @@ async fn main() -> anyhow::Result<()> {
                 config.server.addr = addr;
             }
             config.validate()?;
-            let roles = app::Roles::parse(&roles)?;
-            let running = app::start_roles(config, Arc::new(SystemClock), roles).await?;
+            let roles = runtime::Roles::parse(&roles)?;
+            let running = runtime::start_roles(config, Arc::new(SystemClock), roles).await?;
             println!("Proofsheet is listening on {} (API docs at {}/docs)", running.url, running.url);
             running.wait_for_signal().await;
         }
@@ -203,11 +203,11 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Migrate => {
-            app::open_store(&config).await?;
+            state::open_store(&config).await?;
             println!("migrations applied to {}", config.database_url());
         }
         Command::Jobs { command } => {
-            let state = app::build_state(config, String::new(), Arc::new(SystemClock)).await?;
+            let state = state::build_state(config, String::new(), Arc::new(SystemClock)).await?;
             let b = state.engine.backends();
             match command {
                 JobsCommand::List { status, limit } => {
@@ -238,7 +238,7 @@ async fn main() -> anyhow::Result<()> {
                 }
                 JobsCommand::Run { task } => {
                     let task: proofsheet_core::Periodic = task.parse()?;
-                    let scheduler = app::scheduler_for(state.engine.clone(), &state.config)?;
+                    let scheduler = runtime::scheduler_for(state.engine.clone(), &state.config)?;
                     let run = scheduler.run_now(task).await?;
                     match run.outcome {
                         Ok(detail) => println!("{}: {detail}", task.name()),
@@ -260,7 +260,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Admin { command: AdminCommand::CreateUser { email, password, name, surname, role } } => {
             let role: Role = role.parse().context("--role")?;
-            let state = app::build_state(config, String::new(), Arc::new(SystemClock)).await?;
+            let state = state::build_state(config, String::new(), Arc::new(SystemClock)).await?;
             // The operator vouches for the address: the account is verified.
             let user = state
                 .engine
@@ -280,7 +280,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Admin { command: AdminCommand::VerifyEmail { email } } => {
             let email: proofsheet_core::Email = email.parse().context("--email")?;
-            let state = app::build_state(config, String::new(), Arc::new(SystemClock)).await?;
+            let state = state::build_state(config, String::new(), Arc::new(SystemClock)).await?;
             let meta = &state.engine.backends().metadata;
             let Some((user, _)) = meta.user_by_email(&email).await? else {
                 anyhow::bail!("no account has the address {email}");

@@ -12,7 +12,7 @@ use poem::{
 };
 use proofsheet_core::{Applied, OrderStatus, PaymentOutcome};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")

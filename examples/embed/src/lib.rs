@@ -5,14 +5,16 @@
 //! [`Shop::open`] builds an engine over a SQLite file and a folder of
 //! blobs; [`Shop::import`] uploads a folder of photos into a new album and
 //! runs the preview jobs in-process; [`Shop::sell`] takes an order through
-//! payment to a finished zip.
+//! payment to a finished zip. [`Shop::run_jobs`] runs the job workers and
+//! the scheduler in the background instead, as a long-running backend
+//! would (the same loops the reference server runs).
 
 use std::{path::Path, sync::Arc};
 
 use anyhow::Context;
 use proofsheet_core::{
-    Backends, Money, NewAlbum, NewUser, OrderStatus, PageRequest, PaymentEvent, PaymentOutcome, Photo, PhotoStatus,
-    Proofsheet, Role, Settings, SystemClock, User, Visibility, Worker,
+    AlbumId, Backends, Money, NewAlbum, NewUser, OrderStatus, PageRequest, PaymentEvent, PaymentOutcome, Photo,
+    PhotoStatus, Policy, Proofsheet, Role, Scheduler, Settings, SystemClock, User, Visibility, Worker,
 };
 use proofsheet_imaging::{ImagePipeline, PipelineConfig};
 use proofsheet_payments::TestGateway;
@@ -26,11 +28,28 @@ pub struct Shop {
     pub photographer: User,
 }
 
+/// Job workers and the scheduler running in the background; stopped (jobs
+/// in flight handed back to the queue) by [`Background::stop`].
+pub struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Stops the loops and waits for them.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
 /// What an import did.
 #[derive(Debug)]
 pub struct Imported {
     /// The album made.
-    pub album: proofsheet_core::AlbumId,
+    pub album: AlbumId,
     /// Photos with previews.
     pub ready: Vec<Photo>,
     /// Files that were refused or failed, with the reason.
@@ -58,9 +77,20 @@ impl Shop {
         Ok(Shop { engine, photographer })
     }
 
-    /// Uploads every file of `photos` into a new public album and renders
-    /// the previews in-process.
-    pub async fn import(&self, name: &str, photos: &Path) -> anyhow::Result<Imported> {
+    /// Starts `workers` job workers and the periodic tasks (expiry, clean-up,
+    /// reports on their default schedules) on this Tokio runtime.
+    pub fn run_jobs(&self, workers: usize) -> anyhow::Result<Background> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let poll = std::time::Duration::from_millis(100);
+        let mut tasks = Worker::spawn(&self.engine, workers, poll, &stopped);
+        let scheduler = Scheduler::with_defaults(self.engine.clone(), Policy::default())?;
+        tasks.push(tokio::spawn(scheduler.run_loop(std::time::Duration::from_secs(10), stopped)));
+        Ok(Background { stop, tasks })
+    }
+
+    /// Uploads every file of `photos` into a new public album; the previews
+    /// are rendered by [`Shop::run_jobs`]'s workers, or here when none run.
+    pub async fn upload_folder(&self, name: &str, photos: &Path) -> anyhow::Result<(AlbumId, Vec<(String, String)>)> {
         let album = self
             .engine
             .albums()
@@ -89,8 +119,15 @@ impl Shop {
                 rejected.push((name, e.to_string()));
             }
         }
+        Ok((album.id, rejected))
+    }
+
+    /// Uploads every file of `photos` into a new public album and renders
+    /// the previews in-process.
+    pub async fn import(&self, name: &str, photos: &Path) -> anyhow::Result<Imported> {
+        let (album, mut rejected) = self.upload_folder(name, photos).await?;
         Worker::new(self.engine.clone()).drain().await?;
-        let photos = self.engine.albums().photos(Some(&self.photographer), album.id, PageRequest::first()).await?;
+        let photos = self.engine.albums().photos(Some(&self.photographer), album, PageRequest::first()).await?;
         let mut ready = Vec::new();
         for p in photos.items {
             match p.status {
@@ -98,7 +135,7 @@ impl Shop {
                 _ => rejected.push((p.filename.clone(), p.failure_reason.clone().unwrap_or_default())),
             }
         }
-        Ok(Imported { album: album.id, ready, rejected })
+        Ok(Imported { album, ready, rejected })
     }
 
     /// Sells `photos` to a client (registered here if new), marks the order

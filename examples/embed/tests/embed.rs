@@ -1,6 +1,6 @@
 //! The SDK stands alone: import, render, sell and zip with no server.
 
-use proofsheet_core::Photo;
+use proofsheet_core::{PageRequest, Photo, PhotoStatus};
 use proofsheet_example_embed::Shop;
 
 fn jpeg(w: u16, h: u16) -> Vec<u8> {
@@ -40,4 +40,29 @@ async fn imports_renders_and_sells_without_the_server() {
     drop(shop);
     let again = Shop::open(data.path()).await.unwrap();
     assert!(again.engine.downloads().check(&token).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_workers_render_uploads_as_they_come() {
+    let data = tempfile::tempdir().unwrap();
+    let photos = tempfile::tempdir().unwrap();
+    for n in 0..3 {
+        std::fs::write(photos.path().join(format!("{n}.jpg")), jpeg(800, 600)).unwrap();
+    }
+    let shop = Shop::open(data.path()).await.unwrap();
+    let jobs = shop.run_jobs(2).unwrap();
+    let (album, rejected) = shop.upload_folder("Live", photos.path()).await.unwrap();
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let albums = shop.engine.albums();
+    let mut ready = 0;
+    for _ in 0..600 {
+        let page = albums.photos(Some(&shop.photographer), album, PageRequest::first()).await.unwrap();
+        ready = page.items.iter().filter(|p| p.status == PhotoStatus::Ready).count();
+        if ready == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(ready, 3, "the background workers rendered every upload");
+    jobs.stop().await;
 }

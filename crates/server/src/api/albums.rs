@@ -23,8 +23,8 @@ use super::{
     model::*,
 };
 use crate::{
-    app::AppState,
     auth::{BearerAuth, MaybeAuth},
+    state::AppState,
 };
 
 /// Albums and photos.

@@ -11,7 +11,7 @@ use poem_openapi::{
 use proofsheet_core::{Error, JobId, JobStatus, PageRequest, Role};
 
 use super::{ApiTags, error::ApiError, model::*};
-use crate::{app::AppState, auth::BearerAuth};
+use crate::{auth::BearerAuth, state::AppState};
 
 /// Operations.
 /// Health, readiness and metrics: served by every role.

@@ -12,7 +12,7 @@ use proofsheet_core::{AlbumId, Error, IdempotencyKey, IdempotentReply, Order, Or
 use sha2::{Digest, Sha256};
 
 use super::{ApiTags, error::ApiError, model::*};
-use crate::{app::AppState, auth::BearerAuth};
+use crate::{auth::BearerAuth, state::AppState};
 
 /// Orders, payments and downloads.
 pub struct OrdersApi {

@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 use proofsheet_core::{NewUser, Role, SignedIn};
 
 use super::{ApiTags, error::ApiError, model::*};
-use crate::{app::AppState, auth::BearerAuth};
+use crate::{auth::BearerAuth, state::AppState};
 
 /// Users and sessions.
 pub struct UsersApi {

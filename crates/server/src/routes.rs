@@ -1,0 +1,148 @@
+//! HTTP routing and middleware: the API, its docs, the pages, security
+//! headers, body and rate limits, request logs and metrics.
+
+use std::sync::Arc;
+
+use poem::{EndpointExt, Route, get, middleware::SetHeader, post};
+use poem_openapi::OpenApiService;
+
+use crate::{
+    api::{
+        albums::AlbumsApi,
+        error::any_error_to_json,
+        ops::{HealthApi, OpsApi},
+        orders::OrdersApi,
+        users::UsersApi,
+    },
+    pages,
+    state::AppState,
+};
+
+/// The HTTP application: the API, its docs, the gateway pages.
+pub fn routes(state: Arc<AppState>) -> poem::Route {
+    let api = OpenApiService::new(
+        (
+            UsersApi { state: state.clone() },
+            AlbumsApi { state: state.clone() },
+            OrdersApi { state: state.clone() },
+            OpsApi { state: state.clone() },
+            HealthApi { state: state.clone() },
+        ),
+        "Proofsheet",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("Sell photos: albums, watermarked previews, checkout and expiring downloads.")
+    .server(state.public_url.clone());
+    // Swagger UI runs inline scripts of its own; nothing else may load.
+    let docs = api.swagger_ui().with(
+        SetHeader::new()
+            .overriding(
+                "Content-Security-Policy",
+                "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; \
+                 img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+            )
+            .overriding("X-Frame-Options", "DENY")
+            .overriding("Referrer-Policy", "no-referrer"),
+    );
+    let spec_json = crate::api::spec::patch(&api.spec(), &state.engine.backends().renderer.watermark_plugins());
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder().content_type("application/json; charset=utf-8").body(spec_json.clone())
+    });
+    let html = |route: Route| {
+        route.with(
+            SetHeader::new()
+                .overriding(
+                    "Content-Security-Policy",
+                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                )
+                .overriding("X-Frame-Options", "DENY")
+                .overriding("Referrer-Policy", "no-referrer"),
+        )
+    };
+    let returned = Route::new().at("/:id/:how", get(pages::returned));
+    let verify = Route::new().at("/", get(pages::verify_email_page).post(pages::verify_email));
+    let route = Route::new()
+        .nest("/api/v1/openapi.json", spec)
+        .nest("/docs", docs)
+        .nest("/", api)
+        .nest("/orders", html(returned))
+        .nest("/verify-email", html(verify));
+    // The test gateway's payment pages exist only where it is configured.
+    if state.test_gateway.is_some() {
+        let checkout = Route::new()
+            .at("/test/:session", get(pages::checkout_page))
+            .at("/test/:session/pay", post(pages::pay))
+            .at("/test/:session/decline", post(pages::decline));
+        route.nest("/checkout", html(checkout))
+    } else {
+        route
+    }
+}
+
+/// What a process without the `api` role serves: health, readiness, metrics.
+pub fn health_routes(state: Arc<AppState>) -> poem::Route {
+    let api = OpenApiService::new(HealthApi { state }, "Proofsheet (worker)", env!("CARGO_PKG_VERSION"));
+    Route::new().nest("/", api)
+}
+
+/// Shared middleware: state, headers, request logs, JSON errors.
+pub(crate) fn finish(route: poem::Route, state: Arc<AppState>) -> impl poem::Endpoint {
+    let limits = state.limits.clone();
+    let bodies = crate::limits::BodyLimit {
+        default: state.config.limits.body_bytes,
+        webhook: state.config.limits.webhook_body_bytes,
+        upload: state.config.uploads.max_bytes.saturating_add(1024 * 1024),
+    };
+    route
+        .with(bodies)
+        .with(crate::limits::RateLimit(limits))
+        .data(state)
+        .with(SetHeader::new().overriding("X-Content-Type-Options", "nosniff"))
+        .catch_all_error(any_error_to_json)
+        .around(observe)
+}
+
+/// Request log, request id, metrics and the `Allow` header of a 405,
+/// around everything.
+///
+/// The request id is the caller's `X-Request-Id` when it is 1 to 64 of
+/// `[A-Za-z0-9._-]`, else a new one; it is echoed in the response, set on
+/// the request's log span, and stored with every job the request enqueues
+/// (the job's log span carries it too).
+async fn observe<E: poem::Endpoint<Output = poem::Response>>(
+    ep: Arc<E>,
+    req: poem::Request,
+) -> poem::Result<poem::Response> {
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let path = req.uri().path().to_owned();
+    let method = req.method().as_str().to_owned();
+    let given =
+        req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| {
+            (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        });
+    let request_id = given.map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let route = crate::api::spec::template_of(&path).unwrap_or_else(|| "other".into());
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    let call = proofsheet_core::context::with_request_id(request_id.clone(), poem::Endpoint::call(&*ep, req));
+    let mut resp = call.instrument(span).await?;
+    if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allow) = crate::api::spec::allowed_methods(&path)
+        && let Ok(value) = poem::http::HeaderValue::from_str(&allow)
+    {
+        // RFC 9110: a 405 lists the methods the resource does take.
+        resp.headers_mut().insert(poem::http::header::ALLOW, value);
+    }
+    if let Ok(value) = poem::http::HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", value);
+    }
+    let took = started.elapsed();
+    // The route template, never the raw path: download tokens and checkout
+    // sessions live in paths and must not reach the logs.
+    tracing::info!(
+        request_id = %request_id, method = %method, route = %route, status = resp.status().as_u16(),
+        ms = took.as_secs_f64() * 1e3, "request"
+    );
+    proofsheet_core::metrics::http(&method, &route, resp.status().as_u16(), took);
+    Ok(resp)
+}
