@@ -81,6 +81,16 @@ impl Reports<'_> {
         self.for_seller(seller, from, to).await
     }
 
+    /// A photographer's monthly reports kept by the scheduler, as
+    /// (`YYYY-MM`, the report's JSON), newest first; an admin's own (none
+    /// unless they sell); clients have none to see.
+    pub async fn monthly(&self, user: &User) -> Result<Vec<(String, String)>> {
+        if user.role == Role::Client {
+            return Err(Error::forbidden("photographers_only", "reports are for photographers"));
+        }
+        self.0.meta().monthly_reports(user.id).await
+    }
+
     /// The same report for one seller (`None`: everyone), with no caller to
     /// authorize: for the system's own tasks (the monthly reports), which
     /// act for no user.

@@ -4,7 +4,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use proofsheet_core::{Role, SystemClock};
+use proofsheet_core::{Actor, Role, SystemClock};
 use proofsheet_server::{Config, runtime, state};
 use tracing_subscriber::EnvFilter;
 
@@ -214,7 +214,7 @@ async fn main() -> anyhow::Result<()> {
                     let status =
                         status.map(|s| proofsheet_core::JobStatus::parse(&s)).transpose().context("--status")?;
                     let page = proofsheet_core::PageRequest::new(Some(limit.clamp(1, 200)), None)?;
-                    let jobs = b.queue.list_jobs(status, page).await?;
+                    let jobs = state.engine.jobs().list(Actor::Operator, status, page).await?;
                     println!("{:<36}  {:<14} {:<9} {:>8}  last error", "id", "kind", "status", "attempts");
                     for j in jobs.items {
                         println!(
@@ -228,14 +228,11 @@ async fn main() -> anyhow::Result<()> {
                         );
                     }
                 }
-                JobsCommand::Retry { id } => {
-                    let id: proofsheet_core::JobId = id.parse().context("not a job id")?;
-                    if b.queue.retry_job(id, b.clock.now()).await? {
-                        println!("job {id} queued again");
-                    } else {
-                        anyhow::bail!("job {id} is not a failed job");
-                    }
-                }
+                JobsCommand::Retry { id } => match state.engine.jobs().retry(Actor::Operator, &id).await {
+                    Ok(_) => println!("job {id} queued again"),
+                    Err(e) if e.code() == "job_not_failed" => anyhow::bail!("job {id} is not a failed job"),
+                    Err(e) => return Err(e.into()),
+                },
                 JobsCommand::Run { task } => {
                     let task: proofsheet_core::Periodic = task.parse()?;
                     let scheduler = runtime::scheduler_for(state.engine.clone(), &state.config)?;

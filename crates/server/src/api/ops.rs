@@ -8,7 +8,7 @@ use poem_openapi::{
     param::{Path, Query},
     payload::{Json, PlainText},
 };
-use proofsheet_core::{Error, JobId, JobStatus, PageRequest, Role};
+use proofsheet_core::{Actor, Error, JobStatus, PageRequest};
 
 use super::{ApiTags, error::ApiError, model::*};
 use crate::{auth::BearerAuth, state::AppState};
@@ -299,29 +299,13 @@ impl OpsApi {
     /// A failed job, queued again now with its attempts reset (admins).
     #[oai(path = "/api/v1/jobs/:job_id/retry", method = "post")]
     async fn retry_job(&self, auth: BearerAuth, job_id: Path<String>) -> Result<Json<JobDto>, ApiError> {
-        if auth.0.role != Role::Admin {
-            return Err(Error::forbidden("admins_only", "only admins manage the job queue").into());
-        }
-        let id: JobId = job_id.0.parse().map_err(|_| Error::not_found("job"))?;
-        let queue = &self.state.engine.backends().queue;
-        let now = self.state.engine.backends().clock.now();
-        if !queue.retry_job(id, now).await? {
-            return match queue.job(id).await? {
-                None => Err(Error::not_found("job").into()),
-                Some(j) => Err(Error::conflict("job_not_failed", format!("the job is {}", j.status.as_str())).into()),
-            };
-        }
-        tracing::info!(job_id = %id, user_id = %auth.0.id, "job retried by an admin");
-        Ok(Json(queue.job(id).await?.ok_or(Error::not_found("job"))?.into()))
+        Ok(Json(self.state.engine.jobs().retry(Actor::User(&auth.0), &job_id.0).await?.into()))
     }
 
     /// The newest runs of the periodic tasks (admins).
     #[oai(path = "/api/v1/jobs/runs", method = "get")]
     async fn scheduled_runs(&self, auth: BearerAuth, limit: Query<Option<u32>>) -> Result<Json<Vec<RunDto>>, ApiError> {
-        if auth.0.role != Role::Admin {
-            return Err(Error::forbidden("admins_only", "only admins see the scheduler").into());
-        }
-        let runs = self.state.engine.backends().metadata.scheduled_runs(limit.0.unwrap_or(50).clamp(1, 500)).await?;
+        let runs = self.state.engine.jobs().runs(Actor::User(&auth.0), limit.0.unwrap_or(50)).await?;
         Ok(Json(
             runs.into_iter()
                 .map(|r| RunDto {
@@ -339,10 +323,7 @@ impl OpsApi {
     /// The caller's monthly sales reports kept by the scheduler (photographers).
     #[oai(path = "/api/v1/reports/monthly", method = "get")]
     async fn monthly_reports(&self, auth: BearerAuth) -> Result<Json<Vec<MonthlyReportDto>>, ApiError> {
-        if auth.0.role == Role::Client {
-            return Err(Error::forbidden("photographers_only", "reports are for photographers").into());
-        }
-        let kept = self.state.engine.backends().metadata.monthly_reports(auth.0.id).await?;
+        let kept = self.state.engine.reports().monthly(&auth.0).await?;
         Ok(Json(
             kept.into_iter()
                 .map(|(month, body)| MonthlyReportDto {
@@ -362,9 +343,6 @@ impl OpsApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> Result<Json<JobPage>, ApiError> {
-        if auth.0.role != Role::Admin {
-            return Err(Error::forbidden("admins_only", "only admins see the job queue").into());
-        }
         let status = status
             .0
             .map(|s| {
@@ -373,7 +351,7 @@ impl OpsApi {
             })
             .transpose()?;
         let page = PageRequest::new(limit.0, cursor.0.as_deref())?;
-        let page = self.state.engine.backends().queue.list_jobs(status, page).await?;
+        let page = self.state.engine.jobs().list(Actor::User(&auth.0), status, page).await?;
         let (items, next_cursor) = page_parts(page, JobDto::from);
         Ok(Json(JobPage { items, next_cursor }))
     }

@@ -522,3 +522,30 @@ async fn share_notices_are_limited_per_album() {
     shop.engine.albums().update(&shop.photographer, album.id, patch).await.unwrap();
     assert_eq!(notices().await, 4, "a day later, one more");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_administration_is_for_admins_and_the_operator() {
+    for (name, store) in stores().await {
+        let shop = shop(store, Settings::default()).await;
+        let jobs = shop.engine.jobs();
+        // A queued job (the worker is not running).
+        let job = NewJob::now(Task::RevokeDownloads { order_id: OrderId::new() }, shop.clock.now());
+        shop.engine.backends().queue.enqueue(&job).await.unwrap();
+        let page = PageRequest::first();
+        for user in [&shop.photographer, &shop.client] {
+            let by = Actor::User(user);
+            assert_eq!(jobs.list(by, None, page).await.unwrap_err().code(), "admins_only", "{name}");
+            assert_eq!(jobs.retry(by, &job.id.to_string()).await.unwrap_err().code(), "admins_only", "{name}");
+            assert_eq!(jobs.runs(by, 10).await.unwrap_err().code(), "admins_only", "{name}");
+        }
+        let admin = testkit::user(&format!("ad{}@jobs.test", uuid::Uuid::new_v4().simple()), Role::Admin);
+        for by in [Actor::User(&admin), Actor::Operator] {
+            let listed = jobs.list(by, Some(JobStatus::Queued), page).await.unwrap();
+            assert!(listed.items.iter().any(|j| j.id == job.id), "{name}");
+            assert_eq!(jobs.retry(by, &job.id.to_string()).await.unwrap_err().code(), "job_not_failed", "{name}");
+            assert_eq!(jobs.retry(by, "not-a-job").await.unwrap_err().code(), "not_found", "{name}");
+            assert_eq!(jobs.retry(by, &JobId::new().to_string()).await.unwrap_err().code(), "not_found", "{name}");
+            assert!(jobs.runs(by, 10).await.is_ok(), "{name}");
+        }
+    }
+}
