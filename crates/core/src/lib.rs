@@ -86,7 +86,10 @@ pub use render::{
 };
 pub use reports::{Reports, SalesReport, SalesTotal};
 pub use scheduler::{Periodic, Policy, Scheduler, TickRun, parse_schedule};
-pub use store::{AlbumFilter, IdempotentReply, MetadataStore, OrderChange, OrderFilter, SalesRow, ScheduledRun};
+pub use store::{
+    AccountStore, AlbumFilter, AlbumStore, DownloadStore, IdempotencyStore, IdempotentReply, MetadataStore,
+    OrderChange, OrderFilter, OrderStore, ReportStore, SalesRow, ScheduleStore, ScheduledRun,
+};
 pub use thumbnails::Thumbnails;
 pub use user::{Email, Role, Session, User, validate_name};
 pub use users::{NewUser, SignedIn, Users, hash_password, token_hash};

@@ -42,12 +42,9 @@ pub trait JobQueue: Send + Sync + 'static {
     /// Queues a `failed` job again now, with its attempts reset; `false` if
     /// it is not failed.
     async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<bool>;
-    /// Deletes `succeeded` jobs last changed before `before`; returns how many.
+    /// Deletes `succeeded` jobs last changed before `before` (and nothing
+    /// else); returns how many.
     async fn prune_jobs(&self, before: DateTime<Utc>) -> Result<u64>;
     /// How many jobs are in each status.
     async fn counts(&self) -> Result<Vec<(JobStatus, u64)>>;
-    /// Takes or renews the named lease for `holder` until `until`, if it is
-    /// free, expired at `now`, or already `holder`'s. `false`: someone else
-    /// holds it. Used so that one scheduler runs across processes.
-    async fn acquire_lease(&self, name: &str, holder: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool>;
 }

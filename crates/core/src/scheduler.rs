@@ -203,7 +203,7 @@ impl Scheduler {
         loop {
             let backends = self.engine.backends();
             let now = backends.clock.now();
-            match backends.queue.acquire_lease("scheduler", &holder, now + lease, now).await {
+            match backends.metadata.acquire_lease("scheduler", &holder, now + lease, now).await {
                 Ok(true) => {
                     if !held {
                         tracing::info!(%holder, "this process is now the scheduler");
@@ -323,7 +323,11 @@ impl Scheduler {
                 Ok(format!("deleted {} expired zips", deleted.len()))
             }
             Periodic::PruneJobs => {
-                let n = b.queue.prune_jobs(now - self.policy.job_retention).await?;
+                let horizon = now - self.policy.job_retention;
+                let n = b.queue.prune_jobs(horizon).await?;
+                // Idempotency replies go with them, always kept at least a
+                // day (a retry within a day gets the first reply).
+                b.metadata.prune_idempotent_replies(horizon.min(now) - chrono::Duration::hours(24)).await?;
                 Ok(format!("pruned {n} finished jobs"))
             }
             Periodic::CleanOrphans => self.clean_orphans(now).await,

@@ -97,28 +97,13 @@ pub struct IdempotentReply {
     pub created_at: DateTime<Utc>,
 }
 
-/// Everything the services store about users, albums, photos and orders.
+/// Accounts and sessions.
 ///
-/// Methods that change state and emit an event take the jobs to enqueue and
-/// write them in the same transaction (the outbox): an event is never
-/// emitted for a change that rolled back, and never lost for one that
-/// committed. Implementations: `SqliteStore` and `PgStore` (crate
-/// `proofsheet-storage`).
+/// Rules: an e-mail address belongs to one user (`insert_user` answers
+/// `Conflict("email_taken")`); a session is found only before its
+/// `expires_at` and never after `delete_session`.
 #[async_trait]
-pub trait MetadataStore: Send + Sync + 'static {
-    /// Checks the connection (readiness).
-    async fn ping(&self) -> Result<()>;
-    /// The deployment-wide secret called `name`: the stored one, or else
-    /// `candidate`, stored now. Every process of a deployment that shares
-    /// this store gets the same value, whichever asked first (concurrent
-    /// first calls agree too: the first insert wins, the rest read it).
-    async fn deployment_secret(&self, name: &str, candidate: &str, now: DateTime<Utc>) -> Result<String>;
-
-    /// Photos of `album` in paid or fulfilled orders paid after
-    /// `paid_after`: their originals are held for the buyers' download
-    /// window, whatever the photographer deletes or expiry purges. A
-    /// refunded order holds nothing.
-    async fn held_photos(&self, album: AlbumId, paid_after: DateTime<Utc>) -> Result<Vec<PhotoId>>;
+pub trait AccountStore: Send + Sync {
     /// Marks a user's e-mail address verified; `false` if there is no such
     /// user. Idempotent.
     async fn mark_email_verified(&self, user: UserId, now: DateTime<Utc>) -> Result<bool>;
@@ -134,7 +119,18 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn session_user(&self, token_hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<User>>;
     /// Revokes a session.
     async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()>;
+}
 
+/// Albums and their photos.
+///
+/// Rules: every change to an album or its photos changes
+/// [`Album::revision`] in the same transaction; `insert_photo` writes its
+/// jobs in the same transaction (the outbox) and fails with
+/// `NotFound("album")` for an album that does not exist; deleting an album
+/// deletes its photos' records but never orders; lists are ordered by id
+/// and paged by cursor.
+#[async_trait]
+pub trait AlbumStore: Send + Sync {
     /// Adds an album.
     async fn insert_album(&self, album: &Album) -> Result<()>;
     /// An album by id.
@@ -150,7 +146,6 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn delete_album(&self, id: AlbumId) -> Result<()>;
     /// A page of albums, by id.
     async fn list_albums(&self, filter: &AlbumFilter, page: PageRequest) -> Result<Page<Album>>;
-
     /// Adds a photo and enqueues `jobs` in the same transaction.
     async fn insert_photo(&self, photo: &Photo, jobs: &[NewJob]) -> Result<()>;
     /// A photo by id.
@@ -164,7 +159,25 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn delete_photo(&self, id: PhotoId) -> Result<()>;
     /// A page of an album's photos, by id.
     async fn list_photos(&self, album: AlbumId, page: PageRequest) -> Result<Page<Photo>>;
+    /// Albums that expired before `before` and whose blobs are not purged yet.
+    async fn albums_to_purge(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>>;
+    /// Albums with a client, expiring before `before` (and not yet), not reminded.
+    async fn albums_to_remind(&self, now: DateTime<Utc>, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>>;
+    /// Records that an album's client was reminded; `false` if already.
+    async fn mark_album_reminded(&self, id: AlbumId, now: DateTime<Utc>) -> Result<bool>;
+    /// Records that an album's blobs are gone.
+    async fn mark_album_purged(&self, id: AlbumId, now: DateTime<Utc>) -> Result<()>;
+}
 
+/// Orders and payments.
+///
+/// Rules: status changes follow [`OrderStatus::allowed_from`] and happen at
+/// most once (a second identical change answers `None` and writes no
+/// jobs); an [`OrderChange::only_if_ref`] that names another checkout
+/// leaves the order alone; a refund revokes the order's download links in
+/// the same transaction; a gateway's notification id is recorded once.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
     /// Adds an order with its items.
     ///
     /// With `reply` (a request's `Idempotency-Key`), the key is reserved in
@@ -197,7 +210,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn stale_pending_orders(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<OrderId>>;
     /// Records a gateway notification id; `false` if it was seen before.
     async fn record_payment_event(&self, gateway: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool>;
+}
 
+/// Download links, what they served, and the originals sold orders hold.
+///
+/// Rules: `fulfil_order` stores the link and moves the order from `paid`
+/// to `fulfilled` together, once; `count_download` never lets concurrent
+/// requests together pass the budget; a refunded order holds nothing.
+#[async_trait]
+pub trait DownloadStore: Send + Sync {
     /// Stores `link`, moves the order from `paid` to `fulfilled` and
     /// enqueues `jobs`, in one transaction; `false` (and nothing stored) if
     /// the order was not `paid`.
@@ -221,11 +242,29 @@ pub trait MetadataStore: Send + Sync + 'static {
         from_start: bool,
         budget: Option<u64>,
     ) -> Result<bool>;
+    /// Links that expired before `before` whose zip is still stored.
+    async fn expired_links_with_zips(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<DownloadLink>>;
+    /// Records that a link's zip was deleted.
+    async fn mark_zip_deleted(&self, link: crate::LinkId, now: DateTime<Utc>) -> Result<()>;
+    /// Adds a link to an already fulfilled order (a fresh link).
+    async fn insert_link(&self, link: &DownloadLink) -> Result<()>;
+    /// Photos of `album` in paid or fulfilled orders paid after
+    /// `paid_after`: their originals are held for the buyers' download
+    /// window, whatever the photographer deletes or expiry purges. A
+    /// refunded order holds nothing.
+    async fn held_photos(&self, album: AlbumId, paid_after: DateTime<Utc>) -> Result<Vec<PhotoId>>;
+}
 
+/// Sales figures and kept monthly reports.
+///
+/// Rules: sales count paid and fulfilled orders paid in `[from, to)`,
+/// never refunded ones, and survive the album's deletion; a month's report
+/// is stored once.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
     /// Sales per album and currency of orders paid in `[from, to)` and not
     /// refunded; one seller's, or everyone's.
     async fn sales(&self, seller: Option<UserId>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<SalesRow>>;
-
     /// The `limit` best-selling photos of a seller (or everyone) in
     /// `[from, to)`: (photo, file name, times sold), most sold first.
     async fn top_photos(
@@ -235,6 +274,18 @@ pub trait MetadataStore: Send + Sync + 'static {
         to: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<(PhotoId, String, u64)>>;
+    /// Stores a monthly report (`month` is `YYYY-MM`); `false` if it exists.
+    async fn save_monthly_report(&self, seller: UserId, month: &str, body: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// A seller's kept monthly reports as (month, body), newest first.
+    async fn monthly_reports(&self, seller: UserId) -> Result<Vec<(String, String)>>;
+}
+
+/// The scheduler's record of periodic runs, and leases.
+///
+/// Rules: each (task, period) is claimed once, whoever asks; a lease has
+/// one holder until it expires, and its holder may renew it.
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
     /// Claims the run of `task` for the period `fire_at`; `false` if
     /// another scheduler (or an earlier tick) already has it.
     async fn claim_scheduled_run(&self, task: &str, fire_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool>;
@@ -249,27 +300,56 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// The newest runs, newest first.
     async fn scheduled_runs(&self, limit: u32) -> Result<Vec<ScheduledRun>>;
-    /// Albums that expired before `before` and whose blobs are not purged yet.
-    async fn albums_to_purge(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>>;
-    /// Albums with a client, expiring before `before` (and not yet), not reminded.
-    async fn albums_to_remind(&self, now: DateTime<Utc>, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>>;
-    /// Records that an album's client was reminded; `false` if already.
-    async fn mark_album_reminded(&self, id: AlbumId, now: DateTime<Utc>) -> Result<bool>;
-    /// Records that an album's blobs are gone.
-    async fn mark_album_purged(&self, id: AlbumId, now: DateTime<Utc>) -> Result<()>;
-    /// Links that expired before `before` whose zip is still stored.
-    async fn expired_links_with_zips(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<DownloadLink>>;
-    /// Records that a link's zip was deleted.
-    async fn mark_zip_deleted(&self, link: crate::LinkId, now: DateTime<Utc>) -> Result<()>;
-    /// Adds a link to an already fulfilled order (a fresh link).
-    async fn insert_link(&self, link: &DownloadLink) -> Result<()>;
-    /// Stores a monthly report (`month` is `YYYY-MM`); `false` if it exists.
-    async fn save_monthly_report(&self, seller: UserId, month: &str, body: &str, now: DateTime<Utc>) -> Result<bool>;
-    /// A seller's kept monthly reports as (month, body), newest first.
-    async fn monthly_reports(&self, seller: UserId) -> Result<Vec<(String, String)>>;
+    /// Takes or renews the named lease for `holder` until `until`, if it is
+    /// free, expired at `now`, or already `holder`'s. `false`: someone else
+    /// holds it. Used so that one scheduler runs across processes.
+    async fn acquire_lease(&self, name: &str, holder: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool>;
+}
 
+/// Replies to requests that carried an `Idempotency-Key`.
+///
+/// Rules: one reply per (user, scope, key), the first kept; a reply is
+/// kept until [`IdempotencyStore::prune_idempotent_replies`] removes it
+/// (the scheduler's `prune_jobs` task, never before 24 hours).
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
     /// The stored reply for a key, if any.
     async fn idempotent_reply(&self, user: UserId, scope: &str, key: &str) -> Result<Option<IdempotentReply>>;
     /// Stores a reply; `false` if a reply for that key already exists.
     async fn save_idempotent_reply(&self, reply: &IdempotentReply) -> Result<bool>;
+    /// Deletes replies stored before `before`; returns how many. The caller
+    /// keeps every reply at least 24 hours.
+    async fn prune_idempotent_replies(&self, before: DateTime<Utc>) -> Result<u64>;
+}
+
+/// Everything the services store, by role: a backend implements each role
+/// trait and this one (its connection and the deployment's secrets).
+///
+/// Methods that change state and emit an event take the jobs to enqueue and
+/// write them in the same transaction (the outbox): an event is never
+/// emitted for a change that rolled back, and never lost for one that
+/// committed. Each role trait states the rules an implementation must
+/// keep, and `proofsheet_core::testkit` (feature `testkit`) has a suite per role that checks them.
+/// Implementations: `SqliteStore` and `PgStore` (crate
+/// `proofsheet-storage`).
+#[async_trait]
+pub trait MetadataStore:
+    AccountStore
+    + AlbumStore
+    + OrderStore
+    + DownloadStore
+    + ReportStore
+    + ScheduleStore
+    + IdempotencyStore
+    + Send
+    + Sync
+    + 'static
+{
+    /// Checks the connection (readiness).
+    async fn ping(&self) -> Result<()>;
+    /// The deployment-wide secret called `name`: the stored one, or else
+    /// `candidate`, stored now. Every process of a deployment that shares
+    /// this store gets the same value, whichever asked first (concurrent
+    /// first calls agree too: the first insert wins, the rest read it).
+    async fn deployment_secret(&self, name: &str, candidate: &str, now: DateTime<Utc>) -> Result<String>;
 }

@@ -83,284 +83,469 @@ pub fn order(buyer: &User, album: &Album, photos: &[&Photo]) -> Order {
     }
 }
 
-/// Users, sessions, albums, photos (with the outbox), orders and their
-/// state machine, fulfilment, payment events and idempotency replies.
+/// Every metadata suite in turn (each also runs alone; see
+/// `crates/storage/tests/conformance.rs`, one test per role).
 pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) {
-    // A deployment secret is made by whoever asks first and then shared.
-    {
-        let now = SystemClock.now();
-        let first = store.deployment_secret("server", "aaaa", now).await.unwrap();
-        assert_eq!(first, "aaaa", "{name}: the first candidate is kept");
-        assert_eq!(store.deployment_secret("server", "bbbb", now).await.unwrap(), "aaaa", "{name}: then shared");
-        assert_eq!(store.deployment_secret("other", "cccc", now).await.unwrap(), "cccc", "{name}: names apart");
-    }
-    {
-        let s: &dyn MetadataStore = store;
-        s.ping().await.unwrap();
-        // Users: unique e-mail, lookups, sessions with expiry and revocation.
-        let ph = user("ph@x.test", Role::Photographer);
-        let cl = user("cl@x.test", Role::Client);
-        s.insert_user(&ph, "hash-ph").await.unwrap();
-        s.insert_user(&cl, "hash-cl").await.unwrap();
-        let dup = user("ph@x.test", Role::Client);
-        assert_eq!(s.insert_user(&dup, "h").await.unwrap_err().code(), "email_taken", "{name}");
-        let (found, hash) = s.user_by_email(&ph.email).await.unwrap().unwrap();
-        assert_eq!((found.id, hash.as_str()), (ph.id, "hash-ph"), "{name}");
-        assert_eq!(s.user(cl.id).await.unwrap().unwrap(), cl, "{name}");
-        let now = SystemClock.now();
-        let session =
-            Session { token_hash: [7; 32], user_id: ph.id, expires_at: now + Duration::hours(1), created_at: now };
-        s.insert_session(&session).await.unwrap();
-        assert_eq!(s.session_user(&[7; 32], now).await.unwrap().unwrap().id, ph.id);
-        assert!(s.session_user(&[7; 32], now + Duration::hours(2)).await.unwrap().is_none(), "{name}: expired");
-        s.delete_session(&[7; 32]).await.unwrap();
-        assert!(s.session_user(&[7; 32], now).await.unwrap().is_none(), "{name}: revoked");
+    deployment(name, store).await;
+    accounts(name, store).await;
+    albums(name, store).await;
+    photos(name, store).await;
+    orders(name, store).await;
+    downloads(name, store).await;
+    reports(name, store).await;
+    schedules(name, store).await;
+    idempotency(name, store).await;
+}
 
-        // Albums: visibility filters and pagination.
-        let private = album(&ph, Visibility::Private, Some("cl@x.test"));
-        let public = album(&ph, Visibility::Public, None);
-        let hidden = album(&ph, Visibility::Private, Some("other@x.test"));
-        for a in [&private, &public, &hidden] {
-            s.insert_album(a).await.unwrap();
-        }
-        assert_eq!(s.album(private.id).await.unwrap().unwrap(), private, "{name}: round trip");
-        let owned = s.list_albums(&AlbumFilter::OwnedBy(ph.id), PageRequest::first()).await.unwrap();
-        assert_eq!(owned.items.len(), 3);
-        let visible = s.list_albums(&AlbumFilter::VisibleTo(cl.email.clone()), PageRequest::first()).await.unwrap();
-        let ids: Vec<_> = visible.items.iter().map(|a| a.id).collect();
-        assert_eq!(ids, vec![private.id, public.id], "{name}: shared + public, in id order");
-        let first =
-            s.list_albums(&AlbumFilter::OwnedBy(ph.id), PageRequest::new(Some(2), None).unwrap()).await.unwrap();
-        assert_eq!(first.items.len(), 2);
-        let cursor = first.next_cursor.clone().expect("more pages");
-        let rest = s
-            .list_albums(&AlbumFilter::OwnedBy(ph.id), PageRequest::new(Some(2), Some(&cursor)).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(rest.items.len(), 1);
-        assert!(rest.next_cursor.is_none());
-        let mut changed = private.clone();
-        changed.name = "Renamed".into();
-        changed.client_email = None;
-        changed.watermark =
-            Some(WatermarkChoice::Plugin { plugin: "tiled-text".into(), params: "text=\"ü\";opacity=0.5".into() });
-        s.update_album(&changed).await.unwrap();
-        changed.revision += 1;
-        assert_eq!(s.album(private.id).await.unwrap().unwrap(), changed, "{name}: changes round trip, revision bumped");
-        let mut text = public.clone();
-        text.watermark = Some(WatermarkChoice::Text { text: "STUDIO NORD".into() });
-        s.update_album(&text).await.unwrap();
-        assert_eq!(s.album(public.id).await.unwrap().unwrap().watermark, text.watermark, "{name}: text mark");
-        s.update_album(&public).await.unwrap();
+/// A photographer, a client, and a public album of theirs with one ready
+/// photo, for the suites that need a sale to work on.
+struct Shop {
+    ph: User,
+    cl: User,
+    album: Album,
+    photo: Photo,
+}
 
-        // Photos: the outbox writes the job with the row.
-        let p1 = photo(public.id);
-        let p2 = photo(public.id);
-        let job = NewJob::now(Task::RenderPreview { photo_id: p1.id }, SystemClock.now());
-        s.insert_photo(&p1, std::slice::from_ref(&job)).await.unwrap();
-        s.insert_photo(&p2, &[]).await.unwrap();
-        assert_eq!(store.job(job.id).await.unwrap().unwrap().status, JobStatus::Queued, "{name}: outbox");
-        assert!(s.insert_photo(&photo(AlbumId::new()), &[]).await.is_err(), "{name}: photo needs its album");
-        let mut ready = p1.clone();
-        ready.status = PhotoStatus::Ready;
-        ready.width = Some(3000);
-        ready.height = Some(2000);
-        s.update_photo(&ready).await.unwrap();
-        assert_eq!(s.photo(p1.id).await.unwrap().unwrap(), ready);
-        assert_eq!(s.list_photos(public.id, PageRequest::first()).await.unwrap().items.len(), 2);
+async fn shop(s: &dyn MetadataStore) -> Shop {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let ph = user(&format!("ph-{tag}@x.test"), Role::Photographer);
+    let cl = user(&format!("cl-{tag}@x.test"), Role::Client);
+    s.insert_user(&ph, "hash-ph").await.unwrap();
+    s.insert_user(&cl, "hash-cl").await.unwrap();
+    let album = album(&ph, Visibility::Public, None);
+    s.insert_album(&album).await.unwrap();
+    let mut photo = photo(album.id);
+    s.insert_photo(&photo, &[]).await.unwrap();
+    assert!(s.mark_photo_rendered(photo.id, 30, 20).await.unwrap());
+    photo = s.photo(photo.id).await.unwrap().unwrap();
+    let album = s.album(album.id).await.unwrap().unwrap();
+    Shop { ph, cl, album, photo }
+}
 
-        // Every write to an album's photos changes the album's revision.
-        let revision = |id| async move { s.album(id).await.unwrap().unwrap().revision };
-        let before = revision(public.id).await;
-        let extra = photo(public.id);
-        s.insert_photo(&extra, &[]).await.unwrap();
-        let after_insert = revision(public.id).await;
-        assert!(after_insert > before, "{name}: adding a photo changes the revision");
-        assert!(s.mark_photo_rendered(extra.id, 4, 3).await.unwrap());
-        let after_render = revision(public.id).await;
-        assert!(after_render > after_insert, "{name}: rendering changes it");
-        let mut failed = s.photo(extra.id).await.unwrap().unwrap();
-        failed.status = PhotoStatus::Failed;
-        s.update_photo(&failed).await.unwrap();
-        let after_update = revision(public.id).await;
-        assert!(after_update > after_render, "{name}: a status change changes it");
-        s.delete_photo(extra.id).await.unwrap();
-        let after_delete = revision(public.id).await;
-        assert!(after_delete > after_update, "{name}: deleting a photo changes it");
-        assert_eq!(revision(private.id).await, changed.revision, "{name}: other albums keep theirs");
+/// A paid order of the shop's photo, with the given payment reference.
+async fn paid_order(s: &dyn MetadataStore, shop: &Shop) -> Order {
+    let o = order(&shop.cl, &shop.album, &[&shop.photo]);
+    assert!(s.insert_order(&o, None).await.unwrap());
+    let change = OrderChange {
+        gateway: Some("test".into()),
+        payment_ref: Some(format!("ref-{}", o.id)),
+        paid_at: Some(SystemClock.now()),
+        only_if_ref: None,
+    };
+    s.transition_order(o.id, OrderStatus::Paid, &change, &[], SystemClock.now()).await.unwrap().unwrap()
+}
 
-        // Rendering is counted once, and only for a processing photo.
-        assert!(s.mark_photo_rendered(p2.id, 10, 20).await.unwrap(), "{name}");
-        assert!(!s.mark_photo_rendered(p2.id, 10, 20).await.unwrap(), "{name}: never twice");
-        let p2_ready = s.photo(p2.id).await.unwrap().unwrap();
-        assert_eq!((p2_ready.status, p2_ready.width, p2_ready.height), (PhotoStatus::Ready, Some(10), Some(20)));
-        assert_eq!(p2_ready.renders, 1, "{name}: a render is counted");
-        let mut again = p2_ready.clone();
-        again.renders += 1;
-        s.update_photo(&again).await.unwrap();
-        assert_eq!(s.photo(p2.id).await.unwrap().unwrap().renders, 2, "{name}: update_photo saves the count");
-
-        // Orders: items round-trip; transitions only move forward, once.
-        let o = order(&cl, &public, &[&ready]);
-        assert!(s.insert_order(&o, None).await.unwrap());
-        assert_eq!(s.order(o.id).await.unwrap().unwrap(), o, "{name}: order round trip");
-        assert_eq!(s.list_orders(OrderFilter::Buyer(cl.id), PageRequest::first()).await.unwrap().items.len(), 1);
-        assert_eq!(s.list_orders(OrderFilter::Seller(ph.id), PageRequest::first()).await.unwrap().items.len(), 1);
-        assert!(s.list_orders(OrderFilter::Buyer(ph.id), PageRequest::first()).await.unwrap().items.is_empty());
-        let hour = Duration::hours(1);
-        assert_eq!(s.stale_pending_orders(SystemClock.now() + hour, 10).await.unwrap(), vec![o.id], "{name}");
-        assert!(s.stale_pending_orders(SystemClock.now() - hour, 10).await.unwrap().is_empty(), "{name}");
-        // A recorded checkout session guards events about older sessions.
-        assert!(s.record_checkout(o.id, "test", "ref", SystemClock.now()).await.unwrap(), "{name}");
-        let stored = s.order(o.id).await.unwrap().unwrap();
-        assert_eq!((stored.gateway.as_deref(), stored.payment_ref.as_deref()), (Some("test"), Some("ref")));
-        let old_session = OrderChange { only_if_ref: Some("an-older-session".into()), ..OrderChange::default() };
-        assert!(
-            s.transition_order(o.id, OrderStatus::Expired, &old_session, &[], SystemClock.now())
-                .await
-                .unwrap()
-                .is_none(),
-            "{name}: an event about another session leaves the order alone"
-        );
-        let zip_job = NewJob::now(Task::BuildZip { order_id: o.id }, SystemClock.now());
-        let change = OrderChange {
-            gateway: Some("test".into()),
-            payment_ref: Some("ref".into()),
-            paid_at: Some(SystemClock.now()),
-            only_if_ref: Some("ref".into()),
-        };
-        let paid = s
-            .transition_order(o.id, OrderStatus::Paid, &change, std::slice::from_ref(&zip_job), SystemClock.now())
-            .await
-            .unwrap();
-        assert_eq!(paid.unwrap().status, OrderStatus::Paid);
-        assert!(store.job(zip_job.id).await.unwrap().is_some(), "{name}: paid emits the zip job");
-        let again_job = NewJob::now(Task::BuildZip { order_id: o.id }, SystemClock.now());
-        let again = s
-            .transition_order(o.id, OrderStatus::Paid, &change, std::slice::from_ref(&again_job), SystemClock.now())
-            .await
-            .unwrap();
-        assert!(again.is_none(), "{name}: paying twice is refused");
-        assert!(
-            !s.record_checkout(o.id, "test", "late", SystemClock.now()).await.unwrap(),
-            "{name}: paid, not pending"
-        );
-        assert!(store.job(again_job.id).await.unwrap().is_none(), "{name}: and emits nothing");
-        assert!(
-            s.transition_order(o.id, OrderStatus::Cancelled, &OrderChange::default(), &[], SystemClock.now())
-                .await
-                .unwrap()
-                .is_none()
-        );
-
-        // Fulfilment stores the link with the status change, once.
-        let link = DownloadLink {
-            id: LinkId::new(),
-            order_id: o.id,
-            token_hash: [9; 32],
-            zip_key: "orders/x.zip".into(),
-            zip_size: 42,
-            expires_at: SystemClock.now() + Duration::days(7),
-            created_at: SystemClock.now(),
-            download_count: 0,
-            bytes_served: 0,
-            revoked: false,
-            zip_deleted: false,
-        };
-        assert!(s.fulfil_order(&link, &[], SystemClock.now()).await.unwrap());
-        let mut second = link.clone();
-        second.id = LinkId::new();
-        second.token_hash = [10; 32];
-        assert!(!s.fulfil_order(&second, &[], SystemClock.now()).await.unwrap(), "{name}: fulfilled once");
-        assert!(s.link_by_token_hash(&[10; 32]).await.unwrap().is_none());
-        let stored = s.link_by_token_hash(&[9; 32]).await.unwrap().unwrap();
-        assert_eq!(stored.zip_size, 42);
-        assert!(s.count_download(&stored, 42, true, None).await.unwrap());
-        assert!(s.count_download(&stored, 40, false, Some(84)).await.unwrap(), "{name}: within the budget");
-        let counted = s.link_for_order(o.id).await.unwrap().unwrap();
-        assert_eq!((counted.download_count, counted.bytes_served), (1, 82), "{name}");
-        assert!(!s.count_download(&stored, 3, false, Some(84)).await.unwrap(), "{name}: 85 > 84");
-        assert!(s.count_download(&stored, 2, false, Some(84)).await.unwrap(), "{name}: exactly the budget");
-        assert!(!s.count_download(&stored, 1, true, Some(84)).await.unwrap(), "{name}: budget used up");
-        let counted = s.link_for_order(o.id).await.unwrap().unwrap();
-        assert_eq!((counted.download_count, counted.bytes_served), (1, 84), "{name}: nothing counted past it");
-        assert!(s.count_download(&stored, -30, false, None).await.unwrap(), "{name}: unsent bytes given back");
-        assert_eq!(s.link_for_order(o.id).await.unwrap().unwrap().bytes_served, 54, "{name}");
-        // Sales count paid and fulfilled orders of the period, per seller.
-        let day = Duration::days(1);
-        let sales = s.sales(Some(ph.id), SystemClock.now() - day, SystemClock.now() + day).await.unwrap();
-        assert_eq!(sales.len(), 1, "{name}: one album, one currency");
-        assert_eq!(
-            (sales[0].album_id, sales[0].orders, sales[0].photos, sales[0].revenue),
-            (public.id, 1, 1, 500),
-            "{name}"
-        );
-        assert!(s.sales(Some(cl.id), SystemClock.now() - day, SystemClock.now() + day).await.unwrap().is_empty());
-        let top = s.top_photos(Some(ph.id), SystemClock.now() - day, SystemClock.now() + day, 10).await.unwrap();
-        assert_eq!(top, vec![(ready.id, ready.filename.clone(), 1)], "{name}: top photos");
-        assert!(
-            s.sales(None, SystemClock.now() + day, SystemClock.now() + day * 2).await.unwrap().is_empty(),
-            "{name}: period"
-        );
-        assert_eq!(s.sales(None, SystemClock.now() - day, SystemClock.now() + day).await.unwrap().len(), 1);
-        // A refund revokes the link in the same transaction.
-        let refunded = s
-            .transition_order(o.id, OrderStatus::Refunded, &OrderChange::default(), &[], SystemClock.now())
-            .await
-            .unwrap();
-        assert_eq!(refunded.unwrap().status, OrderStatus::Refunded);
-        assert!(s.link_by_token_hash(&[9; 32]).await.unwrap().unwrap().revoked, "{name}: revoked");
-        assert!(
-            s.transition_order(o.id, OrderStatus::Paid, &change, &[], SystemClock.now()).await.unwrap().is_none(),
-            "{name}: no revival"
-        );
-
-        // Payment events are recorded once.
-        assert!(s.record_payment_event("test", "evt_1", SystemClock.now()).await.unwrap());
-        assert!(!s.record_payment_event("test", "evt_1", SystemClock.now()).await.unwrap());
-        assert!(s.record_payment_event("other", "evt_1", SystemClock.now()).await.unwrap());
-
-        // Idempotency replies are per user, scope and key.
-        let reply = IdempotentReply {
-            user_id: cl.id,
-            scope: "POST /orders".into(),
-            key: "k1".into(),
-            request_hash: [1; 32],
-            status: 201,
-            body: "b".into(),
-            created_at: SystemClock.now(),
-        };
-        assert!(s.save_idempotent_reply(&reply).await.unwrap());
-        assert!(!s.save_idempotent_reply(&reply).await.unwrap());
-        assert_eq!(s.idempotent_reply(cl.id, "POST /orders", "k1").await.unwrap().unwrap().body, "b");
-        assert!(s.idempotent_reply(ph.id, "POST /orders", "k1").await.unwrap().is_none());
-        // An order with a taken key is not written at all; with a free key,
-        // the order and the key go in together.
-        let blocked = order(&cl, &public, &[&ready]);
-        assert!(!s.insert_order(&blocked, Some(&reply)).await.unwrap(), "{name}: key taken");
-        assert!(s.order(blocked.id).await.unwrap().is_none(), "{name}: nothing written");
-        let k2 = IdempotentReply { key: "k2".into(), body: blocked.id.to_string(), ..reply.clone() };
-        assert!(s.insert_order(&blocked, Some(&k2)).await.unwrap(), "{name}: free key");
-        assert!(s.order(blocked.id).await.unwrap().is_some());
-        assert_eq!(
-            s.idempotent_reply(cl.id, "POST /orders", "k2").await.unwrap().unwrap().body,
-            blocked.id.to_string()
-        );
-        // Pruning keeps a reply at least 24 hours, whatever the horizon.
-        let q: &dyn JobQueue = store;
-        q.prune_jobs(SystemClock.now()).await.unwrap();
-        assert!(s.idempotent_reply(cl.id, "POST /orders", "k1").await.unwrap().is_some(), "{name}: kept 24 h");
-        q.prune_jobs(SystemClock.now() + Duration::days(2)).await.unwrap();
-        assert!(s.idempotent_reply(cl.id, "POST /orders", "k1").await.unwrap().is_none(), "{name}: pruned later");
-
-        // Deleting an album removes its photos but keeps orders.
-        s.delete_album(public.id).await.unwrap();
-        assert!(s.photo(p1.id).await.unwrap().is_none(), "{name}: photos go with the album");
-        assert!(s.order(o.id).await.unwrap().is_some(), "{name}: orders stay");
+fn link_for(order: OrderId, token_hash: [u8; 32]) -> DownloadLink {
+    DownloadLink {
+        id: LinkId::new(),
+        order_id: order,
+        token_hash,
+        zip_key: "orders/x.zip".into(),
+        zip_size: 42,
+        expires_at: SystemClock.now() + Duration::days(7),
+        created_at: SystemClock.now(),
+        download_count: 0,
+        bytes_served: 0,
+        revoked: false,
+        zip_deleted: false,
     }
 }
 
-/// Claims, leases, take-over, stale holders, retries with backoff, final failure.
+/// `MetadataStore` itself: the connection answers, and a deployment secret
+/// is made by whoever asks first and then shared.
+pub async fn deployment<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    s.ping().await.unwrap();
+    let now = SystemClock.now();
+    let first = s.deployment_secret("server", "aaaa", now).await.unwrap();
+    assert_eq!(first, "aaaa", "{name}: the first candidate is kept");
+    assert_eq!(s.deployment_secret("server", "bbbb", now).await.unwrap(), "aaaa", "{name}: then shared");
+    assert_eq!(s.deployment_secret("other", "cccc", now).await.unwrap(), "cccc", "{name}: names apart");
+}
+
+/// `AccountStore`: unique addresses, lookups, verification, sessions with
+/// expiry and revocation.
+pub async fn accounts<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let ph = user("ph@x.test", Role::Photographer);
+    let mut cl = user("cl@x.test", Role::Client);
+    cl.email_verified = false;
+    s.insert_user(&ph, "hash-ph").await.unwrap();
+    s.insert_user(&cl, "hash-cl").await.unwrap();
+    let dup = user("ph@x.test", Role::Client);
+    assert_eq!(s.insert_user(&dup, "h").await.unwrap_err().code(), "email_taken", "{name}");
+    let (found, hash) = s.user_by_email(&ph.email).await.unwrap().unwrap();
+    assert_eq!((found.id, hash.as_str()), (ph.id, "hash-ph"), "{name}");
+    assert_eq!(s.user(cl.id).await.unwrap().unwrap(), cl, "{name}");
+    assert!(s.user(UserId::new()).await.unwrap().is_none(), "{name}");
+    let now = SystemClock.now();
+    assert!(s.mark_email_verified(cl.id, now).await.unwrap(), "{name}");
+    assert!(s.mark_email_verified(cl.id, now).await.unwrap(), "{name}: idempotent");
+    assert!(s.user(cl.id).await.unwrap().unwrap().email_verified, "{name}: verified");
+    assert!(!s.mark_email_verified(UserId::new(), now).await.unwrap(), "{name}: no such user");
+    let session =
+        Session { token_hash: [7; 32], user_id: ph.id, expires_at: now + Duration::hours(1), created_at: now };
+    s.insert_session(&session).await.unwrap();
+    assert_eq!(s.session_user(&[7; 32], now).await.unwrap().unwrap().id, ph.id);
+    assert!(s.session_user(&[7; 32], now + Duration::hours(2)).await.unwrap().is_none(), "{name}: expired");
+    s.delete_session(&[7; 32]).await.unwrap();
+    assert!(s.session_user(&[7; 32], now).await.unwrap().is_none(), "{name}: revoked");
+}
+
+/// `AlbumStore`, albums: visibility filters, pagination, changes round
+/// trip and change the revision.
+pub async fn albums<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let ph = user("ph@albums.test", Role::Photographer);
+    let cl = user("cl@albums.test", Role::Client);
+    s.insert_user(&ph, "h").await.unwrap();
+    s.insert_user(&cl, "h").await.unwrap();
+    let private = album(&ph, Visibility::Private, Some("cl@albums.test"));
+    let public = album(&ph, Visibility::Public, None);
+    let hidden = album(&ph, Visibility::Private, Some("other@albums.test"));
+    for a in [&private, &public, &hidden] {
+        s.insert_album(a).await.unwrap();
+    }
+    assert_eq!(s.album(private.id).await.unwrap().unwrap(), private, "{name}: round trip");
+    assert!(s.album(AlbumId::new()).await.unwrap().is_none(), "{name}");
+    let owned = s.list_albums(&AlbumFilter::OwnedBy(ph.id), PageRequest::first()).await.unwrap();
+    assert_eq!(owned.items.len(), 3);
+    let visible = s.list_albums(&AlbumFilter::VisibleTo(cl.email.clone()), PageRequest::first()).await.unwrap();
+    let ids: Vec<_> = visible.items.iter().map(|a| a.id).collect();
+    assert_eq!(ids, vec![private.id, public.id], "{name}: shared + public, in id order");
+    let public_only = s.list_albums(&AlbumFilter::Public, PageRequest::first()).await.unwrap();
+    assert_eq!(public_only.items.iter().map(|a| a.id).collect::<Vec<_>>(), vec![public.id], "{name}: public");
+    let first = s.list_albums(&AlbumFilter::OwnedBy(ph.id), PageRequest::new(Some(2), None).unwrap()).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    let cursor = first.next_cursor.clone().expect("more pages");
+    let rest =
+        s.list_albums(&AlbumFilter::OwnedBy(ph.id), PageRequest::new(Some(2), Some(&cursor)).unwrap()).await.unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert!(rest.next_cursor.is_none());
+    let mut changed = private.clone();
+    changed.name = "Renamed".into();
+    changed.client_email = None;
+    changed.watermark =
+        Some(WatermarkChoice::Plugin { plugin: "tiled-text".into(), params: "text=\"ü\";opacity=0.5".into() });
+    s.update_album(&changed).await.unwrap();
+    changed.revision += 1;
+    assert_eq!(s.album(private.id).await.unwrap().unwrap(), changed, "{name}: changes round trip, revision bumped");
+    let mut text = public.clone();
+    text.watermark = Some(WatermarkChoice::Text { text: "STUDIO NORD".into() });
+    s.update_album(&text).await.unwrap();
+    assert_eq!(s.album(public.id).await.unwrap().unwrap().watermark, text.watermark, "{name}: text mark");
+    // Expiry: reminders once, purge once.
+    let mut expiring = album(&ph, Visibility::Private, Some("cl@albums.test"));
+    let now = SystemClock.now();
+    expiring.expires_at = Some(now + Duration::days(2));
+    s.insert_album(&expiring).await.unwrap();
+    let to_remind = s.albums_to_remind(now, now + Duration::days(3), 10).await.unwrap();
+    assert_eq!(to_remind.iter().map(|a| a.id).collect::<Vec<_>>(), vec![expiring.id], "{name}: reminder due");
+    assert!(s.mark_album_reminded(expiring.id, now).await.unwrap(), "{name}");
+    assert!(!s.mark_album_reminded(expiring.id, now).await.unwrap(), "{name}: reminded once");
+    assert!(s.albums_to_remind(now, now + Duration::days(3), 10).await.unwrap().is_empty(), "{name}");
+    let later = now + Duration::days(5);
+    let purge = s.albums_to_purge(later, 10).await.unwrap();
+    assert_eq!(purge.iter().map(|a| a.id).collect::<Vec<_>>(), vec![expiring.id], "{name}: expired, to purge");
+    s.mark_album_purged(expiring.id, later).await.unwrap();
+    assert!(s.albums_to_purge(later, 10).await.unwrap().is_empty(), "{name}: purged once");
+    assert!(s.album(expiring.id).await.unwrap().unwrap().purged_at.is_some(), "{name}");
+}
+
+/// `AlbumStore`, photos: the outbox writes the job with the row, renders
+/// are counted, every photo write changes the album's revision, and
+/// deleting an album takes its photos but never its orders.
+pub async fn photos<S: MetadataStore + JobQueue>(name: &str, store: &S) {
+    let s: &dyn MetadataStore = store;
+    let ph = user("ph@photos.test", Role::Photographer);
+    let cl = user("cl@photos.test", Role::Client);
+    s.insert_user(&ph, "h").await.unwrap();
+    s.insert_user(&cl, "h").await.unwrap();
+    let public = album(&ph, Visibility::Public, None);
+    s.insert_album(&public).await.unwrap();
+    let p1 = photo(public.id);
+    let p2 = photo(public.id);
+    let job = NewJob::now(Task::RenderPreview { photo_id: p1.id }, SystemClock.now());
+    s.insert_photo(&p1, std::slice::from_ref(&job)).await.unwrap();
+    s.insert_photo(&p2, &[]).await.unwrap();
+    assert_eq!(store.job(job.id).await.unwrap().unwrap().status, JobStatus::Queued, "{name}: outbox");
+    let orphan = photo(AlbumId::new());
+    let orphan_job = NewJob::now(Task::RenderPreview { photo_id: orphan.id }, SystemClock.now());
+    let err = s.insert_photo(&orphan, std::slice::from_ref(&orphan_job)).await.unwrap_err();
+    assert_eq!(err.code(), "not_found", "{name}: a photo needs its album");
+    assert!(store.job(orphan_job.id).await.unwrap().is_none(), "{name}: and its job is not written");
+    let mut ready = p1.clone();
+    ready.status = PhotoStatus::Ready;
+    ready.width = Some(3000);
+    ready.height = Some(2000);
+    s.update_photo(&ready).await.unwrap();
+    assert_eq!(s.photo(p1.id).await.unwrap().unwrap(), ready);
+    let page = s.list_photos(public.id, PageRequest::new(Some(1), None).unwrap()).await.unwrap();
+    assert_eq!(page.items.len(), 1, "{name}");
+    let cursor = page.next_cursor.expect("a second page");
+    let rest = s.list_photos(public.id, PageRequest::new(Some(1), Some(&cursor)).unwrap()).await.unwrap();
+    assert_eq!(rest.items.len(), 1, "{name}");
+    assert!(rest.next_cursor.is_none() && rest.items[0].id != page.items[0].id, "{name}: pages by id");
+
+    // Rendering is counted once, and only for a processing photo.
+    assert!(s.mark_photo_rendered(p2.id, 10, 20).await.unwrap(), "{name}");
+    assert!(!s.mark_photo_rendered(p2.id, 10, 20).await.unwrap(), "{name}: never twice");
+    let p2_ready = s.photo(p2.id).await.unwrap().unwrap();
+    assert_eq!((p2_ready.status, p2_ready.width, p2_ready.height), (PhotoStatus::Ready, Some(10), Some(20)));
+    assert_eq!(p2_ready.renders, 1, "{name}: a render is counted");
+    let mut again = p2_ready.clone();
+    again.renders += 1;
+    s.update_photo(&again).await.unwrap();
+    assert_eq!(s.photo(p2.id).await.unwrap().unwrap().renders, 2, "{name}: update_photo saves the count");
+
+    // Every write to an album's photos changes the album's revision.
+    let revision = |id| async move { s.album(id).await.unwrap().unwrap().revision };
+    let other = album(&ph, Visibility::Public, None);
+    s.insert_album(&other).await.unwrap();
+    let before = revision(public.id).await;
+    let extra = photo(public.id);
+    s.insert_photo(&extra, &[]).await.unwrap();
+    let after_insert = revision(public.id).await;
+    assert!(after_insert > before, "{name}: adding a photo changes the revision");
+    assert!(s.mark_photo_rendered(extra.id, 4, 3).await.unwrap());
+    let after_render = revision(public.id).await;
+    assert!(after_render > after_insert, "{name}: rendering changes it");
+    let mut failed = s.photo(extra.id).await.unwrap().unwrap();
+    failed.status = PhotoStatus::Failed;
+    s.update_photo(&failed).await.unwrap();
+    let after_update = revision(public.id).await;
+    assert!(after_update > after_render, "{name}: a status change changes it");
+    s.delete_photo(extra.id).await.unwrap();
+    assert!(s.photo(extra.id).await.unwrap().is_none(), "{name}: deleted");
+    assert!(revision(public.id).await > after_update, "{name}: deleting a photo changes it");
+    assert_eq!(revision(other.id).await, 0, "{name}: other albums keep theirs");
+
+    // Deleting an album removes its photos but keeps orders.
+    let o = order(&cl, &public, &[&ready]);
+    assert!(s.insert_order(&o, None).await.unwrap());
+    s.delete_album(public.id).await.unwrap();
+    assert!(s.album(public.id).await.unwrap().is_none(), "{name}: gone");
+    assert!(s.photo(p1.id).await.unwrap().is_none(), "{name}: photos go with the album");
+    assert!(s.order(o.id).await.unwrap().is_some(), "{name}: orders stay");
+}
+
+/// `OrderStore`: items round trip; transitions move forward once, write
+/// their jobs with them, and ignore events about other checkouts; payment
+/// notifications are recorded once.
+pub async fn orders<S: MetadataStore + JobQueue>(name: &str, store: &S) {
+    let s: &dyn MetadataStore = store;
+    let shop = shop(s).await;
+    let (ph, cl) = (&shop.ph, &shop.cl);
+    let o = order(cl, &shop.album, &[&shop.photo]);
+    assert!(s.insert_order(&o, None).await.unwrap());
+    assert_eq!(s.order(o.id).await.unwrap().unwrap(), o, "{name}: order round trip");
+    assert_eq!(s.list_orders(OrderFilter::Buyer(cl.id), PageRequest::first()).await.unwrap().items.len(), 1);
+    assert_eq!(s.list_orders(OrderFilter::Seller(ph.id), PageRequest::first()).await.unwrap().items.len(), 1);
+    assert!(s.list_orders(OrderFilter::Buyer(ph.id), PageRequest::first()).await.unwrap().items.is_empty());
+    let hour = Duration::hours(1);
+    assert!(s.stale_pending_orders(SystemClock.now() + hour, 10).await.unwrap().contains(&o.id), "{name}");
+    assert!(s.stale_pending_orders(SystemClock.now() - hour, 10).await.unwrap().is_empty(), "{name}");
+    // A recorded checkout session guards events about older sessions.
+    assert!(s.record_checkout(o.id, "test", "ref", SystemClock.now()).await.unwrap(), "{name}");
+    let stored = s.order(o.id).await.unwrap().unwrap();
+    assert_eq!((stored.gateway.as_deref(), stored.payment_ref.as_deref()), (Some("test"), Some("ref")));
+    let old_session = OrderChange { only_if_ref: Some("an-older-session".into()), ..OrderChange::default() };
+    assert!(
+        s.transition_order(o.id, OrderStatus::Expired, &old_session, &[], SystemClock.now()).await.unwrap().is_none(),
+        "{name}: an event about another session leaves the order alone"
+    );
+    let zip_job = NewJob::now(Task::BuildZip { order_id: o.id }, SystemClock.now());
+    let change = OrderChange {
+        gateway: Some("test".into()),
+        payment_ref: Some("ref".into()),
+        paid_at: Some(SystemClock.now()),
+        only_if_ref: Some("ref".into()),
+    };
+    let paid = s
+        .transition_order(o.id, OrderStatus::Paid, &change, std::slice::from_ref(&zip_job), SystemClock.now())
+        .await
+        .unwrap();
+    assert_eq!(paid.unwrap().status, OrderStatus::Paid);
+    assert!(store.job(zip_job.id).await.unwrap().is_some(), "{name}: paid emits the zip job");
+    let again_job = NewJob::now(Task::BuildZip { order_id: o.id }, SystemClock.now());
+    let again = s
+        .transition_order(o.id, OrderStatus::Paid, &change, std::slice::from_ref(&again_job), SystemClock.now())
+        .await
+        .unwrap();
+    assert!(again.is_none(), "{name}: paying twice is refused");
+    assert!(store.job(again_job.id).await.unwrap().is_none(), "{name}: and emits nothing");
+    assert!(!s.record_checkout(o.id, "test", "late", SystemClock.now()).await.unwrap(), "{name}: paid, not pending");
+    assert!(
+        s.transition_order(o.id, OrderStatus::Cancelled, &OrderChange::default(), &[], SystemClock.now())
+            .await
+            .unwrap()
+            .is_none(),
+        "{name}: a paid order cannot be cancelled"
+    );
+    assert!(!s.stale_pending_orders(SystemClock.now() + hour, 10).await.unwrap().contains(&o.id), "{name}: paid");
+    // Payment events are recorded once per gateway.
+    assert!(s.record_payment_event("test", "evt_1", SystemClock.now()).await.unwrap());
+    assert!(!s.record_payment_event("test", "evt_1", SystemClock.now()).await.unwrap(), "{name}: a duplicate");
+    assert!(s.record_payment_event("other", "evt_1", SystemClock.now()).await.unwrap(), "{name}: gateways apart");
+}
+
+/// `DownloadStore`: fulfilment stores the link with the status change,
+/// once; downloads are counted atomically within a budget; a refund
+/// revokes the link; paid orders hold their originals, refunded ones not.
+pub async fn downloads<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let shop = shop(s).await;
+    let o = paid_order(s, &shop).await;
+    let day_ago = SystemClock.now() - Duration::days(1);
+    assert_eq!(s.held_photos(shop.album.id, day_ago).await.unwrap(), vec![shop.photo.id], "{name}: held");
+    assert!(s.held_photos(shop.album.id, SystemClock.now() + Duration::days(1)).await.unwrap().is_empty(), "{name}");
+    let link = link_for(o.id, [9; 32]);
+    assert!(s.fulfil_order(&link, &[], SystemClock.now()).await.unwrap());
+    assert_eq!(s.order(o.id).await.unwrap().unwrap().status, OrderStatus::Fulfilled, "{name}");
+    let second = link_for(o.id, [10; 32]);
+    assert!(!s.fulfil_order(&second, &[], SystemClock.now()).await.unwrap(), "{name}: fulfilled once");
+    assert!(s.link_by_token_hash(&[10; 32]).await.unwrap().is_none(), "{name}: and nothing stored");
+    let stored = s.link_by_token_hash(&[9; 32]).await.unwrap().unwrap();
+    assert_eq!((stored.id, stored.zip_size), (link.id, 42), "{name}");
+    assert_eq!(s.link(link.id).await.unwrap().unwrap().token_hash, [9; 32], "{name}");
+    assert!(s.count_download(&stored, 42, true, None).await.unwrap());
+    assert!(s.count_download(&stored, 40, false, Some(84)).await.unwrap(), "{name}: within the budget");
+    let counted = s.link_for_order(o.id).await.unwrap().unwrap();
+    assert_eq!((counted.download_count, counted.bytes_served), (1, 82), "{name}");
+    assert!(!s.count_download(&stored, 3, false, Some(84)).await.unwrap(), "{name}: 85 > 84");
+    assert!(s.count_download(&stored, 2, false, Some(84)).await.unwrap(), "{name}: exactly the budget");
+    assert!(!s.count_download(&stored, 1, true, Some(84)).await.unwrap(), "{name}: budget used up");
+    let counted = s.link_for_order(o.id).await.unwrap().unwrap();
+    assert_eq!((counted.download_count, counted.bytes_served), (1, 84), "{name}: nothing counted past it");
+    assert!(s.count_download(&stored, -30, false, None).await.unwrap(), "{name}: unsent bytes given back");
+    assert_eq!(s.link_for_order(o.id).await.unwrap().unwrap().bytes_served, 54, "{name}");
+    // A fresh link is the order's newest; expired zips are found and marked.
+    let mut fresh = link_for(o.id, [11; 32]);
+    fresh.created_at = SystemClock.now() + Duration::seconds(1);
+    s.insert_link(&fresh).await.unwrap();
+    assert_eq!(s.link_for_order(o.id).await.unwrap().unwrap().id, fresh.id, "{name}: the newest link");
+    let later = SystemClock.now() + Duration::days(8);
+    let expired = s.expired_links_with_zips(later, 10).await.unwrap();
+    assert_eq!(expired.len(), 2, "{name}: both links expired with their zip");
+    s.mark_zip_deleted(link.id, later).await.unwrap();
+    let left = s.expired_links_with_zips(later, 10).await.unwrap();
+    assert_eq!(left.iter().map(|l| l.id).collect::<Vec<_>>(), vec![fresh.id], "{name}: marked deleted");
+    // A refund revokes the links in the same transaction, and holds nothing.
+    let refunded =
+        s.transition_order(o.id, OrderStatus::Refunded, &OrderChange::default(), &[], SystemClock.now()).await.unwrap();
+    assert_eq!(refunded.unwrap().status, OrderStatus::Refunded);
+    assert!(s.link_by_token_hash(&[9; 32]).await.unwrap().unwrap().revoked, "{name}: revoked");
+    assert!(s.link_by_token_hash(&[11; 32]).await.unwrap().unwrap().revoked, "{name}: every link");
+    assert!(s.held_photos(shop.album.id, day_ago).await.unwrap().is_empty(), "{name}: a refund holds nothing");
+    let change = OrderChange { paid_at: Some(SystemClock.now()), ..OrderChange::default() };
+    assert!(
+        s.transition_order(o.id, OrderStatus::Paid, &change, &[], SystemClock.now()).await.unwrap().is_none(),
+        "{name}: no revival"
+    );
+}
+
+/// `ReportStore`: sales count paid orders of the period per seller, not
+/// refunded ones; monthly reports are stored once.
+pub async fn reports<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let shop = shop(s).await;
+    let (ph, cl) = (&shop.ph, &shop.cl);
+    paid_order(s, &shop).await;
+    let refunded = paid_order(s, &shop).await;
+    s.transition_order(refunded.id, OrderStatus::Refunded, &OrderChange::default(), &[], SystemClock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    let pending = order(cl, &shop.album, &[&shop.photo]);
+    assert!(s.insert_order(&pending, None).await.unwrap());
+    let (now, day) = (SystemClock.now(), Duration::days(1));
+    let sales = s.sales(Some(ph.id), now - day, now + day).await.unwrap();
+    assert_eq!(sales.len(), 1, "{name}: one album, one currency");
+    assert_eq!(
+        (sales[0].album_id, sales[0].orders, sales[0].photos, sales[0].revenue),
+        (shop.album.id, 1, 1, 500),
+        "{name}: the paid order only"
+    );
+    assert!(s.sales(Some(cl.id), now - day, now + day).await.unwrap().is_empty(), "{name}: per seller");
+    let top = s.top_photos(Some(ph.id), now - day, now + day, 10).await.unwrap();
+    assert_eq!(top, vec![(shop.photo.id, shop.photo.filename.clone(), 1)], "{name}: top photos");
+    assert!(s.sales(None, now + day, now + day * 2).await.unwrap().is_empty(), "{name}: period");
+    assert!(!s.sales(None, now - day, now + day).await.unwrap().is_empty(), "{name}: everyone's");
+    s.delete_album(shop.album.id).await.unwrap();
+    let kept = s.sales(Some(ph.id), now - day, now + day).await.unwrap();
+    assert_eq!((kept.len(), kept[0].album_name.as_deref()), (1, None), "{name}: sales outlive the album");
+    assert!(s.save_monthly_report(ph.id, "2026-10", "{\"a\":1}", now).await.unwrap());
+    assert!(!s.save_monthly_report(ph.id, "2026-10", "{\"a\":2}", now).await.unwrap(), "{name}: once");
+    assert!(s.save_monthly_report(ph.id, "2026-11", "{\"a\":3}", now).await.unwrap());
+    let months: Vec<_> = s.monthly_reports(ph.id).await.unwrap();
+    assert_eq!(
+        months,
+        vec![("2026-11".to_owned(), "{\"a\":3}".to_owned()), ("2026-10".to_owned(), "{\"a\":1}".to_owned())],
+        "{name}: newest first, the first kept"
+    );
+    assert!(s.monthly_reports(cl.id).await.unwrap().is_empty(), "{name}");
+}
+
+/// `ScheduleStore`: each period of a task is claimed once and its end
+/// recorded; a lease has one holder at a time, renewable, free once
+/// expired.
+pub async fn schedules<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let now = SystemClock.now();
+    let fire = now - Duration::minutes(1);
+    assert!(s.claim_scheduled_run("prune_jobs", fire, now).await.unwrap(), "{name}");
+    assert!(!s.claim_scheduled_run("prune_jobs", fire, now).await.unwrap(), "{name}: claimed once");
+    assert!(s.claim_scheduled_run("clean_orphans", fire, now).await.unwrap(), "{name}: tasks apart");
+    s.finish_scheduled_run("prune_jobs", fire, now, "ok", "pruned 3").await.unwrap();
+    let runs = s.scheduled_runs(10).await.unwrap();
+    let run = runs.iter().find(|r| r.task == "prune_jobs").unwrap();
+    assert_eq!((run.outcome.as_deref(), run.detail.as_deref()), (Some("ok"), Some("pruned 3")), "{name}");
+    assert!(run.finished_at.is_some(), "{name}");
+    assert_eq!(s.scheduled_runs(1).await.unwrap().len(), 1, "{name}: limit");
+
+    let until = now + Duration::seconds(30);
+    assert!(s.acquire_lease("scheduler", "a", until, now).await.unwrap(), "{name}");
+    assert!(!s.acquire_lease("scheduler", "b", until, now).await.unwrap(), "{name}: held by a");
+    assert!(s.acquire_lease("scheduler", "a", until + Duration::seconds(30), now).await.unwrap(), "{name}: renew");
+    let later_now = now + Duration::seconds(61);
+    assert!(
+        s.acquire_lease("scheduler", "b", later_now + Duration::seconds(30), later_now).await.unwrap(),
+        "{name}: expired"
+    );
+    assert!(s.acquire_lease("other", "a", until, now).await.unwrap(), "{name}: names are independent");
+}
+
+/// `IdempotencyStore`: replies per user, scope and key, the first kept;
+/// an order with a taken key is not written; pruning by age.
+pub async fn idempotency<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let shop = shop(s).await;
+    let (ph, cl) = (&shop.ph, &shop.cl);
+    let reply = IdempotentReply {
+        user_id: cl.id,
+        scope: "POST /orders".into(),
+        key: "k1".into(),
+        request_hash: [1; 32],
+        status: 201,
+        body: "b".into(),
+        created_at: SystemClock.now(),
+    };
+    assert!(s.save_idempotent_reply(&reply).await.unwrap());
+    let second = IdempotentReply { body: "other".into(), ..reply.clone() };
+    assert!(!s.save_idempotent_reply(&second).await.unwrap(), "{name}: the first is kept");
+    assert_eq!(s.idempotent_reply(cl.id, "POST /orders", "k1").await.unwrap().unwrap().body, "b");
+    assert!(s.idempotent_reply(ph.id, "POST /orders", "k1").await.unwrap().is_none(), "{name}: per user");
+    assert!(s.idempotent_reply(cl.id, "POST /other", "k1").await.unwrap().is_none(), "{name}: per scope");
+    // An order with a taken key is not written at all; with a free key,
+    // the order and the key go in together.
+    let blocked = order(cl, &shop.album, &[&shop.photo]);
+    assert!(!s.insert_order(&blocked, Some(&reply)).await.unwrap(), "{name}: key taken");
+    assert!(s.order(blocked.id).await.unwrap().is_none(), "{name}: nothing written");
+    let k2 = IdempotentReply { key: "k2".into(), body: blocked.id.to_string(), ..reply.clone() };
+    assert!(s.insert_order(&blocked, Some(&k2)).await.unwrap(), "{name}: free key");
+    assert!(s.order(blocked.id).await.unwrap().is_some());
+    assert_eq!(s.idempotent_reply(cl.id, "POST /orders", "k2").await.unwrap().unwrap().body, blocked.id.to_string());
+    // Pruning removes only replies stored before the horizon.
+    assert_eq!(s.prune_idempotent_replies(SystemClock.now() - Duration::hours(1)).await.unwrap(), 0, "{name}");
+    assert!(s.idempotent_reply(cl.id, "POST /orders", "k1").await.unwrap().is_some(), "{name}: kept");
+    assert_eq!(s.prune_idempotent_replies(SystemClock.now() + Duration::hours(1)).await.unwrap(), 2, "{name}");
+    assert!(s.idempotent_reply(cl.id, "POST /orders", "k1").await.unwrap().is_none(), "{name}: pruned");
+}
+
+/// Claims, job leases, take-over, stale holders, retries with backoff, final failure.
 pub async fn job_queue(name: &str, q: &dyn JobQueue) {
     {
         let now = SystemClock.now();
@@ -398,18 +583,6 @@ pub async fn job_queue(name: &str, q: &dyn JobQueue) {
         assert!(q.fail(&retried, "gave up", None, now).await.unwrap());
         let failed = q.job(a.id).await.unwrap().unwrap();
         assert_eq!((failed.status, failed.last_error.as_deref()), (JobStatus::Failed, Some("gave up")), "{name}");
-
-        // Leases: one holder at a time, renewable, free once expired.
-        let until = now + Duration::seconds(30);
-        assert!(q.acquire_lease("scheduler", "a", until, now).await.unwrap(), "{name}");
-        assert!(!q.acquire_lease("scheduler", "b", until, now).await.unwrap(), "{name}: held by a");
-        assert!(q.acquire_lease("scheduler", "a", until + Duration::seconds(30), now).await.unwrap(), "{name}: renew");
-        let later_now = now + Duration::seconds(61);
-        assert!(
-            q.acquire_lease("scheduler", "b", later_now + Duration::seconds(30), later_now).await.unwrap(),
-            "{name}: expired"
-        );
-        assert!(q.acquire_lease("other", "a", until, now).await.unwrap(), "{name}: names are independent");
 
         // A released job is due again at once, its claim not counted; the
         // releaser no longer holds it.

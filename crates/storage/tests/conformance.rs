@@ -1,6 +1,7 @@
-//! Conformance suites: one per core trait, run against every backend this
-//! build has (MetadataStore and JobQueue: SQLite; BlobStore: fs and
-//! memory; Packager over each blob store). A new backend adds one line to
+//! Conformance suites: one per core trait (per role for the metadata
+//! store), run against every backend this build has (metadata and job
+//! queue: SQLite file and memory, PostgreSQL; BlobStore: fs, memory, S3;
+//! Packager over each blob store). A new backend adds one line to
 //! the `backends` functions and must pass the same suite.
 
 use std::{io::Read, sync::Arc};
@@ -74,14 +75,32 @@ async fn blob_backends() -> Vec<(&'static str, Arc<dyn BlobStore>, Option<tempfi
     out
 }
 
-#[tokio::test]
-async fn metadata_store_conformance() {
-    for (name, backend) in metadata_backends().await {
-        match &backend {
-            Sql::Sqlite(s, _) => testkit::metadata_store(name, &**s).await,
-            Sql::Pg(s) => testkit::metadata_store(name, &**s).await,
+/// One test per metadata role, each over every SQL backend (fresh
+/// databases each), so a broken rule names its role and backend.
+macro_rules! metadata_suites {
+    ($($test:ident => $suite:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $test() {
+            for (name, backend) in metadata_backends().await {
+                match &backend {
+                    Sql::Sqlite(s, _) => testkit::$suite(name, &**s).await,
+                    Sql::Pg(s) => testkit::$suite(name, &**s).await,
+                }
+            }
         }
-    }
+    )*};
+}
+
+metadata_suites! {
+    metadata_deployment => deployment,
+    metadata_accounts => accounts,
+    metadata_albums => albums,
+    metadata_photos => photos,
+    metadata_orders => orders,
+    metadata_downloads => downloads,
+    metadata_reports => reports,
+    metadata_schedules => schedules,
+    metadata_idempotency => idempotency,
 }
 
 #[tokio::test]
