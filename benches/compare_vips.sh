@@ -17,9 +17,11 @@
 # which beats both one process per file (start-up each time) and one
 # process with a thread per core (one image at a time).
 #
-# Ours runs twice: the default pure-Rust build, and the build with the
-# `turbojpeg` feature (libjpeg-turbo from its bundled source; cmake and
-# nasm are installed here if missing). TURBO=0 skips the second.
+# Ours runs in up to three builds: the default (MozJPEG decodes; C built by
+# the `cc` crate), the build with the `turbojpeg` feature (libjpeg-turbo
+# from its bundled source; cmake and nasm are installed here if missing;
+# TURBO=0 skips it), and with PURE=1 the pure-Rust build
+# (`--no-default-features`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES="${SIZES:-12,24,45}"
@@ -30,6 +32,7 @@ QUALITY="${QUALITY:-85}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cores=$(nproc)
 TURBO="${TURBO:-1}"
+PURE="${PURE:-0}"
 need=""
 command -v vipsthumbnail >/dev/null || need="$need libvips-tools"
 if [ "$TURBO" = 1 ]; then
@@ -46,15 +49,20 @@ bin="$CARGO_TARGET_DIR/$PROFILE"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cargo build -q $flag -p proofsheet-imaging --example corpus
-variants="rust"
+variants="default"
 if [ "$TURBO" = 1 ]; then
     cargo build -q $flag -p proofsheet-server --bin proofsheet --features turbojpeg
     cp "$bin/proofsheet" "$work/proofsheet-turbo"
-    variants="rust turbo"
+    variants="default turbo"
+fi
+if [ "$PURE" = 1 ]; then
+    cargo build -q $flag -p proofsheet-server --bin proofsheet --no-default-features
+    cp "$bin/proofsheet" "$work/proofsheet-pure"
+    variants="pure $variants"
 fi
 cargo build -q $flag -p proofsheet-server --bin proofsheet
-cp "$bin/proofsheet" "$work/proofsheet-rust"
-printf '%-6s %-6s %6s %12s %12s %7s %20s %20s\n' size build images "vips img/s" "ours img/s" ratio "vips peak RSS" "ours peak RSS"
+cp "$bin/proofsheet" "$work/proofsheet-default"
+printf '%-6s %-7s %6s %12s %12s %7s %20s %20s\n' size build images "vips img/s" "ours img/s" ratio "vips peak RSS" "ours peak RSS"
 for mp in ${SIZES//,/ }; do
     dir="$CORPUS/${mp}mp-$COUNT"
     if [ ! -d "$dir" ] || [ "$(ls "$dir" | wc -l)" -ne "$COUNT" ]; then
@@ -79,10 +87,10 @@ for mp in ${SIZES//,/ }; do
         [ "$(ls "$work/ours-$mp" | wc -l)" -eq $((COUNT * 2)) ] || { echo "proofsheet previews made too few images" >&2; exit 1; }
         awk -v mp="$mp" -v b="$variant" -v n="$COUNT" -v vs="$vs" -v vk="$vk" -v os="$os" -v ok="$ok" -v c="$cores" 'BEGIN {
             vr = n / vs; or = n / os;
-            printf "%-6s %-6s %6d %12.2f %12.2f %6.2fx %9d MiB (%d/img) %9d MiB (%d/img)\n", mp "MP", b, n, vr, or,
+            printf "%-6s %-7s %6d %12.2f %12.2f %6.2fx %9d MiB (%d/img) %9d MiB (%d/img)\n", mp "MP", b, n, vr, or,
                 or / vr, vk / 1024, vk / 1024, ok / 1024, ok / 1024 / c }'
     done
 done
-echo "(build: rust = the default pure-Rust decoders and encoder, turbo = --features turbojpeg;"
+echo "(build: default = MozJPEG decodes, jpeg-encoder encodes; turbo = --features turbojpeg; pure = --no-default-features;"
 echo " ratio = ours / vips in images per second; vips peak RSS is one single-threaded process, one image in flight;"
 echo " ours is one process with $cores images in flight; both on $cores cores)"

@@ -31,9 +31,14 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 { cargo test --workspace --all-targets "$@" && cargo test --workspace --doc "$@"; } 2>&1 | tee "$log" || status=$?
-# The imaging crate again with libjpeg-turbo (feature `turbojpeg`), whose
+# The imaging crate again on the pure-Rust codecs (no C: the build for
+# targets without a C compiler), then with libjpeg-turbo (feature `turbojpeg`), whose
 # bundled build needs cmake and nasm. Only on a whole run; set
 # PROOFSHEET_SKIP_TURBOJPEG=1 to leave it out.
+if [ "$status" = 0 ] && [ $# -eq 0 ]; then
+    echo "== cargo test -p proofsheet-imaging --no-default-features (pure Rust)"
+    cargo test -p proofsheet-imaging --no-default-features --all-targets 2>&1 | tee -a "$log" || status=$?
+fi
 if [ "$status" = 0 ] && [ $# -eq 0 ] && [ -z "${PROOFSHEET_SKIP_TURBOJPEG:-}" ]; then
     if ! command -v cmake >/dev/null || ! command -v nasm >/dev/null; then
         echo "== installing cmake and nasm (libjpeg-turbo's build)"

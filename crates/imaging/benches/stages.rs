@@ -31,8 +31,10 @@ fn photo(w: u32, h: u32) -> raster::Rgb {
 fn stages(c: &mut Criterion) {
     let (w, h) = (6000, 4000);
     let jpeg = raster::encode_jpeg(&photo(w, h), 90).unwrap();
-    // Run with and without `--features turbojpeg`: the group is named
-    // after the codec, so the two runs sit side by side in the report.
+    // Run with the default (MozJPEG), `--features turbojpeg` and
+    // `--no-default-features` (pure Rust): the group is named after the
+    // codec, so the runs sit side by side in the report; each run also
+    // times the pure-Rust decode and encode beside its own codec.
     let mut g = c.benchmark_group(format!("24mp, {}", raster::JPEG_CODEC));
     g.sample_size(10);
     g.bench_function("decode/full (zune-jpeg)", |b| {
@@ -41,6 +43,11 @@ fn stages(c: &mut Criterion) {
     g.bench_function("decode/scaled for 2048 (DCT-domain, this build's codec)", |b| {
         b.iter(|| raster::decode_at_least(black_box(&jpeg), ImageFormat::Jpeg, w, h, 2048).unwrap())
     });
+    if raster::JPEG_CODEC != "pure Rust" {
+        g.bench_function("decode/scaled for 2048 (pure Rust, jpeg-decoder)", |b| {
+            b.iter(|| raster::decode_at_least_rust(black_box(&jpeg), ImageFormat::Jpeg, w, h, 2048).unwrap())
+        });
+    }
     let full = raster::decode(&jpeg, ImageFormat::Jpeg).unwrap().image;
     let scaled = raster::decode_at_least(&jpeg, ImageFormat::Jpeg, w, h, 2048).unwrap().image;
     g.bench_function("resize/full to 2048 (Lanczos3)", |b| {
@@ -113,7 +120,7 @@ fn stages(c: &mut Criterion) {
     g.bench_function("encode/preview q85 (this build's codec)", |b| {
         b.iter(|| raster::encode_jpeg(black_box(&preview), 85).unwrap())
     });
-    if cfg!(feature = "turbojpeg") {
+    if raster::JPEG_CODEC != "pure Rust" {
         g.bench_function("encode/preview q85 (jpeg-encoder)", |b| {
             b.iter(|| raster::encode_jpeg_rust(black_box(&preview), 85).unwrap())
         });

@@ -49,9 +49,16 @@ fn bad(message: impl std::fmt::Display) -> Error {
 }
 
 /// Which JPEG codec this build uses: `"libjpeg-turbo"` with the
-/// `turbojpeg` feature, `"pure Rust"` (zune-jpeg, jpeg-decoder,
-/// jpeg-encoder) without.
-pub const JPEG_CODEC: &str = if cfg!(feature = "turbojpeg") { "libjpeg-turbo" } else { "pure Rust" };
+/// `turbojpeg` feature, `"mozjpeg"` with the `mozjpeg` feature (the
+/// default), `"pure Rust"` (zune-jpeg, jpeg-decoder, jpeg-encoder) with
+/// neither.
+pub const JPEG_CODEC: &str = if cfg!(feature = "turbojpeg") {
+    "libjpeg-turbo"
+} else if cfg!(feature = "mozjpeg") {
+    "mozjpeg"
+} else {
+    "pure Rust"
+};
 
 /// A decoded original and its EXIF orientation (1 to 8).
 pub struct Decoded {
@@ -77,20 +84,37 @@ pub fn decode(data: &[u8], format: ImageFormat) -> Result<Decoded> {
 /// `min_edge` (the smallest scale that still covers it); resize it to the
 /// exact size after.
 ///
-/// With the `turbojpeg` feature every JPEG goes through libjpeg-turbo
-/// instead, at the smallest of its eighths (1/8, 2/8, ... 8/8) that still
-/// covers `min_edge`; a JPEG it cannot turn into RGB (CMYK) falls back to
-/// the pure-Rust path.
+/// With the `mozjpeg` feature (the default) or `turbojpeg`, every JPEG
+/// goes through that C codec instead, at the smallest of its eighths (1/8,
+/// 2/8, ... 8/8) that still covers `min_edge`; a JPEG it cannot turn into
+/// RGB (CMYK) falls back to the pure-Rust path.
 pub fn decode_at_least(data: &[u8], format: ImageFormat, width: u32, height: u32, min_edge: u32) -> Result<Decoded> {
-    #[cfg(feature = "turbojpeg")]
+    #[cfg(any(feature = "turbojpeg", feature = "mozjpeg"))]
     if format == ImageFormat::Jpeg {
         if !jpeg_is_complete(data) {
             return Err(bad("the JPEG is truncated: its image data ends before the end-of-image marker"));
         }
-        if let Some(image) = turbo::decode_at_least(data, width, height, min_edge)? {
+        #[cfg(feature = "turbojpeg")]
+        let decoded = turbo::decode_at_least(data, width, height, min_edge)?;
+        #[cfg(not(feature = "turbojpeg"))]
+        let decoded = moz::decode_at_least(data, width, height, min_edge)?;
+        if let Some(image) = decoded {
             return Ok(Decoded { image, orientation: jpeg_orientation(data) });
         }
     }
+    decode_at_least_rust(data, format, width, height, min_edge)
+}
+
+/// [`decode_at_least`] with the pure-Rust decoders, whatever the features
+/// (jpeg-decoder's scaled IDCT by 1/2, 1/4 or 1/8, else zune-jpeg at full
+/// size): the fallback for CMYK, and the benchmarks' yardstick.
+pub fn decode_at_least_rust(
+    data: &[u8],
+    format: ImageFormat,
+    width: u32,
+    height: u32,
+    min_edge: u32,
+) -> Result<Decoded> {
     let long = width.max(height);
     if format != ImageFormat::Jpeg || long < min_edge.saturating_mul(2) {
         return decode(data, format);
@@ -238,12 +262,70 @@ pub fn orient(src: Rgb, orientation: u8) -> Rgb {
 
 /// Encodes RGB as a baseline JPEG (4:2:0) with no metadata at all (so no
 /// GPS, serial numbers or other private EXIF ever reaches a preview):
-/// libjpeg-turbo with the `turbojpeg` feature, jpeg-encoder otherwise.
+/// libjpeg-turbo with the `turbojpeg` feature, jpeg-encoder otherwise
+/// (also with `mozjpeg`: built without nasm, MozJPEG's C encoder took
+/// twice jpeg-encoder's time for a 2048 px preview, 56 ms against 27 ms in
+/// `cargo bench -p proofsheet-imaging --bench stages`, so it only decodes).
 pub fn encode_jpeg(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
     #[cfg(feature = "turbojpeg")]
     return turbo::encode(img, quality);
     #[cfg(not(feature = "turbojpeg"))]
     encode_jpeg_rust(img, quality)
+}
+
+/// MozJPEG's decoder, built from C by the `cc` crate (no cmake, no nasm),
+/// scaling in eighths in the DCT domain. libjpeg
+/// reports errors by unwinding out of the C code (the `mozjpeg` crate's
+/// design), so every call is wrapped in `catch_unwind` and a bad file is
+/// an `Error::Image`, never a crash.
+#[cfg(feature = "mozjpeg")]
+mod moz {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use mozjpeg::{ColorSpace, Decompress};
+
+    use super::{Rgb, bad};
+    use proofsheet_core::Result;
+
+    fn guarded<T>(what: &str, f: impl FnOnce() -> std::io::Result<T>) -> Result<T> {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(bad(format!("{what}: {e}"))),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "libjpeg error".into());
+                Err(bad(format!("{what}: {message}")))
+            }
+        }
+    }
+
+    /// `None` when MozJPEG cannot make RGB of it (CMYK, YCCK): the caller
+    /// falls back to the pure-Rust decoders.
+    pub(super) fn decode_at_least(data: &[u8], width: u32, height: u32, min_edge: u32) -> Result<Option<Rgb>> {
+        guarded("the JPEG could not be decoded", || {
+            let mut d = Decompress::with_markers(&[]).from_mem(data)?;
+            if (d.width() as u32, d.height() as u32) != (width, height) {
+                return Err(std::io::Error::other("its frame does not match its header"));
+            }
+            if matches!(d.color_space(), ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK) {
+                return Ok(None);
+            }
+            let long = width.max(height) as usize;
+            let eighths = (1..=8usize).find(|n| (long * n).div_ceil(8) >= min_edge as usize).unwrap_or(8);
+            d.scale(eighths as u8);
+            let mut started = d.rgb()?;
+            let (w, h) = (started.width(), started.height());
+            let pixels: Vec<u8> = started.read_scanlines()?;
+            started.finish()?;
+            if pixels.len() != w * h * 3 {
+                return Err(std::io::Error::other("it decoded to an unexpected size"));
+            }
+            Ok(Some(Rgb { width: w as u32, height: h as u32, pixels }))
+        })
+    }
 }
 
 /// [`encode_jpeg`] with the pure-Rust encoder, whatever the features.

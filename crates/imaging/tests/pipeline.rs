@@ -171,8 +171,8 @@ fn cmyk_jpegs_render_on_every_decode_path() {
     }
 }
 
-/// The feature really swaps the codec: libjpeg-turbo's bytes differ from
-/// jpeg-encoder's, and both decode to the same picture.
+/// The features really swap the codec: libjpeg-turbo's or MozJPEG's bytes
+/// differ from jpeg-encoder's, and both decode to the same picture.
 #[test]
 fn the_build_uses_the_codec_its_features_say() {
     let img = photo_like(640, 480);
@@ -181,6 +181,15 @@ fn the_build_uses_the_codec_its_features_say() {
     if cfg!(feature = "turbojpeg") {
         assert_eq!(raster::JPEG_CODEC, "libjpeg-turbo");
         assert_ne!(ours, rust);
+    } else if cfg!(feature = "mozjpeg") {
+        // MozJPEG decodes (in eighths: 3/8 covers 200 px of 640, where
+        // jpeg-decoder's halves stop at 1/2); jpeg-encoder encodes.
+        assert_eq!(raster::JPEG_CODEC, "mozjpeg");
+        assert_eq!(ours, rust);
+        let moz = raster::decode_at_least(&ours, proofsheet_core::ImageFormat::Jpeg, 640, 480, 200).unwrap().image;
+        let pure = raster::decode_at_least_rust(&ours, proofsheet_core::ImageFormat::Jpeg, 640, 480, 200).unwrap();
+        assert_eq!((moz.width, moz.height), (240, 180));
+        assert_eq!((pure.image.width, pure.image.height), (320, 240));
     } else {
         assert_eq!(raster::JPEG_CODEC, "pure Rust");
         assert_eq!(ours, rust);
