@@ -278,7 +278,7 @@ pub fn encode_jpeg(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
 /// reports errors by unwinding out of the C code (the `mozjpeg` crate's
 /// design), so every call is wrapped in `catch_unwind` and a bad file is
 /// an `Error::Image`, never a crash.
-#[cfg(feature = "mozjpeg")]
+#[cfg(all(feature = "mozjpeg", not(feature = "turbojpeg")))]
 mod moz {
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
