@@ -341,8 +341,14 @@ impl Albums<'_> {
 
     /// An album's photos, as the album's viewer may see them.
     pub async fn photos(&self, viewer: Option<&User>, album_id: AlbumId, page: PageRequest) -> Result<Page<Photo>> {
-        self.get(viewer, album_id).await?;
-        self.0.meta().list_photos(album_id, page).await
+        let (album, _) = self.get(viewer, album_id).await?;
+        self.photos_of(&album, page).await
+    }
+
+    /// A page of the photos of an album [`Albums::get`] already gave the
+    /// viewer (access decided there; no second read of the album).
+    pub async fn photos_of(&self, album: &Album, page: PageRequest) -> Result<Page<Photo>> {
+        self.0.meta().list_photos(album.id, page).await
     }
 
     /// A photo and its album, if `viewer` may see the album.

@@ -375,7 +375,7 @@ impl AlbumsApi {
         if let Some(body) = self.state.photo_pages.get(&key, album.revision) {
             return Ok(PhotoPageReply::Page(JsonBytes::from_bytes(body), etag, cache));
         }
-        let photos = albums.photos(auth.user(), id, page).await?;
+        let photos = albums.photos_of(&album, page).await?;
         let (items, next_cursor) = page_parts(photos, |p| PhotoDto::new(p, &self.state.public_url));
         let body = JsonBytes::encode(&PhotoPage { items, next_cursor });
         let bytes = body.bytes();

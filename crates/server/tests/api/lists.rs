@@ -100,15 +100,8 @@ async fn lists_follow_changes_from_any_process(a: TestApp) {
     assert_eq!((status, names(&page)), (StatusCode::OK, vec!["two.jpg".to_owned()]));
     // A change to the album itself.
     let (_, e4, _) = get_page(&a, &path, None, None).await;
-    let r = b
-        .http
-        .patch(b.api(&format!("/albums/{album}")))
-        .bearer_auth(&ph)
-        .json(&serde_json::json!({"name": "Renamed"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let (status, reply) = b.patch_album(&ph, &album, serde_json::json!({"name": "Renamed"})).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
     let (status, _, _) = get_page(&a, &path, None, Some(&e4)).await;
     assert_eq!(status, StatusCode::OK, "an album change changes the ETag");
 
@@ -158,15 +151,9 @@ async fn images_answer_304_until_they_are_rendered_again() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the original's tag gets a visitor nothing");
 
     // A new watermark renders the previews again: the old copies are stale.
-    let r = app
-        .http
-        .patch(app.api(&format!("/albums/{album}")))
-        .bearer_auth(&ph)
-        .json(&serde_json::json!({"watermark": {"kind": "text", "text": "NEW MARK"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let mark = serde_json::json!({"watermark": {"kind": "text", "text": "NEW MARK"}});
+    let (status, reply) = app.patch_album(&ph, &album, mark).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
     app.wait_idle().await;
     let (status, t2, len) = get_image(&app, &thumb, None, Some(&t1)).await;
     assert_eq!(status, StatusCode::OK, "the re-rendered thumbnail is sent");
@@ -177,15 +164,8 @@ async fn images_answer_304_until_they_are_rendered_again() {
     assert_eq!(status, StatusCode::NOT_MODIFIED);
 
     // Access first: once the album is private, the tag gets a visitor 404.
-    let r = app
-        .http
-        .patch(app.api(&format!("/albums/{album}")))
-        .bearer_auth(&ph)
-        .json(&serde_json::json!({"visibility": "private"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let (status, _) = app.patch_album(&ph, &album, serde_json::json!({"visibility": "private"})).await;
+    assert_eq!(status, StatusCode::OK);
     let (status, _, _) = get_image(&app, &thumb, None, Some(&t2)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

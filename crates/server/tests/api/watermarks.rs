@@ -20,11 +20,6 @@ fn plugin_dir() -> Option<std::path::PathBuf> {
     None
 }
 
-async fn patch(app: &TestApp, token: &str, album: &str, body: Value) -> (StatusCode, Value) {
-    let r = app.http.patch(app.api(&format!("/albums/{album}"))).bearer_auth(token).json(&body).send().await.unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
-}
-
 async fn preview(app: &TestApp, token: &str, photo: &Value) -> Vec<u8> {
     let r = app.get(&format!("/photos/{}/preview", photo["id"].as_str().unwrap()), Some(token)).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -129,7 +124,7 @@ async fn an_album_picks_its_watermark_and_its_previews_follow() {
 
     // Switch to a plugin with params: re-rendered in place.
     let choice = json!({"kind": "plugin", "plugin": "tiled-text", "params": "text=NORD;opacity=0.6"});
-    let (status, album) = patch(&app, &owner, &own_id, json!({"watermark": choice})).await;
+    let (status, album) = app.patch_album(&owner, &own_id, json!({"watermark": choice})).await;
     assert_eq!(status, StatusCode::OK, "{album}");
     assert_eq!(album["watermark"], choice);
     let plugin_preview = wait_changed(&app, &owner, &own_id, &own_photo, &text_preview).await;
@@ -138,20 +133,20 @@ async fn an_album_picks_its_watermark_and_its_previews_follow() {
     assert!(!px.is_empty());
 
     // A refused change changes nothing.
-    let (status, body) =
-        patch(&app, &owner, &own_id, json!({"watermark": {"kind": "plugin", "plugin": "tiled-text", "params": "x"}}))
-            .await;
+    let (status, body) = app
+        .patch_album(&owner, &own_id, json!({"watermark": {"kind": "plugin", "plugin": "tiled-text", "params": "x"}}))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let kept: Value = app.get(&format!("/albums/{own_id}"), Some(&owner)).await.json().await.unwrap();
     assert_eq!(kept["watermark"], choice);
 
     // Other changes leave the watermark (and the previews) alone.
-    let (status, renamed) = patch(&app, &owner, &own_id, json!({"name": "Renamed"})).await;
+    let (status, renamed) = app.patch_album(&owner, &own_id, json!({"name": "Renamed"})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(renamed["watermark"], choice);
 
     // `null` goes back to the default: the same bytes as the plain album's.
-    let (status, album) = patch(&app, &owner, &own_id, json!({"watermark": null})).await;
+    let (status, album) = app.patch_album(&owner, &own_id, json!({"watermark": null})).await;
     assert_eq!(status, StatusCode::OK);
     assert!(album["watermark"].is_null(), "{album}");
     let back = wait_changed(&app, &owner, &own_id, &own_photo, &plugin_preview).await;
@@ -192,14 +187,15 @@ async fn photos_failed_by_a_watermark_recover_when_it_changes() {
     .await;
     let owner = app.user("owner@studio.test", "photographer").await;
     let album = app.album(&owner, "private", None).await;
-    let (status, body) = patch(&app, &owner, &album, json!({"watermark": {"kind": "plugin", "plugin": "picky"}})).await;
+    let (status, body) =
+        app.patch_album(&owner, &album, json!({"watermark": {"kind": "plugin", "plugin": "picky"}})).await;
     assert_eq!(status, StatusCode::OK, "the sample passes: {body}");
     assert_eq!(app.upload(&owner, &album, "a.jpg", jpeg(1600, 1200, 1, true)).await.status(), StatusCode::CREATED);
     let photo = app.wait_processed(&owner, &album, 1).await.remove(0);
     assert_eq!(photo["status"], "failed");
     assert!(photo["failure_reason"].as_str().unwrap().contains("error code 3"), "{photo}");
 
-    let (status, _) = patch(&app, &owner, &album, json!({"watermark": null})).await;
+    let (status, _) = app.patch_album(&owner, &album, json!({"watermark": null})).await;
     assert_eq!(status, StatusCode::OK);
     for _ in 0..600 {
         let photos = app.wait_processed(&owner, &album, 1).await;

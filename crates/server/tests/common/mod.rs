@@ -189,6 +189,14 @@ impl TestApp {
         r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
     }
 
+    /// `PATCH /albums/{album}` with `body`: the status and the reply.
+    #[allow(dead_code)]
+    pub async fn patch_album(&self, token: &str, album: &str, body: Value) -> (StatusCode, Value) {
+        let r =
+            self.http.patch(self.api(&format!("/albums/{album}"))).bearer_auth(token).json(&body).send().await.unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn upload(&self, token: &str, album: &str, name: &str, bytes: Vec<u8>) -> Response {
         self.http
             .post(self.api(&format!("/albums/{album}/photos?filename={name}")))
