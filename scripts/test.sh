@@ -48,6 +48,16 @@ if [ "$status" = 0 ] && [ $# -eq 0 ] && [ -z "${PROOFSHEET_SKIP_TURBOJPEG:-}" ];
     echo "== cargo test -p proofsheet-imaging --features turbojpeg"
     cargo test -p proofsheet-imaging --features turbojpeg --all-targets 2>&1 | tee -a "$log" || status=$?
 fi
+# The web app in headless Chromium (needs the SMTP catcher of services.sh).
+if [ "$status" = 0 ] && [ $# -eq 0 ] && [ -z "${PROOFSHEET_SKIP_SERVICES:-}" ] && [ -z "${PROOFSHEET_SKIP_BROWSER:-}" ]; then
+    echo "== browser tests (scripts/browser.sh)"
+    if bash scripts/browser.sh 2>&1 | tee -a "$log" | grep -v ' INFO '; then
+        echo "test result: ok. 1 passed; 0 failed (browser tests)" >>"$log"
+    else
+        echo "test result: FAILED. 0 passed; 1 failed (browser tests)" >>"$log"
+        status=1
+    fi
+fi
 passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' "$log")
 failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' "$log")
 echo

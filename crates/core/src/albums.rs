@@ -403,6 +403,51 @@ impl Albums<'_> {
         self.0.blobs().stream(key.as_str(), None).await
     }
 
+    /// Marks (`on`) or unmarks a photo as `user`'s favourite. For clients
+    /// who may see the album (its client, or anyone signed in on a public
+    /// album); the owner gets `Forbidden("clients_only")`, anyone who may
+    /// not see the photo `NotFound`. Idempotent.
+    pub async fn set_favourite(&self, user: &User, id: PhotoId, on: bool) -> Result<()> {
+        let (photo, album, access) = self.photo(Some(user), id).await?;
+        if access == Access::Owner || user.role != crate::Role::Client {
+            return Err(Error::forbidden("clients_only", "only clients mark favourites"));
+        }
+        self.0.meta().set_favourite(album.id, photo.id, user.id, on, self.0.now()).await
+    }
+
+    /// The photos of an album that `user` marked (none for a visitor).
+    pub async fn favourites_of(&self, user: Option<&User>, album: &Album) -> Result<Vec<PhotoId>> {
+        match user {
+            Some(u) if u.role == crate::Role::Client => self.0.meta().favourites_of(album.id, u.id).await,
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Mails the album's client the invitation (again), for its owner;
+    /// `false` when the album names no client or the day's share notices
+    /// for this album or photographer are used up.
+    pub async fn send_invitation(&self, user: &User, id: AlbumId) -> Result<bool> {
+        let album = self.get_owned(user, id).await?;
+        let Some(to) = album.client_email.clone() else { return Ok(false) };
+        if !self.0.share_notices().allow(album.id, album.owner_id, self.0.now()) {
+            return Ok(false);
+        }
+        let notification = crate::Notification::AlbumShared { album_id: album.id, to };
+        self.0.backends().queue.enqueue(&NewJob::now(Task::Notify { notification }, self.0.now())).await?;
+        Ok(true)
+    }
+
+    /// How many photos each of a photographer's albums holds.
+    pub async fn photo_counts(&self, user: &User) -> Result<std::collections::HashMap<AlbumId, u64>> {
+        Ok(self.0.meta().photo_counts(user.id).await?.into_iter().collect())
+    }
+
+    /// Every client's favourites in an album, for its owner.
+    pub async fn favourites(&self, user: &User, album_id: AlbumId) -> Result<Vec<crate::Favourite>> {
+        let album = self.get_owned(user, album_id).await?;
+        self.0.meta().favourites(album.id).await
+    }
+
     /// Deletes a photo, its previews and its original.
     #[instrument(skip_all, fields(photo_id = %id))]
     pub async fn delete_photo(&self, user: &User, id: PhotoId) -> Result<()> {

@@ -100,6 +100,29 @@ impl LinkSigner {
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
+    /// The token of a sign-in link: its id and an HMAC over it (64
+    /// characters). Only this server makes them; the database keeps the id.
+    pub fn sign_in_token(&self, id: uuid::Uuid) -> String {
+        let mut raw = id.as_bytes().to_vec();
+        raw.extend_from_slice(&self.sign_in_mac(id).finalize().into_bytes());
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// The sign-in link a token names, if this signer made it.
+    pub fn sign_in_link_id(&self, token: &str) -> Option<uuid::Uuid> {
+        let raw = URL_SAFE_NO_PAD.decode(token.as_bytes()).ok().filter(|r| r.len() == 48)?;
+        let id = uuid::Uuid::from_slice(&raw[..16]).ok()?;
+        self.sign_in_mac(id).verify_slice(&raw[16..]).ok()?;
+        Some(id)
+    }
+
+    fn sign_in_mac(&self, id: uuid::Uuid) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        mac.update(b"proofsheet-sign-in-v1:");
+        mac.update(id.as_bytes());
+        mac
+    }
+
     /// A token proving `user` reads mail at their current address, valid
     /// until `expires`: the user id, the expiry and an HMAC over both and
     /// the address (a token for an old address proves nothing about a new
@@ -159,6 +182,21 @@ impl LinkSigner {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sign_in_tokens_name_their_link_and_only_their_signer_reads_them() {
+        let a = LinkSigner::new(b"0123456789abcdef0123456789abcdef".to_vec());
+        let b = LinkSigner::new(b"another secret, another token...".to_vec());
+        let id = uuid::Uuid::new_v4();
+        let token = a.sign_in_token(id);
+        assert_eq!(token.len(), 64);
+        assert_eq!(a.sign_in_link_id(&token), Some(id));
+        assert_eq!(b.sign_in_link_id(&token), None, "another server's secret");
+        let mut forged = token.clone().into_bytes();
+        forged[10] = if forged[10] == b'A' { b'B' } else { b'A' };
+        assert_eq!(a.sign_in_link_id(std::str::from_utf8(&forged).unwrap()), None);
+        assert_eq!(a.sign_in_link_id("short"), None);
+    }
+
     #[test]
     fn zip_keys_read_back() {
         let (order, link) = (crate::OrderId::new(), crate::LinkId::new());

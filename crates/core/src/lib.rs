@@ -87,11 +87,11 @@ pub use render::{
 pub use reports::{Reports, SalesReport, SalesTotal};
 pub use scheduler::{Periodic, Policy, Scheduler, TickRun, parse_schedule};
 pub use store::{
-    AccountStore, AlbumFilter, AlbumStore, DownloadStore, IdempotencyStore, IdempotentReply, MetadataStore,
-    OrderChange, OrderFilter, OrderStore, ReportStore, SalesRow, ScheduleStore, ScheduledRun,
+    AccountStore, AlbumFilter, AlbumStore, DownloadStore, Favourite, IdempotencyStore, IdempotentReply, MetadataStore,
+    OrderChange, OrderFilter, OrderStore, ReportStore, SalesRow, ScheduleStore, ScheduledRun, SignInLink,
 };
 pub use thumbnails::Thumbnails;
 pub use user::{Email, Role, Session, User, validate_name};
-pub use users::{NewUser, SignedIn, Users, hash_password, token_hash};
+pub use users::{NewUser, SIGN_IN_LINK_MINUTES, SignedIn, Users, hash_password, is_local_path, token_hash};
 pub use verify::{EMAIL_TOKEN_TTL_DAYS, EmailVerification};
 pub use worker::{Ran, Worker};

@@ -17,6 +17,35 @@ impl Currency {
         // Only ASCII letters are ever stored.
         std::str::from_utf8(&self.0).unwrap_or("XXX")
     }
+
+    /// Digits after the decimal point (ISO 4217's minor unit): 0 for yen
+    /// and the like, 3 for the dinars, 2 for the rest.
+    pub fn exponent(&self) -> u32 {
+        match self.as_str() {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "UYI" | "VND"
+            | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            _ => 2,
+        }
+    }
+
+    /// The sign people write before an amount, where one is unambiguous;
+    /// `None` for the rest (they read the code).
+    pub fn symbol(&self) -> Option<&'static str> {
+        Some(match self.as_str() {
+            "EUR" => "€",
+            "USD" => "$",
+            "GBP" => "£",
+            "JPY" => "¥",
+            "INR" => "₹",
+            "KRW" => "₩",
+            "ILS" => "₪",
+            "NGN" => "₦",
+            "UAH" => "₴",
+            "VND" => "₫",
+            _ => return None,
+        })
+    }
 }
 
 impl FromStr for Currency {
@@ -103,6 +132,49 @@ impl Money {
     }
 }
 
+impl Money {
+    /// The amount as people read it: `€15.00`, `$4.50`, `¥500`, `CHF 12.00`.
+    pub fn human(&self) -> String {
+        let exp = self.currency.exponent();
+        let unit = 10i64.pow(exp);
+        let (major, minor) = (self.amount / unit, self.amount % unit);
+        let mut digits = major.to_string();
+        // Thousands separators: 1,234,567.
+        let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+        while digits.len() > 3 {
+            let tail = digits.split_off(digits.len() - 3);
+            grouped = format!(",{tail}{grouped}");
+        }
+        grouped = format!("{digits}{grouped}");
+        let number = if exp == 0 { grouped } else { format!("{grouped}.{minor:0width$}", width = exp as usize) };
+        match self.currency.symbol() {
+            Some(sign) => format!("{sign}{number}"),
+            None => format!("{} {number}", self.currency),
+        }
+    }
+
+    /// Reads an amount typed in major units (`5`, `5.0`, `5.00`, `1,250.5`)
+    /// in `currency`; more decimals than the currency has is an error.
+    pub fn parse_major(text: &str, currency: Currency) -> Result<Self> {
+        let bad =
+            || Error::invalid("invalid_amount", format!("{text:?} is not an amount in {currency} (for example 5.00)"));
+        let cleaned: String = text.trim().chars().filter(|c| *c != ',' && *c != ' ').collect();
+        let (whole, frac) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+        let exp = currency.exponent() as usize;
+        if whole.is_empty() && frac.is_empty()
+            || whole.len() > 12
+            || frac.len() > exp
+            || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+        let frac: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<exp$}").parse().map_err(|_| bad())? };
+        let amount = whole.checked_mul(10i64.pow(exp as u32)).and_then(|w| w.checked_add(frac)).ok_or_else(bad)?;
+        Money::price(amount, currency)
+    }
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.amount, self.currency)
@@ -112,6 +184,27 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_reads_as_people_write_it() {
+        let m = |a: i64, c: &str| Money::new(a, c.parse().unwrap()).unwrap();
+        assert_eq!(m(1500, "EUR").human(), "€15.00");
+        assert_eq!(m(5, "USD").human(), "$0.05");
+        assert_eq!(m(123456789, "GBP").human(), "£1,234,567.89");
+        assert_eq!(m(500, "JPY").human(), "¥500");
+        assert_eq!(m(1200, "CHF").human(), "CHF 12.00");
+        assert_eq!(m(1500, "KWD").human(), "KWD 1.500");
+        let eur = "EUR".parse().unwrap();
+        assert_eq!(Money::parse_major("5.00", eur).unwrap().amount, 500);
+        assert_eq!(Money::parse_major(" 5 ", eur).unwrap().amount, 500);
+        assert_eq!(Money::parse_major("1,250.5", eur).unwrap().amount, 125050);
+        assert_eq!(Money::parse_major(".5", eur).unwrap().amount, 50);
+        assert_eq!(Money::parse_major("500", "JPY".parse().unwrap()).unwrap().amount, 500);
+        for bad in ["", ".", "5.001", "-5", "5e3", "abc", "5.5.5", "99999999999999"] {
+            assert_eq!(Money::parse_major(bad, eur).unwrap_err().code(), "invalid_amount", "{bad}");
+        }
+        assert!(Money::parse_major("5.5", "JPY".parse().unwrap()).is_err());
+    }
 
     #[test]
     fn currency_is_validated() {

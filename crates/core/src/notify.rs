@@ -47,6 +47,17 @@ pub enum Notification {
         /// The address.
         to: Email,
     },
+    /// A single-use sign-in link (to the address it signs in; see
+    /// [`Users::send_sign_in_link`](crate::Users::send_sign_in_link)). The
+    /// mailer makes the token from the id; no secret is in the queue.
+    SignInLink {
+        /// The stored link.
+        link_id: uuid::Uuid,
+        /// The address.
+        to: Email,
+        /// Where the link leads after signing in (a path of this server).
+        next: Option<String>,
+    },
 }
 
 /// Delivers notifications: looks up what it needs, renders, sends. The

@@ -119,6 +119,43 @@ pub trait AccountStore: Send + Sync {
     async fn session_user(&self, token_hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<User>>;
     /// Revokes a session.
     async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()>;
+    /// Stores a sign-in link (and forgets links that expired before its
+    /// `created_at`).
+    async fn insert_sign_in_link(&self, link: &SignInLink) -> Result<()>;
+    /// Takes a sign-in link: the address it was made for, if it exists and
+    /// has not expired at `now`; it is gone afterwards either way.
+    ///
+    /// Rule: a link is taken at most once, even by concurrent callers.
+    async fn take_sign_in_link(&self, id: uuid::Uuid, now: DateTime<Utc>) -> Result<Option<Email>>;
+    /// Whether `email` is the client of an album that is not purged (an
+    /// invitation: such an address may get a client account by e-mail link).
+    async fn is_invited(&self, email: &Email) -> Result<bool>;
+}
+
+/// A single-use sign-in link mailed to an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInLink {
+    /// The link's id (the mailed token carries it with a MAC).
+    pub id: uuid::Uuid,
+    /// The address it signs in.
+    pub email: Email,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A client's favourite photo, as the album's owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Favourite {
+    /// The photo.
+    pub photo_id: PhotoId,
+    /// The client.
+    pub user_id: UserId,
+    /// The client's address.
+    pub email: Email,
+    /// When it was marked.
+    pub created_at: DateTime<Utc>,
 }
 
 /// Albums and their photos.
@@ -167,6 +204,22 @@ pub trait AlbumStore: Send + Sync {
     async fn mark_album_reminded(&self, id: AlbumId, now: DateTime<Utc>) -> Result<bool>;
     /// Records that an album's blobs are gone.
     async fn mark_album_purged(&self, id: AlbumId, now: DateTime<Utc>) -> Result<()>;
+    /// Marks (`on`) or unmarks a photo of `album` as `user`'s favourite.
+    /// Idempotent. Favourites go with their photo and their user.
+    async fn set_favourite(
+        &self,
+        album: AlbumId,
+        photo: PhotoId,
+        user: UserId,
+        on: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// How many photos each album of `owner` holds (albums with none too).
+    async fn photo_counts(&self, owner: UserId) -> Result<Vec<(AlbumId, u64)>>;
+    /// Every favourite in an album, by client then photo.
+    async fn favourites(&self, album: AlbumId) -> Result<Vec<Favourite>>;
+    /// The photos of an album that `user` marked.
+    async fn favourites_of(&self, album: AlbumId, user: UserId) -> Result<Vec<PhotoId>>;
 }
 
 /// Orders and payments.

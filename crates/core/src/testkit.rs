@@ -95,6 +95,8 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
     reports(name, store).await;
     schedules(name, store).await;
     idempotency(name, store).await;
+    sign_in_links(name, store).await;
+    favourites(name, store).await;
 }
 
 /// A photographer, a client, and a public album of theirs with one ready
@@ -188,6 +190,66 @@ pub async fn accounts<S: MetadataStore + JobQueue>(name: &str, s: &S) {
     assert!(s.session_user(&[7; 32], now + Duration::hours(2)).await.unwrap().is_none(), "{name}: expired");
     s.delete_session(&[7; 32]).await.unwrap();
     assert!(s.session_user(&[7; 32], now).await.unwrap().is_none(), "{name}: revoked");
+}
+
+/// `AccountStore`, sign-in links: a link is taken once, only before it
+/// expires; invitations are albums naming the address, until purged.
+pub async fn sign_in_links<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let now = SystemClock.now();
+    let email: Email = "link@x.test".parse().unwrap();
+    let link = crate::SignInLink {
+        id: uuid::Uuid::new_v4(),
+        email: email.clone(),
+        expires_at: now + Duration::minutes(15),
+        created_at: now,
+    };
+    s.insert_sign_in_link(&link).await.unwrap();
+    let (a, b) = tokio::join!(s.take_sign_in_link(link.id, now), s.take_sign_in_link(link.id, now));
+    let taken: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    assert_eq!(taken, vec![email.clone()], "{name}: taken exactly once, even concurrently");
+    let late = crate::SignInLink { id: uuid::Uuid::new_v4(), ..link.clone() };
+    s.insert_sign_in_link(&late).await.unwrap();
+    assert_eq!(s.take_sign_in_link(late.id, now + Duration::minutes(16)).await.unwrap(), None, "{name}: expired");
+    assert_eq!(s.take_sign_in_link(late.id, now).await.unwrap(), None, "{name}: an expired take used it up");
+    assert_eq!(s.take_sign_in_link(uuid::Uuid::new_v4(), now).await.unwrap(), None, "{name}: unknown");
+
+    let invited: Email = "invited@x.test".parse().unwrap();
+    assert!(!s.is_invited(&invited).await.unwrap(), "{name}");
+    let ph = user("ph@links.test", Role::Photographer);
+    s.insert_user(&ph, "h").await.unwrap();
+    let shared = album(&ph, Visibility::Private, Some("invited@x.test"));
+    s.insert_album(&shared).await.unwrap();
+    assert!(s.is_invited(&invited).await.unwrap(), "{name}: named as an album's client");
+    s.mark_album_purged(shared.id, now).await.unwrap();
+    assert!(!s.is_invited(&invited).await.unwrap(), "{name}: not once the album is purged");
+}
+
+/// `AlbumStore`, favourites: idempotent marks per client, listed for the
+/// owner by client, gone with their photo.
+pub async fn favourites<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let shop = shop(s).await;
+    let other = user(&format!("other-{}@x.test", uuid::Uuid::new_v4().simple()), Role::Client);
+    s.insert_user(&other, "h").await.unwrap();
+    let mut second = photo(shop.album.id);
+    s.insert_photo(&second, &[]).await.unwrap();
+    second = s.photo(second.id).await.unwrap().unwrap();
+    let now = SystemClock.now();
+    let (a, p1, p2) = (shop.album.id, shop.photo.id, second.id);
+    s.set_favourite(a, p1, shop.cl.id, true, now).await.unwrap();
+    s.set_favourite(a, p1, shop.cl.id, true, now).await.unwrap();
+    s.set_favourite(a, p2, shop.cl.id, true, now).await.unwrap();
+    s.set_favourite(a, p2, other.id, true, now).await.unwrap();
+    let mut mine = vec![p1, p2];
+    mine.sort();
+    assert_eq!(s.favourites_of(a, shop.cl.id).await.unwrap(), mine, "{name}: idempotent, by photo");
+    assert_eq!(s.favourites(a).await.unwrap().len(), 3, "{name}: every client's");
+    assert_eq!(s.photo_counts(shop.ph.id).await.unwrap(), vec![(a, 2)], "{name}: photo counts");
+    assert!(s.photo_counts(other.id).await.unwrap().is_empty(), "{name}: no albums, no counts");
+    s.set_favourite(a, p1, shop.cl.id, false, now).await.unwrap();
+    s.set_favourite(a, p1, shop.cl.id, false, now).await.unwrap();
+    assert_eq!(s.favourites_of(a, shop.cl.id).await.unwrap(), vec![p2], "{name}: unmarked");
+    s.delete_photo(p2).await.unwrap();
+    assert!(s.favourites(a).await.unwrap().is_empty(), "{name}: gone with the photo");
 }
 
 /// `AlbumStore`, albums: visibility filters, pagination, changes round

@@ -110,12 +110,95 @@ impl Users<'_> {
         };
         let ok = verify_password(password.to_owned(), hash).await?;
         let Some(user) = user.filter(|_| ok) else { return Ok(None) };
+        let signed_in = self.open_session(user, ttl).await?;
+        tracing::info!(target: "audit", action = "sign_in", user_id = %signed_in.user.id, result = "ok", "signed in");
+        Ok(Some(signed_in))
+    }
+
+    async fn open_session(&self, user: User, ttl: Duration) -> Result<SignedIn> {
         let now = self.0.now();
         let (token, token_hash) = new_token();
         let expires_at = now + ttl;
         self.0.meta().insert_session(&Session { token_hash, user_id: user.id, expires_at, created_at: now }).await?;
-        tracing::info!(target: "audit", action = "sign_in", user_id = %user.id, result = "ok", "signed in");
-        Ok(Some(SignedIn { user, token, expires_at }))
+        Ok(SignedIn { user, token, expires_at })
+    }
+
+    /// Mails a single-use sign-in link, valid [`SIGN_IN_LINK_MINUTES`]
+    /// minutes, to `email` when the address may sign in: it has an account,
+    /// or a photographer named it as an album's client (the link then
+    /// makes the client account). Otherwise nothing is sent. The answer is
+    /// the same either way (`Ok`), so it tells nobody whether an address
+    /// has an account; only a malformed address is an error. `next` is a
+    /// path of this server to land on after signing in (anything else is
+    /// dropped). Rate limits are the caller's (per address and per IP).
+    pub async fn send_sign_in_link(&self, email: &str, next: Option<&str>) -> Result<()> {
+        let email: Email = email.parse()?;
+        let meta = self.0.meta();
+        let may = meta.user_by_email(&email).await?.is_some() || meta.is_invited(&email).await?;
+        if !may {
+            tracing::info!(target: "audit", action = "sign_in_link", result = "no_account", "sign-in link not sent");
+            return Ok(());
+        }
+        let now = self.0.now();
+        let link = crate::SignInLink {
+            id: uuid::Uuid::new_v4(),
+            email: email.clone(),
+            expires_at: now + Duration::minutes(SIGN_IN_LINK_MINUTES),
+            created_at: now,
+        };
+        meta.insert_sign_in_link(&link).await?;
+        let next = next.filter(|n| is_local_path(n)).map(str::to_owned);
+        let notification = Notification::SignInLink { link_id: link.id, to: email, next };
+        self.0.backends().queue.enqueue(&NewJob::now(Task::Notify { notification }, now)).await?;
+        tracing::info!(target: "audit", action = "sign_in_link", result = "sent", "sign-in link queued");
+        Ok(())
+    }
+
+    /// Exchanges a mailed sign-in token for a session lasting `ttl`. The
+    /// link works once, within its 15 minutes; it proves the mailbox (the
+    /// address is marked verified) and, for an invited address with no
+    /// account yet, makes a client account named after the address. `None`
+    /// for a forged, used or expired token.
+    pub async fn sign_in_with_link(&self, token: &str, ttl: Duration) -> Result<Option<SignedIn>> {
+        let Some(id) = self.0.link_signer().sign_in_link_id(token) else { return Ok(None) };
+        let meta = self.0.meta();
+        let Some(email) = meta.take_sign_in_link(id, self.0.now()).await? else { return Ok(None) };
+        let mut user = match meta.user_by_email(&email).await? {
+            Some((user, _)) => user,
+            None if meta.is_invited(&email).await? => {
+                let local = email.as_str().split('@').next().unwrap_or("Client");
+                let name: String = local.chars().take(100).collect();
+                let mut unusable = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut unusable);
+                let password = URL_SAFE_NO_PAD.encode(unusable);
+                let new = NewUser {
+                    email: email.as_str(),
+                    password: &password,
+                    name: &name,
+                    surname: "-",
+                    role: Role::Client,
+                };
+                let user = self.new_user(&new, true)?;
+                let hash = hash_password(password).await?;
+                match meta.insert_user(&user, &hash).await {
+                    Ok(()) => user,
+                    // Made meanwhile by another request: use that one.
+                    Err(e) if e.code() == "email_taken" => match meta.user_by_email(&email).await? {
+                        Some((user, _)) => user,
+                        None => return Err(e),
+                    },
+                    Err(e) => return Err(e),
+                }
+            }
+            None => return Ok(None),
+        };
+        if !user.email_verified {
+            meta.mark_email_verified(user.id, self.0.now()).await?;
+            user.email_verified = true;
+        }
+        let signed_in = self.open_session(user, ttl).await?;
+        tracing::info!(target: "audit", action = "sign_in", user_id = %signed_in.user.id, result = "ok", how = "link", "signed in");
+        Ok(Some(signed_in))
     }
 
     /// The user a bearer token belongs to, if it is a live session's.
@@ -139,6 +222,19 @@ impl Users<'_> {
             created_at: self.0.now(),
         })
     }
+}
+
+/// How long a mailed sign-in link works.
+pub const SIGN_IN_LINK_MINUTES: i64 = 15;
+
+/// Whether `next` is a path of this server (`/albums/x`), not another
+/// site (`//evil.test`, `https://…`, `/\evil.test`).
+pub fn is_local_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 512
+        && !next.chars().any(|c| c.is_control() || c == '\\')
 }
 
 /// Hashes a password with argon2id (off the async threads).

@@ -18,6 +18,7 @@ pub mod runtime;
 pub mod serve;
 pub mod state;
 pub mod urls;
+pub mod web;
 
 pub use runtime::{Running, start};
 pub use state::AppState;

@@ -42,6 +42,12 @@ pub struct LimitsConfig {
     pub register_per_minute: u32,
     /// `POST /sessions`, per client IP.
     pub signin_per_minute: u32,
+    /// `POST /sessions/email-link` (and the web app's "Email me a sign-in
+    /// link"), per client IP.
+    pub email_links_per_minute: u32,
+    /// Sign-in links mailed to one address per hour (more requests answer
+    /// 429 and send nothing).
+    pub email_links_per_address_per_hour: u32,
     /// `GET /downloads/{token}`, per client IP.
     pub downloads_per_minute: u32,
     /// `POST /albums/{id}/photos`, per token.
@@ -69,6 +75,8 @@ impl Default for LimitsConfig {
             enabled: true,
             register_per_minute: 300,
             signin_per_minute: 600,
+            email_links_per_minute: 30,
+            email_links_per_address_per_hour: 5,
             downloads_per_minute: 600,
             uploads_per_minute: 6000,
             orders_per_minute: 120,
@@ -85,6 +93,7 @@ impl Default for LimitsConfig {
 enum Kind {
     Register,
     SignIn,
+    EmailLink,
     Download,
     Upload,
     Order,
@@ -103,6 +112,7 @@ pub struct Limits {
     signins: FailedSignIns,
     seen: AtomicU64,
     mails: Mutex<HashMap<proofsheet_core::UserId, Instant>>,
+    link_addresses: Option<DefaultKeyedRateLimiter<String>>,
 }
 
 impl Limits {
@@ -113,6 +123,7 @@ impl Limits {
             for (kind, per_minute) in [
                 (Kind::Register, config.register_per_minute),
                 (Kind::SignIn, config.signin_per_minute),
+                (Kind::EmailLink, config.email_links_per_minute),
                 (Kind::Download, config.downloads_per_minute),
                 (Kind::Upload, config.uploads_per_minute),
                 (Kind::Order, config.orders_per_minute),
@@ -129,7 +140,24 @@ impl Limits {
             max_delay: Duration::from_secs(u64::from(config.signin_max_delay_seconds.max(1))),
             accounts: Mutex::new(HashMap::new()),
         };
-        Limits { limiters, signins, seen: AtomicU64::new(0), mails: Mutex::new(HashMap::new()) }
+        let link_addresses = NonZeroU32::new(config.email_links_per_address_per_hour)
+            .filter(|_| config.enabled)
+            .and_then(|n| Quota::with_period(Duration::from_secs(3600) / n.get()).map(|q| q.allow_burst(n)))
+            .map(RateLimiter::keyed);
+        Limits { limiters, signins, seen: AtomicU64::new(0), mails: Mutex::new(HashMap::new()), link_addresses }
+    }
+
+    /// `Err(seconds to wait)` when another sign-in link to `email` is over
+    /// `limits.email_links_per_address_per_hour` (counted whether or not
+    /// the address has an account, so the answer tells nothing).
+    pub fn email_link_allowed(&self, email: &str) -> Result<(), u64> {
+        let Some(limiter) = &self.link_addresses else { return Ok(()) };
+        if limiter.len() > 100_000 {
+            limiter.retain_recent();
+        }
+        limiter
+            .check_key(&email.trim().to_lowercase())
+            .map_err(|not_until| ceil_secs(not_until.wait_time_from(governor::clock::DefaultClock::default().now())))
     }
 
     /// The failed sign-in tracker.
@@ -168,7 +196,7 @@ impl Limits {
         }
         let ip = client_ip(req);
         let key = match kind {
-            Kind::Register | Kind::SignIn | Kind::Download => Key::Ip(ip),
+            Kind::Register | Kind::SignIn | Kind::EmailLink | Kind::Download => Key::Ip(ip),
             Kind::Upload | Kind::Order | Kind::Checkout => {
                 match req.headers().get("authorization").and_then(|v| v.to_str().ok()) {
                     Some(auth) => Key::Token(Sha256::digest(auth.as_bytes()).into()),
@@ -183,11 +211,19 @@ impl Limits {
 }
 
 fn classify(method: &Method, path: &str) -> Option<Kind> {
+    // The web app's forms share the API's limits.
+    match (method, path) {
+        (&Method::POST, "/register") => return Some(Kind::Register),
+        (&Method::POST, "/signin") => return Some(Kind::SignIn),
+        (&Method::POST, "/signin/email-link") => return Some(Kind::EmailLink),
+        _ => {}
+    }
     let rest = path.strip_prefix("/api/v1/")?;
     let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     match (method, parts.as_slice()) {
         (&Method::POST, ["users"]) => Some(Kind::Register),
         (&Method::POST, ["sessions"]) => Some(Kind::SignIn),
+        (&Method::POST, ["sessions", "email-link"]) => Some(Kind::EmailLink),
         (&Method::GET | &Method::HEAD, ["downloads", _]) => Some(Kind::Download),
         (&Method::POST, ["albums", _, "photos"]) => Some(Kind::Upload),
         (&Method::POST, ["orders"]) => Some(Kind::Order),

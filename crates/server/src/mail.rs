@@ -43,6 +43,11 @@ const VERIFY_EMAIL: Template = Template {
     text: include_str!("../templates/verify_email.txt"),
     html: include_str!("../templates/verify_email.html"),
 };
+const SIGN_IN_LINK: Template = Template {
+    subject: "Your Proofsheet sign-in link",
+    text: include_str!("../templates/sign_in_link.txt"),
+    html: include_str!("../templates/sign_in_link.html"),
+};
 const ACCOUNT_EXISTS: Template = Template {
     subject: "You already have a Proofsheet account",
     text: include_str!("../templates/account_exists.txt"),
@@ -115,10 +120,7 @@ impl MailNotifier {
                     ("photographer", photographer.unwrap_or_else(|| "Your photographer".into())),
                     ("album", album.name.clone()),
                     ("album_url", crate::urls::album(base, album.id)),
-                    (
-                        "price",
-                        format!("{} {} (minor units)", album.price_per_photo.amount, album.price_per_photo.currency),
-                    ),
+                    ("price", album.price_per_photo.human()),
                     ("expiry", expiry.clone().unwrap_or_default()),
                     (
                         "expires_at",
@@ -152,7 +154,7 @@ impl MailNotifier {
                 let vars = vec![
                     ("name", seller.name.clone()),
                     ("buyer", buyer.unwrap_or_else(|| "A client".into())),
-                    ("total", format!("{} {} (minor units)", order.total.amount, order.total.currency)),
+                    ("total", order.total.human()),
                     ("count", order.items.len().to_string()),
                     ("album", album),
                     ("order_id", order.id.to_string()),
@@ -173,6 +175,14 @@ impl MailNotifier {
                 (user.email.to_string(), &VERIFY_EMAIL, vars)
             }
             Notification::AccountExists { to } => (to.to_string(), &ACCOUNT_EXISTS, vec![]),
+            Notification::SignInLink { link_id, to, next } => {
+                let token = self.links.sign_in_token(*link_id);
+                let vars = vec![
+                    ("sign_in_url", crate::urls::sign_in_link(base, &token, next.as_deref())),
+                    ("minutes", proofsheet_core::SIGN_IN_LINK_MINUTES.to_string()),
+                ];
+                (to.to_string(), &SIGN_IN_LINK, vars)
+            }
         };
         Ok(Some(Rendered {
             to,

@@ -1,116 +1,93 @@
-//! The test gateway's payment page: what a buyer sees instead of a real
-//! provider's checkout. Pay and Decline post back here; each click becomes
-//! a signed notification that goes through the same verification and order
-//! state machine as a real webhook.
+//! The test gateway's payment page (what a buyer sees instead of a real
+//! provider's checkout) and the e-mail verification page, in the web app's
+//! page shell. Pay and Decline post back here; each click becomes a signed
+//! notification that goes through the same verification and order state
+//! machine as a real webhook, then the buyer lands on the order's page.
 
 use std::sync::Arc;
 
+use maud::html;
 use poem::{
-    Response, handler,
+    Request, Response, handler,
     http::StatusCode,
-    web::{Data, Html, Path},
+    web::{Data, Path},
 };
 use proofsheet_core::{Applied, OrderStatus, PaymentOutcome};
 
-use crate::state::AppState;
+use crate::{
+    state::AppState,
+    web::{Page, Visit},
+};
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}\
-         button{{font-size:1.1rem;padding:.6rem 1.4rem;margin-right:.6rem}}</style></head>\
-         <body><h1>{t}</h1>{body}</body></html>",
-        t = escape(title)
-    );
-    Response::builder().status(status).content_type("text/html; charset=utf-8").body(Html(html).0)
+fn message(state: &AppState, visit: &Visit, status: StatusCode, title: &str, text: &str) -> Response {
+    Page::new(title, visit).status(status).body(html! { p { (text) } }).render(state)
 }
 
 /// `GET /checkout/test/{session}`: the payment page.
 #[handler]
-pub async fn checkout_page(Path(session): Path<String>, Data(state): Data<&Arc<AppState>>) -> Response {
-    let Some(gw) = &state.test_gateway else {
-        return page(StatusCode::NOT_FOUND, "Not found", "");
-    };
-    let Some(order_id) = gw.order_of_session(&session) else {
-        return page(StatusCode::NOT_FOUND, "Not found", "<p>This payment link is not valid.</p>");
-    };
-    let meta = &state.engine.backends().metadata;
-    let order = match meta.order(order_id).await {
+pub async fn checkout_page(req: &Request, Path(session): Path<String>, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let not_found = |text| message(state, &visit, StatusCode::NOT_FOUND, "Not found", text);
+    let Some(gw) = &state.test_gateway else { return not_found("There is no test gateway here.") };
+    let Some(order_id) = gw.order_of_session(&session) else { return not_found("This payment link is not valid.") };
+    let order = match state.engine.backends().metadata.order(order_id).await {
         Ok(Some(o)) => o,
-        Ok(None) => return page(StatusCode::NOT_FOUND, "Not found", "<p>No such order.</p>"),
-        Err(e) => {
-            tracing::error!(error = %e, "loading an order for the payment page");
-            return page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "<p>Please try again.</p>");
-        }
+        Ok(None) => return not_found("No such order."),
+        Err(e) => return crate::web::error_page(state, &visit, e),
     };
     if order.status != OrderStatus::Pending {
-        let msg = format!("<p>This order is <strong>{}</strong>.</p>", order.status.as_str());
-        return page(StatusCode::OK, "Proofsheet test payment", &msg);
+        let text = format!("This order is {}.", crate::web::status_words(order.status).to_lowercase());
+        return message(state, &visit, StatusCode::OK, "Test payment", &text);
     }
-    let s = escape(&session);
-    let body = format!(
-        "<p>Test payment: no money moves.</p><p>Order <code>{id}</code>: {n} photo(s), \
-         total <strong>{amount} {cur}</strong> (minor units).</p>\
-         <form method=\"post\" action=\"/checkout/test/{s}/pay\" style=\"display:inline\"><button id=\"pay\">Pay</button></form>\
-         <form method=\"post\" action=\"/checkout/test/{s}/decline\" style=\"display:inline\"><button id=\"decline\">Decline</button></form>",
-        id = order.id,
-        n = order.items.len(),
-        amount = order.total.amount,
-        cur = order.total.currency,
-    );
-    page(StatusCode::OK, "Proofsheet test payment", &body)
+    Page::new("Test payment", &visit)
+        .body(html! {
+            p.notice { "This is the test gateway: no money moves." }
+            dl.facts {
+                dt { "Order" } dd { (order.id) }
+                dt { "Photos" } dd { (order.items.len()) }
+                dt { "Total" } dd { strong { (order.total.human()) } }
+            }
+            div.pair {
+                form method="post" action={ "/checkout/test/" (session) "/pay" } { button type="submit" { "Pay" } }
+                form method="post" action={ "/checkout/test/" (session) "/decline" } {
+                    button.secondary type="submit" { "Decline" }
+                }
+            }
+        })
+        .render(state)
 }
 
-async fn act(state: &AppState, session: &str, outcome: PaymentOutcome) -> Response {
+async fn act(state: &AppState, req: &Request, session: &str, outcome: PaymentOutcome) -> Response {
+    let visit = Visit::of(state, req).await;
     let Some(gw) = &state.test_gateway else {
-        return page(StatusCode::NOT_FOUND, "Not found", "");
+        return message(state, &visit, StatusCode::NOT_FOUND, "Not found", "There is no test gateway here.");
     };
     let Some(order_id) = gw.order_of_session(session) else {
-        return page(StatusCode::NOT_FOUND, "Not found", "<p>This payment link is not valid.</p>");
+        return message(state, &visit, StatusCode::NOT_FOUND, "Not found", "This payment link is not valid.");
     };
     let (headers, body) = gw.notification(order_id, outcome, state.engine.backends().clock.now());
     match state.engine.checkout().notification("test", &headers, &body).await {
         Ok(Applied::Changed(order)) => {
-            let word = if outcome == PaymentOutcome::Paid { "Payment received" } else { "Payment declined" };
-            page(
-                StatusCode::OK,
-                word,
-                &format!("<p>Order <code>{}</code> is now <strong>{}</strong>.</p>", order.id, order.status.as_str()),
-            )
+            let how = if outcome == PaymentOutcome::Paid { "done" } else { "declined" };
+            crate::web::see_other(&format!("/orders/{}?payment={how}", order.id))
         }
         Ok(Applied::Ignored) => {
-            page(StatusCode::CONFLICT, "Nothing to do", "<p>This order is no longer awaiting payment.</p>")
+            message(state, &visit, StatusCode::CONFLICT, "Nothing to do", "This order is no longer awaiting payment.")
         }
-        Err(e) => {
-            tracing::error!(error = %e, "test payment failed");
-            page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "<p>The payment could not be recorded; try again.</p>")
-        }
+        Err(e) => crate::web::error_page(state, &visit, e),
     }
 }
 
-/// `POST /checkout/test/{session}/pay`
+/// `POST /checkout/test/{session}/pay`: pays, then shows the order.
 #[handler]
-pub async fn pay(Path(session): Path<String>, Data(state): Data<&Arc<AppState>>) -> Response {
-    act(state, &session, PaymentOutcome::Paid).await
+pub async fn pay(req: &Request, Path(session): Path<String>, Data(state): Data<&Arc<AppState>>) -> Response {
+    act(state, req, &session, PaymentOutcome::Paid).await
 }
 
-/// `POST /checkout/test/{session}/decline`
+/// `POST /checkout/test/{session}/decline`: declines, then shows the order.
 #[handler]
-pub async fn decline(Path(session): Path<String>, Data(state): Data<&Arc<AppState>>) -> Response {
-    act(state, &session, PaymentOutcome::Declined).await
-}
-
-/// `GET /orders/{id}/paid` and `/cancelled`: where a gateway sends the buyer back.
-#[handler]
-pub async fn returned(Path((id, how)): Path<(String, String)>) -> Response {
-    let text =
-        if how == "paid" { "Thank you: your download is being prepared." } else { "The payment was not completed." };
-    page(StatusCode::OK, "Proofsheet", &format!("<p>{}</p><p>Order <code>{}</code>.</p>", text, escape(&id)))
+pub async fn decline(req: &Request, Path(session): Path<String>, Data(state): Data<&Arc<AppState>>) -> Response {
+    act(state, req, &session, PaymentOutcome::Declined).await
 }
 
 /// The verification link's token, from the query or the posted form.
@@ -123,40 +100,52 @@ pub struct TokenParam {
 /// shows a button: mail scanners that follow links must not verify anyone
 /// by fetching it.
 #[handler]
-pub async fn verify_email_page(poem::web::Query(q): poem::web::Query<TokenParam>) -> Response {
+pub async fn verify_email_page(
+    req: &Request,
+    poem::web::Query(q): poem::web::Query<TokenParam>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let visit = Visit::of(state, req).await;
     let Some(token) = q.token.filter(|t| !t.is_empty() && t.len() <= 200) else {
-        return page(StatusCode::BAD_REQUEST, "Confirm your e-mail address", "<p>This link is incomplete.</p>");
+        return message(
+            state,
+            &visit,
+            StatusCode::BAD_REQUEST,
+            "Confirm your e-mail address",
+            "This link is incomplete.",
+        );
     };
-    let body = format!(
-        "<p>Press the button to confirm that this e-mail address is yours.</p>\
-         <form method=\"post\" action=\"/verify-email\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
-         <button>Confirm my e-mail address</button></form>",
-        escape(&token)
-    );
-    page(StatusCode::OK, "Confirm your e-mail address", &body)
+    Page::new("Confirm your e-mail address", &visit)
+        .body(html! {
+            p { "Press the button to confirm that this e-mail address is yours." }
+            form method="post" action="/verify-email" {
+                input type="hidden" name="token" value=(token);
+                button type="submit" { "Confirm my e-mail address" }
+            }
+        })
+        .render(state)
 }
 
 /// `POST /verify-email` (form): confirms the token.
 #[handler]
 pub async fn verify_email(
+    req: &Request,
     poem::web::Form(f): poem::web::Form<TokenParam>,
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
+    let visit = Visit::of(state, req).await;
     let token = f.token.unwrap_or_default();
     match state.engine.email_verification().confirm(&token).await {
-        Ok(user) => page(
-            StatusCode::OK,
-            "E-mail address confirmed",
-            &format!("<p>Thank you: <strong>{}</strong> is confirmed.</p>", escape(user.email.as_str())),
-        ),
-        Err(e) if e.is_not_found() => page(
+        Ok(user) => Page::new("E-mail address confirmed", &visit)
+            .body(html! { p { "Thank you: " strong { (user.email) } " is confirmed." } p { a href="/albums" { "Your albums" } } })
+            .render(state),
+        Err(e) if e.is_not_found() => message(
+            state,
+            &visit,
             StatusCode::NOT_FOUND,
             "Link not valid",
-            "<p>This link is not valid or has expired. Sign in and ask for a new one.</p>",
+            "This link is not valid or has expired. Sign in and ask for a new one.",
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "confirming an e-mail address");
-            page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "<p>Please try again.</p>")
-        }
+        Err(e) => crate::web::error_page(state, &visit, e),
     }
 }

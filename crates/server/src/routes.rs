@@ -51,21 +51,22 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
     let html = |route: Route| {
         route.with(
             SetHeader::new()
-                .overriding(
-                    "Content-Security-Policy",
-                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-                )
+                .overriding("Content-Security-Policy", crate::web::CSP)
                 .overriding("X-Frame-Options", "DENY")
                 .overriding("Referrer-Policy", "no-referrer"),
         )
     };
-    let returned = Route::new().at("/:id/:how", get(pages::returned));
     let verify = Route::new().at("/", get(pages::verify_email_page).post(pages::verify_email));
-    let route = Route::new()
+    // The API keeps its full paths (`/api/v1/...`, `/healthz`, ...); the
+    // web app has the rest of the tree.
+    let api = Arc::new(api.with(crate::web::CookieAuth));
+    let route = crate::web::routes(Route::new())
         .nest("/api/v1/openapi.json", spec)
         .nest("/docs", docs)
-        .nest("/", api)
-        .nest("/orders", html(returned))
+        .nest_no_strip("/api", api.clone())
+        .at("/healthz", api.clone())
+        .at("/readyz", api.clone())
+        .at("/metrics", api)
         .nest("/verify-email", html(verify));
     // The test gateway's payment pages exist only where it is configured.
     if state.test_gateway.is_some() {

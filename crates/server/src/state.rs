@@ -29,6 +29,8 @@ pub struct AppState {
     pub test_gateway: Option<Arc<TestGateway>>,
     /// Rate limits of this process.
     pub limits: Arc<crate::limits::Limits>,
+    /// The web app's key (CSRF tokens), derived from the server secret.
+    pub web_key: Vec<u8>,
     /// Serialized photo-list pages, each valid for one album revision.
     pub photo_pages: proofsheet_core::RevisionCache<(AlbumId, PageRequest), bytes::Bytes>,
 }
@@ -185,5 +187,6 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
     let engine = Proofsheet::new(backends, settings, links)?;
     let limits = Arc::new(crate::limits::Limits::new(&config.limits));
     let photo_pages = proofsheet_core::RevisionCache::new(config.server.list_cache_megabytes as usize * 1024 * 1024);
-    Ok(Arc::new(AppState { engine, config, public_url, test_gateway, limits, photo_pages }))
+    let web_key = derive(&secret, "web-app");
+    Ok(Arc::new(AppState { engine, config, public_url, test_gateway, limits, web_key, photo_pages }))
 }

@@ -7,9 +7,29 @@ pub fn download(public_url: &str, token: &str) -> String {
     format!("{public_url}/api/v1/downloads/{token}")
 }
 
-/// `GET /api/v1/albums/{id}`: an album, as the API shows it.
+/// `/albums/{id}`: an album's page in the web app (the studio for its
+/// owner, the gallery for everyone else).
 pub fn album(public_url: &str, album: proofsheet_core::AlbumId) -> String {
-    format!("{public_url}/api/v1/albums/{album}")
+    format!("{public_url}/albums/{album}")
+}
+
+/// `/signin/link?token=`: the page a sign-in e-mail links to; `next` is
+/// where to land after (a path of this server).
+pub fn sign_in_link(public_url: &str, token: &str, next: Option<&str>) -> String {
+    match next {
+        Some(next) => format!("{public_url}/signin/link?token={token}&next={}", encode(next)),
+        None => format!("{public_url}/signin/link?token={token}"),
+    }
+}
+
+/// `/orders/{id}`: an order's page, where a gateway sends the buyer back.
+pub fn order(public_url: &str, order: proofsheet_core::OrderId) -> String {
+    format!("{public_url}/orders/{order}")
+}
+
+/// Percent-encodes a query value.
+pub fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// `/verify-email?token=`: the page a verification e-mail links to.
@@ -25,6 +45,10 @@ mod tests {
         assert_eq!(super::download(base, "t0k"), "https://photos.example/api/v1/downloads/t0k");
         assert_eq!(super::verify_email(base, "abc"), "https://photos.example/verify-email?token=abc");
         let id = proofsheet_core::AlbumId::new();
-        assert_eq!(super::album(base, id), format!("https://photos.example/api/v1/albums/{id}"));
+        assert_eq!(super::album(base, id), format!("https://photos.example/albums/{id}"));
+        assert_eq!(
+            super::sign_in_link(base, "t", Some("/albums/x?a=1")),
+            "https://photos.example/signin/link?token=t&next=%2Falbums%2Fx%3Fa%3D1"
+        );
     }
 }

@@ -101,6 +101,8 @@ metadata_suites! {
     metadata_reports => reports,
     metadata_schedules => schedules,
     metadata_idempotency => idempotency,
+    metadata_sign_in_links => sign_in_links,
+    metadata_favourites => favourites,
 }
 
 #[tokio::test]

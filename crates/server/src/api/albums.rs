@@ -41,6 +41,13 @@ enum AlbumCreated {
 }
 
 #[derive(ApiResponse)]
+enum Marked {
+    /// Done (also when it already was so).
+    #[oai(status = 204)]
+    Done,
+}
+
+#[derive(ApiResponse)]
 enum Deleted {
     /// Deleted.
     #[oai(status = 204)]
@@ -414,6 +421,30 @@ impl AlbumsApi {
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> Result<Image, ApiError> {
         self.send_image(MaybeAuth::Bearer(auth), &photo_id.0, PhotoVariant::Original, if_none_match.0.as_deref()).await
+    }
+
+    /// Mark a photo as the caller's favourite (a client who may see the
+    /// album). Idempotent.
+    #[oai(path = "/photos/:photo_id/favourite", method = "put")]
+    async fn mark_favourite(&self, auth: BearerAuth, photo_id: Path<String>) -> Result<Marked, ApiError> {
+        let id: PhotoId = photo_id.0.parse()?;
+        self.state.engine.albums().set_favourite(&auth.0, id, true).await?;
+        Ok(Marked::Done)
+    }
+
+    /// Unmark a favourite. Idempotent.
+    #[oai(path = "/photos/:photo_id/favourite", method = "delete")]
+    async fn unmark_favourite(&self, auth: BearerAuth, photo_id: Path<String>) -> Result<Marked, ApiError> {
+        let id: PhotoId = photo_id.0.parse()?;
+        self.state.engine.albums().set_favourite(&auth.0, id, false).await?;
+        Ok(Marked::Done)
+    }
+
+    /// An album's favourites, per client (owner).
+    #[oai(path = "/albums/:album_id/favourites", method = "get")]
+    async fn favourites(&self, auth: BearerAuth, album_id: Path<String>) -> Result<Json<FavouritesDto>, ApiError> {
+        let id: AlbumId = album_id.0.parse()?;
+        Ok(Json(self.state.engine.albums().favourites(&auth.0, id).await?.into()))
     }
 
     /// Delete a photo with its previews and original (owner).

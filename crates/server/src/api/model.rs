@@ -216,6 +216,60 @@ pub struct SessionRequest {
     pub password: Text,
 }
 
+/// Ask for a sign-in link by e-mail.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct EmailLinkRequest {
+    /// The address to mail the link to.
+    pub email: Text,
+    /// A path of this server the mailed link leads to after signing in
+    /// (for example `/albums/{album_id}`); anything else is ignored.
+    pub next: Option<Text>,
+}
+
+/// Exchange a mailed sign-in token for a session.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct EmailLinkExchange {
+    /// The `token` of the mailed link (`/signin/link?token=...`).
+    pub token: Text,
+}
+
+/// One client's favourites in an album.
+#[derive(Debug, Clone, Object)]
+pub struct ClientFavourites {
+    /// The client.
+    pub user_id: String,
+    /// The client's address.
+    pub email: String,
+    /// The photos they marked, by id.
+    pub photo_ids: Vec<String>,
+}
+
+/// An album's favourites, per client (by address).
+#[derive(Debug, Clone, Object)]
+pub struct FavouritesDto {
+    /// One entry per client who marked any.
+    pub clients: Vec<ClientFavourites>,
+}
+
+impl From<Vec<proofsheet_core::Favourite>> for FavouritesDto {
+    fn from(all: Vec<proofsheet_core::Favourite>) -> Self {
+        let mut clients: Vec<ClientFavourites> = Vec::new();
+        for f in all {
+            match clients.last_mut() {
+                Some(c) if c.user_id == f.user_id.to_string() => c.photo_ids.push(f.photo_id.to_string()),
+                _ => clients.push(ClientFavourites {
+                    user_id: f.user_id.to_string(),
+                    email: f.email.to_string(),
+                    photo_ids: vec![f.photo_id.to_string()],
+                }),
+            }
+        }
+        FavouritesDto { clients }
+    }
+}
+
 /// A new session.
 #[derive(Debug, Clone, Object)]
 pub struct SessionDto {

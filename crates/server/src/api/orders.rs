@@ -282,12 +282,12 @@ impl OrdersApi {
         }
         // None: the engine's first gateway, which is the configured default.
         let gateway = body.gateway.as_deref().map(String::as_str);
-        let base = &self.state.public_url;
+        let back = crate::urls::order(&self.state.public_url, id);
         let session = self
             .state
             .engine
             .checkout()
-            .start(user, id, gateway, format!("{base}/orders/{id}/paid"), format!("{base}/orders/{id}/cancelled"))
+            .start(user, id, gateway, format!("{back}?payment=done"), format!("{back}?payment=cancelled"))
             .await?;
         let dto = CheckoutDto { checkout_url: session.url };
         let stored = serde_json::to_string(&dto).map_err(|e| Error::backend("storing a checkout", e))?;

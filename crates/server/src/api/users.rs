@@ -85,6 +85,45 @@ impl UsersApi {
         Ok(Created::Created(Json(SessionDto { token, expires_at })))
     }
 
+    /// Ask for a sign-in link by e-mail: a single-use link, valid 15
+    /// minutes, mailed when the address has an account or a photographer
+    /// shared an album with it (following it then makes the client
+    /// account). Always 202, so the answer tells nobody whether an address
+    /// has an account. Limited per client IP and per address (429).
+    #[oai(path = "/sessions/email-link", method = "post")]
+    async fn create_email_link(&self, body: Json<EmailLinkRequest>) -> Result<Accepted, ApiError> {
+        let b = body.0;
+        if b.next.as_ref().is_some_and(|n| n.chars().count() > 512) {
+            return Err(
+                proofsheet_core::Error::invalid("invalid_next", "next is a path of at most 512 characters").into()
+            );
+        }
+        if let Err(wait) = self.state.limits.email_link_allowed(&b.email) {
+            return Err(ApiError::from(proofsheet_core::Error::RateLimited {
+                message: "too many sign-in links for this address; wait and try again".into(),
+                retry_after: wait,
+            }));
+        }
+        self.state.engine.users().send_sign_in_link(&b.email, b.next.as_ref().map(|n| n.as_str())).await?;
+        Ok(Accepted::Accepted)
+    }
+
+    /// Exchange the token of a mailed sign-in link for a session. The link
+    /// works once; following it proves the mailbox (the address becomes
+    /// verified). 401 `invalid_link` for a used, expired or forged token.
+    #[oai(path = "/sessions/email-link/exchange", method = "post")]
+    async fn exchange_email_link(&self, body: Json<EmailLinkExchange>) -> Result<Created<SessionDto>, ApiError> {
+        let ttl = Duration::hours(self.state.config.sessions.ttl_hours as i64);
+        let Some(signed_in) = self.state.engine.users().sign_in_with_link(&body.0.token, ttl).await? else {
+            return Err(ApiError::Unauthorized(Json(super::error::ErrorBody {
+                code: "invalid_link".into(),
+                message: "this sign-in link was used, has expired or is not valid; ask for a new one".into(),
+            })));
+        };
+        let SignedIn { token, expires_at, .. } = signed_in;
+        Ok(Created::Created(Json(SessionDto { token, expires_at })))
+    }
+
     /// Sign out: the token stops working.
     #[oai(path = "/sessions/current", method = "delete")]
     async fn delete_session(&self, auth: BearerAuth, req: &poem::Request) -> Result<NoContent, ApiError> {

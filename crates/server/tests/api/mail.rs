@@ -79,7 +79,7 @@ async fn a_sale_sends_its_four_e_mails() {
     let album = app.album(&ph, "private", Some(&cl_mail)).await;
     let shared = wait_mail(&maildir, &cl_mail, 1).await;
     assert!(shared[0].0.contains("shared \"Wedding\" with you"), "{:?}", shared[0].0);
-    assert!(shared[0].1.contains(&format!("/api/v1/albums/{album}")));
+    assert!(shared[0].1.contains(&format!("{}/albums/{album}", app.url)), "the album's page");
     assert!(shared[0].1.contains("Content-Type: text/html"), "a plain and an HTML part");
 
     // Paying mails the photographer; fulfilment mails the buyer the link.
@@ -190,4 +190,59 @@ async fn registration_mails_a_working_verification_link() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("no account-exists mail");
+}
+
+/// `POST /sessions/email-link`: 202 for any address, a mail only for one
+/// that may sign in (an account, or a photographer's invitation); the
+/// mailed token makes a session once, proves the mailbox, and makes the
+/// invited client's account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_links_work_once_and_tell_nobody_who_has_an_account() {
+    let Some((url, maildir)) = smtp() else { return };
+    let app = TestApp::start_with(|c| c.mail.smtp_url = Some(serde_json::from_value(json!(url)).unwrap())).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (invited, stranger) = (format!("inv-{tag}@mail.test"), format!("nobody-{tag}@mail.test"));
+    let ph = app.user(&format!("ph-{tag}@mail.test"), "photographer").await;
+    let album = app.album(&ph, "private", Some(&invited)).await;
+    for to in [&invited, &stranger] {
+        let r =
+            app.post_json("/sessions/email-link", None, json!({"email": to, "next": format!("/albums/{album}")})).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "the same answer for {to}");
+    }
+    let r = app.post_json("/sessions/email-link", None, json!({"email": "not an address"})).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let mut link = None;
+    for _ in 0..300 {
+        link = all_mail(&maildir, &invited).into_iter().find(|m| m.0.contains("sign-in link")).map(|m| m.1);
+        if link.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = link.expect("a sign-in mail to the invited address");
+    let start = text.find(&format!("{}/signin/link?token=", app.url)).expect("the link");
+    let url: String = text[start..].chars().take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<').collect();
+    assert!(url.contains(&format!("next=%2Falbums%2F{album}")), "{url}");
+    let token = url.split("token=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    let r = app.post_json("/sessions/email-link/exchange", None, json!({"token": token})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let session = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let me: Value = app.get("/users/me", Some(&session)).await.json().await.unwrap();
+    assert_eq!((me["role"].as_str(), me["email_verified"].as_bool()), (Some("client"), Some(true)));
+    assert_eq!(app.get(&format!("/albums/{album}"), Some(&session)).await.status(), StatusCode::OK);
+    let again = app.post_json("/sessions/email-link/exchange", None, json!({"token": token})).await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "a link works once");
+    let forged = app.post_json("/sessions/email-link/exchange", None, json!({"token": "A".repeat(64)})).await;
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    // Favourites: the client marks, the owner sees them per client.
+    app.upload(&ph, &album, "f.jpg", jpeg(320, 240, 2, false)).await;
+    let photo = app.wait_processed(&ph, &album, 1).await[0]["id"].as_str().unwrap().to_owned();
+    let put = app.http.put(format!("{}/api/v1/photos/{photo}/favourite", app.url)).bearer_auth(&session).send().await;
+    assert_eq!(put.unwrap().status(), StatusCode::NO_CONTENT);
+    let favs: Value = app.get(&format!("/albums/{album}/favourites"), Some(&ph)).await.json().await.unwrap();
+    assert_eq!(favs["clients"][0]["email"], invited.as_str());
+    assert_eq!(favs["clients"][0]["photo_ids"], json!([photo]));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(all_mail(&maildir, &stranger).is_empty(), "no mail to an address that may not sign in");
+    app.server.shutdown().await;
 }

@@ -94,6 +94,9 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 6]> {
         (("GET", "/api/v1/photos/{photo_id}/thumbnail"), [404, 200, 404, 200, 404, 404]),
         (("GET", "/api/v1/photos/{photo_id}/original"), [401, 200, 404, 404, 404, 404]),
         (("DELETE", "/api/v1/photos/{photo_id}"), [401, 204, 404, 403, 404, 404]),
+        (("PUT", "/api/v1/photos/{photo_id}/favourite"), [401, 403, 404, 204, 404, 404]),
+        (("DELETE", "/api/v1/photos/{photo_id}/favourite"), [401, 403, 404, 204, 404, 404]),
+        (("GET", "/api/v1/albums/{album_id}/favourites"), [401, 200, 404, 403, 404, 404]),
         (("GET", "/api/v1/orders/{order_id}"), [401, 200, 404, 200, 404, 404]),
         (("POST", "/api/v1/orders/{order_id}/checkout"), [401, 403, 404, 409, 404, 404]),
         // The buyer may, but its link was issued just now: 429 until the
@@ -112,6 +115,8 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 6]> {
 const WITHOUT_IDS: &[(&str, &str)] = &[
     ("POST", "/api/v1/users"),
     ("POST", "/api/v1/sessions"),
+    ("POST", "/api/v1/sessions/email-link"),
+    ("POST", "/api/v1/sessions/email-link/exchange"),
     ("DELETE", "/api/v1/sessions/current"),
     ("GET", "/api/v1/users/me"),
     ("POST", "/api/v1/users/verify-email"),

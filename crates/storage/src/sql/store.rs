@@ -12,10 +12,10 @@ macro_rules! sql_store {
         use async_trait::async_trait;
         use chrono::{DateTime, Duration, Utc};
         use proofsheet_core::{
-            AccountStore, Album, AlbumFilter, AlbumId, AlbumStore, Currency, DownloadLink, DownloadStore, Email, Error,
+            AccountStore, Album, AlbumFilter, AlbumId, AlbumStore, Currency, DownloadLink, DownloadStore, Email, Error, Favourite,
             IdempotencyStore, IdempotentReply, Job, JobId, JobQueue, JobStatus, LinkId, MetadataStore, Money, NewJob,
             Order, OrderChange, OrderFilter, OrderId, OrderItem, OrderStatus, OrderStore, Page, PageRequest, Photo,
-            PhotoId, PhotoStatus, ReportStore, Result, Role, SalesRow, ScheduleStore, ScheduledRun, Session, User,
+            PhotoId, PhotoStatus, ReportStore, Result, Role, SalesRow, ScheduleStore, ScheduledRun, Session, SignInLink, User,
             UserId, Visibility,
         };
         use sqlx::Row;
@@ -334,10 +334,122 @@ impl AccountStore for $store {
             .map_err(db_err("deleting a session"))?;
         Ok(())
     }
+
+    async fn insert_sign_in_link(&self, link: &SignInLink) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err("adding a sign-in link"))?;
+        sqlx::query("DELETE FROM sign_in_links WHERE expires_at <= $1")
+            .bind(millis(link.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("forgetting expired sign-in links"))?;
+        sqlx::query("INSERT INTO sign_in_links (id, email, expires_at, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(link.id.to_string())
+            .bind(link.email.as_str())
+            .bind(millis(link.expires_at))
+            .bind(millis(link.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("adding a sign-in link"))?;
+        tx.commit().await.map_err(db_err("adding a sign-in link"))?;
+        Ok(())
+    }
+
+    async fn take_sign_in_link(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Email>> {
+        let row = sqlx::query("DELETE FROM sign_in_links WHERE id = $1 RETURNING email, expires_at")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("taking a sign-in link"))?;
+        let Some(row) = row else { return Ok(None) };
+        if row.get::<i64, _>("expires_at") <= millis(now) {
+            return Ok(None);
+        }
+        Ok(Some(row.get::<String, _>("email").parse()?))
+    }
+
+    async fn is_invited(&self, email: &Email) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM albums WHERE client_email = $1 AND purged_at IS NULL LIMIT 1")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("looking up an invitation"))?;
+        Ok(row.is_some())
+    }
 }
 
 #[async_trait]
 impl AlbumStore for $store {
+    async fn set_favourite(
+        &self,
+        album: AlbumId,
+        photo: PhotoId,
+        user: UserId,
+        on: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let query = if on {
+            sqlx::query(
+                "INSERT INTO favourites (photo_id, user_id, album_id, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(photo.to_string())
+            .bind(user.to_string())
+            .bind(album.to_string())
+            .bind(millis(now))
+        } else {
+            sqlx::query("DELETE FROM favourites WHERE photo_id = $1 AND user_id = $2")
+                .bind(photo.to_string())
+                .bind(user.to_string())
+        };
+        query.execute(&self.pool).await.map_err(db_err("saving a favourite"))?;
+        Ok(())
+    }
+
+    async fn photo_counts(&self, owner: UserId) -> Result<Vec<(AlbumId, u64)>> {
+        let rows = sqlx::query(
+            "SELECT a.id, CAST(COUNT(p.id) AS BIGINT) AS n FROM albums a LEFT JOIN photos p ON p.album_id = a.id
+             WHERE a.owner_id = $1 GROUP BY a.id ORDER BY a.id",
+        )
+        .bind(owner.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("counting photos"))?;
+        rows.iter()
+            .map(|r| Ok((AlbumId::from_uuid(parse_uuid(&r.get::<String, _>("id"))?), r.get::<i64, _>("n") as u64)))
+            .collect()
+    }
+
+    async fn favourites(&self, album: AlbumId) -> Result<Vec<Favourite>> {
+        let rows = sqlx::query(
+            "SELECT f.photo_id, f.user_id, f.created_at, u.email FROM favourites f JOIN users u ON u.id = f.user_id
+             WHERE f.album_id = $1 ORDER BY u.email, f.photo_id",
+        )
+        .bind(album.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing favourites"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Favourite {
+                    photo_id: PhotoId::from_uuid(parse_uuid(&r.get::<String, _>("photo_id"))?),
+                    user_id: UserId::from_uuid(parse_uuid(&r.get::<String, _>("user_id"))?),
+                    email: r.get::<String, _>("email").parse()?,
+                    created_at: from_millis(r.get("created_at")),
+                })
+            })
+            .collect()
+    }
+
+    async fn favourites_of(&self, album: AlbumId, user: UserId) -> Result<Vec<PhotoId>> {
+        let rows = sqlx::query("SELECT photo_id FROM favourites WHERE album_id = $1 AND user_id = $2 ORDER BY photo_id")
+            .bind(album.to_string())
+            .bind(user.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing favourites"))?;
+        rows.iter().map(|r| Ok(PhotoId::from_uuid(parse_uuid(&r.get::<String, _>("photo_id"))?))).collect()
+    }
+
     async fn insert_album(&self, a: &Album) -> Result<()> {
         sqlx::query(
             "INSERT INTO albums (id, owner_id, name, visibility, client_email, price_amount, price_currency,

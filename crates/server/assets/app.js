@@ -1,0 +1,355 @@
+// Proofsheet web app: the little script the pages need. Ours, written by
+// hand, no build step. Every page works and reads without it; this adds
+// upload progress, live status, the lightbox, the selection and favourites.
+(function () {
+  "use strict";
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var signedIn = !!document.querySelector("form.signout");
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text != null) e.textContent = text;
+    return e;
+  }
+
+  function api(method, url, body) {
+    var opts = { method: method, credentials: "same-origin", headers: { "x-csrf-token": csrf, accept: "application/json" } };
+    if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["content-type"] = "application/json"; }
+    return fetch(url, opts);
+  }
+
+  // Times in the viewer's own words.
+  function localTimes(root) {
+    (root || document).querySelectorAll("time[datetime]").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (isNaN(d)) return;
+      var opts = t.hasAttribute("data-date") ? { dateStyle: "long" } : { dateStyle: "long", timeStyle: "short" };
+      try { t.textContent = new Intl.DateTimeFormat(undefined, opts).format(d); } catch (e) { /* keep UTC */ }
+    });
+  }
+
+  // Forms that ask first.
+  document.addEventListener("submit", function (ev) {
+    var f = ev.target;
+    if (f.hasAttribute && f.hasAttribute("data-confirm") && !window.confirm(f.getAttribute("data-confirm"))) ev.preventDefault();
+  });
+
+  // Copy buttons.
+  document.querySelectorAll("button[data-copy]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var input = document.getElementById(b.getAttribute("data-copy"));
+      var done = function () { b.textContent = "Copied"; setTimeout(function () { b.textContent = "Copy link"; }, 2000); };
+      if (navigator.clipboard) navigator.clipboard.writeText(input.value).then(done, function () { input.select(); });
+      else { input.select(); document.execCommand("copy"); done(); }
+    });
+  });
+
+  // ---- Studio: uploads and live status ----
+  var photos = document.getElementById("photos");
+  var files = document.getElementById("files");
+  if (photos && files) studio(photos.getAttribute("data-album"));
+
+  function studio(album) {
+    var queue = [], running = 0, PARALLEL = 3;
+    var live = document.getElementById("upload-live");
+    var words = { processing: "Processing", ready: "Ready", failed: "Failed" };
+
+    function setStatus(li, status, reason) {
+      li.setAttribute("data-status", status);
+      var s = li.querySelector(".status");
+      s.textContent = (words[status] || status) + (reason ? ": " + reason : "");
+    }
+
+    function item(file) {
+      var li = el("li", { "data-status": "uploading" });
+      li.appendChild(el("span", { "class": "ph", "aria-hidden": "true" }));
+      li.appendChild(el("span", { "class": "name" }, file.name));
+      li.appendChild(el("span", { "class": "status" }, "Waiting"));
+      var bar = el("progress", { max: "100", value: "0", "aria-label": "Upload of " + file.name });
+      li.appendChild(bar);
+      var cancel = el("button", { type: "button", "class": "link" }, "Cancel");
+      li.appendChild(cancel);
+      photos.appendChild(li);
+      var job = { file: file, li: li, bar: bar, cancel: cancel, xhr: null, cancelled: false };
+      cancel.addEventListener("click", function () {
+        job.cancelled = true;
+        if (job.xhr) job.xhr.abort();
+        li.remove();
+        var i = queue.indexOf(job);
+        if (i >= 0) queue.splice(i, 1);
+      });
+      return job;
+    }
+
+    function pump() {
+      while (running < PARALLEL && queue.length) {
+        var job = queue.shift();
+        if (!job.cancelled) { running++; send(job); }
+      }
+    }
+
+    function send(job) {
+      var xhr = new XMLHttpRequest();
+      job.xhr = xhr;
+      var li = job.li;
+      li.querySelector(".status").textContent = "Uploading 0%";
+      xhr.open("POST", "/api/v1/albums/" + album + "/photos?filename=" + encodeURIComponent(job.file.name));
+      xhr.setRequestHeader("content-type", job.file.type || "application/octet-stream");
+      xhr.setRequestHeader("x-csrf-token", csrf);
+      xhr.upload.onprogress = function (e) {
+        if (!e.lengthComputable) return;
+        var pct = Math.round((e.loaded / e.total) * 100);
+        job.bar.value = pct;
+        li.querySelector(".status").textContent = "Uploading " + pct + "%";
+      };
+      xhr.onloadend = function () {
+        running--;
+        if (job.cancelled) { pump(); return; }
+        var body = {};
+        try { body = JSON.parse(xhr.responseText || "{}"); } catch (e) { /* not JSON */ }
+        job.bar.remove();
+        job.cancel.remove();
+        if (xhr.status === 201 && body.id) {
+          li.setAttribute("data-photo", body.id);
+          setStatus(li, body.status || "processing", body.failure_reason);
+          watch();
+        } else {
+          var reason = body.message || (xhr.status ? "the server answered " + xhr.status : "the connection broke");
+          li.setAttribute("data-status", "failed");
+          li.querySelector(".status").textContent = "Failed: " + reason;
+          var retry = el("button", { type: "button", "class": "link" }, "Retry");
+          retry.addEventListener("click", function () {
+            retry.remove();
+            li.appendChild(job.bar); job.bar.value = 0;
+            li.appendChild(job.cancel);
+            queue.push(job); pump();
+          });
+          li.appendChild(retry);
+        }
+        announce();
+        pump();
+      };
+      xhr.send(job.file);
+    }
+
+    function announce() {
+      var left = queue.length + running;
+      if (live) live.textContent = left ? left + " upload(s) in progress" : "Uploads finished";
+    }
+
+    function add(list) {
+      Array.prototype.forEach.call(list, function (f) { queue.push(item(f)); });
+      announce();
+      pump();
+    }
+
+    files.addEventListener("change", function () { add(files.files); files.value = ""; });
+    document.addEventListener("dragover", function (e) { e.preventDefault(); document.body.classList.add("dragging"); });
+    document.addEventListener("dragleave", function (e) { if (!e.relatedTarget) document.body.classList.remove("dragging"); });
+    document.addEventListener("drop", function (e) {
+      e.preventDefault();
+      document.body.classList.remove("dragging");
+      if (e.dataTransfer && e.dataTransfer.files.length) add(e.dataTransfer.files);
+    });
+
+    // Poll the album's photos while any is processing.
+    var timer = null;
+    function watch() { if (!timer) timer = setTimeout(poll, 1200); }
+    function poll() {
+      timer = null;
+      fetchAll("/api/v1/albums/" + album + "/photos?limit=200", null, []).then(function (all) {
+        all.forEach(function (p) {
+          var li = photos.querySelector('li[data-photo="' + p.id + '"]');
+          if (!li || li.getAttribute("data-status") === p.status) return;
+          setStatus(li, p.status, p.failure_reason);
+          if (p.status === "ready") {
+            var ph = li.querySelector(".ph");
+            if (ph) ph.replaceWith(el("img", { src: "/api/v1/photos/" + p.id + "/thumbnail", alt: "", width: "64", height: "64" }));
+          }
+        });
+        if (photos.querySelector('li[data-status="processing"]')) watch();
+      }, function () { watch(); });
+    }
+    if (photos.querySelector('li[data-status="processing"]')) watch();
+  }
+
+  function fetchAll(url, cursor, acc) {
+    return api("GET", url + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "")).then(function (r) {
+      if (!r.ok) throw new Error("status " + r.status);
+      return r.json();
+    }).then(function (page) {
+      acc = acc.concat(page.items);
+      return page.next_cursor ? fetchAll(url, page.next_cursor, acc) : acc;
+    });
+  }
+
+  // ---- Gallery: selection, favourites, more photos, lightbox ----
+  var grid = document.getElementById("gallery");
+  if (grid) gallery(grid);
+
+  function gallery(grid) {
+    var album = grid.getAttribute("data-album");
+    var price = parseInt(grid.getAttribute("data-price"), 10) || 0;
+    var currency = grid.getAttribute("data-currency");
+    var exponent = parseInt(grid.getAttribute("data-exponent"), 10) || 0;
+    var client = grid.getAttribute("data-client") === "true";
+    var key = "ps-selection:" + album;
+    var chosen = new Set();
+    try { JSON.parse(localStorage.getItem(key) || "[]").forEach(function (id) { chosen.add(id); }); } catch (e) { /* none */ }
+    var status = document.getElementById("selection");
+    var money;
+    try { money = new Intl.NumberFormat(undefined, { style: "currency", currency: currency, minimumFractionDigits: exponent, maximumFractionDigits: exponent }); }
+    catch (e) { money = { format: function (n) { return n.toFixed(exponent) + " " + currency; } }; }
+
+    function save() { try { localStorage.setItem(key, JSON.stringify(Array.from(chosen))); } catch (e) { /* private mode */ } }
+    function total() {
+      status.textContent = chosen.size + " selected · " + money.format((chosen.size * price) / Math.pow(10, exponent));
+    }
+    function paint(li) {
+      var on = chosen.has(li.getAttribute("data-photo"));
+      li.classList.toggle("chosen", on);
+      var b = li.querySelector("button.sel");
+      if (b) b.setAttribute("aria-pressed", on ? "true" : "false");
+    }
+    function toggle(id) {
+      if (chosen.has(id)) chosen.delete(id); else chosen.add(id);
+      save();
+      var li = grid.querySelector('li[data-photo="' + id + '"]');
+      if (li) paint(li);
+      total();
+    }
+
+    grid.addEventListener("click", function (e) {
+      var b = e.target.closest("button");
+      if (!b) return;
+      var li = b.closest("li");
+      var id = li.getAttribute("data-photo");
+      if (b.classList.contains("sel")) toggle(id);
+      else if (b.classList.contains("fav")) favourite(b, id);
+      else if (b.classList.contains("thumb")) openBox(li);
+    });
+
+    function favourite(b, id) {
+      var on = b.getAttribute("aria-pressed") !== "true";
+      b.disabled = true;
+      api(on ? "PUT" : "DELETE", "/api/v1/photos/" + id + "/favourite").then(function (r) {
+        if (r.ok) b.setAttribute("aria-pressed", on ? "true" : "false");
+      }).finally(function () { b.disabled = false; });
+    }
+
+    grid.querySelectorAll("li").forEach(paint);
+    total();
+
+    var form = document.getElementById("checkout");
+    form.addEventListener("submit", function (e) {
+      if (!chosen.size) { e.preventDefault(); status.textContent = "Select at least one photo first."; return; }
+      var box = document.getElementById("chosen");
+      box.textContent = "";
+      chosen.forEach(function (id) { box.appendChild(el("input", { type: "hidden", name: "photo", value: id })); });
+      // A signed-in buyer's selection becomes the order; a visitor keeps it
+      // through signing in.
+      if (signedIn) { chosen.clear(); save(); }
+    });
+
+    // More photos as the grid's end comes near.
+    var more = document.getElementById("more");
+    var next = grid.getAttribute("data-next");
+    var loading = false;
+    function tile(p) {
+      var li = el("li", { "data-photo": p.id });
+      var b = el("button", { type: "button", "class": "thumb", "aria-label": "Open " + p.filename });
+      b.appendChild(el("img", { src: "/api/v1/photos/" + p.id + "/thumbnail", alt: p.filename, loading: "lazy", width: String(p.width || 4), height: String(p.height || 3) }));
+      li.appendChild(b);
+      var tools = el("div", { "class": "tools" });
+      tools.appendChild(el("button", { type: "button", "class": "sel", "aria-pressed": "false" }, "Select"));
+      if (client) tools.appendChild(el("button", { type: "button", "class": "fav", "aria-pressed": "false" }, "Favourite"));
+      li.appendChild(tools);
+      paint(li);
+      return li;
+    }
+    function loadMore() {
+      if (loading || !next) return;
+      loading = true;
+      api("GET", "/api/v1/albums/" + album + "/photos?limit=48&cursor=" + encodeURIComponent(next)).then(function (r) { return r.json(); })
+        .then(function (page) {
+          page.items.filter(function (p) { return p.status === "ready"; }).forEach(function (p) { grid.appendChild(tile(p)); });
+          next = page.next_cursor;
+          if (!next && more) more.remove();
+        }).finally(function () { loading = false; });
+    }
+    if (more && "IntersectionObserver" in window) {
+      more.querySelector("a").addEventListener("click", function (e) { e.preventDefault(); loadMore(); });
+      new IntersectionObserver(function (entries) {
+        if (entries.some(function (en) { return en.isIntersecting; })) loadMore();
+      }, { rootMargin: "600px" }).observe(more);
+    }
+
+    // The lightbox.
+    var box = document.getElementById("lightbox");
+    var img = document.getElementById("lb-img");
+    var caption = document.getElementById("lb-caption");
+    var sel = document.getElementById("lb-select");
+    var current = null, opener = null;
+    function items() { return Array.prototype.slice.call(grid.querySelectorAll("li[data-photo]")); }
+    function show(li) {
+      current = li;
+      var id = li.getAttribute("data-photo");
+      var name = li.querySelector("img").getAttribute("alt");
+      img.src = "/api/v1/photos/" + id + "/preview";
+      img.alt = "Preview of " + name;
+      var list = items();
+      caption.textContent = name + " (" + (list.indexOf(li) + 1) + " of " + list.length + ")";
+      sel.setAttribute("aria-pressed", chosen.has(id) ? "true" : "false");
+    }
+    function step(d) {
+      var list = items();
+      var i = list.indexOf(current) + d;
+      if (i >= 0 && i < list.length) show(list[i]);
+      if (d > 0 && i >= list.length - 3) loadMore();
+    }
+    function openBox(li) {
+      opener = li.querySelector("button.thumb");
+      show(li);
+      if (box.showModal) box.showModal(); else box.setAttribute("open", "");
+      document.getElementById("lb-next").focus();
+    }
+    box.addEventListener("keydown", function (e) {
+      if (e.key === "ArrowRight") { e.preventDefault(); step(1); }
+      else if (e.key === "ArrowLeft") { e.preventDefault(); step(-1); }
+    });
+    box.addEventListener("close", function () {
+      if (current) opener = current.querySelector("button.thumb");
+      if (opener) opener.focus();
+    });
+    document.getElementById("lb-next").addEventListener("click", function () { step(1); });
+    document.getElementById("lb-prev").addEventListener("click", function () { step(-1); });
+    document.getElementById("lb-close").addEventListener("click", function () { box.close(); });
+    sel.addEventListener("click", function () {
+      toggle(current.getAttribute("data-photo"));
+      sel.setAttribute("aria-pressed", chosen.has(current.getAttribute("data-photo")) ? "true" : "false");
+    });
+    var x0 = null;
+    box.addEventListener("pointerdown", function (e) { x0 = e.clientX; });
+    box.addEventListener("pointerup", function (e) {
+      if (x0 !== null && Math.abs(e.clientX - x0) > 50) step(e.clientX < x0 ? 1 : -1);
+      x0 = null;
+    });
+  }
+
+  // ---- Order page: follow the status until it settles ----
+  var order = document.getElementById("order");
+  if (order && /^(pending|paid)$/.test(order.getAttribute("data-status"))) {
+    var was = order.getAttribute("data-status");
+    var tries = 0;
+    var check = function () {
+      api("GET", "/api/v1/orders/" + order.getAttribute("data-order")).then(function (r) { return r.json(); }).then(function (o) {
+        if (o.status !== was) window.location.reload();
+        else if (++tries < 150) setTimeout(check, 2000);
+      }, function () { if (++tries < 150) setTimeout(check, 4000); });
+    };
+    setTimeout(check, 1500);
+  }
+
+  localTimes();
+})();

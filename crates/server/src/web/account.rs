@@ -1,0 +1,333 @@
+//! Signing in and out, by password or by a mailed link, and registering.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use maud::html;
+use poem::{
+    Body, Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Query},
+};
+use proofsheet_core::{NewUser, Role, is_local_path};
+use serde::Deserialize;
+
+use super::{FormData, Page, Visit, layout::csrf_field, see_other};
+use crate::state::AppState;
+
+/// Query parameters the account pages take.
+#[derive(Debug, Default, Deserialize)]
+pub struct AccountQuery {
+    next: Option<String>,
+    email: Option<String>,
+    role: Option<String>,
+    token: Option<String>,
+    sent: Option<String>,
+}
+
+fn next_or(next: Option<&str>, default: &str) -> String {
+    next.filter(|n| is_local_path(n)).unwrap_or(default).to_owned()
+}
+
+/// `GET /`: what Proofsheet is; signed in, the user's home.
+#[handler]
+pub async fn home(req: &Request, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    if visit.user.is_some() {
+        return visit.finish(state, see_other("/albums"));
+    }
+    Page::new("Sell your photos, watermarked until paid", &visit)
+        .body(html! {
+            p.lead {
+                "Proofsheet is a studio for photographers and a gallery that sells. Upload an album, "
+                "share it with your client, and they pick the photos they want, pay, and download the originals."
+            }
+            ul.features {
+                li { "Every upload gets a watermarked preview; originals stay private until bought." }
+                li { "Clients select photos at a fixed price per photo and pay online." }
+                li { "Paid orders get an expiring link to a zip of the originals." }
+            }
+            p.actions {
+                a.button href="/signin" { "Sign in" }
+                " "
+                a.button.secondary href="/register" { "Create account" }
+            }
+        })
+        .render(state)
+}
+
+fn signin_form(visit: &Visit, next: &str, email: &str, error: Option<&str>, sent: bool) -> maud::Markup {
+    html! {
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        @if sent {
+            p.notice role="status" {
+                "If that address may sign in, a link is on its way. It works once, for 15 minutes."
+            }
+        }
+        form.card method="post" action="/signin" {
+            (csrf_field(visit))
+            input type="hidden" name="next" value=(next);
+            label for="email" { "Email" }
+            input #email type="email" name="email" autocomplete="email" required value=(email);
+            label for="password" { "Password" }
+            input #password type="password" name="password" autocomplete="current-password";
+            button type="submit" { "Sign in" }
+            p.or { "No password? We can e-mail you a link that signs you in." }
+            button.secondary type="submit" formaction="/signin/email-link" formnovalidate { "Email me a sign-in link" }
+        }
+        p { "New here? " a href={ "/register?next=" (crate::urls::encode(next)) } { "Create account" } }
+    }
+}
+
+/// `GET /signin`.
+#[handler]
+pub async fn signin_page(req: &Request, Query(q): Query<AccountQuery>, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let next = next_or(q.next.as_deref(), "/albums");
+    let email = q.email.unwrap_or_default();
+    Page::new("Sign in", &visit).body(signin_form(&visit, &next, &email, None, q.sent.is_some())).render(state)
+}
+
+/// `POST /signin`: the password form.
+#[handler]
+pub async fn signin(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let form = FormData::read(body).await;
+    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
+        return super::forbidden_csrf(state, &visit);
+    }
+    let next = next_or(form.get("next"), "/albums");
+    let email = form.text("email");
+    let again = |msg: &str, status: StatusCode| {
+        Page::new("Sign in", &visit)
+            .status(status)
+            .body(signin_form(&visit, &next, email, Some(msg), false))
+            .render(state)
+    };
+    let signins = state.limits.signins();
+    let ip = crate::limits::client_ip(req);
+    if let Err(wait) = signins.check(email, ip) {
+        let msg = format!("Too many failed attempts for this address. Wait {wait} seconds and try again.");
+        return again(&msg, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let ttl = Duration::hours(state.config.sessions.ttl_hours as i64);
+    match state.engine.users().sign_in(email, form.get("password").unwrap_or(""), ttl).await {
+        Ok(Some(signed_in)) => {
+            signins.succeeded(email, ip);
+            let mut resp = see_other(&next);
+            super::append_cookie(&mut resp, &super::session_cookie(state, &signed_in.token));
+            visit.finish(state, resp)
+        }
+        Ok(None) => {
+            signins.failed(email, ip);
+            again("Wrong e-mail address or password.", StatusCode::UNAUTHORIZED)
+        }
+        Err(e) => super::error_page(state, &visit, e),
+    }
+}
+
+/// `POST /signin/email-link`: "Email me a sign-in link". The answer is the
+/// same whether or not the address has an account.
+#[handler]
+pub async fn email_link(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let form = FormData::read(body).await;
+    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
+        return super::forbidden_csrf(state, &visit);
+    }
+    let next = next_or(form.get("next"), "/albums");
+    let email = form.text("email");
+    let page = |msg: Option<&str>, status: StatusCode, sent: bool| {
+        Page::new("Sign in", &visit).status(status).body(signin_form(&visit, &next, email, msg, sent)).render(state)
+    };
+    if let Err(wait) = state.limits.email_link_allowed(email) {
+        let msg = format!("Too many links asked for this address. Wait {} minutes and try again.", wait.div_ceil(60));
+        return page(Some(&msg), StatusCode::TOO_MANY_REQUESTS, false);
+    }
+    match state.engine.users().send_sign_in_link(email, Some(&next)).await {
+        Ok(()) => {
+            let to = format!("/signin?sent=1&email={}&next={}", crate::urls::encode(email), crate::urls::encode(&next));
+            visit.finish(state, see_other(&to))
+        }
+        Err(e) if e.code() == "invalid_email" => {
+            page(Some("Enter your e-mail address, like name@example.com."), StatusCode::UNPROCESSABLE_ENTITY, false)
+        }
+        Err(e) => super::error_page(state, &visit, e),
+    }
+}
+
+/// `GET /signin/link?token=`: the page a mailed link opens. It only shows
+/// a button: mail scanners that fetch links must not use up the link.
+#[handler]
+pub async fn link_page(req: &Request, Query(q): Query<AccountQuery>, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let token = q.token.unwrap_or_default();
+    let next = next_or(q.next.as_deref(), "/albums");
+    Page::new("Continue signing in", &visit)
+        .body(html! {
+            p { "Press the button to sign in with the link from your e-mail." }
+            form.card method="post" action="/signin/link" {
+                (csrf_field(&visit))
+                input type="hidden" name="token" value=(token);
+                input type="hidden" name="next" value=(next);
+                button type="submit" { "Sign in" }
+            }
+        })
+        .render(state)
+}
+
+/// `POST /signin/link`: takes the mailed link and signs in.
+#[handler]
+pub async fn link_sign_in(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let form = FormData::read(body).await;
+    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
+        return super::forbidden_csrf(state, &visit);
+    }
+    let next = next_or(form.get("next"), "/albums");
+    let ttl = Duration::hours(state.config.sessions.ttl_hours as i64);
+    match state.engine.users().sign_in_with_link(form.text("token"), ttl).await {
+        Ok(Some(signed_in)) => {
+            let mut resp = see_other(&next);
+            super::append_cookie(&mut resp, &super::session_cookie(state, &signed_in.token));
+            visit.finish(state, resp)
+        }
+        Ok(None) => Page::new("This link does not work any more", &visit)
+            .status(StatusCode::UNAUTHORIZED)
+            .body(html! {
+                p { "A sign-in link works once, for 15 minutes. Ask for a new one:" }
+                p { a.button href={ "/signin?next=" (crate::urls::encode(&next)) } { "Sign in" } }
+            })
+            .render(state),
+        Err(e) => super::error_page(state, &visit, e),
+    }
+}
+
+struct RegisterForm<'a> {
+    name: &'a str,
+    surname: &'a str,
+    email: &'a str,
+    client: bool,
+    next: &'a str,
+}
+
+fn register_form(visit: &Visit, f: &RegisterForm<'_>, error: Option<&str>) -> maud::Markup {
+    html! {
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form.card method="post" action="/register" {
+            (csrf_field(visit))
+            input type="hidden" name="next" value=(f.next);
+            label for="name" { "Name" }
+            input #name name="name" autocomplete="given-name" required maxlength="100" value=(f.name);
+            label for="surname" { "Surname" }
+            input #surname name="surname" autocomplete="family-name" required maxlength="100" value=(f.surname);
+            label for="email" { "Email" }
+            input #email type="email" name="email" autocomplete="email" required value=(f.email);
+            label for="password" { "Password" }
+            input #password type="password" name="password" autocomplete="new-password" required minlength="8"
+                aria-describedby="password-hint";
+            p.hint #password-hint { "8 characters or more." }
+            fieldset {
+                legend { "I am a" }
+                label.radio {
+                    input type="radio" name="role" value="photographer" checked[!f.client];
+                    " Photographer"
+                }
+                label.radio {
+                    input type="radio" name="role" value="client" checked[f.client];
+                    " Client"
+                }
+            }
+            button type="submit" { "Create account" }
+        }
+        p { "Have an account? " a href={ "/signin?next=" (crate::urls::encode(f.next)) } { "Sign in" } }
+    }
+}
+
+/// `GET /register`: `?email=` pre-fills the address, `?role=client` picks
+/// the client role.
+#[handler]
+pub async fn register_page(
+    req: &Request,
+    Query(q): Query<AccountQuery>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let visit = Visit::of(state, req).await;
+    let next = next_or(q.next.as_deref(), "/albums");
+    let f = RegisterForm {
+        name: "",
+        surname: "",
+        email: q.email.as_deref().unwrap_or(""),
+        client: q.role.as_deref() == Some("client"),
+        next: &next,
+    };
+    Page::new("Create account", &visit).body(register_form(&visit, &f, None)).render(state)
+}
+
+/// `POST /register`: creates the account and signs it in.
+#[handler]
+pub async fn register(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let form = FormData::read(body).await;
+    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
+        return super::forbidden_csrf(state, &visit);
+    }
+    let next = next_or(form.get("next"), "/albums");
+    let f = RegisterForm {
+        name: form.text("name"),
+        surname: form.text("surname"),
+        email: form.text("email"),
+        client: form.get("role") == Some("client"),
+        next: &next,
+    };
+    let password = form.get("password").unwrap_or("");
+    let role = if f.client { Role::Client } else { Role::Photographer };
+    let new = NewUser { email: f.email, password, name: f.name, surname: f.surname, role };
+    let again = |msg: String| {
+        Page::new("Create account", &visit)
+            .status(StatusCode::UNPROCESSABLE_ENTITY)
+            .body(register_form(&visit, &f, Some(&msg)))
+            .render(state)
+    };
+    if let Err(e) = state.engine.users().sign_up(new).await {
+        return match e {
+            proofsheet_core::Error::Invalid { .. } => again(e.to_string()),
+            e => super::error_page(state, &visit, e),
+        };
+    }
+    let ttl = Duration::hours(state.config.sessions.ttl_hours as i64);
+    match state.engine.users().sign_in(f.email, password, ttl).await {
+        Ok(Some(signed_in)) => {
+            let mut resp = see_other(&next);
+            super::append_cookie(&mut resp, &super::session_cookie(state, &signed_in.token));
+            visit.finish(state, resp)
+        }
+        // The address had an account (its owner was mailed): the same
+        // words as for a new account that must confirm its address.
+        Ok(None) => Page::new("Check your e-mail", &visit)
+            .body(html! {
+                p { "We sent a message to " strong { (f.email) } ". Follow it to go on." }
+                p { a href="/signin" { "Sign in" } }
+            })
+            .render(state),
+        Err(e) => super::error_page(state, &visit, e),
+    }
+}
+
+/// `POST /signout`: ends the session.
+#[handler]
+pub async fn signout(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let form = FormData::read(body).await;
+    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
+        return super::forbidden_csrf(state, &visit);
+    }
+    if let Some(token) = &visit.token
+        && let Err(e) = state.engine.users().sign_out(token).await
+    {
+        return super::error_page(state, &visit, e);
+    }
+    let mut resp = see_other("/");
+    super::append_cookie(&mut resp, &super::clear_session_cookie(state));
+    visit.finish(state, resp)
+}

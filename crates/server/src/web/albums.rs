@@ -1,0 +1,715 @@
+//! Albums: the studio (the owner's view: upload, live status, settings,
+//! sharing, favourites, orders) and the gallery (everyone else's: the grid,
+//! the lightbox, the selection and checkout).
+
+// Handlers return early with a whole page (`Err(Response)`), once per
+// request; boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use maud::{Markup, html};
+use poem::{
+    Body, Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Path, Query},
+};
+use proofsheet_core::{
+    Access, Album, AlbumId, AlbumPatch, Currency, Email, Error, Money, NewAlbum, PageRequest, Photo, PhotoId,
+    PhotoStatus, Role, Visibility, WatermarkChoice,
+};
+use serde::Deserialize;
+
+use super::{
+    FormData, Page, Visit,
+    layout::{csrf_field, date, time},
+    see_other, to_signin,
+};
+use crate::state::AppState;
+
+/// Currencies the album form offers (any ISO 4217 code works in the API).
+const CURRENCIES: &[&str] = &["EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "CAD", "AUD", "JPY"];
+
+/// Photos the gallery renders before the script loads more.
+const GALLERY_PAGE: u32 = 48;
+
+/// `?cursor=` of the gallery and album list, `?error=` after a failed form.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    cursor: Option<String>,
+    notice: Option<String>,
+}
+
+fn require_user<'a>(visit: &'a Visit, here: &str) -> Result<&'a proofsheet_core::User, Response> {
+    visit.user.as_ref().ok_or_else(|| to_signin(here))
+}
+
+fn price_input(m: &Money) -> String {
+    let exp = m.currency.exponent();
+    if exp == 0 {
+        return m.amount.to_string();
+    }
+    let unit = 10i64.pow(exp);
+    format!("{}.{:0width$}", m.amount / unit, m.amount % unit, width = exp as usize)
+}
+
+/// `GET /albums`: a photographer's own albums with counts and sales; a
+/// client's shared albums.
+#[handler]
+pub async fn list(req: &Request, Query(q): Query<ListQuery>, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let user = match require_user(&visit, "/albums") {
+        Ok(u) => u.clone(),
+        Err(r) => return r,
+    };
+    let page = match PageRequest::new(Some(100), q.cursor.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return super::error_page(state, &visit, e),
+    };
+    let albums = match state.engine.albums().list(&user, page).await {
+        Ok(a) => a,
+        Err(e) => return super::error_page(state, &visit, e),
+    };
+    let now = state.engine.backends().clock.now();
+    if user.role != Role::Photographer {
+        return Page::new("Albums", &visit)
+            .body(html! {
+                @if albums.items.is_empty() {
+                    p { "No albums yet. When a photographer shares an album with " strong { (user.email) } ", it appears here." }
+                    @if !user.email_verified {
+                        p { "Albums shared with your address open once you confirm it: follow the link we e-mailed you." }
+                    }
+                }
+                ul.cards {
+                    @for a in &albums.items {
+                        li.card {
+                            h2 { a href={ "/albums/" (a.id) } { (a.name) } }
+                            p { (a.price_per_photo.human()) " per photo" }
+                            @if let Some(t) = a.expires_at { p { @if t > now { "Open until " } @else { "Closed on " } (date(t)) } }
+                        }
+                    }
+                }
+                (more_link("/albums", albums.next_cursor.as_deref()))
+            })
+            .render(state);
+    }
+    let counts = state.engine.albums().photo_counts(&user).await.unwrap_or_default();
+    let far = DateTime::<Utc>::MAX_UTC;
+    let sales = match state.engine.reports().sales(&user, DateTime::<Utc>::MIN_UTC, far).await {
+        Ok(s) => s.albums,
+        Err(e) => return super::error_page(state, &visit, e),
+    };
+    Page::new("Albums", &visit)
+        .own_heading()
+        .body(html! {
+            div.heading {
+                h1 { "Albums" }
+                a.button href="/albums/new" { "New album" }
+            }
+            @if albums.items.is_empty() {
+                p { "No albums yet. Make one, upload photos, and share it with your client." }
+            } @else {
+                div.scroll {
+                    table {
+                        caption.visually-hidden { "Your albums" }
+                        thead { tr { th scope="col" { "Album" } th scope="col" { "Photos" } th scope="col" { "Orders" } th scope="col" { "Revenue" } th scope="col" { "Visibility" } th scope="col" { "Expires" } } }
+                        tbody {
+                            @for a in &albums.items {
+                                @let rows: Vec<_> = sales.iter().filter(|r| r.album_id == a.id).collect();
+                                tr {
+                                    th scope="row" { a href={ "/albums/" (a.id) } { (a.name) } }
+                                    td.num { (counts.get(&a.id).copied().unwrap_or(0)) }
+                                    td.num { (rows.iter().map(|r| r.orders).sum::<u64>()) }
+                                    td.num {
+                                        @if rows.is_empty() { (Money::zero(a.price_per_photo.currency).human()) }
+                                        @for (i, r) in rows.iter().enumerate() {
+                                            @if i > 0 { ", " }
+                                            (Money { amount: r.revenue, currency: r.currency }.human())
+                                        }
+                                    }
+                                    td { (visibility_word(a.visibility)) }
+                                    td { @if let Some(t) = a.expires_at { (date(t)) } @else { "Never" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            (more_link("/albums", albums.next_cursor.as_deref()))
+        })
+        .render(state)
+}
+
+fn visibility_word(v: Visibility) -> &'static str {
+    match v {
+        Visibility::Private => "Private",
+        Visibility::Public => "Public",
+    }
+}
+
+fn more_link(base: &str, cursor: Option<&str>) -> Markup {
+    html! {
+        @if let Some(c) = cursor {
+            p.more { a href={ (base) "?cursor=" (crate::urls::encode(c)) } { "More" } }
+        }
+    }
+}
+
+/// The album fields, as typed into the form.
+struct AlbumFields {
+    name: String,
+    client_email: String,
+    visibility: Visibility,
+    price: String,
+    currency: String,
+    expires_on: String,
+    watermark: String,
+}
+
+impl AlbumFields {
+    fn of(album: &Album) -> Self {
+        AlbumFields {
+            name: album.name.clone(),
+            client_email: album.client_email.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+            visibility: album.visibility,
+            price: price_input(&album.price_per_photo),
+            currency: album.price_per_photo.currency.to_string(),
+            expires_on: album
+                .expires_at
+                .map(|t| (t - chrono::Duration::seconds(1)).format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+            watermark: match &album.watermark {
+                Some(WatermarkChoice::Text { text }) => text.clone(),
+                _ => String::new(),
+            },
+        }
+    }
+
+    fn read(form: &FormData) -> Self {
+        AlbumFields {
+            name: form.text("name").to_owned(),
+            client_email: form.text("client_email").to_owned(),
+            visibility: if form.get("visibility") == Some("public") { Visibility::Public } else { Visibility::Private },
+            price: form.text("price").to_owned(),
+            currency: form.text("currency").to_owned(),
+            expires_on: form.text("expires_on").to_owned(),
+            watermark: form.text("watermark").to_owned(),
+        }
+    }
+
+    /// The checked values: (client, price, expiry, watermark).
+    #[allow(clippy::type_complexity)]
+    fn parse(&self) -> Result<(Option<Email>, Money, Option<DateTime<Utc>>, Option<WatermarkChoice>), Error> {
+        let client = if self.client_email.is_empty() { None } else { Some(self.client_email.parse::<Email>()?) };
+        let currency: Currency = self.currency.parse()?;
+        let price = Money::parse_major(&self.price, currency)?;
+        // "Expires on" a day: open through that day (UTC), closed after.
+        let expires = if self.expires_on.is_empty() {
+            None
+        } else {
+            let day = NaiveDate::parse_from_str(&self.expires_on, "%Y-%m-%d")
+                .map_err(|_| Error::invalid("invalid_date", "enter the expiry date as YYYY-MM-DD"))?;
+            let next = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
+            Some(next.ok_or_else(|| Error::invalid("invalid_date", "that date is out of range"))?)
+        };
+        let watermark =
+            if self.watermark.is_empty() { None } else { Some(WatermarkChoice::Text { text: self.watermark.clone() }) };
+        Ok((client, price, expires, watermark))
+    }
+}
+
+fn album_form(visit: &Visit, action: &str, f: &AlbumFields, submit: &str, error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form.card method="post" action=(action) {
+            (csrf_field(visit))
+            label for="name" { "Album name" }
+            input #name name="name" required maxlength="200" value=(f.name);
+            label for="client_email" { "Client email" }
+            input #client_email type="email" name="client_email" value=(f.client_email) aria-describedby="client-hint";
+            p.hint #client-hint { "Optional. The client gets an e-mail with the album's link." }
+            label for="visibility" { "Visibility" }
+            select #visibility name="visibility" {
+                option value="private" selected[f.visibility == Visibility::Private] { "Private" }
+                option value="public" selected[f.visibility == Visibility::Public] { "Public" }
+            }
+            div.pair {
+                div {
+                    label for="price" { "Price per photo" }
+                    input #price name="price" inputmode="decimal" required value=(f.price) placeholder="5.00";
+                }
+                div {
+                    label for="currency" { "Currency" }
+                    select #currency name="currency" {
+                        @for c in CURRENCIES { option value=(c) selected[f.currency == *c] { (c) } }
+                        @if !f.currency.is_empty() && !CURRENCIES.contains(&f.currency.as_str()) {
+                            option value=(f.currency) selected { (f.currency) }
+                        }
+                    }
+                }
+            }
+            label for="expires_on" { "Expires on" }
+            input #expires_on type="date" name="expires_on" value=(f.expires_on) aria-describedby="expires-hint";
+            p.hint #expires-hint { "Optional. Clients can buy until the end of this day (UTC)." }
+            label for="watermark" { "Watermark text" }
+            input #watermark name="watermark" maxlength="100" value=(f.watermark) aria-describedby="wm-hint";
+            p.hint #wm-hint { "Optional. Empty: the studio's default mark." }
+            button type="submit" { (submit) }
+        }
+    }
+}
+
+/// `GET /albums/new`.
+#[handler]
+pub async fn new_page(req: &Request, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    if let Err(r) = require_user(&visit, "/albums/new") {
+        return r;
+    }
+    let f = AlbumFields {
+        name: String::new(),
+        client_email: String::new(),
+        visibility: Visibility::Private,
+        price: "5.00".into(),
+        currency: "EUR".into(),
+        expires_on: String::new(),
+        watermark: String::new(),
+    };
+    Page::new("New album", &visit).body(album_form(&visit, "/albums", &f, "Create album", None)).render(state)
+}
+
+/// `POST /albums`: creates the album and shows it.
+#[handler]
+pub async fn create(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let form = FormData::read(body).await;
+    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
+        return super::forbidden_csrf(state, &visit);
+    }
+    let user = match require_user(&visit, "/albums/new") {
+        Ok(u) => u.clone(),
+        Err(r) => return r,
+    };
+    let f = AlbumFields::read(&form);
+    let again = |e: Error| {
+        Page::new("New album", &visit)
+            .status(StatusCode::UNPROCESSABLE_ENTITY)
+            .body(album_form(&visit, "/albums", &f, "Create album", Some(&e.to_string())))
+            .render(state)
+    };
+    let (client_email, price_per_photo, expires_at, watermark) = match f.parse() {
+        Ok(v) => v,
+        Err(e) => return again(e),
+    };
+    let new = NewAlbum {
+        name: f.name.clone(),
+        visibility: f.visibility,
+        client_email,
+        price_per_photo,
+        expires_at,
+        watermark,
+    };
+    match state.engine.albums().create(&user, new).await {
+        Ok(album) => visit.finish(state, see_other(&format!("/albums/{}", album.id))),
+        Err(e @ (Error::Invalid { .. } | Error::Forbidden { .. })) => again(e),
+        Err(e) => super::error_page(state, &visit, e),
+    }
+}
+
+/// `GET /albums/{id}`: the studio for the owner, the gallery for anyone
+/// else who may see it; a visitor who is not signed in is asked to.
+#[handler]
+pub async fn album_page(
+    req: &Request,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let visit = Visit::of(state, req).await;
+    let here = format!("/albums/{id}");
+    let Ok(album_id) = id.parse::<AlbumId>() else {
+        return super::error_page(state, &visit, Error::not_found("album"));
+    };
+    let (album, access) = match state.engine.albums().get(visit.user.as_ref(), album_id).await {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() && visit.user.is_none() => return to_signin(&here),
+        Err(e) => return super::error_page(state, &visit, e),
+    };
+    if access == Access::Owner {
+        studio(state, &visit, album, q.notice.as_deref()).await
+    } else {
+        gallery(state, &visit, album, q.cursor).await
+    }
+}
+
+fn status_word(p: &Photo) -> &'static str {
+    match p.status {
+        PhotoStatus::Processing => "Processing",
+        PhotoStatus::Ready => "Ready",
+        PhotoStatus::Failed => "Failed",
+    }
+}
+
+async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&str>) -> Response {
+    let user = visit.user.clone().expect("the owner is signed in");
+    let albums = state.engine.albums();
+    // Every photo, page by page (the studio lists the whole album).
+    let mut photos = proofsheet_core::Page { items: Vec::new(), next_cursor: None };
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = PageRequest::new(Some(PageRequest::MAX_LIMIT), cursor.as_deref()).expect("a cursor we made");
+        match albums.photos_of(&album, page).await {
+            Ok(p) => {
+                photos.items.extend(p.items);
+                cursor = p.next_cursor;
+            }
+            Err(e) => return super::error_page(state, visit, e),
+        }
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let favourites = albums.favourites(&user, album.id).await.unwrap_or_default();
+    let orders = state
+        .engine
+        .checkout()
+        .orders(&user, PageRequest::new(Some(100), None).expect("a valid page"))
+        .await
+        .map(|p| p.items.into_iter().filter(|o| o.album_id == album.id).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let names: std::collections::HashMap<PhotoId, &str> =
+        photos.items.iter().map(|p| (p.id, p.filename.as_str())).collect();
+    let link = crate::urls::album(&state.public_url, album.id);
+    let f = AlbumFields::of(&album);
+    let now = state.engine.backends().clock.now();
+    let mut clients: Vec<(String, Vec<PhotoId>)> = Vec::new();
+    for fav in &favourites {
+        match clients.last_mut() {
+            Some((email, ids)) if *email == fav.email.as_str() => ids.push(fav.photo_id),
+            _ => clients.push((fav.email.to_string(), vec![fav.photo_id])),
+        }
+    }
+    Page::new(album.name.clone(), visit)
+        .body(html! {
+            @if let Some(n) = notice { p.notice role="status" { (n) } }
+            p.meta {
+                (visibility_word(album.visibility)) " · " (album.price_per_photo.human()) " per photo"
+                @if let Some(c) = &album.client_email { " · for " (c) }
+                @if let Some(t) = album.expires_at { " · " @if t > now { "open until " } @else { "closed on " } (date(t)) }
+            }
+            section aria-labelledby="upload-h" {
+                h2 #upload-h { "Photos" }
+                div.drop #drop data-album=(album.id) data-max-bytes=(state.config.uploads.max_bytes) {
+                    label for="files" { "Add photos" }
+                    input #files type="file" name="file" multiple accept="image/jpeg,image/png";
+                    p.hint { "Choose files or drop them anywhere on this page. JPEG or PNG; several upload at once." }
+                }
+                p.visually-hidden #upload-live role="status" aria-live="polite" {}
+                ul.photos #photos data-album=(album.id) aria-label="Photos in this album" {
+                    @for p in &photos.items {
+                        li data-photo=(p.id) data-status=(p.status.as_str()) {
+                            @if p.status == PhotoStatus::Ready {
+                                img src={ "/api/v1/photos/" (p.id) "/thumbnail" } alt="" width="64" height="64" loading="lazy";
+                            } @else { span.ph aria-hidden="true" {} }
+                            span.name { (p.filename) }
+                            span.status { (status_word(p)) @if let Some(r) = &p.failure_reason { ": " (r) } }
+                            form.inline method="post" action={ "/albums/" (album.id) "/photos/" (p.id) "/delete" } data-confirm={ "Delete " (p.filename) "?" } {
+                                (csrf_field(visit))
+                                button.link type="submit" aria-label={ "Delete " (p.filename) } { "Delete" }
+                            }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="share-h" {
+                h2 #share-h { "Share" }
+                label for="gallery-link" { "Gallery link" }
+                div.pair.copy {
+                    input #gallery-link readonly value=(link);
+                    button.secondary type="button" data-copy="gallery-link" { "Copy link" }
+                }
+                @if album.client_email.is_some() {
+                    form method="post" action={ "/albums/" (album.id) "/share" } {
+                        (csrf_field(visit))
+                        button.secondary type="submit" { "Send invitation e-mail" }
+                    }
+                } @else {
+                    p.hint { "Add a client e-mail in the settings to send them an invitation." }
+                }
+            }
+            section aria-labelledby="fav-h" {
+                h2 #fav-h { "Favourites" }
+                @if clients.is_empty() { p { "No client has marked a favourite yet." } }
+                @for (email, ids) in &clients {
+                    h3 { (email) " (" (ids.len()) ")" }
+                    ul.plain { @for id in ids { li { (names.get(id).copied().unwrap_or("(deleted photo)")) } } }
+                }
+            }
+            section aria-labelledby="orders-h" {
+                h2 #orders-h { "Orders" }
+                @if orders.is_empty() { p { "No orders yet." } }
+                @else {
+                    ul.plain {
+                        @for o in &orders {
+                            li { a href={ "/orders/" (o.id) } { (o.items.len()) " photo(s), " (o.total.human()) } " · " (super::orders::status_words(o.status)) " · " (time(o.created_at)) }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="settings-h" {
+                h2 #settings-h { "Settings" }
+                (album_form(visit, &format!("/albums/{}/settings", album.id), &f, "Save changes", None))
+            }
+            section aria-labelledby="danger-h" {
+                h2 #danger-h { "Delete album" }
+                form method="post" action={ "/albums/" (album.id) "/delete" } data-confirm={ "Delete the album \u{201c}" (album.name) "\u{201d} with all its photos?" } {
+                    (csrf_field(visit))
+                    p { "The album, its photos and previews go. Sold originals stay for their buyers' download window." }
+                    button.danger type="submit" { "Delete album" }
+                }
+            }
+        })
+        .render(state)
+}
+
+async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<String>) -> Response {
+    let albums = state.engine.albums();
+    let page = match PageRequest::new(Some(GALLERY_PAGE), cursor.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return super::error_page(state, visit, e),
+    };
+    let photos = match albums.photos_of(&album, page).await {
+        Ok(p) => p,
+        Err(e) => return super::error_page(state, visit, e),
+    };
+    let favourites: std::collections::HashSet<PhotoId> =
+        albums.favourites_of(visit.user.as_ref(), &album).await.unwrap_or_default().into_iter().collect();
+    let client = visit.user.as_ref().is_some_and(|u| u.role == Role::Client);
+    let now = state.engine.backends().clock.now();
+    let open = !album.is_expired(now);
+    let price = album.price_per_photo;
+    Page::new(album.name.clone(), visit)
+        .body(html! {
+            p.meta {
+                (price.human()) " per photo"
+                @if let Some(t) = album.expires_at { " · " @if open { "open until " } @else { "closed on " } (date(t)) }
+            }
+            @if !open { p.notice { "This album is closed: its photos can no longer be bought." } }
+            div.bar {
+                p #selection role="status" aria-live="polite" { "0 selected · " (Money::zero(price.currency).human()) }
+                form #checkout method="post" action={ "/albums/" (album.id) "/checkout" } {
+                    (csrf_field(visit))
+                    div #chosen {}
+                    button type="submit" disabled[!open] { "Checkout" }
+                }
+            }
+            ul.grid #gallery
+                data-album=(album.id) data-price=(price.amount) data-currency=(price.currency)
+                data-exponent=(price.currency.exponent()) data-client=(client)
+                data-next=[photos.next_cursor.as_deref()] {
+                @for p in photos.items.iter().filter(|p| p.status == PhotoStatus::Ready) {
+                    (tile(p, favourites.contains(&p.id), client))
+                }
+            }
+            @if let Some(c) = &photos.next_cursor {
+                p.more #more { a href={ "/albums/" (album.id) "?cursor=" (crate::urls::encode(c)) } { "More photos" } }
+            }
+            dialog #lightbox aria-label="Photo" {
+                div.lb {
+                    img #lb-img alt="";
+                    p #lb-caption {}
+                    div.lb-nav {
+                        button type="button" #lb-prev aria-label="Previous photo" { "←" }
+                        button type="button" #lb-select aria-pressed="false" { "Select" }
+                        button type="button" #lb-next aria-label="Next photo" { "→" }
+                        button type="button" #lb-close { "Close" }
+                    }
+                }
+            }
+        })
+        .render(state)
+}
+
+fn tile(p: &Photo, favourite: bool, client: bool) -> Markup {
+    let (w, h) = (p.width.unwrap_or(4), p.height.unwrap_or(3));
+    html! {
+        li data-photo=(p.id) {
+            button.thumb type="button" aria-label={ "Open " (p.filename) } {
+                img src={ "/api/v1/photos/" (p.id) "/thumbnail" } alt=(p.filename) loading="lazy" width=(w) height=(h);
+            }
+            div.tools {
+                button.sel type="button" aria-pressed="false" { "Select" }
+                @if client {
+                    button.fav type="button" aria-pressed=(if favourite { "true" } else { "false" }) { "Favourite" }
+                }
+            }
+        }
+    }
+}
+
+async fn owned(state: &AppState, visit: &Visit, id: &str) -> Result<(proofsheet_core::User, Album), Response> {
+    let user = require_user(visit, &format!("/albums/{id}"))?.clone();
+    let album_id: AlbumId = id.parse().map_err(|e: Error| super::error_page(state, visit, e))?;
+    let album =
+        state.engine.albums().get_owned(&user, album_id).await.map_err(|e| super::error_page(state, visit, e))?;
+    Ok((user, album))
+}
+
+/// `POST /albums/{id}/settings`: saves the album form.
+#[handler]
+pub async fn save_settings(
+    req: &Request,
+    Path(id): Path<String>,
+    body: Body,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let visit = Visit::of(state, req).await;
+    let form = FormData::read(body).await;
+    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
+        return super::forbidden_csrf(state, &visit);
+    }
+    let (user, album) = match owned(state, &visit, &id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let f = AlbumFields::read(&form);
+    let result = match f.parse() {
+        Ok((client, price, expires, watermark)) => {
+            let patch = AlbumPatch {
+                name: Some(f.name.clone()),
+                visibility: Some(f.visibility),
+                client_email: Some(client),
+                price_per_photo: Some(price),
+                expires_at: Some(expires),
+                watermark: Some(watermark),
+            };
+            state.engine.albums().update(&user, album.id, patch).await.map(|_| ())
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => visit.finish(state, see_other(&format!("/albums/{}?notice=Saved.", album.id))),
+        Err(e @ Error::Invalid { .. }) => Page::new(format!("Settings of {}", album.name), &visit)
+            .status(StatusCode::UNPROCESSABLE_ENTITY)
+            .body(album_form(
+                &visit,
+                &format!("/albums/{}/settings", album.id),
+                &f,
+                "Save changes",
+                Some(&e.to_string()),
+            ))
+            .render(state),
+        Err(e) => super::error_page(state, &visit, e),
+    }
+}
+
+/// `POST /albums/{id}/share`: mails the invitation (again).
+#[handler]
+pub async fn share(req: &Request, Path(id): Path<String>, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let form = FormData::read(body).await;
+    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
+        return super::forbidden_csrf(state, &visit);
+    }
+    let (user, album) = match owned(state, &visit, &id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let notice = match state.engine.albums().send_invitation(&user, album.id).await {
+        Ok(true) => "Invitation sent.",
+        Ok(false) => "No invitation sent: no client e-mail, or today's invitations for this album are used up.",
+        Err(e) => return super::error_page(state, &visit, e),
+    };
+    visit.finish(state, see_other(&format!("/albums/{}?notice={}", album.id, crate::urls::encode(notice))))
+}
+
+/// `POST /albums/{id}/delete`.
+#[handler]
+pub async fn delete(req: &Request, Path(id): Path<String>, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let form = FormData::read(body).await;
+    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
+        return super::forbidden_csrf(state, &visit);
+    }
+    let (user, album) = match owned(state, &visit, &id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match state.engine.albums().delete(&user, album.id).await {
+        Ok(()) => visit.finish(state, see_other("/albums")),
+        Err(e) => super::error_page(state, &visit, e),
+    }
+}
+
+/// `POST /albums/{id}/photos/{photo}/delete`.
+#[handler]
+pub async fn delete_photo(
+    req: &Request,
+    Path((id, photo)): Path<(String, String)>,
+    body: Body,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let visit = Visit::of(state, req).await;
+    let form = FormData::read(body).await;
+    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
+        return super::forbidden_csrf(state, &visit);
+    }
+    let (user, album) = match owned(state, &visit, &id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = match photo.parse::<PhotoId>() {
+        Ok(pid) => state.engine.albums().delete_photo(&user, pid).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => visit.finish(state, see_other(&format!("/albums/{}?notice=Photo+deleted.", album.id))),
+        Err(e) => super::error_page(state, &visit, e),
+    }
+}
+
+/// `POST /albums/{id}/checkout`: the selection becomes an order and the
+/// buyer goes to the gateway. A visitor signs in first (the page keeps the
+/// selection in the browser and brings them back).
+#[handler]
+pub async fn checkout(
+    req: &Request,
+    Path(id): Path<String>,
+    body: Body,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let visit = Visit::of(state, req).await;
+    let form = FormData::read(body).await;
+    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
+        return super::forbidden_csrf(state, &visit);
+    }
+    let here = format!("/albums/{id}");
+    let Some(user) = visit.user.clone() else {
+        return to_signin(&here);
+    };
+    let album_id = match id.parse::<AlbumId>() {
+        Ok(a) => a,
+        Err(e) => return super::error_page(state, &visit, e),
+    };
+    let photo_ids: Result<Vec<PhotoId>, Error> = form.all("photo").map(str::parse).collect();
+    let photo_ids = match photo_ids {
+        Ok(ids) if !ids.is_empty() => ids,
+        Ok(_) => {
+            return Page::new("Nothing selected", &visit)
+                .status(StatusCode::UNPROCESSABLE_ENTITY)
+                .body(html! {
+                    p { "Select the photos you want first, then press Checkout." }
+                    p { a href=(here) { "Back to the album" } }
+                })
+                .render(state);
+        }
+        Err(e) => return super::error_page(state, &visit, e),
+    };
+    let checkout = state.engine.checkout();
+    let order = match checkout.create_order(&user, album_id, &photo_ids).await {
+        Ok(o) => o,
+        Err(e) => return super::error_page(state, &visit, e),
+    };
+    super::orders::start_payment(state, &visit, &user, order.id).await
+}

@@ -1,0 +1,72 @@
+//! The web app's stylesheet and script, inside the binary: served under
+//! content-hashed names (`/assets/app.<hash>.css`) with a year-long
+//! immutable cache lifetime, gzip-compressed once at start for clients that
+//! take it. No Node.js builds them: they are ours, written by hand.
+
+use std::sync::LazyLock;
+
+use poem::{
+    Request, Response, handler,
+    http::{StatusCode, header},
+    web::Path,
+};
+use sha2::{Digest, Sha256};
+
+const CSS: &str = include_str!("../../assets/app.css");
+const JS: &str = include_str!("../../assets/app.js");
+
+struct Asset {
+    path: String,
+    content_type: &'static str,
+    raw: &'static [u8],
+    gzip: Vec<u8>,
+}
+
+fn asset(name: &str, ext: &str, content_type: &'static str, raw: &'static str) -> Asset {
+    let hash: String = Sha256::digest(raw.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let gzip = {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(raw.as_bytes()).expect("writing to memory");
+        enc.finish().expect("writing to memory")
+    };
+    Asset { path: format!("/assets/{name}.{hash}.{ext}"), content_type, raw: raw.as_bytes(), gzip }
+}
+
+static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
+    [asset("app", "css", "text/css; charset=utf-8", CSS), asset("app", "js", "text/javascript; charset=utf-8", JS)]
+});
+
+/// The stylesheet's hashed path.
+pub fn css_path() -> &'static str {
+    &ASSETS[0].path
+}
+
+/// The script's hashed path.
+pub fn js_path() -> &'static str {
+    &ASSETS[1].path
+}
+
+/// Bytes shipped: (CSS + JS raw, CSS + JS gzipped).
+pub fn sizes() -> (usize, usize) {
+    (ASSETS.iter().map(|a| a.raw.len()).sum(), ASSETS.iter().map(|a| a.gzip.len()).sum())
+}
+
+/// `GET /assets/{name}`.
+#[handler]
+pub fn serve(Path(name): Path<String>, req: &Request) -> Response {
+    let path = format!("/assets/{name}");
+    let Some(a) = ASSETS.iter().find(|a| a.path == path) else {
+        return Response::builder().status(StatusCode::NOT_FOUND).body("no such asset");
+    };
+    let gzip = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let builder = Response::builder()
+        .content_type(a.content_type)
+        .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable")
+        .header(header::VARY, "Accept-Encoding");
+    if gzip { builder.header(header::CONTENT_ENCODING, "gzip").body(a.gzip.clone()) } else { builder.body(a.raw) }
+}

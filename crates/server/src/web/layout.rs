@@ -1,0 +1,116 @@
+//! The page shell every page shares: `<html lang>`, a title naming the
+//! page, one `<h1>`, the landmarks (`header`, `nav`, `main`), the hashed
+//! stylesheet and script, and "Sign out" when signed in.
+
+use maud::{DOCTYPE, Markup, html};
+use poem::{Response, http::StatusCode};
+use proofsheet_core::Role;
+
+use super::{CSRF_FIELD, Visit, assets};
+use crate::state::AppState;
+
+/// A page being built.
+pub struct Page<'a> {
+    title: String,
+    visit: &'a Visit,
+    status: StatusCode,
+    body: Markup,
+    heading: bool,
+}
+
+impl<'a> Page<'a> {
+    /// A page whose `<title>` and `<h1>` are `title`.
+    pub fn new(title: impl Into<String>, visit: &'a Visit) -> Self {
+        Page { title: title.into(), visit, status: StatusCode::OK, body: html! {}, heading: true }
+    }
+
+    /// The status code.
+    pub fn status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// What goes in `<main>` after the heading.
+    pub fn body(mut self, body: Markup) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// The body brings its own `<h1>` (for a heading with controls beside it).
+    pub fn own_heading(mut self) -> Self {
+        self.heading = false;
+        self
+    }
+
+    /// The whole response.
+    pub fn render(self, state: &AppState) -> Response {
+        let visit = self.visit;
+        let markup = html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (self.title) " · Proofsheet" }
+                    meta name="csrf-token" content=(visit.csrf);
+                    link rel="stylesheet" href=(assets::css_path());
+                    link rel="icon" href="data:,";
+                    script src=(assets::js_path()) defer {}
+                }
+                body {
+                    a.skip href="#main" { "Skip to content" }
+                    header.top {
+                        // Signed out, the pages themselves link to "Sign in"
+                        // and "Create account" (one link of each name a page).
+                        nav aria-label="Main" {
+                            ul {
+                                li { a.brand href="/" { "Proofsheet" } }
+                                @if let Some(user) = &visit.user {
+                                    li { a href="/albums" { "Albums" } }
+                                    li { a href="/orders" { "Orders" } }
+                                    @if user.role == Role::Photographer {
+                                        li { a href="/sales" { "Sales" } }
+                                    }
+                                }
+                            }
+                        }
+                        @if let Some(user) = &visit.user {
+                            form.signout method="post" action="/signout" {
+                                input type="hidden" name=(CSRF_FIELD) value=(visit.csrf);
+                                span.who { (user.name) }
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                    main #main tabindex="-1" {
+                        @if self.heading { h1 { (self.title) } }
+                        (self.body)
+                    }
+                    footer.foot { p { "Proofsheet · photos for sale, watermarked until paid" } }
+                }
+            }
+        };
+        let resp = Response::builder()
+            .status(self.status)
+            .content_type("text/html; charset=utf-8")
+            .header("Cache-Control", "no-store")
+            .body(markup.into_string());
+        visit.finish(state, resp)
+    }
+}
+
+/// A hidden CSRF field for a form.
+pub fn csrf_field(visit: &Visit) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(visit.csrf); }
+}
+
+/// A time as `<time>`, in UTC words until the script puts it in the
+/// viewer's own.
+pub fn time(t: chrono::DateTime<chrono::Utc>) -> Markup {
+    html! { time datetime=(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) { (t.format("%-d %B %Y, %H:%M UTC")) } }
+}
+
+/// A date (no time) as `<time>`.
+pub fn date(t: chrono::DateTime<chrono::Utc>) -> Markup {
+    html! { time datetime=(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) data-date { (t.format("%-d %B %Y")) } }
+}

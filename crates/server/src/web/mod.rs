@@ -1,0 +1,288 @@
+//! The web app of `shared/UI.md`: a studio for photographers and a gallery
+//! that sells, server-rendered HTML (maud, checked at compile time) with a
+//! little JavaScript of our own for what needs it (upload progress, live
+//! status, the lightbox, the selection). Every rule is the core's: these
+//! handlers call the same services as the REST API.
+//!
+//! Browser sessions are the API's sessions: the `ps_session` cookie holds a
+//! session token (`HttpOnly`, `SameSite=Lax`, `Secure` when
+//! `server.public_url` is https). Every state-changing form carries a CSRF
+//! token, an HMAC of the `ps_csrf` cookie under a key derived from the
+//! server secret; the page's script sends the same token in an
+//! `X-CSRF-Token` header when it calls the API with the session cookie (see
+//! [`CookieAuth`]). The Content-Security-Policy allows no inline script or
+//! style.
+
+mod account;
+mod albums;
+pub mod assets;
+mod layout;
+mod orders;
+mod sales;
+
+use std::sync::Arc;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Middleware, Request, Response, Route, get,
+    http::{HeaderValue, Method, StatusCode, header},
+    post,
+};
+use proofsheet_core::User;
+use rand::RngCore;
+use sha2::Sha256;
+
+use crate::state::AppState;
+
+pub use layout::Page;
+pub use orders::status_words;
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "ps_session";
+/// The CSRF cookie (its HMAC is the token forms carry).
+pub const CSRF_COOKIE: &str = "ps_csrf";
+/// The form field and header carrying the CSRF token.
+pub const CSRF_FIELD: &str = "csrf";
+
+/// The Content-Security-Policy of every page: scripts and styles only from
+/// this server's files, never inline.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+                       connect-src 'self'; form-action 'self' https:; base-uri 'none'; frame-ancestors 'none'";
+
+/// Adds the web app's pages to `route`, each with the page headers (the
+/// strict Content-Security-Policy and the rest).
+pub fn routes(route: Route) -> Route {
+    fn page<E: Endpoint + 'static>(ep: E) -> poem::endpoint::BoxEndpoint<'static, Response> {
+        ep.with(
+            poem::middleware::SetHeader::new()
+                .overriding("Content-Security-Policy", CSP)
+                .overriding("X-Frame-Options", "DENY")
+                .overriding("Referrer-Policy", "same-origin"),
+        )
+        .map_to_response()
+        .boxed()
+    }
+    route
+        .at("/", page(get(account::home)))
+        .at("/signin", page(get(account::signin_page).post(account::signin)))
+        .at("/signin/email-link", page(post(account::email_link)))
+        .at("/signin/link", page(get(account::link_page).post(account::link_sign_in)))
+        .at("/register", page(get(account::register_page).post(account::register)))
+        .at("/signout", page(post(account::signout)))
+        .at("/albums", page(get(albums::list).post(albums::create)))
+        .at("/albums/new", page(get(albums::new_page)))
+        .at("/albums/:id", page(get(albums::album_page)))
+        .at("/albums/:id/settings", page(post(albums::save_settings)))
+        .at("/albums/:id/share", page(post(albums::share)))
+        .at("/albums/:id/delete", page(post(albums::delete)))
+        .at("/albums/:id/photos/:photo/delete", page(post(albums::delete_photo)))
+        .at("/albums/:id/checkout", page(post(albums::checkout)))
+        .at("/orders", page(get(orders::list)))
+        .at("/orders/:id", page(get(orders::order_page)))
+        .at("/orders/:id/pay", page(post(orders::pay)))
+        .at("/orders/:id/fresh-link", page(post(orders::fresh_link)))
+        .at("/orders/:id/:how", page(get(orders::returned)))
+        .at("/sales", page(get(sales::sales_page)))
+        .at("/assets/:name", page(get(assets::serve)))
+}
+
+/// What a page knows about its caller: who is signed in (and with which
+/// session token), and the CSRF token its forms carry.
+pub struct Visit {
+    /// The signed-in user.
+    pub user: Option<User>,
+    /// The session token, when signed in.
+    pub token: Option<String>,
+    /// The CSRF cookie's value (new when `set_csrf`).
+    csrf_cookie: String,
+    /// Whether the CSRF cookie must be set on the response.
+    set_csrf: bool,
+    /// Whether a stale session cookie must be cleared.
+    clear_session: bool,
+    /// The CSRF token for forms.
+    pub csrf: String,
+}
+
+/// A cookie's value from the request.
+pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
+        line.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
+    })
+}
+
+/// The CSRF token for a CSRF cookie value.
+pub fn csrf_token(state: &AppState, cookie: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&state.web_key).expect("any key length");
+    mac.update(b"csrf:");
+    mac.update(cookie.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Whether `given` is the CSRF token of the request's CSRF cookie.
+pub fn csrf_ok(state: &AppState, req: &Request, given: Option<&str>) -> bool {
+    let (Some(cookie), Some(given)) = (cookie(req, CSRF_COOKIE), given) else { return false };
+    let expected = csrf_token(state, cookie);
+    subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), given.as_bytes()).into()
+}
+
+impl Visit {
+    /// Reads the caller's cookies (and checks the session).
+    pub async fn of(state: &AppState, req: &Request) -> Visit {
+        let (csrf_cookie, set_csrf) = match cookie(req, CSRF_COOKIE).filter(|c| c.len() == 43) {
+            Some(c) => (c.to_owned(), false),
+            None => {
+                let mut raw = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut raw);
+                (URL_SAFE_NO_PAD.encode(raw), true)
+            }
+        };
+        let csrf = csrf_token(state, &csrf_cookie);
+        let token = cookie(req, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128).map(str::to_owned);
+        let user = match &token {
+            Some(t) => state.engine.users().authenticate(t).await.ok().flatten(),
+            None => None,
+        };
+        let clear_session = token.is_some() && user.is_none();
+        let token = token.filter(|_| user.is_some());
+        Visit { user, token, csrf_cookie, set_csrf, clear_session, csrf }
+    }
+
+    /// The cookies this visit must set on its response.
+    pub fn finish(&self, state: &AppState, mut resp: Response) -> Response {
+        let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
+        if self.set_csrf {
+            let c = format!("{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{secure}", self.csrf_cookie);
+            append_cookie(&mut resp, &c);
+        }
+        if self.clear_session {
+            append_cookie(&mut resp, &clear_session_cookie(state));
+        }
+        resp
+    }
+}
+
+/// The `Set-Cookie` value of a new session.
+pub fn session_cookie(state: &AppState, token: &str) -> String {
+    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let max_age = state.config.sessions.ttl_hours * 3600;
+    format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
+}
+
+/// The `Set-Cookie` value that ends a session in the browser.
+pub fn clear_session_cookie(state: &AppState) -> String {
+    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}")
+}
+
+/// Adds a `Set-Cookie` header.
+pub fn append_cookie(resp: &mut Response, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// A 303 to `to`.
+pub fn see_other(to: &str) -> Response {
+    Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, to).finish()
+}
+
+/// A posted form's fields, in order (repeated names allowed).
+pub struct FormData(Vec<(String, String)>);
+
+impl FormData {
+    /// Reads an `application/x-www-form-urlencoded` body.
+    pub async fn read(body: poem::Body) -> FormData {
+        let bytes = body.into_bytes().await.unwrap_or_default();
+        FormData(form_urlencoded::parse(&bytes).into_owned().collect())
+    }
+
+    /// The first value of a field.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of a field, trimmed, or "".
+    pub fn text(&self, name: &str) -> &str {
+        self.get(name).map(str::trim).unwrap_or("")
+    }
+
+    /// Every value of a field.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A page that refuses a form without the right CSRF token.
+pub fn forbidden_csrf(state: &AppState, visit: &Visit) -> Response {
+    let page = Page::new("Form expired", visit).status(StatusCode::FORBIDDEN).body(maud::html! {
+        p { "This form was out of date or did not come from this site, so nothing was changed." }
+        p { a href="/" { "Start again" } }
+    });
+    page.render(state)
+}
+
+/// Where a page sends someone who must sign in first.
+pub fn to_signin(next: &str) -> Response {
+    see_other(&format!("/signin?next={}", crate::urls::encode(next)))
+}
+
+/// Lets the page's script call the API with the session cookie: a request
+/// to `/api/v1/...` with no `Authorization` header but a `ps_session`
+/// cookie is given that session as its bearer token, for reads always and
+/// for changes only with the right `X-CSRF-Token` header (which no other
+/// site can send). Everything else is untouched.
+pub struct CookieAuth;
+
+impl<E: Endpoint> Middleware<E> for CookieAuth {
+    type Output = CookieAuthEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        CookieAuthEndpoint(ep)
+    }
+}
+
+/// See [`CookieAuth`].
+pub struct CookieAuthEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for CookieAuthEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        if req.uri().path().starts_with("/api/v1/") && !req.headers().contains_key(header::AUTHORIZATION) {
+            let safe = matches!(*req.method(), Method::GET | Method::HEAD);
+            let token = cookie(&req, SESSION_COOKIE).map(str::to_owned);
+            if let Some(token) = token.filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic())) {
+                let allowed = safe || {
+                    let state = req.data::<Arc<AppState>>().cloned();
+                    let given = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    state.is_some_and(|s| csrf_ok(&s, &req, given.as_deref()))
+                };
+                if allowed && let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
+                    req.headers_mut().insert(header::AUTHORIZATION, v);
+                }
+            }
+        }
+        self.0.call(req).await.map(IntoResponse::into_response)
+    }
+}
+
+/// An error from the core as a page.
+pub fn error_page(state: &AppState, visit: &Visit, e: proofsheet_core::Error) -> Response {
+    let message = e.to_string();
+    // The API's mapping, which also logs server-side failures.
+    let status = crate::api::error::ApiError::from(e).into_response().status();
+    let (title, text) = match status {
+        StatusCode::NOT_FOUND => ("Not found", "There is nothing here, or it is not yours to see.".to_owned()),
+        StatusCode::FORBIDDEN => ("Not allowed", message),
+        s if s.is_server_error() => ("Something went wrong", "Please try again in a moment.".to_owned()),
+        _ => ("That did not work", message),
+    };
+    Page::new(title, visit)
+        .status(status)
+        .body(maud::html! {
+            p { (text) }
+            p { a href="/" { "Back to the start" } }
+        })
+        .render(state)
+}

@@ -1,0 +1,307 @@
+"""Browser tests of the web app (shared/UI.md), in headless Chromium driven
+by Playwright. Controls are found as a screen reader finds them: by role and
+accessible name. Run by scripts/browser.sh (which starts the server, the SMTP
+catcher and installs what is missing); exits non-zero on any failure.
+
+Environment: PROOFSHEET_URL (the server), PROOFSHEET_TEST_MAILDIR (aiosmtpd's
+Maildir), SCREENSHOTS (a folder for the page screenshots), CHROMIUM.
+"""
+
+import email
+import email.policy
+import io
+import json
+import os
+import re
+import sys
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+from axe_playwright_python.sync_playwright import Axe
+from PIL import Image, ImageDraw
+from playwright.sync_api import expect, sync_playwright
+
+BASE = os.environ["PROOFSHEET_URL"].rstrip("/")
+MAILDIR = Path(os.environ["PROOFSHEET_TEST_MAILDIR"])
+SHOTS = Path(os.environ.get("SCREENSHOTS", "target/web-screenshots"))
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+RUN = uuid.uuid4().hex[:8]
+PASSWORD = "correct horse battery"
+AXE = Axe()
+checked_pages = []
+failures = []
+
+
+def jpeg(i: int) -> bytes:
+    """A distinct camera-like JPEG."""
+    img = Image.new("RGB", (1200, 800), (40 + 40 * i % 200, 90, 160 - 20 * i % 120))
+    d = ImageDraw.Draw(img)
+    for k in range(12):
+        d.ellipse((80 * k, 50 * i + 30 * k, 80 * k + 300, 50 * i + 30 * k + 200), fill=(255 - 20 * k, 30 * i % 255, 20 * k))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def mails_to(addr: str):
+    out = []
+    for sub in ("new", "cur"):
+        for f in sorted((MAILDIR / sub).glob("*")) if (MAILDIR / sub).exists() else []:
+            msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+            if addr in str(msg["To"]):
+                body = msg.get_body(preferencelist=("plain",))
+                out.append((str(msg["Subject"]), body.get_content() if body else ""))
+    return out
+
+
+def wait_mail(addr: str, subject_part: str, count: int = 1, timeout: float = 20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = [m for m in mails_to(addr) if subject_part in m[0]]
+        if len(found) >= count:
+            return found[count - 1]
+        time.sleep(0.2)
+    raise AssertionError(f"no mail to {addr} with {subject_part!r}; have {[m[0] for m in mails_to(addr)]}")
+
+
+def check_page(page, name: str):
+    """axe (no serious or critical violation), one h1, landmarks, no sideways
+    scroll at 375 px and 1440 px, screenshots at both."""
+    for width in (375, 1440):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(150)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            failures.append(f"{name}: {overflow}px sideways scroll at {width}px")
+        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    result = AXE.run(page)
+    bad = [v for v in result.response["violations"] if v.get("impact") in ("serious", "critical")]
+    for v in bad:
+        failures.append(f"{name}: axe {v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}")
+    assert page.locator("h1").count() == 1, f"{name}: one h1"
+    assert page.locator("html[lang]").count() == 1, f"{name}: html lang"
+    for landmark in ("banner", "main", "navigation"):
+        assert page.get_by_role(landmark).count() >= 1, f"{name}: landmark {landmark}"
+    assert page.title(), f"{name}: title"
+    checked_pages.append(name)
+
+
+def register(page, name, surname, addr, role):
+    page.get_by_role("textbox", name="Name", exact=True).fill(name)
+    page.get_by_role("textbox", name="Surname").fill(surname)
+    page.get_by_role("textbox", name="Email").fill(addr)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("radio", name=role).check()
+    page.get_by_role("button", name="Create account").click()
+
+
+def create_album(page, name, client_email, visibility="Private"):
+    page.goto(f"{BASE}/albums")
+    page.get_by_role("link", name="New album").click()
+    page.get_by_role("textbox", name="Album name").fill(name)
+    if client_email:
+        page.get_by_role("textbox", name="Client email").fill(client_email)
+    page.get_by_role("combobox", name="Visibility").select_option(label=visibility)
+    page.get_by_role("textbox", name="Price per photo").fill("5.00")
+    page.get_by_role("combobox", name="Currency").select_option("EUR")
+    page.get_by_role("button", name="Create album").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    return page.url.rsplit("/", 1)[1]
+
+
+def upload(page, tmp: Path, names):
+    paths = []
+    for i, n in enumerate(names):
+        p = tmp / n
+        p.write_bytes(jpeg(i))
+        paths.append(p)
+    page.get_by_label("Add photos").set_input_files([str(p) for p in paths])
+    for n in names:
+        item = page.get_by_role("listitem").filter(has_text=n)
+        expect(item).to_contain_text("Ready", timeout=60_000)
+    return {p.name: p.read_bytes() for p in paths}
+
+
+def main():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"ps-browser-{RUN}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    ph_mail = f"ph-{RUN}@studio.test"
+    cl_mail = f"cl-{RUN}@home.test"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run"],
+        )
+        # ---- the photographer ----
+        ph_ctx = browser.new_context(accept_downloads=True)
+        ph = ph_ctx.new_page()
+        resp = ph.goto(f"{BASE}/")
+        csp = resp.headers.get("content-security-policy", "")
+        assert csp and "unsafe-inline" not in csp, f"CSP without unsafe-inline: {csp!r}"
+        expect(ph.get_by_role("link", name="Sign in")).to_be_visible()
+        expect(ph.get_by_role("link", name="Create account").first).to_be_visible()
+        check_page(ph, "home")
+        ph.goto(f"{BASE}/signin")
+        check_page(ph, "signin")
+        ph.goto(f"{BASE}/register")
+        check_page(ph, "register")
+        register(ph, "Ann", "Lee", ph_mail, "Photographer")
+        expect(ph).to_have_url(re.compile(r"/albums$"))
+        expect(ph.get_by_role("button", name="Sign out")).to_be_visible()
+        ph.get_by_role("link", name="New album").click()
+        check_page(ph, "album-new")
+        album = create_album(ph, "Wedding of Kim & Lou", cl_mail)
+        originals = upload(ph, tmp, [f"IMG_{i}.jpg" for i in range(1, 6)])
+        check_page(ph, "studio")
+        ph.goto(f"{BASE}/albums")
+        expect(ph.get_by_role("row").filter(has_text="Wedding of Kim & Lou")).to_contain_text("5")
+        check_page(ph, "albums-photographer")
+
+        # A cross-site POST without the CSRF token changes nothing.
+        r = ph_ctx.request.post(f"{BASE}/albums", form={"name": "Forged", "price": "1", "currency": "EUR"},
+                                headers={"origin": "https://evil.test"})
+        assert r.status == 403, f"CSRF-less POST answered {r.status}"
+        r = ph_ctx.request.post(f"{BASE}/api/v1/albums", data=json.dumps({"name": "Forged", "visibility": "public",
+                                "price_per_photo": {"amount": 1, "currency": "EUR"}}),
+                                headers={"content-type": "application/json"})
+        assert r.status == 401, f"cookie without X-CSRF-Token on the API answered {r.status}"
+
+        # ---- the client: invitation, sign-in link, lightbox, selection ----
+        subject, body = wait_mail(cl_mail, "shared")
+        link = re.search(r"https?://\S+/albums/[0-9a-f-]+", body).group(0)
+        assert link.endswith(album), link
+        cl_ctx = browser.new_context(accept_downloads=True)
+        cl = cl_ctx.new_page()
+        cl.goto(link)
+        expect(cl).to_have_url(re.compile(r"/signin\?next="))
+        cl.get_by_role("textbox", name="Email").fill(cl_mail)
+        cl.get_by_role("button", name="Email me a sign-in link").click()
+        expect(cl.get_by_role("status")).to_contain_text("link is on its way")
+        _, body = wait_mail(cl_mail, "sign-in link")
+        signin_link = re.search(r"https?://\S+/signin/link\?\S+", body).group(0)
+        cl.goto(signin_link)
+        check_page(cl, "signin-link")
+        cl.get_by_role("button", name="Sign in").click()
+        expect(cl).to_have_url(re.compile(rf"/albums/{album}$"))
+        expect(cl.get_by_role("heading", level=1)).to_have_text("Wedding of Kim & Lou")
+        items = cl.get_by_role("list").filter(has=cl.get_by_role("button", name="Select")).get_by_role("listitem")
+        expect(items).to_have_count(5)
+        for i in range(5):
+            expect(items.nth(i).get_by_role("img")).not_to_have_attribute("alt", "")
+        # The lightbox: open, move with the arrows, close, focus returns.
+        items.nth(0).get_by_role("button", name=re.compile("^Open ")).click()
+        dialog = cl.get_by_role("dialog")
+        expect(dialog).to_be_visible()
+        expect(dialog).to_contain_text("1 of 5")
+        cl.keyboard.press("ArrowRight")
+        expect(dialog).to_contain_text("2 of 5")
+        cl.keyboard.press("ArrowRight")
+        expect(dialog).to_contain_text("3 of 5")
+        cl.keyboard.press("ArrowLeft")
+        expect(dialog).to_contain_text("2 of 5")
+        check_page(cl, "lightbox")
+        cl.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        focused = cl.evaluate("document.activeElement.getAttribute('aria-label')")
+        assert focused and focused.startswith("Open IMG_"), f"focus went back to the thumbnail: {focused}"
+        # Select three, favourite two.
+        for i in (0, 2, 4):
+            b = items.nth(i).get_by_role("button", name="Select")
+            b.click()
+            expect(b).to_have_attribute("aria-pressed", "true")
+        expect(cl.get_by_role("status").filter(has_text="selected")).to_have_text("3 selected · €15.00")
+        for i in (1, 2):
+            f = items.nth(i).get_by_role("button", name="Favourite")
+            f.click()
+            expect(f).to_have_attribute("aria-pressed", "true")
+        check_page(cl, "gallery")
+        chosen = sorted(items.nth(i).get_by_role("img").get_attribute("alt") for i in (0, 2, 4))
+        cl.get_by_role("button", name="Checkout").click()
+        expect(cl.get_by_role("heading", level=1)).to_have_text("Test payment")
+        expect(cl.get_by_text("€15.00")).to_be_visible()
+        check_page(cl, "test-gateway")
+        cl.get_by_role("button", name="Pay").click()
+        expect(cl).to_have_url(re.compile(r"/orders/[0-9a-f-]+\?payment=done"))
+        download = cl.get_by_role("link", name="Download")
+        expect(download).to_be_visible(timeout=60_000)
+        expect(cl.locator("p.download time")).to_have_count(1)
+        check_page(cl, "order")
+        href = download.get_attribute("href")
+        zipped = cl_ctx.request.get(href)
+        assert zipped.status == 200, zipped.status
+        z = zipfile.ZipFile(io.BytesIO(zipped.body()))
+        names = sorted(z.namelist())
+        assert [n.split("/")[-1] for n in names] == chosen, (names, chosen)
+        for n in names:
+            assert z.read(n) == originals[n.split("/")[-1]], f"{n} is the original byte for byte"
+        cl.goto(f"{BASE}/orders")
+        check_page(cl, "orders-client")
+        cl.goto(f"{BASE}/albums")
+        check_page(cl, "albums-client")
+
+        # A declined payment.
+        cl.goto(f"{BASE}/albums/{album}")
+        items.nth(1).get_by_role("button", name="Select").click()
+        expect(cl.get_by_role("status").filter(has_text="selected")).to_have_text("1 selected · €5.00")
+        cl.get_by_role("button", name="Checkout").click()
+        cl.get_by_role("button", name="Decline").click()
+        expect(cl).to_have_url(re.compile(r"payment=declined"))
+        expect(cl.get_by_role("alert")).to_contain_text("did not go through")
+        expect(cl.locator("#order-status")).to_have_text("Cancelled")
+        assert cl.get_by_role("link", name="Download").count() == 0
+
+        # ---- the photographer sees favourites and the sale ----
+        ph.goto(f"{BASE}/albums/{album}")
+        fav = ph.get_by_role("region", name="Favourites")
+        expect(fav).to_contain_text(cl_mail)
+        expect(fav).to_contain_text("IMG_2.jpg")
+        expect(fav).to_contain_text("IMG_3.jpg")
+        ph.goto(f"{BASE}/sales")
+        expect(ph.get_by_role("main")).to_contain_text("€15.00")
+        expect(ph.get_by_role("img", name=re.compile("Revenue per month"))).to_be_visible()
+        check_page(ph, "sales")
+        csv = ph_ctx.request.get(BASE + ph.get_by_role("link", name="Download CSV").get_attribute("href"))
+        assert csv.status == 200 and "1500" in csv.text(), csv.text()
+        ph.goto(f"{BASE}/orders")
+        check_page(ph, "orders-photographer")
+
+        # ---- a public album's visitor registers at checkout, keeping the selection ----
+        public = create_album(ph, "Open day", None, visibility="Public")
+        upload(ph, tmp, ["PUB_1.jpg", "PUB_2.jpg"])
+        vis_ctx = browser.new_context()
+        vis = vis_ctx.new_page()
+        vis.goto(f"{BASE}/albums/{public}")
+        grid = vis.get_by_role("list").filter(has=vis.get_by_role("button", name="Select")).get_by_role("listitem")
+        expect(grid).to_have_count(2)
+        for i in (0, 1):
+            grid.nth(i).get_by_role("button", name="Select").click()
+        expect(vis.get_by_role("status").filter(has_text="selected")).to_have_text("2 selected · €10.00")
+        vis.get_by_role("button", name="Checkout").click()
+        expect(vis).to_have_url(re.compile(r"/signin\?next="))
+        vis.get_by_role("link", name="Create account").last.click()
+        register(vis, "Vic", "Tor", f"vis-{RUN}@home.test", "Client")
+        expect(vis).to_have_url(re.compile(rf"/albums/{public}$"))
+        expect(vis.get_by_role("status").filter(has_text="selected")).to_have_text("2 selected · €10.00")
+        vis.get_by_role("button", name="Checkout").click()
+        expect(vis.get_by_role("heading", level=1)).to_have_text("Test payment")
+        expect(vis.get_by_text("€10.00")).to_be_visible()
+
+        # Sign out.
+        ph.get_by_role("button", name="Sign out").click()
+        expect(ph).to_have_url(re.compile(r"/$"))
+        expect(ph.get_by_role("link", name="Sign in")).to_be_visible()
+        browser.close()
+    print(f"pages checked (axe, 375/1440 px, screenshots in {SHOTS}): {', '.join(checked_pages)}")
+    if failures:
+        print("FAILURES:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+    print("browser tests: all passed")
+
+
+if __name__ == "__main__":
+    main()
