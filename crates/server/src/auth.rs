@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
-use proofsheet_core::User;
+use proofsheet_core::{SignedIn, User};
 
 use crate::state::AppState;
 
@@ -41,4 +41,43 @@ impl MaybeAuth {
             MaybeAuth::Anonymous => None,
         }
     }
+}
+
+/// What a password sign-in came to.
+pub enum PasswordSignIn {
+    /// Signed in.
+    Ok(SignedIn),
+    /// This account, tried from this IP, is slowed down: wait this many
+    /// seconds (the password was not checked).
+    Delayed(u64),
+    /// Wrong address or password.
+    Refused,
+}
+
+/// A sign-in by address and password under the failed sign-in slowdown
+/// (see [`crate::limits`]), with its audit lines: the one path the API's
+/// `POST /sessions` and the web app's sign-in form share.
+pub async fn sign_in_with_password(
+    state: &AppState,
+    req: &Request,
+    email: &str,
+    password: &str,
+) -> proofsheet_core::Result<PasswordSignIn> {
+    let signins = state.limits.signins();
+    let ip = crate::limits::client_ip(req);
+    let account = email.trim();
+    // Raw input reaches the audit log only quoted and escaped (`?`), so a
+    // newline in it cannot forge a log line.
+    let logged: String = account.chars().take(254).collect();
+    if let Err(wait) = signins.check(account, ip) {
+        tracing::info!(target: "audit", action = "sign_in", account = ?logged, result = "delayed", "sign-in delayed");
+        return Ok(PasswordSignIn::Delayed(wait));
+    }
+    let Some(signed_in) = state.engine.users().sign_in(email, password, state.session_ttl()).await? else {
+        signins.failed(account, ip);
+        tracing::info!(target: "audit", action = "sign_in", account = ?logged, result = "refused", "sign-in refused");
+        return Ok(PasswordSignIn::Refused);
+    };
+    signins.succeeded(account, ip);
+    Ok(PasswordSignIn::Ok(signed_in))
 }

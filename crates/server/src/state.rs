@@ -35,6 +35,13 @@ pub struct AppState {
     pub photo_pages: proofsheet_core::RevisionCache<(AlbumId, PageRequest), bytes::Bytes>,
 }
 
+impl AppState {
+    /// How long a new session lasts (`sessions.ttl_hours`).
+    pub fn session_ttl(&self) -> chrono::Duration {
+        chrono::Duration::hours(self.config.sessions.ttl_hours as i64)
+    }
+}
+
 /// The server secret: the configured one; else the deployment's, made once
 /// and kept in the metadata database, so every process sharing that
 /// database (api, workers, scheduler) signs and checks links alike with

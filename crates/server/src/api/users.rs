@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 use proofsheet_core::{NewUser, Role, SignedIn};
 
 use super::{ApiTags, error::ApiError, model::*};
-use crate::{auth::BearerAuth, state::AppState};
+use crate::{
+    auth::{BearerAuth, PasswordSignIn, sign_in_with_password},
+    state::AppState,
+};
 
 /// Users and sessions.
 pub struct UsersApi {
@@ -58,29 +60,21 @@ impl UsersApi {
         body: Json<SessionRequest>,
         req: &poem::Request,
     ) -> Result<Created<SessionDto>, ApiError> {
-        let signins = self.state.limits.signins();
-        let ip = crate::limits::client_ip(req);
-        let account = body.email.trim().to_owned();
-        // Raw input reaches the audit log only quoted and escaped (`?`), so
-        // a newline in it cannot forge a log line.
-        let logged: String = account.chars().take(254).collect();
-        if let Err(wait) = signins.check(&account, ip) {
-            tracing::info!(target: "audit", action = "sign_in", account = ?logged, result = "delayed", "sign-in delayed");
-            return Err(ApiError::from(proofsheet_core::Error::RateLimited {
-                message: "too many failed sign-ins for this account; wait and try again".into(),
-                retry_after: wait,
-            }));
-        }
-        let ttl = Duration::hours(self.state.config.sessions.ttl_hours as i64);
-        let Some(signed_in) = self.state.engine.users().sign_in(&body.email, &body.password, ttl).await? else {
-            signins.failed(&account, ip);
-            tracing::info!(target: "audit", action = "sign_in", account = ?logged, result = "refused", "sign-in refused");
-            return Err(ApiError::Unauthorized(Json(super::error::ErrorBody {
-                code: "invalid_credentials".into(),
-                message: "wrong e-mail address or password".into(),
-            })));
+        let signed_in = match sign_in_with_password(&self.state, req, &body.email, &body.password).await? {
+            PasswordSignIn::Ok(signed_in) => signed_in,
+            PasswordSignIn::Delayed(wait) => {
+                return Err(ApiError::from(proofsheet_core::Error::RateLimited {
+                    message: "too many failed sign-ins for this account; wait and try again".into(),
+                    retry_after: wait,
+                }));
+            }
+            PasswordSignIn::Refused => {
+                return Err(ApiError::Unauthorized(Json(super::error::ErrorBody {
+                    code: "invalid_credentials".into(),
+                    message: "wrong e-mail address or password".into(),
+                })));
+            }
         };
-        signins.succeeded(&account, ip);
         let SignedIn { token, expires_at, .. } = signed_in;
         Ok(Created::Created(Json(SessionDto { token, expires_at })))
     }
@@ -113,7 +107,7 @@ impl UsersApi {
     /// verified). 401 `invalid_link` for a used, expired or forged token.
     #[oai(path = "/sessions/email-link/exchange", method = "post")]
     async fn exchange_email_link(&self, body: Json<EmailLinkExchange>) -> Result<Created<SessionDto>, ApiError> {
-        let ttl = Duration::hours(self.state.config.sessions.ttl_hours as i64);
+        let ttl = self.state.session_ttl();
         let Some(signed_in) = self.state.engine.users().sign_in_with_link(&body.0.token, ttl).await? else {
             return Err(ApiError::Unauthorized(Json(super::error::ErrorBody {
                 code: "invalid_link".into(),

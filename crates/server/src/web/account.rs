@@ -2,10 +2,9 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
 use maud::html;
 use poem::{
-    Body, Request, Response, handler,
+    Request, Response, handler,
     http::StatusCode,
     web::{Data, Query},
 };
@@ -13,7 +12,10 @@ use proofsheet_core::{NewUser, Role, is_local_path};
 use serde::Deserialize;
 
 use super::{FormData, Page, Visit, layout::csrf_field, see_other};
-use crate::state::AppState;
+use crate::{
+    auth::{PasswordSignIn, sign_in_with_password},
+    state::AppState,
+};
 
 /// Query parameters the account pages take.
 #[derive(Debug, Default, Deserialize)]
@@ -90,12 +92,8 @@ pub async fn signin_page(req: &Request, Query(q): Query<AccountQuery>, Data(stat
 
 /// `POST /signin`: the password form.
 #[handler]
-pub async fn signin(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+pub async fn signin(req: &Request, Data(form): Data<&FormData>, Data(state): Data<&Arc<AppState>>) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     let next = next_or(form.get("next"), "/albums");
     let email = form.text("email");
     let again = |msg: &str, status: StatusCode| {
@@ -104,24 +102,17 @@ pub async fn signin(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>
             .body(signin_form(&visit, &next, email, Some(msg), false))
             .render(state)
     };
-    let signins = state.limits.signins();
-    let ip = crate::limits::client_ip(req);
-    if let Err(wait) = signins.check(email, ip) {
-        let msg = format!("Too many failed attempts for this address. Wait {wait} seconds and try again.");
-        return again(&msg, StatusCode::TOO_MANY_REQUESTS);
-    }
-    let ttl = Duration::hours(state.config.sessions.ttl_hours as i64);
-    match state.engine.users().sign_in(email, form.get("password").unwrap_or(""), ttl).await {
-        Ok(Some(signed_in)) => {
-            signins.succeeded(email, ip);
+    match sign_in_with_password(state, req, email, form.get("password").unwrap_or("")).await {
+        Ok(PasswordSignIn::Ok(signed_in)) => {
             let mut resp = see_other(&next);
             super::append_cookie(&mut resp, &super::session_cookie(state, &signed_in.token));
             visit.finish(state, resp)
         }
-        Ok(None) => {
-            signins.failed(email, ip);
-            again("Wrong e-mail address or password.", StatusCode::UNAUTHORIZED)
+        Ok(PasswordSignIn::Delayed(wait)) => {
+            let msg = format!("Too many failed attempts for this address. Wait {wait} seconds and try again.");
+            again(&msg, StatusCode::TOO_MANY_REQUESTS)
         }
+        Ok(PasswordSignIn::Refused) => again("Wrong e-mail address or password.", StatusCode::UNAUTHORIZED),
         Err(e) => super::error_page(state, &visit, e),
     }
 }
@@ -129,12 +120,8 @@ pub async fn signin(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>
 /// `POST /signin/email-link`: "Email me a sign-in link". The answer is the
 /// same whether or not the address has an account.
 #[handler]
-pub async fn email_link(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+pub async fn email_link(req: &Request, Data(form): Data<&FormData>, Data(state): Data<&Arc<AppState>>) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     let next = next_or(form.get("next"), "/albums");
     let email = form.text("email");
     let page = |msg: Option<&str>, status: StatusCode, sent: bool| {
@@ -178,14 +165,10 @@ pub async fn link_page(req: &Request, Query(q): Query<AccountQuery>, Data(state)
 
 /// `POST /signin/link`: takes the mailed link and signs in.
 #[handler]
-pub async fn link_sign_in(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+pub async fn link_sign_in(req: &Request, Data(form): Data<&FormData>, Data(state): Data<&Arc<AppState>>) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     let next = next_or(form.get("next"), "/albums");
-    let ttl = Duration::hours(state.config.sessions.ttl_hours as i64);
+    let ttl = state.session_ttl();
     match state.engine.users().sign_in_with_link(form.text("token"), ttl).await {
         Ok(Some(signed_in)) => {
             let mut resp = see_other(&next);
@@ -266,12 +249,8 @@ pub async fn register_page(
 
 /// `POST /register`: creates the account and signs it in.
 #[handler]
-pub async fn register(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+pub async fn register(req: &Request, Data(form): Data<&FormData>, Data(state): Data<&Arc<AppState>>) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     let next = next_or(form.get("next"), "/albums");
     let f = RegisterForm {
         name: form.text("name"),
@@ -295,7 +274,7 @@ pub async fn register(req: &Request, body: Body, Data(state): Data<&Arc<AppState
             e => super::error_page(state, &visit, e),
         };
     }
-    let ttl = Duration::hours(state.config.sessions.ttl_hours as i64);
+    let ttl = state.session_ttl();
     match state.engine.users().sign_in(f.email, password, ttl).await {
         Ok(Some(signed_in)) => {
             let mut resp = see_other(&next);
@@ -316,12 +295,8 @@ pub async fn register(req: &Request, body: Body, Data(state): Data<&Arc<AppState
 
 /// `POST /signout`: ends the session.
 #[handler]
-pub async fn signout(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+pub async fn signout(req: &Request, _checked: Data<&FormData>, Data(state): Data<&Arc<AppState>>) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     if let Some(token) = &visit.token
         && let Err(e) = state.engine.users().sign_out(token).await
     {

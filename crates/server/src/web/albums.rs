@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use maud::{Markup, html};
 use poem::{
-    Body, Request, Response, handler,
+    Request, Response, handler,
     http::StatusCode,
     web::{Data, Path, Query},
 };
@@ -281,17 +281,13 @@ pub async fn new_page(req: &Request, Data(state): Data<&Arc<AppState>>) -> Respo
 
 /// `POST /albums`: creates the album and shows it.
 #[handler]
-pub async fn create(req: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+pub async fn create(req: &Request, Data(form): Data<&FormData>, Data(state): Data<&Arc<AppState>>) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     let user = match require_user(&visit, "/albums/new") {
         Ok(u) => u.clone(),
         Err(r) => return r,
     };
-    let f = AlbumFields::read(&form);
+    let f = AlbumFields::read(form);
     let again = |e: Error| {
         Page::new("New album", &visit)
             .status(StatusCode::UNPROCESSABLE_ENTITY)
@@ -561,19 +557,15 @@ async fn owned(state: &AppState, visit: &Visit, id: &str) -> Result<(proofsheet_
 pub async fn save_settings(
     req: &Request,
     Path(id): Path<String>,
-    body: Body,
+    Data(form): Data<&FormData>,
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     let (user, album) = match owned(state, &visit, &id).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let f = AlbumFields::read(&form);
+    let f = AlbumFields::read(form);
     let result = match f.parse() {
         Ok((client, price, expires, watermark)) => {
             let patch = AlbumPatch {
@@ -606,12 +598,13 @@ pub async fn save_settings(
 
 /// `POST /albums/{id}/share`: mails the invitation (again).
 #[handler]
-pub async fn share(req: &Request, Path(id): Path<String>, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+pub async fn share(
+    req: &Request,
+    Path(id): Path<String>,
+    _checked: Data<&FormData>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     let (user, album) = match owned(state, &visit, &id).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -626,12 +619,13 @@ pub async fn share(req: &Request, Path(id): Path<String>, body: Body, Data(state
 
 /// `POST /albums/{id}/delete`.
 #[handler]
-pub async fn delete(req: &Request, Path(id): Path<String>, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+pub async fn delete(
+    req: &Request,
+    Path(id): Path<String>,
+    _checked: Data<&FormData>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     let (user, album) = match owned(state, &visit, &id).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -647,14 +641,10 @@ pub async fn delete(req: &Request, Path(id): Path<String>, body: Body, Data(stat
 pub async fn delete_photo(
     req: &Request,
     Path((id, photo)): Path<(String, String)>,
-    body: Body,
+    _checked: Data<&FormData>,
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     let (user, album) = match owned(state, &visit, &id).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -676,14 +666,10 @@ pub async fn delete_photo(
 pub async fn checkout(
     req: &Request,
     Path(id): Path<String>,
-    body: Body,
+    Data(form): Data<&FormData>,
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     let here = format!("/albums/{id}");
     let Some(user) = visit.user.clone() else {
         return to_signin(&here);

@@ -8,7 +8,7 @@
 //! session token (`HttpOnly`, `SameSite=Lax`, `Secure` when
 //! `server.public_url` is https). Every state-changing form carries a CSRF
 //! token, an HMAC of the `ps_csrf` cookie under a key derived from the
-//! server secret; the page's script sends the same token in an
+//! server secret, checked before any handler runs ([`CsrfForms`]); the page's script sends the same token in an
 //! `X-CSRF-Token` header when it calls the API with the session cookie (see
 //! [`CookieAuth`]). The Content-Security-Policy allows no inline script or
 //! style.
@@ -54,14 +54,15 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 /// strict Content-Security-Policy and the rest).
 pub fn routes(route: Route) -> Route {
     fn page<E: Endpoint + 'static>(ep: E) -> poem::endpoint::BoxEndpoint<'static, Response> {
-        ep.with(
-            poem::middleware::SetHeader::new()
-                .overriding("Content-Security-Policy", CSP)
-                .overriding("X-Frame-Options", "DENY")
-                .overriding("Referrer-Policy", "same-origin"),
-        )
-        .map_to_response()
-        .boxed()
+        ep.with(CsrfForms)
+            .with(
+                poem::middleware::SetHeader::new()
+                    .overriding("Content-Security-Policy", CSP)
+                    .overriding("X-Frame-Options", "DENY")
+                    .overriding("Referrer-Policy", "same-origin"),
+            )
+            .map_to_response()
+            .boxed()
     }
     route
         .at("/", page(get(account::home)))
@@ -165,7 +166,7 @@ impl Visit {
 /// The `Set-Cookie` value of a new session.
 pub fn session_cookie(state: &AppState, token: &str) -> String {
     let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
-    let max_age = state.config.sessions.ttl_hours * 3600;
+    let max_age = state.session_ttl().num_seconds();
     format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }
 
@@ -187,14 +188,16 @@ pub fn see_other(to: &str) -> Response {
     Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, to).finish()
 }
 
-/// A posted form's fields, in order (repeated names allowed).
+/// A posted form's fields, in order (repeated names allowed). Handlers
+/// take it as `Data<&FormData>`: [`CsrfForms`] puts it there once the
+/// form's CSRF token checked out.
+#[derive(Debug, Clone)]
 pub struct FormData(Vec<(String, String)>);
 
 impl FormData {
     /// Reads an `application/x-www-form-urlencoded` body.
-    pub async fn read(body: poem::Body) -> FormData {
-        let bytes = body.into_bytes().await.unwrap_or_default();
-        FormData(form_urlencoded::parse(&bytes).into_owned().collect())
+    fn parse(bytes: &[u8]) -> FormData {
+        FormData(form_urlencoded::parse(bytes).into_owned().collect())
     }
 
     /// The first value of a field.
@@ -225,6 +228,44 @@ pub fn forbidden_csrf(state: &AppState, visit: &Visit) -> Response {
 /// Where a page sends someone who must sign in first.
 pub fn to_signin(next: &str) -> Response {
     see_other(&format!("/signin?next={}", crate::urls::encode(next)))
+}
+
+/// Every state-changing form of the web app must carry the CSRF token:
+/// a `POST` to a page is read here (bodies are bounded by `limits.body_bytes`)
+/// and refused with the "Form expired" page (403) when its `csrf` field is
+/// not the token of the browser's CSRF cookie; otherwise the parsed form
+/// goes to the handler as request data (`Data<&FormData>`), so a handler
+/// cannot see a form this check did not pass. Handlers whose form has only
+/// the token take it too (`_checked`), so they cannot run without the check.
+pub struct CsrfForms;
+
+impl<E: Endpoint> Middleware<E> for CsrfForms {
+    type Output = CsrfFormsEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        CsrfFormsEndpoint(ep)
+    }
+}
+
+/// See [`CsrfForms`].
+pub struct CsrfFormsEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for CsrfFormsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        if req.method() == Method::POST {
+            let state = req.data::<Arc<AppState>>().cloned().expect("state is attached to every route");
+            let bytes = req.take_body().into_bytes().await.unwrap_or_default();
+            let form = FormData::parse(&bytes);
+            if !csrf_ok(&state, &req, form.get(CSRF_FIELD)) {
+                let visit = Visit::of(&state, &req).await;
+                return Ok(forbidden_csrf(&state, &visit));
+            }
+            req.extensions_mut().insert(form);
+        }
+        self.0.call(req).await.map(IntoResponse::into_response)
+    }
 }
 
 /// Lets the page's script call the API with the session cookie: a request

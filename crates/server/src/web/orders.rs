@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use maud::html;
 use poem::{
-    Body, Request, Response, handler,
+    Request, Response, handler,
     http::StatusCode,
     web::{Data, Path, Query},
 };
-use proofsheet_core::{Error, OrderId, OrderStatus, PageRequest, Role, User};
+use proofsheet_core::{OrderId, OrderStatus, PageRequest, Role, User};
 use serde::Deserialize;
 
 use super::{
@@ -171,12 +171,13 @@ pub async fn order_page(
 
 /// `POST /orders/{id}/pay`: pay for a pending order (again).
 #[handler]
-pub async fn pay(req: &Request, Path(id): Path<String>, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+pub async fn pay(
+    req: &Request,
+    Path(id): Path<String>,
+    _checked: Data<&FormData>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     let Some(user) = visit.user.clone() else { return to_signin(&format!("/orders/{id}")) };
     match id.parse::<OrderId>() {
         Ok(oid) => start_payment(state, &visit, &user, oid).await,
@@ -189,14 +190,10 @@ pub async fn pay(req: &Request, Path(id): Path<String>, body: Body, Data(state):
 pub async fn fresh_link(
     req: &Request,
     Path(id): Path<String>,
-    body: Body,
+    _checked: Data<&FormData>,
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
     let visit = Visit::of(state, req).await;
-    let form = FormData::read(body).await;
-    if !super::csrf_ok(state, req, form.get(super::CSRF_FIELD)) {
-        return super::forbidden_csrf(state, &visit);
-    }
     let Some(user) = visit.user.clone() else { return to_signin(&format!("/orders/{id}")) };
     let result = match id.parse::<OrderId>() {
         Ok(oid) => state.engine.downloads().fresh_link(&user, oid).await,
@@ -208,7 +205,6 @@ pub async fn fresh_link(
             .status(StatusCode::CONFLICT)
             .body(html! { p { "This order has no download to renew." } })
             .render(state),
-        Err(e @ Error::RateLimited { .. }) => super::error_page(state, &visit, e),
         Err(e) => super::error_page(state, &visit, e),
     }
 }
