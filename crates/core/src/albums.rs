@@ -79,7 +79,9 @@ impl Albums<'_> {
         }
         // A past `expires_at` is allowed, as on update: the album is closed
         // to clients from the start, and its owner can extend it.
-        if let Some(w) = &new.watermark {
+        let mut new = new;
+        if let Some(w) = &mut new.watermark {
+            self.0.logos().resolve(user.id, w).await?;
             self.check_watermark(w).await?;
         }
         let now = self.0.now();
@@ -176,8 +178,9 @@ impl Albums<'_> {
             album.expires_at = e;
         }
         let mut rewatermark = false;
-        if let Some(w) = patch.watermark {
-            if let Some(w) = &w {
+        if let Some(mut w) = patch.watermark {
+            if let Some(w) = &mut w {
+                self.0.logos().resolve(album.owner_id, w).await?;
                 self.check_watermark(w).await?;
             }
             rewatermark = w != album.watermark;
@@ -203,11 +206,46 @@ impl Albums<'_> {
             .map_err(|e| Error::backend("checking the watermark", e))?
     }
 
+    /// Renders one of the album's photos (the first ready one; the
+    /// renderer's sample while there is none) with `watermark` (`None`: the
+    /// deployment's default) and answers the preview JPEG: what the album
+    /// would look like with it, before it is saved. Owner only.
+    /// `Conflict("no_photo")` when there is nothing to draw on.
+    #[instrument(skip_all, fields(album_id = %id))]
+    pub async fn watermark_preview(
+        &self,
+        user: &User,
+        id: AlbumId,
+        watermark: Option<WatermarkChoice>,
+    ) -> Result<Bytes> {
+        let album = self.get_owned(user, id).await?;
+        let mut watermark = watermark;
+        if let Some(w) = &mut watermark {
+            self.0.logos().resolve(album.owner_id, w).await?;
+            self.check_watermark(w).await?;
+        }
+        let mark = self.0.logos().mark(album.owner_id, watermark.as_ref()).await?;
+        let renderer = &self.0.backends().renderer;
+        let photos = self.0.meta().list_photos(album.id, PageRequest::new(Some(PageRequest::MAX_LIMIT), None)?).await?;
+        let original = match photos.items.iter().find(|p| p.status == PhotoStatus::Ready) {
+            Some(p) => self.0.blobs().get(&Photo::original_key(&album.storage_prefix, p.id)).await?,
+            None => renderer
+                .sample()
+                .ok_or_else(|| Error::conflict("no_photo", "upload a photo first to preview a watermark on it"))?,
+        };
+        let pixels = match renderer.probe(&original, true) {
+            Ok(Probe::Image(info)) => u64::from(info.width) * u64::from(info.height),
+            _ => 0,
+        };
+        let _budget = self.0.render_budget().acquire(pixels).await;
+        Ok(renderer.render(original, mark.as_ref()).await?.preview)
+    }
+
     /// Queues a re-render of every ready or failed photo in the album (its
     /// watermark changed; a failure may have been the old watermark's).
     /// Photos still processing pick the new watermark up when their own job
     /// runs.
-    async fn refresh_previews(&self, album: &Album) -> Result<()> {
+    pub(crate) async fn refresh_previews(&self, album: &Album) -> Result<()> {
         let meta = self.0.meta();
         let queue = &self.0.backends().queue;
         let mut page = PageRequest::new(Some(PageRequest::MAX_LIMIT), None)?;

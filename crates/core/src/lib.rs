@@ -40,6 +40,7 @@ mod gateway;
 mod id;
 mod job;
 mod jobs;
+mod logos;
 pub mod metrics;
 mod money;
 mod notify;
@@ -74,6 +75,7 @@ pub use gateway::{CheckoutRequest, CheckoutSession, PaymentEvent, PaymentGateway
 pub use id::{AlbumId, JobId, LinkId, OrderId, PhotoId, UserId};
 pub use job::{Job, JobStatus, NewJob, Task, backoff};
 pub use jobs::{Actor, Jobs};
+pub use logos::{Logo, Logos, MAX_LOGO_BYTES};
 pub use money::{Currency, Money};
 pub use notify::{LogNotifier, Notification, Notifier};
 pub use order::{Order, OrderItem, OrderStatus};
@@ -81,8 +83,8 @@ pub use page::{Page, PageRequest};
 pub use photo::{Photo, PhotoStatus, sanitize_filename};
 pub use queue::JobQueue;
 pub use render::{
-    ImageFormat, ImageInfo, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark, WatermarkChoice, short_digest,
-    watermark_version,
+    ImageFormat, ImageInfo, Mark, Position, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark,
+    WatermarkChoice, short_digest, watermark_version,
 };
 pub use reports::{Reports, SalesReport, SalesTotal};
 pub use scheduler::{Periodic, Policy, Scheduler, TickRun, parse_schedule};

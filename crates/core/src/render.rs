@@ -66,10 +66,66 @@ pub struct Renditions {
     pub height: u32,
 }
 
+/// Where a mark goes on an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Position {
+    /// Repeated over the whole image, rows staggered: hard to crop out.
+    #[default]
+    Tiled,
+    /// Once, in the middle.
+    Center,
+    /// Once, in a corner.
+    TopLeft,
+    /// Once, in a corner.
+    TopRight,
+    /// Once, in a corner.
+    BottomLeft,
+    /// Once, in a corner.
+    BottomRight,
+}
+
+impl Position {
+    /// Every position, in the order a form lists them.
+    pub const ALL: [Position; 6] = [
+        Position::Tiled,
+        Position::Center,
+        Position::TopLeft,
+        Position::TopRight,
+        Position::BottomLeft,
+        Position::BottomRight,
+    ];
+
+    /// The wire name (`bottom_right`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Position::Tiled => "tiled",
+            Position::Center => "center",
+            Position::TopLeft => "top_left",
+            Position::TopRight => "top_right",
+            Position::BottomLeft => "bottom_left",
+            Position::BottomRight => "bottom_right",
+        }
+    }
+}
+
+impl std::str::FromStr for Position {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Position::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
+            Error::invalid(
+                "invalid_watermark",
+                "position is one of tiled, center, top_left, top_right, bottom_left, bottom_right",
+            )
+        })
+    }
+}
+
 /// The watermark an album picked instead of the deployment's default.
 ///
 /// Stored with the album as JSON (`{"kind": "text", ...}`), so it is also
-/// the album's wire and database shape.
+/// the album's database shape (the REST API's is `WatermarkDto`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum WatermarkChoice {
@@ -84,6 +140,22 @@ pub enum WatermarkChoice {
         plugin: String,
         /// The plugin's parameter string, up to 4096 characters.
         params: String,
+    },
+    /// The album owner's logo (see [`crate::Logos`]), placed, scaled and
+    /// blended as given.
+    Logo {
+        /// Which of the owner's logos: the digest ([`short_digest`]) of
+        /// its PNG. Set by [`crate::Albums`] to the owner's current logo
+        /// whatever a caller sends, so a new logo re-renders the albums
+        /// that use it.
+        #[serde(default)]
+        logo: String,
+        /// Where it goes.
+        position: Position,
+        /// Its width as a percentage of the image's width, 2 to 100.
+        scale_pct: u8,
+        /// Its opacity in percent, 5 to 100.
+        opacity_pct: u8,
     },
 }
 
@@ -108,8 +180,33 @@ impl WatermarkChoice {
                     return bad("plugin params are at most 4096 characters");
                 }
             }
+            WatermarkChoice::Logo { scale_pct, opacity_pct, .. } => {
+                if !(2..=100).contains(scale_pct) {
+                    return bad("a logo's scale is 0.02 to 1 (of the image's width)");
+                }
+                if !(5..=100).contains(opacity_pct) {
+                    return bad("a logo's opacity is 0.05 to 1");
+                }
+            }
         }
         Ok(())
+    }
+}
+
+/// An album's watermark as a renderer gets it: the choice, with the files
+/// it names read from storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// What the album picked.
+    pub choice: WatermarkChoice,
+    /// For [`WatermarkChoice::Logo`]: the logo's PNG.
+    pub logo: Option<Bytes>,
+}
+
+impl Mark {
+    /// A mark that needs no file (text or plugin).
+    pub fn new(choice: WatermarkChoice) -> Self {
+        Mark { choice, logo: None }
     }
 }
 
@@ -125,12 +222,12 @@ pub trait PreviewRenderer: Send + Sync + 'static {
     /// `watermark` (`None`: the renderer's default). `Error::Image` for a
     /// file that can never be rendered (truncated, corrupt) or a watermark
     /// that fails on it.
-    async fn render(&self, original: Bytes, watermark: Option<&WatermarkChoice>) -> Result<Renditions>;
+    async fn render(&self, original: Bytes, watermark: Option<&Mark>) -> Result<Renditions>;
     /// Whether `choice` can be rendered: called when an album picks it, so
     /// a bad choice is refused then (`Error::Invalid`, code
     /// `invalid_watermark`) rather than failing every photo later. The
-    /// default accepts what [`WatermarkChoice::validate`] accepts and no
-    /// plugins.
+    /// default accepts what [`WatermarkChoice::validate`] accepts, no
+    /// plugins and no logos.
     fn check_watermark(&self, choice: &WatermarkChoice) -> Result<()> {
         choice.validate()?;
         match choice {
@@ -138,7 +235,21 @@ pub trait PreviewRenderer: Send + Sync + 'static {
             WatermarkChoice::Plugin { plugin, .. } => {
                 Err(Error::invalid("invalid_watermark", format!("no watermark plugin named {plugin:?} is installed")))
             }
+            WatermarkChoice::Logo { .. } => Err(Error::invalid("invalid_watermark", "this renderer draws no logos")),
         }
+    }
+    /// Whether `png` can be a photographer's logo: called when one is
+    /// uploaded, so a bad file is refused then (`Error::Invalid`, code
+    /// `invalid_logo`). Answers its width and height. The default refuses
+    /// every logo.
+    fn check_logo(&self, png: &[u8]) -> Result<(u32, u32)> {
+        let _ = png;
+        Err(Error::invalid("invalid_logo", "this renderer draws no logos"))
+    }
+    /// A JPEG to show a watermark on when an album has no photo yet (the
+    /// studio's live preview); `None` when the renderer has none.
+    fn sample(&self) -> Option<Bytes> {
+        None
     }
     /// The names of the watermark plugins albums may pick.
     fn watermark_plugins(&self) -> Vec<String> {

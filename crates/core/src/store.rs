@@ -130,6 +130,10 @@ pub trait AccountStore: Send + Sync {
     /// Whether `email` is the client of an album that is not purged (an
     /// invitation: such an address may get a client account by e-mail link).
     async fn is_invited(&self, email: &Email) -> Result<bool>;
+    /// The digest naming a user's current watermark logo, if they have one.
+    async fn logo(&self, user: UserId) -> Result<Option<String>>;
+    /// Makes `logo` the user's current logo (`None`: they have none).
+    async fn set_logo(&self, user: UserId, logo: Option<&str>, now: DateTime<Utc>) -> Result<()>;
 }
 
 /// A single-use sign-in link mailed to an address.

@@ -798,8 +798,16 @@ pub async fn payment_gateway(
 
 /// A renderer probes without decoding, refuses junk and bombs, and renders
 /// `sample` (a JPEG of `width` x `height`, upright) into JPEG previews no
-/// larger than the original.
-pub async fn preview_renderer(name: &str, r: &dyn PreviewRenderer, sample: &[u8], width: u32, height: u32) {
+/// larger than the original. `logo` is a PNG with alpha for a renderer
+/// that draws logos (`None` for one that refuses them all).
+pub async fn preview_renderer(
+    name: &str,
+    r: &dyn PreviewRenderer,
+    sample: &[u8],
+    width: u32,
+    height: u32,
+    logo: Option<&[u8]>,
+) {
     assert_eq!(r.probe(b"plain text, not an image", true).unwrap_err().code(), "unsupported_media_type", "{name}");
     assert_eq!(r.probe(&sample[..2], false).unwrap(), Probe::NeedMore, "{name}: wants more bytes");
     match r.probe(sample, true).unwrap() {
@@ -823,7 +831,7 @@ pub async fn preview_renderer(name: &str, r: &dyn PreviewRenderer, sample: &[u8]
     // An album's own text is drawn instead of the default mark.
     let own = WatermarkChoice::Text { text: "Studio Nord".into() };
     r.check_watermark(&own).unwrap();
-    let marked = r.render(Bytes::copy_from_slice(sample), Some(&own)).await.unwrap();
+    let marked = r.render(Bytes::copy_from_slice(sample), Some(&crate::Mark::new(own))).await.unwrap();
     assert_eq!((marked.width, marked.height), (width, height), "{name}");
     assert_ne!(marked.preview, out.preview, "{name}: the album's text changes the preview");
     for bad in [
@@ -834,4 +842,37 @@ pub async fn preview_renderer(name: &str, r: &dyn PreviewRenderer, sample: &[u8]
     ] {
         assert_eq!(r.check_watermark(&bad).unwrap_err().code(), "invalid_watermark", "{name}: {bad:?}");
     }
+
+    // Logos: files that are no logo are refused when uploaded; a logo
+    // choice is checked for its ranges and drawn where it is placed.
+    for junk in [&b"not a png"[..], sample] {
+        assert_eq!(r.check_logo(junk).unwrap_err().code(), "invalid_logo", "{name}: a JPEG or junk is no logo");
+    }
+    let choice = |scale_pct, opacity_pct| WatermarkChoice::Logo {
+        logo: "test".into(),
+        position: crate::Position::BottomRight,
+        scale_pct,
+        opacity_pct,
+    };
+    let Some(logo) = logo else {
+        assert_eq!(r.check_watermark(&choice(20, 50)).unwrap_err().code(), "invalid_watermark", "{name}");
+        return;
+    };
+    r.check_logo(logo).unwrap();
+    r.check_watermark(&choice(20, 50)).unwrap();
+    for (scale, opacity) in [(1, 50), (101, 50), (20, 4), (20, 101)] {
+        assert_eq!(r.check_watermark(&choice(scale, opacity)).unwrap_err().code(), "invalid_watermark", "{name}");
+    }
+    let mark = crate::Mark { choice: choice(20, 80), logo: Some(Bytes::copy_from_slice(logo)) };
+    let with_logo = r.render(Bytes::copy_from_slice(sample), Some(&mark)).await.unwrap();
+    assert_ne!(with_logo.preview, out.preview, "{name}: the logo changes the preview");
+    let faint = crate::Mark { choice: choice(20, 10), ..mark.clone() };
+    let faint = r.render(Bytes::copy_from_slice(sample), Some(&faint)).await.unwrap();
+    assert_ne!(faint.preview, with_logo.preview, "{name}: opacity changes the preview");
+    let without_file = crate::Mark { logo: None, ..mark };
+    assert_eq!(
+        r.render(Bytes::copy_from_slice(sample), Some(&without_file)).await.unwrap_err().code(),
+        "image_rejected",
+        "{name}: a logo choice without its file cannot render"
+    );
 }

@@ -123,9 +123,13 @@ impl Thumbnails<'_> {
             Ok(crate::Probe::Image(info)) => u64::from(info.width) * u64::from(info.height),
             _ => 0, // the render itself reports what is wrong with it
         };
+        let mark = match self.0.logos().mark(album.owner_id, album.watermark.as_ref()).await {
+            Err(e) if e.is_not_found() => return self.logo_missing(album).await,
+            other => other?,
+        };
         let _budget = self.0.render_budget().acquire(pixels).await;
         let started = std::time::Instant::now();
-        let out = match renderer.render(original, album.watermark.as_ref()).await {
+        let out = match renderer.render(original, mark.as_ref()).await {
             Ok(out) => out,
             Err(Error::Image { message }) => {
                 crate::metrics::preview("rejected", started.elapsed());
@@ -138,6 +142,18 @@ impl Thumbnails<'_> {
         blobs.put(&Photo::preview_key(prefix, id), out.preview.clone()).await?;
         blobs.put(&Photo::thumbnail_key(prefix, id), out.thumbnail.clone()).await?;
         Ok(Rendered::Done(out))
+    }
+
+    /// The album's logo is not in storage. If the album has moved to another
+    /// logo since it was read (a new one was uploaded and the old file
+    /// deleted), the job is tried again and reads the album anew;
+    /// otherwise the photo fails with the reason.
+    async fn logo_missing(&self, album: &Album) -> Result<Rendered> {
+        let now = self.0.meta().album(album.id).await?;
+        if now.is_some_and(|a| a.watermark != album.watermark) {
+            return Err(Error::conflict("watermark_changed", "the album's watermark changed during the render"));
+        }
+        Ok(Rendered::Failed("the album's logo is missing from storage".into()))
     }
 
     /// Marks a photo `failed` with a reason its owner can read.

@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use proofsheet_core::ImageFormat;
+use proofsheet_core::{ImageFormat, Watermark};
 use proofsheet_imaging::{ImagePipeline, PipelineConfig, raster, watermark::WatermarkConfig};
 
 fn photo(w: u32, h: u32) -> raster::Rgb {
@@ -68,6 +68,20 @@ fn stages(c: &mut Criterion) {
         b.iter_batched(
             || preview.clone(),
             |mut p| mark.apply(&mut p.as_mut()).unwrap(),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    let logo = proofsheet_imaging::LogoWatermark::from_png(
+        &proofsheet_imaging::sample_logo_png(400),
+        0.5,
+        proofsheet_imaging::Position::BottomRight,
+        0.2,
+    )
+    .unwrap();
+    g.bench_function("watermark/preview, logo (400 px PNG, 20 % wide)", |b| {
+        b.iter_batched(
+            || preview.clone(),
+            |mut p| logo.apply(&mut p.as_mut()).unwrap(),
             criterion::BatchSize::LargeInput,
         )
     });

@@ -23,4 +23,4 @@ pub mod raster;
 pub mod watermark;
 
 pub use pipeline::{ImagePipeline, PipelineConfig, Rendered};
-pub use watermark::{LogoWatermark, Position, TextWatermark, WatermarkConfig};
+pub use watermark::{LogoWatermark, Position, TextWatermark, WatermarkConfig, sample_logo_png};

@@ -7,19 +7,29 @@
 //! way), so rotation touches 4 MP instead of 24. The thumbnail is made from
 //! the clean, oriented preview rather than from the original.
 
-use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::PathBuf,
+    sync::{Arc, Mutex, OnceLock},
+};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use proofsheet_core::{Error, PreviewRenderer, Probe, Renditions, Result, Watermark, WatermarkChoice};
+use proofsheet_core::{Error, Mark, PreviewRenderer, Probe, Renditions, Result, Watermark, WatermarkChoice};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     plugin::PluginWatermark,
     probe::probe,
     raster::{self, Rgb},
-    watermark::WatermarkConfig,
+    watermark::{LogoWatermark, WatermarkConfig},
 };
+
+/// How many photographers' logos stay decoded between renders.
+const LOGO_CACHE: usize = 8;
+/// The largest logo accepted, in pixels (decoded, a logo takes 4 bytes a
+/// pixel in the cache).
+const MAX_LOGO_PIXELS: u64 = 4_000_000;
 
 /// Pipeline settings (`[imaging]` in the config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +74,8 @@ pub struct ImagePipeline {
     /// The configured logo, kept for albums that pick their own text.
     logo: Option<Arc<dyn Watermark>>,
     plugins: Arc<BTreeMap<String, PluginWatermark>>,
+    /// Photographers' logos, decoded, by digest.
+    logos: Arc<Mutex<HashMap<String, LogoWatermark>>>,
 }
 
 impl std::fmt::Debug for ImagePipeline {
@@ -120,13 +132,36 @@ impl ImagePipeline {
                 .map_err(|e| Error::invalid("invalid_imaging", e.to_string()))?;
             plugins.insert(name.clone(), plugin);
         }
-        Ok(ImagePipeline { config, watermark, logo, plugins: Arc::new(plugins) })
+        Ok(ImagePipeline { config, watermark, logo, plugins: Arc::new(plugins), logos: Arc::default() })
     }
 
-    /// The watermark an album's `choice` stands for (`None`: the default).
-    pub fn watermark_for(&self, choice: Option<&WatermarkChoice>) -> Result<Arc<dyn Watermark>> {
+    /// A photographer's logo, decoded once and kept for the next render.
+    fn logo_for(&self, digest: &str, png: &[u8]) -> Result<LogoWatermark> {
+        if let Some(logo) = self.logos.lock().expect("logo cache").get(digest) {
+            return Ok(logo.clone());
+        }
+        let logo = LogoWatermark::from_png(png, 1.0, Default::default(), 1.0)
+            .map_err(|e| Error::Image { message: format!("the album's logo: {e}") })?;
+        let mut cache = self.logos.lock().expect("logo cache");
+        if cache.len() >= LOGO_CACHE {
+            cache.clear();
+        }
+        cache.insert(digest.to_owned(), logo.clone());
+        Ok(logo)
+    }
+
+    /// The watermark an album's `mark` stands for (`None`: the default).
+    pub fn watermark_for(&self, mark: Option<&Mark>) -> Result<Arc<dyn Watermark>> {
+        let choice = mark.map(|m| &m.choice);
         match choice {
             None => Ok(self.watermark.clone()),
+            Some(WatermarkChoice::Logo { logo, position, scale_pct, opacity_pct }) => {
+                let png = mark
+                    .and_then(|m| m.logo.as_deref())
+                    .ok_or_else(|| Error::Image { message: "the album's logo was not given to the renderer".into() })?;
+                let style = (f32::from(*opacity_pct) / 100.0, *position, f32::from(*scale_pct) / 100.0);
+                Ok(Arc::new(self.logo_for(logo, png)?.styled(style.0, style.1, style.2)))
+            }
             Some(WatermarkChoice::Text { text }) => self.config.watermark.builtin(text, self.logo.clone()),
             Some(WatermarkChoice::Plugin { plugin, params }) => {
                 let fallback = self.config.watermark.plugin_fallback.then(|| self.watermark.clone());
@@ -202,8 +237,8 @@ impl ImagePipeline {
 
     /// Runs the whole pipeline on the calling thread, with an album's
     /// watermark.
-    pub fn render_sync_with(&self, original: &[u8], choice: Option<&WatermarkChoice>) -> Result<Renditions> {
-        let watermark = self.watermark_for(choice)?;
+    pub fn render_sync_with(&self, original: &[u8], mark: Option<&Mark>) -> Result<Renditions> {
+        let watermark = self.watermark_for(mark)?;
         let r = self.render_pixels_with(original, &*watermark)?;
         Ok(Renditions {
             preview: raster::encode_jpeg(&r.preview, self.config.preview_quality)?.into(),
@@ -220,18 +255,19 @@ impl PreviewRenderer for ImagePipeline {
         probe(head, complete, self.config.max_pixels)
     }
 
-    async fn render(&self, original: Bytes, watermark: Option<&WatermarkChoice>) -> Result<Renditions> {
+    async fn render(&self, original: Bytes, watermark: Option<&Mark>) -> Result<Renditions> {
         let this = self.clone();
-        let choice = watermark.cloned();
+        let mark = watermark.cloned();
         // CPU-bound: off the async workers.
-        tokio::task::spawn_blocking(move || this.render_sync_with(&original, choice.as_ref()))
+        tokio::task::spawn_blocking(move || this.render_sync_with(&original, mark.as_ref()))
             .await
             .map_err(|e| Error::Image { message: format!("the renderer crashed: {e}") })?
     }
 
-    /// Text is checked for length and characters; a plugin must be
-    /// installed and must draw on a sample image with the given params
-    /// (no fallback), so bad params are refused when they are set.
+    /// Text is checked for length and characters, a logo's scale and
+    /// opacity for their ranges; a plugin must be installed and must draw
+    /// on a sample image with the given params (no fallback), so bad params
+    /// are refused when they are set.
     fn check_watermark(&self, choice: &WatermarkChoice) -> Result<()> {
         choice.validate()?;
         let WatermarkChoice::Plugin { plugin, params } = choice else { return Ok(()) };
@@ -250,5 +286,24 @@ impl PreviewRenderer for ImagePipeline {
 
     fn watermark_plugins(&self) -> Vec<String> {
         self.plugins.keys().cloned().collect()
+    }
+
+    /// A PNG of at most 4 megapixels (any colour type; alpha is kept).
+    fn check_logo(&self, png: &[u8]) -> Result<(u32, u32)> {
+        let bad = |m: String| Error::invalid("invalid_logo", m);
+        let info = match probe(png, true, MAX_LOGO_PIXELS) {
+            Ok(Probe::Image(info)) if info.format == proofsheet_core::ImageFormat::Png => info,
+            Ok(_) => return Err(bad("a logo is a PNG file (with transparency, ideally)".into())),
+            Err(e) => return Err(bad(format!("a logo is a PNG of at most 4 megapixels: {e}"))),
+        };
+        LogoWatermark::from_png(png, 1.0, Default::default(), 1.0).map_err(|e| bad(e.to_string()))?;
+        Ok((info.width, info.height))
+    }
+
+    /// A landscape of sky and ground, light above and dark below, so a
+    /// mark shows how it reads on both.
+    fn sample(&self) -> Option<Bytes> {
+        static SAMPLE: OnceLock<Option<Bytes>> = OnceLock::new();
+        SAMPLE.get_or_init(|| raster::encode_jpeg(&Rgb::landscape(1500, 1000), 85).ok().map(Bytes::from)).clone()
     }
 }

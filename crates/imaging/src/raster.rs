@@ -32,6 +32,28 @@ impl Rgb {
         Rgb { width, height, pixels }
     }
 
+    /// A sky fading to white over a darker ground: a stand-in photo to try
+    /// watermarks on, light in its upper part and dark in its lower.
+    pub fn landscape(width: u32, height: u32) -> Rgb {
+        let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
+        let horizon = height * 3 / 5;
+        for y in 0..height {
+            for x in 0..width {
+                let wave = (x as f32 / width as f32 * std::f32::consts::PI * 2.0).sin() * height as f32 / 20.0;
+                let hill = (horizon as f32 - wave).clamp(1.0, (height - 1) as f32) as u32;
+                let p = if y < hill {
+                    let t = y as f32 / hill as f32;
+                    [(70.0 + 170.0 * t) as u8, (130.0 + 110.0 * t) as u8, (200.0 + 45.0 * t) as u8]
+                } else {
+                    let t = (y - hill) as f32 / (height - hill).max(1) as f32;
+                    [(70.0 - 40.0 * t) as u8, (95.0 - 50.0 * t) as u8, (50.0 - 25.0 * t) as u8]
+                };
+                pixels.extend(p);
+            }
+        }
+        Rgb { width, height, pixels }
+    }
+
     /// A view that watermarks can draw on.
     pub fn as_mut(&mut self) -> RgbImageMut<'_> {
         RgbImageMut { width: self.width, height: self.height, pixels: &mut self.pixels }

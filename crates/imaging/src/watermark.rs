@@ -2,29 +2,11 @@
 
 use std::{path::PathBuf, sync::Arc};
 
+use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
 use fast_image_resize::{self as fr, PixelType, ResizeOptions, Resizer};
-use font8x8::UnicodeFonts;
+pub use proofsheet_core::Position;
 use proofsheet_core::{Error, Result, RgbImageMut, Watermark};
 use serde::{Deserialize, Serialize};
-
-/// Where a mark goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Position {
-    /// Repeated over the whole image, rows staggered: hard to crop out.
-    #[default]
-    Tiled,
-    /// Once, in the middle.
-    Center,
-    /// Once, in a corner.
-    TopLeft,
-    /// Once, in a corner.
-    TopRight,
-    /// Once, in a corner.
-    BottomLeft,
-    /// Once, in a corner.
-    BottomRight,
-}
 
 /// The built-in watermark's settings (`[imaging.watermark]` in the config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,67 +148,116 @@ fn anchors(position: Position, w: u32, h: u32, mw: u32, mh: u32) -> Vec<(i64, i6
     }
 }
 
-/// Text in an 8x8 bitmap font, scaled up, white with a dark edge so it
-/// shows on light and dark photos alike.
+/// The built-in mark's typeface: Open Sans Bold (Apache-2.0; see
+/// `fonts/README.md`), compiled in.
+static FONT_TTF: &[u8] = include_bytes!("../fonts/OpenSans-Bold.ttf");
+
+fn font() -> &'static FontRef<'static> {
+    static FONT: std::sync::OnceLock<FontRef<'static>> = std::sync::OnceLock::new();
+    FONT.get_or_init(|| FontRef::try_from_slice(FONT_TTF).expect("the bundled font parses"))
+}
+
+/// Text drawn anti-aliased in the bundled TrueType font, white with a soft
+/// dark edge so it shows on light and dark photos alike.
 pub struct TextWatermark {
-    glyphs: Vec<[u8; 8]>,
+    text: String,
     alpha: u32,
     position: Position,
     size: f32,
 }
 
+/// A line of text rasterised once: coverage 0 to 255 per pixel.
+struct Mask {
+    width: u32,
+    height: u32,
+    coverage: Vec<u8>,
+}
+
 impl TextWatermark {
-    /// A text mark. Characters the font lacks become `?`.
+    /// A text mark (at most 64 characters are drawn). Characters the font
+    /// lacks are drawn as `?`.
     pub fn new(text: &str, opacity: f32, position: Position, size: f32) -> Self {
-        let glyphs = text
+        let font = font();
+        let text = text
             .chars()
             .take(64)
-            .map(|c| font8x8::BASIC_FONTS.get(c).or_else(|| font8x8::BASIC_FONTS.get('?')).unwrap_or([0; 8]))
+            .map(|c| if font.glyph_id(c).0 == 0 && !c.is_whitespace() { '?' } else { c })
             .collect();
-        TextWatermark { glyphs, alpha: (opacity.clamp(0.0, 1.0) * 255.0).round() as u32, position, size }
+        TextWatermark { text, alpha: (opacity.clamp(0.0, 1.0) * 255.0).round() as u32, position, size }
+    }
+
+    /// Lays the text out on one line `px` pixels tall and rasterises it.
+    fn mask(&self, px: f32) -> Mask {
+        let font = font().as_scaled(PxScale::from(px));
+        let mut caret = 0.0f32;
+        let mut last = None;
+        let mut glyphs = Vec::with_capacity(self.text.len());
+        for c in self.text.chars() {
+            let id = font.glyph_id(c);
+            if let Some(prev) = last {
+                caret += font.kern(prev, id);
+            }
+            glyphs.push(id.with_scale_and_position(px, point(caret, font.ascent())));
+            caret += font.h_advance(id);
+            last = Some(id);
+        }
+        let width = caret.ceil().max(1.0) as u32;
+        let height = (font.ascent() - font.descent()).ceil().max(1.0) as u32;
+        let mut coverage = vec![0u8; (width * height) as usize];
+        for glyph in glyphs {
+            let Some(outline) = font.outline_glyph(glyph) else { continue };
+            let b = outline.px_bounds();
+            outline.draw(|x, y, c| {
+                let (x, y) = (b.min.x as i64 + x as i64, b.min.y as i64 + y as i64);
+                if x >= 0 && y >= 0 && (x as u32) < width && (y as u32) < height {
+                    let i = (y as u32 * width + x as u32) as usize;
+                    coverage[i] = coverage[i].max((c.clamp(0.0, 1.0) * 255.0).round() as u8);
+                }
+            });
+        }
+        Mask { width, height, coverage }
     }
 }
 
 impl Watermark for TextWatermark {
     fn apply(&self, img: &mut RgbImageMut<'_>) -> Result<()> {
-        let (w, h) = (img.width, img.height);
-        let scale = (((w.min(h) as f32) * self.size / 8.0).round() as u32).max(1);
-        let mw = self.glyphs.len() as u32 * 8 * scale;
-        let mh = 8 * scale;
-        let edge = (scale / 3).max(1) as i64;
-        for (ax, ay) in anchors(self.position, w, h, mw, mh) {
-            // Shadow first, then the white face over it.
-            for (offset, color, alpha) in [(edge, [0, 0, 0], self.alpha * 2 / 3), (0, [255, 255, 255], self.alpha)] {
-                for (gi, glyph) in self.glyphs.iter().enumerate() {
-                    for (row, bits) in glyph.iter().enumerate() {
-                        for col in 0..8 {
-                            if bits & (1 << col) == 0 {
-                                continue;
-                            }
-                            let x0 = ax + offset + ((gi as u32 * 8 + col) * scale) as i64;
-                            let y0 = ay + offset + (row as u32 * scale) as i64;
-                            fill(img, x0, y0, scale as i64, color, alpha);
-                        }
-                    }
-                }
-            }
+        let px = (img.width.min(img.height) as f32 * self.size).max(6.0);
+        let mask = self.mask(px);
+        let edge = (px / 24.0).round().max(1.0) as i64;
+        for (ax, ay) in anchors(self.position, img.width, img.height, mask.width, mask.height) {
+            // The shadow first, offset down and right, then the white face.
+            blit(img, &mask, ax + edge, ay + edge, [0, 0, 0], self.alpha * 2 / 3);
+            blit(img, &mask, ax, ay, [255, 255, 255], self.alpha);
         }
         Ok(())
     }
 }
 
-fn fill(img: &mut RgbImageMut<'_>, x0: i64, y0: i64, s: i64, color: [u8; 3], alpha: u32) {
+/// Blends `color` through `mask` (scaled by `alpha`) with its top-left
+/// corner at `(x0, y0)`, clipped to the image.
+fn blit(img: &mut RgbImageMut<'_>, mask: &Mask, x0: i64, y0: i64, color: [u8; 3], alpha: u32) {
     let (w, h) = (img.width as i64, img.height as i64);
-    for y in y0.max(0)..(y0 + s).min(h) {
-        for x in x0.max(0)..(x0 + s).min(w) {
-            blend(img.pixels, ((y * w + x) * 3) as usize, color, alpha);
+    let (mw, mh) = (mask.width as i64, mask.height as i64);
+    let (left, right) = (x0.max(0), (x0 + mw).min(w));
+    if left >= right {
+        return;
+    }
+    for y in y0.max(0)..(y0 + mh).min(h) {
+        let row = &mask.coverage[((y - y0) * mw + (left - x0)) as usize..((y - y0) * mw + (right - x0)) as usize];
+        let base = ((y * w + left) * 3) as usize;
+        for (i, &c) in row.iter().enumerate() {
+            if c != 0 {
+                blend(img.pixels, base + i * 3, color, (c as u32 * alpha + 127) / 255);
+            }
         }
     }
 }
 
 /// A PNG logo, scaled to a fraction of the image width, alpha-blended.
+/// Cloning shares the decoded pixels.
+#[derive(Clone)]
 pub struct LogoWatermark {
-    rgba: Vec<u8>,
+    rgba: Arc<Vec<u8>>,
     width: u32,
     height: u32,
     opacity: f32,
@@ -255,7 +286,19 @@ impl LogoWatermark {
             png::ColorType::GrayscaleAlpha => buf.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0], p[1]]).collect(),
             png::ColorType::Indexed => return Err(bad(&"palette not expanded")),
         };
-        Ok(LogoWatermark { rgba, width: w, height: h, opacity: opacity.clamp(0.0, 1.0), position, size })
+        Ok(LogoWatermark {
+            rgba: Arc::new(rgba),
+            width: w,
+            height: h,
+            opacity: opacity.clamp(0.0, 1.0),
+            position,
+            size,
+        })
+    }
+
+    /// The same logo with another opacity, position and size.
+    pub fn styled(&self, opacity: f32, position: Position, size: f32) -> Self {
+        LogoWatermark { opacity: opacity.clamp(0.0, 1.0), position, size, ..self.clone() }
     }
 }
 
@@ -292,6 +335,30 @@ impl Watermark for LogoWatermark {
         }
         Ok(())
     }
+}
+
+/// A PNG logo to try logo watermarks with (tests, benchmarks, the
+/// screenshots): a dark ring around a light disc on a transparent ground,
+/// `size` pixels square, anti-aliased.
+pub fn sample_logo_png(size: u32) -> Vec<u8> {
+    let r = size as f32 / 2.0;
+    let mut rgba = Vec::with_capacity((size * size * 4) as usize);
+    for y in 0..size {
+        for x in 0..size {
+            let d = ((x as f32 + 0.5 - r).powi(2) + (y as f32 + 0.5 - r).powi(2)).sqrt();
+            let alpha = (r - d).clamp(0.0, 1.0);
+            let ring = d > r * 0.72;
+            let c = if ring { [30, 40, 70] } else { [245, 240, 225] };
+            rgba.extend([c[0], c[1], c[2], (alpha * 255.0) as u8]);
+        }
+    }
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, size, size);
+    enc.set_color(png::ColorType::Rgba);
+    let mut w = enc.write_header().expect("PNG header");
+    w.write_image_data(&rgba).expect("PNG data");
+    drop(w);
+    out
 }
 
 #[cfg(test)]

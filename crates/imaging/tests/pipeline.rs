@@ -1,7 +1,7 @@
 //! The built-in pipeline against the renderer suite, and its quality.
 
 use proofsheet_core::testkit;
-use proofsheet_imaging::{ImagePipeline, PipelineConfig, raster};
+use proofsheet_imaging::{ImagePipeline, PipelineConfig, raster, sample_logo_png};
 
 /// A smooth, photo-like test image (gradients and soft shapes).
 fn photo_like(w: u32, h: u32) -> raster::Rgb {
@@ -23,7 +23,8 @@ fn photo_like(w: u32, h: u32) -> raster::Rgb {
 async fn image_pipeline_passes_the_renderer_suite() {
     let jpeg = raster::encode_jpeg(&photo_like(1600, 1000), 92).unwrap();
     let pipeline = ImagePipeline::new(PipelineConfig::default()).unwrap();
-    testkit::preview_renderer("image-pipeline", &pipeline, &jpeg, 1600, 1000).await;
+    let logo = sample_logo_png(120);
+    testkit::preview_renderer("image-pipeline", &pipeline, &jpeg, 1600, 1000, Some(&logo)).await;
 }
 
 /// PSNR of the unwatermarked preview against an exact area-average

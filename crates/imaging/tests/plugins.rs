@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use proofsheet_core::{RgbImageMut, Watermark};
+use proofsheet_core::{Mark, RgbImageMut, Watermark};
 use proofsheet_imaging::plugin::{PluginLimits, PluginWatermark};
 
 /// A bump allocator and the three exports around `body`, which sees
@@ -308,7 +308,7 @@ fn albums_pick_installed_plugins_with_their_own_params() {
 
     let jpeg = raster::encode_jpeg(&raster::Rgb::gradient(900, 600), 90).unwrap();
     let default = pipeline.render_sync_with(&jpeg, None).unwrap();
-    let inverted = pipeline.render_sync_with(&jpeg, Some(&pick("ok"))).unwrap();
+    let inverted = pipeline.render_sync_with(&jpeg, Some(&Mark::new(pick("ok")))).unwrap();
     let decoded = raster::decode(&inverted.preview, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
     let px = decoded.pixel(0, 0);
     assert!(px[0] > 200 && px[1] > 200, "the album's plugin inverted the top-left corner: {px:?}");
@@ -316,15 +316,15 @@ fn albums_pick_installed_plugins_with_their_own_params() {
     // Params that pass the check but fail later (here: none do) would fail
     // the photo; a plugin uninstalled since fails it with the reason ...
     let bare = ImagePipeline::new(PipelineConfig::default()).unwrap();
-    let err = bare.render_sync_with(&jpeg, Some(&pick("ok"))).unwrap_err();
+    let err = bare.render_sync_with(&jpeg, Some(&Mark::new(pick("ok")))).unwrap_err();
     assert!(err.to_string().contains("\"strict\" is not installed"), "{err}");
     // ... or, with the fallback, gets the default watermark.
     let mut fallback = PipelineConfig::default();
     fallback.watermark.plugin_fallback = true;
     let bare = ImagePipeline::new(fallback).unwrap();
-    assert_eq!(bare.render_sync_with(&jpeg, Some(&pick("ok"))).unwrap().preview, default.preview);
+    assert_eq!(bare.render_sync_with(&jpeg, Some(&Mark::new(pick("ok")))).unwrap().preview, default.preview);
     // Failing params at render time (set before a plugin update, say).
-    let err = pipeline.render_sync_with(&jpeg, Some(&pick("typo"))).unwrap_err();
+    let err = pipeline.render_sync_with(&jpeg, Some(&Mark::new(pick("typo")))).unwrap_err();
     assert_eq!(err.code(), "image_rejected");
 
     // Names are checked when the config is loaded.

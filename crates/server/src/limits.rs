@@ -285,7 +285,8 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
 /// `body_too_large`.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit {
-    /// Every route but these two.
+    /// Every route but these two and `PUT /api/v1/users/me/logo`
+    /// (`proofsheet_core::MAX_LOGO_BYTES`, `logo_too_large`).
     pub default: u64,
     /// `POST /api/v1/payments/{gateway}/webhook`.
     pub webhook: u64,
@@ -302,6 +303,9 @@ impl BodyLimit {
         match (method, parts.as_slice()) {
             (&Method::POST, ["", "api", "v1", "albums", _, "photos"]) => (self.upload, "upload_too_large"),
             (&Method::POST, ["", "api", "v1", "payments", _, "webhook"]) => (self.webhook, "body_too_large"),
+            (&Method::PUT, ["", "api", "v1", "users", "me", "logo"]) => {
+                (proofsheet_core::MAX_LOGO_BYTES as u64, "logo_too_large")
+            }
             _ => (self.default, "body_too_large"),
         }
     }

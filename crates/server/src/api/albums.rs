@@ -100,6 +100,45 @@ enum PhotoPageReply {
     NotModified(#[oai(header = "ETag")] String, #[oai(header = "Cache-Control")] String),
 }
 
+/// A logo's body: the PNG itself.
+#[derive(ApiRequest)]
+enum LogoBody {
+    /// A PNG (transparency is kept).
+    #[oai(content_type = "image/png")]
+    Png(Binary<Body>),
+    /// Raw bytes: must be a PNG all the same.
+    #[oai(content_type = "application/octet-stream")]
+    Octets(Binary<Body>),
+}
+
+#[derive(ApiResponse)]
+enum LogoImage {
+    /// The PNG.
+    #[oai(status = 200, content_type = "image/png")]
+    Png(Binary<Bytes>, #[oai(header = "Cache-Control")] String, #[oai(header = "ETag")] String),
+}
+
+#[derive(ApiResponse)]
+enum PreviewImage {
+    /// The preview JPEG, with the watermark drawn.
+    #[oai(status = 200, content_type = "image/jpeg")]
+    Jpeg(Binary<Bytes>, #[oai(header = "Cache-Control")] String),
+}
+
+/// Reads a small body whole, refusing it (413) past `max` bytes.
+async fn read_limited(body: Body, max: usize, code: &'static str) -> Result<Bytes, ApiError> {
+    let mut stream = body.into_bytes_stream();
+    let mut out = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::invalid("body_read_failed", format!("reading the body: {e}")))?;
+        if out.len() + chunk.len() > max {
+            return Err(ApiError::too_large(code, format!("at most {} KiB", max / 1024)));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
+}
+
 /// `multipart/form-data` with one or more `file` parts.
 #[derive(Debug, Multipart)]
 struct UploadForm {
@@ -301,7 +340,54 @@ impl AlbumsApi {
         if !plugins.is_empty() {
             kinds.push(WatermarkKindDto::Plugin);
         }
+        let logo =
+            WatermarkChoice::Logo { logo: String::new(), position: LOGO_DEFAULTS.0, scale_pct: 20, opacity_pct: 50 };
+        if self.state.engine.backends().renderer.check_watermark(&logo).is_ok() {
+            kinds.push(WatermarkKindDto::Logo);
+        }
         Ok(Json(WatermarkOptionsDto { kinds, plugins }))
+    }
+
+    /// What an album's photos would look like with `watermark`, before it is
+    /// saved (owner): one of its photos (the first ready one, or a sample
+    /// picture while there is none) rendered as a preview. Not stored.
+    #[oai(path = "/albums/:album_id/watermark-preview", method = "post")]
+    async fn watermark_preview(
+        &self,
+        auth: BearerAuth,
+        album_id: Path<String>,
+        body: Json<WatermarkPreviewRequest>,
+    ) -> Result<PreviewImage, ApiError> {
+        let id: AlbumId = album_id.0.parse()?;
+        let choice = body.0.watermark.map(WatermarkChoice::try_from).transpose()?;
+        let jpeg = self.state.engine.albums().watermark_preview(&auth.0, id, choice).await?;
+        Ok(PreviewImage::Jpeg(Binary(jpeg), "no-store".into()))
+    }
+
+    /// Upload the caller's logo (photographers): a PNG of at most 1 MiB and
+    /// 4 megapixels, ideally with transparency. Albums whose watermark is
+    /// the logo move to the new one and their previews are rendered again.
+    #[oai(path = "/users/me/logo", method = "put")]
+    async fn put_logo(&self, auth: BearerAuth, body: LogoBody) -> Result<Json<LogoDto>, ApiError> {
+        let (LogoBody::Png(b) | LogoBody::Octets(b)) = body;
+        let png = read_limited(b.0, proofsheet_core::MAX_LOGO_BYTES, "logo_too_large").await?;
+        let logo = self.state.engine.logos().put(&auth.0, png).await?;
+        Ok(Json(LogoDto { digest: logo.digest, size: logo.png.len() as u64 }))
+    }
+
+    /// The caller's logo (photographers); 404 when they have none.
+    #[oai(path = "/users/me/logo", method = "get")]
+    async fn get_logo(&self, auth: BearerAuth) -> Result<LogoImage, ApiError> {
+        let logo = self.state.engine.logos().get(&auth.0).await?;
+        Ok(LogoImage::Png(Binary(logo.png), "private, no-cache".into(), format!("\"{}\"", logo.digest)))
+    }
+
+    /// Remove the caller's logo (photographers); albums that used it go
+    /// back to the default watermark.
+    #[oai(path = "/users/me/logo", method = "delete")]
+    async fn delete_logo(&self, auth: BearerAuth) -> Result<Deleted, ApiError> {
+        self.state.engine.logos().delete(&auth.0).await?;
+        Ok(Deleted::Done)
     }
 
     /// Delete an album with its photos, previews and originals (owner).

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object, types::MaybeUndefined};
 use proofsheet_core::{
-    Album, Currency, Error, Job, Money, Order, OrderStatus, Page, Photo, PhotoStatus, Role, User, Visibility,
+    Album, Currency, Error, Job, Money, Order, OrderStatus, Page, Photo, PhotoStatus, Position, Role, User, Visibility,
     WatermarkChoice,
 };
 
@@ -315,16 +315,67 @@ pub enum WatermarkKindDto {
     Text,
     /// An installed plugin (`GET /api/v1/watermarks`) with its `params`.
     Plugin,
+    /// The photographer's logo (`PUT /api/v1/users/me/logo`), with
+    /// `position`, `scale` and `opacity`.
+    Logo,
 }
 
-/// An album's own watermark: `{"kind": "text", "text"}` or
-/// `{"kind": "plugin", "plugin", "params"?}`. One flat object, so that
-/// unknown fields can be refused; the served document states the two
-/// shapes as a `oneOf` (see `spec.rs`).
+/// Where a logo goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "WatermarkPosition", rename_all = "snake_case")]
+pub enum PositionDto {
+    /// Repeated over the whole image.
+    Tiled,
+    /// Once, in the middle.
+    Center,
+    /// A corner.
+    TopLeft,
+    /// A corner.
+    TopRight,
+    /// A corner.
+    BottomLeft,
+    /// A corner.
+    BottomRight,
+}
+
+impl From<Position> for PositionDto {
+    fn from(p: Position) -> Self {
+        match p {
+            Position::Tiled => PositionDto::Tiled,
+            Position::Center => PositionDto::Center,
+            Position::TopLeft => PositionDto::TopLeft,
+            Position::TopRight => PositionDto::TopRight,
+            Position::BottomLeft => PositionDto::BottomLeft,
+            Position::BottomRight => PositionDto::BottomRight,
+        }
+    }
+}
+
+impl From<PositionDto> for Position {
+    fn from(p: PositionDto) -> Self {
+        match p {
+            PositionDto::Tiled => Position::Tiled,
+            PositionDto::Center => Position::Center,
+            PositionDto::TopLeft => Position::TopLeft,
+            PositionDto::TopRight => Position::TopRight,
+            PositionDto::BottomLeft => Position::BottomLeft,
+            PositionDto::BottomRight => Position::BottomRight,
+        }
+    }
+}
+
+/// A logo's defaults: where, how wide (of the image's width) and how opaque.
+pub const LOGO_DEFAULTS: (Position, f64, f64) = (Position::BottomRight, 0.2, 0.5);
+
+/// An album's own watermark: `{"kind": "text", "text"}`,
+/// `{"kind": "plugin", "plugin", "params"?}` or
+/// `{"kind": "logo", "position"?, "scale"?, "opacity"?}`. One flat object,
+/// so that unknown fields can be refused; the served document states the
+/// three shapes as a `oneOf` (see `spec.rs`).
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Watermark", deny_unknown_fields)]
 pub struct WatermarkDto {
-    /// `text` or `plugin`.
+    /// `text`, `plugin` or `logo`.
     pub kind: WatermarkKindDto,
     /// For `text`: 1 to 100 printable characters.
     #[oai(skip_serializing_if_is_none)]
@@ -336,19 +387,50 @@ pub struct WatermarkDto {
     /// 4096 characters; empty when absent.
     #[oai(skip_serializing_if_is_none)]
     pub params: Option<Text>,
+    /// For `logo`: where it goes; `bottom_right` when absent.
+    #[oai(skip_serializing_if_is_none)]
+    pub position: Option<PositionDto>,
+    /// For `logo`: its width as a share of the image's width, 0.02 to 1;
+    /// 0.2 when absent.
+    #[oai(skip_serializing_if_is_none)]
+    pub scale: Option<f64>,
+    /// For `logo`: 0.05 (faint) to 1 (opaque); 0.5 when absent.
+    #[oai(skip_serializing_if_is_none)]
+    pub opacity: Option<f64>,
+    /// For `logo`, in answers: which of the photographer's logos it draws
+    /// (the current one; a new logo moves the album to it). Ignored in
+    /// requests.
+    #[oai(skip_serializing_if_is_none)]
+    pub logo: Option<String>,
 }
 
 impl From<WatermarkChoice> for WatermarkDto {
     fn from(w: WatermarkChoice) -> Self {
+        let none = WatermarkDto {
+            kind: WatermarkKindDto::Text,
+            text: None,
+            plugin: None,
+            params: None,
+            position: None,
+            scale: None,
+            opacity: None,
+            logo: None,
+        };
         match w {
-            WatermarkChoice::Text { text } => {
-                WatermarkDto { kind: WatermarkKindDto::Text, text: Some(Text(text)), plugin: None, params: None }
-            }
+            WatermarkChoice::Text { text } => WatermarkDto { text: Some(Text(text)), ..none },
             WatermarkChoice::Plugin { plugin, params } => WatermarkDto {
                 kind: WatermarkKindDto::Plugin,
-                text: None,
                 plugin: Some(Text(plugin)),
                 params: Some(Text(params)),
+                ..none
+            },
+            WatermarkChoice::Logo { logo, position, scale_pct, opacity_pct } => WatermarkDto {
+                kind: WatermarkKindDto::Logo,
+                position: Some(position.into()),
+                scale: Some(f64::from(scale_pct) / 100.0),
+                opacity: Some(f64::from(opacity_pct) / 100.0),
+                logo: Some(logo),
+                ..none
             },
         }
     }
@@ -359,23 +441,62 @@ impl TryFrom<WatermarkDto> for WatermarkChoice {
 
     fn try_from(w: WatermarkDto) -> Result<Self, Error> {
         let bad = |m: &str| Error::invalid("invalid_watermark", m.to_owned());
+        let logo_fields = w.position.is_some() || w.scale.is_some() || w.opacity.is_some();
         match w.kind {
             WatermarkKindDto::Text => {
-                if w.plugin.is_some() || w.params.is_some() {
+                if w.plugin.is_some() || w.params.is_some() || logo_fields {
                     return Err(bad("a text watermark takes only `text`"));
                 }
                 let text = w.text.ok_or_else(|| bad("a text watermark needs `text`"))?;
                 Ok(WatermarkChoice::Text { text: text.0 })
             }
             WatermarkKindDto::Plugin => {
-                if w.text.is_some() {
-                    return Err(bad("a plugin watermark takes `plugin` and `params`, not `text`"));
+                if w.text.is_some() || logo_fields {
+                    return Err(bad("a plugin watermark takes `plugin` and `params` only"));
                 }
                 let plugin = w.plugin.ok_or_else(|| bad("a plugin watermark needs `plugin`"))?;
                 Ok(WatermarkChoice::Plugin { plugin: plugin.0, params: w.params.map(|p| p.0).unwrap_or_default() })
             }
+            WatermarkKindDto::Logo => {
+                if w.text.is_some() || w.plugin.is_some() || w.params.is_some() {
+                    return Err(bad("a logo watermark takes `position`, `scale` and `opacity` only"));
+                }
+                let (position, scale, opacity) = LOGO_DEFAULTS;
+                let scale = w.scale.unwrap_or(scale);
+                let opacity = w.opacity.unwrap_or(opacity);
+                if !(0.02..=1.0).contains(&scale) {
+                    return Err(bad("a logo's scale is 0.02 to 1 (of the image's width)"));
+                }
+                if !(0.05..=1.0).contains(&opacity) {
+                    return Err(bad("a logo's opacity is 0.05 to 1"));
+                }
+                Ok(WatermarkChoice::Logo {
+                    logo: String::new(),
+                    position: w.position.map(Into::into).unwrap_or(position),
+                    scale_pct: (scale * 100.0).round().clamp(2.0, 100.0) as u8,
+                    opacity_pct: (opacity * 100.0).round().clamp(5.0, 100.0) as u8,
+                })
+            }
         }
     }
+}
+
+/// The body of `POST /albums/{album_id}/watermark-preview`.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "WatermarkPreviewRequest", deny_unknown_fields)]
+pub struct WatermarkPreviewRequest {
+    /// The watermark to try; absent or `null` for the deployment's default.
+    pub watermark: Option<WatermarkDto>,
+}
+
+/// A photographer's logo, as stored.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Logo")]
+pub struct LogoDto {
+    /// Names this version of the logo (albums that use it show it).
+    pub digest: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// The watermarks albums may pick.

@@ -13,7 +13,8 @@
 //! - `limit` is 1 to 200 and `cursor` a UUID on every list; report periods
 //!   are dates or RFC 3339 times; job statuses an enum;
 //! - `GET /reports/sales` answers JSON or CSV on 200;
-//! - an album's `Watermark` is a `oneOf` of its two shapes.
+//! - an album's `Watermark` is a `oneOf` of its shapes (text, logo, and
+//!   plugin when one is installed).
 //!
 //! It also knows which methods each path takes, for the `Allow` header of
 //! a 405.
@@ -88,6 +89,17 @@ pub fn patch(spec: &str, plugins: &[String]) -> String {
              "required": ["kind", "text"],
              "properties": {"kind": {"type": "string", "enum": ["text"]}, "text": text(100)}}
         )];
+        shapes.push(json!(
+            {"type": "object", "title": "LogoWatermark", "additionalProperties": false,
+             "required": ["kind"],
+             "properties": {"kind": {"type": "string", "enum": ["logo"]},
+                            "position": {"type": "string", "nullable": true, "enum":
+                                ["tiled", "center", "top_left", "top_right", "bottom_left", "bottom_right", null]},
+                            "scale": {"type": "number", "minimum": 0.02, "maximum": 1, "nullable": true},
+                            "opacity": {"type": "number", "minimum": 0.05, "maximum": 1, "nullable": true},
+                            "logo": {"type": "string", "nullable": true,
+                                     "description": "In answers: the logo drawn. Ignored in requests."}}}
+        ));
         if !plugins.is_empty() {
             shapes.push(json!(
                 {"type": "object", "title": "PluginWatermark", "additionalProperties": false,

@@ -17,7 +17,7 @@ use poem::{
 };
 use proofsheet_core::{
     Access, Album, AlbumId, AlbumPatch, Currency, Email, Error, Money, NewAlbum, PageRequest, Photo, PhotoId,
-    PhotoStatus, Role, Visibility, WatermarkChoice,
+    PhotoStatus, Position, Role, Visibility, WatermarkChoice,
 };
 use serde::Deserialize;
 
@@ -164,12 +164,60 @@ struct AlbumFields {
     price: String,
     currency: String,
     expires_on: String,
+    /// The watermark's kind: "" (the default), "text", "logo" or
+    /// "plugin:NAME". A form without it (older pages) means "text" when
+    /// `watermark` has text.
+    wm_kind: String,
+    /// The text of a text mark.
     watermark: String,
+    /// A plugin's parameters.
+    wm_params: String,
+    /// A logo's position, size (% of the width) and opacity (%).
+    wm_position: String,
+    wm_scale: String,
+    wm_opacity: String,
+}
+
+/// What the watermark part of the album form offers.
+struct MarkOptions {
+    /// The installed plugins.
+    plugins: Vec<String>,
+    /// Whether the photographer has uploaded a logo.
+    has_logo: bool,
+    /// The album whose photos the live preview uses (settings only).
+    preview_of: Option<AlbumId>,
+}
+
+impl MarkOptions {
+    async fn of(state: &AppState, user: &proofsheet_core::User, preview_of: Option<AlbumId>) -> Self {
+        MarkOptions {
+            plugins: state.engine.backends().renderer.watermark_plugins(),
+            has_logo: state.engine.logos().get(user).await.is_ok(),
+            preview_of,
+        }
+    }
 }
 
 impl AlbumFields {
-    fn of(album: &Album) -> Self {
+    fn blank() -> Self {
         AlbumFields {
+            name: String::new(),
+            client_email: String::new(),
+            visibility: Visibility::Private,
+            price: "5.00".into(),
+            currency: "EUR".into(),
+            expires_on: String::new(),
+            wm_kind: String::new(),
+            watermark: String::new(),
+            wm_params: String::new(),
+            wm_position: "bottom_right".into(),
+            wm_scale: "20".into(),
+            wm_opacity: "50".into(),
+        }
+    }
+
+    fn of(album: &Album) -> Self {
+        let mut f = AlbumFields {
             name: album.name.clone(),
             client_email: album.client_email.as_ref().map(|e| e.to_string()).unwrap_or_default(),
             visibility: album.visibility,
@@ -179,14 +227,35 @@ impl AlbumFields {
                 .expires_at
                 .map(|t| (t - chrono::Duration::seconds(1)).format("%Y-%m-%d").to_string())
                 .unwrap_or_default(),
-            watermark: match &album.watermark {
-                Some(WatermarkChoice::Text { text }) => text.clone(),
-                _ => String::new(),
-            },
+            ..AlbumFields::blank()
+        };
+        match &album.watermark {
+            None => {}
+            Some(WatermarkChoice::Text { text }) => {
+                f.wm_kind = "text".into();
+                f.watermark = text.clone();
+            }
+            Some(WatermarkChoice::Plugin { plugin, params }) => {
+                f.wm_kind = format!("plugin:{plugin}");
+                f.wm_params = params.clone();
+            }
+            Some(WatermarkChoice::Logo { position, scale_pct, opacity_pct, .. }) => {
+                f.wm_kind = "logo".into();
+                f.wm_position = position.as_str().into();
+                f.wm_scale = scale_pct.to_string();
+                f.wm_opacity = opacity_pct.to_string();
+            }
         }
+        f
     }
 
     fn read(form: &FormData) -> Self {
+        let watermark = form.text("watermark").to_owned();
+        let wm_kind = match form.get("wm_kind") {
+            Some(k) => k.to_owned(),
+            None if !watermark.is_empty() => "text".into(),
+            None => String::new(),
+        };
         AlbumFields {
             name: form.text("name").to_owned(),
             client_email: form.text("client_email").to_owned(),
@@ -194,8 +263,40 @@ impl AlbumFields {
             price: form.text("price").to_owned(),
             currency: form.text("currency").to_owned(),
             expires_on: form.text("expires_on").to_owned(),
-            watermark: form.text("watermark").to_owned(),
+            wm_kind,
+            watermark,
+            wm_params: form.get("wm_params").unwrap_or("").to_owned(),
+            wm_position: form.text("wm_position").to_owned(),
+            wm_scale: form.text("wm_scale").to_owned(),
+            wm_opacity: form.text("wm_opacity").to_owned(),
         }
+    }
+
+    /// The watermark the fields describe.
+    fn mark(&self) -> Result<Option<WatermarkChoice>, Error> {
+        let bad = |m: &str| Error::invalid("invalid_watermark", m.to_owned());
+        let percent = |v: &str, what: &str, range: std::ops::RangeInclusive<u8>| {
+            v.parse::<u8>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+                bad(&format!("the logo's {what} is a whole number from {} to {}", range.start(), range.end()))
+            })
+        };
+        Ok(match self.wm_kind.as_str() {
+            "" => None,
+            "text" if self.watermark.is_empty() => return Err(bad("enter the watermark text")),
+            "text" => Some(WatermarkChoice::Text { text: self.watermark.clone() }),
+            "logo" => Some(WatermarkChoice::Logo {
+                logo: String::new(),
+                position: self.wm_position.parse()?,
+                scale_pct: percent(&self.wm_scale, "size", 2..=100)?,
+                opacity_pct: percent(&self.wm_opacity, "opacity", 5..=100)?,
+            }),
+            k => match k.strip_prefix("plugin:") {
+                Some(plugin) => {
+                    Some(WatermarkChoice::Plugin { plugin: plugin.to_owned(), params: self.wm_params.clone() })
+                }
+                None => return Err(bad("choose a watermark from the list")),
+            },
+        })
     }
 
     /// The checked values: (client, price, expiry, watermark).
@@ -213,13 +314,90 @@ impl AlbumFields {
             let next = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
             Some(next.ok_or_else(|| Error::invalid("invalid_date", "that date is out of range"))?)
         };
-        let watermark =
-            if self.watermark.is_empty() { None } else { Some(WatermarkChoice::Text { text: self.watermark.clone() }) };
-        Ok((client, price, expires, watermark))
+        Ok((client, price, expires, self.mark()?))
     }
 }
 
-fn album_form(visit: &Visit, action: &str, f: &AlbumFields, submit: &str, error: Option<&str>) -> Markup {
+/// Words for a logo position.
+fn position_words(p: Position) -> &'static str {
+    match p {
+        Position::Tiled => "Repeated over the photo",
+        Position::Center => "Centre",
+        Position::TopLeft => "Top left",
+        Position::TopRight => "Top right",
+        Position::BottomLeft => "Bottom left",
+        Position::BottomRight => "Bottom right",
+    }
+}
+
+/// The watermark part of the album form: the kind, then the fields of
+/// each kind (the script shows only the chosen kind's), and in the
+/// settings a live preview on one of the album's photos.
+fn mark_fields(f: &AlbumFields, o: &MarkOptions) -> Markup {
+    let kind = f.wm_kind.as_str();
+    html! {
+        fieldset.mark #mark data-album=[o.preview_of] {
+            legend { "Watermark" }
+            label for="wm_kind" { "Watermark" }
+            select #wm_kind name="wm_kind" {
+                option value="" selected[kind.is_empty()] { "Studio default" }
+                option value="text" selected[kind == "text"] { "Text" }
+                option value="logo" selected[kind == "logo"] disabled[!o.has_logo && kind != "logo"] {
+                    @if o.has_logo { "My logo" } @else { "My logo (upload it first)" }
+                }
+                @for p in &o.plugins {
+                    @let v = format!("plugin:{p}");
+                    option value=(v) selected[kind == v] { "Plugin: " (p) }
+                }
+            }
+            div data-wm-for="text" {
+                label for="watermark" { "Watermark text" }
+                input #watermark name="watermark" maxlength="100" value=(f.watermark);
+            }
+            div data-wm-for="logo" {
+                label for="wm_position" { "Logo position" }
+                select #wm_position name="wm_position" {
+                    @for p in Position::ALL {
+                        option value=(p.as_str()) selected[f.wm_position == p.as_str()] { (position_words(p)) }
+                    }
+                }
+                div.pair {
+                    div {
+                        label for="wm_scale" { "Logo size (% of photo width)" }
+                        input #wm_scale name="wm_scale" type="number" min="2" max="100" step="1" value=(f.wm_scale);
+                    }
+                    div {
+                        label for="wm_opacity" { "Logo opacity (%)" }
+                        input #wm_opacity name="wm_opacity" type="number" min="5" max="100" step="1" value=(f.wm_opacity);
+                    }
+                }
+            }
+            @if !o.plugins.is_empty() {
+                div data-wm-for="plugin" {
+                    label for="wm_params" { "Plugin parameters" }
+                    input #wm_params name="wm_params" maxlength="4096" value=(f.wm_params);
+                }
+            }
+            @if o.preview_of.is_some() {
+                figure.wm-preview {
+                    img #wm-preview alt="Preview of the watermark on a photo of this album" hidden;
+                    figcaption #wm-preview-status role="status" aria-live="polite" {
+                        "A preview of the chosen watermark appears here as you change it."
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn album_form(
+    visit: &Visit,
+    action: &str,
+    f: &AlbumFields,
+    marks: &MarkOptions,
+    submit: &str,
+    error: Option<&str>,
+) -> Markup {
     html! {
         @if let Some(e) = error { p.error role="alert" { (e) } }
         form.card method="post" action=(action) {
@@ -252,10 +430,30 @@ fn album_form(visit: &Visit, action: &str, f: &AlbumFields, submit: &str, error:
             label for="expires_on" { "Expires on" }
             input #expires_on type="date" name="expires_on" value=(f.expires_on) aria-describedby="expires-hint";
             p.hint #expires-hint { "Optional. Clients can buy until the end of this day (UTC)." }
-            label for="watermark" { "Watermark text" }
-            input #watermark name="watermark" maxlength="100" value=(f.watermark) aria-describedby="wm-hint";
-            p.hint #wm-hint { "Optional. Empty: the studio's default mark." }
+            (mark_fields(f, marks))
             button type="submit" { (submit) }
+        }
+    }
+}
+
+/// The photographer's logo: shown, replaced or removed by the page's
+/// script through `PUT`/`DELETE /api/v1/users/me/logo`.
+fn logo_section(has_logo: bool) -> Markup {
+    html! {
+        section aria-labelledby="logo-h" {
+            h2 #logo-h { "Your logo" }
+            p.hint #logo-hint { "A PNG, ideally with a transparent background, up to 1 MiB. Any of your albums can use it as its watermark (choose “My logo” above)." }
+            @if has_logo {
+                img.logo #logo-img src="/api/v1/users/me/logo" alt="Your current logo";
+            } @else {
+                p { "No logo yet." }
+            }
+            div.logo-upload #logo {
+                label for="logo-file" { @if has_logo { "Replace logo (PNG)" } @else { "Logo (PNG)" } }
+                input #logo-file type="file" accept="image/png" aria-describedby="logo-hint";
+                @if has_logo { button.secondary type="button" #logo-remove { "Remove logo" } }
+                p #logo-status role="status" aria-live="polite" {}
+            }
         }
     }
 }
@@ -267,16 +465,12 @@ pub async fn new_page(req: &Request, Data(state): Data<&Arc<AppState>>) -> Respo
     if let Err(r) = require_user(&visit, "/albums/new") {
         return r;
     }
-    let f = AlbumFields {
-        name: String::new(),
-        client_email: String::new(),
-        visibility: Visibility::Private,
-        price: "5.00".into(),
-        currency: "EUR".into(),
-        expires_on: String::new(),
-        watermark: String::new(),
+    let marks = match &visit.user {
+        Some(u) => MarkOptions::of(state, u, None).await,
+        None => MarkOptions { plugins: Vec::new(), has_logo: false, preview_of: None },
     };
-    Page::new("New album", &visit).body(album_form(&visit, "/albums", &f, "Create album", None)).render(state)
+    let f = AlbumFields::blank();
+    Page::new("New album", &visit).body(album_form(&visit, "/albums", &f, &marks, "Create album", None)).render(state)
 }
 
 /// `POST /albums`: creates the album and shows it.
@@ -288,10 +482,11 @@ pub async fn create(req: &Request, Data(form): Data<&FormData>, Data(state): Dat
         Err(r) => return r,
     };
     let f = AlbumFields::read(form);
+    let marks = MarkOptions::of(state, &user, None).await;
     let again = |e: Error| {
         Page::new("New album", &visit)
             .status(StatusCode::UNPROCESSABLE_ENTITY)
-            .body(album_form(&visit, "/albums", &f, "Create album", Some(&e.to_string())))
+            .body(album_form(&visit, "/albums", &f, &marks, "Create album", Some(&e.to_string())))
             .render(state)
     };
     let (client_email, price_per_photo, expires_at, watermark) = match f.parse() {
@@ -308,7 +503,7 @@ pub async fn create(req: &Request, Data(form): Data<&FormData>, Data(state): Dat
     };
     match state.engine.albums().create(&user, new).await {
         Ok(album) => visit.finish(state, see_other(&format!("/albums/{}", album.id))),
-        Err(e @ (Error::Invalid { .. } | Error::Forbidden { .. })) => again(e),
+        Err(e @ (Error::Invalid { .. } | Error::Forbidden { .. } | Error::Conflict { .. })) => again(e),
         Err(e) => super::error_page(state, &visit, e),
     }
 }
@@ -378,6 +573,7 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
         photos.items.iter().map(|p| (p.id, p.filename.as_str())).collect();
     let link = crate::urls::album(&state.public_url, album.id);
     let f = AlbumFields::of(&album);
+    let marks = MarkOptions::of(state, &user, Some(album.id)).await;
     let now = state.engine.backends().clock.now();
     let mut clients: Vec<(String, Vec<PhotoId>)> = Vec::new();
     for fav in &favourites {
@@ -455,8 +651,9 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
             }
             section aria-labelledby="settings-h" {
                 h2 #settings-h { "Settings" }
-                (album_form(visit, &format!("/albums/{}/settings", album.id), &f, "Save changes", None))
+                (album_form(visit, &format!("/albums/{}/settings", album.id), &f, &marks, "Save changes", None))
             }
+            (logo_section(marks.has_logo))
             section aria-labelledby="danger-h" {
                 h2 #danger-h { "Delete album" }
                 form method="post" action={ "/albums/" (album.id) "/delete" } data-confirm={ "Delete the album \u{201c}" (album.name) "\u{201d} with all its photos?" } {
@@ -582,16 +779,20 @@ pub async fn save_settings(
     };
     match result {
         Ok(()) => visit.finish(state, see_other(&format!("/albums/{}?notice=Saved.", album.id))),
-        Err(e @ Error::Invalid { .. }) => Page::new(format!("Settings of {}", album.name), &visit)
-            .status(StatusCode::UNPROCESSABLE_ENTITY)
-            .body(album_form(
-                &visit,
-                &format!("/albums/{}/settings", album.id),
-                &f,
-                "Save changes",
-                Some(&e.to_string()),
-            ))
-            .render(state),
+        Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
+            let marks = MarkOptions::of(state, &user, Some(album.id)).await;
+            Page::new(format!("Settings of {}", album.name), &visit)
+                .status(StatusCode::UNPROCESSABLE_ENTITY)
+                .body(album_form(
+                    &visit,
+                    &format!("/albums/{}/settings", album.id),
+                    &f,
+                    &marks,
+                    "Save changes",
+                    Some(&e.to_string()),
+                ))
+                .render(state)
+        }
         Err(e) => super::error_page(state, &visit, e),
     }
 }

@@ -97,6 +97,7 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 6]> {
         (("PUT", "/api/v1/photos/{photo_id}/favourite"), [401, 403, 404, 204, 404, 404]),
         (("DELETE", "/api/v1/photos/{photo_id}/favourite"), [401, 403, 404, 204, 404, 404]),
         (("GET", "/api/v1/albums/{album_id}/favourites"), [401, 200, 404, 403, 404, 404]),
+        (("POST", "/api/v1/albums/{album_id}/watermark-preview"), [401, 200, 404, 403, 404, 404]),
         (("GET", "/api/v1/orders/{order_id}"), [401, 200, 404, 200, 404, 404]),
         (("POST", "/api/v1/orders/{order_id}/checkout"), [401, 403, 404, 409, 404, 404]),
         // The buyer may, but its link was issued just now: 429 until the
@@ -124,6 +125,9 @@ const WITHOUT_IDS: &[(&str, &str)] = &[
     ("POST", "/api/v1/albums"),
     ("GET", "/api/v1/albums"),
     ("GET", "/api/v1/watermarks"),
+    ("PUT", "/api/v1/users/me/logo"),
+    ("GET", "/api/v1/users/me/logo"),
+    ("DELETE", "/api/v1/users/me/logo"),
     ("POST", "/api/v1/orders"),
     ("GET", "/api/v1/orders"),
     ("GET", "/api/v1/reports/sales"),
@@ -139,6 +143,7 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
         ("PATCH", _) => Some(json!({"name": "Renamed"})),
         ("POST", p) if p.ends_with("/checkout") => Some(json!({})),
+        ("POST", p) if p.ends_with("/watermark-preview") => Some(json!({"watermark": null})),
         ("POST", p) if p.ends_with("/webhook") => Some(json!({"id": "evt", "order_id": "x", "outcome": "paid"})),
         _ => None,
     }

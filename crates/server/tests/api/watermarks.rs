@@ -56,7 +56,7 @@ async fn an_album_picks_its_watermark_and_its_previews_follow() {
     let r = app.get("/watermarks", Some(&owner)).await;
     assert_eq!(r.status(), StatusCode::OK);
     let options: Value = r.json().await.unwrap();
-    assert_eq!(options, json!({"kinds": ["text", "plugin"], "plugins": ["corner-logo", "tiled-text"]}));
+    assert_eq!(options, json!({"kinds": ["text", "plugin", "logo"], "plugins": ["corner-logo", "tiled-text"]}));
     assert_eq!(app.get("/watermarks", Some(&client)).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.get("/watermarks", None).await.status(), StatusCode::UNAUTHORIZED);
 
@@ -72,7 +72,7 @@ async fn an_album_picks_its_watermark_and_its_previews_follow() {
         (json!({"kind": "text", "text": "x".repeat(101)}), "1 to 100"),
         (json!({"kind": "text", "text": "PROOF", "plugin": "tiled-text"}), "only `text`"),
         (json!({"kind": "plugin"}), "needs `plugin`"),
-        (json!({"kind": "plugin", "plugin": "tiled-text", "text": "PROOF"}), "not `text`"),
+        (json!({"kind": "plugin", "plugin": "tiled-text", "text": "PROOF"}), "`params` only"),
         (json!({"kind": "plugin", "plugin": "tiled-text", "params": "x".repeat(4097)}), "4096"),
         (json!({"kind": "plugin", "plugin": "nope"}), "installed: corner-logo, tiled-text"),
         (json!({"kind": "plugin", "plugin": "tiled-text", "params": "txet=typo"}), "error code 2"),
@@ -210,4 +210,133 @@ async fn photos_failed_by_a_watermark_recover_when_it_changes() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the photo did not recover");
+}
+
+/// A photographer uploads a logo once; an album picks it with a position,
+/// scale and opacity, sees it on a preview before saving, and follows the
+/// logo when it is replaced or removed. Bad logos are refused and nothing
+/// is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photographers_logo_marks_the_albums_that_pick_it() {
+    let app = TestApp::start().await;
+    let owner = app.user("owner@studio.test", "photographer").await;
+    let client = app.user("client@home.test", "client").await;
+    let put = |token: &str, body: Vec<u8>, content_type: &'static str| {
+        app.http.put(app.api("/users/me/logo")).bearer_auth(token).header("content-type", content_type).body(body)
+    };
+    let logo = proofsheet_imaging::sample_logo_png(240);
+
+    // Photographers only; none yet.
+    assert_eq!(app.get("/users/me/logo", Some(&owner)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(put(&client, logo.clone(), "image/png").send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/users/me/logo", None).await.status(), StatusCode::UNAUTHORIZED);
+
+    // Bad logos: refused with the reason, nothing kept.
+    let mut huge = logo.clone();
+    huge.resize(1024 * 1024 + 1, 0);
+    for (body, status, code) in [
+        (b"not a png".to_vec(), 422, "invalid_logo"),
+        (jpeg(64, 48, 1, true), 422, "invalid_logo"),
+        (logo[..logo.len() / 2].to_vec(), 422, "invalid_logo"),
+        (huge, 413, "logo_too_large"),
+    ] {
+        let r = put(&owner, body, "image/png").send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status);
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], code);
+    }
+    assert_eq!(app.get("/users/me/logo", Some(&owner)).await.status(), StatusCode::NOT_FOUND);
+
+    // An album cannot pick a logo its owner has not uploaded.
+    let album = app.album(&owner, "private", Some("client@home.test")).await;
+    let (status, body) = app.patch_album(&owner, &album, json!({"watermark": {"kind": "logo"}})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "no_logo");
+    assert!(body["message"].as_str().unwrap().contains("upload a logo first"), "{body}");
+
+    let r = put(&owner, logo.clone(), "image/png").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let stored: Value = r.json().await.unwrap();
+    assert_eq!(stored["size"], logo.len());
+    let digest = stored["digest"].as_str().unwrap().to_owned();
+    let r = app.get("/users/me/logo", Some(&owner)).await;
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.bytes().await.unwrap(), logo, "the same bytes back");
+
+    // Picking it: defaults filled in, ranges checked.
+    for bad in [
+        json!({"kind": "logo", "scale": 0.01}),
+        json!({"kind": "logo", "scale": 1.5}),
+        json!({"kind": "logo", "opacity": 0.0}),
+        json!({"kind": "logo", "text": "PROOF"}),
+        json!({"kind": "text", "text": "PROOF", "opacity": 0.5}),
+    ] {
+        let (status, body) = app.patch_album(&owner, &album, json!({"watermark": bad})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert_eq!(body["code"], "invalid_watermark");
+    }
+    let photo_bytes = jpeg(1600, 1200, 1, true);
+    let plain = app.album(&owner, "private", None).await;
+    app.upload(&owner, &plain, "a.jpg", photo_bytes.clone()).await;
+    app.upload(&owner, &album, "a.jpg", photo_bytes).await;
+    let plain_photo = app.wait_processed(&owner, &plain, 1).await.remove(0);
+    let photo = app.wait_processed(&owner, &album, 1).await.remove(0);
+    let default_preview = preview(&app, &owner, &plain_photo).await;
+    assert!(preview(&app, &owner, &photo).await == default_preview);
+
+    // The live preview, before saving: a JPEG of the album's photo with the
+    // mark; the client may not ask for it.
+    let app = &app;
+    let try_mark = |token: String, body: Value| {
+        let url = app.api(&format!("/albums/{album}/watermark-preview"));
+        async move { app.http.post(url).bearer_auth(token).json(&body).send().await.unwrap() }
+    };
+    let choice = json!({"kind": "logo", "position": "center", "scale": 0.25, "opacity": 1.0});
+    let r = try_mark(owner.clone(), json!({"watermark": choice})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    let tried = r.bytes().await.unwrap().to_vec();
+    let (w, h, _) = decode(&tried);
+    assert_eq!((w, h), (1600, 1200));
+    assert!(tried != default_preview);
+    let r = try_mark(owner.clone(), json!({"watermark": null})).await;
+    assert!(r.bytes().await.unwrap() == default_preview, "no mark given: the default, as a save would render it");
+    assert_eq!(try_mark(client.clone(), json!({"watermark": null})).await.status(), StatusCode::FORBIDDEN);
+    let r = try_mark(owner.clone(), json!({"watermark": {"kind": "logo", "scale": 3}})).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (status, saved) = app.patch_album(&owner, &album, json!({"watermark": choice})).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(
+        saved["watermark"],
+        json!({"kind": "logo", "position": "center", "scale": 0.25, "opacity": 1.0, "logo": digest})
+    );
+    let with_logo = wait_changed(app, &owner, &album, &photo, &default_preview).await;
+    assert!(with_logo == tried, "saved, it renders as the live preview showed");
+    // The logo is drawn where it was placed, opaque: a 400 px badge in the
+    // middle, its dark ring above the centre and its light disc at it.
+    let (w, _, px) = decode(&with_logo);
+    let at = |x: usize, y: usize| px[(y * w + x) * 3..(y * w + x) * 3 + 3].to_vec();
+    let near = |p: Vec<u8>, want: [u8; 3]| p.iter().zip(want).all(|(a, b)| a.abs_diff(b) < 30);
+    assert!(near(at(800, 420), [30, 40, 70]), "the ring: {:?}", at(800, 420));
+    assert!(near(at(800, 600), [245, 240, 225]), "the disc: {:?}", at(800, 600));
+
+    // A new logo: the album moves to it and its previews follow.
+    let other = proofsheet_imaging::sample_logo_png(90);
+    let r = put(&owner, other.clone(), "application/octet-stream").send().await.unwrap();
+    let new_digest = r.json::<Value>().await.unwrap()["digest"].as_str().unwrap().to_owned();
+    assert_ne!(new_digest, digest);
+    let moved: Value = app.get(&format!("/albums/{album}"), Some(&owner)).await.json().await.unwrap();
+    assert_eq!(moved["watermark"]["logo"], new_digest.as_str());
+    let newer = wait_changed(app, &owner, &album, &photo, &with_logo).await;
+    assert!(newer != default_preview);
+
+    // Removed: albums that used it go back to the default watermark.
+    let r = app.http.delete(app.api("/users/me/logo")).bearer_auth(&owner).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let back: Value = app.get(&format!("/albums/{album}"), Some(&owner)).await.json().await.unwrap();
+    assert!(back["watermark"].is_null(), "{back}");
+    assert!(wait_changed(app, &owner, &album, &photo, &newer).await == default_preview);
+    assert_eq!(app.get("/users/me/logo", Some(&owner)).await.status(), StatusCode::NOT_FOUND);
+    let r = app.http.delete(app.api("/users/me/logo")).bearer_auth(&owner).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }

@@ -195,7 +195,7 @@ impl PreviewRenderer for Slow {
     fn probe(&self, head: &[u8], complete: bool) -> Result<Probe> {
         self.inner.probe(head, complete)
     }
-    async fn render(&self, original: Bytes, watermark: Option<&WatermarkChoice>) -> Result<Renditions> {
+    async fn render(&self, original: Bytes, watermark: Option<&proofsheet_core::Mark>) -> Result<Renditions> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_in_flight.fetch_max(now, Ordering::SeqCst);

@@ -375,6 +375,30 @@ impl AccountStore for $store {
             .map_err(db_err("looking up an invitation"))?;
         Ok(row.is_some())
     }
+
+    async fn logo(&self, user: UserId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT digest FROM logos WHERE user_id = $1")
+            .bind(user.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a logo"))?;
+        Ok(row.map(|r| r.get("digest")))
+    }
+
+    async fn set_logo(&self, user: UserId, logo: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+        let query = match logo {
+            Some(digest) => sqlx::query(
+                "INSERT INTO logos (user_id, digest, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (user_id) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
+            )
+            .bind(user.to_string())
+            .bind(digest)
+            .bind(millis(now)),
+            None => sqlx::query("DELETE FROM logos WHERE user_id = $1").bind(user.to_string()),
+        };
+        query.execute(&self.pool).await.map_err(db_err("setting a logo"))?;
+        Ok(())
+    }
 }
 
 #[async_trait]
