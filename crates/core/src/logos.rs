@@ -113,9 +113,12 @@ impl Logos<'_> {
     /// is fine, the account is not ready for it).
     pub(crate) async fn resolve(&self, owner: UserId, choice: &mut WatermarkChoice) -> Result<()> {
         if let WatermarkChoice::Logo { logo, .. } = choice {
-            *logo = self.0.meta().logo(owner).await?.ok_or_else(|| {
-                Error::conflict("no_logo", "upload a logo first (PUT /api/v1/users/me/logo)")
-            })?;
+            *logo = self
+                .0
+                .meta()
+                .logo(owner)
+                .await?
+                .ok_or_else(|| Error::conflict("no_logo", "upload a logo first (PUT /api/v1/users/me/logo)"))?;
         }
         Ok(())
     }

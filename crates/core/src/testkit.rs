@@ -97,6 +97,7 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
     idempotency(name, store).await;
     sign_in_links(name, store).await;
     favourites(name, store).await;
+    logos(name, store).await;
 }
 
 /// A photographer, a client, and a public album of theirs with one ready
@@ -222,6 +223,26 @@ pub async fn sign_in_links<S: MetadataStore + JobQueue>(name: &str, s: &S) {
     assert!(s.is_invited(&invited).await.unwrap(), "{name}: named as an album's client");
     s.mark_album_purged(shared.id, now).await.unwrap();
     assert!(!s.is_invited(&invited).await.unwrap(), "{name}: not once the album is purged");
+}
+
+/// `AccountStore`, logos: one current logo per user, replaced in place,
+/// removed on request and with the user's account rows.
+pub async fn logos<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let now = SystemClock.now();
+    let ph = user(&format!("logo-{}@x.test", uuid::Uuid::new_v4().simple()), Role::Photographer);
+    s.insert_user(&ph, "h").await.unwrap();
+    let other = user(&format!("logo-{}@x.test", uuid::Uuid::new_v4().simple()), Role::Photographer);
+    s.insert_user(&other, "h").await.unwrap();
+    assert_eq!(s.logo(ph.id).await.unwrap(), None, "{name}: none at first");
+    s.set_logo(ph.id, Some("aaaa"), now).await.unwrap();
+    s.set_logo(other.id, Some("cccc"), now).await.unwrap();
+    assert_eq!(s.logo(ph.id).await.unwrap().as_deref(), Some("aaaa"), "{name}");
+    s.set_logo(ph.id, Some("bbbb"), now).await.unwrap();
+    assert_eq!(s.logo(ph.id).await.unwrap().as_deref(), Some("bbbb"), "{name}: replaced, one per user");
+    s.set_logo(ph.id, None, now).await.unwrap();
+    s.set_logo(ph.id, None, now).await.unwrap();
+    assert_eq!(s.logo(ph.id).await.unwrap(), None, "{name}: removed (twice is fine)");
+    assert_eq!(s.logo(other.id).await.unwrap().as_deref(), Some("cccc"), "{name}: others' logos stay");
 }
 
 /// `AlbumStore`, favourites: idempotent marks per client, listed for the

@@ -103,6 +103,7 @@ metadata_suites! {
     metadata_idempotency => idempotency,
     metadata_sign_in_links => sign_in_links,
     metadata_favourites => favourites,
+    metadata_logos => logos,
 }
 
 #[tokio::test]

@@ -246,3 +246,30 @@ async fn sign_in_links_work_once_and_tell_nobody_who_has_an_account() {
     assert!(all_mail(&maildir, &stranger).is_empty(), "no mail to an address that may not sign in");
     app.server.shutdown().await;
 }
+
+/// Sign-in links are limited per address (`limits.email_links_per_address_per_hour`),
+/// whatever the case of the address and whether or not it has an account;
+/// other addresses are not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_links_are_limited_per_address() {
+    let app = TestApp::start_with(|c| {
+        c.limits.enabled = true;
+        c.limits.email_links_per_address_per_hour = 2;
+        c.limits.email_links_per_minute = 1000;
+    })
+    .await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (a, b) = (format!("a-{tag}@mail.test"), format!("b-{tag}@mail.test"));
+    for to in [a.clone(), a.to_uppercase()] {
+        let r = app.post_json("/sessions/email-link", None, json!({"email": to})).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "{to}");
+    }
+    let r = app.post_json("/sessions/email-link", None, json!({"email": a})).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the third link to the same address in an hour");
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(wait > 0 && wait <= 3600, "Retry-After {wait}");
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "rate_limited");
+    let r = app.post_json("/sessions/email-link", None, json!({"email": b})).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "another address is not held up");
+    app.server.shutdown().await;
+}
