@@ -297,6 +297,11 @@ def main():
         expect(fav).to_contain_text(cl_mail)
         for name in faved:
             expect(fav).to_contain_text(name)
+        # The album's orders: the sale and the declined one, newest first.
+        orders = ph.get_by_role("region", name="Orders").get_by_role("listitem")
+        expect(orders).to_have_count(2)
+        expect(orders.nth(0)).to_contain_text("Cancelled")
+        expect(orders.nth(1)).to_contain_text("€15.00")
         ph.goto(f"{BASE}/sales")
         expect(ph.get_by_role("main")).to_contain_text("€15.00")
         expect(ph.get_by_role("img", name=re.compile("Revenue per month"))).to_be_visible()

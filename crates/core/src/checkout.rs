@@ -149,6 +149,13 @@ impl Checkout<'_> {
         self.0.meta().list_orders(filter, page).await
     }
 
+    /// The orders on an album, for its owner (`Forbidden`/`NotFound` as
+    /// [`crate::Albums::get_owned`]).
+    pub async fn album_orders(&self, user: &User, album: AlbumId, page: PageRequest) -> Result<Page<Order>> {
+        let album = self.0.albums().get_owned(user, album).await?;
+        self.0.meta().list_orders(OrderFilter::Album(album.id), page).await
+    }
+
     /// Opens a payment with a gateway for the buyer's pending order.
     #[instrument(skip_all, fields(order_id = %id))]
     pub async fn start(

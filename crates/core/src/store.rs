@@ -26,6 +26,8 @@ pub enum OrderFilter {
     Buyer(UserId),
     /// Orders on a photographer's albums.
     Seller(UserId),
+    /// Orders on one album.
+    Album(AlbumId),
 }
 
 /// Fields set together with an order's status change.

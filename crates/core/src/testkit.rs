@@ -422,6 +422,10 @@ pub async fn orders<S: MetadataStore + JobQueue>(name: &str, store: &S) {
     assert_eq!(s.list_orders(OrderFilter::Buyer(cl.id), PageRequest::first()).await.unwrap().items.len(), 1);
     assert_eq!(s.list_orders(OrderFilter::Seller(ph.id), PageRequest::first()).await.unwrap().items.len(), 1);
     assert!(s.list_orders(OrderFilter::Buyer(ph.id), PageRequest::first()).await.unwrap().items.is_empty());
+    let on_album = s.list_orders(OrderFilter::Album(o.album_id), PageRequest::first()).await.unwrap();
+    assert_eq!(on_album.items.iter().map(|o| o.id).collect::<Vec<_>>(), vec![o.id], "{name}: by album");
+    let elsewhere = s.list_orders(OrderFilter::Album(crate::AlbumId::new()), PageRequest::first()).await.unwrap();
+    assert!(elsewhere.items.is_empty(), "{name}: another album has none");
     let hour = Duration::hours(1);
     assert!(s.stale_pending_orders(SystemClock.now() + hour, 10).await.unwrap().contains(&o.id), "{name}");
     assert!(s.stale_pending_orders(SystemClock.now() - hour, 10).await.unwrap().is_empty(), "{name}");

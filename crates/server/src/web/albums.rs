@@ -534,6 +534,24 @@ pub async fn album_page(
     }
 }
 
+/// Every item of a paged list, read page by page.
+async fn every_page<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, Error>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<proofsheet_core::Page<T>, Error>>,
+{
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = fetch(PageRequest::new(Some(PageRequest::MAX_LIMIT), cursor.as_deref())?).await?;
+        items.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
 fn status_word(p: &Photo) -> &'static str {
     match p.status {
         PhotoStatus::Processing => "Processing",
@@ -545,30 +563,19 @@ fn status_word(p: &Photo) -> &'static str {
 async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&str>) -> Response {
     let user = visit.user.clone().expect("the owner is signed in");
     let albums = state.engine.albums();
-    // Every photo, page by page (the studio lists the whole album).
-    let mut photos = proofsheet_core::Page { items: Vec::new(), next_cursor: None };
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = PageRequest::new(Some(PageRequest::MAX_LIMIT), cursor.as_deref()).expect("a cursor we made");
-        match albums.photos_of(&album, page).await {
-            Ok(p) => {
-                photos.items.extend(p.items);
-                cursor = p.next_cursor;
-            }
-            Err(e) => return super::error_page(state, visit, e),
-        }
-        if cursor.is_none() {
-            break;
-        }
-    }
+    // Every photo (the studio lists the whole album).
+    let photos = match every_page(|page| albums.photos_of(&album, page)).await {
+        Ok(items) => proofsheet_core::Page { items, next_cursor: None },
+        Err(e) => return super::error_page(state, visit, e),
+    };
     let favourites = albums.favourites(&user, album.id).await.unwrap_or_default();
-    let orders = state
-        .engine
-        .checkout()
-        .orders(&user, PageRequest::new(Some(100), None).expect("a valid page"))
-        .await
-        .map(|p| p.items.into_iter().filter(|o| o.album_id == album.id).collect::<Vec<_>>())
-        .unwrap_or_default();
+    // The album's orders, newest first.
+    let sales = state.engine.checkout();
+    let mut orders = match every_page(|page| sales.album_orders(&user, album.id, page)).await {
+        Ok(orders) => orders,
+        Err(e) => return super::error_page(state, visit, e),
+    };
+    orders.reverse();
     let names: std::collections::HashMap<PhotoId, &str> =
         photos.items.iter().map(|p| (p.id, p.filename.as_str())).collect();
     let link = crate::urls::album(&state.public_url, album.id);

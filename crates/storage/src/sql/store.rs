@@ -772,16 +772,20 @@ impl OrderStore for $store {
         let (sql, who) = match filter {
             OrderFilter::Buyer(u) => (
                 "SELECT id FROM orders WHERE buyer_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-                u,
+                u.to_string(),
             ),
             OrderFilter::Seller(u) => (
                 "SELECT id FROM orders WHERE seller_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-                u,
+                u.to_string(),
+            ),
+            OrderFilter::Album(a) => (
+                "SELECT id FROM orders WHERE album_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                a.to_string(),
             ),
         };
         let mut conn = self.conn().await?;
         let ids: Vec<String> = sqlx::query_scalar(sql)
-            .bind(who.to_string())
+            .bind(who)
             .bind(after(&page))
             .bind(page.limit as i64 + 1)
             .fetch_all(&mut *conn)
