@@ -5,6 +5,24 @@
 //! By concern: [`state`] (the shared state and the backends it is built
 //! from), [`routes`] (HTTP routing and middleware), [`runtime`] (roles,
 //! start and shutdown), [`api`] (the REST handlers), [`pages`].
+//!
+//! A whole server inside your own process (tests do this), on a free port,
+//! its data in a folder of your choice:
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use std::sync::Arc;
+//! use proofsheet_server::{config::Config, runtime};
+//!
+//! let mut config = Config::default();
+//! config.server.data_dir = "/var/lib/proofsheet".into();
+//! config.server.addr = "127.0.0.1:0".into();
+//! let running = runtime::start(config, Arc::new(proofsheet_core::SystemClock)).await?;
+//! println!("serving {}", running.url); // the REST API under /api/v1, the web app at /
+//! running.shutdown().await; // requests and jobs in flight finish first
+//! # Ok(())
+//! # }
+//! ```
 #![warn(missing_docs)]
 
 pub mod api;
