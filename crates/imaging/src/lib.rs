@@ -23,4 +23,5 @@ pub mod raster;
 pub mod watermark;
 
 pub use pipeline::{ImagePipeline, PipelineConfig, Rendered};
+pub use raster::JpegCodec;
 pub use watermark::{LogoWatermark, Position, TextWatermark, WatermarkConfig, sample_logo_png};

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     plugin::PluginWatermark,
     probe::probe,
-    raster::{self, Rgb},
+    raster::{self, JpegCodec, Rgb},
     watermark::{LogoWatermark, WatermarkConfig},
 };
 
@@ -50,6 +50,10 @@ pub struct PipelineConfig {
     /// Watermark plugins albums may pick, by name: `name = "path.wasm"`.
     /// They run under the limits in `watermark`.
     pub plugins: BTreeMap<String, PathBuf>,
+    /// The JPEG codec (`auto`, `rust`, `mozjpeg`, `turbojpeg`): `auto`,
+    /// the default, takes the fastest this build has. Naming one the build
+    /// lacks is an error at start-up.
+    pub jpeg_codec: JpegCodec,
 }
 
 impl Default for PipelineConfig {
@@ -62,6 +66,7 @@ impl Default for PipelineConfig {
             max_pixels: 100_000_000,
             watermark: WatermarkConfig::default(),
             plugins: BTreeMap::new(),
+            jpeg_codec: JpegCodec::Auto,
         }
     }
 }
@@ -76,6 +81,8 @@ pub struct ImagePipeline {
     plugins: Arc<BTreeMap<String, PluginWatermark>>,
     /// Photographers' logos, decoded, by digest.
     logos: Arc<Mutex<HashMap<String, LogoWatermark>>>,
+    /// `config.jpeg_codec`, resolved (never `Auto`).
+    codec: JpegCodec,
 }
 
 impl std::fmt::Debug for ImagePipeline {
@@ -112,6 +119,7 @@ impl ImagePipeline {
         if !(1..=100).contains(&config.preview_quality) || !(1..=100).contains(&config.thumbnail_quality) {
             return Err(Error::invalid("invalid_imaging", "JPEG qualities are 1 to 100"));
         }
+        let codec = config.jpeg_codec.resolve()?;
         let watermark = config.watermark.build()?;
         let logo = config.watermark.logo()?;
         let mut plugins = BTreeMap::new();
@@ -132,7 +140,7 @@ impl ImagePipeline {
                 .map_err(|e| Error::invalid("invalid_imaging", e.to_string()))?;
             plugins.insert(name.clone(), plugin);
         }
-        Ok(ImagePipeline { config, watermark, logo, plugins: Arc::new(plugins), logos: Arc::default() })
+        Ok(ImagePipeline { config, watermark, logo, plugins: Arc::new(plugins), logos: Arc::default(), codec })
     }
 
     /// A photographer's logo, decoded once and kept for the next render.
@@ -191,6 +199,11 @@ impl ImagePipeline {
         &self.config
     }
 
+    /// The JPEG codec this pipeline renders with (`auto` resolved).
+    pub fn jpeg_codec(&self) -> JpegCodec {
+        self.codec
+    }
+
     /// Runs every stage but encoding, on the calling thread, with the
     /// default watermark.
     pub fn render_pixels(&self, original: &[u8]) -> Result<Rendered> {
@@ -210,8 +223,14 @@ impl ImagePipeline {
         };
         // Big JPEGs are decoded straight at a fraction of their size; the
         // preview's size always comes from the original's.
-        let decoded =
-            raster::decode_at_least(original, info.format, info.width, info.height, self.config.preview_edge)?;
+        let decoded = raster::decode_at_least_with(
+            self.codec,
+            original,
+            info.format,
+            info.width,
+            info.height,
+            self.config.preview_edge,
+        )?;
         let src = decoded.image;
         let (pw, ph) = raster::fit(info.width, info.height, self.config.preview_edge);
         let (pw, ph) = (pw.min(src.width), ph.min(src.height));
@@ -241,8 +260,8 @@ impl ImagePipeline {
         let watermark = self.watermark_for(mark)?;
         let r = self.render_pixels_with(original, &*watermark)?;
         Ok(Renditions {
-            preview: raster::encode_jpeg(&r.preview, self.config.preview_quality)?.into(),
-            thumbnail: raster::encode_jpeg(&r.thumbnail, self.config.thumbnail_quality)?.into(),
+            preview: raster::encode_jpeg_with(self.codec, &r.preview, self.config.preview_quality)?.into(),
+            thumbnail: raster::encode_jpeg_with(self.codec, &r.thumbnail, self.config.thumbnail_quality)?.into(),
             width: r.width,
             height: r.height,
         })

@@ -2,6 +2,7 @@
 
 use fast_image_resize::{self as fr, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use proofsheet_core::{Error, ImageFormat, Result, RgbImageMut};
+use serde::{Deserialize, Serialize};
 use zune_jpeg::{
     JpegDecoder,
     zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions},
@@ -70,10 +71,83 @@ fn bad(message: impl std::fmt::Display) -> Error {
     Error::Image { message: message.to_string() }
 }
 
-/// Which JPEG codec this build uses: `"libjpeg-turbo"` with the
-/// `turbojpeg` feature, `"mozjpeg"` with the `mozjpeg` feature (the
-/// default), `"pure Rust"` (zune-jpeg, jpeg-decoder, jpeg-encoder) with
-/// neither.
+/// A JPEG codec for previews. Every build has [`JpegCodec::Rust`]; the
+/// C codecs exist when their cargo feature is on (`mozjpeg`, the default;
+/// `turbojpeg`). Which one renders is chosen at run time
+/// (`imaging.jpeg_codec`, `auto` by default: the fastest built in), so one
+/// build can test all of its codecs side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JpegCodec {
+    /// The fastest codec this build has: `turbojpeg`, else `mozjpeg`, else
+    /// `rust`.
+    #[default]
+    Auto,
+    /// zune-jpeg and jpeg-decoder to decode (scaled by 1/2, 1/4 or 1/8),
+    /// jpeg-encoder to encode: no C at all.
+    Rust,
+    /// MozJPEG's decoder (scaled in eighths, built from C by the `cc`
+    /// crate); jpeg-encoder encodes.
+    Mozjpeg,
+    /// libjpeg-turbo (SIMD) decodes in eighths and encodes.
+    Turbojpeg,
+}
+
+impl JpegCodec {
+    /// The codecs this build has, slowest first.
+    pub fn built() -> &'static [JpegCodec] {
+        const ALL: &[JpegCodec] = &[
+            JpegCodec::Rust,
+            #[cfg(feature = "mozjpeg")]
+            JpegCodec::Mozjpeg,
+            #[cfg(feature = "turbojpeg")]
+            JpegCodec::Turbojpeg,
+        ];
+        ALL
+    }
+
+    /// The codec `self` stands for in this build (`Auto` becomes the
+    /// fastest built), or an error naming the missing cargo feature.
+    pub fn resolve(self) -> Result<JpegCodec> {
+        match self {
+            JpegCodec::Auto => Ok(*JpegCodec::built().last().expect("Rust is always built")),
+            codec if JpegCodec::built().contains(&codec) => Ok(codec),
+            codec => Err(Error::invalid(
+                "invalid_imaging",
+                format!(
+                    "jpeg_codec = \"{}\" needs the cargo feature `{}`, which this build lacks",
+                    codec.key(),
+                    codec.key()
+                ),
+            )),
+        }
+    }
+
+    /// The name in the config: `auto`, `rust`, `mozjpeg` or `turbojpeg`.
+    pub fn key(self) -> &'static str {
+        match self {
+            JpegCodec::Auto => "auto",
+            JpegCodec::Rust => "rust",
+            JpegCodec::Mozjpeg => "mozjpeg",
+            JpegCodec::Turbojpeg => "turbojpeg",
+        }
+    }
+
+    /// A name for logs and benchmarks: `pure Rust`, `mozjpeg`,
+    /// `libjpeg-turbo` (or `auto`).
+    pub fn label(self) -> &'static str {
+        match self {
+            JpegCodec::Auto => "auto",
+            JpegCodec::Rust => "pure Rust",
+            JpegCodec::Mozjpeg => "mozjpeg",
+            JpegCodec::Turbojpeg => "libjpeg-turbo",
+        }
+    }
+}
+
+/// The label of the codec `auto` picks in this build: `"libjpeg-turbo"`
+/// with the `turbojpeg` feature, `"mozjpeg"` with `mozjpeg` (the default),
+/// `"pure Rust"` with neither.
 pub const JPEG_CODEC: &str = if cfg!(feature = "turbojpeg") {
     "libjpeg-turbo"
 } else if cfg!(feature = "mozjpeg") {
@@ -99,27 +173,43 @@ pub fn decode(data: &[u8], format: ImageFormat) -> Result<Decoded> {
 }
 
 /// Decodes to at least `min_edge` pixels on the longest side, as cheaply as
-/// the format allows: a JPEG at least twice that size is decoded straight
-/// at 1/2, 1/4 or 1/8 scale in the DCT domain (jpeg-decoder's scaled
-/// IDCT: no full-size pixels are ever made, so both time and memory
-/// drop), anything else at full size. The result may be larger than
-/// `min_edge` (the smallest scale that still covers it); resize it to the
-/// exact size after.
-///
-/// With the `mozjpeg` feature (the default) or `turbojpeg`, every JPEG
-/// goes through that C codec instead, at the smallest of its eighths (1/8,
-/// 2/8, ... 8/8) that still covers `min_edge`; a JPEG it cannot turn into
-/// RGB (CMYK) falls back to the pure-Rust path.
+/// the format allows, with the fastest codec of this build
+/// ([`JpegCodec::Auto`]); see [`decode_at_least_with`].
 pub fn decode_at_least(data: &[u8], format: ImageFormat, width: u32, height: u32, min_edge: u32) -> Result<Decoded> {
-    #[cfg(any(feature = "turbojpeg", feature = "mozjpeg"))]
-    if format == ImageFormat::Jpeg {
+    decode_at_least_with(JpegCodec::Auto, data, format, width, height, min_edge)
+}
+
+/// Decodes to at least `min_edge` pixels on the longest side with `codec`.
+///
+/// With [`JpegCodec::Rust`], a JPEG at least twice that size is decoded
+/// straight at 1/2, 1/4 or 1/8 scale in the DCT domain (jpeg-decoder's
+/// scaled IDCT: no full-size pixels are ever made, so both time and memory
+/// drop), anything else at full size. With MozJPEG or libjpeg-turbo, every
+/// JPEG is decoded at the smallest of its eighths (1/8, 2/8, ... 8/8) that
+/// still covers `min_edge`; a JPEG they cannot turn into RGB (CMYK) falls
+/// back to the pure-Rust path. The result may be larger than `min_edge`
+/// (the smallest scale that still covers it); resize it to the exact size
+/// after.
+pub fn decode_at_least_with(
+    codec: JpegCodec,
+    data: &[u8],
+    format: ImageFormat,
+    width: u32,
+    height: u32,
+    min_edge: u32,
+) -> Result<Decoded> {
+    let codec = codec.resolve()?;
+    if format == ImageFormat::Jpeg && codec != JpegCodec::Rust {
         if !jpeg_is_complete(data) {
             return Err(bad("the JPEG is truncated: its image data ends before the end-of-image marker"));
         }
-        #[cfg(feature = "turbojpeg")]
-        let decoded = turbo::decode_at_least(data, width, height, min_edge)?;
-        #[cfg(not(feature = "turbojpeg"))]
-        let decoded = moz::decode_at_least(data, width, height, min_edge)?;
+        let decoded = match codec {
+            #[cfg(feature = "turbojpeg")]
+            JpegCodec::Turbojpeg => turbo::decode_at_least(data, width, height, min_edge)?,
+            #[cfg(feature = "mozjpeg")]
+            JpegCodec::Mozjpeg => moz::decode_at_least(data, width, height, min_edge)?,
+            _ => None,
+        };
         if let Some(image) = decoded {
             return Ok(Decoded { image, orientation: jpeg_orientation(data) });
         }
@@ -283,16 +373,23 @@ pub fn orient(src: Rgb, orientation: u8) -> Rgb {
 }
 
 /// Encodes RGB as a baseline JPEG (4:2:0) with no metadata at all (so no
-/// GPS, serial numbers or other private EXIF ever reaches a preview):
-/// libjpeg-turbo with the `turbojpeg` feature, jpeg-encoder otherwise
-/// (also with `mozjpeg`: built without nasm, MozJPEG's C encoder took
-/// twice jpeg-encoder's time for a 2048 px preview, 56 ms against 27 ms in
-/// `cargo bench -p proofsheet-imaging --bench stages`, so it only decodes).
+/// GPS, serial numbers or other private EXIF ever reaches a preview), with
+/// the fastest codec of this build; see [`encode_jpeg_with`].
 pub fn encode_jpeg(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
-    #[cfg(feature = "turbojpeg")]
-    return turbo::encode(img, quality);
-    #[cfg(not(feature = "turbojpeg"))]
-    encode_jpeg_rust(img, quality)
+    encode_jpeg_with(JpegCodec::Auto, img, quality)
+}
+
+/// [`encode_jpeg`] with `codec`: libjpeg-turbo for
+/// [`JpegCodec::Turbojpeg`], jpeg-encoder otherwise (also for MozJPEG:
+/// built without nasm, MozJPEG's C encoder took twice jpeg-encoder's time
+/// for a 2048 px preview, 56 ms against 27 ms in
+/// `cargo bench -p proofsheet-imaging --bench stages`, so it only decodes).
+pub fn encode_jpeg_with(codec: JpegCodec, img: &Rgb, quality: u8) -> Result<Vec<u8>> {
+    match codec.resolve()? {
+        #[cfg(feature = "turbojpeg")]
+        JpegCodec::Turbojpeg => turbo::encode(img, quality),
+        _ => encode_jpeg_rust(img, quality),
+    }
 }
 
 /// MozJPEG's decoder, built from C by the `cc` crate (no cmake, no nasm),
@@ -300,7 +397,7 @@ pub fn encode_jpeg(img: &Rgb, quality: u8) -> Result<Vec<u8>> {
 /// reports errors by unwinding out of the C code (the `mozjpeg` crate's
 /// design), so every call is wrapped in `catch_unwind` and a bad file is
 /// an `Error::Image`, never a crash.
-#[cfg(all(feature = "mozjpeg", not(feature = "turbojpeg")))]
+#[cfg(feature = "mozjpeg")]
 mod moz {
     use std::panic::{AssertUnwindSafe, catch_unwind};
 

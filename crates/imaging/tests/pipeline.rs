@@ -1,7 +1,26 @@
 //! The built-in pipeline against the renderer suite, and its quality.
 
 use proofsheet_core::testkit;
-use proofsheet_imaging::{ImagePipeline, PipelineConfig, raster, sample_logo_png};
+use proofsheet_imaging::{ImagePipeline, JpegCodec, PipelineConfig, raster, sample_logo_png};
+
+/// One pipeline per JPEG codec this build has (pure Rust always; MozJPEG
+/// and libjpeg-turbo with their features), so one build tests them all.
+fn each_codec(config: PipelineConfig) -> Vec<(JpegCodec, ImagePipeline)> {
+    JpegCodec::built()
+        .iter()
+        .map(|&codec| {
+            let config = PipelineConfig { jpeg_codec: codec, ..config.clone() };
+            (codec, ImagePipeline::new(config).unwrap())
+        })
+        .collect()
+}
+
+/// A config with no watermark (for pixel comparisons).
+fn unmarked() -> PipelineConfig {
+    let mut cfg = PipelineConfig::default();
+    cfg.watermark.text = String::new();
+    cfg
+}
 
 /// A smooth, photo-like test image (gradients and soft shapes).
 fn photo_like(w: u32, h: u32) -> raster::Rgb {
@@ -22,9 +41,11 @@ fn photo_like(w: u32, h: u32) -> raster::Rgb {
 #[tokio::test]
 async fn image_pipeline_passes_the_renderer_suite() {
     let jpeg = raster::encode_jpeg(&photo_like(1600, 1000), 92).unwrap();
-    let pipeline = ImagePipeline::new(PipelineConfig::default()).unwrap();
     let logo = sample_logo_png(120);
-    testkit::preview_renderer("image-pipeline", &pipeline, &jpeg, 1600, 1000, Some(&logo)).await;
+    for (codec, pipeline) in each_codec(PipelineConfig::default()) {
+        let name = format!("image-pipeline ({})", codec.label());
+        testkit::preview_renderer(&name, &pipeline, &jpeg, 1600, 1000, Some(&logo)).await;
+    }
 }
 
 /// PSNR of the unwatermarked preview against an exact area-average
@@ -82,17 +103,18 @@ fn a_png_with_alpha_becomes_a_preview_on_white() {
 fn the_scaled_decode_matches_a_full_decode_reference() {
     let src = photo_like(6000, 4000);
     let jpeg = raster::encode_jpeg(&src, 92).unwrap();
-    let mut cfg = PipelineConfig::default();
-    cfg.watermark.text = String::new();
-    let fast = ImagePipeline::new(cfg).unwrap().render_pixels(&jpeg).unwrap();
-    assert_eq!((fast.preview.width, fast.preview.height), (2048, 1365));
-    assert_eq!((fast.width, fast.height), (6000, 4000), "the original's size, not the decoded one");
     let full = raster::decode(&jpeg, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
     let reference = raster::resize(&full, 2048, 1365).unwrap();
-    let se: f64 = fast.preview.pixels.iter().zip(&reference.pixels).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
-    let psnr = 10.0 * (255.0f64 * 255.0 / (se / reference.pixels.len() as f64)).log10();
-    eprintln!("scaled decode vs full decode reference: {psnr:.1} dB");
-    assert!(psnr > 35.0, "PSNR {psnr:.1} dB");
+    for (codec, pipeline) in each_codec(unmarked()) {
+        let fast = pipeline.render_pixels(&jpeg).unwrap();
+        assert_eq!((fast.preview.width, fast.preview.height), (2048, 1365));
+        assert_eq!((fast.width, fast.height), (6000, 4000), "the original's size, not the decoded one");
+        let se: f64 =
+            fast.preview.pixels.iter().zip(&reference.pixels).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
+        let psnr = 10.0 * (255.0f64 * 255.0 / (se / reference.pixels.len() as f64)).log10();
+        eprintln!("{}: scaled decode vs full decode reference: {psnr:.1} dB", codec.label());
+        assert!(psnr > 35.0, "{}: PSNR {psnr:.1} dB", codec.label());
+    }
 }
 
 /// Inserts an EXIF APP1 segment carrying only `orientation` after SOI.
@@ -120,29 +142,29 @@ fn every_exif_orientation_comes_out_upright() {
             }
         }
         let jpeg = raster::encode_jpeg(&src, 90).unwrap();
-        let mut cfg = PipelineConfig::default();
-        cfg.watermark.text = String::new();
-        let pipeline = ImagePipeline::new(cfg).unwrap();
-        for o in 1..=8u8 {
-            let out = pipeline.render_pixels(&with_orientation(&jpeg, o)).unwrap();
-            let p = &out.preview;
-            let swapped = o >= 5;
-            assert_eq!((p.width > p.height), !swapped, "{w}x{h} orientation {o}: {}x{}", p.width, p.height);
-            // Where the stored top-left corner lands once upright (EXIF 1-8).
-            let (right, bottom) = match o {
-                1 => (false, false),
-                2 => (true, false),
-                3 => (true, true),
-                4 => (false, true),
-                5 => (false, false),
-                6 => (true, false),
-                7 => (true, true),
-                _ => (false, true),
-            };
-            let x = if right { p.width - p.width / 12 } else { p.width / 12 };
-            let y = if bottom { p.height - p.height / 12 } else { p.height / 12 };
-            let [r, _, b] = p.pixel(x, y);
-            assert!(r > 180 && b < 80, "{w}x{h} orientation {o}: corner ({x},{y}) is {:?}", p.pixel(x, y));
+        for (codec, pipeline) in each_codec(unmarked()) {
+            for o in 1..=8u8 {
+                let out = pipeline.render_pixels(&with_orientation(&jpeg, o)).unwrap();
+                let p = &out.preview;
+                let swapped = o >= 5;
+                assert_eq!((p.width > p.height), !swapped, "{w}x{h} orientation {o}: {}x{}", p.width, p.height);
+                // Where the stored top-left corner lands once upright (EXIF 1-8).
+                let (right, bottom) = match o {
+                    1 => (false, false),
+                    2 => (true, false),
+                    3 => (true, true),
+                    4 => (false, true),
+                    5 => (false, false),
+                    6 => (true, false),
+                    7 => (true, true),
+                    _ => (false, true),
+                };
+                let x = if right { p.width - p.width / 12 } else { p.width / 12 };
+                let y = if bottom { p.height - p.height / 12 } else { p.height / 12 };
+                let [r, _, b] = p.pixel(x, y);
+                let at = p.pixel(x, y);
+                assert!(r > 180 && b < 80, "{} {w}x{h} orientation {o}: corner ({x},{y}) is {at:?}", codec.label());
+            }
         }
     }
 }
@@ -163,53 +185,70 @@ fn cmyk_jpegs_render_on_every_decode_path() {
         }
         let mut jpeg = Vec::new();
         jpeg_encoder::Encoder::new(&mut jpeg, 90).encode(&cmyk, w, h, jpeg_encoder::ColorType::Cmyk).unwrap();
-        let out = ImagePipeline::new(PipelineConfig::default()).unwrap().render_sync(&jpeg).unwrap();
-        assert_eq!((out.width, out.height), (w as u32, h as u32));
-        let preview = raster::decode(&out.preview, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
-        assert_eq!(preview.width, (w as u32).min(2048));
-        let [r, g, b] = preview.pixel(preview.width / 2, 5);
-        assert!(r.abs_diff(g) < 12 && g.abs_diff(b) < 12, "grey stays grey: {r} {g} {b}");
+        for (codec, pipeline) in each_codec(PipelineConfig::default()) {
+            let out = pipeline.render_sync(&jpeg).unwrap();
+            assert_eq!((out.width, out.height), (w as u32, h as u32));
+            let preview = raster::decode(&out.preview, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
+            assert_eq!(preview.width, (w as u32).min(2048));
+            let [r, g, b] = preview.pixel(preview.width / 2, 5);
+            assert!(r.abs_diff(g) < 12 && g.abs_diff(b) < 12, "{}: grey stays grey: {r} {g} {b}", codec.label());
+        }
     }
 }
 
-/// The features really swap the codec: libjpeg-turbo's or MozJPEG's bytes
-/// differ from jpeg-encoder's, and both decode to the same picture.
+/// Each codec of the build really is a different codec: libjpeg-turbo's
+/// bytes differ from jpeg-encoder's, MozJPEG decodes in eighths where
+/// jpeg-decoder only halves, all decode to the same picture; `auto` takes
+/// the fastest, and naming a codec the build lacks is a clear error.
 #[test]
-fn the_build_uses_the_codec_its_features_say() {
+fn each_codec_of_the_build_is_the_codec_it_says() {
+    use proofsheet_core::ImageFormat::Jpeg;
     let img = photo_like(640, 480);
-    let ours = raster::encode_jpeg(&img, 85).unwrap();
     let rust = raster::encode_jpeg_rust(&img, 85).unwrap();
-    if cfg!(feature = "turbojpeg") {
-        assert_eq!(raster::JPEG_CODEC, "libjpeg-turbo");
-        assert_ne!(ours, rust);
-    } else if cfg!(feature = "mozjpeg") {
-        // MozJPEG decodes (in eighths: 3/8 covers 200 px of 640, where
-        // jpeg-decoder's halves stop at 1/2); jpeg-encoder encodes.
-        assert_eq!(raster::JPEG_CODEC, "mozjpeg");
-        assert_eq!(ours, rust);
-        let moz = raster::decode_at_least(&ours, proofsheet_core::ImageFormat::Jpeg, 640, 480, 200).unwrap().image;
-        let pure = raster::decode_at_least_rust(&ours, proofsheet_core::ImageFormat::Jpeg, 640, 480, 200).unwrap();
-        assert_eq!((moz.width, moz.height), (240, 180));
-        assert_eq!((pure.image.width, pure.image.height), (320, 240));
-    } else {
-        assert_eq!(raster::JPEG_CODEC, "pure Rust");
-        assert_eq!(ours, rust);
+    let reference = raster::decode(&rust, Jpeg).unwrap().image;
+    let mean_diff = |a: &raster::Rgb| {
+        let diff = a.pixels.iter().zip(&reference.pixels).map(|(x, y)| x.abs_diff(*y) as u64).sum::<u64>() as f64;
+        diff / a.pixels.len() as f64
+    };
+    let built = JpegCodec::built();
+    assert_eq!(built[0], JpegCodec::Rust);
+    assert_eq!(built.contains(&JpegCodec::Mozjpeg), cfg!(feature = "mozjpeg"));
+    assert_eq!(built.contains(&JpegCodec::Turbojpeg), cfg!(feature = "turbojpeg"));
+    assert_eq!(JpegCodec::Auto.resolve().unwrap(), *built.last().unwrap());
+    assert_eq!(JpegCodec::Auto.resolve().unwrap().label(), raster::JPEG_CODEC);
+    for &codec in built {
+        let ours = raster::encode_jpeg_with(codec, &img, 85).unwrap();
+        assert_eq!(ours == rust, codec != JpegCodec::Turbojpeg, "{}: its own encoder or jpeg-encoder", codec.label());
+        let decoded = raster::decode_at_least_with(codec, &ours, Jpeg, 640, 480, 200).unwrap().image;
+        // 3/8 covers 200 px of 640 in eighths; jpeg-decoder's halves stop at 1/2.
+        let expected = if codec == JpegCodec::Rust { (320, 240) } else { (240, 180) };
+        assert_eq!((decoded.width, decoded.height), expected, "{}", codec.label());
+        let full = raster::decode_at_least_with(codec, &ours, Jpeg, 640, 480, 640).unwrap().image;
+        assert!(mean_diff(&full) < 3.0, "{}: mean difference {}", codec.label(), mean_diff(&full));
     }
-    let a = raster::decode(&ours, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
-    let b = raster::decode(&rust, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
-    let diff = a.pixels.iter().zip(&b.pixels).map(|(x, y)| x.abs_diff(*y) as u64).sum::<u64>() as f64;
-    assert!(diff / (a.pixels.len() as f64) < 3.0, "mean difference {}", diff / a.pixels.len() as f64);
+    for codec in [JpegCodec::Mozjpeg, JpegCodec::Turbojpeg] {
+        if !built.contains(&codec) {
+            let err =
+                ImagePipeline::new(PipelineConfig { jpeg_codec: codec, ..PipelineConfig::default() }).unwrap_err();
+            assert!(err.to_string().contains(codec.key()), "{err}");
+        }
+    }
 }
 
 /// Damaged JPEGs (bytes flipped in the headers and the entropy-coded data,
-/// a cut-off end patched with an end-of-image marker) never crash either
-/// decoder: each renders or fails with an image error, and the pipeline
-/// goes on working. Both builds run this (CI tests the crate with and
-/// without `turbojpeg`), so libjpeg-turbo gets the same damage as the
-/// pure-Rust decoders. Sizes on both sides of the scaled-decode threshold.
+/// a cut-off end patched with an end-of-image marker) never crash any
+/// codec of the build: each renders or fails with an image error, and the
+/// pipeline goes on working. CI builds all three codecs into one test run,
+/// so MozJPEG and libjpeg-turbo get the same damage as the pure-Rust
+/// decoders. Sizes on both sides of the scaled-decode threshold.
 #[test]
 fn damaged_jpegs_fail_cleanly_on_every_decode_path() {
-    let pipeline = ImagePipeline::new(PipelineConfig::default()).unwrap();
+    for (codec, pipeline) in each_codec(PipelineConfig::default()) {
+        damaged_jpegs_fail_cleanly(codec, &pipeline);
+    }
+}
+
+fn damaged_jpegs_fail_cleanly(codec: JpegCodec, pipeline: &ImagePipeline) {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
         seed ^= seed << 13;
@@ -247,13 +286,13 @@ fn damaged_jpegs_fail_cleanly_on_every_decode_path() {
                     rendered += 1;
                 }
                 Err(e) => {
-                    assert_eq!(e.code(), "image_rejected", "{e}");
+                    assert_eq!(e.code(), "image_rejected", "{}: {e}", codec.label());
                     refused += 1;
                 }
             }
         }
     }
-    assert!(refused > 0, "some damage must be refused ({rendered} rendered)");
+    assert!(refused > 0, "{}: some damage must be refused ({rendered} rendered)", codec.label());
     // And the pipeline still works.
     let good = raster::encode_jpeg(&photo_like(900, 600), 85).unwrap();
     assert_eq!(pipeline.render_sync(&good).unwrap().width, 900);

@@ -368,7 +368,7 @@ fn previews(
         "previews: {} of {total} images in {secs:.2} s ({:.2} images/s, {threads} threads, {} JPEG codec), {} failed",
         total - failures.len(),
         total as f64 / secs.max(1e-9),
-        proofsheet_imaging::raster::JPEG_CODEC,
+        pipeline.jpeg_codec().label(),
         failures.len()
     );
     Ok(failures.len())

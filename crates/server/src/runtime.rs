@@ -157,6 +157,6 @@ pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) ->
     if roles.scheduler {
         tasks.push(tokio::spawn(scheduler.run_loop(tick, stop_rx)));
     }
-    tracing::info!(%local, url, ?roles, jpeg_codec = proofsheet_imaging::raster::JPEG_CODEC, "proofsheet listening");
+    tracing::info!(%local, url, ?roles, jpeg_codec = state.config.imaging.jpeg_codec.resolve().map(|c| c.label()).unwrap_or("?"), "proofsheet listening");
     Ok(Running { addr: local, url, state, stop, server, workers: tasks })
 }
