@@ -62,7 +62,19 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 order=$(post /orders "{\"album_id\":\"$album\",\"photo_ids\":[\"$photo\"]}" "$cl" | field id)
-echo "seeded: album $album, photo $photo, order $order" >&2
+upload=$(curl -sf -D - -o /dev/null -X POST "$base/api/v1/albums/$album/uploads" -H "authorization: Bearer $ph" \
+    -H 'tus-resumable: 1.0.0' -H 'upload-length: 100000' | tr -d '\r' | sed -n 's#^location: .*/##Ip')
+echo "seeded: album $album, photo $photo, order $order, upload $upload" >&2
+
+# tus chunks (`application/offset+octet-stream`) are bytes, like
+# `application/octet-stream`: schemathesis is told so by a hook module.
+cat >"$data/proofsheet_hooks.py" <<'EOF'
+import schemathesis
+from hypothesis import strategies as st
+
+schemathesis.openapi.media_type("application/offset+octet-stream", st.binary(max_size=4096))
+EOF
+export PYTHONPATH="$data" SCHEMATHESIS_HOOKS=proofsheet_hooks
 
 config="$data/schemathesis.toml"
 cat >"$config" <<EOF
@@ -70,6 +82,7 @@ cat >"$config" <<EOF
 album_id = "$album"
 photo_id = "$photo"
 order_id = "$order"
+upload_id = "$upload"
 EOF
 status=0
 run() { # token log

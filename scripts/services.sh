@@ -62,6 +62,11 @@ if ! "$venv/bin/python" -c 'import stripe' 2>/dev/null; then
     log "installing stripe into $venv"
     "$venv/bin/pip" install -q 'stripe==13.2.1' >&2
 fi
+if ! "$venv/bin/python" -c 'import tusclient' 2>/dev/null; then
+    # tuspy, a real tus 1.0 client, drives the resumable-upload tests.
+    log "installing tuspy into $venv"
+    "$venv/bin/pip" install -q 'tuspy==1.1.0' >&2
+fi
 if ! curl -s -o /dev/null "http://127.0.0.1:$s3_port/"; then
     log "starting moto_server on 127.0.0.1:$s3_port"
     nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$state/moto.log" 2>&1 &

@@ -30,6 +30,9 @@ pub struct Settings {
     /// Pixels this process decodes at once, over all renders
     /// ([`crate::RenderBudget`]).
     pub render_budget_pixels: u64,
+    /// How long a resumable upload may take, from its creation; after
+    /// that it is deleted, complete or not.
+    pub upload_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -43,6 +46,7 @@ impl Default for Settings {
             download_window: Duration::days(30),
             fresh_link_interval: Duration::hours(1),
             render_budget_pixels: 150_000_000,
+            upload_ttl: Duration::hours(24),
         }
     }
 }

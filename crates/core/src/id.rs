@@ -85,3 +85,7 @@ define_id!(
     /// A queued job.
     JobId
 );
+define_id!(
+    /// A resumable (tus) upload.
+    UploadId
+);

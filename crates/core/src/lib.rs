@@ -55,6 +55,7 @@ mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod thumbnails;
+mod uploads;
 mod user;
 mod users;
 mod verify;
@@ -72,7 +73,7 @@ pub use downloads::{Downloads, LinkView, OpenedDownload};
 pub use engine::{Backends, Proofsheet, Settings};
 pub use error::{BoxError, Error, Result};
 pub use gateway::{CheckoutRequest, CheckoutSession, PaymentEvent, PaymentGateway, PaymentOutcome};
-pub use id::{AlbumId, JobId, LinkId, OrderId, PhotoId, UserId};
+pub use id::{AlbumId, JobId, LinkId, OrderId, PhotoId, UploadId, UserId};
 pub use job::{Job, JobStatus, NewJob, Task, backoff};
 pub use jobs::{Actor, Jobs};
 pub use logos::{Logo, Logos, MAX_LOGO_BYTES};
@@ -93,6 +94,7 @@ pub use store::{
     OrderChange, OrderFilter, OrderStore, ReportStore, SalesRow, ScheduleStore, ScheduledRun, SignInLink,
 };
 pub use thumbnails::Thumbnails;
+pub use uploads::{Checksum, ResumableUpload, Uploads};
 pub use user::{Email, Role, Session, User, validate_name};
 pub use users::{NewUser, SIGN_IN_LINK_MINUTES, SignedIn, Users, hash_password, is_local_path, token_hash};
 pub use verify::{EMAIL_TOKEN_TTL_DAYS, EmailVerification};

@@ -27,11 +27,13 @@ pub enum Periodic {
     MonthlyReports,
     /// Clients are reminded by e-mail a few days before an album expires.
     ExpiryReminders,
+    /// Resumable uploads past their expiry are deleted, complete or not.
+    PruneUploads,
 }
 
 impl Periodic {
     /// Every task.
-    pub const ALL: [Periodic; 7] = [
+    pub const ALL: [Periodic; 8] = [
         Periodic::ExpireOrders,
         Periodic::PurgeExpiredAlbums,
         Periodic::DeleteExpiredZips,
@@ -39,6 +41,7 @@ impl Periodic {
         Periodic::CleanOrphans,
         Periodic::MonthlyReports,
         Periodic::ExpiryReminders,
+        Periodic::PruneUploads,
     ];
 
     /// The stable name (in run records and configuration).
@@ -51,6 +54,7 @@ impl Periodic {
             Periodic::CleanOrphans => "clean_orphans",
             Periodic::MonthlyReports => "monthly_reports",
             Periodic::ExpiryReminders => "expiry_reminders",
+            Periodic::PruneUploads => "prune_uploads",
         }
     }
 
@@ -64,6 +68,7 @@ impl Periodic {
             Periodic::CleanOrphans => "0 4 * * *",
             Periodic::MonthlyReports => "0 2 1 * *",
             Periodic::ExpiryReminders => "5 * * * *",
+            Periodic::PruneUploads => "20 * * * *",
         }
     }
 }
@@ -351,6 +356,10 @@ impl Scheduler {
                     }
                 }
                 Ok(format!("reminded {n} clients"))
+            }
+            Periodic::PruneUploads => {
+                let n = self.engine.uploads().prune_expired(now).await?;
+                Ok(format!("deleted {n} expired uploads"))
             }
         }
     }

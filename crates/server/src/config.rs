@@ -259,11 +259,14 @@ impl Default for S3Config {
 pub struct UploadsConfig {
     /// Largest request body for an upload, in bytes (larger: 413).
     pub max_bytes: u64,
+    /// How long a resumable (tus) upload may take from its creation, in
+    /// hours; then it is deleted, complete or not.
+    pub resumable_ttl_hours: u32,
 }
 
 impl Default for UploadsConfig {
     fn default() -> Self {
-        UploadsConfig { max_bytes: 100 * 1024 * 1024 }
+        UploadsConfig { max_bytes: 100 * 1024 * 1024, resumable_ttl_hours: 24 }
     }
 }
 
@@ -454,6 +457,9 @@ impl Config {
         }
         if self.worker.lease_seconds < 2 {
             bail!("worker.lease_seconds must be at least 2");
+        }
+        if self.uploads.resumable_ttl_hours == 0 {
+            bail!("uploads.resumable_ttl_hours must be positive");
         }
         if self.uploads.max_bytes == 0 {
             bail!("uploads.max_bytes must be positive");

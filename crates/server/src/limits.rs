@@ -301,7 +301,8 @@ impl BodyLimit {
     fn of(&self, method: &Method, path: &str) -> (u64, &'static str) {
         let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
         match (method, parts.as_slice()) {
-            (&Method::POST, ["", "api", "v1", "albums", _, "photos"]) => (self.upload, "upload_too_large"),
+            (&Method::POST, ["", "api", "v1", "albums", _, "photos"])
+            | (&Method::PATCH, ["", "api", "v1", "albums", _, "uploads", _]) => (self.upload, "upload_too_large"),
             (&Method::POST, ["", "api", "v1", "payments", _, "webhook"]) => (self.webhook, "body_too_large"),
             (&Method::PUT, ["", "api", "v1", "users", "me", "logo"]) => {
                 (proofsheet_core::MAX_LOGO_BYTES as u64, "logo_too_large")

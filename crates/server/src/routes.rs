@@ -12,6 +12,7 @@ use crate::{
         error::any_error_to_json,
         ops::{HealthApi, OpsApi},
         orders::OrdersApi,
+        tus::TusApi,
         users::UsersApi,
     },
     pages,
@@ -24,6 +25,7 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
         (
             UsersApi { state: state.clone() },
             AlbumsApi { state: state.clone() },
+            TusApi { state: state.clone() },
             OrdersApi { state: state.clone() },
             OpsApi { state: state.clone() },
             HealthApi { state: state.clone() },
@@ -136,6 +138,10 @@ async fn observe<E: poem::Endpoint<Output = poem::Response>>(
     }
     if let Ok(value) = poem::http::HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", value);
+    }
+    if route.starts_with("/api/v1/albums/{album_id}/uploads") {
+        // tus: every answer names the protocol version, errors included.
+        resp.headers_mut().insert("tus-resumable", poem::http::HeaderValue::from_static(crate::api::tus::TUS_VERSION));
     }
     let took = started.elapsed();
     // The route template, never the raw path: download tokens and checkout

@@ -183,6 +183,7 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
     };
     let settings = Settings {
         max_upload_bytes: config.uploads.max_bytes,
+        upload_ttl: chrono::Duration::hours(config.uploads.resumable_ttl_hours.into()),
         link_ttl: chrono::Duration::hours(config.downloads.link_ttl_hours as i64),
         job_lease: chrono::Duration::seconds(config.worker.lease_seconds as i64),
         max_downloads_per_link: config.downloads.max_per_link,

@@ -173,7 +173,7 @@ pub(crate) const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
 /// Streams a request body to the upload code through a channel. When the
 /// upload code stops early (too large, not an image), the rest of the body
 /// is read and dropped in the background, up to [`DRAIN_LIMIT`].
-fn body_stream(body: Body) -> ByteStream {
+pub(super) fn body_stream(body: Body) -> ByteStream {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Error>>(4);
     tokio::spawn(async move {
         let mut body = body.into_bytes_stream();
@@ -190,6 +190,11 @@ fn body_stream(body: Body) -> ByteStream {
         }
     });
     Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) }))
+}
+
+/// Reads and drops the rest of a refused body (see [`body_stream`]).
+pub(super) fn discard(body: Body) {
+    drop(body_stream(body));
 }
 
 fn drain(body: UploadBody) {

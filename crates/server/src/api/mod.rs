@@ -7,6 +7,7 @@ pub mod model;
 pub mod ops;
 pub mod orders;
 pub mod spec;
+pub mod tus;
 pub mod users;
 
 use poem_openapi::Tags;

@@ -20,5 +20,6 @@ mod observability;
 mod sale;
 mod security;
 mod stripe;
+mod tus;
 mod watermarks;
 mod worker;

@@ -67,7 +67,9 @@ async fn world(app: &TestApp) -> World {
         ("other_client", Some(app.user("stranger@home.test", "client").await)),
         ("admin", Some(sign_in(app, "admin@ops.test").await)),
     ]);
+    let upload = tus_upload(app, tokens["owner"].as_deref().unwrap(), &album).await;
     let ids = BTreeMap::from([
+        ("upload_id", upload),
         ("album_id", album),
         ("photo_id", photo),
         ("order_id", order),
@@ -76,6 +78,21 @@ async fn world(app: &TestApp) -> World {
         ("job_id", job),
     ]);
     World { tokens, ids }
+}
+
+/// A resumable upload of the owner's in `album` (nothing sent yet).
+async fn tus_upload(app: &TestApp, owner: &str, album: &str) -> String {
+    let r = app
+        .http
+        .post(app.api(&format!("/albums/{album}/uploads")))
+        .bearer_auth(owner)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", "1000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned()
 }
 
 /// Expected status per caller, in `CALLERS` order, for every operation
@@ -98,6 +115,13 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 6]> {
         (("DELETE", "/api/v1/photos/{photo_id}/favourite"), [401, 403, 404, 204, 404, 404]),
         (("GET", "/api/v1/albums/{album_id}/favourites"), [401, 200, 404, 403, 404, 404]),
         (("POST", "/api/v1/albums/{album_id}/watermark-preview"), [401, 200, 404, 403, 404, 404]),
+        // tus discovery tells nothing about the album: anyone may ask.
+        (("OPTIONS", "/api/v1/albums/{album_id}/uploads"), [204, 204, 204, 204, 204, 204]),
+        (("POST", "/api/v1/albums/{album_id}/uploads"), [401, 201, 404, 403, 404, 404]),
+        // A resumable upload is its creator's alone, whoever sees the album.
+        (("HEAD", "/api/v1/albums/{album_id}/uploads/{upload_id}"), [401, 200, 404, 404, 404, 404]),
+        (("PATCH", "/api/v1/albums/{album_id}/uploads/{upload_id}"), [401, 204, 404, 404, 404, 404]),
+        (("DELETE", "/api/v1/albums/{album_id}/uploads/{upload_id}"), [401, 204, 404, 404, 404, 404]),
         (("GET", "/api/v1/orders/{order_id}"), [401, 200, 404, 200, 404, 404]),
         (("POST", "/api/v1/orders/{order_id}/checkout"), [401, 403, 404, 409, 404, 404]),
         // The buyer may, but its link was issued just now: 429 until the
@@ -187,6 +211,9 @@ async fn every_operation_with_an_id_is_checked_for_every_kind_of_caller() {
                 let album = app.album(owner, "private", Some("buyer@home.test")).await;
                 app.upload(owner, &album, "b.jpg", jpeg(64, 48, 1, true)).await;
                 let photo = app.wait_processed(owner, &album, 1).await[0]["id"].as_str().unwrap().to_owned();
+                if template.contains("{upload_id}") {
+                    ids.insert("upload_id", tus_upload(&app, owner, &album).await);
+                }
                 ids.insert("album_id", album);
                 ids.insert("photo_id", photo);
             }
@@ -199,7 +226,17 @@ async fn every_operation_with_an_id_is_checked_for_every_kind_of_caller() {
             if let Some(t) = &w.tokens[caller] {
                 req = req.bearer_auth(t);
             }
-            if template.ends_with("/photos") && *method == "POST" {
+            if template.contains("/uploads") {
+                req = req.header("Tus-Resumable", "1.0.0");
+                match *method {
+                    "POST" => req = req.header("Upload-Length", "1000"),
+                    // An empty chunk at the upload's offset: stores nothing.
+                    "PATCH" => {
+                        req = req.header("Upload-Offset", "0").header("content-type", "application/offset+octet-stream")
+                    }
+                    _ => {}
+                }
+            } else if template.ends_with("/photos") && *method == "POST" {
                 req = req.header("content-type", "image/jpeg").body(jpeg(64, 48, 1, true));
             } else if let Some(body) = body_for(method, template) {
                 req = req.json(&body);

@@ -1,0 +1,270 @@
+//! Resumable uploads (tus 1.0): a real tus client (tuspy) whose connection
+//! breaks mid-file and resumes, on the embedded default and on PostgreSQL +
+//! S3; and the protocol's rules, request by request.
+
+use base64::Engine as _;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::common::{TestApp, jpeg};
+
+const TUS: &str = "1.0.0";
+
+/// A JPEG of a few MB (grainy, so it does not compress away).
+fn big_jpeg() -> Vec<u8> {
+    jpeg(4000, 2600, 1, true)
+}
+
+/// Runs tests/support/tus_client.py: tuspy through a proxy that cuts the
+/// connection once after `cut_after` bytes. `None` without Python (allowed
+/// only when the test services are not required). Runs on a blocking
+/// thread: the server answers on this test's runtime meanwhile.
+async fn tuspy(
+    url: &str,
+    token: &str,
+    file: &std::path::Path,
+    chunk: usize,
+    checksum: bool,
+    cut_after: usize,
+) -> Option<Value> {
+    let Ok(python) = std::env::var("PROOFSHEET_TEST_PYTHON") else {
+        assert!(std::env::var("PROOFSHEET_REQUIRE_SERVICES").is_err(), "tuspy is required: run scripts/services.sh");
+        eprintln!("PROOFSHEET_TEST_PYTHON unset: the tuspy run is skipped");
+        return None;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tus_client.py");
+    let args = [
+        script.to_owned(),
+        url.to_owned(),
+        token.to_owned(),
+        file.display().to_string(),
+        chunk.to_string(),
+        if checksum { "1" } else { "0" }.to_owned(),
+        cut_after.to_string(),
+    ];
+    let out = tokio::task::spawn_blocking(move || std::process::Command::new(python).args(args).output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "tuspy failed: {}", String::from_utf8_lossy(&out.stderr));
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// Two uploads of the same big JPEG, each cut once mid-file: one in a
+/// single `PATCH` without checksums (the server keeps the bytes that
+/// arrived, and HEAD says so), one in 256 KiB chunks with SHA-1 checksums
+/// (the cut chunk is dropped, the earlier ones stay). Both become photos
+/// whose originals are the file, byte for byte.
+async fn resumes_after_a_broken_connection(app: &TestApp) {
+    let owner = app.user("tus@studio.test", "photographer").await;
+    let album = app.album(&owner, "private", None).await;
+    let bytes = big_jpeg();
+    assert!(bytes.len() > 2_000_000, "{} bytes", bytes.len());
+    let file = app.dir.path().join("wedding-0001.jpg");
+    std::fs::write(&file, &bytes).unwrap();
+    let url = app.api(&format!("/albums/{album}/uploads"));
+    let len = bytes.len();
+    let runs = [(len, false, len * 2 / 5), (256 * 1024, true, len * 3 / 5)];
+    let mut photos = Vec::new();
+    for (chunk, checksum, cut) in runs {
+        let Some(run) = tuspy(&url, &owner, &file, chunk, checksum, cut).await else { return };
+        assert_eq!(run["cuts"], 1, "{run}");
+        let heads: Vec<u64> = run["heads"].as_array().unwrap().iter().map(|h| h.as_u64().unwrap()).collect();
+        assert!(!heads.is_empty(), "tuspy asked where to resume: {run}");
+        let resumed_at = *heads.last().unwrap();
+        assert!(resumed_at > 0 && resumed_at < len as u64, "resumed mid-file, not from 0: {run}");
+        if checksum {
+            assert_eq!(resumed_at % chunk as u64, 0, "only whole, checked chunks are kept: {run}");
+        }
+        let location = run["url"].as_str().unwrap();
+        assert!(location.contains(&format!("/api/v1/albums/{album}/uploads/")), "{location}");
+        photos.push(run["photo_id"].as_str().expect("the last PATCH names the photo").to_owned());
+    }
+    let listed = app.wait_processed(&owner, &album, 2).await;
+    for id in &photos {
+        let photo = listed.iter().find(|p| p["id"] == id.as_str()).expect("the photo is in the album");
+        assert_eq!(photo["status"], "ready", "{photo}");
+        assert_eq!(photo["filename"], "wedding-0001.jpg");
+        assert_eq!(photo["width"], 4000);
+        let r = app.get(&format!("/photos/{id}/original"), Some(&owner)).await;
+        let r = if r.status() == StatusCode::TEMPORARY_REDIRECT {
+            app.http.get(r.headers()["location"].to_str().unwrap()).send().await.unwrap()
+        } else {
+            r
+        };
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.bytes().await.unwrap() == bytes, "the original is the file, byte for byte");
+    }
+}
+
+#[tokio::test]
+async fn tuspy_resumes_after_a_broken_connection_on_the_embedded_default() {
+    let app = TestApp::start().await;
+    resumes_after_a_broken_connection(&app).await;
+}
+
+#[tokio::test]
+async fn tuspy_resumes_after_a_broken_connection_on_postgres_and_s3() {
+    let Some(app) = TestApp::start_scale_out().await else { return };
+    resumes_after_a_broken_connection(&app).await;
+}
+
+fn tus(app: &TestApp, method: Method, url: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+    let url = if url.starts_with("http") { url.to_owned() } else { format!("{}{url}", app.url) };
+    let mut req = app.http.request(method, url).header("Tus-Resumable", TUS);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req
+}
+
+async fn create(app: &TestApp, token: &str, album: &str, length: usize) -> String {
+    let r = tus(app, Method::POST, &app.api(&format!("/albums/{album}/uploads")), Some(token))
+        .header("Upload-Length", length.to_string())
+        .header("Upload-Metadata", format!("filename {}", base64::engine::general_purpose::STANDARD.encode("a.jpg")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    assert_eq!(r.headers()["tus-resumable"], TUS);
+    assert!(r.headers().contains_key("upload-expires"));
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn patch(
+    app: &TestApp,
+    token: &str,
+    at: &str,
+    offset: usize,
+    body: &[u8],
+    checksum: Option<String>,
+) -> reqwest::Response {
+    let mut req = tus(app, Method::PATCH, at, Some(token))
+        .header("Upload-Offset", offset.to_string())
+        .header("content-type", "application/offset+octet-stream");
+    if let Some(c) = checksum {
+        req = req.header("Upload-Checksum", c);
+    }
+    req.body(body.to_vec()).send().await.unwrap()
+}
+
+async fn offset(app: &TestApp, token: &str, at: &str) -> (StatusCode, Option<u64>) {
+    let r = tus(app, Method::HEAD, at, Some(token)).send().await.unwrap();
+    let offset = r.headers().get("upload-offset").map(|v| v.to_str().unwrap().parse().unwrap());
+    (r.status(), offset)
+}
+
+fn sha1(data: &[u8]) -> String {
+    use sha1::Digest as _;
+    format!("sha1 {}", base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(data)))
+}
+
+/// The protocol, request by request: discovery, version, sizes, offsets,
+/// checksums, content type, who may continue, termination, a file that is
+/// no image, and expiry with clean-up.
+#[tokio::test]
+async fn the_tus_protocol_rules_hold() {
+    let app = TestApp::start_with(|c| c.uploads.max_bytes = 4_000_000).await;
+    let owner = app.user("rules@studio.test", "photographer").await;
+    let rival = app.user("rival@studio.test", "photographer").await;
+    let album = app.album(&owner, "private", None).await;
+    let base = app.api(&format!("/albums/{album}/uploads"));
+    let file = jpeg(900, 600, 1, true);
+
+    // Discovery.
+    let r = app.http.request(Method::OPTIONS, &base).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(r.headers()["tus-version"], TUS);
+    assert_eq!(r.headers()["tus-max-size"], "4000000");
+    let extensions = r.headers()["tus-extension"].to_str().unwrap();
+    for ext in ["creation", "expiration", "checksum", "termination"] {
+        assert!(extensions.split(',').any(|e| e == ext), "{extensions}");
+    }
+    assert!(r.headers()["tus-checksum-algorithm"].to_str().unwrap().contains("sha1"));
+
+    // Version, size.
+    let r = app.http.post(&base).bearer_auth(&owner).header("Upload-Length", "10").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(r.headers()["tus-version"], TUS);
+    let r = tus(&app, Method::POST, &base, Some(&owner)).header("Upload-Length", "4000001").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.headers()["tus-resumable"], TUS, "errors name the version too");
+    let r = tus(&app, Method::POST, &base, Some(&rival)).header("Upload-Length", "10").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "only the album's owner uploads into it");
+
+    // Offsets, checksums, content type.
+    let at = create(&app, &owner, &album, file.len()).await;
+    assert!(at.starts_with(&format!("/api/v1/albums/{album}/uploads/")), "{at}");
+    assert_eq!(offset(&app, &owner, &at).await, (StatusCode::OK, Some(0)));
+    let half = file.len() / 2;
+    let r = patch(&app, &owner, &at, 5, &file[5..half], None).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT, "a wrong offset");
+    let r = patch(&app, &owner, &at, 0, &file[..half], Some(sha1(b"something else"))).await;
+    assert_eq!(r.status().as_u16(), 460, "a checksum that does not match");
+    assert_eq!(offset(&app, &owner, &at).await.1, Some(0), "nothing of that chunk was kept");
+    let r = patch(&app, &owner, &at, 0, &file[..half], Some("md5 AAAA".into())).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "an algorithm we do not take");
+    let r = tus(&app, Method::PATCH, &at, Some(&owner))
+        .header("Upload-Offset", "0")
+        .header("content-type", "application/octet-stream")
+        .body(file[..half].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let r = patch(&app, &owner, &at, 0, &file[..half], Some(sha1(&file[..half]))).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(r.headers()["upload-offset"], half.to_string().as_str());
+    assert!(!r.headers().contains_key("proofsheet-photo-id"));
+
+    // Only its creator sees or continues it.
+    assert_eq!(offset(&app, &rival, &at).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(patch(&app, &rival, &at, half, &file[half..], None).await.status(), StatusCode::NOT_FOUND);
+    let r = tus(&app, Method::HEAD, &at, None).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // Past the declared length.
+    let mut longer = file[half..].to_vec();
+    longer.push(0);
+    assert_eq!(patch(&app, &owner, &at, half, &longer, None).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(offset(&app, &owner, &at).await.1, Some(half as u64), "the refused chunk left nothing");
+
+    // The last chunk makes the photo.
+    let r = patch(&app, &owner, &at, half, &file[half..], None).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let photo = r.headers()["proofsheet-photo-id"].to_str().unwrap().to_owned();
+    let r = tus(&app, Method::HEAD, &at, Some(&owner)).send().await.unwrap();
+    assert_eq!(r.headers()["upload-offset"], file.len().to_string().as_str());
+    assert_eq!(r.headers()["proofsheet-photo-id"], photo.as_str(), "a client that lost the answer learns it");
+    let listed = app.wait_processed(&owner, &album, 1).await;
+    assert_eq!(listed[0]["id"], photo.as_str());
+    assert_eq!(listed[0]["filename"], "a.jpg");
+    assert_eq!(listed[0]["status"], "ready");
+
+    // Termination.
+    let at = create(&app, &owner, &album, file.len()).await;
+    assert_eq!(patch(&app, &owner, &at, 0, &file[..1000], None).await.status(), StatusCode::NO_CONTENT);
+    let r = tus(&app, Method::DELETE, &at, Some(&rival)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = tus(&app, Method::DELETE, &at, Some(&owner)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(offset(&app, &owner, &at).await.0, StatusCode::NOT_FOUND);
+
+    // A file that is no image fails at its first chunk, and is gone.
+    let at = create(&app, &owner, &album, 300_000).await;
+    let r = patch(&app, &owner, &at, 0, &vec![b'x'; 200_000], None).await;
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(offset(&app, &owner, &at).await.0, StatusCode::NOT_FOUND);
+
+    // Expiry: 410 after a day, then the scheduled clean-up deletes it.
+    let at = create(&app, &owner, &album, file.len()).await;
+    assert_eq!(patch(&app, &owner, &at, 0, &file[..1000], None).await.status(), StatusCode::NO_CONTENT);
+    app.clock.advance(chrono::Duration::hours(25));
+    assert_eq!(offset(&app, &owner, &at).await.0, StatusCode::GONE);
+    let engine = &app.server.state.engine;
+    let blobs = &engine.backends().blobs;
+    assert!(!blobs.list("uploads").await.unwrap().is_empty());
+    let pruned = engine.uploads().prune_expired(engine.backends().clock.now()).await.unwrap();
+    assert_eq!(pruned, 2, "the expired upload and the finished one");
+    assert!(blobs.list("uploads").await.unwrap().is_empty(), "nothing of either is left");
+    assert_eq!(offset(&app, &owner, &at).await.0, StatusCode::NOT_FOUND);
+}
