@@ -112,16 +112,47 @@ def create_album(page, name, client_email, visibility="Private"):
     return page.url.rsplit("/", 1)[1]
 
 
-def upload(page, tmp: Path, names):
+def upload(page, tmp: Path, names, break_one=False):
+    """Uploads through the studio, which speaks tus: each file is created
+    (POST .../uploads) and sent in PATCHes. With `break_one`, the first
+    PATCH fails as a dropped connection would; the uploader asks how far
+    it got (HEAD) and goes on."""
     paths = []
     for i, n in enumerate(names):
         p = tmp / n
         p.write_bytes(jpeg(i))
         paths.append(p)
+    sent = []
+
+    def record(r):
+        sent.append((r.method, r.url))
+
+    page.on("request", record)
+    broken = []
+
+    def cut(route):
+        if route.request.method == "PATCH" and not broken:
+            broken.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    if break_one:
+        page.route(re.compile(r".*/api/v1/albums/[^/]+/uploads/[^/]+$"), cut)
     page.get_by_label("Add photos").set_input_files([str(p) for p in paths])
     for n in names:
         item = page.get_by_role("listitem").filter(has_text=n)
         expect(item).to_contain_text("Ready", timeout=60_000)
+    if break_one:
+        page.unroute(re.compile(r".*/api/v1/albums/[^/]+/uploads/[^/]+$"))
+        assert broken, "a PATCH was cut"
+        assert ("HEAD", broken[0]) in sent, "the uploader asked where to resume"
+    page.remove_listener("request", record)
+    creations = [u for m, u in sent if m == "POST" and u.endswith("/uploads")]
+    patches = [u for m, u in sent if m == "PATCH" and "/uploads/" in u]
+    assert len(creations) == len(names), f"one tus upload per file: {creations}"
+    assert len(patches) >= len(names), patches
+    assert not [u for m, u in sent if m == "POST" and u.endswith("/photos")], "no plain uploads"
     return {p.name: p.read_bytes() for p in paths}
 
 
@@ -156,7 +187,7 @@ def main():
         ph.get_by_role("link", name="New album").click()
         check_page(ph, "album-new")
         album = create_album(ph, "Wedding of Kim & Lou", cl_mail)
-        originals = upload(ph, tmp, [f"IMG_{i}.jpg" for i in range(1, 6)])
+        originals = upload(ph, tmp, [f"IMG_{i}.jpg" for i in range(1, 6)], break_one=True)
         check_page(ph, "studio")
 
         # The watermark: upload a logo in the studio, pick it with a place,

@@ -71,10 +71,17 @@
       var cancel = el("button", { type: "button", "class": "link" }, "Cancel");
       li.appendChild(cancel);
       photos.appendChild(li);
-      var job = { file: file, li: li, bar: bar, cancel: cancel, xhr: null, cancelled: false };
+      var job = { file: file, li: li, bar: bar, cancel: cancel, xhr: null, cancelled: false, url: null, offset: 0 };
       cancel.addEventListener("click", function () {
         job.cancelled = true;
         if (job.xhr) job.xhr.abort();
+        if (job.url) {
+          var drop = new XMLHttpRequest();
+          drop.open("DELETE", job.url);
+          drop.setRequestHeader("tus-resumable", "1.0.0");
+          drop.setRequestHeader("x-csrf-token", csrf);
+          drop.send();
+        }
         li.remove();
         var i = queue.indexOf(job);
         if (i >= 0) queue.splice(i, 1);
@@ -89,39 +96,53 @@
       }
     }
 
-    function send(job) {
+    // Uploads go over tus 1.0 (resumable): 5 MiB chunks; a dropped
+    // connection or a server hiccup asks the server how far it got and
+    // goes on from there (5 tries, waiting longer each time); "Retry"
+    // after a failure resumes too.
+    var CHUNK = 5 * 1024 * 1024, TRIES = 5;
+
+    function tus(method, url, job) {
       var xhr = new XMLHttpRequest();
       job.xhr = xhr;
-      var li = job.li;
-      li.querySelector(".status").textContent = "Uploading 0%";
-      xhr.open("POST", "/api/v1/albums/" + album + "/photos?filename=" + encodeURIComponent(job.file.name));
-      xhr.setRequestHeader("content-type", job.file.type || "application/octet-stream");
+      xhr.open(method, url);
+      xhr.setRequestHeader("tus-resumable", "1.0.0");
       xhr.setRequestHeader("x-csrf-token", csrf);
-      xhr.upload.onprogress = function (e) {
-        if (!e.lengthComputable) return;
-        var pct = Math.round((e.loaded / e.total) * 100);
+      return xhr;
+    }
+
+    function send(job) {
+      var li = job.li, file = job.file, tries = 0;
+      li.querySelector(".status").textContent = "Uploading 0%";
+
+      function progress(sent) {
+        var pct = file.size ? Math.floor((sent / file.size) * 100) : 100;
         job.bar.value = pct;
         li.querySelector(".status").textContent = "Uploading " + pct + "%";
-      };
-      xhr.onloadend = function () {
+      }
+
+      function finish(photo, xhr) {
         running--;
         if (job.cancelled) { pump(); return; }
-        var body = {};
-        try { body = JSON.parse(xhr.responseText || "{}"); } catch (e) { /* not JSON */ }
         job.bar.remove();
         job.cancel.remove();
-        if (xhr.status === 201 && body.id) {
-          li.setAttribute("data-photo", body.id);
-          setStatus(li, body.status || "processing", body.failure_reason);
+        if (photo) {
+          job.url = null;
+          li.setAttribute("data-photo", photo);
+          setStatus(li, "processing");
           watch();
         } else {
+          var body = {};
+          try { body = JSON.parse(xhr.responseText || "{}"); } catch (e) { /* not JSON */ }
           var reason = body.message || (xhr.status ? "the server answered " + xhr.status : "the connection broke");
+          // A refused file is gone on the server: "Retry" starts it again.
+          if (xhr.status && xhr.status < 500 && xhr.status !== 409) job.url = null;
           li.setAttribute("data-status", "failed");
           li.querySelector(".status").textContent = "Failed: " + reason;
           var retry = el("button", { type: "button", "class": "link" }, "Retry");
           retry.addEventListener("click", function () {
             retry.remove();
-            li.appendChild(job.bar); job.bar.value = 0;
+            li.appendChild(job.bar);
             li.appendChild(job.cancel);
             queue.push(job); pump();
           });
@@ -129,8 +150,70 @@
         }
         announce();
         pump();
-      };
-      xhr.send(job.file);
+      }
+
+      // Network errors, 5xx and a lost offset are worth another go.
+      function again(xhr) {
+        if (job.cancelled) { finish(null, xhr); return; }
+        if ((xhr.status === 0 || xhr.status >= 500 || xhr.status === 409) && tries < TRIES) {
+          tries++;
+          setTimeout(resume, 500 * Math.pow(2, tries));
+        } else {
+          finish(null, xhr);
+        }
+      }
+
+      function create() {
+        var xhr = tus("POST", "/api/v1/albums/" + album + "/uploads", job);
+        xhr.setRequestHeader("upload-length", String(file.size));
+        xhr.setRequestHeader("upload-metadata", "filename " + btoa(unescape(encodeURIComponent(file.name))));
+        xhr.onloadend = function () {
+          if (xhr.status === 201 && xhr.getResponseHeader("location")) {
+            job.url = xhr.getResponseHeader("location");
+            job.offset = 0;
+            patch();
+          } else {
+            again(xhr);
+          }
+        };
+        xhr.send();
+      }
+
+      function resume() {
+        if (!job.url) { create(); return; }
+        var xhr = tus("HEAD", job.url, job);
+        xhr.onloadend = function () {
+          if (xhr.status !== 200) {
+            if (xhr.status === 404 || xhr.status === 410) { job.url = null; create(); } else again(xhr);
+            return;
+          }
+          var photo = xhr.getResponseHeader("proofsheet-photo-id");
+          if (photo) { finish(photo, xhr); return; }
+          job.offset = parseInt(xhr.getResponseHeader("upload-offset"), 10) || 0;
+          patch();
+        };
+        xhr.send();
+      }
+
+      function patch() {
+        var xhr = tus("PATCH", job.url, job);
+        xhr.setRequestHeader("content-type", "application/offset+octet-stream");
+        xhr.setRequestHeader("upload-offset", String(job.offset));
+        xhr.upload.onprogress = function (e) { progress(job.offset + e.loaded); };
+        xhr.onloadend = function () {
+          if (job.cancelled) { finish(null, xhr); return; }
+          if (xhr.status !== 204) { again(xhr); return; }
+          tries = 0;
+          var photo = xhr.getResponseHeader("proofsheet-photo-id");
+          if (photo) { progress(file.size); finish(photo, xhr); return; }
+          job.offset = parseInt(xhr.getResponseHeader("upload-offset"), 10) || 0;
+          progress(job.offset);
+          patch();
+        };
+        xhr.send(file.slice(job.offset, Math.min(job.offset + CHUNK, file.size)));
+      }
+
+      resume();
     }
 
     function announce() {

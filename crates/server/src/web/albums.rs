@@ -602,7 +602,7 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
                 div.drop #drop data-album=(album.id) data-max-bytes=(state.config.uploads.max_bytes) {
                     label for="files" { "Add photos" }
                     input #files type="file" name="file" multiple accept="image/jpeg,image/png";
-                    p.hint { "Choose files or drop them anywhere on this page. JPEG or PNG; several upload at once." }
+                    p.hint { "Choose files or drop them anywhere on this page. JPEG or PNG; several upload at once, and a dropped connection picks up where it stopped." }
                 }
                 p.visually-hidden #upload-live role="status" aria-live="polite" {}
                 ul.photos #photos data-album=(album.id) aria-label="Photos in this album" {
