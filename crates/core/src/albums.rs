@@ -329,6 +329,8 @@ impl Albums<'_> {
         let key = Photo::original_key(&album.storage_prefix, id);
         let mut writer = self.0.blobs().writer(&key).await?;
         let mut size = head.len() as u64;
+        let mut digest = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut digest, &head);
         let mut result = writer.write(head.freeze()).await;
         while result.is_ok() {
             match body.next().await {
@@ -336,6 +338,7 @@ impl Albums<'_> {
                 Some(Err(e)) => result = Err(e),
                 Some(Ok(chunk)) => {
                     size += chunk.len() as u64;
+                    sha2::Digest::update(&mut digest, &chunk);
                     result = if size > max { Err(too_large()) } else { writer.write(chunk).await };
                 }
             }
@@ -367,6 +370,7 @@ impl Albums<'_> {
             height: None,
             created_at: now,
             renders: 0,
+            sha256: Some(sha2::Digest::finalize(digest).iter().map(|b| format!("{b:02x}")).collect()),
         };
         let job = NewJob::now(Task::RenderPreview { photo_id: id }, now);
         if let Err(e) = self.0.meta().insert_photo(&photo, &[job]).await {

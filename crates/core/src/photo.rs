@@ -65,6 +65,10 @@ pub struct Photo {
     /// first render); it changes whenever they do.
     #[serde(default)]
     pub renders: u32,
+    /// The SHA-256 of the original, in lowercase hex (`None` for photos
+    /// stored before it was recorded).
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 impl Photo {

@@ -70,6 +70,51 @@ enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Sign in to a Proofsheet server (any, over its API) and keep the
+    /// token for `upload`, readable by you alone (0600).
+    Login {
+        /// The server's URL (`https://photos.example.com`).
+        #[arg(long, env = "PROOFSHEET_SERVER")]
+        server: String,
+        /// Your e-mail (asked when missing).
+        #[arg(long)]
+        email: Option<String>,
+        /// A session token to keep instead of signing in with a password.
+        #[arg(long, env = "PROOFSHEET_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Upload every JPEG and PNG of a folder into an album over resumable
+    /// (tus) uploads, several at once, skipping files the album already
+    /// holds; the exit code is 1 when any file failed.
+    Upload {
+        /// The folder.
+        folder: PathBuf,
+        /// The album's id.
+        #[arg(long)]
+        album: String,
+        /// Also the folders inside it.
+        #[arg(long, short = 'r')]
+        recursive: bool,
+        /// Files sent at once.
+        #[arg(long, default_value_t = 3)]
+        jobs: usize,
+        /// Chunk size in MB (each a PATCH; a broken connection loses at
+        /// most one).
+        #[arg(long, default_value_t = 5.0)]
+        chunk_mb: f64,
+        /// Tries per request before a file fails (with backoff between).
+        #[arg(long, default_value_t = 6)]
+        tries: u32,
+        /// List what would be uploaded and skipped; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The server (default: the one `login` kept).
+        #[arg(long, env = "PROOFSHEET_SERVER")]
+        server: Option<String>,
+        /// A token (default: the one `login` kept).
+        #[arg(long, env = "PROOFSHEET_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -159,6 +204,34 @@ async fn main() -> anyhow::Result<()> {
     } else {
         logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
     }
+    // The API's clients need no server configuration.
+    match cli.command {
+        Some(Command::Login { server, email, token }) => {
+            proofsheet_server::client::login(&server, email, token).await?;
+            return Ok(());
+        }
+        Some(Command::Upload { folder, album, recursive, jobs, chunk_mb, tries, dry_run, server, token }) => {
+            if !(0.01..=1024.0).contains(&chunk_mb) {
+                anyhow::bail!("--chunk-mb takes 0.01 to 1024");
+            }
+            let creds = proofsheet_server::client::credentials(server, token)?;
+            let opts = proofsheet_server::client::UploadOptions {
+                folder,
+                album,
+                recursive,
+                jobs,
+                chunk_bytes: (chunk_mb * 1024.0 * 1024.0) as u64,
+                tries: tries.max(1),
+                dry_run,
+            };
+            let summary = proofsheet_server::client::upload(&creds, &opts).await?;
+            if !summary.failed.is_empty() {
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(dir) = cli.data_dir {
         config.server.data_dir = dir;
@@ -206,6 +279,7 @@ async fn main() -> anyhow::Result<()> {
             state::open_store(&config).await?;
             println!("migrations applied to {}", config.database_url());
         }
+        Command::Login { .. } | Command::Upload { .. } => unreachable!("handled before the configuration is read"),
         Command::Jobs { command } => {
             let state = state::build_state(config, String::new(), Arc::new(SystemClock)).await?;
             let b = state.engine.backends();

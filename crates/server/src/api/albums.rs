@@ -55,6 +55,8 @@ enum Deleted {
 }
 
 /// A raw body makes one photo; a multipart body a list.
+// One value per response, written out at once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Union)]
 enum UploadResult {
     /// One photo from a raw body.

@@ -654,6 +654,9 @@ pub struct PhotoDto {
     pub thumbnail_url: Option<String>,
     /// When uploaded.
     pub created_at: DateTime<Utc>,
+    /// The SHA-256 of the original (lowercase hex), to tell which files an
+    /// album already holds; `null` for photos stored before it was kept.
+    pub sha256: Option<String>,
 }
 
 impl PhotoDto {
@@ -673,6 +676,7 @@ impl PhotoDto {
             width: p.width,
             height: p.height,
             created_at: p.created_at,
+            sha256: p.sha256,
         }
     }
 }

@@ -261,3 +261,117 @@ fn previews_exit_2_on_a_bad_image_and_plugin_check_refuses_junk() {
     assert!(!check.status.success());
     assert!(String::from_utf8_lossy(&check.stderr).contains("plugin"), "{}", String::from_utf8_lossy(&check.stderr));
 }
+
+/// `proofsheet login` and `proofsheet upload` against a real server: the
+/// token kept 0600, a dry run, a run killed mid-way and started again
+/// (nothing twice, the cut file resumed), `--recursive`, a file that is no
+/// image (exit code 1), plain lines when stdout is no terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upload_command_sends_a_folder_and_survives_being_killed() {
+    use sha2::Digest;
+    let app = TestApp::start().await;
+    let owner = app.user("cli@studio.test", "photographer").await;
+    let album = app.album(&owner, "private", None).await;
+    let home = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let mut digests = Vec::new();
+    for i in 0..4u16 {
+        let bytes = common::jpeg(2400 + i * 16, 1600, 1, true);
+        digests.push(format!("{:x}", sha2::Sha256::digest(&bytes)));
+        std::fs::write(folder.path().join(format!("IMG_{i}.JPG")), bytes).unwrap();
+    }
+    std::fs::write(folder.path().join("notes.txt"), "not a photo").unwrap();
+    std::fs::create_dir(folder.path().join("day2")).unwrap();
+    let inner = common::jpeg(800, 600, 1, false);
+    std::fs::write(folder.path().join("day2").join("inner.png.jpg"), &inner).unwrap();
+    let cli = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_proofsheet"));
+        c.args(args).env("XDG_CONFIG_HOME", home.path()).env_remove("PROOFSHEET_SERVER").env_remove("PROOFSHEET_TOKEN");
+        c
+    };
+    let run = |args: Vec<String>| {
+        let mut c = cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        async move { tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap() }
+    };
+    let folder_arg = folder.path().display().to_string();
+
+    // Not signed in yet: a clear message.
+    let out = run(vec!["upload".into(), folder_arg.clone(), "--album".into(), album.clone()]).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("proofsheet login"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Login with a token: checked, kept 0600.
+    let bad = run(vec!["login".into(), "--server".into(), app.url.clone(), "--token".into(), "forged".into()]).await;
+    assert!(!bad.status.success(), "a forged token is refused");
+    let out = run(vec!["login".into(), "--server".into(), app.url.clone(), "--token".into(), owner.clone()]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("cli@studio.test"), "{}", stdout(&out));
+    let creds = home.path().join("proofsheet").join("credentials.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(creds.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
+    // A dry run sends nothing.
+    let out = run(vec!["upload".into(), folder_arg.clone(), "--album".into(), album.clone(), "--dry-run".into()]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("dry run: 4 to upload"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("notes.txt") && !stdout(&out).contains("inner"), "{}", stdout(&out));
+    let photos = app.get(&format!("/albums/{album}/photos"), Some(&owner)).await.json::<Value>().await.unwrap();
+    assert_eq!(photos["items"].as_array().unwrap().len(), 0);
+
+    // A run killed once the first photo is in.
+    let mut child = cli(&["upload", &folder_arg, "--album", &album, "--jobs", "1", "--chunk-mb", "0.25"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut killed_after = 0;
+    for _ in 0..600 {
+        let photos = app.get(&format!("/albums/{album}/photos"), Some(&owner)).await.json::<Value>().await.unwrap();
+        killed_after = photos["items"].as_array().unwrap().len();
+        if killed_after >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!((1..4).contains(&killed_after), "killed mid-run, after {killed_after} photos");
+
+    // Started again: the rest goes, nothing twice; plain lines, a summary.
+    let out =
+        run(vec!["upload".into(), folder_arg.clone(), "--album".into(), album.clone(), "--jobs".into(), "2".into()])
+            .await;
+    assert!(out.status.success(), "{}\n{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("skipped {killed_after}")) || text.matches("skipped ").count() >= killed_after,
+        "{text}"
+    );
+    assert!(text.contains(&format!("uploaded {}, skipped {killed_after}, failed 0", 4 - killed_after)), "{text}");
+    assert!(!text.contains('\u{1b}'), "no terminal codes when stdout is not a terminal: {text}");
+    let listed = app.wait_processed(&owner, &album, 4).await;
+    let mut held: Vec<String> = listed.iter().map(|p| p["sha256"].as_str().unwrap().to_owned()).collect();
+    held.sort();
+    digests.sort();
+    assert_eq!(held, digests, "each file once, byte for byte");
+    assert!(listed.iter().all(|p| p["status"] == "ready"));
+    let resume = home.path().join("proofsheet").join("uploads").join(format!("{album}.json"));
+    assert_eq!(std::fs::read_to_string(resume).unwrap().trim(), "{}", "no upload left to resume");
+
+    // --recursive takes the subfolder; a file that is no image fails the run.
+    std::fs::write(folder.path().join("broken.jpg"), b"this is not a JPEG at all, only its name is").unwrap();
+    let out = run(vec!["upload".into(), folder_arg.clone(), "--album".into(), album.clone(), "-r".into()]).await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("uploaded 1, skipped 4, failed 1"), "{text}");
+    assert!(text.contains("broken.jpg"), "{text}");
+    app.wait_processed(&owner, &album, 5).await;
+}

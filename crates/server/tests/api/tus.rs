@@ -85,6 +85,11 @@ async fn resumes_after_a_broken_connection(app: &TestApp) {
         assert_eq!(photo["status"], "ready", "{photo}");
         assert_eq!(photo["filename"], "wedding-0001.jpg");
         assert_eq!(photo["width"], 4000);
+        let digest: String = {
+            use sha2::Digest as _;
+            sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+        };
+        assert_eq!(photo["sha256"], digest.as_str(), "the API names the original's SHA-256");
         let r = app.get(&format!("/photos/{id}/original"), Some(&owner)).await;
         let r = if r.status() == StatusCode::TEMPORARY_REDIRECT {
             app.http.get(r.headers()["location"].to_str().unwrap()).send().await.unwrap()

@@ -142,6 +142,7 @@ fn photo_from(row: &$row) -> Result<Photo> {
         height: row.get::<Option<i64>, _>("height").map(|v| v as u32),
         renders: row.get::<i64, _>("render_count") as u32,
         created_at: from_millis(row.get("created_at")),
+        sha256: row.get("sha256"),
     })
 }
 
@@ -570,8 +571,8 @@ impl AlbumStore for $store {
             .map_err(db_err("starting a transaction"))?;
         sqlx::query(
             "INSERT INTO photos (id, album_id, filename, content_type, size_bytes, status, failure_reason,
-                                 width, height, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                 width, height, created_at, sha256)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(p.id.to_string())
         .bind(p.album_id.to_string())
@@ -583,6 +584,7 @@ impl AlbumStore for $store {
         .bind(p.width.map(i64::from))
         .bind(p.height.map(i64::from))
         .bind(millis(p.created_at))
+        .bind(&p.sha256)
         .execute(&mut *tx)
         .await
         .map_err(|e| match e.as_database_error() {
