@@ -43,6 +43,18 @@ if ! su postgres -c "$pg_bin/pg_ctl -D $pg_data status" >/dev/null 2>&1; then
     su postgres -c "$pg_bin/pg_ctl -D $pg_data -l $pg_data/server.log -o '-c listen_addresses=127.0.0.1 -p $pg_port -k /tmp -c max_connections=300 -c fsync=off -c synchronous_commit=off' -w start" >/dev/null
 fi
 
+# Each test run makes fresh databases (proofsheet_<uuid>); those of earlier
+# runs are dropped here, so the data folder does not grow run after run
+# (about 8 MB each). One still in use (a run going on) refuses and stays.
+stale=$(psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -Atc \
+    "SELECT datname FROM pg_database WHERE datname ~ '^proofsheet_[0-9a-f]{32}$'" 2>/dev/null || true)
+if [ -n "$stale" ]; then
+    log "dropping $(echo "$stale" | wc -l) test databases of earlier runs"
+    for db in $stale; do
+        psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true
+    done
+fi
+
 # --- S3 (moto) --------------------------------------------------------------
 venv="$state/venv"
 if [ ! -x "$venv/bin/moto_server" ]; then
