@@ -233,12 +233,7 @@ impl Albums<'_> {
                 .sample()
                 .ok_or_else(|| Error::conflict("no_photo", "upload a photo first to preview a watermark on it"))?,
         };
-        let pixels = match renderer.probe(&original, true) {
-            Ok(Probe::Image(info)) => u64::from(info.width) * u64::from(info.height),
-            _ => 0,
-        };
-        let _budget = self.0.render_budget().acquire(pixels).await;
-        Ok(renderer.render(original, mark.as_ref()).await?.preview)
+        Ok(self.0.render_in_budget(original, mark.as_ref()).await.0?.preview)
     }
 
     /// Queues a re-render of every ready or failed photo in the album (its

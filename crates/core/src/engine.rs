@@ -185,6 +185,26 @@ impl Proofsheet {
         &self.inner.render_budget
     }
 
+    /// Renders `original` with `mark` inside the process's pixel budget:
+    /// decoding needs memory in proportion to pixels, so two huge images
+    /// wait for each other while small ones run side by side. Also answers
+    /// how long the render itself took (the wait for the budget left out).
+    pub(crate) async fn render_in_budget(
+        &self,
+        original: bytes::Bytes,
+        mark: Option<&crate::Mark>,
+    ) -> (Result<crate::Renditions>, std::time::Duration) {
+        let renderer = &self.inner.backends.renderer;
+        let pixels = match renderer.probe(&original, true) {
+            Ok(crate::Probe::Image(info)) => u64::from(info.width) * u64::from(info.height),
+            _ => 0, // the render itself reports what is wrong with it
+        };
+        let _budget = self.render_budget().acquire(pixels).await;
+        let started = std::time::Instant::now();
+        let out = renderer.render(original, mark).await;
+        (out, started.elapsed())
+    }
+
     /// Deletes every blob of `album` (originals, previews, thumbnails)
     /// except the originals its buyers still hold; returns how many were
     /// kept. Album deletion and the expiry purge both go through here.

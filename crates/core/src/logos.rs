@@ -86,6 +86,13 @@ impl Logos<'_> {
         self.current(user.id).await?.ok_or(Error::not_found("logo"))
     }
 
+    /// Whether the photographer has a logo: one read of its name, the PNG
+    /// stays in storage (pages ask this on every visit).
+    pub async fn has_logo(&self, user: &User) -> Result<bool> {
+        Self::check_role(user)?;
+        Ok(self.0.meta().logo(user.id).await?.is_some())
+    }
+
     /// Removes the photographer's logo; albums that used it go back to the
     /// deployment's default watermark. `NotFound("logo")` when there is none.
     #[instrument(skip_all, fields(user_id = %user.id))]

@@ -115,29 +115,20 @@ impl Thumbnails<'_> {
             }
             other => other?,
         };
-        // Decoding needs memory in proportion to pixels: renders share the
-        // process's pixel budget, so two huge images wait for each other
-        // while small ones run side by side.
-        let renderer = &self.0.backends().renderer;
-        let pixels = match renderer.probe(&original, true) {
-            Ok(crate::Probe::Image(info)) => u64::from(info.width) * u64::from(info.height),
-            _ => 0, // the render itself reports what is wrong with it
-        };
         let mark = match self.0.logos().mark(album.owner_id, album.watermark.as_ref()).await {
             Err(e) if e.is_not_found() => return self.logo_missing(album).await,
             other => other?,
         };
-        let _budget = self.0.render_budget().acquire(pixels).await;
-        let started = std::time::Instant::now();
-        let out = match renderer.render(original, mark.as_ref()).await {
+        let (out, took) = self.0.render_in_budget(original, mark.as_ref()).await;
+        let out = match out {
             Ok(out) => out,
             Err(Error::Image { message }) => {
-                crate::metrics::preview("rejected", started.elapsed());
+                crate::metrics::preview("rejected", took);
                 return Ok(Rendered::Failed(message));
             }
             Err(e) => return Err(e),
         };
-        crate::metrics::preview("rendered", started.elapsed());
+        crate::metrics::preview("rendered", took);
         let blobs = self.0.blobs();
         blobs.put(&Photo::preview_key(prefix, id), out.preview.clone()).await?;
         blobs.put(&Photo::thumbnail_key(prefix, id), out.thumbnail.clone()).await?;

@@ -192,7 +192,7 @@ impl MarkOptions {
     async fn of(state: &AppState, user: &proofsheet_core::User, preview_of: Option<AlbumId>) -> Self {
         MarkOptions {
             plugins: state.engine.backends().renderer.watermark_plugins(),
-            has_logo: state.engine.logos().get(user).await.is_ok(),
+            has_logo: state.engine.logos().has_logo(user).await.unwrap_or(false),
             preview_of,
         }
     }
