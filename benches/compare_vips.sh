@@ -48,10 +48,10 @@ flag=$([ "$PROFILE" = release ] && echo --release || true)
 bin="$CARGO_TARGET_DIR/$PROFILE"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cargo build -q $flag -p proofsheet-imaging --example corpus
+cargo build -q $flag --workspace --example corpus
 variants="default"
 if [ "$TURBO" = 1 ]; then
-    cargo build -q $flag -p proofsheet-server --bin proofsheet --features turbojpeg
+    cargo build -q $flag --workspace --bin proofsheet --features proofsheet-imaging/turbojpeg
     cp "$bin/proofsheet" "$work/proofsheet-turbo"
     variants="default turbo"
 fi
@@ -60,7 +60,7 @@ if [ "$PURE" = 1 ]; then
     cp "$bin/proofsheet" "$work/proofsheet-pure"
     variants="pure $variants"
 fi
-cargo build -q $flag -p proofsheet-server --bin proofsheet
+cargo build -q $flag --workspace --bin proofsheet
 cp "$bin/proofsheet" "$work/proofsheet-default"
 printf '%-6s %-7s %6s %12s %12s %7s %20s %20s\n' size build images "vips img/s" "ours img/s" ratio "vips peak RSS" "ours peak RSS"
 for mp in ${SIZES//,/ }; do

@@ -24,7 +24,7 @@ if [ "$PROFILE" = release ]; then
     cargo build --release -q -p proofsheet-server
     bin="${CARGO_TARGET_DIR:-target}/release/proofsheet"
 else
-    cargo build -q -p proofsheet-server
+    cargo build -q --workspace --bin proofsheet
     bin="${CARGO_TARGET_DIR:-target}/debug/proofsheet"
 fi
 

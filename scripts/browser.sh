@@ -28,7 +28,7 @@ if [ -z "${PROOFSHEET_TEST_MAILDIR:-}" ]; then
     eval "$(scripts/services.sh)"
 fi
 
-cargo build -q --bin proofsheet
+cargo build -q --workspace --bin proofsheet
 port="${PORT:-18282}"
 data=$(mktemp -d)
 PROOFSHEET__MAIL__SMTP_URL="$PROOFSHEET_TEST_SMTP_URL" PROOFSHEET__LIMITS__ENABLED=false \
