@@ -12,7 +12,7 @@ use crate::{
 
 /// How much of an upload is buffered to find the image header. JPEG
 /// headers can sit behind large EXIF/ICC segments (up to 64 KiB each).
-const PROBE_LIMIT: usize = 1024 * 1024;
+pub(crate) const PROBE_LIMIT: usize = 1024 * 1024;
 
 /// A new album.
 #[derive(Debug, Clone)]

@@ -32,9 +32,9 @@ use tracing::instrument;
 
 use crate::{AlbumId, ByteStream, Error, Photo, PhotoId, Probe, Proofsheet, Result, UploadId, User, UserId};
 
-/// How much of the first chunk is probed for an image header before the
-/// rest of the file is accepted (the same limit as a direct upload's).
-const PROBE_LIMIT: usize = 1024 * 1024;
+// The first chunk is probed for an image header up to the same limit as a
+// direct upload's, before the rest of the file is accepted.
+use crate::albums::PROBE_LIMIT;
 
 /// A resumable upload as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
