@@ -452,6 +452,7 @@ pub async fn upload(creds: &Credentials, opts: &UploadOptions) -> anyhow::Result
     let mut files = Vec::new();
     images(&opts.folder, opts.recursive, &mut files)?;
     let held = held(&http, creds, &opts.album).await?;
+    let resume = Resume::open(&opts.album)?;
     let mut summary = Summary::default();
     let mut todo = Vec::new();
     for path in files {
@@ -459,6 +460,11 @@ pub async fn upload(creds: &Credentials, opts: &UploadOptions) -> anyhow::Result
         if held.contains(&digest) {
             println!("skipped {} (the album holds it)", path.display());
             summary.skipped += 1;
+            // A run stopped between the last chunk and forgetting its URL
+            // left it here; the photo is in, so the URL is done with.
+            if !opts.dry_run && resume.get(&digest).is_some() {
+                resume.set(&digest, None)?;
+            }
         } else {
             let len = std::fs::metadata(&path)?.len();
             todo.push((path, digest, len));
@@ -485,7 +491,6 @@ pub async fn upload(creds: &Credentials, opts: &UploadOptions) -> anyhow::Result
     let file_style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {msg}")
         .expect("a valid template")
         .progress_chars("=> ");
-    let resume = Resume::open(&opts.album)?;
     let sender = Sender { http: &http, creds, opts, resume: &resume };
     let done = Arc::new(Mutex::new(0usize));
     let count = todo.len();

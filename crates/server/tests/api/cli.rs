@@ -344,6 +344,15 @@ async fn the_upload_command_sends_a_folder_and_survives_being_killed() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!((1..4).contains(&killed_after), "killed mid-run, after {killed_after} photos");
+    // A kill between a file's last chunk and forgetting its upload URL
+    // leaves the URL of a photo the album holds: made certain here.
+    let resume = home.path().join("proofsheet").join("uploads").join(format!("{album}.json"));
+    let mut left: serde_json::Map<String, Value> =
+        serde_json::from_slice(&std::fs::read(&resume).unwrap_or_else(|_| b"{}".to_vec())).unwrap();
+    let photos = app.get(&format!("/albums/{album}/photos"), Some(&owner)).await.json::<Value>().await.unwrap();
+    let first_in = photos["items"][0]["sha256"].as_str().unwrap().to_owned();
+    left.insert(first_in, Value::from(format!("{}/api/v1/albums/{album}/uploads/stale", app.url)));
+    std::fs::write(&resume, serde_json::to_vec(&left).unwrap()).unwrap();
 
     // Started again: the rest goes, nothing twice; plain lines, a summary.
     let out =
@@ -363,8 +372,7 @@ async fn the_upload_command_sends_a_folder_and_survives_being_killed() {
     digests.sort();
     assert_eq!(held, digests, "each file once, byte for byte");
     assert!(listed.iter().all(|p| p["status"] == "ready"));
-    let resume = home.path().join("proofsheet").join("uploads").join(format!("{album}.json"));
-    assert_eq!(std::fs::read_to_string(resume).unwrap().trim(), "{}", "no upload left to resume");
+    assert_eq!(std::fs::read_to_string(&resume).unwrap().trim(), "{}", "no upload left to resume");
 
     // --recursive takes the subfolder; a file that is no image fails the run.
     std::fs::write(folder.path().join("broken.jpg"), b"this is not a JPEG at all, only its name is").unwrap();
