@@ -16,10 +16,12 @@ import threading
 import time
 
 import requests
+
+import benchlib
+from benchlib import BASE, api
 from PIL import Image
 from tusclient import client as tus_client
 
-BASE = os.environ["PROOFSHEET_URL"]
 FILES = int(os.environ.get("FILES", "8"))
 SIZE_MB = float(os.environ.get("SIZE_MB", "20"))
 CHUNK_MB = float(os.environ.get("CHUNK_MB", "5"))
@@ -40,21 +42,8 @@ def big_jpeg(seed, size):
     return small[:sos] + bytes(segments) + small[sos:]
 
 
-def api(method, path, token=None, **kw):
-    headers = kw.pop("headers", {})
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    r = requests.request(method, f"{BASE}/api/v1{path}", headers=headers, **kw)
-    r.raise_for_status()
-    return r
-
-
 def seed():
-    email = f"bench-{time.time_ns()}@uploads.test"
-    api("POST", "/users", json={"email": email, "password": "correct horse", "name": "B", "surname": "U", "role": "photographer"})
-    token = api("POST", "/sessions", json={"email": email, "password": "correct horse"}).json()["token"]
-    album = api("POST", "/albums", token, json={"name": "Bench", "visibility": "private", "price_per_photo": {"amount": 500, "currency": "EUR"}}).json()["id"]
-    return token, album
+    return benchlib.seed("uploads")
 
 
 def plain(token, album, paths):

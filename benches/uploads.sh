@@ -16,25 +16,7 @@ venv="$state/venv"
 "$venv/bin/python" -c 'import tusclient, PIL, requests' 2>/dev/null ||
     "$venv/bin/pip" install -q 'tuspy==1.1.0' 'pillow>=10' requests >&2
 
-cargo build -q --release -p proofsheet-server --bin proofsheet
-port="${PORT:-18397}"
-data=$(mktemp -d)
 env=(PROOFSHEET__LIMITS__ENABLED=false RUST_LOG=warn PROOFSHEET__UPLOADS__MAX_BYTES=209715200)
-if [ "${SCALE_OUT:-0}" = 1 ]; then
-    eval "$(scripts/services.sh)"
-    db="proofsheet_bench_uploads_$$"
-    psql "$PROOFSHEET_TEST_POSTGRES_URL" -qc "CREATE DATABASE $db" >/dev/null
-    env+=(PROOFSHEET__DATABASE__URL="${PROOFSHEET_TEST_POSTGRES_URL%/*}/$db"
-        PROOFSHEET__STORAGE__KIND=s3 PROOFSHEET__STORAGE__S3__BUCKET="${PROOFSHEET_TEST_S3_BUCKET:-proofsheet-test}"
-        PROOFSHEET__STORAGE__S3__ROOT="/bench-uploads-$$" PROOFSHEET__STORAGE__S3__ENDPOINT="$PROOFSHEET_TEST_S3_ENDPOINT"
-        PROOFSHEET__STORAGE__S3__ACCESS_KEY_ID=test-key PROOFSHEET__STORAGE__S3__SECRET_ACCESS_KEY=test-secret)
-    echo "backend: PostgreSQL + S3 (moto)" >&2
-else
-    echo "backend: SQLite + files (the embedded default)" >&2
-fi
-env "${env[@]}" "$CARGO_TARGET_DIR/release/proofsheet" serve --addr "127.0.0.1:$port" --data-dir "$data" \
-    >"$data/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
-PROOFSHEET_URL="http://127.0.0.1:$port" "$venv/bin/python" benches/uploads.py
+. benches/server.sh
+start_server uploads "${PORT:-18397}"
+PROOFSHEET_URL="$base" "$venv/bin/python" benches/uploads.py

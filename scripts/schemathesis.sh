@@ -64,7 +64,9 @@ done
 order=$(post /orders "{\"album_id\":\"$album\",\"photo_ids\":[\"$photo\"]}" "$cl" | field id)
 upload=$(curl -sf -D - -o /dev/null -X POST "$base/api/v1/albums/$album/uploads" -H "authorization: Bearer $ph" \
     -H 'tus-resumable: 1.0.0' -H 'upload-length: 100000' | tr -d '\r' | sed -n 's#^location: .*/##Ip')
-echo "seeded: album $album, photo $photo, order $order, upload $upload" >&2
+webhook=$(post /webhooks '{"url":"https://hooks.example.com/seed","events":["order.paid"]}' "$ph" | field id)
+delivery=$(post "/webhooks/$webhook/test" '{}' "$ph" | field id)
+echo "seeded: album $album, photo $photo, order $order, upload $upload, webhook $webhook, delivery $delivery" >&2
 
 # tus chunks (`application/offset+octet-stream`) are bytes, like
 # `application/octet-stream`: schemathesis is told so by a hook module.
@@ -83,6 +85,8 @@ album_id = "$album"
 photo_id = "$photo"
 order_id = "$order"
 upload_id = "$upload"
+webhook_id = "$webhook"
+delivery_id = "$delivery"
 EOF
 status=0
 run() { # token log

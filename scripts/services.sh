@@ -79,6 +79,12 @@ if ! "$venv/bin/python" -c 'import tusclient' 2>/dev/null; then
     log "installing tuspy into $venv"
     "$venv/bin/pip" install -q 'tuspy==1.1.0' >&2
 fi
+if ! "$venv/bin/python" -c 'import standardwebhooks' 2>/dev/null; then
+    # The official Standard Webhooks library verifies every delivery the
+    # webhook tests receive.
+    log "installing standardwebhooks into $venv"
+    "$venv/bin/pip" install -q 'standardwebhooks==1.1.0' >&2
+fi
 if ! curl -s -o /dev/null "http://127.0.0.1:$s3_port/"; then
     log "starting moto_server on 127.0.0.1:$s3_port"
     nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$state/moto.log" 2>&1 &

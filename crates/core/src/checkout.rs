@@ -274,7 +274,7 @@ impl Checkout<'_> {
                 PaymentOutcome::Paid | PaymentOutcome::Refunded => None,
             },
         };
-        let (to, jobs) = match event.outcome {
+        let (to, mut jobs) = match event.outcome {
             PaymentOutcome::Paid => (
                 OrderStatus::Paid,
                 vec![
@@ -294,6 +294,17 @@ impl Checkout<'_> {
                 (OrderStatus::Refunded, vec![NewJob::now(Task::RevokeDownloads { order_id: event.order_id }, now)])
             }
         };
+        let reported = match to {
+            OrderStatus::Paid => Some(crate::EventType::OrderPaid),
+            OrderStatus::Refunded => Some(crate::EventType::OrderRefunded),
+            OrderStatus::Expired => Some(crate::EventType::OrderExpired),
+            _ => None,
+        };
+        if let Some(kind) = reported
+            && let Some(order) = meta.order(event.order_id).await?
+        {
+            jobs.push(self.0.event_job(kind, order.seller_id, crate::webhooks::order_data(&order, to)));
+        }
         let changed = meta.transition_order(event.order_id, to, &change, &jobs, now).await?;
         meta.record_payment_event(gateway, &event.id, now).await?;
         match changed {
@@ -321,7 +332,17 @@ impl Checkout<'_> {
             }
             for id in ids {
                 let now = self.0.now();
-                if meta.transition_order(id, OrderStatus::Expired, &OrderChange::default(), &[], now).await?.is_some() {
+                let Some(order) = meta.order(id).await? else { continue };
+                let event = self.0.event_job(
+                    crate::EventType::OrderExpired,
+                    order.seller_id,
+                    crate::webhooks::order_data(&order, OrderStatus::Expired),
+                );
+                if meta
+                    .transition_order(id, OrderStatus::Expired, &OrderChange::default(), &[event], now)
+                    .await?
+                    .is_some()
+                {
                     tracing::info!(order_id = %id, "abandoned order expired");
                     expired += 1;
                 }

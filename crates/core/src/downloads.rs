@@ -73,7 +73,10 @@ impl Downloads<'_> {
         let now = self.0.now();
         let link = self.new_link(link_id, order.id, zip_key.clone(), size, now);
         let ready = NewJob::now(Task::Notify { notification: Notification::DownloadReady { order_id: order.id } }, now);
-        if !meta.fulfil_order(&link, &[ready], now).await? {
+        let mut data = crate::webhooks::order_data(&order, crate::OrderStatus::Fulfilled);
+        data["link_expires_at"] = serde_json::json!(link.expires_at);
+        let event = self.0.event_job(crate::EventType::OrderFulfilled, order.seller_id, data);
+        if !meta.fulfil_order(&link, &[ready, event], now).await? {
             // Refunded (or fulfilled by another worker) while we zipped.
             self.0.blobs().delete(&zip_key).await?;
             return Ok(());

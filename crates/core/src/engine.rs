@@ -33,6 +33,12 @@ pub struct Settings {
     /// How long a resumable upload may take, from its creation; after
     /// that it is deleted, complete or not.
     pub upload_ttl: Duration,
+    /// The waits between a webhook delivery's attempts
+    /// ([`crate::default_retry_schedule`]); out of waits, it fails.
+    pub webhook_retries: Vec<Duration>,
+    /// An endpoint whose every delivery failed for this long is turned off
+    /// and its owner told.
+    pub webhook_disable_after: Duration,
 }
 
 impl Default for Settings {
@@ -47,6 +53,8 @@ impl Default for Settings {
             fresh_link_interval: Duration::hours(1),
             render_budget_pixels: 150_000_000,
             upload_ttl: Duration::hours(24),
+            webhook_retries: crate::default_retry_schedule(),
+            webhook_disable_after: Duration::hours(72),
         }
     }
 }
@@ -70,6 +78,8 @@ pub struct Backends {
     pub clock: Arc<dyn Clock>,
     /// E-mail (or any channel); `LogNotifier` only logs.
     pub notifier: Arc<dyn crate::Notifier>,
+    /// Sends webhook deliveries; [`crate::NoWebhooks`] for none.
+    pub webhooks: Arc<dyn crate::WebhookTransport>,
 }
 
 struct Inner {
@@ -78,6 +88,7 @@ struct Inner {
     links: LinkSigner,
     share_notices: ShareNotices,
     render_budget: crate::RenderBudget,
+    webhooks_in_flight: crate::webhooks::InFlight,
 }
 
 /// "Album shared" notices sent by this process in the last 24 hours: at
@@ -144,7 +155,10 @@ impl Proofsheet {
         }
         let render_budget = crate::RenderBudget::new(settings.render_budget_pixels);
         let share_notices = ShareNotices::default();
-        Ok(Proofsheet { inner: Arc::new(Inner { backends, settings, links, share_notices, render_budget }) })
+        let webhooks_in_flight = crate::webhooks::InFlight::default();
+        Ok(Proofsheet {
+            inner: Arc::new(Inner { backends, settings, links, share_notices, render_budget, webhooks_in_flight }),
+        })
     }
 
     /// The backends.
@@ -223,6 +237,10 @@ impl Proofsheet {
             }
         }
         Ok(keep.len())
+    }
+
+    pub(crate) fn webhooks_in_flight(&self) -> &crate::webhooks::InFlight {
+        &self.inner.webhooks_in_flight
     }
 
     pub(crate) fn share_notices(&self) -> &ShareNotices {

@@ -89,3 +89,11 @@ define_id!(
     /// A resumable (tus) upload.
     UploadId
 );
+define_id!(
+    /// A webhook endpoint.
+    WebhookId
+);
+define_id!(
+    /// One event on its way to one webhook endpoint (its attempts share it).
+    DeliveryId
+);

@@ -50,6 +50,20 @@ pub enum Task {
         /// The order.
         order_id: OrderId,
     },
+    /// Something happened that webhooks report: fan it out into one
+    /// delivery per endpoint that wants it.
+    EmitEvent {
+        /// The event.
+        event: Box<crate::Event>,
+    },
+    /// Send one delivery to its endpoint (one attempt).
+    DeliverWebhook {
+        /// The delivery.
+        delivery_id: crate::DeliveryId,
+        /// The attempts made when this job was queued; if more were made
+        /// since, the job is stale and does nothing.
+        after: u32,
+    },
 }
 
 impl Task {
@@ -62,6 +76,8 @@ impl Task {
             Task::RebuildZip { .. } => "rebuild_zip",
             Task::Notify { .. } => "notify",
             Task::RevokeDownloads { .. } => "revoke_downloads",
+            Task::EmitEvent { .. } => "emit_event",
+            Task::DeliverWebhook { .. } => "deliver_webhook",
         }
     }
 

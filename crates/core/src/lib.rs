@@ -59,6 +59,8 @@ mod uploads;
 mod user;
 mod users;
 mod verify;
+mod webhook;
+mod webhooks;
 mod worker;
 
 pub use album::{Access, Album, Visibility};
@@ -73,7 +75,7 @@ pub use downloads::{Downloads, LinkView, OpenedDownload};
 pub use engine::{Backends, Proofsheet, Settings};
 pub use error::{BoxError, Error, Result};
 pub use gateway::{CheckoutRequest, CheckoutSession, PaymentEvent, PaymentGateway, PaymentOutcome};
-pub use id::{AlbumId, JobId, LinkId, OrderId, PhotoId, UploadId, UserId};
+pub use id::{AlbumId, DeliveryId, JobId, LinkId, OrderId, PhotoId, UploadId, UserId, WebhookId};
 pub use job::{Job, JobStatus, NewJob, Task, backoff};
 pub use jobs::{Actor, Jobs};
 pub use logos::{Logo, Logos, MAX_LOGO_BYTES};
@@ -82,7 +84,7 @@ pub use notify::{LogNotifier, Notification, Notifier};
 pub use order::{Order, OrderItem, OrderStatus};
 pub use page::{Page, PageRequest};
 pub use photo::{Photo, PhotoStatus, sanitize_filename};
-pub use queue::JobQueue;
+pub use queue::{JobQueue, Lane};
 pub use render::{
     ImageFormat, ImageInfo, Mark, Position, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark,
     WatermarkChoice, short_digest, watermark_version,
@@ -98,4 +100,12 @@ pub use uploads::{Checksum, ResumableUpload, Uploads};
 pub use user::{Email, Role, Session, User, validate_name};
 pub use users::{NewUser, SIGN_IN_LINK_MINUTES, SignedIn, Users, hash_password, is_local_path, token_hash};
 pub use verify::{EMAIL_TOKEN_TTL_DAYS, EmailVerification};
+pub use webhook::{
+    Delivery, DeliveryAttempt, DeliveryStatus, Event, EventType, NoWebhooks, Webhook, WebhookResponse, WebhookStore,
+    WebhookTransport, new_webhook_secret, sign_webhook,
+};
+pub use webhooks::{
+    MAX_IN_FLIGHT_PER_ENDPOINT, MAX_WEBHOOK_URL, MAX_WEBHOOKS_PER_USER, NewWebhook, SECRET_OVERLAP, WebhookPatch,
+    Webhooks, default_retry_schedule,
+};
 pub use worker::{Ran, Worker};

@@ -47,6 +47,11 @@ pub enum Notification {
         /// The address.
         to: Email,
     },
+    /// A webhook endpoint was turned off by the sender (to its owner).
+    WebhookDisabled {
+        /// The endpoint.
+        webhook_id: crate::WebhookId,
+    },
     /// A single-use sign-in link (to the address it signs in; see
     /// [`Users::send_sign_in_link`](crate::Users::send_sign_in_link)). The
     /// mailer makes the token from the id; no secret is in the queue.

@@ -5,6 +5,34 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::{Job, JobId, JobStatus, NewJob, Page, PageRequest, Result};
 
+/// Which jobs a worker takes. Webhook deliveries have their own lane, so a
+/// slow endpoint never holds up previews and zips, and a burst of renders
+/// never delays events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Lane {
+    /// Any job (tests, `drain`, embedders with one loop).
+    #[default]
+    All,
+    /// Only [`Lane::WEBHOOK_KINDS`].
+    Webhooks,
+    /// Everything but [`Lane::WEBHOOK_KINDS`].
+    Work,
+}
+
+impl Lane {
+    /// The job kinds of the webhooks lane.
+    pub const WEBHOOK_KINDS: [&'static str; 2] = ["emit_event", "deliver_webhook"];
+
+    /// Whether a job of `kind` is in this lane.
+    pub fn takes(&self, kind: &str) -> bool {
+        match self {
+            Lane::All => true,
+            Lane::Webhooks => Self::WEBHOOK_KINDS.contains(&kind),
+            Lane::Work => !Self::WEBHOOK_KINDS.contains(&kind),
+        }
+    }
+}
+
 /// A durable queue of jobs kept in the metadata database.
 ///
 /// Workers `claim` a job with a lease; a worker that dies simply lets the
@@ -19,7 +47,11 @@ pub trait JobQueue: Send + Sync + 'static {
     /// Takes the oldest due job: queued with `run_at <= now`, or running
     /// with an expired lease. The job comes back `running`, with
     /// `attempts` counted and a fresh `lease_token`.
-    async fn claim(&self, now: DateTime<Utc>, lease: Duration) -> Result<Option<Job>>;
+    async fn claim(&self, now: DateTime<Utc>, lease: Duration) -> Result<Option<Job>> {
+        self.claim_in(now, lease, Lane::All).await
+    }
+    /// [`JobQueue::claim`] among the jobs of one lane.
+    async fn claim_in(&self, now: DateTime<Utc>, lease: Duration, lane: Lane) -> Result<Option<Job>>;
     /// Extends a running job's lease to `until`, for the holder of
     /// `job.lease_token` only; `false` if the lease was lost (taken over, or
     /// the job ended). A worker renews while the job makes progress, so a

@@ -298,7 +298,13 @@ impl Scheduler {
                         // Originals bought within the download window stay for
                         // their buyers; clean-up removes them once released.
                         self.engine.delete_album_blobs(&album).await?;
-                        b.metadata.mark_album_purged(album.id, now).await?;
+                        let data = serde_json::json!({
+                            "album_id": album.id.to_string(),
+                            "name": album.name,
+                            "expired_at": album.expires_at,
+                        });
+                        let event = self.engine.event_job(crate::EventType::AlbumExpired, album.owner_id, data);
+                        b.metadata.mark_album_purged(album.id, now, &[event]).await?;
                         tracing::info!(album_id = %album.id, "expired album purged");
                         n += 1;
                     }
@@ -333,7 +339,8 @@ impl Scheduler {
                 // Idempotency replies go with them, always kept at least a
                 // day (a retry within a day gets the first reply).
                 b.metadata.prune_idempotent_replies(horizon.min(now) - chrono::Duration::hours(24)).await?;
-                Ok(format!("pruned {n} finished jobs"))
+                let d = self.engine.webhooks().prune(crate::webhooks::KEEP_DELIVERIES).await?;
+                Ok(format!("pruned {n} finished jobs and {d} webhook deliveries"))
             }
             Periodic::CleanOrphans => self.clean_orphans(now).await,
             Periodic::MonthlyReports => self.monthly_reports(now).await,

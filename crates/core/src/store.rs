@@ -193,11 +193,13 @@ pub trait AlbumStore: Send + Sync {
     async fn insert_photo(&self, photo: &Photo, jobs: &[NewJob]) -> Result<()>;
     /// A photo by id.
     async fn photo(&self, id: PhotoId) -> Result<Option<Photo>>;
-    /// Saves a photo's status, reason, size and render count.
-    async fn update_photo(&self, photo: &Photo) -> Result<()>;
+    /// Saves a photo's status, reason, size and render count, enqueuing
+    /// `jobs` (its events) in the same transaction.
+    async fn update_photo(&self, photo: &Photo, jobs: &[NewJob]) -> Result<()>;
     /// Marks a `processing` photo `ready` with its upright size and counts
-    /// one rendering; `false` (nothing changed) if it was not processing.
-    async fn mark_photo_rendered(&self, id: PhotoId, width: u32, height: u32) -> Result<bool>;
+    /// one rendering, enqueuing `jobs` in the same transaction; `false`
+    /// (nothing changed, nothing enqueued) if it was not processing.
+    async fn mark_photo_rendered(&self, id: PhotoId, width: u32, height: u32, jobs: &[NewJob]) -> Result<bool>;
     /// Removes a photo record.
     async fn delete_photo(&self, id: PhotoId) -> Result<()>;
     /// A page of an album's photos, by id.
@@ -208,8 +210,9 @@ pub trait AlbumStore: Send + Sync {
     async fn albums_to_remind(&self, now: DateTime<Utc>, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>>;
     /// Records that an album's client was reminded; `false` if already.
     async fn mark_album_reminded(&self, id: AlbumId, now: DateTime<Utc>) -> Result<bool>;
-    /// Records that an album's blobs are gone.
-    async fn mark_album_purged(&self, id: AlbumId, now: DateTime<Utc>) -> Result<()>;
+    /// Records that an album's blobs are gone, enqueuing `jobs` in the
+    /// same transaction; `false` (nothing enqueued) if it was already.
+    async fn mark_album_purged(&self, id: AlbumId, now: DateTime<Utc>, jobs: &[NewJob]) -> Result<bool>;
     /// Marks (`on`) or unmarks a photo of `album` as `user`'s favourite.
     /// Idempotent. Favourites go with their photo and their user.
     async fn set_favourite(
@@ -400,6 +403,7 @@ pub trait MetadataStore:
     + ReportStore
     + ScheduleStore
     + IdempotencyStore
+    + crate::WebhookStore
     + Send
     + Sync
     + 'static

@@ -99,6 +99,8 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
     sign_in_links(name, store).await;
     favourites(name, store).await;
     logos(name, store).await;
+    webhooks(name, store).await;
+    events(name, store).await;
 }
 
 /// A photographer, a client, and a public album of theirs with one ready
@@ -120,7 +122,7 @@ async fn shop(s: &dyn MetadataStore) -> Shop {
     s.insert_album(&album).await.unwrap();
     let mut photo = photo(album.id);
     s.insert_photo(&photo, &[]).await.unwrap();
-    assert!(s.mark_photo_rendered(photo.id, 30, 20).await.unwrap());
+    assert!(s.mark_photo_rendered(photo.id, 30, 20, &[]).await.unwrap());
     photo = s.photo(photo.id).await.unwrap().unwrap();
     let album = s.album(album.id).await.unwrap().unwrap();
     Shop { ph, cl, album, photo }
@@ -222,7 +224,7 @@ pub async fn sign_in_links<S: MetadataStore + JobQueue>(name: &str, s: &S) {
     let shared = album(&ph, Visibility::Private, Some("invited@x.test"));
     s.insert_album(&shared).await.unwrap();
     assert!(s.is_invited(&invited).await.unwrap(), "{name}: named as an album's client");
-    s.mark_album_purged(shared.id, now).await.unwrap();
+    s.mark_album_purged(shared.id, now, &[]).await.unwrap();
     assert!(!s.is_invited(&invited).await.unwrap(), "{name}: not once the album is purged");
 }
 
@@ -328,7 +330,7 @@ pub async fn albums<S: MetadataStore + JobQueue>(name: &str, s: &S) {
     let later = now + Duration::days(5);
     let purge = s.albums_to_purge(later, 10).await.unwrap();
     assert_eq!(purge.iter().map(|a| a.id).collect::<Vec<_>>(), vec![expiring.id], "{name}: expired, to purge");
-    s.mark_album_purged(expiring.id, later).await.unwrap();
+    s.mark_album_purged(expiring.id, later, &[]).await.unwrap();
     assert!(s.albums_to_purge(later, 10).await.unwrap().is_empty(), "{name}: purged once");
     assert!(s.album(expiring.id).await.unwrap().unwrap().purged_at.is_some(), "{name}");
 }
@@ -359,7 +361,7 @@ pub async fn photos<S: MetadataStore + JobQueue>(name: &str, store: &S) {
     ready.status = PhotoStatus::Ready;
     ready.width = Some(3000);
     ready.height = Some(2000);
-    s.update_photo(&ready).await.unwrap();
+    s.update_photo(&ready, &[]).await.unwrap();
     assert_eq!(s.photo(p1.id).await.unwrap().unwrap(), ready);
     let page = s.list_photos(public.id, PageRequest::new(Some(1), None).unwrap()).await.unwrap();
     assert_eq!(page.items.len(), 1, "{name}");
@@ -369,14 +371,14 @@ pub async fn photos<S: MetadataStore + JobQueue>(name: &str, store: &S) {
     assert!(rest.next_cursor.is_none() && rest.items[0].id != page.items[0].id, "{name}: pages by id");
 
     // Rendering is counted once, and only for a processing photo.
-    assert!(s.mark_photo_rendered(p2.id, 10, 20).await.unwrap(), "{name}");
-    assert!(!s.mark_photo_rendered(p2.id, 10, 20).await.unwrap(), "{name}: never twice");
+    assert!(s.mark_photo_rendered(p2.id, 10, 20, &[]).await.unwrap(), "{name}");
+    assert!(!s.mark_photo_rendered(p2.id, 10, 20, &[]).await.unwrap(), "{name}: never twice");
     let p2_ready = s.photo(p2.id).await.unwrap().unwrap();
     assert_eq!((p2_ready.status, p2_ready.width, p2_ready.height), (PhotoStatus::Ready, Some(10), Some(20)));
     assert_eq!(p2_ready.renders, 1, "{name}: a render is counted");
     let mut again = p2_ready.clone();
     again.renders += 1;
-    s.update_photo(&again).await.unwrap();
+    s.update_photo(&again, &[]).await.unwrap();
     assert_eq!(s.photo(p2.id).await.unwrap().unwrap().renders, 2, "{name}: update_photo saves the count");
 
     // Every write to an album's photos changes the album's revision.
@@ -388,12 +390,12 @@ pub async fn photos<S: MetadataStore + JobQueue>(name: &str, store: &S) {
     s.insert_photo(&extra, &[]).await.unwrap();
     let after_insert = revision(public.id).await;
     assert!(after_insert > before, "{name}: adding a photo changes the revision");
-    assert!(s.mark_photo_rendered(extra.id, 4, 3).await.unwrap());
+    assert!(s.mark_photo_rendered(extra.id, 4, 3, &[]).await.unwrap());
     let after_render = revision(public.id).await;
     assert!(after_render > after_insert, "{name}: rendering changes it");
     let mut failed = s.photo(extra.id).await.unwrap().unwrap();
     failed.status = PhotoStatus::Failed;
-    s.update_photo(&failed).await.unwrap();
+    s.update_photo(&failed, &[]).await.unwrap();
     let after_update = revision(public.id).await;
     assert!(after_update > after_render, "{name}: a status change changes it");
     s.delete_photo(extra.id).await.unwrap();
@@ -569,6 +571,150 @@ pub async fn reports<S: MetadataStore + JobQueue>(name: &str, s: &S) {
     assert!(s.monthly_reports(cl.id).await.unwrap().is_empty(), "{name}");
 }
 
+/// `WebhookStore`: endpoints round trip and list per owner; an event's
+/// endpoints are its owner's and every admin's, enabled ones only; a
+/// delivery is stored once per event and endpoint, with its job; an
+/// attempt is stored with the delivery's new state and the next job;
+/// ended deliveries are pruned, pending ones kept; deleting an endpoint
+/// deletes its deliveries.
+pub async fn webhooks<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let ph = user(&format!("hooks-{tag}@x.test"), Role::Photographer);
+    let other = user(&format!("other-{tag}@x.test"), Role::Photographer);
+    let admin = user(&format!("admin-{tag}@x.test"), Role::Admin);
+    for u in [&ph, &other, &admin] {
+        s.insert_user(u, "hash").await.unwrap();
+    }
+    let now = SystemClock.now();
+    let hook = |owner: &User, enabled: bool| Webhook {
+        id: WebhookId::new(),
+        owner_id: owner.id,
+        url: format!("https://hooks.example.com/{tag}"),
+        events: vec![EventType::OrderPaid, EventType::PhotoReady],
+        description: "note".into(),
+        enabled,
+        disabled_reason: None,
+        secret: new_webhook_secret(),
+        previous_secret: None,
+        previous_secret_until: None,
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let (mine, off, theirs, ops) = (hook(&ph, true), hook(&ph, false), hook(&other, true), hook(&admin, true));
+    for w in [&mine, &off, &theirs, &ops] {
+        s.insert_webhook(w).await.unwrap();
+    }
+    assert_eq!(s.webhook(mine.id).await.unwrap().as_ref(), Some(&mine), "{name}: round trip");
+    let mut changed = mine.clone();
+    changed.events = vec![EventType::AlbumExpired];
+    changed.previous_secret = Some("whsec_b2xk".into());
+    changed.previous_secret_until = Some(now + Duration::days(1));
+    changed.failing_since = Some(now);
+    changed.disabled_reason = Some("gone".into());
+    changed.updated_at = now + Duration::seconds(1);
+    s.update_webhook(&changed).await.unwrap();
+    assert_eq!(s.webhook(mine.id).await.unwrap().as_ref(), Some(&changed), "{name}: every field saved");
+    s.update_webhook(&mine).await.unwrap();
+
+    let first = s.list_webhooks(Some(ph.id), PageRequest { limit: 1, after: None }).await.unwrap();
+    assert_eq!(first.items.len(), 1, "{name}");
+    let cursor = first.next_cursor.as_deref();
+    let second = s.list_webhooks(Some(ph.id), PageRequest::new(Some(5), cursor).unwrap()).await.unwrap();
+    let listed: std::collections::HashSet<_> = first.items.iter().chain(&second.items).map(|w| w.id).collect();
+    assert_eq!(listed, [mine.id, off.id].into(), "{name}: one owner's, by pages");
+    let everyone = s.list_webhooks(None, PageRequest::new(Some(200), None).unwrap()).await.unwrap();
+    assert!([mine.id, off.id, theirs.id, ops.id].iter().all(|id| everyone.items.iter().any(|w| w.id == *id)), "{name}");
+    let receivers: std::collections::HashSet<_> = s.webhooks_for(ph.id).await.unwrap().iter().map(|w| w.id).collect();
+    assert!(receivers.contains(&mine.id) && receivers.contains(&ops.id), "{name}: the owner's and the admins'");
+    assert!(!receivers.contains(&off.id) && !receivers.contains(&theirs.id), "{name}: enabled, and no one else's");
+
+    let delivery = |hook: WebhookId, msg: &str| Delivery {
+        id: DeliveryId::new(),
+        webhook_id: hook,
+        message_id: msg.to_owned(),
+        event_type: "order.paid".into(),
+        body: r#"{"type":"order.paid"}"#.into(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: Some(now),
+        created_at: now,
+        updated_at: now,
+    };
+    let job = |d: &Delivery, after: u32| NewJob::now(Task::DeliverWebhook { delivery_id: d.id, after }, now);
+    let d = delivery(mine.id, &format!("msg_{tag}"));
+    let d_job = job(&d, 0);
+    assert_eq!(s.add_deliveries(&[(d.clone(), d_job.clone())]).await.unwrap(), 1, "{name}");
+    let dup = delivery(mine.id, &format!("msg_{tag}"));
+    let dup_job = job(&dup, 0);
+    let other_hook = delivery(ops.id, &format!("msg_{tag}"));
+    let added = s.add_deliveries(&[(dup.clone(), dup_job.clone()), (other_hook.clone(), job(&other_hook, 0))]).await;
+    assert_eq!(added.unwrap(), 1, "{name}: once per event and endpoint");
+    assert!(s.job(dup_job.id).await.unwrap().is_none(), "{name}: no job for a delivery not stored");
+    assert!(s.job(d_job.id).await.unwrap().is_some(), "{name}: the job with its delivery");
+    assert_eq!(s.delivery(d.id).await.unwrap().as_ref(), Some(&d), "{name}: round trip");
+
+    let mut tried = d.clone();
+    tried.attempts = 1;
+    tried.next_attempt_at = Some(now + Duration::seconds(5));
+    let attempt = DeliveryAttempt {
+        delivery_id: d.id,
+        attempt: 1,
+        at: now,
+        status_code: Some(500),
+        response: Some("oops".into()),
+        error: None,
+        duration_ms: 12,
+    };
+    let next = job(&d, 1);
+    s.record_attempt(&tried, Some(&attempt), std::slice::from_ref(&next)).await.unwrap();
+    assert_eq!(s.delivery(d.id).await.unwrap().as_ref(), Some(&tried), "{name}");
+    assert_eq!(s.attempts(d.id).await.unwrap(), vec![attempt], "{name}");
+    assert!(s.job(next.id).await.unwrap().is_some(), "{name}: the next attempt's job with it");
+    assert_eq!(s.list_deliveries(mine.id, PageRequest::first()).await.unwrap().items, vec![tried.clone()]);
+
+    assert_eq!(s.prune_deliveries(now - Duration::days(30)).await.unwrap(), 0, "{name}: nothing ended long ago");
+    let mut ended = tried.clone();
+    ended.status = DeliveryStatus::Succeeded;
+    ended.next_attempt_at = None;
+    ended.updated_at = now - Duration::days(31);
+    s.record_attempt(&ended, None, &[]).await.unwrap();
+    assert_eq!(s.prune_deliveries(now - Duration::days(30)).await.unwrap(), 1, "{name}: ended ones go");
+    assert!(s.delivery(d.id).await.unwrap().is_none() && s.attempts(d.id).await.unwrap().is_empty(), "{name}");
+    assert!(s.delivery(other_hook.id).await.unwrap().is_some(), "{name}: pending ones stay");
+
+    assert!(s.delete_webhook(ops.id).await.unwrap(), "{name}");
+    assert!(!s.delete_webhook(ops.id).await.unwrap(), "{name}: once");
+    assert!(s.delivery(other_hook.id).await.unwrap().is_none(), "{name}: its deliveries with it");
+}
+
+/// The outbox for events: a change that happens writes its event jobs with
+/// it; one that does not (a photo no longer processing, an album purged
+/// already) writes none.
+pub async fn events<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let shop = shop(s).await;
+    let now = SystemClock.now();
+    let event = |kind| Event::new(kind, shop.ph.id, serde_json::json!({}), now).job(now);
+    let late = event(EventType::PhotoReady);
+    assert!(!s.mark_photo_rendered(shop.photo.id, 1, 1, std::slice::from_ref(&late)).await.unwrap(), "{name}");
+    assert!(s.job(late.id).await.unwrap().is_none(), "{name}: no event for a change that did not happen");
+    let mut p = photo(shop.album.id);
+    s.insert_photo(&p, &[]).await.unwrap();
+    let ready = event(EventType::PhotoReady);
+    assert!(s.mark_photo_rendered(p.id, 8, 6, std::slice::from_ref(&ready)).await.unwrap(), "{name}");
+    assert!(s.job(ready.id).await.unwrap().is_some(), "{name}: the event with the change");
+    p = s.photo(p.id).await.unwrap().unwrap();
+    p.status = PhotoStatus::Failed;
+    let failed = event(EventType::PhotoFailed);
+    s.update_photo(&p, std::slice::from_ref(&failed)).await.unwrap();
+    assert!(s.job(failed.id).await.unwrap().is_some(), "{name}");
+    let purged = event(EventType::AlbumExpired);
+    assert!(s.mark_album_purged(shop.album.id, now, std::slice::from_ref(&purged)).await.unwrap(), "{name}");
+    let again = event(EventType::AlbumExpired);
+    assert!(!s.mark_album_purged(shop.album.id, now, std::slice::from_ref(&again)).await.unwrap(), "{name}");
+    assert!(s.job(purged.id).await.unwrap().is_some() && s.job(again.id).await.unwrap().is_none(), "{name}: once");
+}
+
 /// `ScheduleStore`: each period of a task is claimed once and its end
 /// recorded; a lease has one holder at a time, renewable, free once
 /// expired.
@@ -698,6 +844,37 @@ pub async fn job_queue(name: &str, q: &dyn JobQueue) {
             "{name}: {counts:?}"
         );
     }
+}
+
+/// Lanes: a webhooks-lane claim takes only webhook jobs, a work-lane claim
+/// everything else, an `All` claim either.
+pub async fn job_lanes(name: &str, q: &dyn JobQueue) {
+    let now = SystemClock.now() + Duration::days(1);
+    let lease = Duration::seconds(30);
+    // What earlier suites left due is taken out of the way first.
+    while let Some(j) = q.claim(now, lease).await.unwrap() {
+        q.complete(&j, now).await.unwrap();
+    }
+    let render = NewJob::now(Task::RenderPreview { photo_id: PhotoId::new() }, now);
+    let deliver = NewJob::now(Task::DeliverWebhook { delivery_id: DeliveryId::new(), after: 0 }, now);
+    let mut emit = NewJob::now(
+        Task::EmitEvent { event: Box::new(Event::new(EventType::Ping, UserId::new(), serde_json::json!({}), now)) },
+        now,
+    );
+    emit.run_at = now + Duration::seconds(1);
+    for j in [&render, &deliver, &emit] {
+        q.enqueue(j).await.unwrap();
+    }
+    let later = now + Duration::seconds(2);
+    let hook = q.claim_in(later, lease, Lane::Webhooks).await.unwrap().unwrap();
+    assert_eq!(hook.id, deliver.id, "{name}: the webhooks lane takes a delivery");
+    let hook = q.claim_in(later, lease, Lane::Webhooks).await.unwrap().unwrap();
+    assert_eq!(hook.id, emit.id, "{name}: and an event");
+    assert!(q.claim_in(later, lease, Lane::Webhooks).await.unwrap().is_none(), "{name}: never a render");
+    let work = q.claim_in(later, lease, Lane::Work).await.unwrap().unwrap();
+    assert_eq!(work.id, render.id, "{name}: the work lane takes the render");
+    assert!(q.claim_in(later, lease, Lane::Work).await.unwrap().is_none(), "{name}");
+    assert!(Lane::Webhooks.takes("deliver_webhook") && !Lane::Work.takes("emit_event") && Lane::All.takes("notify"));
 }
 
 /// Four claimers race over 50 jobs (interleaved on the caller's task, so

@@ -49,7 +49,12 @@ impl Thumbnails<'_> {
         };
         // Only a still-processing photo becomes ready (it may have been
         // deleted, or finished by another worker, while we rendered).
-        if !meta.mark_photo_rendered(id, out.width, out.height).await? {
+        let mut ready = photo.clone();
+        ready.status = PhotoStatus::Ready;
+        ready.failure_reason = None;
+        (ready.width, ready.height) = (Some(out.width), Some(out.height));
+        let event = self.0.event_job(crate::EventType::PhotoReady, album.owner_id, crate::webhooks::photo_data(&ready));
+        if !meta.mark_photo_rendered(id, out.width, out.height, &[event]).await? {
             return Ok(());
         }
         tracing::info!(ms = started.elapsed().as_millis() as u64, "previews rendered");
@@ -90,16 +95,20 @@ impl Thumbnails<'_> {
             // failed one keeps failing with the new reason.
             Rendered::Failed(reason) => return self.mark_failed(id, &reason).await,
             Rendered::Done(out) => {
-                if photo.status == PhotoStatus::Failed {
-                    tracing::info!("a failed photo rendered with the new watermark");
-                }
+                let was_failed = photo.status == PhotoStatus::Failed;
                 photo.status = PhotoStatus::Ready;
                 photo.failure_reason = None;
                 photo.width = Some(out.width);
                 photo.height = Some(out.height);
                 // New images: their ETags change with the count.
                 photo.renders += 1;
-                meta.update_photo(&photo).await?;
+                let mut events = Vec::new();
+                if was_failed {
+                    tracing::info!("a failed photo rendered with the new watermark");
+                    let data = crate::webhooks::photo_data(&photo);
+                    events.push(self.0.event_job(crate::EventType::PhotoReady, album.owner_id, data));
+                }
+                meta.update_photo(&photo, &events).await?;
                 tracing::info!("previews refreshed");
             }
         }
@@ -152,9 +161,15 @@ impl Thumbnails<'_> {
         let meta = self.0.meta();
         if let Some(mut photo) = meta.photo(id).await? {
             tracing::warn!(photo_id = %id, reason, "photo failed");
+            let newly = photo.status != PhotoStatus::Failed;
             photo.status = PhotoStatus::Failed;
             photo.failure_reason = Some(reason.chars().take(500).collect());
-            meta.update_photo(&photo).await?;
+            let mut events = Vec::new();
+            if newly && let Some(album) = meta.album(photo.album_id).await? {
+                let data = crate::webhooks::photo_data(&photo);
+                events.push(self.0.event_job(crate::EventType::PhotoFailed, album.owner_id, data));
+            }
+            meta.update_photo(&photo, &events).await?;
         }
         Ok(())
     }

@@ -41,12 +41,18 @@ fn error_backoff(poll: std::time::Duration, failures: u32) -> std::time::Duratio
 #[derive(Clone)]
 pub struct Worker {
     engine: Proofsheet,
+    lane: crate::Lane,
 }
 
 impl Worker {
     /// A worker over an engine.
     pub fn new(engine: Proofsheet) -> Self {
-        Worker { engine }
+        Worker { engine, lane: crate::Lane::All }
+    }
+
+    /// A worker that takes only the jobs of `lane`.
+    pub fn in_lane(engine: Proofsheet, lane: crate::Lane) -> Self {
+        Worker { engine, lane }
     }
 
     /// Claims and runs at most one job.
@@ -65,7 +71,7 @@ impl Worker {
         let backends = self.engine.backends();
         let lease = self.engine.settings().job_lease;
         let now = backends.clock.now();
-        let Some(job) = backends.queue.claim(now, lease).await? else {
+        let Some(job) = backends.queue.claim_in(now, lease, self.lane).await? else {
             return Ok(Ran::Idle);
         };
         let request_id = job.payload.get("request_id").and_then(|v| v.as_str()).unwrap_or("");
@@ -184,9 +190,22 @@ impl Worker {
         poll: std::time::Duration,
         stop: &tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
+        Self::spawn_in(engine, crate::Lane::All, concurrency, poll, stop)
+    }
+
+    /// [`Worker::spawn`] for the jobs of one lane: the reference server runs
+    /// `worker.concurrency` loops on [`Lane::Work`](crate::Lane::Work) and
+    /// `webhooks.concurrency` on [`Lane::Webhooks`](crate::Lane::Webhooks).
+    pub fn spawn_in(
+        engine: &Proofsheet,
+        lane: crate::Lane,
+        concurrency: usize,
+        poll: std::time::Duration,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..concurrency.max(1))
             .map(|n| {
-                let worker = Worker::new(engine.clone());
+                let worker = Worker::in_lane(engine.clone(), lane);
                 let stop = stop.clone();
                 tokio::spawn(async move {
                     tracing::debug!(worker = n, "worker started");
@@ -216,6 +235,8 @@ impl Worker {
             Task::RebuildZip { order_id } => self.engine.downloads().rebuild_zip(order_id).await,
             Task::RevokeDownloads { order_id } => self.engine.downloads().revoke(order_id).await,
             Task::Notify { notification } => self.engine.backends().notifier.notify(&notification).await,
+            Task::EmitEvent { event } => self.engine.webhooks().emit(&event).await,
+            Task::DeliverWebhook { delivery_id, after } => self.engine.webhooks().deliver(delivery_id, after).await,
         }
     }
 

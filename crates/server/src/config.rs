@@ -43,6 +43,8 @@ pub struct Config {
     pub imaging: PipelineConfig,
     /// `[uploads]`
     pub uploads: UploadsConfig,
+    /// `[webhooks]`: outgoing webhooks.
+    pub webhooks: WebhooksConfig,
     /// `[downloads]`
     pub downloads: DownloadsConfig,
     /// `[sessions]`
@@ -270,6 +272,42 @@ impl Default for UploadsConfig {
     }
 }
 
+/// `[webhooks]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Allow `http://` endpoint URLs (default: https only).
+    pub allow_http: bool,
+    /// Allow endpoints on loopback, private, link-local and cloud metadata
+    /// addresses (default: refused, at creation and at every connection).
+    pub allow_private_networks: bool,
+    /// How long one attempt may take, connection to last byte read.
+    pub timeout_seconds: u32,
+    /// Deliveries sent at once by each worker process (their own lane:
+    /// previews and zips never wait for them).
+    pub concurrency: usize,
+    /// The waits between a delivery's attempts, in seconds; empty: the
+    /// Standard Webhooks schedule and two more days (ten attempts over
+    /// about three days).
+    pub retry_schedule_seconds: Vec<u64>,
+    /// An endpoint whose every delivery failed for this many hours is
+    /// turned off and its owner mailed.
+    pub disable_after_hours: f64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            allow_http: false,
+            allow_private_networks: false,
+            timeout_seconds: 15,
+            concurrency: 8,
+            retry_schedule_seconds: Vec::new(),
+            disable_after_hours: 72.0,
+        }
+    }
+}
+
 /// `[downloads]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -457,6 +495,15 @@ impl Config {
         }
         if self.worker.lease_seconds < 2 {
             bail!("worker.lease_seconds must be at least 2");
+        }
+        if self.webhooks.timeout_seconds == 0 || self.webhooks.timeout_seconds > 120 {
+            bail!("webhooks.timeout_seconds must be 1 to 120");
+        }
+        if self.webhooks.concurrency == 0 {
+            bail!("webhooks.concurrency must be positive");
+        }
+        if !(self.webhooks.disable_after_hours.is_finite() && self.webhooks.disable_after_hours >= 0.0) {
+            bail!("webhooks.disable_after_hours must be a number of hours, 0 or more");
         }
         if self.uploads.resumable_ttl_hours == 0 {
             bail!("uploads.resumable_ttl_hours must be positive");

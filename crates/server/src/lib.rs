@@ -38,6 +38,7 @@ pub mod serve;
 pub mod state;
 pub mod urls;
 pub mod web;
+pub mod webhooks;
 
 pub use runtime::{Running, start};
 pub use state::AppState;

@@ -38,6 +38,12 @@ const ORDER_PAID: Template = Template {
     html: include_str!("../templates/order_paid.html"),
 };
 
+const WEBHOOK_DISABLED: Template = Template {
+    subject: "Your webhook endpoint was turned off",
+    text: include_str!("../templates/webhook_disabled.txt"),
+    html: include_str!("../templates/webhook_disabled.html"),
+};
+
 const VERIFY_EMAIL: Template = Template {
     subject: "Confirm your e-mail address",
     text: include_str!("../templates/verify_email.txt"),
@@ -173,6 +179,19 @@ impl MailNotifier {
                     ("days", days.to_string()),
                 ];
                 (user.email.to_string(), &VERIFY_EMAIL, vars)
+            }
+            Notification::WebhookDisabled { webhook_id } => {
+                let Some(w) = self.meta.webhook(*webhook_id).await?.filter(|w| !w.enabled) else {
+                    return Ok(None); // deleted, or turned on again meanwhile
+                };
+                let Some(owner) = self.meta.user(w.owner_id).await? else { return Ok(None) };
+                let vars = vec![
+                    ("name", owner.name.clone()),
+                    ("url", w.url.clone()),
+                    ("reason", w.disabled_reason.clone().unwrap_or_else(|| "it kept failing".into())),
+                    ("webhook_id", w.id.to_string()),
+                ];
+                (owner.email.to_string(), &WEBHOOK_DISABLED, vars)
             }
             Notification::AccountExists { to } => (to.to_string(), &ACCOUNT_EXISTS, vec![]),
             Notification::SignInLink { link_id, to, next } => {

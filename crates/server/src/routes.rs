@@ -28,6 +28,7 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
             TusApi { state: state.clone() },
             OrdersApi { state: state.clone() },
             OpsApi { state: state.clone() },
+            crate::api::webhooks::WebhooksApi { state: state.clone() },
             HealthApi { state: state.clone() },
         ),
         "Proofsheet",
@@ -46,7 +47,10 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
             .overriding("X-Frame-Options", "DENY")
             .overriding("Referrer-Policy", "no-referrer"),
     );
-    let spec_json = crate::api::spec::patch(&api.spec(), &state.engine.backends().renderer.watermark_plugins());
+    let hooks = &state.config.webhooks;
+    let webhook_url = (!hooks.allow_private_networks).then(|| crate::webhooks::url_pattern(hooks.allow_http));
+    let spec_json =
+        crate::api::spec::patch(&api.spec(), &state.engine.backends().renderer.watermark_plugins(), webhook_url);
     let spec = poem::endpoint::make_sync(move |_| {
         poem::Response::builder().content_type("application/json; charset=utf-8").body(spec_json.clone())
     });

@@ -152,7 +152,12 @@ pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) ->
     });
     let mut tasks = Vec::new();
     if roles.worker {
-        tasks.extend(Worker::spawn(&state.engine, workers, poll, &stop_rx));
+        // Two lanes: previews, zips and mail; and webhooks, so a slow
+        // endpoint never holds up a render and a burst of renders never
+        // delays an event.
+        tasks.extend(Worker::spawn_in(&state.engine, proofsheet_core::Lane::Work, workers, poll, &stop_rx));
+        let hooks = state.config.webhooks.concurrency;
+        tasks.extend(Worker::spawn_in(&state.engine, proofsheet_core::Lane::Webhooks, hooks, poll, &stop_rx));
     }
     if roles.scheduler {
         tasks.push(tokio::spawn(scheduler.run_loop(tick, stop_rx)));

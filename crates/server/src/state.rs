@@ -180,6 +180,7 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
             &config.mail.from,
             config.mail.smtp_url.as_ref().map(|s| s.expose()),
         )?),
+        webhooks: Arc::new(crate::webhooks::HttpWebhooks::new(&config.webhooks)?),
     };
     let settings = Settings {
         max_upload_bytes: config.uploads.max_bytes,
@@ -190,6 +191,14 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
         download_window: chrono::Duration::days(config.downloads.window_days as i64),
         fresh_link_interval: chrono::Duration::minutes(config.downloads.fresh_link_interval_minutes as i64),
         render_budget_pixels: u64::from(config.worker.render_budget_megapixels) * 1_000_000,
+        webhook_retries: if config.webhooks.retry_schedule_seconds.is_empty() {
+            proofsheet_core::default_retry_schedule()
+        } else {
+            config.webhooks.retry_schedule_seconds.iter().map(|s| chrono::Duration::seconds(*s as i64)).collect()
+        },
+        webhook_disable_after: chrono::Duration::milliseconds(
+            (config.webhooks.disable_after_hours * 3_600_000.0) as i64,
+        ),
         ..Settings::default()
     };
     let engine = Proofsheet::new(backends, settings, links)?;

@@ -104,6 +104,8 @@ metadata_suites! {
     metadata_sign_in_links => sign_in_links,
     metadata_favourites => favourites,
     metadata_logos => logos,
+    metadata_webhooks => webhooks,
+    metadata_events => events,
 }
 
 #[tokio::test]
@@ -115,6 +117,7 @@ async fn job_queue_conformance() {
         };
         testkit::job_queue(name, q).await;
         testkit::job_queue_contention(name, q).await;
+        testkit::job_lanes(name, q).await;
     }
 }
 

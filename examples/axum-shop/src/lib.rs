@@ -79,6 +79,7 @@ impl Shop {
             gateways: vec![Arc::new(TestGateway::new(secrets.gateway, "http://localhost"))],
             clock: Arc::new(SystemClock),
             notifier: Arc::new(proofsheet_core::LogNotifier),
+            webhooks: Arc::new(proofsheet_core::NoWebhooks),
         };
         let engine = Proofsheet::new(backends, Settings::default(), secrets.links)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);

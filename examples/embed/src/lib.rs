@@ -71,6 +71,7 @@ impl Shop {
             gateways: vec![Arc::new(TestGateway::new(b"embedded example secret".to_vec(), "http://localhost"))],
             clock: Arc::new(SystemClock),
             notifier: Arc::new(proofsheet_core::LogNotifier),
+            webhooks: Arc::new(proofsheet_core::NoWebhooks),
         };
         let engine = Proofsheet::new(backends, Settings::default(), b"embedded example link secret".to_vec())?;
         let photographer = account(&engine, "studio@example.test", Role::Photographer, "Studio").await?;

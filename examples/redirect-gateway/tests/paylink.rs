@@ -66,6 +66,7 @@ async fn a_sale_through_the_engine() {
             gateways: vec![gw.clone()],
             clock: Arc::new(SystemClock),
             notifier: Arc::new(proofsheet_core::LogNotifier),
+            webhooks: Arc::new(proofsheet_core::NoWebhooks),
         },
         Settings::default(),
         b"link secret of the example".to_vec(),

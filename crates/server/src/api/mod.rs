@@ -9,6 +9,7 @@ pub mod orders;
 pub mod spec;
 pub mod tus;
 pub mod users;
+pub mod webhooks;
 
 use poem_openapi::Tags;
 
@@ -23,4 +24,6 @@ pub enum ApiTags {
     Orders,
     /// Health, jobs.
     Operations,
+    /// Outgoing webhooks (Standard Webhooks v1).
+    Webhooks,
 }

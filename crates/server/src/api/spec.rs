@@ -31,8 +31,10 @@ const TEXT: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x
 static METHODS: OnceLock<Vec<(Vec<String>, Vec<String>)>> = OnceLock::new();
 
 /// Patches poem-openapi's document (see the module docs); `plugins` are
-/// the installed watermark plugins' names.
-pub fn patch(spec: &str, plugins: &[String]) -> String {
+/// the installed watermark plugins' names; `webhook_url` the pattern of the
+/// webhook URLs this deployment takes (`None`: any URL, when private
+/// networks are allowed).
+pub fn patch(spec: &str, plugins: &[String], webhook_url: Option<String>) -> String {
     let mut v: Value = serde_json::from_str(spec).expect("poem-openapi writes JSON");
     if let Some(schemas) = v.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         for schema in schemas.values_mut() {
@@ -41,7 +43,19 @@ pub fn patch(spec: &str, plugins: &[String]) -> String {
     }
     let email = json!({"type": "string", "pattern": EMAIL, "maxLength": 254});
     let text = |max: u32| json!({"type": "string", "pattern": TEXT, "maxLength": max});
+    let url = match &webhook_url {
+        Some(p) => json!({"type": "string", "pattern": p, "maxLength": proofsheet_core::MAX_WEBHOOK_URL}),
+        None => json!({"type": "string", "minLength": 1, "maxLength": proofsheet_core::MAX_WEBHOOK_URL}),
+    };
+    let events = json!({"type": "array", "items": {"$ref": "#/components/schemas/WebhookEvent"}, "minItems": 1});
+    let note = json!({"type": "string", "pattern": r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*$", "maxLength": 500});
     let constraints = [
+        ("CreateWebhookRequest", "url", url.clone()),
+        ("UpdateWebhookRequest", "url", url),
+        ("CreateWebhookRequest", "events", events.clone()),
+        ("UpdateWebhookRequest", "events", events),
+        ("CreateWebhookRequest", "description", note.clone()),
+        ("UpdateWebhookRequest", "description", note),
         ("RegisterRequest", "email", email.clone()),
         ("RegisterRequest", "password", json!({"type": "string", "minLength": 8, "maxLength": 256})),
         ("RegisterRequest", "name", text(100)),

@@ -51,6 +51,7 @@ async fn shop(store: Arc<dyn Both>, settings: Settings) -> Shop {
             gateways: vec![Arc::new(TestGateway::new(b"s".to_vec(), "http://x"))],
             clock: clock.clone(),
             notifier: Arc::new(LogNotifier),
+            webhooks: Arc::new(proofsheet_core::NoWebhooks),
         },
         settings,
         b"0123456789abcdef0123".to_vec(),

@@ -22,4 +22,5 @@ mod security;
 mod stripe;
 mod tus;
 mod watermarks;
+mod webhooks;
 mod worker;

@@ -10,7 +10,7 @@ mod verification;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{TestApp, jpeg};
-use proofsheet_core::{Email, Role, User, UserId};
+use proofsheet_core::UserId;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -21,12 +21,6 @@ struct World {
     tokens: BTreeMap<&'static str, Option<String>>,
     /// Placeholder name -> id, for the victim's objects.
     ids: BTreeMap<&'static str, String>,
-}
-
-async fn sign_in(app: &TestApp, email: &str) -> String {
-    let r = app.post_json("/sessions", None, json!({"email": email, "password": "correct horse"})).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
 }
 
 /// A photographer with a private album shared with a client, a ready photo,
@@ -45,18 +39,7 @@ async fn world(app: &TestApp) -> World {
     app.http.post(format!("{checkout}/pay")).send().await.unwrap();
     let o = app.wait_order(&buyer, &order, "fulfilled").await;
     let token = o["download"]["url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
-    let meta = &app.server.state.engine.backends().metadata;
-    let admin = User {
-        id: UserId::new(),
-        email: "admin@ops.test".parse::<Email>().unwrap(),
-        name: "Ad".into(),
-        surname: "Min".into(),
-        role: Role::Admin,
-        email_verified: true,
-        created_at: chrono::Utc::now(),
-    };
-    let hash = proofsheet_core::hash_password("correct horse".into()).await.unwrap();
-    meta.insert_user(&admin, &hash).await.unwrap();
+    let admin = app.admin("admin@ops.test").await;
     let jobs = app.server.state.engine.backends().queue.list_jobs(None, proofsheet_core::PageRequest::first()).await;
     let job = jobs.unwrap().items[0].id.to_string();
     let tokens = BTreeMap::from([
@@ -65,10 +48,13 @@ async fn world(app: &TestApp) -> World {
         ("other_photographer", Some(app.user("rival@studio.test", "photographer").await)),
         ("client_buyer", Some(buyer)),
         ("other_client", Some(app.user("stranger@home.test", "client").await)),
-        ("admin", Some(sign_in(app, "admin@ops.test").await)),
+        ("admin", Some(admin)),
     ]);
     let upload = tus_upload(app, tokens["owner"].as_deref().unwrap(), &album).await;
+    let (webhook, delivery) = webhook(app, tokens["owner"].as_deref().unwrap()).await;
     let ids = BTreeMap::from([
+        ("webhook_id", webhook),
+        ("delivery_id", delivery),
         ("upload_id", upload),
         ("album_id", album),
         ("photo_id", photo),
@@ -78,6 +64,19 @@ async fn world(app: &TestApp) -> World {
         ("job_id", job),
     ]);
     World { tokens, ids }
+}
+
+/// A webhook endpoint of the owner's (nothing listens at its address)
+/// and the delivery of a test ping to it.
+async fn webhook(app: &TestApp, owner: &str) -> (String, String) {
+    let r = app
+        .post_json("/webhooks", Some(owner), json!({"url": "http://127.0.0.1:9/hook", "events": ["order.paid"]}))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = app.post_json(&format!("/webhooks/{id}/test"), Some(owner), json!({})).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    (id, r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned())
 }
 
 /// A resumable upload of the owner's in `album` (nothing sent yet).
@@ -132,6 +131,15 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 6]> {
         // Webhooks are authenticated by their signature, not by a caller.
         (("POST", "/api/v1/payments/{gateway}/webhook"), [422, 422, 422, 422, 422, 422]),
         (("POST", "/api/v1/jobs/{job_id}/retry"), [401, 403, 403, 403, 403, 409]),
+        // A photographer's endpoints are theirs; admins manage every one;
+        // clients manage none.
+        (("GET", "/api/v1/webhooks/{webhook_id}"), [401, 200, 404, 403, 403, 200]),
+        (("PATCH", "/api/v1/webhooks/{webhook_id}"), [401, 200, 404, 403, 403, 200]),
+        (("DELETE", "/api/v1/webhooks/{webhook_id}"), [401, 204, 404, 403, 403, 204]),
+        (("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret"), [401, 200, 404, 403, 403, 200]),
+        (("POST", "/api/v1/webhooks/{webhook_id}/test"), [401, 202, 404, 403, 403, 202]),
+        (("GET", "/api/v1/webhooks/{webhook_id}/deliveries"), [401, 200, 404, 403, 403, 200]),
+        (("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"), [401, 202, 404, 403, 403, 202]),
     ])
 }
 
@@ -158,6 +166,8 @@ const WITHOUT_IDS: &[(&str, &str)] = &[
     ("GET", "/api/v1/reports/monthly"),
     ("GET", "/api/v1/jobs"),
     ("GET", "/api/v1/jobs/runs"),
+    ("POST", "/api/v1/webhooks"),
+    ("GET", "/api/v1/webhooks"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -165,6 +175,7 @@ const WITHOUT_IDS: &[(&str, &str)] = &[
 
 fn body_for(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
+        ("PATCH", p) if p.starts_with("/api/v1/webhooks") => Some(json!({"description": "Renamed"})),
         ("PATCH", _) => Some(json!({"name": "Renamed"})),
         ("POST", p) if p.ends_with("/checkout") => Some(json!({})),
         ("POST", p) if p.ends_with("/watermark-preview") => Some(json!({"watermark": null})),
@@ -213,6 +224,11 @@ async fn every_operation_with_an_id_is_checked_for_every_kind_of_caller() {
                 let photo = app.wait_processed(owner, &album, 1).await[0]["id"].as_str().unwrap().to_owned();
                 if template.contains("{upload_id}") {
                     ids.insert("upload_id", tus_upload(&app, owner, &album).await);
+                }
+                if template.contains("{webhook_id}") {
+                    let (hook, delivery) = webhook(&app, owner).await;
+                    ids.insert("webhook_id", hook);
+                    ids.insert("delivery_id", delivery);
                 }
                 ids.insert("album_id", album);
                 ids.insert("photo_id", photo);

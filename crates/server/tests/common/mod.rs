@@ -63,6 +63,9 @@ impl TestApp {
         config.server.addr = "127.0.0.1:0".into();
         config.server.data_dir = dir.path().to_owned();
         config.worker.poll_ms = 25;
+        // Webhook receivers in tests listen on loopback over plain HTTP.
+        config.webhooks.allow_http = true;
+        config.webhooks.allow_private_networks = true;
         edit(&mut config);
         let clock = Arc::new(ManualClock::new());
         let server = proofsheet_server::start(config, clock.clone()).await.expect("server starts");
@@ -107,6 +110,11 @@ impl TestApp {
     /// A server on PostgreSQL and S3 (fresh database, fresh key prefix),
     /// or `None` when those servers are not configured and not required.
     pub async fn start_scale_out() -> Option<Self> {
+        Self::start_scale_out_with(|_| {}).await
+    }
+
+    /// [`TestApp::start_scale_out`] with a configuration edit.
+    pub async fn start_scale_out_with(edit: impl FnOnce(&mut Config)) -> Option<Self> {
         let (Ok(pg), Ok(s3)) =
             (std::env::var("PROOFSHEET_TEST_POSTGRES_URL"), std::env::var("PROOFSHEET_TEST_S3_ENDPOINT"))
         else {
@@ -119,7 +127,13 @@ impl TestApp {
         };
         let db = proofsheet_storage::fresh_pg_database(&pg).await.unwrap();
         let bucket = std::env::var("PROOFSHEET_TEST_S3_BUCKET").unwrap_or_else(|_| "proofsheet-test".into());
-        Some(Self::start_with(|c| scale_out(c, &db, &s3, &bucket)).await)
+        Some(
+            Self::start_with(|c| {
+                scale_out(c, &db, &s3, &bucket);
+                edit(c);
+            })
+            .await,
+        )
     }
 
     pub fn api(&self, path: &str) -> String {
@@ -151,6 +165,27 @@ impl TestApp {
         let r = self.post_json("/users/verify-email", None, json!({"token": self.verification_token(&me).await})).await;
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
         token
+    }
+
+    /// An admin (made as the command line does: admins are never
+    /// registered), signed in; returns the bearer token.
+    #[allow(dead_code)]
+    pub async fn admin(&self, email: &str) -> String {
+        let meta = &self.server.state.engine.backends().metadata;
+        let admin = proofsheet_core::User {
+            id: proofsheet_core::UserId::new(),
+            email: email.parse::<proofsheet_core::Email>().unwrap(),
+            name: "Ad".into(),
+            surname: "Min".into(),
+            role: proofsheet_core::Role::Admin,
+            email_verified: true,
+            created_at: chrono::Utc::now(),
+        };
+        let hash = proofsheet_core::hash_password("correct horse".into()).await.unwrap();
+        meta.insert_user(&admin, &hash).await.unwrap();
+        let r = self.post_json("/sessions", None, json!({"email": email, "password": "correct horse"})).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
     }
 
     /// The token a verification mail to `user` (a `UserDto`) would carry.

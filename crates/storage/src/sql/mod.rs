@@ -1,6 +1,7 @@
 //! Helpers shared by the SQL backends.
 
 pub(crate) mod store;
+pub(crate) mod webhooks;
 
 use chrono::{DateTime, TimeZone, Utc};
 use proofsheet_core::{Error, Result};

@@ -13,7 +13,7 @@ macro_rules! sql_store {
         use chrono::{DateTime, Duration, Utc};
         use proofsheet_core::{
             AccountStore, Album, AlbumFilter, AlbumId, AlbumStore, Currency, DownloadLink, DownloadStore, Email, Error, Favourite,
-            IdempotencyStore, IdempotentReply, Job, JobId, JobQueue, JobStatus, LinkId, MetadataStore, Money, NewJob,
+            IdempotencyStore, IdempotentReply, Job, JobId, JobQueue, JobStatus, Lane, LinkId, MetadataStore, Money, NewJob,
             Order, OrderChange, OrderFilter, OrderId, OrderItem, OrderStatus, OrderStore, Page, PageRequest, Photo,
             PhotoId, PhotoStatus, ReportStore, Result, Role, SalesRow, ScheduleStore, ScheduledRun, Session, SignInLink, User,
             UserId, Visibility,
@@ -608,7 +608,8 @@ impl AlbumStore for $store {
             .transpose()
     }
 
-    async fn update_photo(&self, p: &Photo) -> Result<()> {
+    async fn update_photo(&self, p: &Photo, jobs: &[NewJob]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
         sqlx::query("UPDATE photos SET status = $1, failure_reason = $2, width = $3, height = $4, size_bytes = $5,
                                   render_count = $7 WHERE id = $6")
             .bind(p.status.as_str())
@@ -618,13 +619,18 @@ impl AlbumStore for $store {
             .bind(p.size_bytes as i64)
             .bind(p.id.to_string())
             .bind(i64::from(p.renders))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err("updating a photo"))?;
+        for job in jobs {
+            enqueue_in(&mut tx, job).await?;
+        }
+        tx.commit().await.map_err(db_err("committing a photo"))?;
         Ok(())
     }
 
-    async fn mark_photo_rendered(&self, id: PhotoId, width: u32, height: u32) -> Result<bool> {
+    async fn mark_photo_rendered(&self, id: PhotoId, width: u32, height: u32, jobs: &[NewJob]) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
         let done = sqlx::query(
             "UPDATE photos SET status = 'ready', failure_reason = NULL, width = $1, height = $2,
                                render_count = render_count + 1
@@ -633,10 +639,18 @@ impl AlbumStore for $store {
         .bind(i64::from(width))
         .bind(i64::from(height))
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err("marking a photo rendered"))?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            tx.rollback().await.map_err(db_err("rolling back a render"))?;
+            return Ok(false);
+        }
+        for job in jobs {
+            enqueue_in(&mut tx, job).await?;
+        }
+        tx.commit().await.map_err(db_err("committing a render"))?;
+        Ok(true)
     }
 
     async fn delete_photo(&self, id: PhotoId) -> Result<()> {
@@ -699,14 +713,23 @@ impl AlbumStore for $store {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn mark_album_purged(&self, id: AlbumId, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE albums SET purged_at = $1 WHERE id = $2 AND purged_at IS NULL")
+    async fn mark_album_purged(&self, id: AlbumId, now: DateTime<Utc>, jobs: &[NewJob]) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        let done = sqlx::query("UPDATE albums SET purged_at = $1 WHERE id = $2 AND purged_at IS NULL")
             .bind(millis(now))
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err("marking an album purged"))?;
-        Ok(())
+        if done.rows_affected() != 1 {
+            tx.rollback().await.map_err(db_err("rolling back a purge"))?;
+            return Ok(false);
+        }
+        for job in jobs {
+            enqueue_in(&mut tx, job).await?;
+        }
+        tx.commit().await.map_err(db_err("committing a purge"))?;
+        Ok(true)
     }
 }
 
@@ -1288,15 +1311,17 @@ impl JobQueue for $store {
         enqueue_in(&mut conn, job).await
     }
 
-    async fn claim(&self, now: DateTime<Utc>, lease: Duration) -> Result<Option<Job>> {
+    async fn claim_in(&self, now: DateTime<Utc>, lease: Duration, lane: Lane) -> Result<Option<Job>> {
         // One statement, so SQLite's write lock makes it atomic: two workers
-        // never take the same job.
+        // never take the same job. `$6`: 0 any job, 1 the webhooks lane's
+        // kinds only, 2 all others.
         let token = Uuid::new_v4().to_string();
         sqlx::query(concat!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $1, lease_token = $2,
                              updated_at = $3
              WHERE id = (SELECT id FROM jobs
-                         WHERE (status = 'queued' AND run_at <= $4) OR (status = 'running' AND lease_until <= $5)
+                         WHERE ((status = 'queued' AND run_at <= $4) OR (status = 'running' AND lease_until <= $5))
+                           AND ($6 = 0 OR ($6 = 1) = (kind IN ('emit_event', 'deliver_webhook')))
                          ORDER BY run_at, id LIMIT 1 ", $lock, ")
              RETURNING *"),
         )
@@ -1305,6 +1330,11 @@ impl JobQueue for $store {
         .bind(millis(now))
         .bind(millis(now))
         .bind(millis(now))
+        .bind(match lane {
+            Lane::All => 0i64,
+            Lane::Webhooks => 1,
+            Lane::Work => 2,
+        })
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err("claiming a job"))?
@@ -1448,6 +1478,7 @@ impl JobQueue for $store {
             .collect()
     }
 }
+        crate::sql::webhooks::webhook_store!(store: $store, row: $row);
     };
 }
 
