@@ -7,6 +7,10 @@
 # and calls `on_exit` if the script defined one.
 start_server() {
     local name=$1 port=$2
+    if curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; then
+        echo "something already answers on port $port: stop it or set PORT" >&2
+        return 1
+    fi
     cargo build -q --release --workspace --bin proofsheet
     data=$(mktemp -d)
     if [ "${SCALE_OUT:-0}" = 1 ]; then

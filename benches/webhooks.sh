@@ -22,7 +22,7 @@ env=(PROOFSHEET__LIMITS__ENABLED=false RUST_LOG=warn PROOFSHEET__WEBHOOKS__ALLOW
 . benches/server.sh
 on_exit() { kill "$receiver" 2>/dev/null; wait "$receiver" 2>/dev/null || true; }
 start_server webhooks "${PORT:-18398}"
-"$venv/bin/python" crates/server/tests/support/webhook_receiver.py >"$data/receiver.port" &
+"$venv/bin/python" benches/webhook_sink.py >"$data/receiver.port" &
 receiver=$!
 for _ in $(seq 1 100); do [ -s "$data/receiver.port" ] && break; sleep 0.1; done
 PROOFSHEET_URL="$base" RECEIVER_URL="http://127.0.0.1:$(head -1 "$data/receiver.port")" \

@@ -20,7 +20,7 @@ use crate::{
 pub const MAX_WEBHOOKS_PER_USER: usize = 50;
 
 /// Deliveries this process sends to one endpoint at once; more wait their
-/// turn (requeued a second later), so a slow or dead endpoint holds at most
+/// turn (requeued a quarter second later), so a slow or dead endpoint holds at most
 /// this many of the webhooks lane's slots and the other endpoints keep
 /// theirs.
 pub const MAX_IN_FLIGHT_PER_ENDPOINT: usize = 2;
@@ -372,7 +372,7 @@ impl Webhooks<'_> {
         }
         let Some(_slot) = self.0.webhooks_in_flight().take(w.id) else {
             // The endpoint has its share in flight: this one waits its turn.
-            let turn = now + Duration::seconds(1);
+            let turn = now + Duration::milliseconds(250);
             return meta.record_attempt(&d, None, &[deliver_job(d.id, d.attempts, turn)]).await;
         };
         let timestamp = now.timestamp();
