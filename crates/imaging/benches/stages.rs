@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use proofsheet_core::{ImageFormat, Watermark};
-use proofsheet_imaging::{ImagePipeline, PipelineConfig, raster, watermark::WatermarkConfig};
+use proofsheet_imaging::{ImagePipeline, JpegCodec, PipelineConfig, raster, watermark::WatermarkConfig};
 
 fn photo(w: u32, h: u32) -> raster::Rgb {
     let mut pixels = Vec::with_capacity((w * h * 3) as usize);
@@ -35,7 +35,8 @@ fn stages(c: &mut Criterion) {
     // `--no-default-features` (pure Rust): the group is named after the
     // codec, so the runs sit side by side in the report; each run also
     // times the pure-Rust decode and encode beside its own codec.
-    let mut g = c.benchmark_group(format!("24mp, {}", raster::JPEG_CODEC));
+    let codec = JpegCodec::Auto.resolve().expect("auto always resolves");
+    let mut g = c.benchmark_group(format!("24mp, {}", codec.label()));
     g.sample_size(10);
     g.bench_function("decode/full (zune-jpeg)", |b| {
         b.iter(|| raster::decode(black_box(&jpeg), ImageFormat::Jpeg).unwrap())
@@ -43,7 +44,7 @@ fn stages(c: &mut Criterion) {
     g.bench_function("decode/scaled for 2048 (DCT-domain, this build's codec)", |b| {
         b.iter(|| raster::decode_at_least(black_box(&jpeg), ImageFormat::Jpeg, w, h, 2048).unwrap())
     });
-    if raster::JPEG_CODEC != "pure Rust" {
+    if codec != JpegCodec::Rust {
         g.bench_function("decode/scaled for 2048 (pure Rust, jpeg-decoder)", |b| {
             b.iter(|| raster::decode_at_least_rust(black_box(&jpeg), ImageFormat::Jpeg, w, h, 2048).unwrap())
         });
@@ -134,7 +135,7 @@ fn stages(c: &mut Criterion) {
     g.bench_function("encode/preview q85 (this build's codec)", |b| {
         b.iter(|| raster::encode_jpeg(black_box(&preview), 85).unwrap())
     });
-    if raster::JPEG_CODEC != "pure Rust" {
+    if codec != JpegCodec::Rust {
         g.bench_function("encode/preview q85 (jpeg-encoder)", |b| {
             b.iter(|| raster::encode_jpeg_rust(black_box(&preview), 85).unwrap())
         });

@@ -145,17 +145,6 @@ impl JpegCodec {
     }
 }
 
-/// The label of the codec `auto` picks in this build: `"libjpeg-turbo"`
-/// with the `turbojpeg` feature, `"mozjpeg"` with `mozjpeg` (the default),
-/// `"pure Rust"` with neither.
-pub const JPEG_CODEC: &str = if cfg!(feature = "turbojpeg") {
-    "libjpeg-turbo"
-} else if cfg!(feature = "mozjpeg") {
-    "mozjpeg"
-} else {
-    "pure Rust"
-};
-
 /// A decoded original and its EXIF orientation (1 to 8).
 pub struct Decoded {
     /// Pixels as stored (not yet oriented).

@@ -194,6 +194,15 @@ pub(super) fn body_stream(body: Body) -> ByteStream {
     Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) }))
 }
 
+/// `413 upload_too_large` when the request's `Content-Length` says the body
+/// is over `max` (a body without one is cut off on the stream instead).
+pub(super) fn declared_too_large(req: &Request, max: u64) -> Option<ApiError> {
+    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    declared
+        .is_some_and(|n| n > max)
+        .then(|| ApiError::too_large("upload_too_large", format!("an upload may be at most {max} bytes")))
+}
+
 /// Reads and drops the rest of a refused body (see [`body_stream`]).
 pub(super) fn discard(body: Body) {
     drop(body_stream(body));
@@ -418,11 +427,9 @@ impl AlbumsApi {
         body: UploadBody,
     ) -> Result<Uploaded, ApiError> {
         let id: AlbumId = album_id.0.parse()?;
-        let max = self.state.config.uploads.max_bytes;
-        let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > max) {
+        if let Some(e) = declared_too_large(req, self.state.config.uploads.max_bytes) {
             drain(body);
-            return Err(ApiError::too_large("upload_too_large", format!("an upload may be at most {max} bytes")));
+            return Err(e);
         }
         let albums = self.state.engine.albums();
         let base = &self.state.public_url;

@@ -258,11 +258,9 @@ impl TusApi {
             .map(Checksum::parse)
             .transpose()
             .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
-        let max = self.state.config.uploads.max_bytes;
-        let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > max) {
+        if let Some(e) = super::albums::declared_too_large(req, self.state.config.uploads.max_bytes) {
             super::albums::discard(bytes.0);
-            return Err(ApiError::too_large("upload_too_large", format!("an upload may be at most {max} bytes")));
+            return Err(e);
         }
         let stream = super::albums::body_stream(bytes.0);
         // On a task of its own: when the client's connection breaks, poem
