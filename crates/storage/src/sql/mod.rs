@@ -1,5 +1,13 @@
 //! Helpers shared by the SQL backends.
 
+pub(crate) mod accounts;
+pub(crate) mod albums;
+pub(crate) mod downloads;
+pub(crate) mod idempotency;
+pub(crate) mod orders;
+pub(crate) mod queue;
+pub(crate) mod reports;
+pub(crate) mod schedules;
 pub(crate) mod store;
 pub(crate) mod webhooks;
 
