@@ -193,10 +193,7 @@ macro_rules! albums_sql {
                     Some(d) if d.is_foreign_key_violation() => Error::not_found("album"),
                     _ => Error::backend("adding a photo", e),
                 })?;
-                for job in jobs {
-                    enqueue_in(&mut tx, job).await?;
-                }
-                tx.commit().await.map_err(db_err("committing a photo"))?;
+                commit_with_jobs(tx, jobs, "committing a photo").await?;
                 Ok(())
             }
 
@@ -224,10 +221,7 @@ macro_rules! albums_sql {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err("updating a photo"))?;
-                for job in jobs {
-                    enqueue_in(&mut tx, job).await?;
-                }
-                tx.commit().await.map_err(db_err("committing a photo"))?;
+                commit_with_jobs(tx, jobs, "committing a photo").await?;
                 Ok(())
             }
 
@@ -248,10 +242,7 @@ macro_rules! albums_sql {
                     tx.rollback().await.map_err(db_err("rolling back a render"))?;
                     return Ok(false);
                 }
-                for job in jobs {
-                    enqueue_in(&mut tx, job).await?;
-                }
-                tx.commit().await.map_err(db_err("committing a render"))?;
+                commit_with_jobs(tx, jobs, "committing a render").await?;
                 Ok(true)
             }
 
@@ -327,10 +318,7 @@ macro_rules! albums_sql {
                     tx.rollback().await.map_err(db_err("rolling back a purge"))?;
                     return Ok(false);
                 }
-                for job in jobs {
-                    enqueue_in(&mut tx, job).await?;
-                }
-                tx.commit().await.map_err(db_err("committing a purge"))?;
+                commit_with_jobs(tx, jobs, "committing a purge").await?;
                 Ok(true)
             }
         }

@@ -49,6 +49,15 @@ async fn enqueue_in(conn: &mut $conn, job: &NewJob) -> Result<()> {
     Ok(())
 }
 
+/// The outbox's last step: enqueues `jobs` on `tx` and commits it, so the
+/// change and the events it emits stand or fall together.
+async fn commit_with_jobs(mut tx: sqlx::Transaction<'_, $db>, jobs: &[NewJob], context: &'static str) -> Result<()> {
+    for job in jobs {
+        enqueue_in(&mut tx, job).await?;
+    }
+    tx.commit().await.map_err(db_err(context))
+}
+
 /// Stores an idempotent reply on `conn`; `false` if its key is taken.
 async fn insert_reply_in(conn: &mut $conn, reply: &IdempotentReply) -> Result<bool> {
     let done = sqlx::query(

@@ -253,10 +253,7 @@ macro_rules! webhook_store {
                     .await
                     .map_err(db_err("recording a webhook attempt"))?;
                 }
-                for job in jobs {
-                    enqueue_in(&mut tx, job).await?;
-                }
-                tx.commit().await.map_err(db_err("committing a webhook attempt"))?;
+                commit_with_jobs(tx, jobs, "committing a webhook attempt").await?;
                 Ok(())
             }
 
