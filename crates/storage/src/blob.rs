@@ -8,6 +8,9 @@ use futures::TryStreamExt;
 use opendal::{ErrorKind, Operator};
 use proofsheet_core::{BlobStore, BlobWriter, ByteStream, Error, Result};
 
+/// How much of a local file one read takes when streaming.
+const READ_CHUNK: usize = 1 << 20;
+
 /// Object storage on any OpenDAL operator: the local filesystem (default),
 /// memory (tests), and S3-compatible stores (the `s3` feature, later).
 #[derive(Debug, Clone)]
@@ -244,7 +247,16 @@ impl BlobStore for OpendalBlobStore {
         // Stat first so a missing object is NotFound before any byte is sent.
         let size = self.size(key).await?;
         let range = range.unwrap_or(0..size);
-        let reader = self.op.reader(key).await.map_err(dal_err("opening an object"))?;
+        // Local files are read a MiB at a time: each read is a trip to a
+        // blocking thread, and the service's default size made streaming a
+        // file (a resumable upload's parts, a zip) several times slower
+        // than writing it. Remote stores keep one streamed request.
+        let reader = if self.op.info().scheme() == "fs" {
+            self.op.reader_with(key).chunk(READ_CHUNK).await
+        } else {
+            self.op.reader(key).await
+        }
+        .map_err(dal_err("opening an object"))?;
         let stream = reader.into_bytes_stream(range).await.map_err(dal_err("streaming an object"))?;
         Ok(Box::pin(stream.map_err(|e| Error::backend("streaming an object", e))))
     }
