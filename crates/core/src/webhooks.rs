@@ -371,9 +371,10 @@ impl Webhooks<'_> {
             return meta.record_attempt(&d, None, &[]).await;
         }
         let Some(_slot) = self.0.webhooks_in_flight().take(w.id) else {
-            // The endpoint has its share in flight: this one waits its turn.
+            // The endpoint has its share in flight: this one waits its turn
+            // (the delivery itself is unchanged; only a job is added).
             let turn = now + Duration::milliseconds(250);
-            return meta.record_attempt(&d, None, &[deliver_job(d.id, d.attempts, turn)]).await;
+            return b.queue.enqueue(&deliver_job(d.id, d.attempts, turn)).await;
         };
         let timestamp = now.timestamp();
         let headers = [
@@ -421,21 +422,19 @@ impl Webhooks<'_> {
             }
         };
         crate::metrics::job("webhook_attempt", outcome, took);
-        let mut webhook_changed = false;
+        // What the sender may change on the endpoint, to write it only when
+        // it did change.
+        let before = (w.failing_since, w.enabled);
         match outcome {
             "succeeded" => {
                 d.status = DeliveryStatus::Succeeded;
                 d.next_attempt_at = None;
-                if w.failing_since.is_some() {
-                    w.failing_since = None;
-                    webhook_changed = true;
-                }
+                w.failing_since = None;
             }
             "gone" => {
                 d.status = DeliveryStatus::Failed;
                 d.next_attempt_at = None;
                 self.turn_off(&mut w, "the endpoint answered 410 Gone", &mut jobs, now);
-                webhook_changed = true;
             }
             _ => {
                 let settings = self.0.settings();
@@ -454,7 +453,6 @@ impl Webhooks<'_> {
                     }
                 }
                 let since = *w.failing_since.get_or_insert(now);
-                webhook_changed = true;
                 if now - since >= settings.webhook_disable_after {
                     let reason = format!(
                         "every delivery failed since {}",
@@ -464,7 +462,7 @@ impl Webhooks<'_> {
                 }
             }
         }
-        if webhook_changed {
+        if (w.failing_since, w.enabled) != before {
             // The endpoint may have been changed by its owner meanwhile: only
             // the sender's fields are written over a fresh read.
             if let Some(mut fresh) = meta.webhook(w.id).await? {

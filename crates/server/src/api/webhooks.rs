@@ -118,18 +118,18 @@ pub struct WebhookDto {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The wire enum of a subscribable event (`ping` is none).
 fn dto_event(e: EventType) -> Option<WebhookEventDto> {
-    [
-        WebhookEventDto::PhotoReady,
-        WebhookEventDto::PhotoFailed,
-        WebhookEventDto::AlbumExpired,
-        WebhookEventDto::OrderPaid,
-        WebhookEventDto::OrderFulfilled,
-        WebhookEventDto::OrderRefunded,
-        WebhookEventDto::OrderExpired,
-    ]
-    .into_iter()
-    .find(|d| d.core() == e)
+    Some(match e {
+        EventType::PhotoReady => WebhookEventDto::PhotoReady,
+        EventType::PhotoFailed => WebhookEventDto::PhotoFailed,
+        EventType::AlbumExpired => WebhookEventDto::AlbumExpired,
+        EventType::OrderPaid => WebhookEventDto::OrderPaid,
+        EventType::OrderFulfilled => WebhookEventDto::OrderFulfilled,
+        EventType::OrderRefunded => WebhookEventDto::OrderRefunded,
+        EventType::OrderExpired => WebhookEventDto::OrderExpired,
+        EventType::Ping => return None,
+    })
 }
 
 impl From<&Webhook> for WebhookDto {
