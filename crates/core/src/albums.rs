@@ -6,13 +6,20 @@ use futures::StreamExt;
 use tracing::instrument;
 
 use crate::{
-    Access, Album, AlbumFilter, AlbumId, ByteStream, Email, Error, Money, NewJob, Page, PageRequest, Photo, PhotoId,
+    Access, Album, AlbumFilter, AlbumId, BlobWriter, ByteStream, Email, Error, Money, NewJob, Page, PageRequest, Photo, PhotoId,
     PhotoStatus, Probe, Proofsheet, Result, Role, Task, User, Visibility, WatermarkChoice, photo::sanitize_filename,
 };
 
 /// How much of an upload is buffered to find the image header. JPEG
 /// headers can sit behind large EXIF/ICC segments (up to 64 KiB each).
 pub(crate) const PROBE_LIMIT: usize = 1024 * 1024;
+
+/// What [`Albums::receive`] learnt of an upload's bytes.
+struct Received {
+    format: crate::ImageFormat,
+    size: u64,
+    sha256: String,
+}
 
 /// A new album.
 #[derive(Debug, Clone)]
@@ -293,9 +300,72 @@ impl Albums<'_> {
         user: &User,
         album_id: AlbumId,
         filename: Option<&str>,
-        mut body: ByteStream,
+        body: ByteStream,
     ) -> Result<Photo> {
         let album = self.get_owned(user, album_id).await?;
+        let id = PhotoId::new();
+        let key = Photo::original_key(&album.storage_prefix, id);
+        let mut writer = self.0.blobs().writer(&key).await?;
+        let received = match self.receive(body, Some(&mut writer)).await {
+            Ok(r) => r,
+            Err(e) => {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(error = %abort, "aborting a failed upload");
+                }
+                return Err(e);
+            }
+        };
+        if let Err(e) = writer.finish().await {
+            // A failed finish aborts itself (BlobWriter's rule); the key too
+            // must not keep a partial object (a full disk fails here).
+            let _ = self.0.blobs().delete(&key).await;
+            return Err(e);
+        }
+        let recorded = self.record(album_id, id, filename, received).await;
+        if recorded.is_err() {
+            let _ = self.0.blobs().delete(&key).await;
+        }
+        recorded
+    }
+
+    /// Makes a photo of the staged object `staged` ([`crate::Staging`]),
+    /// as [`Albums::upload`] would of its bytes: the same probe, size
+    /// limit and render job, but the bytes are read once and the object
+    /// is moved into place rather than written again. Resumable uploads
+    /// end here on stores that stage.
+    pub(crate) async fn adopt(
+        &self,
+        user: &User,
+        album_id: AlbumId,
+        filename: Option<&str>,
+        staged: &str,
+    ) -> Result<Photo> {
+        let album = self.get_owned(user, album_id).await?;
+        let staging = self
+            .0
+            .blobs()
+            .staging()
+            .ok_or_else(|| Error::backend_permanent("adopting a staged upload", "this store does not stage"))?;
+        let received = self.receive(self.0.blobs().stream(staged, None).await?, None).await?;
+        let id = PhotoId::new();
+        let key = Photo::original_key(&album.storage_prefix, id);
+        staging.rename(staged, &key).await?;
+        let recorded = self.record(album_id, id, filename, received).await;
+        if recorded.is_err() {
+            // Back where it was, so a retry finds the upload whole.
+            if let Err(e) = staging.rename(&key, staged).await {
+                tracing::warn!(error = %e, "moving a staged upload back");
+                let _ = self.0.blobs().delete(&key).await;
+            }
+        }
+        recorded
+    }
+
+    /// Reads an upload: its header probed before anything is stored
+    /// (format, dimensions; non-images are `UnsupportedMedia`, pixel bombs
+    /// `TooLarge`), then every byte hashed, counted against
+    /// `max_upload_bytes` and, given a writer, written.
+    async fn receive(&self, mut body: ByteStream, mut writer: Option<&mut Box<dyn BlobWriter>>) -> Result<Received> {
         let max = self.0.settings().max_upload_bytes;
         let too_large =
             || Error::TooLarge { code: "upload_too_large", message: format!("an upload may be at most {max} bytes") };
@@ -320,59 +390,55 @@ impl Albums<'_> {
             }
         };
 
-        let id = PhotoId::new();
-        let key = Photo::original_key(&album.storage_prefix, id);
-        let mut writer = self.0.blobs().writer(&key).await?;
         let mut size = head.len() as u64;
         let mut digest = <sha2::Sha256 as sha2::Digest>::new();
         sha2::Digest::update(&mut digest, &head);
-        let mut result = writer.write(head.freeze()).await;
-        while result.is_ok() {
-            match body.next().await {
-                None => break,
-                Some(Err(e)) => result = Err(e),
-                Some(Ok(chunk)) => {
-                    size += chunk.len() as u64;
-                    sha2::Digest::update(&mut digest, &chunk);
-                    result = if size > max { Err(too_large()) } else { writer.write(chunk).await };
-                }
+        if let Some(w) = writer.as_mut() {
+            w.write(head.freeze()).await?;
+        }
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(too_large());
+            }
+            sha2::Digest::update(&mut digest, &chunk);
+            if let Some(w) = writer.as_mut() {
+                w.write(chunk).await?;
             }
         }
-        if let Err(e) = result {
-            if let Err(abort) = writer.abort().await {
-                tracing::warn!(error = %abort, "aborting a failed upload");
-            }
-            return Err(e);
-        }
-        if let Err(e) = writer.finish().await {
-            // A failed finish aborts itself (BlobWriter's rule); the key too
-            // must not keep a partial object (a full disk fails here).
-            let _ = self.0.blobs().delete(&key).await;
-            return Err(e);
-        }
+        let sha256 = sha2::Digest::finalize(digest).iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Received { format: info.format, size, sha256 })
+    }
 
+    /// Writes the row of a photo whose original is stored, with its render
+    /// job, in one transaction.
+    async fn record(
+        &self,
+        album_id: AlbumId,
+        id: PhotoId,
+        filename: Option<&str>,
+        received: Received,
+    ) -> Result<Photo> {
         let now = self.0.now();
         let stem = format!("photo-{}", &id.to_string()[..8]);
         let photo = Photo {
             id,
             album_id,
-            filename: sanitize_filename(filename, &stem, info.format.extension()),
-            content_type: info.format.mime().to_owned(),
-            size_bytes: size,
+            filename: sanitize_filename(filename, &stem, received.format.extension()),
+            content_type: received.format.mime().to_owned(),
+            size_bytes: received.size,
             status: PhotoStatus::Processing,
             failure_reason: None,
             width: None,
             height: None,
             created_at: now,
             renders: 0,
-            sha256: Some(sha2::Digest::finalize(digest).iter().map(|b| format!("{b:02x}")).collect()),
+            sha256: Some(received.sha256),
         };
         let job = NewJob::now(Task::RenderPreview { photo_id: id }, now);
-        if let Err(e) = self.0.meta().insert_photo(&photo, &[job]).await {
-            let _ = self.0.blobs().delete(&key).await;
-            return Err(e);
-        }
-        tracing::info!(photo_id = %id, bytes = size, "photo uploaded");
+        self.0.meta().insert_photo(&photo, &[job]).await?;
+        tracing::info!(photo_id = %id, bytes = received.size, "photo uploaded");
         Ok(photo)
     }
 

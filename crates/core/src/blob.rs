@@ -35,6 +35,13 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
     /// Checks the store (readiness).
     async fn ping(&self) -> Result<()>;
+    /// Objects this store can extend and move in place (a local file
+    /// system), or `None` (object stores). Resumable uploads use it to
+    /// write a file once rather than in parts that are read back and
+    /// written again when the last one arrives.
+    fn staging(&self) -> Option<&dyn Staging> {
+        None
+    }
     /// A URL that reads the object straight from the store until `ttl`
     /// passes, or `None` when this store cannot make one (then the bytes
     /// go through the server). Callers check access first: the URL is a
@@ -56,6 +63,26 @@ pub trait BlobWriter: Send {
     async fn finish(self: Box<Self>) -> Result<u64>;
     /// Gives up; nothing is left under the key.
     async fn abort(self: Box<Self>) -> Result<()>;
+}
+
+/// Objects written piece by piece at known offsets, then moved into place
+/// ([`BlobStore::staging`]). Staged objects share the store's keys: they
+/// are read with [`BlobStore::stream`] and [`BlobStore::size`] and removed
+/// with [`BlobStore::delete`] like any other.
+#[async_trait]
+pub trait Staging: Send + Sync {
+    /// Opens `key` to write from byte `offset`, creating it empty when
+    /// missing. Bytes at or past `offset` are dropped first, so an
+    /// interrupted write cannot leave stale bytes behind the new ones. An
+    /// `offset` past the object's end is `Conflict` (`offset_mismatch`).
+    ///
+    /// Each write is visible once written. [`BlobWriter::finish`] makes
+    /// what was written durable and returns how many bytes were;
+    /// [`BlobWriter::abort`] cuts the object back to `offset`.
+    async fn write_at(&self, key: &str, offset: u64) -> Result<Box<dyn BlobWriter>>;
+    /// Moves the object `from` to `to`, replacing what is there, in one
+    /// step: readers of `to` see the old object or the whole new one.
+    async fn rename(&self, from: &str, to: &str) -> Result<()>;
 }
 
 /// Packs objects into one archive object.

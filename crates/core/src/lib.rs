@@ -65,7 +65,7 @@ mod worker;
 
 pub use album::{Access, Album, Visibility};
 pub use albums::{AlbumPatch, Albums, ImageKey, NewAlbum, PhotoVariant};
-pub use blob::{BlobStore, BlobWriter, ByteStream, Packager};
+pub use blob::{BlobStore, BlobWriter, ByteStream, Packager, Staging};
 pub use budget::RenderBudget;
 pub use cache::RevisionCache;
 pub use checkout::{Applied, Checkout, IdempotencyKey};

@@ -943,6 +943,50 @@ pub async fn blob_store(name: &str, blobs: &dyn BlobStore) {
             assert!(blobs.put(bad, Bytes::new()).await.is_err(), "{name}: {bad:?}");
         }
     }
+    if let Some(staging) = blobs.staging() {
+        staged_objects(name, blobs, staging).await;
+    }
+}
+
+/// [`crate::Staging`]: writes at offsets, cut back on abort, stale bytes
+/// dropped, moved whole.
+async fn staged_objects(name: &str, blobs: &dyn BlobStore, staging: &dyn crate::Staging) {
+    let key = "s/upload/data";
+    let mut w = staging.write_at(key, 0).await.unwrap();
+    w.write(Bytes::from_static(b"hello ")).await.unwrap();
+    assert_eq!(w.finish().await.unwrap(), 6, "{name}: bytes written");
+    assert_eq!(blobs.size(key).await.unwrap(), 6, "{name}");
+    assert_eq!(
+        staging.write_at(key, 7).await.err().map(|e| e.code()),
+        Some("offset_mismatch"),
+        "{name}: past the end"
+    );
+
+    // Aborted: cut back to where the write began.
+    let mut w = staging.write_at(key, 6).await.unwrap();
+    w.write(Bytes::from(vec![b'x'; 3 << 20])).await.unwrap();
+    w.abort().await.unwrap();
+    assert_eq!(blobs.get(key).await.unwrap(), "hello ", "{name}: abort cuts back");
+
+    // A write at an earlier offset drops what lay past it.
+    let mut w = staging.write_at(key, 0).await.unwrap();
+    w.write(Bytes::from_static(b"HE")).await.unwrap();
+    w.finish().await.unwrap();
+    assert_eq!(blobs.get(key).await.unwrap(), "HE", "{name}: stale bytes dropped");
+    let mut w = staging.write_at(key, 2).await.unwrap();
+    for chunk in [&b"LLO "[..], b"world"] {
+        w.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+    }
+    w.finish().await.unwrap();
+
+    // Moved whole, replacing what is there.
+    blobs.put("s/photo/original", Bytes::from_static(b"old")).await.unwrap();
+    staging.rename(key, "s/photo/original").await.unwrap();
+    assert_eq!(blobs.get("s/photo/original").await.unwrap(), "HELLO world", "{name}: moved");
+    assert!(blobs.size(key).await.unwrap_err().is_not_found(), "{name}: gone from where it was");
+    staging.rename("s/upload/data", "s/x").await.expect_err("a missing object does not move");
+    staging.write_at("../escape", 0).await.err().expect("unsafe keys are refused");
+    blobs.delete_prefix("s").await.unwrap();
 }
 
 /// A gateway opens a checkout idempotently and authenticates notifications

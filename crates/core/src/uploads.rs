@@ -9,9 +9,14 @@
 //! `uploads/{upload_id}/` the blob store holds:
 //!
 //! - `info.json`: album, owner, length, file name, creation and expiry;
-//! - `parts/{start:020}`: each chunk, named by the offset it starts at
-//!   (zero-padded so the listing is in order); the offset is the last
-//!   part's start plus its size;
+//! - on stores that stage ([`crate::BlobStore::staging`], the local file
+//!   system), `data`: the bytes so far, each chunk written at its offset;
+//!   the offset is its size, and on completion it is read once (probe,
+//!   hash) and moved into place as the original;
+//! - on the others (S3), `parts/{start:020}`: each chunk, named by the
+//!   offset it starts at (zero-padded so the listing is in order); the
+//!   offset is the last part's start plus its size, and on completion the
+//!   parts are streamed into the original;
 //! - `done.json`: the photo it became, once complete (kept until expiry,
 //!   so a client that lost the last answer learns the upload finished).
 //!
@@ -20,8 +25,9 @@
 //!
 //! Two requests appending to the same upload at once (which the protocol
 //! forbids) may overwrite each other's chunk at the same offset; the
-//! upload stays well-formed, and the photo's header probe and size checks
-//! still run on the assembled file.
+//! photo's header probe and size checks still run on the assembled file,
+//! and a file that does not come to exactly the declared length is
+//! refused.
 
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
@@ -159,6 +165,10 @@ fn done_key(id: UploadId) -> String {
     format!("{}/done.json", upload_key(id))
 }
 
+fn data_key(id: UploadId) -> String {
+    format!("{}/data", upload_key(id))
+}
+
 fn parts_prefix(id: UploadId) -> String {
     format!("{}/parts", upload_key(id))
 }
@@ -266,6 +276,12 @@ impl Uploads<'_> {
     }
 
     async fn offset(&self, id: UploadId) -> Result<u64> {
+        if self.0.blobs().staging().is_some() {
+            return match self.0.blobs().size(&data_key(id)).await {
+                Err(e) if e.is_not_found() => Ok(0),
+                other => other,
+            };
+        }
         let parts = self.0.blobs().list(&parts_prefix(id)).await?;
         let Some(last) = parts.last() else { return Ok(0) };
         let start: u64 = last
@@ -307,8 +323,15 @@ impl Uploads<'_> {
             return Ok(upload);
         }
         let room = upload.length - offset;
-        let key = part_key(id, offset);
-        let mut writer = self.0.blobs().writer(&key).await?;
+        let staging = self.0.blobs().staging();
+        let key = match staging {
+            Some(_) => data_key(id),
+            None => part_key(id, offset),
+        };
+        let mut writer = match staging {
+            Some(staging) => staging.write_at(&key, offset).await?,
+            None => self.0.blobs().writer(&key).await?,
+        };
         let mut hasher = checksum.map(Hasher::of);
         let mut head = (offset == 0).then(BytesMut::new);
         let mut received = 0u64;
@@ -366,7 +389,12 @@ impl Uploads<'_> {
             return Ok(upload);
         }
         if let Err(e) = writer.finish().await {
-            let _ = self.0.blobs().delete(&key).await;
+            // A failed finish leaves nothing of this chunk (BlobWriter's
+            // rule); a part's key is cleared too, the staged file keeps
+            // what earlier chunks wrote.
+            if staging.is_none() {
+                let _ = self.0.blobs().delete(&key).await;
+            }
             return Err(e);
         }
         upload.offset += received;
@@ -395,20 +423,25 @@ impl Uploads<'_> {
         Ok(upload)
     }
 
-    /// Streams the parts, in order, into a photo.
+    /// Makes the photo: the staged file moved into place, or the parts
+    /// streamed, in order, into a new original.
     async fn complete(&self, user: &User, mut upload: ResumableUpload) -> Result<ResumableUpload> {
-        let blobs = self.0.backends().blobs.clone();
-        let parts = blobs.list(&parts_prefix(upload.id)).await?;
-        let stream: ByteStream = Box::pin(
-            futures::stream::iter(parts)
-                .then(move |key| {
-                    let blobs = blobs.clone();
-                    async move { blobs.stream(&key, None).await }
-                })
-                .try_flatten(),
-        );
-        let photo: Photo = match self.0.albums().upload(user, upload.album_id, upload.filename.as_deref(), stream).await
-        {
+        let made = if self.0.blobs().staging().is_some() {
+            self.adopt(user, &upload).await
+        } else {
+            let blobs = self.0.backends().blobs.clone();
+            let parts = blobs.list(&parts_prefix(upload.id)).await?;
+            let stream: ByteStream = Box::pin(
+                futures::stream::iter(parts)
+                    .then(move |key| {
+                        let blobs = blobs.clone();
+                        async move { blobs.stream(&key, None).await }
+                    })
+                    .try_flatten(),
+            );
+            self.0.albums().upload(user, upload.album_id, upload.filename.as_deref(), stream).await
+        };
+        let photo: Photo = match made {
             Ok(photo) => photo,
             Err(e) => {
                 if !e.is_retryable() {
@@ -424,6 +457,21 @@ impl Uploads<'_> {
         tracing::info!(photo_id = %photo.id, "resumable upload complete");
         upload.photo_id = Some(photo.id);
         Ok(upload)
+    }
+
+    /// The staged file becomes the photo, if it holds exactly the
+    /// upload's length (two appends at once, which the protocol forbids,
+    /// could leave it longer).
+    async fn adopt(&self, user: &User, upload: &ResumableUpload) -> Result<Photo> {
+        let key = data_key(upload.id);
+        let size = self.0.blobs().size(&key).await?;
+        if size != upload.length {
+            return Err(Error::invalid(
+                "upload_length_mismatch",
+                format!("the upload holds {size} bytes but declared {}; start it again", upload.length),
+            ));
+        }
+        self.0.albums().adopt(user, upload.album_id, upload.filename.as_deref(), &key).await
     }
 
     /// Deletes an upload of the caller's and what it received (tus

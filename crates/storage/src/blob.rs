@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use opendal::{ErrorKind, Operator};
-use proofsheet_core::{BlobStore, BlobWriter, ByteStream, Error, Result};
+use proofsheet_core::{BlobStore, BlobWriter, ByteStream, Error, Result, Staging};
 
 /// How much of a local file one read takes when streaming.
 const READ_CHUNK: usize = 1 << 20;
@@ -16,6 +16,10 @@ const READ_CHUNK: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct OpendalBlobStore {
     op: Operator,
+    /// The directory of a local file system store, which stages resumable
+    /// uploads in place ([`BlobStore::staging`]).
+    #[cfg(feature = "fs")]
+    local: Option<local::LocalStaging>,
 }
 
 /// Whether an error says the disk or a quota is full (ENOSPC, EDQUOT),
@@ -65,7 +69,11 @@ fn check_key(key: &str) -> Result<()> {
 impl OpendalBlobStore {
     /// Wraps any OpenDAL operator.
     pub fn new(op: Operator) -> Self {
-        OpendalBlobStore { op }
+        OpendalBlobStore {
+            op,
+            #[cfg(feature = "fs")]
+            local: None,
+        }
     }
 
     /// Objects as files under `root` (created if missing). Writes go to a
@@ -76,8 +84,10 @@ impl OpendalBlobStore {
         std::fs::create_dir_all(root.join(".tmp")).map_err(|e| Error::backend("creating the storage root", e))?;
         let root = root.canonicalize().map_err(|e| Error::backend("opening the storage root", e))?;
         let root = root.to_string_lossy();
+        let local = local::LocalStaging::new(std::path::PathBuf::from(&*root));
         let builder = opendal::services::Fs::default().root(&root).atomic_write_dir(&format!("{root}/.tmp"));
-        Ok(Self::new(Operator::new(builder).map_err(dal_err("configuring fs storage"))?))
+        let op = Operator::new(builder).map_err(dal_err("configuring fs storage"))?;
+        Ok(OpendalBlobStore { op, local: Some(local) })
     }
 
     /// Objects in an S3-compatible bucket (AWS S3, MinIO, Ceph, R2, moto).
@@ -298,6 +308,14 @@ impl BlobStore for OpendalBlobStore {
         self.op.check().await.map_err(dal_err("checking storage"))
     }
 
+    fn staging(&self) -> Option<&dyn Staging> {
+        #[cfg(feature = "fs")]
+        if let Some(local) = &self.local {
+            return Some(local);
+        }
+        None
+    }
+
     async fn presign_read(&self, key: &str, ttl: std::time::Duration) -> Result<Option<String>> {
         check_key(key)?;
         if !self.op.info().capability().presign_read {
@@ -305,5 +323,124 @@ impl BlobStore for OpendalBlobStore {
         }
         let req = self.op.presign_read(key, ttl).await.map_err(dal_err("presigning a read"))?;
         Ok(Some(req.uri().to_string()))
+    }
+}
+
+/// Staging on the local file system: a file written at an offset,
+/// made durable with `fsync`, cut back with `ftruncate` and moved with
+/// `rename(2)`.
+#[cfg(feature = "fs")]
+mod local {
+    use std::{
+        io::SeekFrom,
+        path::{Path, PathBuf},
+    };
+
+    use async_trait::async_trait;
+    use bytes::Bytes;
+    use proofsheet_core::{BlobWriter, Error, Result, Staging};
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
+
+    use super::{READ_CHUNK, check_key, is_storage_full};
+
+    #[derive(Debug, Clone)]
+    pub(super) struct LocalStaging {
+        root: PathBuf,
+    }
+
+    fn io_err(context: &'static str) -> impl Fn(std::io::Error) -> Error {
+        move |e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::not_found("object"),
+            _ if is_storage_full(&e) => Error::StorageFull { context: context.into(), source: Box::new(e) },
+            _ => Error::backend(context, e),
+        }
+    }
+
+    impl LocalStaging {
+        pub(super) fn new(root: PathBuf) -> Self {
+            LocalStaging { root }
+        }
+
+        fn path(&self, key: &str) -> Result<PathBuf> {
+            check_key(key)?;
+            Ok(self.root.join(key))
+        }
+    }
+
+    async fn create_parent(path: &Path) -> Result<()> {
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io_err("creating a directory"))?;
+        }
+        Ok(())
+    }
+
+    struct LocalWriter {
+        // Chunks from a request body are small; a MiB buffer makes each
+        // trip to a blocking thread worth it.
+        file: BufWriter<tokio::fs::File>,
+        start: u64,
+        written: u64,
+    }
+
+    #[async_trait]
+    impl BlobWriter for LocalWriter {
+        async fn write(&mut self, chunk: Bytes) -> Result<()> {
+            self.written += chunk.len() as u64;
+            self.file.write_all(&chunk).await.map_err(io_err("writing a staged object"))
+        }
+
+        async fn finish(mut self: Box<Self>) -> Result<u64> {
+            let done = match self.file.flush().await {
+                Ok(()) => self.file.get_ref().sync_data().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = done {
+                // Nothing of a failed write stays (BlobWriter's rule).
+                let _ = self.file.get_ref().set_len(self.start).await;
+                return Err(io_err("writing a staged object")(e));
+            }
+            Ok(self.written)
+        }
+
+        async fn abort(self: Box<Self>) -> Result<()> {
+            // What is buffered is dropped with the writer; what reached the
+            // file is cut off.
+            let file = self.file.into_inner();
+            file.set_len(self.start).await.map_err(io_err("cutting a staged object"))?;
+            file.sync_data().await.map_err(io_err("syncing a staged object"))
+        }
+    }
+
+    #[async_trait]
+    impl Staging for LocalStaging {
+        async fn write_at(&self, key: &str, offset: u64) -> Result<Box<dyn BlobWriter>> {
+            let path = self.path(key)?;
+            create_parent(&path).await?;
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .await
+                .map_err(io_err("opening a staged object"))?;
+            let len = file.metadata().await.map_err(io_err("reading a staged object's size"))?.len();
+            if offset > len {
+                return Err(Error::conflict(
+                    "offset_mismatch",
+                    format!("cannot write at byte {offset} of an object of {len} bytes"),
+                ));
+            }
+            if len > offset {
+                file.set_len(offset).await.map_err(io_err("cutting a staged object"))?;
+            }
+            file.seek(SeekFrom::Start(offset)).await.map_err(io_err("opening a staged object"))?;
+            Ok(Box::new(LocalWriter { file: BufWriter::with_capacity(READ_CHUNK, file), start: offset, written: 0 }))
+        }
+
+        async fn rename(&self, from: &str, to: &str) -> Result<()> {
+            let (from, to) = (self.path(from)?, self.path(to)?);
+            create_parent(&to).await?;
+            tokio::fs::rename(&from, &to).await.map_err(io_err("moving an object"))
+        }
     }
 }

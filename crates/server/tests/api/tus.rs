@@ -220,6 +220,11 @@ async fn the_tus_protocol_rules_hold() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(r.headers()["upload-offset"], half.to_string().as_str());
     assert!(!r.headers().contains_key("proofsheet-photo-id"));
+    // On the local file system the chunks go into one staged file, moved
+    // into place at the end rather than read back and written again.
+    let id = at.rsplit('/').next().unwrap();
+    let held = app.server.state.engine.backends().blobs.list(&format!("uploads/{id}")).await.unwrap();
+    assert_eq!(held, [format!("uploads/{id}/data"), format!("uploads/{id}/info.json")], "one staged file");
 
     // Only its creator sees or continues it.
     assert_eq!(offset(&app, &rival, &at).await.0, StatusCode::NOT_FOUND);
