@@ -6,8 +6,9 @@ use futures::StreamExt;
 use tracing::instrument;
 
 use crate::{
-    Access, Album, AlbumFilter, AlbumId, BlobWriter, ByteStream, Email, Error, Money, NewJob, Page, PageRequest, Photo, PhotoId,
-    PhotoStatus, Probe, Proofsheet, Result, Role, Task, User, Visibility, WatermarkChoice, photo::sanitize_filename,
+    Access, Album, AlbumFilter, AlbumId, BlobWriter, ByteStream, Email, Error, Money, NewJob, Page, PageRequest, Photo,
+    PhotoId, PhotoStatus, Probe, Proofsheet, Result, Role, Task, User, Visibility, WatermarkChoice,
+    photo::sanitize_filename,
 };
 
 /// How much of an upload is buffered to find the image header. JPEG
@@ -19,6 +20,15 @@ struct Received {
     format: crate::ImageFormat,
     size: u64,
     sha256: String,
+}
+
+/// An upload past `max_upload_bytes`.
+pub(crate) fn upload_too_large(max: u64) -> Error {
+    Error::TooLarge { code: "upload_too_large", message: format!("an upload may be at most {max} bytes") }
+}
+
+fn hex(digest: sha2::Sha256) -> String {
+    sha2::Digest::finalize(digest).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A new album.
@@ -332,13 +342,16 @@ impl Albums<'_> {
     /// as [`Albums::upload`] would of its bytes: the same probe, size
     /// limit and render job, but the bytes are read once and the object
     /// is moved into place rather than written again. Resumable uploads
-    /// end here on stores that stage.
+    /// end here on stores that stage. Given the SHA-256 state of all its
+    /// bytes (the chunks went through this process in order), only the
+    /// header is read.
     pub(crate) async fn adopt(
         &self,
         user: &User,
         album_id: AlbumId,
         filename: Option<&str>,
         staged: &str,
+        digest: Option<sha2::Sha256>,
     ) -> Result<Photo> {
         let album = self.get_owned(user, album_id).await?;
         let staging = self
@@ -346,7 +359,20 @@ impl Albums<'_> {
             .blobs()
             .staging()
             .ok_or_else(|| Error::backend_permanent("adopting a staged upload", "this store does not stage"))?;
-        let received = self.receive(self.0.blobs().stream(staged, None).await?, None).await?;
+        let received = match digest {
+            None => self.receive(self.0.blobs().stream(staged, None).await?, None).await?,
+            Some(digest) => {
+                let size = self.0.blobs().size(staged).await?;
+                let max = self.0.settings().max_upload_bytes;
+                if size > max {
+                    return Err(upload_too_large(max));
+                }
+                let limit = size.min(PROBE_LIMIT as u64);
+                let mut head = self.0.blobs().stream(staged, Some(0..limit)).await?;
+                let (info, _) = self.probe(&mut head, limit == size).await?;
+                Received { format: info.format, size, sha256: hex(digest) }
+            }
+        };
         let id = PhotoId::new();
         let key = Photo::original_key(&album.storage_prefix, id);
         staging.rename(staged, &key).await?;
@@ -361,20 +387,17 @@ impl Albums<'_> {
         recorded
     }
 
-    /// Reads an upload: its header probed before anything is stored
-    /// (format, dimensions; non-images are `UnsupportedMedia`, pixel bombs
-    /// `TooLarge`), then every byte hashed, counted against
-    /// `max_upload_bytes` and, given a writer, written.
-    async fn receive(&self, mut body: ByteStream, mut writer: Option<&mut Box<dyn BlobWriter>>) -> Result<Received> {
+    /// Reads the start of `body` until the renderer's probe knows the
+    /// image (`whole` when the stream's end is the file's end) or gives up:
+    /// `UnsupportedMedia` past [`PROBE_LIMIT`] or at the end, `TooLarge`
+    /// past `max_upload_bytes`. Returns what it learnt and the bytes read.
+    async fn probe(&self, body: &mut ByteStream, whole: bool) -> Result<(crate::ImageInfo, BytesMut)> {
         let max = self.0.settings().max_upload_bytes;
-        let too_large =
-            || Error::TooLarge { code: "upload_too_large", message: format!("an upload may be at most {max} bytes") };
-
         let mut head = BytesMut::new();
         let mut ended = false;
-        let info = loop {
-            match self.0.backends().renderer.probe(&head, ended)? {
-                Probe::Image(info) => break info,
+        loop {
+            match self.0.backends().renderer.probe(&head, ended && whole)? {
+                Probe::Image(info) => return Ok((info, head)),
                 Probe::NeedMore if ended || head.len() >= PROBE_LIMIT => {
                     return Err(Error::UnsupportedMedia {
                         message: "the upload is not a complete JPEG or PNG header".into(),
@@ -386,10 +409,19 @@ impl Albums<'_> {
                 },
             }
             if head.len() as u64 > max {
-                return Err(too_large());
+                return Err(upload_too_large(max));
             }
-        };
+        }
+    }
 
+    /// Reads an upload: its header probed before anything is stored
+    /// (format, dimensions; non-images are `UnsupportedMedia`, pixel bombs
+    /// `TooLarge`), then every byte hashed, counted against
+    /// `max_upload_bytes` and, given a writer, written.
+    async fn receive(&self, mut body: ByteStream, mut writer: Option<&mut Box<dyn BlobWriter>>) -> Result<Received> {
+        let max = self.0.settings().max_upload_bytes;
+
+        let (info, head) = self.probe(&mut body, true).await?;
         let mut size = head.len() as u64;
         let mut digest = <sha2::Sha256 as sha2::Digest>::new();
         sha2::Digest::update(&mut digest, &head);
@@ -400,15 +432,14 @@ impl Albums<'_> {
             let chunk = chunk?;
             size += chunk.len() as u64;
             if size > max {
-                return Err(too_large());
+                return Err(upload_too_large(max));
             }
             sha2::Digest::update(&mut digest, &chunk);
             if let Some(w) = writer.as_mut() {
                 w.write(chunk).await?;
             }
         }
-        let sha256 = sha2::Digest::finalize(digest).iter().map(|b| format!("{b:02x}")).collect();
-        Ok(Received { format: info.format, size, sha256 })
+        Ok(Received { format: info.format, size, sha256: hex(digest) })
     }
 
     /// Writes the row of a photo whose original is stored, with its render

@@ -76,6 +76,9 @@ pub trait Staging: Send + Sync {
     /// interrupted write cannot leave stale bytes behind the new ones. An
     /// `offset` past the object's end is `Conflict` (`offset_mismatch`).
     ///
+    /// One writer at a time, across processes: a second waits a while
+    /// for the first to end, then fails with `Conflict` (`upload_busy`).
+    ///
     /// Each write is visible once written. [`BlobWriter::finish`] makes
     /// what was written durable and returns how many bytes were;
     /// [`BlobWriter::abort`] cuts the object back to `offset`.

@@ -89,6 +89,7 @@ struct Inner {
     share_notices: ShareNotices,
     render_budget: crate::RenderBudget,
     webhooks_in_flight: crate::webhooks::InFlight,
+    upload_digests: crate::uploads::Digests,
 }
 
 /// "Album shared" notices sent by this process in the last 24 hours: at
@@ -157,7 +158,15 @@ impl Proofsheet {
         let share_notices = ShareNotices::default();
         let webhooks_in_flight = crate::webhooks::InFlight::default();
         Ok(Proofsheet {
-            inner: Arc::new(Inner { backends, settings, links, share_notices, render_budget, webhooks_in_flight }),
+            inner: Arc::new(Inner {
+                backends,
+                settings,
+                links,
+                share_notices,
+                render_budget,
+                webhooks_in_flight,
+                upload_digests: Default::default(),
+            }),
         })
     }
 
@@ -237,6 +246,10 @@ impl Proofsheet {
             }
         }
         Ok(keep.len())
+    }
+
+    pub(crate) fn upload_digests(&self) -> &crate::uploads::Digests {
+        &self.inner.upload_digests
     }
 
     pub(crate) fn webhooks_in_flight(&self) -> &crate::webhooks::InFlight {

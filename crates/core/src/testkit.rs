@@ -956,11 +956,7 @@ async fn staged_objects(name: &str, blobs: &dyn BlobStore, staging: &dyn crate::
     w.write(Bytes::from_static(b"hello ")).await.unwrap();
     assert_eq!(w.finish().await.unwrap(), 6, "{name}: bytes written");
     assert_eq!(blobs.size(key).await.unwrap(), 6, "{name}");
-    assert_eq!(
-        staging.write_at(key, 7).await.err().map(|e| e.code()),
-        Some("offset_mismatch"),
-        "{name}: past the end"
-    );
+    assert_eq!(staging.write_at(key, 7).await.err().map(|e| e.code()), Some("offset_mismatch"), "{name}: past the end");
 
     // Aborted: cut back to where the write began.
     let mut w = staging.write_at(key, 6).await.unwrap();
@@ -978,6 +974,21 @@ async fn staged_objects(name: &str, blobs: &dyn BlobStore, staging: &dyn crate::
         w.write(Bytes::copy_from_slice(chunk)).await.unwrap();
     }
     w.finish().await.unwrap();
+
+    // One writer at a time: a second waits for the first, then drops
+    // what lay past its offset.
+    let mut first = staging.write_at(key, 11).await.unwrap();
+    first.write(Bytes::from_static(b"!!! stale")).await.unwrap();
+    let second = tokio::time::timeout(std::time::Duration::from_millis(300), staging.write_at(key, 11)).await;
+    assert!(second.is_err(), "{name}: a second writer waits while the first writes");
+    let waiting = staging.write_at(key, 11);
+    let (second, finished) = futures::join!(waiting, async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        first.finish().await
+    });
+    assert_eq!(finished.unwrap(), 9, "{name}");
+    second.unwrap().finish().await.unwrap();
+    assert_eq!(blobs.get(key).await.unwrap(), "HELLO world", "{name}: the second writer cut the first's bytes");
 
     // Moved whole, replacing what is there.
     blobs.put("s/photo/original", Bytes::from_static(b"old")).await.unwrap();

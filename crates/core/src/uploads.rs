@@ -40,7 +40,7 @@ use crate::{AlbumId, ByteStream, Error, Photo, PhotoId, Probe, Proofsheet, Resul
 
 // The first chunk is probed for an image header up to the same limit as a
 // direct upload's, before the rest of the file is accepted.
-use crate::albums::PROBE_LIMIT;
+use crate::albums::{PROBE_LIMIT, upload_too_large};
 
 /// A resumable upload as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +143,37 @@ impl Hasher {
     }
 }
 
+/// The SHA-256 state of staged uploads whose chunks all came through this
+/// process, by upload and the offset it covers, so the chunk that
+/// completes one need not read the file back to hash it. An upload whose
+/// state is missing or at another offset (a chunk went to another
+/// process, this one restarted, or the entry was evicted) is hashed from
+/// the file instead. The file's bytes below an offset never change once
+/// written (each write starts at the upload's offset), so a state is
+/// never stale, as long as the client sends the same file each time.
+#[derive(Default)]
+pub(crate) struct Digests(std::sync::Mutex<std::collections::HashMap<UploadId, (u64, sha2::Sha256)>>);
+
+impl Digests {
+    /// Uploads whose state is kept; past it, one is dropped.
+    const MAX: usize = 1024;
+
+    fn take(&self, id: UploadId, offset: u64) -> Option<sha2::Sha256> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(&id).filter(|(at, _)| *at == offset).map(|(_, d)| d)
+    }
+
+    fn keep(&self, id: UploadId, offset: u64, digest: sha2::Sha256) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::MAX
+            && let Some(evicted) = map.keys().next().copied()
+        {
+            map.remove(&evicted);
+        }
+        map.insert(id, (offset, digest));
+    }
+}
+
 /// The resumable uploads service.
 pub struct Uploads<'a>(&'a Proofsheet);
 
@@ -198,10 +229,7 @@ impl Uploads<'_> {
         self.0.albums().get_owned(user, album_id).await?;
         let max = self.0.settings().max_upload_bytes;
         if length > max {
-            return Err(Error::TooLarge {
-                code: "upload_too_large",
-                message: format!("an upload may be at most {max} bytes"),
-            });
+            return Err(upload_too_large(max));
         }
         if length == 0 {
             return Err(Error::UnsupportedMedia { message: "an empty file is not a JPEG or PNG".into() });
@@ -333,6 +361,15 @@ impl Uploads<'_> {
             None => self.0.blobs().writer(&key).await?,
         };
         let mut hasher = checksum.map(Hasher::of);
+        // The whole file's SHA-256 as it arrives, when this process saw
+        // every chunk before this one (staged uploads only).
+        let mut digest = match (staging, offset) {
+            (None, _) => None,
+            (Some(_), 0) => Some(sha2::Sha256::new()),
+            (Some(_), _) => self.0.upload_digests().take(id, offset),
+        };
+        // Kept again should this chunk be refused (nothing then changes).
+        let before = digest.clone();
         let mut head = (offset == 0).then(BytesMut::new);
         let mut received = 0u64;
         let mut cut: Option<Error> = None;
@@ -356,6 +393,9 @@ impl Uploads<'_> {
             if let Some(h) = hasher.as_mut() {
                 h.update(&chunk);
             }
+            if let Some(d) = digest.as_mut() {
+                d.update(&chunk);
+            }
             if let Some(head) = head.as_mut().filter(|h| h.len() < PROBE_LIMIT) {
                 head.extend_from_slice(&chunk[..chunk.len().min(PROBE_LIMIT - head.len())]);
             }
@@ -377,6 +417,9 @@ impl Uploads<'_> {
             if let Err(abort) = writer.abort().await {
                 tracing::warn!(error = %abort, "aborting a refused chunk");
             }
+            if let Some(d) = before {
+                self.0.upload_digests().keep(id, offset, d);
+            }
             return Err(e);
         }
         if received == 0 {
@@ -384,7 +427,10 @@ impl Uploads<'_> {
             // All bytes are in but no photo was made (a crash between the
             // last chunk and the photo): an empty PATCH finishes it.
             if upload.offset == upload.length {
-                return self.complete(user, upload).await;
+                return self.complete(user, upload, before).await;
+            }
+            if let Some(d) = before {
+                self.0.upload_digests().keep(id, offset, d);
             }
             return Ok(upload);
         }
@@ -398,8 +444,11 @@ impl Uploads<'_> {
             return Err(e);
         }
         upload.offset += received;
+        let complete = upload.offset == upload.length;
+        if let Some(d) = digest.take_if(|_| !complete) {
+            self.0.upload_digests().keep(id, upload.offset, d);
+        }
         if let Some(head) = head {
-            let complete = upload.offset == upload.length;
             let probe = self.0.backends().renderer.probe(&head, complete);
             let refused = match probe {
                 Err(e) => Some(e),
@@ -417,17 +466,22 @@ impl Uploads<'_> {
             tracing::info!(received, error = %e, "an upload's chunk was cut short; its bytes are kept");
             return Err(e);
         }
-        if upload.offset == upload.length {
-            return self.complete(user, upload).await;
+        if complete {
+            return self.complete(user, upload, digest).await;
         }
         Ok(upload)
     }
 
     /// Makes the photo: the staged file moved into place, or the parts
     /// streamed, in order, into a new original.
-    async fn complete(&self, user: &User, mut upload: ResumableUpload) -> Result<ResumableUpload> {
+    async fn complete(
+        &self,
+        user: &User,
+        mut upload: ResumableUpload,
+        digest: Option<sha2::Sha256>,
+    ) -> Result<ResumableUpload> {
         let made = if self.0.blobs().staging().is_some() {
-            self.adopt(user, &upload).await
+            self.adopt(user, &upload, digest).await
         } else {
             let blobs = self.0.backends().blobs.clone();
             let parts = blobs.list(&parts_prefix(upload.id)).await?;
@@ -462,7 +516,7 @@ impl Uploads<'_> {
     /// The staged file becomes the photo, if it holds exactly the
     /// upload's length (two appends at once, which the protocol forbids,
     /// could leave it longer).
-    async fn adopt(&self, user: &User, upload: &ResumableUpload) -> Result<Photo> {
+    async fn adopt(&self, user: &User, upload: &ResumableUpload, digest: Option<sha2::Sha256>) -> Result<Photo> {
         let key = data_key(upload.id);
         let size = self.0.blobs().size(&key).await?;
         if size != upload.length {
@@ -471,7 +525,7 @@ impl Uploads<'_> {
                 format!("the upload holds {size} bytes but declared {}; start it again", upload.length),
             ));
         }
-        self.0.albums().adopt(user, upload.album_id, upload.filename.as_deref(), &key).await
+        self.0.albums().adopt(user, upload.album_id, upload.filename.as_deref(), &key, digest).await
     }
 
     /// Deletes an upload of the caller's and what it received (tus

@@ -326,9 +326,9 @@ impl BlobStore for OpendalBlobStore {
     }
 }
 
-/// Staging on the local file system: a file written at an offset,
-/// made durable with `fsync`, cut back with `ftruncate` and moved with
-/// `rename(2)`.
+/// Staging on the local file system: a file written at an offset under an
+/// exclusive `flock(2)`, made durable with `fsync`, cut back with
+/// `ftruncate` and moved with `rename(2)`.
 #[cfg(feature = "fs")]
 mod local {
     use std::{
@@ -374,6 +374,9 @@ mod local {
         Ok(())
     }
 
+    /// How long a write waits for another one to the same object.
+    const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
     struct LocalWriter {
         // Chunks from a request body are small; a MiB buffer makes each
         // trip to a blocking thread worth it.
@@ -416,13 +419,35 @@ mod local {
         async fn write_at(&self, key: &str, offset: u64) -> Result<Box<dyn BlobWriter>> {
             let path = self.path(key)?;
             create_parent(&path).await?;
-            let mut file = tokio::fs::OpenOptions::new()
+            let file = tokio::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .open(&path)
                 .await
                 .map_err(io_err("opening a staged object"))?;
+            // One writer at a time, across processes: an exclusive lock
+            // held until the writer is dropped. A second waits for the first
+            // (a client that resumes while its cut request is still being
+            // written out), then finds its offset and drops what lay past.
+            let file = file.into_std().await;
+            let waited = std::time::Instant::now();
+            loop {
+                match file.try_lock() {
+                    Ok(()) => break,
+                    Err(std::fs::TryLockError::WouldBlock) if waited.elapsed() < LOCK_WAIT => {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        return Err(Error::conflict(
+                            "upload_busy",
+                            "another request is still writing this upload; try again shortly",
+                        ));
+                    }
+                    Err(std::fs::TryLockError::Error(e)) => return Err(io_err("locking a staged object")(e)),
+                }
+            }
+            let mut file = tokio::fs::File::from_std(file);
             let len = file.metadata().await.map_err(io_err("reading a staged object's size"))?.len();
             if offset > len {
                 return Err(Error::conflict(

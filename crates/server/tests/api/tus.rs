@@ -158,6 +158,11 @@ async fn offset(app: &TestApp, token: &str, at: &str) -> (StatusCode, Option<u64
     (r.status(), offset)
 }
 
+fn sha256(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn sha1(data: &[u8]) -> String {
     use sha1::Digest as _;
     format!("sha1 {}", base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(data)))
@@ -249,6 +254,29 @@ async fn the_tus_protocol_rules_hold() {
     assert_eq!(listed[0]["id"], photo.as_str());
     assert_eq!(listed[0]["filename"], "a.jpg");
     assert_eq!(listed[0]["status"], "ready");
+    assert_eq!(listed[0]["sha256"], sha256(&file), "hashed as the chunks came");
+
+    // Chunks through two processes: the one that completes the upload did
+    // not see the first chunk, so it hashes the file it holds.
+    let other = {
+        let engine = &app.server.state.engine;
+        proofsheet_core::Proofsheet::new(
+            engine.backends().clone(),
+            engine.settings().clone(),
+            engine.link_signer().clone(),
+        )
+        .unwrap()
+    };
+    let second = jpeg(640, 480, 7, true);
+    let at = create(&app, &owner, &album, second.len()).await;
+    assert_eq!(patch(&app, &owner, &at, 0, &second[..1000], None).await.status(), StatusCode::NO_CONTENT);
+    let user = other.users().authenticate(&owner).await.unwrap().unwrap();
+    let id = at.rsplit('/').next().unwrap().parse().unwrap();
+    let rest = bytes::Bytes::copy_from_slice(&second[1000..]);
+    let body: proofsheet_core::ByteStream = Box::pin(futures::stream::iter([Ok(rest)]));
+    let done = other.uploads().append(&user, album.parse().unwrap(), id, 1000, None, body).await.unwrap();
+    let made = other.albums().photo(Some(&user), done.photo_id.unwrap()).await.unwrap().0;
+    assert_eq!(made.sha256.as_deref(), Some(sha256(&second).as_str()), "hashed from the file");
 
     // Termination.
     let at = create(&app, &owner, &album, file.len()).await;
@@ -274,7 +302,7 @@ async fn the_tus_protocol_rules_hold() {
     let blobs = &engine.backends().blobs;
     assert!(!blobs.list("uploads").await.unwrap().is_empty());
     let pruned = engine.uploads().prune_expired(engine.backends().clock.now()).await.unwrap();
-    assert_eq!(pruned, 2, "the expired upload and the finished one");
+    assert_eq!(pruned, 3, "the expired upload and the two finished ones");
     assert!(blobs.list("uploads").await.unwrap().is_empty(), "nothing of either is left");
     assert_eq!(offset(&app, &owner, &at).await.0, StatusCode::NOT_FOUND);
 }
