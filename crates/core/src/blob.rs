@@ -79,12 +79,14 @@ pub trait Staging: Send + Sync {
     /// One writer at a time, across processes: a second waits a while
     /// for the first to end, then fails with `Conflict` (`upload_busy`).
     ///
-    /// Each write is visible once written. [`BlobWriter::finish`] makes
-    /// what was written durable and returns how many bytes were;
-    /// [`BlobWriter::abort`] cuts the object back to `offset`.
+    /// Each write is visible once written. [`BlobWriter::finish`] returns
+    /// how many bytes were written; it need not make them durable (a crash
+    /// may lose a suffix, never leave garbage). [`BlobWriter::abort`] cuts
+    /// the object back to `offset`.
     async fn write_at(&self, key: &str, offset: u64) -> Result<Box<dyn BlobWriter>>;
-    /// Moves the object `from` to `to`, replacing what is there, in one
-    /// step: readers of `to` see the old object or the whole new one.
+    /// Makes the object `from` durable and moves it to `to`, replacing
+    /// what is there, in one step: readers of `to` see the old object or
+    /// the whole new one.
     async fn rename(&self, from: &str, to: &str) -> Result<()>;
 }
 

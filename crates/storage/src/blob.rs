@@ -327,8 +327,12 @@ impl BlobStore for OpendalBlobStore {
 }
 
 /// Staging on the local file system: a file written at an offset under an
-/// exclusive `flock(2)`, made durable with `fsync`, cut back with
-/// `ftruncate` and moved with `rename(2)`.
+/// exclusive `flock(2)`, cut back with `ftruncate`, and made durable with
+/// `fsync` and moved with `rename(2)` once whole. Chunks are not synced
+/// one by one: a crash can lose the last ones written, and then the file
+/// is shorter (Linux file systems grow a file's size only with its data),
+/// so the client learns the shorter offset and sends them again (tus
+/// servers such as tusd do the same).
 #[cfg(feature = "fs")]
 mod local {
     use std::{
@@ -393,11 +397,7 @@ mod local {
         }
 
         async fn finish(mut self: Box<Self>) -> Result<u64> {
-            let done = match self.file.flush().await {
-                Ok(()) => self.file.get_ref().sync_data().await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = done {
+            if let Err(e) = self.file.flush().await {
                 // Nothing of a failed write stays (BlobWriter's rule).
                 let _ = self.file.get_ref().set_len(self.start).await;
                 return Err(io_err("writing a staged object")(e));
@@ -409,8 +409,7 @@ mod local {
             // What is buffered is dropped with the writer; what reached the
             // file is cut off.
             let file = self.file.into_inner();
-            file.set_len(self.start).await.map_err(io_err("cutting a staged object"))?;
-            file.sync_data().await.map_err(io_err("syncing a staged object"))
+            file.set_len(self.start).await.map_err(io_err("cutting a staged object"))
         }
     }
 
@@ -464,6 +463,8 @@ mod local {
 
         async fn rename(&self, from: &str, to: &str) -> Result<()> {
             let (from, to) = (self.path(from)?, self.path(to)?);
+            let file = tokio::fs::File::open(&from).await.map_err(io_err("opening a staged object"))?;
+            file.sync_all().await.map_err(io_err("syncing a staged object"))?;
             create_parent(&to).await?;
             tokio::fs::rename(&from, &to).await.map_err(io_err("moving an object"))
         }
