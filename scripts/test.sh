@@ -47,6 +47,17 @@ if [ "$status" = 0 ] && [ $# -eq 0 ] && [ -z "${PROOFSHEET_SKIP_TURBOJPEG:-}" ];
     echo "== cargo test --workspace --features proofsheet-imaging/turbojpeg --test pipeline"
     cargo test --workspace --features proofsheet-imaging/turbojpeg --test pipeline 2>&1 | tee -a "$log" || status=$?
 fi
+# The "Find me" face engine (the `faces` feature: dlib, a C++ library from
+# Debian, and models from PyPI, installed by scripts/faces-models.sh), with
+# its conformance suite on labelled photos. Like libjpeg-turbo above, only
+# the imaging crate and dlib's bindings are built again. Only on a whole
+# run; set PROOFSHEET_SKIP_FACES=1 to leave it out.
+if [ "$status" = 0 ] && [ $# -eq 0 ] && [ -z "${PROOFSHEET_SKIP_FACES:-}" ]; then
+    echo "== face models and photos (scripts/faces-models.sh)"
+    eval "$(bash scripts/faces-models.sh)"
+    echo "== cargo test --workspace --features proofsheet-imaging/faces --test faces"
+    cargo test --workspace --features proofsheet-imaging/faces --test faces 2>&1 | tee -a "$log" || status=$?
+fi
 # The web app in headless Chromium (needs the SMTP catcher of services.sh).
 if [ "$status" = 0 ] && [ $# -eq 0 ] && [ -z "${PROOFSHEET_SKIP_SERVICES:-}" ] && [ -z "${PROOFSHEET_SKIP_BROWSER:-}" ]; then
     echo "== browser tests (scripts/browser.sh)"

@@ -1134,3 +1134,48 @@ pub async fn preview_renderer(
         "{name}: a logo choice without its file cannot render"
     );
 }
+
+/// A face engine ([`FaceIndex`]) keeps its rules on `people` (each image
+/// shows exactly one face, labelled with whose it is; at least two people,
+/// one of them twice) and `no_face` (an image without any).
+pub fn face_index(name: &str, index: &dyn FaceIndex, people: &[(&str, RgbImage<'_>)], no_face: RgbImage<'_>) {
+    assert!(!index.model().is_empty(), "{name}: a model name");
+    assert!(index.threshold() > 0.0 && index.threshold().is_finite(), "{name}: a threshold");
+    let mut found = Vec::new();
+    for (who, image) in people {
+        let faces = index.faces(*image).unwrap();
+        assert_eq!(faces.len(), 1, "{name}: one face of {who}: {faces:?}");
+        let face = faces.into_iter().next().unwrap();
+        let b = face.bounds;
+        assert!(b.width > 0 && b.height > 0, "{name}: {who}: an empty box");
+        assert!(b.left + b.width <= image.width && b.top + b.height <= image.height, "{name}: {who}: {b:?} is outside");
+        assert_eq!(face.embedding.len(), index.dimensions(), "{name}: {who}: embedding length");
+        assert!(face.embedding.iter().all(|v| v.is_finite()), "{name}: {who}: finite");
+        found.push((*who, face.embedding));
+    }
+    let again = index.faces(people[0].1).unwrap();
+    assert!(index.distance(&again[0].embedding, &found[0].1) < 1e-4, "{name}: the same image, the same embedding");
+
+    let (mut same, mut different) = (0, 0);
+    for (i, (a, ea)) in found.iter().enumerate() {
+        assert!(index.distance(ea, ea).abs() < 1e-6, "{name}: zero for itself");
+        for (b, eb) in &found[i + 1..] {
+            let d = index.distance(ea, eb);
+            assert!((d - index.distance(eb, ea)).abs() < 1e-6, "{name}: symmetric");
+            if a == b {
+                same += 1;
+                assert!(d < index.threshold(), "{name}: {a} and {a} are {d} apart");
+            } else {
+                different += 1;
+                assert!(d > index.threshold(), "{name}: {a} and {b} are only {d} apart");
+            }
+        }
+    }
+    assert!(same > 0 && different > 0, "{name}: the samples need one person twice and two people");
+
+    assert!(index.faces(no_face).unwrap().is_empty(), "{name}: no face where there is none");
+    let tiny = RgbImage::new(1, 1, &[128; 3]).unwrap();
+    assert!(index.faces(tiny).unwrap().is_empty(), "{name}: a 1x1 image holds no face");
+    let gray = vec![128u8; 64 * 64 * 3];
+    assert!(index.faces(RgbImage::new(64, 64, &gray).unwrap()).unwrap().is_empty(), "{name}: a flat image");
+}

@@ -16,6 +16,8 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "faces")]
+pub mod faces;
 mod pipeline;
 pub mod plugin;
 pub mod probe;
