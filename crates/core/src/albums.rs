@@ -343,14 +343,15 @@ impl Albums<'_> {
     /// limit and render job, but the bytes are read once and the object
     /// is moved into place rather than written again. Resumable uploads
     /// end here on stores that stage. Given the SHA-256 state of all its
-    /// bytes (the chunks went through this process in order), only the
-    /// header is read.
+    /// `size` bytes (the chunks went through this process in order), only
+    /// the header is read.
     pub(crate) async fn adopt(
         &self,
         user: &User,
         album_id: AlbumId,
         filename: Option<&str>,
         staged: &str,
+        size: u64,
         digest: Option<sha2::Sha256>,
     ) -> Result<Photo> {
         let album = self.get_owned(user, album_id).await?;
@@ -362,7 +363,6 @@ impl Albums<'_> {
         let received = match digest {
             None => self.receive(self.0.blobs().stream(staged, None).await?, None).await?,
             Some(digest) => {
-                let size = self.0.blobs().size(staged).await?;
                 let max = self.0.settings().max_upload_bytes;
                 if size > max {
                     return Err(upload_too_large(max));

@@ -11,8 +11,9 @@
 //! - `info.json`: album, owner, length, file name, creation and expiry;
 //! - on stores that stage ([`crate::BlobStore::staging`], the local file
 //!   system), `data`: the bytes so far, each chunk written at its offset;
-//!   the offset is its size, and on completion it is read once (probe,
-//!   hash) and moved into place as the original;
+//!   the offset is its size, and on completion it is moved into place as
+//!   the original, after its header is probed (and the whole of it hashed
+//!   unless this process hashed every chunk as it came);
 //! - on the others (S3), `parts/{start:020}`: each chunk, named by the
 //!   offset it starts at (zero-padded so the listing is in order); the
 //!   offset is the last part's start plus its size, and on completion the
@@ -352,13 +353,17 @@ impl Uploads<'_> {
         }
         let room = upload.length - offset;
         let staging = self.0.blobs().staging();
-        let key = match staging {
-            Some(_) => data_key(id),
-            None => part_key(id, offset),
-        };
-        let mut writer = match staging {
-            Some(staging) => staging.write_at(&key, offset).await?,
-            None => self.0.blobs().writer(&key).await?,
+        let (key, mut writer) = match staging {
+            Some(staging) => {
+                let key = data_key(id);
+                let writer = staging.write_at(&key, offset).await?;
+                (key, writer)
+            }
+            None => {
+                let key = part_key(id, offset);
+                let writer = self.0.blobs().writer(&key).await?;
+                (key, writer)
+            }
         };
         let mut hasher = checksum.map(Hasher::of);
         // The whole file's SHA-256 as it arrives, when this process saw
@@ -525,7 +530,7 @@ impl Uploads<'_> {
                 format!("the upload holds {size} bytes but declared {}; start it again", upload.length),
             ));
         }
-        self.0.albums().adopt(user, upload.album_id, upload.filename.as_deref(), &key, digest).await
+        self.0.albums().adopt(user, upload.album_id, upload.filename.as_deref(), &key, size, digest).await
     }
 
     /// Deletes an upload of the caller's and what it received (tus
