@@ -79,7 +79,7 @@ SQL
 echo "seeded in $(( $(date +%s) - seed_start )) s: $(psql_db -tAc 'SELECT COUNT(*) FROM albums') albums, $(psql_db -tAc 'SELECT COUNT(*) FROM photos') photos"
 album=$(psql_db -tAc "SELECT id FROM albums WHERE owner_id = '$me' ORDER BY id LIMIT 1")
 
-echo "query plans (the statements the server runs, crates/storage/src/sql/store.rs):"
+echo "query plans (the statements the server runs, crates/storage/src/sql/roles/):"
 albums_plan=$(psql_db -tAc "EXPLAIN SELECT * FROM albums WHERE owner_id = '$me' AND id > '' ORDER BY id LIMIT 51")
 photos_plan=$(psql_db -tAc "EXPLAIN SELECT * FROM photos WHERE album_id = '$album' AND id > '' ORDER BY id LIMIT 101")
 echo "$albums_plan" | head -3

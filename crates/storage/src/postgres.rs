@@ -6,7 +6,9 @@ use sqlx::{
     postgres::{PgPoolOptions, PgRow},
 };
 
-use crate::sql::store::sql_store;
+use proofsheet_core::{Error, Result};
+
+use crate::sql::db_err;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -45,7 +47,20 @@ impl PgStore {
     }
 }
 
-sql_store!(store: PgStore, db: Postgres, conn: PgConnection, row: PgRow, claim_lock: "FOR UPDATE SKIP LOCKED");
+// The shared SQL (`sql/roles`), compiled for this dialect against these
+// names.
+type Store = PgStore;
+type Db = Postgres;
+type Conn = PgConnection;
+type DbRow = PgRow;
+/// The claim locks the row it takes and skips rows other workers hold.
+const CLAIM_LOCK: &str = "FOR UPDATE SKIP LOCKED";
+
+// The same files are compiled in the other dialect's module too: that is
+// the design (see `sql/roles/mod.rs`), not a mistake.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/roles/mod.rs"]
+mod roles;
 
 /// Creates an empty database next to the one `admin_url` points at and
 /// returns its URL: each test (or benchmark run) gets a clean schema.

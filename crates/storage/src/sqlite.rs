@@ -5,7 +5,11 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous},
 };
 
-use crate::sql::store::sql_store;
+use std::str::FromStr;
+
+use proofsheet_core::{Error, Result};
+
+use crate::sql::db_err;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -54,4 +58,18 @@ impl SqliteStore {
     }
 }
 
-sql_store!(store: SqliteStore, db: Sqlite, conn: SqliteConnection, row: SqliteRow, claim_lock: "");
+// The shared SQL (`sql/roles`), compiled for this dialect against these
+// names.
+type Store = SqliteStore;
+type Db = Sqlite;
+type Conn = SqliteConnection;
+type DbRow = SqliteRow;
+/// SQLite needs no row lock in the claim: its single writer makes the
+/// statement atomic.
+const CLAIM_LOCK: &str = "";
+
+// The same files are compiled in the other dialect's module too: that is
+// the design (see `sql/roles/mod.rs`), not a mistake.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/roles/mod.rs"]
+mod roles;

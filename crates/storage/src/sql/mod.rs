@@ -1,15 +1,6 @@
-//! Helpers shared by the SQL backends.
-
-pub(crate) mod accounts;
-pub(crate) mod albums;
-pub(crate) mod downloads;
-pub(crate) mod idempotency;
-pub(crate) mod orders;
-pub(crate) mod queue;
-pub(crate) mod reports;
-pub(crate) mod schedules;
-pub(crate) mod store;
-pub(crate) mod webhooks;
+//! Helpers shared by the SQL backends. The statements themselves are in
+//! `roles/`, compiled once per dialect by `crate::sqlite` and
+//! `crate::postgres`.
 
 use chrono::{DateTime, TimeZone, Utc};
 use proofsheet_core::{Error, Result};

@@ -1,37 +1,48 @@
-//! The SQL behind `SqliteStore` and `PgStore`, written once.
+//! The SQL behind `SqliteStore` and `PgStore`, written once, in ordinary
+//! Rust.
 //!
 //! Both dialects take `$N` placeholders, `ON CONFLICT DO NOTHING`,
-//! `RETURNING` and `CAST(.. AS ..)`, so one text serves both; the only
-//! difference is the claim query's row lock (`FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL; SQLite's single writer makes the statement atomic alone).
-//! The macro stamps the trait impls out for each concrete driver, which
-//! keeps sqlx's types concrete and the SQL in one place.
+//! `RETURNING` and `CAST(.. AS ..)`, so one text serves both. This module
+//! tree is compiled twice, once inside `crate::sqlite` and once inside
+//! `crate::postgres` (each declares it with `#[path]`), against the names
+//! its parent gives it: `Store`, `Db`, `Conn`, `DbRow` and `CLAIM_LOCK`.
+//! Those names are the whole of the dialect differences: the drivers'
+//! concrete types (which keep sqlx's types concrete, with no generic
+//! bounds to spell out) and the claim query's row lock (`FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL; SQLite's single writer makes the statement
+//! atomic alone).
 //!
 //! This file holds what the roles share (the row readers and the `*_in`
 //! helpers that write inside a caller's transaction) and the connection;
 //! each role's statements live in a module of their own (`accounts.rs`,
 //! `albums.rs`, `orders.rs`, `downloads.rs`, `reports.rs`, `schedules.rs`,
-//! `idempotency.rs`, `queue.rs`, `webhooks.rs`), a macro invoked from here,
-//! so a compile error points into a role's few hundred lines.
+//! `idempotency.rs`, `queue.rs`, `webhooks.rs`), so a compile error points
+//! at its line in the role's file.
 
-macro_rules! sql_store {
-    (store: $store:ident, db: $db:ty, conn: $conn:ty, row: $row:ty, claim_lock: $lock:literal) => {
-        use async_trait::async_trait;
-        use chrono::{DateTime, Duration, Utc};
-        use proofsheet_core::{
-            AccountStore, Album, AlbumFilter, AlbumId, AlbumStore, Currency, DownloadLink, DownloadStore, Email, Error, Favourite,
-            IdempotencyStore, IdempotentReply, Job, JobId, JobQueue, JobStatus, Lane, LinkId, MetadataStore, Money, NewJob,
-            Order, OrderChange, OrderFilter, OrderId, OrderItem, OrderStatus, OrderStore, Page, PageRequest, Photo,
-            PhotoId, PhotoStatus, ReportStore, Result, Role, SalesRow, ScheduleStore, ScheduledRun, Session, SignInLink, User,
-            UserId, Visibility,
-        };
-        use sqlx::Row;
-        use std::str::FromStr;
-        use uuid::Uuid;
+mod accounts;
+mod albums;
+mod downloads;
+mod idempotency;
+mod orders;
+mod queue;
+mod reports;
+mod schedules;
+mod webhooks;
 
-        use crate::sql::{db_err, from_millis, millis, parse_uuid};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use proofsheet_core::{
+    Album, AlbumId, Currency, DownloadLink, Email, Error, IdempotentReply, Job, JobId, JobStatus, LinkId,
+    MetadataStore, Money, NewJob, Order, OrderId, OrderItem, OrderStatus, PageRequest, Photo, PhotoId, PhotoStatus,
+    Result, Role, User, UserId, Visibility,
+};
+use sqlx::Row;
+use std::str::FromStr;
 
-async fn enqueue_in(conn: &mut $conn, job: &NewJob) -> Result<()> {
+use super::{Conn, Db, DbRow, Store};
+use crate::sql::{db_err, from_millis, millis, parse_uuid};
+
+async fn enqueue_in(conn: &mut Conn, job: &NewJob) -> Result<()> {
     sqlx::query(
         "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
          VALUES ($1, $2, $3, 'queued', 0, $4, $5, $6, $7)",
@@ -51,7 +62,7 @@ async fn enqueue_in(conn: &mut $conn, job: &NewJob) -> Result<()> {
 
 /// The outbox's last step: enqueues `jobs` on `tx` and commits it, so the
 /// change and the events it emits stand or fall together.
-async fn commit_with_jobs(mut tx: sqlx::Transaction<'_, $db>, jobs: &[NewJob], context: &'static str) -> Result<()> {
+async fn commit_with_jobs(mut tx: sqlx::Transaction<'_, Db>, jobs: &[NewJob], context: &'static str) -> Result<()> {
     for job in jobs {
         enqueue_in(&mut tx, job).await?;
     }
@@ -59,7 +70,7 @@ async fn commit_with_jobs(mut tx: sqlx::Transaction<'_, $db>, jobs: &[NewJob], c
 }
 
 /// Stores an idempotent reply on `conn`; `false` if its key is taken.
-async fn insert_reply_in(conn: &mut $conn, reply: &IdempotentReply) -> Result<bool> {
+async fn insert_reply_in(conn: &mut Conn, reply: &IdempotentReply) -> Result<bool> {
     let done = sqlx::query(
         "INSERT INTO idempotency_keys (user_id, scope, key, request_hash, status, body, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -77,7 +88,7 @@ async fn insert_reply_in(conn: &mut $conn, reply: &IdempotentReply) -> Result<bo
     Ok(done.rows_affected() == 1)
 }
 
-async fn insert_link_in(conn: &mut $conn, link: &DownloadLink) -> Result<()> {
+async fn insert_link_in(conn: &mut Conn, link: &DownloadLink) -> Result<()> {
     sqlx::query(
         "INSERT INTO download_links (id, order_id, token_hash, zip_key, zip_size, expires_at, created_at,
                                      download_count, revoked, bytes_served)
@@ -99,7 +110,7 @@ async fn insert_link_in(conn: &mut $conn, link: &DownloadLink) -> Result<()> {
     Ok(())
 }
 
-fn user_from(row: &$row) -> Result<User> {
+fn user_from(row: &DbRow) -> Result<User> {
     Ok(User {
         id: UserId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
         email: row.get::<String, _>("email").parse()?,
@@ -111,17 +122,14 @@ fn user_from(row: &$row) -> Result<User> {
     })
 }
 
-fn album_from(row: &$row) -> Result<Album> {
+fn album_from(row: &DbRow) -> Result<Album> {
     let currency: Currency = row.get::<String, _>("price_currency").parse()?;
     Ok(Album {
         id: AlbumId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
         owner_id: UserId::from_uuid(parse_uuid(&row.get::<String, _>("owner_id"))?),
         name: row.get("name"),
         visibility: Visibility::parse(row.get("visibility"))?,
-        client_email: row
-            .get::<Option<String>, _>("client_email")
-            .map(|e| e.parse::<Email>())
-            .transpose()?,
+        client_email: row.get::<Option<String>, _>("client_email").map(|e| e.parse::<Email>()).transpose()?,
         price_per_photo: Money::new(row.get("price_amount"), currency)?,
         expires_at: row.get::<Option<i64>, _>("expires_at").map(from_millis),
         watermark: row
@@ -145,7 +153,7 @@ fn watermark_json(a: &Album) -> Result<Option<String>> {
         .map_err(|e| Error::backend_permanent("storing an album's watermark", e))
 }
 
-fn photo_from(row: &$row) -> Result<Photo> {
+fn photo_from(row: &DbRow) -> Result<Photo> {
     Ok(Photo {
         id: PhotoId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
         album_id: AlbumId::from_uuid(parse_uuid(&row.get::<String, _>("album_id"))?),
@@ -162,14 +170,12 @@ fn photo_from(row: &$row) -> Result<Photo> {
     })
 }
 
-fn link_from(row: &$row) -> Result<DownloadLink> {
+fn link_from(row: &DbRow) -> Result<DownloadLink> {
     let hash: Vec<u8> = row.get("token_hash");
     Ok(DownloadLink {
         id: LinkId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
         order_id: OrderId::from_uuid(parse_uuid(&row.get::<String, _>("order_id"))?),
-        token_hash: hash
-            .try_into()
-            .map_err(|_| Error::backend_permanent("reading a link", "bad token hash"))?,
+        token_hash: hash.try_into().map_err(|_| Error::backend_permanent("reading a link", "bad token hash"))?,
         zip_key: row.get("zip_key"),
         zip_size: row.get::<i64, _>("zip_size") as u64,
         expires_at: from_millis(row.get("expires_at")),
@@ -181,7 +187,7 @@ fn link_from(row: &$row) -> Result<DownloadLink> {
     })
 }
 
-fn job_from(row: &$row) -> Result<Job> {
+fn job_from(row: &DbRow) -> Result<Job> {
     Ok(Job {
         id: JobId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
         kind: row.get("kind"),
@@ -199,8 +205,8 @@ fn job_from(row: &$row) -> Result<Job> {
     })
 }
 
-impl $store {
-    async fn load_order(&self, conn: &mut $conn, id: &str) -> Result<Option<Order>> {
+impl Store {
+    async fn load_order(&self, conn: &mut Conn, id: &str) -> Result<Option<Order>> {
         let Some(row) = sqlx::query("SELECT * FROM orders WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *conn)
@@ -221,10 +227,7 @@ impl $store {
                 Ok(OrderItem {
                     photo_id: PhotoId::from_uuid(parse_uuid(&r.get::<String, _>("photo_id"))?),
                     filename: r.get("filename"),
-                    price: Money::new(
-                        r.get("price_amount"),
-                        r.get::<String, _>("currency").parse()?,
-                    )?,
+                    price: Money::new(r.get("price_amount"), r.get::<String, _>("currency").parse()?)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -244,38 +247,32 @@ impl $store {
         }))
     }
 
-    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<$db>> {
-        self.pool
-            .acquire()
-            .await
-            .map_err(db_err("acquiring a connection"))
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Db>> {
+        self.pool.acquire().await.map_err(db_err("acquiring a connection"))
     }
 }
 
 fn after(page: &PageRequest) -> String {
-    page.after
-        .map(|u| u.hyphenated().to_string())
-        .unwrap_or_default()
+    page.after.map(|u| u.hyphenated().to_string()).unwrap_or_default()
 }
 
 #[async_trait]
-impl MetadataStore for $store {
+impl MetadataStore for Store {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("pinging the database"))?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err("pinging the database"))?;
         Ok(())
     }
 
     async fn deployment_secret(&self, name: &str, candidate: &str, now: DateTime<Utc>) -> Result<String> {
-        sqlx::query("INSERT INTO deployment_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(name)
-            .bind(candidate)
-            .bind(millis(now))
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("storing a deployment secret"))?;
+        sqlx::query(
+            "INSERT INTO deployment_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("storing a deployment secret"))?;
         let row = sqlx::query("SELECT value FROM deployment_secrets WHERE name = $1")
             .bind(name)
             .fetch_one(&self.pool)
@@ -284,17 +281,3 @@ impl MetadataStore for $store {
         Ok(row.get("value"))
     }
 }
-
-        crate::sql::accounts::accounts_sql!(store: $store, db: $db, conn: $conn, row: $row, claim_lock: $lock);
-        crate::sql::albums::albums_sql!(store: $store, db: $db, conn: $conn, row: $row, claim_lock: $lock);
-        crate::sql::orders::orders_sql!(store: $store, db: $db, conn: $conn, row: $row, claim_lock: $lock);
-        crate::sql::downloads::downloads_sql!(store: $store, db: $db, conn: $conn, row: $row, claim_lock: $lock);
-        crate::sql::reports::reports_sql!(store: $store, db: $db, conn: $conn, row: $row, claim_lock: $lock);
-        crate::sql::schedules::schedules_sql!(store: $store, db: $db, conn: $conn, row: $row, claim_lock: $lock);
-        crate::sql::idempotency::idempotency_sql!(store: $store, db: $db, conn: $conn, row: $row, claim_lock: $lock);
-        crate::sql::queue::queue_sql!(store: $store, db: $db, conn: $conn, row: $row, claim_lock: $lock);
-        crate::sql::webhooks::webhook_store!(store: $store, row: $row);
-    };
-}
-
-pub(crate) use sql_store;

@@ -1,0 +1,168 @@
+//! `AccountStore`: users, sessions, sign-in links, logos. In SQL for both dialects, one text per
+//! statement, compiled once per dialect; it shares the row readers and `*_in`
+//! helpers of `roles/mod.rs`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use proofsheet_core::{AccountStore, Email, Error, Result, Session, SignInLink, User, UserId};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{Store, user_from};
+use crate::sql::{db_err, millis};
+
+#[async_trait]
+impl AccountStore for Store {
+    async fn insert_user(&self, user: &User, password_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (id, email, name, surname, role, password_hash, created_at, email_verified_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(user.id.to_string())
+        .bind(user.email.as_str())
+        .bind(&user.name)
+        .bind(&user.surname)
+        .bind(user.role.as_str())
+        .bind(password_hash)
+        .bind(millis(user.created_at))
+        .bind(user.email_verified.then(|| millis(user.created_at)))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match e.as_database_error() {
+            Some(d) if d.is_unique_violation() => {
+                Error::conflict("email_taken", "an account with this e-mail address exists")
+            }
+            _ => Error::backend("adding a user", e),
+        })?;
+        Ok(())
+    }
+
+    async fn mark_email_verified(&self, user: UserId, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1) WHERE id = $2")
+            .bind(millis(now))
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("verifying an e-mail address"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<(User, String)>> {
+        sqlx::query("SELECT * FROM users WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a user"))?
+            .map(|r| Ok((user_from(&r)?, r.get("password_hash"))))
+            .transpose()
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>> {
+        sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a user"))?
+            .map(|r| user_from(&r))
+            .transpose()
+    }
+
+    async fn insert_session(&self, s: &Session) -> Result<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&s.token_hash[..])
+            .bind(s.user_id.to_string())
+            .bind(millis(s.expires_at))
+            .bind(millis(s.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("adding a session"))?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<User>> {
+        sqlx::query(
+            "SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(&token_hash[..])
+        .bind(millis(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("reading a session"))?
+        .map(|r| user_from(&r))
+        .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(&token_hash[..])
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("deleting a session"))?;
+        Ok(())
+    }
+
+    async fn insert_sign_in_link(&self, link: &SignInLink) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err("adding a sign-in link"))?;
+        sqlx::query("DELETE FROM sign_in_links WHERE expires_at <= $1")
+            .bind(millis(link.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("forgetting expired sign-in links"))?;
+        sqlx::query("INSERT INTO sign_in_links (id, email, expires_at, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(link.id.to_string())
+            .bind(link.email.as_str())
+            .bind(millis(link.expires_at))
+            .bind(millis(link.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("adding a sign-in link"))?;
+        tx.commit().await.map_err(db_err("adding a sign-in link"))?;
+        Ok(())
+    }
+
+    async fn take_sign_in_link(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Email>> {
+        let row = sqlx::query("DELETE FROM sign_in_links WHERE id = $1 RETURNING email, expires_at")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("taking a sign-in link"))?;
+        let Some(row) = row else { return Ok(None) };
+        if row.get::<i64, _>("expires_at") <= millis(now) {
+            return Ok(None);
+        }
+        Ok(Some(row.get::<String, _>("email").parse()?))
+    }
+
+    async fn is_invited(&self, email: &Email) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM albums WHERE client_email = $1 AND purged_at IS NULL LIMIT 1")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("looking up an invitation"))?;
+        Ok(row.is_some())
+    }
+
+    async fn logo(&self, user: UserId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT digest FROM logos WHERE user_id = $1")
+            .bind(user.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a logo"))?;
+        Ok(row.map(|r| r.get("digest")))
+    }
+
+    async fn set_logo(&self, user: UserId, logo: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+        let query = match logo {
+                    Some(digest) => sqlx::query(
+                        "INSERT INTO logos (user_id, digest, updated_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (user_id) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
+                    )
+                    .bind(user.to_string())
+                    .bind(digest)
+                    .bind(millis(now)),
+                    None => sqlx::query("DELETE FROM logos WHERE user_id = $1").bind(user.to_string()),
+                };
+        query.execute(&self.pool).await.map_err(db_err("setting a logo"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,331 @@
+//! `AlbumStore`: albums, photos, favourites. In SQL for both dialects, one text per
+//! statement, compiled once per dialect; it shares the row readers and `*_in`
+//! helpers of `roles/mod.rs`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use proofsheet_core::{
+    Album, AlbumFilter, AlbumId, AlbumStore, Email, Error, Favourite, NewJob, Page, PageRequest, Photo, PhotoId,
+    Result, UserId,
+};
+use sqlx::Row;
+
+use super::{Store, after, album_from, commit_with_jobs, photo_from, watermark_json};
+use crate::sql::{db_err, from_millis, millis, parse_uuid};
+
+#[async_trait]
+impl AlbumStore for Store {
+    async fn set_favourite(
+        &self,
+        album: AlbumId,
+        photo: PhotoId,
+        user: UserId,
+        on: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let query = if on {
+            sqlx::query(
+                "INSERT INTO favourites (photo_id, user_id, album_id, created_at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT DO NOTHING",
+            )
+            .bind(photo.to_string())
+            .bind(user.to_string())
+            .bind(album.to_string())
+            .bind(millis(now))
+        } else {
+            sqlx::query("DELETE FROM favourites WHERE photo_id = $1 AND user_id = $2")
+                .bind(photo.to_string())
+                .bind(user.to_string())
+        };
+        query.execute(&self.pool).await.map_err(db_err("saving a favourite"))?;
+        Ok(())
+    }
+
+    async fn photo_counts(&self, owner: UserId) -> Result<Vec<(AlbumId, u64)>> {
+        let rows = sqlx::query(
+            "SELECT a.id, CAST(COUNT(p.id) AS BIGINT) AS n FROM albums a LEFT JOIN photos p ON p.album_id = a.id
+                     WHERE a.owner_id = $1 GROUP BY a.id ORDER BY a.id",
+        )
+        .bind(owner.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("counting photos"))?;
+        rows.iter()
+            .map(|r| Ok((AlbumId::from_uuid(parse_uuid(&r.get::<String, _>("id"))?), r.get::<i64, _>("n") as u64)))
+            .collect()
+    }
+
+    async fn favourites(&self, album: AlbumId) -> Result<Vec<Favourite>> {
+        let rows = sqlx::query(
+            "SELECT f.photo_id, f.user_id, f.created_at, u.email FROM favourites f JOIN users u ON u.id = f.user_id
+                     WHERE f.album_id = $1 ORDER BY u.email, f.photo_id",
+        )
+        .bind(album.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing favourites"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Favourite {
+                    photo_id: PhotoId::from_uuid(parse_uuid(&r.get::<String, _>("photo_id"))?),
+                    user_id: UserId::from_uuid(parse_uuid(&r.get::<String, _>("user_id"))?),
+                    email: r.get::<String, _>("email").parse()?,
+                    created_at: from_millis(r.get("created_at")),
+                })
+            })
+            .collect()
+    }
+
+    async fn favourites_of(&self, album: AlbumId, user: UserId) -> Result<Vec<PhotoId>> {
+        let rows =
+            sqlx::query("SELECT photo_id FROM favourites WHERE album_id = $1 AND user_id = $2 ORDER BY photo_id")
+                .bind(album.to_string())
+                .bind(user.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("listing favourites"))?;
+        rows.iter().map(|r| Ok(PhotoId::from_uuid(parse_uuid(&r.get::<String, _>("photo_id"))?))).collect()
+    }
+
+    async fn insert_album(&self, a: &Album) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO albums (id, owner_id, name, visibility, client_email, price_amount, price_currency,
+                                         expires_at, storage_prefix, created_at, updated_at, watermark)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(a.id.to_string())
+        .bind(a.owner_id.to_string())
+        .bind(&a.name)
+        .bind(a.visibility.as_str())
+        .bind(a.client_email.as_ref().map(Email::as_str))
+        .bind(a.price_per_photo.amount)
+        .bind(a.price_per_photo.currency.as_str())
+        .bind(a.expires_at.map(millis))
+        .bind(&a.storage_prefix)
+        .bind(millis(a.created_at))
+        .bind(millis(a.updated_at))
+        .bind(watermark_json(a)?)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("adding an album"))?;
+        Ok(())
+    }
+
+    async fn album(&self, id: AlbumId) -> Result<Option<Album>> {
+        sqlx::query("SELECT * FROM albums WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading an album"))?
+            .map(|r| album_from(&r))
+            .transpose()
+    }
+
+    async fn update_album(&self, a: &Album) -> Result<()> {
+        sqlx::query(
+            "UPDATE albums SET name = $1, visibility = $2, client_email = $3, price_amount = $4, price_currency = $5,
+                                       expires_at = $6, updated_at = $7, watermark = $9,
+                                       revision = revision + 1 WHERE id = $8",
+        )
+        .bind(&a.name)
+        .bind(a.visibility.as_str())
+        .bind(a.client_email.as_ref().map(Email::as_str))
+        .bind(a.price_per_photo.amount)
+        .bind(a.price_per_photo.currency.as_str())
+        .bind(a.expires_at.map(millis))
+        .bind(millis(a.updated_at))
+        .bind(a.id.to_string())
+        .bind(watermark_json(a)?)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("updating an album"))?;
+        Ok(())
+    }
+
+    async fn delete_album(&self, id: AlbumId) -> Result<()> {
+        sqlx::query("DELETE FROM albums WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("deleting an album"))?;
+        Ok(())
+    }
+
+    async fn list_albums(&self, filter: &AlbumFilter, page: PageRequest) -> Result<Page<Album>> {
+        let q = match filter {
+                    AlbumFilter::OwnedBy(owner) => sqlx::query(
+                        "SELECT * FROM albums WHERE owner_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                    )
+                    .bind(owner.to_string()),
+                    AlbumFilter::VisibleTo(email) => sqlx::query(
+                        "SELECT * FROM albums WHERE (client_email = $1 OR visibility = 'public') AND id > $2 ORDER BY id LIMIT $3",
+                    )
+                    .bind(email.as_str().to_owned()),
+                    AlbumFilter::Public => sqlx::query(
+                        "SELECT * FROM albums WHERE visibility = 'public' AND id > $1 ORDER BY id LIMIT $2",
+                    ),
+                };
+        let rows = q
+            .bind(after(&page))
+            .bind(page.limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing albums"))?;
+        let albums = rows.iter().map(album_from).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(albums, page, |a| a.id.as_uuid()))
+    }
+
+    async fn insert_photo(&self, p: &Photo, jobs: &[NewJob]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        sqlx::query(
+            "INSERT INTO photos (id, album_id, filename, content_type, size_bytes, status, failure_reason,
+                                         width, height, created_at, sha256)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(p.id.to_string())
+        .bind(p.album_id.to_string())
+        .bind(&p.filename)
+        .bind(&p.content_type)
+        .bind(p.size_bytes as i64)
+        .bind(p.status.as_str())
+        .bind(&p.failure_reason)
+        .bind(p.width.map(i64::from))
+        .bind(p.height.map(i64::from))
+        .bind(millis(p.created_at))
+        .bind(&p.sha256)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match e.as_database_error() {
+            Some(d) if d.is_foreign_key_violation() => Error::not_found("album"),
+            _ => Error::backend("adding a photo", e),
+        })?;
+        commit_with_jobs(tx, jobs, "committing a photo").await?;
+        Ok(())
+    }
+
+    async fn photo(&self, id: PhotoId) -> Result<Option<Photo>> {
+        sqlx::query("SELECT * FROM photos WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a photo"))?
+            .map(|r| photo_from(&r))
+            .transpose()
+    }
+
+    async fn update_photo(&self, p: &Photo, jobs: &[NewJob]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        sqlx::query(
+            "UPDATE photos SET status = $1, failure_reason = $2, width = $3, height = $4, size_bytes = $5,
+                                          render_count = $7 WHERE id = $6",
+        )
+        .bind(p.status.as_str())
+        .bind(&p.failure_reason)
+        .bind(p.width.map(i64::from))
+        .bind(p.height.map(i64::from))
+        .bind(p.size_bytes as i64)
+        .bind(p.id.to_string())
+        .bind(i64::from(p.renders))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("updating a photo"))?;
+        commit_with_jobs(tx, jobs, "committing a photo").await?;
+        Ok(())
+    }
+
+    async fn mark_photo_rendered(&self, id: PhotoId, width: u32, height: u32, jobs: &[NewJob]) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        let done = sqlx::query(
+            "UPDATE photos SET status = 'ready', failure_reason = NULL, width = $1, height = $2,
+                                       render_count = render_count + 1
+                     WHERE id = $3 AND status = 'processing'",
+        )
+        .bind(i64::from(width))
+        .bind(i64::from(height))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("marking a photo rendered"))?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await.map_err(db_err("rolling back a render"))?;
+            return Ok(false);
+        }
+        commit_with_jobs(tx, jobs, "committing a render").await?;
+        Ok(true)
+    }
+
+    async fn delete_photo(&self, id: PhotoId) -> Result<()> {
+        sqlx::query("DELETE FROM photos WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("deleting a photo"))?;
+        Ok(())
+    }
+
+    async fn list_photos(&self, album: AlbumId, page: PageRequest) -> Result<Page<Photo>> {
+        let rows = sqlx::query("SELECT * FROM photos WHERE album_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(album.to_string())
+            .bind(after(&page))
+            .bind(page.limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing photos"))?;
+        let photos = rows.iter().map(photo_from).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(photos, page, |p| p.id.as_uuid()))
+    }
+
+    async fn albums_to_purge(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>> {
+        let rows = sqlx::query(
+            "SELECT * FROM albums WHERE expires_at IS NOT NULL AND expires_at < $1 AND purged_at IS NULL
+                     ORDER BY expires_at LIMIT $2",
+        )
+        .bind(millis(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("finding albums to purge"))?;
+        rows.iter().map(album_from).collect()
+    }
+
+    async fn albums_to_remind(&self, now: DateTime<Utc>, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>> {
+        let rows = sqlx::query(
+            "SELECT * FROM albums WHERE expires_at IS NOT NULL AND expires_at > $1 AND expires_at <= $2
+                       AND client_email IS NOT NULL AND reminded_at IS NULL
+                     ORDER BY expires_at LIMIT $3",
+        )
+        .bind(millis(now))
+        .bind(millis(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("finding albums to remind"))?;
+        rows.iter().map(album_from).collect()
+    }
+
+    async fn mark_album_reminded(&self, id: AlbumId, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query("UPDATE albums SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL")
+            .bind(millis(now))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("marking an album reminded"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn mark_album_purged(&self, id: AlbumId, now: DateTime<Utc>, jobs: &[NewJob]) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        let done = sqlx::query("UPDATE albums SET purged_at = $1 WHERE id = $2 AND purged_at IS NULL")
+            .bind(millis(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("marking an album purged"))?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await.map_err(db_err("rolling back a purge"))?;
+            return Ok(false);
+        }
+        commit_with_jobs(tx, jobs, "committing a purge").await?;
+        Ok(true)
+    }
+}
