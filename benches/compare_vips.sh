@@ -48,10 +48,16 @@ flag=$([ "$PROFILE" = release ] && echo --release || true)
 bin="$CARGO_TARGET_DIR/$PROFILE"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cargo build -q $flag --workspace --example corpus
+# PROOFSHEET_FEATURES (set by scripts/test.sh and .ci/run) is added to every
+# --workspace build, so CI reuses the test run's build; it changes nothing
+# in the image path.
+extra="${PROOFSHEET_FEATURES:-}"
+features=()
+if [ -n "$extra" ]; then features=(--features "$extra"); fi
+cargo build -q $flag --workspace --example corpus "${features[@]}"
 variants="default"
 if [ "$TURBO" = 1 ]; then
-    cargo build -q $flag --workspace --bin proofsheet --features proofsheet-imaging/turbojpeg
+    cargo build -q $flag --workspace --bin proofsheet --features "proofsheet-imaging/turbojpeg${extra:+,$extra}"
     cp "$bin/proofsheet" "$work/proofsheet-turbo"
     variants="default turbo"
 fi
@@ -60,7 +66,7 @@ if [ "$PURE" = 1 ]; then
     cp "$bin/proofsheet" "$work/proofsheet-pure"
     variants="pure $variants"
 fi
-cargo build -q $flag --workspace --bin proofsheet
+cargo build -q $flag --workspace --bin proofsheet "${features[@]}"
 cp "$bin/proofsheet" "$work/proofsheet-default"
 printf '%-6s %-7s %6s %12s %12s %7s %20s %20s\n' size build images "vips img/s" "ours img/s" ratio "vips peak RSS" "ours peak RSS"
 for mp in ${SIZES//,/ }; do

@@ -24,7 +24,10 @@ if [ "$PROFILE" = release ]; then
     cargo build --release -q -p proofsheet-server
     bin="${CARGO_TARGET_DIR:-target}/release/proofsheet"
 else
-    cargo build -q --workspace --bin proofsheet
+    # The test run's feature set (PROOFSHEET_FEATURES), so CI reuses its build.
+    features=()
+    if [ -n "${PROOFSHEET_FEATURES:-}" ]; then features=(--features "$PROOFSHEET_FEATURES"); fi
+    cargo build -q --workspace --bin proofsheet "${features[@]}"
     bin="${CARGO_TARGET_DIR:-target}/debug/proofsheet"
 fi
 

@@ -28,9 +28,16 @@ if [ -z "${PROOFSHEET_TEST_MAILDIR:-}" ]; then
     eval "$(scripts/services.sh)"
 fi
 
-cargo build -q --workspace --bin proofsheet
+# The feature set of the test run (scripts/test.sh), so this reuses its build.
+features=()
+if [ -n "${PROOFSHEET_FEATURES:-}" ]; then features=(--features "$PROOFSHEET_FEATURES"); fi
+cargo build -q --workspace --bin proofsheet "${features[@]}"
 port="${PORT:-18282}"
 data=$(mktemp -d)
+# "Find me" runs when the build has it and the models are installed.
+if [[ "${PROOFSHEET_FEATURES:-}" == *faces* ]] && [ -n "${PROOFSHEET_FACES_MODELS_DIR:-}" ]; then
+    export PROOFSHEET__FACES__MODELS_DIR="$PROOFSHEET_FACES_MODELS_DIR"
+fi
 PROOFSHEET__MAIL__SMTP_URL="$PROOFSHEET_TEST_SMTP_URL" PROOFSHEET__LIMITS__ENABLED=false \
     "$CARGO_TARGET_DIR/debug/proofsheet" serve --addr "127.0.0.1:$port" --data-dir "$data" >"$data/server.log" 2>&1 &
 server=$!

@@ -19,7 +19,10 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
     [ -x "$venv/bin/pip" ] || { mkdir -p "$state"; python3 -m venv "$venv"; }
     "$venv/bin/pip" install -q "schemathesis==$version" >&2
 fi
-cargo build -q --workspace --bin proofsheet
+# The feature set of the test run (scripts/test.sh), so this reuses its build.
+features=()
+if [ -n "${PROOFSHEET_FEATURES:-}" ]; then features=(--features "$PROOFSHEET_FEATURES"); fi
+cargo build -q --workspace --bin proofsheet "${features[@]}"
 port="${PORT:-18181}"
 data=$(mktemp -d)
 # No watermark plugins are installed here: a plugin's params are its own

@@ -26,11 +26,28 @@ if [ -z "${PROOFSHEET_SKIP_SERVICES:-}" ]; then
     export PROOFSHEET_REQUIRE_SERVICES=1
 fi
 
-echo "== cargo test (workspace, all features that build here)"
+# "Find me" (the server's `faces` feature: dlib, a C++ library from Debian,
+# and models from PyPI, installed by scripts/faces-models.sh) is built into
+# the whole run, so its engine, storage, API and browser tests run with the
+# rest, and every build of the run (tests, the server binary the scripts
+# below start) has one feature set: dlib's build dependencies change the
+# features of syn and regex, and a second feature set would build the proc
+# macros and wasmtime twice. PROOFSHEET_FEATURES carries the set to those
+# scripts. Set PROOFSHEET_SKIP_FACES=1 to leave it out.
+if [ -z "${PROOFSHEET_SKIP_FACES:-}" ]; then
+    echo "== face models and photos (scripts/faces-models.sh)"
+    eval "$(bash scripts/faces-models.sh)"
+    export PROOFSHEET_FEATURES="${PROOFSHEET_FEATURES:-proofsheet-server/faces}"
+fi
+features=()
+if [ -n "${PROOFSHEET_FEATURES:-}" ]; then features=(--features "$PROOFSHEET_FEATURES"); fi
+
+echo "== cargo test (workspace, all features that build here: ${PROOFSHEET_FEATURES:-defaults})"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-{ cargo test --workspace --all-targets "$@" && cargo test --workspace --doc "$@"; } 2>&1 | tee "$log" || status=$?
+{ cargo test --workspace --all-targets "${features[@]}" "$@" && cargo test --workspace --doc "${features[@]}" "$@"; } 2>&1 |
+    tee "$log" || status=$?
 # The imaging pipeline's tests again with libjpeg-turbo built in beside
 # MozJPEG and the pure-Rust codecs (the tests run every codec the build
 # has; the pure-Rust path is in every build, so the run above covered it).
@@ -44,19 +61,9 @@ if [ "$status" = 0 ] && [ $# -eq 0 ] && [ -z "${PROOFSHEET_SKIP_TURBOJPEG:-}" ];
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q cmake nasm >/dev/null ||
             { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q cmake nasm >/dev/null; }
     fi
-    echo "== cargo test --workspace --features proofsheet-imaging/turbojpeg --test pipeline"
-    cargo test --workspace --features proofsheet-imaging/turbojpeg --test pipeline 2>&1 | tee -a "$log" || status=$?
-fi
-# The "Find me" face engine (the `faces` feature: dlib, a C++ library from
-# Debian, and models from PyPI, installed by scripts/faces-models.sh), with
-# its conformance suite on labelled photos. Like libjpeg-turbo above, only
-# the imaging crate and dlib's bindings are built again. Only on a whole
-# run; set PROOFSHEET_SKIP_FACES=1 to leave it out.
-if [ "$status" = 0 ] && [ $# -eq 0 ] && [ -z "${PROOFSHEET_SKIP_FACES:-}" ]; then
-    echo "== face models and photos (scripts/faces-models.sh)"
-    eval "$(bash scripts/faces-models.sh)"
-    echo "== cargo test --workspace --features proofsheet-imaging/faces --test faces"
-    cargo test --workspace --features proofsheet-imaging/faces --test faces 2>&1 | tee -a "$log" || status=$?
+    turbo="proofsheet-imaging/turbojpeg${PROOFSHEET_FEATURES:+,$PROOFSHEET_FEATURES}"
+    echo "== cargo test --workspace --features $turbo --test pipeline"
+    cargo test --workspace --features "$turbo" --test pipeline 2>&1 | tee -a "$log" || status=$?
 fi
 # The web app in headless Chromium (needs the SMTP catcher of services.sh).
 if [ "$status" = 0 ] && [ $# -eq 0 ] && [ -z "${PROOFSHEET_SKIP_SERVICES:-}" ] && [ -z "${PROOFSHEET_SKIP_BROWSER:-}" ]; then

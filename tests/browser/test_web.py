@@ -363,6 +363,60 @@ def main():
         expect(vis.get_by_role("heading", level=1)).to_have_text("Test payment")
         expect(vis.get_by_text("€10.00")).to_be_visible()
 
+        # ---- "Find me": the photographer turns it on, a guest finds themselves ----
+        faces = os.environ.get("PROOFSHEET_TEST_FACES_IMAGES")
+        if faces and os.environ.get("PROOFSHEET_FACES_MODELS_DIR"):
+            gala = create_album(ph, "Gala night", None, visibility="Public")
+            box = ph.get_by_role("checkbox", name=re.compile(r"^Find me"))
+            expect(box).to_be_enabled()
+            box.check()
+            ph.get_by_role("button", name="Save changes").click()
+            expect(ph.get_by_role("status").first).to_contain_text("Saved")
+            expect(ph.get_by_role("checkbox", name=re.compile(r"^Find me"))).to_be_checked()
+            shots = ["obama.jpg", "biden.jpg", "obama2.jpg"]
+            ph.get_by_label("Add photos").set_input_files([str(Path(faces) / n) for n in shots])
+            for n in shots:
+                expect(ph.get_by_role("listitem").filter(has_text=n)).to_contain_text("Ready", timeout=60_000)
+            guest_ctx = browser.new_context()
+            guest = guest_ctx.new_page()
+            guest.goto(f"{BASE}/albums/{gala}")
+            expect(guest.get_by_role("heading", name="Find yourself in this album")).to_be_visible()
+            grid = guest.get_by_role("list").filter(has=guest.get_by_role("button", name="Select")).get_by_role("listitem")
+            expect(grid).to_have_count(3)
+            check_page(guest, "gallery-find-me")
+            # Indexing runs after the previews: search until it has caught up.
+            found = guest.locator("#findme-status")
+            for _ in range(60):
+                with guest.expect_file_chooser() as chooser:
+                    guest.get_by_role("button", name="Find me").click()
+                chooser.value.set_files(str(Path(faces) / "obama3.jpg"))
+                expect(found).not_to_contain_text("Looking for you", timeout=30_000)
+                if "Found you in 2 photos" in found.text_content():
+                    break
+                time.sleep(0.5)
+            expect(found).to_have_text("Found you in 2 photos.")
+            expect(grid).to_have_count(2)
+            names = sorted(grid.nth(i).get_by_role("img").get_attribute("alt") for i in range(2))
+            assert names == ["obama.jpg", "obama2.jpg"], names
+            check_page(guest, "gallery-find-me-results")
+            guest.get_by_role("button", name="Select all matches").click()
+            expect(guest.get_by_role("status").filter(has_text="selected")).to_have_text("2 selected · €10.00")
+            # A selfie with no face says so.
+            with guest.expect_file_chooser() as chooser:
+                guest.get_by_role("button", name="Find me").click()
+            blank = tmp / "blank.jpg"
+            blank.write_bytes(jpeg(9))
+            chooser.value.set_files(str(blank))
+            expect(found).to_contain_text("no face was found", timeout=30_000)
+            guest.get_by_role("button", name="Show all photos").click()
+            expect(grid).to_have_count(3)
+            guest.get_by_role("link", name="How “Find me” works").click()
+            expect(guest.get_by_role("heading", level=1)).to_have_text("How “Find me” works")
+            expect(guest.get_by_role("main")).to_contain_text("never written to disk")
+            check_page(guest, "find-me-privacy")
+        else:
+            print("PROOFSHEET_TEST_FACES_IMAGES / PROOFSHEET_FACES_MODELS_DIR unset: \"Find me\" not tested")
+
         # Sign out.
         ph.get_by_role("button", name="Sign out").click()
         expect(ph).to_have_url(re.compile(r"/$"))

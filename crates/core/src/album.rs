@@ -69,6 +69,10 @@ pub struct Album {
     /// sees the change as soon as it commits.
     #[serde(default)]
     pub revision: u64,
+    /// "Find me" is on: its photos' faces are indexed and a visitor may
+    /// search them with a selfie (off by default; see `docs/faces.md`).
+    #[serde(default)]
+    pub find_me: bool,
 }
 
 /// How a caller relates to an album.

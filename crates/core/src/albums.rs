@@ -46,6 +46,9 @@ pub struct NewAlbum {
     pub expires_at: Option<DateTime<Utc>>,
     /// Its own watermark; `None` for the deployment's default.
     pub watermark: Option<WatermarkChoice>,
+    /// "Find me" on from the start (needs a face index: `Error::Conflict`
+    /// `faces_unavailable` without one).
+    pub find_me: bool,
 }
 
 /// Changes to an album; `None` leaves a field as it is.
@@ -64,6 +67,9 @@ pub struct AlbumPatch {
     /// New watermark (`Some(None)` goes back to the default). Ready photos
     /// are rendered again with it, in the background.
     pub watermark: Option<Option<WatermarkChoice>>,
+    /// Turn "Find me" on (its photos are indexed in the background) or off
+    /// (their faces are deleted at once).
+    pub find_me: Option<bool>,
 }
 
 /// Which image of a photo.
@@ -97,6 +103,9 @@ impl Albums<'_> {
         // A past `expires_at` is allowed, as on update: the album is closed
         // to clients from the start, and its owner can extend it.
         let mut new = new;
+        if new.find_me {
+            self.0.faces().check_available()?;
+        }
         if let Some(w) = &mut new.watermark {
             self.0.logos().resolve(user.id, w).await?;
             self.check_watermark(w).await?;
@@ -117,6 +126,7 @@ impl Albums<'_> {
             updated_at: now,
             purged_at: None,
             revision: 0,
+            find_me: new.find_me,
         };
         self.0.meta().insert_album(&album).await?;
         tracing::info!(album_id = %album.id, "album created");
@@ -179,6 +189,16 @@ impl Albums<'_> {
     pub async fn update(&self, user: &User, id: AlbumId, patch: AlbumPatch) -> Result<Album> {
         let mut album = self.get_owned(user, id).await?;
         let before = album.client_email.clone();
+        // Indexing starts when the search is turned on, or when an album
+        // with it on reopens (expiry deleted its faces).
+        let searchable = |a: &Album, now| a.find_me && a.purged_at.is_none() && !a.is_expired(now);
+        let was_searchable = searchable(&album, self.0.now());
+        if patch.find_me == Some(true) && !album.find_me {
+            self.0.faces().check_available()?;
+        }
+        if let Some(f) = patch.find_me {
+            album.find_me = f;
+        }
         if let Some(name) = patch.name {
             album.name = Album::validate_name(&name)?;
         }
@@ -208,6 +228,9 @@ impl Albums<'_> {
         self.share_notice(&album, before.as_ref()).await;
         if rewatermark {
             self.refresh_previews(&album).await?;
+        }
+        if searchable(&album, self.0.now()) && !was_searchable && self.0.faces().available() {
+            self.0.faces().queue_album(&album).await?;
         }
         Ok(album)
     }

@@ -80,6 +80,9 @@ pub struct Backends {
     pub notifier: Arc<dyn crate::Notifier>,
     /// Sends webhook deliveries; [`crate::NoWebhooks`] for none.
     pub webhooks: Arc<dyn crate::WebhookTransport>,
+    /// Finds faces for "Find me" (`proofsheet-imaging`'s `faces` feature);
+    /// `None`: albums cannot turn it on.
+    pub faces: Option<Arc<dyn crate::FaceIndex>>,
 }
 
 struct Inner {

@@ -56,6 +56,12 @@ pub enum Task {
         /// The event.
         event: Box<crate::Event>,
     },
+    /// A ready photo of an album with "Find me" on: find its faces and
+    /// store their embeddings.
+    IndexFaces {
+        /// The photo.
+        photo_id: PhotoId,
+    },
     /// Send one delivery to its endpoint (one attempt).
     DeliverWebhook {
         /// The delivery.
@@ -78,6 +84,7 @@ impl Task {
             Task::RevokeDownloads { .. } => "revoke_downloads",
             Task::EmitEvent { .. } => "emit_event",
             Task::DeliverWebhook { .. } => "deliver_webhook",
+            Task::IndexFaces { .. } => "index_faces",
         }
     }
 

@@ -75,7 +75,7 @@ pub use download::{DownloadLink, LinkSigner};
 pub use downloads::{Downloads, LinkView, OpenedDownload};
 pub use engine::{Backends, Proofsheet, Settings};
 pub use error::{BoxError, Error, Result};
-pub use faces::{Face, FaceBox, FaceIndex, RgbImage};
+pub use faces::{Face, FaceBox, FaceIndex, FaceMatch, Faces, RgbImage, RgbPixels};
 pub use gateway::{CheckoutRequest, CheckoutSession, PaymentEvent, PaymentGateway, PaymentOutcome};
 pub use id::{AlbumId, DeliveryId, JobId, LinkId, OrderId, PhotoId, UploadId, UserId, WebhookId};
 pub use job::{Job, JobStatus, NewJob, Task, backoff};
@@ -94,8 +94,9 @@ pub use render::{
 pub use reports::{Reports, SalesReport, SalesTotal};
 pub use scheduler::{Periodic, Policy, Scheduler, TickRun, parse_schedule};
 pub use store::{
-    AccountStore, AlbumFilter, AlbumStore, DownloadStore, Favourite, IdempotencyStore, IdempotentReply, MetadataStore,
-    OrderChange, OrderFilter, OrderStore, ReportStore, SalesRow, ScheduleStore, ScheduledRun, SignInLink,
+    AccountStore, AlbumFilter, AlbumStore, DownloadStore, FaceStore, Favourite, IdempotencyStore, IdempotentReply,
+    MetadataStore, OrderChange, OrderFilter, OrderStore, ReportStore, SalesRow, ScheduleStore, ScheduledRun,
+    SignInLink,
 };
 pub use thumbnails::Thumbnails;
 pub use uploads::{Checksum, ResumableUpload, Uploads};

@@ -255,6 +255,15 @@ pub trait PreviewRenderer: Send + Sync + 'static {
     fn watermark_plugins(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Decodes `original` upright and fitted within `max_edge` pixels on
+    /// its long side, for face detection ("Find me"). Renderers reuse their
+    /// scaled decode, so no full-size pixels are made where the format
+    /// allows. `Error::Image` for a file that cannot be decoded. The
+    /// default decodes nothing (`Error::Conflict`, `faces_unavailable`).
+    fn decode_fitted(&self, original: &[u8], max_edge: u32) -> Result<crate::RgbPixels> {
+        let _ = (original, max_edge);
+        Err(Error::conflict("faces_unavailable", "this renderer cannot decode images for face detection"))
+    }
 }
 
 /// A mutable view of packed 8-bit RGB pixels, row-major, no padding.

@@ -285,6 +285,12 @@ impl Scheduler {
                 Ok(format!("expired {n} abandoned orders"))
             }
             Periodic::PurgeExpiredAlbums => {
+                // "Find me" embeddings go at expiry, not after the grace
+                // period: nobody may search a closed album.
+                let forgotten = b.metadata.forget_expired_faces(now).await?;
+                if forgotten > 0 {
+                    tracing::info!(photos = forgotten, "faces of expired albums deleted");
+                }
                 let mut n = 0;
                 loop {
                     let albums = b.metadata.albums_to_purge(now - self.policy.album_grace, 50).await?;
@@ -309,7 +315,10 @@ impl Scheduler {
                         n += 1;
                     }
                 }
-                Ok(format!("purged {n} albums"))
+                Ok(match forgotten {
+                    0 => format!("purged {n} albums"),
+                    f => format!("purged {n} albums; deleted the faces of {f} photos of expired albums"),
+                })
             }
             Periodic::DeleteExpiredZips => {
                 let mut deleted = std::collections::HashSet::new();

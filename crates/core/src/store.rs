@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    Album, AlbumId, DownloadLink, Email, NewJob, Order, OrderId, OrderStatus, Page, PageRequest, Photo, PhotoId,
+    Album, AlbumId, DownloadLink, Email, Face, NewJob, Order, OrderId, OrderStatus, Page, PageRequest, Photo, PhotoId,
     Result, Session, User, UserId,
 };
 
@@ -384,6 +384,41 @@ pub trait IdempotencyStore: Send + Sync {
     async fn prune_idempotent_replies(&self, before: DateTime<Utc>) -> Result<u64>;
 }
 
+/// The faces found in photos, for "Find me" (see [`crate::FaceIndex`] and
+/// `docs/faces.md`).
+///
+/// Rules an implementation keeps (checked by `testkit::faces`):
+/// - [`FaceStore::put_photo_faces`] replaces a photo's scan and faces in
+///   one transaction, and stores nothing (answering `false`) unless the
+///   photo exists and its album has `find_me` on, is not purged and has not
+///   expired at `now`: a scan that finishes after the owner turned the
+///   search off, or after the album closed, leaves nothing behind;
+/// - deleting a photo or an album deletes its faces with it;
+///   [`AlbumStore::update_album`] with `find_me` off deletes the album's
+///   faces in its transaction; [`AlbumStore::mark_album_purged`] deletes
+///   them too; [`FaceStore::forget_expired_faces`] deletes those of every
+///   album whose expiry has passed;
+/// - [`FaceStore::album_faces`] answers only embeddings of the model asked
+///   for, of photos that are `ready`, in the order they were stored.
+#[async_trait]
+pub trait FaceStore: Send + Sync {
+    /// Stores what scanning `photo` with `model` found (perhaps no face);
+    /// `false` when the rules above say not to.
+    async fn put_photo_faces(&self, photo: PhotoId, model: &str, faces: &[Face], now: DateTime<Utc>) -> Result<bool>;
+    /// Every stored face of the album's ready photos found by `model`:
+    /// the photo and the face's embedding.
+    async fn album_faces(&self, album: AlbumId, model: &str) -> Result<Vec<(PhotoId, Vec<f32>)>>;
+    /// The faces stored for one photo, and the model that found them
+    /// (`None` when it has not been scanned).
+    async fn photo_faces(&self, photo: PhotoId) -> Result<Option<(String, Vec<Face>)>>;
+    /// How many of the album's photos have been scanned, and how many
+    /// faces were found in them.
+    async fn face_counts(&self, album: AlbumId) -> Result<(u64, u64)>;
+    /// Deletes the faces of every album whose expiry is at or before `now`;
+    /// answers how many photos' scans went.
+    async fn forget_expired_faces(&self, now: DateTime<Utc>) -> Result<u64>;
+}
+
 /// Everything the services store, by role: a backend implements each role
 /// trait and this one (its connection and the deployment's secrets).
 ///
@@ -404,6 +439,7 @@ pub trait MetadataStore:
     + ScheduleStore
     + IdempotencyStore
     + crate::WebhookStore
+    + FaceStore
     + Send
     + Sync
     + 'static

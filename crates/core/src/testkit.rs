@@ -44,6 +44,7 @@ pub fn album(owner: &User, visibility: Visibility, client: Option<&str>) -> Albu
         updated_at: SystemClock.now(),
         purged_at: None,
         revision: 0,
+        find_me: false,
     }
 }
 
@@ -101,6 +102,93 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
     logos(name, store).await;
     webhooks(name, store).await;
     events(name, store).await;
+    faces(name, store).await;
+}
+
+/// `FaceStore`: a scan replaces the photo's faces; only ready photos of
+/// open albums with "Find me" on are stored; turning it off, deleting a
+/// photo or an album, purging and expiry delete them; other models'
+/// embeddings are never answered.
+pub async fn faces<S: MetadataStore + JobQueue>(name: &str, store: &S) {
+    let s: &dyn MetadataStore = store;
+    let ph = user("ph@faces.test", Role::Photographer);
+    s.insert_user(&ph, "h").await.unwrap();
+    let now = SystemClock.now();
+    let face = |x: f32, left: u32| crate::Face {
+        bounds: crate::FaceBox { left, top: 10, width: 40, height: 50 },
+        embedding: vec![x, -x, 0.25, f32::MIN_POSITIVE],
+    };
+    let mut on = album(&ph, Visibility::Public, None);
+    on.find_me = true;
+    let off = album(&ph, Visibility::Public, None);
+    s.insert_album(&on).await.unwrap();
+    s.insert_album(&off).await.unwrap();
+    assert!(s.album(on.id).await.unwrap().unwrap().find_me, "{name}: find_me round trip");
+    let ready = |a: AlbumId| {
+        let mut p = photo(a);
+        p.status = PhotoStatus::Ready;
+        p
+    };
+    let (p1, p2, p3, processing, elsewhere) = (ready(on.id), ready(on.id), ready(on.id), photo(on.id), ready(off.id));
+    for p in [&p1, &p2, &p3, &processing, &elsewhere] {
+        s.insert_photo(p, &[]).await.unwrap();
+    }
+    assert!(s.photo_faces(p1.id).await.unwrap().is_none(), "{name}: not scanned yet");
+    assert!(s.put_photo_faces(p1.id, "m1", &[face(0.5, 1), face(0.75, 2)], now).await.unwrap(), "{name}");
+    assert!(s.put_photo_faces(p2.id, "m1", &[], now).await.unwrap(), "{name}: a scan with no face is kept");
+    assert!(s.put_photo_faces(p3.id, "m2", &[face(0.1, 3)], now).await.unwrap(), "{name}");
+    assert!(!s.put_photo_faces(processing.id, "m1", &[face(0.5, 1)], now).await.unwrap(), "{name}: not ready");
+    assert!(!s.put_photo_faces(elsewhere.id, "m1", &[face(0.5, 1)], now).await.unwrap(), "{name}: find_me off");
+    assert!(!s.put_photo_faces(PhotoId::new(), "m1", &[face(0.5, 1)], now).await.unwrap(), "{name}: no photo");
+    let (model, stored) = s.photo_faces(p1.id).await.unwrap().unwrap();
+    assert_eq!((model.as_str(), stored), ("m1", vec![face(0.5, 1), face(0.75, 2)]), "{name}: exact round trip");
+    let m1 = s.album_faces(on.id, "m1").await.unwrap();
+    assert_eq!(m1, vec![(p1.id, face(0.5, 1).embedding), (p1.id, face(0.75, 2).embedding)], "{name}: one model only");
+    assert_eq!(s.face_counts(on.id).await.unwrap(), (3, 3), "{name}: three photos scanned, three faces");
+    // A second scan replaces the first.
+    assert!(s.put_photo_faces(p1.id, "m1", &[face(0.9, 4)], now).await.unwrap(), "{name}");
+    assert_eq!(s.photo_faces(p1.id).await.unwrap().unwrap().1, vec![face(0.9, 4)], "{name}: replaced");
+    // A photo deleted takes its faces; a photo no longer ready is not searched.
+    s.delete_photo(p3.id).await.unwrap();
+    assert!(s.photo_faces(p3.id).await.unwrap().is_none(), "{name}: deleted with the photo");
+    let mut failed = p1.clone();
+    failed.status = PhotoStatus::Failed;
+    s.update_photo(&failed, &[]).await.unwrap();
+    assert!(s.album_faces(on.id, "m1").await.unwrap().is_empty(), "{name}: only ready photos are searched");
+    s.update_photo(&p1, &[]).await.unwrap();
+    // Turning the search off deletes every face of the album.
+    let mut turned_off = s.album(on.id).await.unwrap().unwrap();
+    turned_off.find_me = false;
+    s.update_album(&turned_off).await.unwrap();
+    assert_eq!(s.face_counts(on.id).await.unwrap(), (0, 0), "{name}: off deletes them");
+    assert!(!s.put_photo_faces(p1.id, "m1", &[face(0.9, 4)], now).await.unwrap(), "{name}: a late scan is dropped");
+    // Expiry: an expired album keeps none, and a scan after it is dropped.
+    let mut expiring = s.album(on.id).await.unwrap().unwrap();
+    expiring.find_me = true;
+    expiring.expires_at = Some(now + Duration::hours(1));
+    s.update_album(&expiring).await.unwrap();
+    assert!(s.put_photo_faces(p1.id, "m1", &[face(0.9, 4)], now).await.unwrap(), "{name}");
+    assert_eq!(s.forget_expired_faces(now).await.unwrap(), 0, "{name}: not expired yet");
+    let later = now + Duration::hours(2);
+    assert!(!s.put_photo_faces(p2.id, "m1", &[], later).await.unwrap(), "{name}: expired album");
+    assert_eq!(s.forget_expired_faces(later).await.unwrap(), 1, "{name}: expiry deletes them");
+    assert_eq!(s.face_counts(on.id).await.unwrap(), (0, 0), "{name}");
+    // Purge, then album deletion.
+    let mut reopened = s.album(on.id).await.unwrap().unwrap();
+    reopened.expires_at = None;
+    s.update_album(&reopened).await.unwrap();
+    assert!(s.put_photo_faces(p1.id, "m1", &[face(0.9, 4)], now).await.unwrap(), "{name}");
+    s.mark_album_purged(on.id, now, &[]).await.unwrap();
+    assert_eq!(s.face_counts(on.id).await.unwrap(), (0, 0), "{name}: purge deletes them");
+    assert!(!s.put_photo_faces(p1.id, "m1", &[face(0.9, 4)], now).await.unwrap(), "{name}: purged album");
+    let mut other = album(&ph, Visibility::Public, None);
+    other.find_me = true;
+    s.insert_album(&other).await.unwrap();
+    let p4 = ready(other.id);
+    s.insert_photo(&p4, &[]).await.unwrap();
+    assert!(s.put_photo_faces(p4.id, "m1", &[face(0.3, 5)], now).await.unwrap(), "{name}");
+    s.delete_album(other.id).await.unwrap();
+    assert!(s.photo_faces(p4.id).await.unwrap().is_none(), "{name}: deleted with the album");
 }
 
 /// A photographer, a client, and a public album of theirs with one ready

@@ -54,7 +54,10 @@ impl Thumbnails<'_> {
         ready.failure_reason = None;
         (ready.width, ready.height) = (Some(out.width), Some(out.height));
         let event = self.0.event_job(crate::EventType::PhotoReady, album.owner_id, crate::webhooks::photo_data(&ready));
-        if !meta.mark_photo_rendered(id, out.width, out.height, &[event]).await? {
+        // Faces are indexed by a job of their own, queued with the change:
+        // the preview never waits for them.
+        let jobs: Vec<_> = std::iter::once(event).chain(self.0.faces().job_after_render(&album, id)).collect();
+        if !meta.mark_photo_rendered(id, out.width, out.height, &jobs).await? {
             return Ok(());
         }
         tracing::info!(ms = started.elapsed().as_millis() as u64, "previews rendered");
@@ -107,6 +110,7 @@ impl Thumbnails<'_> {
                     tracing::info!("a failed photo rendered with the new watermark");
                     let data = crate::webhooks::photo_data(&photo);
                     events.push(self.0.event_job(crate::EventType::PhotoReady, album.owner_id, data));
+                    events.extend(self.0.faces().job_after_render(&album, id));
                 }
                 meta.update_photo(&photo, &events).await?;
                 tracing::info!("previews refreshed");

@@ -237,6 +237,7 @@ impl Worker {
             Task::Notify { notification } => self.engine.backends().notifier.notify(&notification).await,
             Task::EmitEvent { event } => self.engine.webhooks().emit(&event).await,
             Task::DeliverWebhook { delivery_id, after } => self.engine.webhooks().deliver(delivery_id, after).await,
+            Task::IndexFaces { photo_id } => self.engine.faces().index(photo_id).await,
         }
     }
 

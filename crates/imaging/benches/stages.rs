@@ -150,5 +150,31 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, stages);
+/// Every JPEG codec this build has, side by side in one process on the same
+/// 24 MP original: the scaled decode, the preview's encode and the whole
+/// job. Build with `--features turbojpeg` to see all three
+/// (`cargo bench -p proofsheet-imaging --bench stages --features turbojpeg -- codecs`).
+fn codecs(c: &mut Criterion) {
+    let (w, h) = (6000, 4000);
+    let jpeg = raster::encode_jpeg(&photo(w, h), 90).unwrap();
+    let preview = raster::resize(&raster::decode(&jpeg, ImageFormat::Jpeg).unwrap().image, 2048, 1365).unwrap();
+    let mut g = c.benchmark_group("24mp, codecs side by side");
+    g.sample_size(10);
+    for &codec in JpegCodec::built() {
+        let label = codec.label();
+        g.bench_function(format!("decode/scaled for 2048 ({label})"), |b| {
+            b.iter(|| raster::decode_at_least_with(codec, black_box(&jpeg), ImageFormat::Jpeg, w, h, 2048).unwrap())
+        });
+        g.bench_function(format!("encode/preview q85 ({label})"), |b| {
+            b.iter(|| raster::encode_jpeg_with(codec, black_box(&preview), 85).unwrap())
+        });
+        let pipeline = ImagePipeline::new(PipelineConfig { jpeg_codec: codec, ..PipelineConfig::default() }).unwrap();
+        g.bench_function(format!("whole job ({label})"), |b| {
+            b.iter(|| pipeline.render_sync(black_box(&jpeg)).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, stages, codecs);
 criterion_main!(benches);

@@ -248,6 +248,27 @@ impl ImagePipeline {
         Ok(Rendered { preview, thumbnail, width, height })
     }
 
+    /// Decodes `original` upright and fitted within `max_edge`, with the
+    /// preview's scaled decode (a big JPEG is never decoded at full size),
+    /// for face detection. No watermark.
+    pub fn decode_fitted_sync(&self, original: &[u8], max_edge: u32) -> Result<Rgb> {
+        let info = match probe(original, true, self.config.max_pixels) {
+            Ok(Probe::Image(info)) => info,
+            Ok(Probe::NeedMore) => return Err(Error::Image { message: "the image header is incomplete".into() }),
+            Err(e) => return Err(e),
+        };
+        let decoded =
+            raster::decode_at_least_with(self.codec, original, info.format, info.width, info.height, max_edge)?;
+        let (w, h) = raster::fit(info.width, info.height, max_edge);
+        let (w, h) = (w.min(decoded.image.width), h.min(decoded.image.height));
+        let fitted = if (w, h) == (decoded.image.width, decoded.image.height) {
+            decoded.image
+        } else {
+            raster::resize(&decoded.image, w, h)?
+        };
+        Ok(raster::orient(fitted, decoded.orientation))
+    }
+
     /// Runs the whole pipeline on the calling thread, with the default
     /// watermark.
     pub fn render_sync(&self, original: &[u8]) -> Result<Renditions> {
@@ -305,6 +326,11 @@ impl PreviewRenderer for ImagePipeline {
 
     fn watermark_plugins(&self) -> Vec<String> {
         self.plugins.keys().cloned().collect()
+    }
+
+    fn decode_fitted(&self, original: &[u8], max_edge: u32) -> Result<proofsheet_core::RgbPixels> {
+        let rgb = self.decode_fitted_sync(original, max_edge)?;
+        Ok(proofsheet_core::RgbPixels { width: rgb.width, height: rgb.height, pixels: rgb.pixels })
     }
 
     /// A PNG of at most 4 megapixels (any colour type; alpha is kept).

@@ -412,6 +412,53 @@
       toggle(current.getAttribute("data-photo"));
       sel.setAttribute("aria-pressed", chosen.has(current.getAttribute("data-photo")) ? "true" : "false");
     });
+    // "Find me": a selfie against the album's faces; the matches replace
+    // the grid, and may all be selected at once.
+    var findme = document.getElementById("findme");
+    if (findme) {
+      var selfie = document.getElementById("selfie");
+      var said = document.getElementById("findme-status");
+      var all = document.getElementById("findme-all");
+      var reset = document.getElementById("findme-reset");
+      var go = document.getElementById("findme-go");
+      var found = [];
+      go.addEventListener("click", function () { selfie.click(); });
+      selfie.addEventListener("change", function () {
+        var f = selfie.files[0];
+        if (!f) return;
+        var data = new FormData();
+        data.append("selfie", f);
+        selfie.value = "";
+        go.disabled = true;
+        said.textContent = "Looking for you in this album\u2026";
+        fetch("/api/v1/albums/" + album + "/find-me", { method: "POST", credentials: "same-origin", body: data,
+          headers: { "x-csrf-token": csrf, accept: "application/json" } })
+          .then(function (r) { return r.json().then(function (b) { if (!r.ok) throw new Error(b.message || "the search failed"); return b; }); })
+          .then(function (b) {
+            found = b.items.map(function (m) { return m.photo; });
+            grid.textContent = "";
+            found.forEach(function (p) { grid.appendChild(tile(p)); });
+            next = null;
+            if (more) more.hidden = true;
+            said.textContent = found.length
+              ? "Found you in " + found.length + (found.length === 1 ? " photo." : " photos.")
+              : "No photos of you were found in this album. A clearer selfie, facing the camera, may help.";
+            all.hidden = !found.length;
+            reset.hidden = false;
+          })
+          .catch(function (e) { said.textContent = "No search: " + e.message; })
+          .finally(function () { go.disabled = false; });
+      });
+      all.addEventListener("click", function () {
+        found.forEach(function (p) { chosen.add(p.id); });
+        save();
+        grid.querySelectorAll("li").forEach(paint);
+        total();
+        said.textContent = found.length + " matching photos selected.";
+      });
+      reset.addEventListener("click", function () { window.location.reload(); });
+    }
+
     var x0 = null;
     box.addEventListener("pointerdown", function (e) { x0 = e.clientX; });
     box.addEventListener("pointerup", function (e) {

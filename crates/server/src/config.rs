@@ -61,6 +61,21 @@ pub struct Config {
     pub orders: OrdersConfig,
     /// `[mail]`
     pub mail: MailConfig,
+    /// `[faces]`: "Find me" (selfie search).
+    pub faces: FacesConfig,
+}
+
+/// `[faces]`: "Find me". Needs a server built with the `faces` feature
+/// and the models of `scripts/faces-models.sh` (see `docs/faces.md`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FacesConfig {
+    /// The folder with dlib's model files
+    /// (`shape_predictor_5_face_landmarks.dat`,
+    /// `dlib_face_recognition_resnet_model_v1.dat`). Unset: albums cannot
+    /// turn "Find me" on. Set on a build without the `faces` feature, or
+    /// pointing at a folder without the models: the server does not start.
+    pub models_dir: Option<std::path::PathBuf>,
 }
 
 /// `[mail]`

@@ -1,6 +1,7 @@
 //! Rate limits (governor's GCRA, keyed) and the failed sign-in slowdown.
 //!
-//! Per client IP: registration, sign-in and downloads. Per bearer token
+//! Per client IP: registration, sign-in, downloads and "Find me" selfie
+//! searches (which are also limited per album). Per bearer token
 //! (its SHA-256; anonymous calls fall back to the IP): uploads, orders and
 //! checkout. A limited request answers 429 `rate_limited` with
 //! `Retry-After` before any handler runs. The client IP is the TCP peer: put
@@ -56,6 +57,12 @@ pub struct LimitsConfig {
     pub orders_per_minute: u32,
     /// `POST /orders/{id}/checkout`, per token.
     pub checkout_per_minute: u32,
+    /// `POST /albums/{id}/find-me` (a selfie search), per client IP.
+    pub find_me_per_minute: u32,
+    /// `POST /albums/{id}/find-me`, per album, whoever asks: one album's
+    /// guests together (a gallery shared at an event) cannot take all of
+    /// the server's CPU.
+    pub find_me_per_album_per_minute: u32,
     /// Failed sign-ins in a row before an account is slowed down.
     pub signin_failures_before_delay: u32,
     /// The longest wait between sign-in attempts of a slowed account.
@@ -81,6 +88,8 @@ impl Default for LimitsConfig {
             uploads_per_minute: 6000,
             orders_per_minute: 120,
             checkout_per_minute: 120,
+            find_me_per_minute: 20,
+            find_me_per_album_per_minute: 240,
             signin_failures_before_delay: 10,
             signin_max_delay_seconds: 300,
             body_bytes: 64 * 1024,
@@ -98,12 +107,15 @@ enum Kind {
     Upload,
     Order,
     Checkout,
+    FindMe,
+    FindMeAlbum,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Ip(IpAddr),
     Token([u8; 32]),
+    Album(String),
 }
 
 /// The limiters of one process.
@@ -128,6 +140,8 @@ impl Limits {
                 (Kind::Upload, config.uploads_per_minute),
                 (Kind::Order, config.orders_per_minute),
                 (Kind::Checkout, config.checkout_per_minute),
+                (Kind::FindMe, config.find_me_per_minute),
+                (Kind::FindMeAlbum, config.find_me_per_album_per_minute),
             ] {
                 if let Some(n) = NonZeroU32::new(per_minute) {
                     limiters.insert(kind, RateLimiter::keyed(Quota::per_minute(n)));
@@ -186,7 +200,24 @@ impl Limits {
     /// `Err(seconds to wait)` when `req` is over its limit.
     fn check(&self, req: &Request) -> Result<(), u64> {
         let Some(kind) = classify(req.method(), req.uri().path()) else { return Ok(()) };
-        let Some(limiter) = self.limiters.get(&kind) else { return Ok(()) };
+        if let Some(limiter) = self.limiters.get(&kind) {
+            self.check_one(req, kind, limiter)?;
+        }
+        if kind == Kind::FindMe {
+            // Per album too: the album's id is the path's fourth segment.
+            if let (Some(limiter), Some(album)) =
+                (self.limiters.get(&Kind::FindMeAlbum), req.uri().path().split('/').nth(4))
+            {
+                let now = governor::clock::DefaultClock::default().now();
+                limiter
+                    .check_key(&Key::Album(album.to_owned()))
+                    .map_err(|not_until| ceil_secs(not_until.wait_time_from(now)))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_one(&self, req: &Request, kind: Kind, limiter: &DefaultKeyedRateLimiter<Key>) -> Result<(), u64> {
         if self.seen.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             // Forget keys that are back to a full bucket, so memory stays bounded.
             for l in self.limiters.values() {
@@ -196,7 +227,9 @@ impl Limits {
         }
         let ip = client_ip(req);
         let key = match kind {
-            Kind::Register | Kind::SignIn | Kind::EmailLink | Kind::Download => Key::Ip(ip),
+            Kind::Register | Kind::SignIn | Kind::EmailLink | Kind::Download | Kind::FindMe | Kind::FindMeAlbum => {
+                Key::Ip(ip)
+            }
             Kind::Upload | Kind::Order | Kind::Checkout => {
                 match req.headers().get("authorization").and_then(|v| v.to_str().ok()) {
                     Some(auth) => Key::Token(Sha256::digest(auth.as_bytes()).into()),
@@ -228,6 +261,7 @@ fn classify(method: &Method, path: &str) -> Option<Kind> {
         (&Method::POST, ["albums", _, "photos"]) => Some(Kind::Upload),
         (&Method::POST, ["orders"]) => Some(Kind::Order),
         (&Method::POST, ["orders", _, "checkout"]) => Some(Kind::Checkout),
+        (&Method::POST, ["albums", _, "find-me"]) => Some(Kind::FindMe),
         _ => None,
     }
 }
@@ -306,6 +340,10 @@ impl BodyLimit {
             (&Method::POST, ["", "api", "v1", "payments", _, "webhook"]) => (self.webhook, "body_too_large"),
             (&Method::PUT, ["", "api", "v1", "users", "me", "logo"]) => {
                 (proofsheet_core::MAX_LOGO_BYTES as u64, "logo_too_large")
+            }
+            // The selfie plus room for multipart headers.
+            (&Method::POST, ["", "api", "v1", "albums", _, "find-me"]) => {
+                (crate::api::albums::MAX_SELFIE_BYTES as u64 + 64 * 1024, "selfie_too_large")
             }
             _ => (self.default, "body_too_large"),
         }
@@ -452,6 +490,8 @@ mod tests {
         assert_eq!(classify(&Method::POST, "/api/v1/orders/x/checkout"), Some(Kind::Checkout));
         assert_eq!(classify(&Method::POST, "/api/v1/orders/x/download-link"), None);
         assert_eq!(classify(&Method::POST, "/users"), None);
+        assert_eq!(classify(&Method::POST, "/api/v1/albums/x/find-me"), Some(Kind::FindMe));
+        assert_eq!(classify(&Method::GET, "/api/v1/albums/x/find-me"), None);
     }
 
     #[test]

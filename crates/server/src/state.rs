@@ -129,6 +129,28 @@ pub fn open_blobs(config: &Config) -> anyhow::Result<OpendalBlobStore> {
 /// gateway is refused.
 ///
 /// [`PaymentsConfig::test_gateway_enabled`]: crate::config::PaymentsConfig::test_gateway_enabled
+/// The face index for "Find me": `None` when `faces.models_dir` is unset;
+/// an error (the server does not start) when it is set but the models are
+/// missing or unreadable, or this build lacks the `faces` feature.
+pub fn open_faces(config: &crate::config::FacesConfig) -> anyhow::Result<Option<Arc<dyn proofsheet_core::FaceIndex>>> {
+    let Some(dir) = &config.models_dir else { return Ok(None) };
+    #[cfg(feature = "faces")]
+    {
+        let index = proofsheet_imaging::faces::DlibFaceIndex::open(dir)
+            .with_context(|| format!("faces.models_dir = {}", dir.display()))?;
+        tracing::info!(models_dir = %dir.display(), "\"Find me\" is available (dlib face index loaded)");
+        Ok(Some(Arc::new(index)))
+    }
+    #[cfg(not(feature = "faces"))]
+    {
+        anyhow::bail!(
+            "faces.models_dir is set ({}) but this server was built without the `faces` feature: \
+             build with `--features faces` (see docs/faces.md) or unset it",
+            dir.display()
+        )
+    }
+}
+
 fn gateways(config: &Config, test: Option<Arc<TestGateway>>) -> anyhow::Result<Vec<Arc<dyn PaymentGateway>>> {
     let mut gateways: Vec<Arc<dyn PaymentGateway>> = Vec::new();
     if let Some(test) = test {
@@ -181,6 +203,7 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
             config.mail.smtp_url.as_ref().map(|s| s.expose()),
         )?),
         webhooks: Arc::new(crate::webhooks::HttpWebhooks::new(&config.webhooks)?),
+        faces: open_faces(&config.faces)?,
     };
     let settings = Settings {
         max_upload_bytes: config.uploads.max_bytes,

@@ -106,6 +106,7 @@ metadata_suites! {
     metadata_logos => logos,
     metadata_webhooks => webhooks,
     metadata_events => events,
+    metadata_faces => faces,
 }
 
 #[tokio::test]

@@ -80,6 +80,7 @@ impl Shop {
             clock: Arc::new(SystemClock),
             notifier: Arc::new(proofsheet_core::LogNotifier),
             webhooks: Arc::new(proofsheet_core::NoWebhooks),
+            faces: None,
         };
         let engine = Proofsheet::new(backends, Settings::default(), secrets.links)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -218,6 +219,7 @@ async fn create_album(
         price_per_photo: Money::new(b.price, parse(&b.currency)?)?,
         expires_at: None,
         watermark: None,
+        find_me: false,
     };
     let album = engine.albums().create(&user, new).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": album.id}))))

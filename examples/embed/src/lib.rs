@@ -72,6 +72,7 @@ impl Shop {
             clock: Arc::new(SystemClock),
             notifier: Arc::new(proofsheet_core::LogNotifier),
             webhooks: Arc::new(proofsheet_core::NoWebhooks),
+            faces: None,
         };
         let engine = Proofsheet::new(backends, Settings::default(), b"embedded example link secret".to_vec())?;
         let photographer = account(&engine, "studio@example.test", Role::Photographer, "Studio").await?;
@@ -104,6 +105,7 @@ impl Shop {
                     price_per_photo: Money::new(900, "EUR".parse()?)?,
                     expires_at: None,
                     watermark: None,
+                    find_me: false,
                 },
             )
             .await?;

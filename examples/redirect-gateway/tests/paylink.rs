@@ -67,6 +67,7 @@ async fn a_sale_through_the_engine() {
             clock: Arc::new(SystemClock),
             notifier: Arc::new(proofsheet_core::LogNotifier),
             webhooks: Arc::new(proofsheet_core::NoWebhooks),
+            faces: None,
         },
         Settings::default(),
         b"link secret of the example".to_vec(),

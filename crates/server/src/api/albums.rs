@@ -147,6 +147,34 @@ struct UploadForm {
     file: Vec<Upload>,
 }
 
+/// `multipart/form-data` with the selfie in a part named `selfie` (or
+/// `file`).
+#[derive(Debug, Multipart)]
+struct SelfieForm {
+    selfie: Option<Upload>,
+    file: Option<Upload>,
+}
+
+/// A selfie for "Find me".
+#[derive(ApiRequest)]
+enum SelfieBody {
+    /// A part named `selfie` (or `file`): what a browser's file input sends.
+    Multipart(SelfieForm),
+    /// A raw JPEG.
+    #[oai(content_type = "image/jpeg")]
+    Jpeg(Binary<Body>),
+    /// A raw PNG.
+    #[oai(content_type = "image/png")]
+    Png(Binary<Body>),
+    /// A raw WebP.
+    #[oai(content_type = "image/webp")]
+    Webp(Binary<Body>),
+}
+
+/// The largest selfie, in bytes (a phone's camera photo fits; larger is
+/// 413 `selfie_too_large`).
+pub(crate) const MAX_SELFIE_BYTES: usize = 15 * 1024 * 1024;
+
 /// The photo upload body.
 #[derive(ApiRequest)]
 enum UploadBody {
@@ -278,6 +306,7 @@ impl AlbumsApi {
             price_per_photo: Money::try_from(b.price_per_photo)?,
             expires_at: b.expires_at,
             watermark: b.watermark.map(WatermarkChoice::try_from).transpose()?,
+            find_me: b.find_me.unwrap_or(false),
         };
         let album = self.state.engine.albums().create(&auth.0, new).await?;
         Ok(AlbumCreated::Created(Json(AlbumDto::new(album, true, true))))
@@ -339,6 +368,7 @@ impl AlbumsApi {
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(w) => Some(Some(w.try_into()?)),
             },
+            find_me: b.find_me,
         };
         let album = self.state.engine.albums().update(&auth.0, id, patch).await?;
         Ok(Json(AlbumDto::new(album, true, true)))
@@ -455,6 +485,55 @@ impl AlbumsApi {
                 Ok(Uploaded::Created(Json(UploadResult::Many(PhotoList { items }))))
             }
         }
+    }
+
+    /// "Find me": a selfie (exactly one face) against the album's photos,
+    /// as the caller may see the album, when its owner turned it on. Answers
+    /// the photos that show that face, closest first. The selfie and its
+    /// embedding are used in memory for this request only: never stored,
+    /// queued or logged. 422 `no_face` / `several_faces` unless the selfie
+    /// shows exactly one face; 409 `find_me_off` when the album has not
+    /// turned it on. Rate-limited per client IP and per album.
+    #[oai(path = "/albums/:album_id/find-me", method = "post")]
+    async fn find_me(
+        &self,
+        auth: MaybeAuth,
+        album_id: Path<String>,
+        body: SelfieBody,
+    ) -> Result<Json<FindMeResult>, ApiError> {
+        let id: AlbumId = album_id.0.parse()?;
+        let too_large =
+            || ApiError::too_large("selfie_too_large", format!("a selfie may be at most {MAX_SELFIE_BYTES} bytes"));
+        let selfie = match body {
+            SelfieBody::Jpeg(b) | SelfieBody::Png(b) | SelfieBody::Webp(b) => {
+                read_limited(b.0, MAX_SELFIE_BYTES, "selfie_too_large").await?
+            }
+            SelfieBody::Multipart(form) => {
+                let Some(part) = form.selfie.or(form.file) else {
+                    return Err(ApiError::bad_request("no_selfie", "send the selfie in a part named `selfie`"));
+                };
+                if part.size() > MAX_SELFIE_BYTES {
+                    return Err(too_large());
+                }
+                Bytes::from(
+                    part.into_vec()
+                        .await
+                        .map_err(|e| Error::invalid("body_read_failed", format!("reading the selfie: {e}")))?,
+                )
+            }
+        };
+        if selfie.len() > MAX_SELFIE_BYTES {
+            return Err(too_large());
+        }
+        let faces = self.state.engine.faces();
+        let matches = faces.find(auth.user(), id, selfie).await?;
+        let base = &self.state.public_url;
+        let items = matches
+            .into_iter()
+            .map(|m| FaceMatchDto { photo: PhotoDto::new(m.photo, base), distance: m.distance })
+            .collect();
+        let threshold = self.state.engine.backends().faces.as_ref().map_or(0.0, |f| f.threshold());
+        Ok(Json(FindMeResult { items, threshold }))
     }
 
     /// An album's photos, with status and, when ready, preview URLs.

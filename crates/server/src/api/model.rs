@@ -532,6 +532,9 @@ pub struct AlbumDto {
     /// the deployment's default.
     #[oai(skip_serializing_if_is_none)]
     pub watermark: Option<WatermarkDto>,
+    /// "Find me" is on: visitors may search its photos with a selfie
+    /// (`POST /albums/{album_id}/find-me`).
+    pub find_me: bool,
     /// When made.
     pub created_at: DateTime<Utc>,
     /// When last changed.
@@ -551,6 +554,7 @@ impl AlbumDto {
             price_per_photo: a.price_per_photo.into(),
             expires_at: a.expires_at,
             watermark: if viewer_is_owner { a.watermark.map(Into::into) } else { None },
+            find_me: a.find_me,
             created_at: a.created_at,
             updated_at: a.updated_at,
         }
@@ -573,6 +577,9 @@ pub struct CreateAlbumRequest {
     pub expires_at: Option<DateTime<Utc>>,
     /// Its own watermark; absent or `null` for the deployment's default.
     pub watermark: Option<WatermarkDto>,
+    /// Turn "Find me" (selfie search) on from the start; default off. 409
+    /// `faces_unavailable` on a server without a face index.
+    pub find_me: Option<bool>,
 }
 
 /// Album changes: absent fields stay, `null` clears `client_email` or
@@ -593,6 +600,29 @@ pub struct UpdateAlbumRequest {
     /// New watermark, or `null` for the default. Ready photos are rendered
     /// again with it in the background.
     pub watermark: MaybeUndefined<WatermarkDto>,
+    /// Turn "Find me" on (ready photos are indexed in the background) or
+    /// off (every stored face of the album is deleted at once).
+    pub find_me: Option<bool>,
+}
+
+/// One photo a selfie matched.
+#[derive(Debug, Clone, Object)]
+pub struct FaceMatchDto {
+    /// The photo, as the album's visitor sees it.
+    pub photo: PhotoDto,
+    /// How far its closest face is from the selfie's (0 is identical;
+    /// matches are below `threshold`).
+    pub distance: f32,
+}
+
+/// What a selfie found: the album's photos that show the face, closest
+/// first.
+#[derive(Debug, Clone, Object)]
+pub struct FindMeResult {
+    /// The matches, closest first.
+    pub items: Vec<FaceMatchDto>,
+    /// The distance under which a face counts as the selfie's.
+    pub threshold: f32,
 }
 
 /// A page of albums.

@@ -176,6 +176,8 @@ struct AlbumFields {
     wm_position: String,
     wm_scale: String,
     wm_opacity: String,
+    /// "Find me" (selfie search) on.
+    find_me: bool,
 }
 
 /// What the watermark part of the album form offers.
@@ -186,6 +188,8 @@ struct MarkOptions {
     has_logo: bool,
     /// The album whose photos the live preview uses (settings only).
     preview_of: Option<AlbumId>,
+    /// Whether this server can index faces ("Find me").
+    faces: bool,
 }
 
 impl MarkOptions {
@@ -194,6 +198,7 @@ impl MarkOptions {
             plugins: state.engine.backends().renderer.watermark_plugins(),
             has_logo: state.engine.logos().has_logo(user).await.unwrap_or(false),
             preview_of,
+            faces: state.engine.faces().available(),
         }
     }
 }
@@ -213,6 +218,7 @@ impl AlbumFields {
             wm_position: "bottom_right".into(),
             wm_scale: "20".into(),
             wm_opacity: "50".into(),
+            find_me: false,
         }
     }
 
@@ -227,6 +233,7 @@ impl AlbumFields {
                 .expires_at
                 .map(|t| (t - chrono::Duration::seconds(1)).format("%Y-%m-%d").to_string())
                 .unwrap_or_default(),
+            find_me: album.find_me,
             ..AlbumFields::blank()
         };
         match &album.watermark {
@@ -269,6 +276,7 @@ impl AlbumFields {
             wm_position: form.text("wm_position").to_owned(),
             wm_scale: form.text("wm_scale").to_owned(),
             wm_opacity: form.text("wm_opacity").to_owned(),
+            find_me: form.get("find_me").is_some(),
         }
     }
 
@@ -431,6 +439,20 @@ fn album_form(
             input #expires_on type="date" name="expires_on" value=(f.expires_on) aria-describedby="expires-hint";
             p.hint #expires-hint { "Optional. Clients can buy until the end of this day (UTC)." }
             (mark_fields(f, marks))
+            div.check {
+                input #find_me type="checkbox" name="find_me" value="on" checked[f.find_me] disabled[!marks.faces]
+                    aria-describedby="find-me-hint";
+                label for="find_me" { "Find me: guests find their photos with a selfie" }
+            }
+            p.hint #find-me-hint {
+                @if marks.faces {
+                    "Off by default. The faces in this album's photos are indexed on this server (nothing leaves it); "
+                    "a guest's selfie is used for the search and never stored. Turning it off deletes the index. "
+                    a href="/privacy/find-me" { "What guests are told" }
+                } @else {
+                    "Not available: this server was set up without face search (see docs/faces.md)."
+                }
+            }
             button type="submit" { (submit) }
         }
     }
@@ -467,7 +489,7 @@ pub async fn new_page(req: &Request, Data(state): Data<&Arc<AppState>>) -> Respo
     }
     let marks = match &visit.user {
         Some(u) => MarkOptions::of(state, u, None).await,
-        None => MarkOptions { plugins: Vec::new(), has_logo: false, preview_of: None },
+        None => MarkOptions { plugins: Vec::new(), has_logo: false, preview_of: None, faces: false },
     };
     let f = AlbumFields::blank();
     Page::new("New album", &visit).body(album_form(&visit, "/albums", &f, &marks, "Create album", None)).render(state)
@@ -500,6 +522,7 @@ pub async fn create(req: &Request, Data(form): Data<&FormData>, Data(state): Dat
         price_per_photo,
         expires_at,
         watermark,
+        find_me: f.find_me,
     };
     match state.engine.albums().create(&user, new).await {
         Ok(album) => visit.finish(state, see_other(&format!("/albums/{}", album.id))),
@@ -696,6 +719,24 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
                 @if let Some(t) = album.expires_at { " · " @if open { "open until " } @else { "closed on " } (date(t)) }
             }
             @if !open { p.notice { "This album is closed: its photos can no longer be bought." } }
+            @if open && album.find_me && state.engine.faces().available() {
+                section.card.findme #findme data-album=(album.id) aria-labelledby="findme-h" {
+                    h2 #findme-h { "Find yourself in this album" }
+                    p {
+                        "Take a selfie, or choose a photo of yourself, to see only the photos you are in. "
+                        "Your selfie is compared on this server and discarded at once: it is never stored. "
+                        a href="/privacy/find-me" { "How “Find me” works" }
+                    }
+                    div.findme-row {
+                        button type="button" #findme-go { "Find me" }
+                        input #selfie type="file" accept="image/jpeg,image/png,image/webp" capture="user"
+                            aria-label="Selfie" hidden;
+                        button type="button" #findme-all hidden { "Select all matches" }
+                        button type="button" #findme-reset hidden { "Show all photos" }
+                    }
+                    p #findme-status aria-live="polite" {}
+                }
+            }
             div.bar {
                 p #selection role="status" aria-live="polite" { "0 selected · " (Money::zero(price.currency).human()) }
                 form #checkout method="post" action={ "/albums/" (album.id) "/checkout" } {
@@ -726,6 +767,38 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
                         button type="button" #lb-close { "Close" }
                     }
                 }
+            }
+        })
+        .render(state)
+}
+
+/// `GET /privacy/find-me`: what "Find me" does with a selfie and with the
+/// faces in an album, for guests (linked from every album that offers it,
+/// and from the studio's checkbox). `docs/faces.md` says the same for
+/// photographers.
+#[handler]
+pub async fn find_me_privacy(req: &Request, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    Page::new("How “Find me” works", &visit)
+        .body(html! {
+            section.card.prose {
+                p { "Some albums let you find the photos you are in with a selfie. This is what happens, and what does not." }
+                h2 { "Your selfie" }
+                ul {
+                    li { "It is sent to this photographer's server only, never to another company or service." }
+                    li { "The server finds the one face in it, compares that face with the faces in this album's photos, and answers the photos that match." }
+                    li { "The selfie and what was measured from it are kept in memory for that one search, then discarded: they are never written to disk, to the database or to a log." }
+                    li { "Searches are limited per visitor and per album, so nobody can search an album without end." }
+                }
+                h2 { "The faces in the album's photos" }
+                ul {
+                    li { "Only albums whose photographer turned “Find me” on are indexed; it is off unless they do." }
+                    li { "For each photo the server stores a list of numbers per face (an embedding) and where the face is. The numbers cannot be turned back into a picture, and they are only ever compared within the same album." }
+                    li { "They are deleted when the photographer turns “Find me” off, when a photo or the album is deleted, and when the album expires." }
+                    li { "Nothing leaves the server: no cloud service is involved." }
+                }
+                h2 { "If you would rather not" }
+                p { "You do not have to use it: every photo can still be browsed and bought without it. If you do not want your face to be searchable in an album, ask its photographer to remove the photo or to turn “Find me” off." }
             }
         })
         .render(state)
@@ -779,6 +852,7 @@ pub async fn save_settings(
                 price_per_photo: Some(price),
                 expires_at: Some(expires),
                 watermark: Some(watermark),
+                find_me: Some(f.find_me),
             };
             state.engine.albums().update(&user, album.id, patch).await.map(|_| ())
         }

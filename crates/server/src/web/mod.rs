@@ -85,6 +85,7 @@ pub fn routes(route: Route) -> Route {
         .at("/orders/:id/fresh-link", page(post(orders::fresh_link)))
         .at("/orders/:id/:how", page(get(orders::returned)))
         .at("/sales", page(get(sales::sales_page)))
+        .at("/privacy/find-me", page(get(albums::find_me_privacy)))
         .at("/assets/:name", page(get(assets::serve)))
 }
 

@@ -52,6 +52,7 @@ async fn shop(store: Arc<dyn Both>, settings: Settings) -> Shop {
             clock: clock.clone(),
             notifier: Arc::new(LogNotifier),
             webhooks: Arc::new(proofsheet_core::NoWebhooks),
+            faces: None,
         },
         settings,
         b"0123456789abcdef0123".to_vec(),
@@ -80,6 +81,7 @@ impl Shop {
                     price_per_photo: testkit::eur(700),
                     expires_at: Some(self.clock.now() + Duration::days(10)),
                     watermark: None,
+                    find_me: false,
                 },
             )
             .await

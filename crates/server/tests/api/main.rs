@@ -11,6 +11,7 @@ mod common;
 
 mod bad_input;
 mod cli;
+mod find_me;
 mod fuzz_regressions;
 mod jobs_service;
 mod lists;

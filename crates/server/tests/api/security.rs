@@ -114,6 +114,9 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 6]> {
         (("DELETE", "/api/v1/photos/{photo_id}/favourite"), [401, 403, 404, 204, 404, 404]),
         (("GET", "/api/v1/albums/{album_id}/favourites"), [401, 200, 404, 403, 404, 404]),
         (("POST", "/api/v1/albums/{album_id}/watermark-preview"), [401, 200, 404, 403, 404, 404]),
+        // Whoever may see the album may search it, once its owner turned
+        // "Find me" on (off here: 409 to those who may see it).
+        (("POST", "/api/v1/albums/{album_id}/find-me"), [404, 409, 404, 409, 404, 404]),
         // tus discovery tells nothing about the album: anyone may ask.
         (("OPTIONS", "/api/v1/albums/{album_id}/uploads"), [204, 204, 204, 204, 204, 204]),
         (("POST", "/api/v1/albums/{album_id}/uploads"), [401, 201, 404, 403, 404, 404]),
@@ -252,7 +255,7 @@ async fn every_operation_with_an_id_is_checked_for_every_kind_of_caller() {
                     }
                     _ => {}
                 }
-            } else if template.ends_with("/photos") && *method == "POST" {
+            } else if (template.ends_with("/photos") || template.ends_with("/find-me")) && *method == "POST" {
                 req = req.header("content-type", "image/jpeg").body(jpeg(64, 48, 1, true));
             } else if let Some(body) = body_for(method, template) {
                 req = req.json(&body);

@@ -100,6 +100,7 @@ fn engine_packing(
             clock,
             notifier: Arc::new(LogNotifier),
             webhooks: Arc::new(proofsheet_core::NoWebhooks),
+            faces: None,
         },
         settings,
         b"0123456789abcdef0123".to_vec(),
@@ -278,6 +279,7 @@ async fn upload_one(engine: &Proofsheet, store: &SqliteStore, width: u16) -> (Us
                 price_per_photo: testkit::eur(100),
                 expires_at: None,
                 watermark: None,
+                find_me: false,
             },
         )
         .await

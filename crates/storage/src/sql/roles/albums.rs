@@ -10,7 +10,7 @@ use proofsheet_core::{
 };
 use sqlx::Row;
 
-use super::{Store, after, album_from, commit_with_jobs, photo_from, watermark_json};
+use super::{Store, after, album_from, commit_with_jobs, forget_album_faces_in, photo_from, watermark_json};
 use crate::sql::{db_err, from_millis, millis, parse_uuid};
 
 #[async_trait]
@@ -90,8 +90,8 @@ impl AlbumStore for Store {
     async fn insert_album(&self, a: &Album) -> Result<()> {
         sqlx::query(
             "INSERT INTO albums (id, owner_id, name, visibility, client_email, price_amount, price_currency,
-                                         expires_at, storage_prefix, created_at, updated_at, watermark)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                         expires_at, storage_prefix, created_at, updated_at, watermark, find_me)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(a.id.to_string())
         .bind(a.owner_id.to_string())
@@ -105,6 +105,7 @@ impl AlbumStore for Store {
         .bind(millis(a.created_at))
         .bind(millis(a.updated_at))
         .bind(watermark_json(a)?)
+        .bind(a.find_me as i64)
         .execute(&self.pool)
         .await
         .map_err(db_err("adding an album"))?;
@@ -122,9 +123,10 @@ impl AlbumStore for Store {
     }
 
     async fn update_album(&self, a: &Album) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
         sqlx::query(
             "UPDATE albums SET name = $1, visibility = $2, client_email = $3, price_amount = $4, price_currency = $5,
-                                       expires_at = $6, updated_at = $7, watermark = $9,
+                                       expires_at = $6, updated_at = $7, watermark = $9, find_me = $10,
                                        revision = revision + 1 WHERE id = $8",
         )
         .bind(&a.name)
@@ -136,10 +138,14 @@ impl AlbumStore for Store {
         .bind(millis(a.updated_at))
         .bind(a.id.to_string())
         .bind(watermark_json(a)?)
-        .execute(&self.pool)
+        .bind(a.find_me as i64)
+        .execute(&mut *tx)
         .await
         .map_err(db_err("updating an album"))?;
-        Ok(())
+        if !a.find_me {
+            forget_album_faces_in(&mut tx, a.id).await?;
+        }
+        tx.commit().await.map_err(db_err("committing an album change"))
     }
 
     async fn delete_album(&self, id: AlbumId) -> Result<()> {
@@ -325,6 +331,7 @@ impl AlbumStore for Store {
             tx.rollback().await.map_err(db_err("rolling back a purge"))?;
             return Ok(false);
         }
+        forget_album_faces_in(&mut tx, id).await?;
         commit_with_jobs(tx, jobs, "committing a purge").await?;
         Ok(true)
     }

@@ -22,6 +22,7 @@
 mod accounts;
 mod albums;
 mod downloads;
+mod faces;
 mod idempotency;
 mod orders;
 mod queue;
@@ -110,6 +111,17 @@ async fn insert_link_in(conn: &mut Conn, link: &DownloadLink) -> Result<()> {
     Ok(())
 }
 
+/// Deletes an album's faces ("Find me") inside the caller's transaction.
+async fn forget_album_faces_in(conn: &mut Conn, album: AlbumId) -> Result<()> {
+    // `faces` rows go with their scan (cascade).
+    sqlx::query("DELETE FROM face_scans WHERE album_id = $1")
+        .bind(album.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err("deleting an album's faces"))?;
+    Ok(())
+}
+
 fn user_from(row: &DbRow) -> Result<User> {
     Ok(User {
         id: UserId::from_uuid(parse_uuid(&row.get::<String, _>("id"))?),
@@ -142,6 +154,7 @@ fn album_from(row: &DbRow) -> Result<Album> {
         updated_at: from_millis(row.get("updated_at")),
         purged_at: row.get::<Option<i64>, _>("purged_at").map(from_millis),
         revision: row.get::<i64, _>("revision") as u64,
+        find_me: row.get::<i64, _>("find_me") != 0,
     })
 }
 
