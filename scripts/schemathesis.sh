@@ -29,6 +29,11 @@ data=$(mktemp -d)
 # language, which the document cannot state (the plugin refuses bad ones
 # with 422 when they are picked), so the document offers albums only the
 # text watermark. crates/server/tests/api/watermarks.rs covers plugin choices.
+# "Find me" runs when the build has it and the models are installed, so the
+# search's answers are checked too (the seeded album turns it on below).
+if [[ "${PROOFSHEET_FEATURES:-}" == *faces* ]] && [ -n "${PROOFSHEET_FACES_MODELS_DIR:-}" ]; then
+    export PROOFSHEET__FACES__MODELS_DIR="$PROOFSHEET_FACES_MODELS_DIR"
+fi
 PROOFSHEET__LIMITS__ENABLED=false "$CARGO_TARGET_DIR/debug/proofsheet" serve --addr "127.0.0.1:$port" --data-dir "$data" \
     >"$data/server.log" 2>&1 &
 server=$!
@@ -64,6 +69,10 @@ for _ in $(seq 1 100); do
     curl -sf "$base/api/v1/albums/$album/photos" -H "authorization: Bearer $ph" | grep -q '"ready"' && break
     sleep 0.2
 done
+if [ -n "${PROOFSHEET__FACES__MODELS_DIR:-}" ]; then
+    curl -sf -X PATCH "$base/api/v1/albums/$album" -H 'content-type: application/json' -H "authorization: Bearer $ph" \
+        -d '{"find_me":true}' >/dev/null
+fi
 order=$(post /orders "{\"album_id\":\"$album\",\"photo_ids\":[\"$photo\"]}" "$cl" | field id)
 upload=$(curl -sf -D - -o /dev/null -X POST "$base/api/v1/albums/$album/uploads" -H "authorization: Bearer $ph" \
     -H 'tus-resumable: 1.0.0' -H 'upload-length: 100000' | tr -d '\r' | sed -n 's#^location: .*/##Ip')

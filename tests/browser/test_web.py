@@ -377,6 +377,14 @@ def main():
             ph.get_by_label("Add photos").set_input_files([str(Path(faces) / n) for n in shots])
             for n in shots:
                 expect(ph.get_by_role("listitem").filter(has_text=n)).to_contain_text("Ready", timeout=60_000)
+            # The studio says how far indexing has come.
+            for _ in range(60):
+                ph.reload()
+                if "3 of 3 ready photos indexed" in (ph.locator("#findme-progress").text_content() or ""):
+                    break
+                time.sleep(0.5)
+            expect(ph.locator("#findme-progress")).to_contain_text("3 of 3 ready photos indexed, 3 faces found.")
+            check_page(ph, "studio-find-me")
             guest_ctx = browser.new_context()
             guest = guest_ctx.new_page()
             guest.goto(f"{BASE}/albums/{gala}")

@@ -315,16 +315,41 @@ impl Faces<'_> {
                 ));
             }
         };
+        self.ranked(&album, &index, &face.embedding).await
+    }
+
+    /// [`Faces::find`] for a face already measured: the album's photos
+    /// whose closest face to `embedding` is under the index's threshold,
+    /// closest first, as `viewer` may see the album. For embedders that
+    /// measure faces elsewhere, and for the search benchmark (which times
+    /// the search without the selfie's own detection).
+    pub async fn find_by_embedding(
+        &self,
+        viewer: Option<&User>,
+        album_id: AlbumId,
+        embedding: &[f32],
+    ) -> Result<Vec<FaceMatch>> {
+        let (album, _) = self.0.albums().get(viewer, album_id).await?;
+        if !album.find_me {
+            return Err(Error::conflict(
+                "find_me_off",
+                "the photographer has not turned \"Find me\" on for this album",
+            ));
+        }
+        let index = self.index_backend()?.clone();
+        self.ranked(&album, &index, embedding).await
+    }
+
+    async fn ranked(&self, album: &Album, index: &Arc<dyn FaceIndex>, embedding: &[f32]) -> Result<Vec<FaceMatch>> {
         let stored = self.0.meta().album_faces(album.id, index.model()).await?;
         let threshold = index.threshold();
         let mut best: std::collections::HashMap<PhotoId, f32> = std::collections::HashMap::new();
-        for (photo, embedding) in &stored {
-            let d = index.distance(&face.embedding, embedding);
+        for (photo, stored) in &stored {
+            let d = index.distance(embedding, stored);
             if d < threshold {
                 best.entry(*photo).and_modify(|b| *b = b.min(d)).or_insert(d);
             }
         }
-        drop(face);
         let mut ranked: Vec<(PhotoId, f32)> = best.into_iter().collect();
         ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         let mut matches = Vec::with_capacity(ranked.len());

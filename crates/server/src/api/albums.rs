@@ -155,8 +155,10 @@ struct SelfieForm {
     file: Option<Upload>,
 }
 
-/// A selfie for "Find me".
+/// A selfie for "Find me". (One per request, on the stack for its
+/// length: the multipart variant's size does not matter.)
 #[derive(ApiRequest)]
+#[allow(clippy::large_enum_variant)]
 enum SelfieBody {
     /// A part named `selfie` (or `file`): what a browser's file input sends.
     Multipart(SelfieForm),

@@ -605,6 +605,12 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
     let f = AlbumFields::of(&album);
     let marks = MarkOptions::of(state, &user, Some(album.id)).await;
     let now = state.engine.backends().clock.now();
+    // "Find me": how far indexing has come.
+    let ready = photos.items.iter().filter(|p| p.status == PhotoStatus::Ready).count();
+    let indexed = match album.find_me {
+        true => state.engine.faces().progress(&user, album.id).await.ok(),
+        false => None,
+    };
     let mut clients: Vec<(String, Vec<PhotoId>)> = Vec::new();
     for fav in &favourites {
         match clients.last_mut() {
@@ -681,6 +687,13 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
             }
             section aria-labelledby="settings-h" {
                 h2 #settings-h { "Settings" }
+                @if let Some((scanned, faces)) = indexed {
+                    p.notice #findme-progress {
+                        "“Find me” is on: " (scanned) " of " (ready) " ready photos indexed, "
+                        (faces) (if faces == 1 { " face" } else { " faces" }) " found."
+                        @if (scanned as usize) < ready { " The rest are being indexed; reload to see progress." }
+                    }
+                }
                 (album_form(visit, &format!("/albums/{}/settings", album.id), &f, &marks, "Save changes", None))
             }
             (logo_section(marks.has_logo))

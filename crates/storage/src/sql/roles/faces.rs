@@ -15,7 +15,7 @@ fn to_bytes(embedding: &[f32]) -> Vec<u8> {
 }
 
 fn from_bytes(bytes: &[u8]) -> Result<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(Error::backend_permanent("reading a face", "an embedding is not a whole number of f32s"));
     }
     Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
