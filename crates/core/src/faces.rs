@@ -290,14 +290,7 @@ impl Faces<'_> {
     /// The selfie and its embedding live only in this call.
     #[instrument(skip_all, fields(album_id = %album_id))]
     pub async fn find(&self, viewer: Option<&User>, album_id: AlbumId, selfie: Bytes) -> Result<Vec<FaceMatch>> {
-        let (album, _) = self.0.albums().get(viewer, album_id).await?;
-        if !album.find_me {
-            return Err(Error::conflict(
-                "find_me_off",
-                "the photographer has not turned \"Find me\" on for this album",
-            ));
-        }
-        let index = self.index_backend()?.clone();
+        let (album, index) = self.searchable(viewer, album_id).await?;
         let mut faces = self.faces_in(selfie, Self::SELFIE_EDGE).await?;
         let face = match faces.len() {
             1 => faces.pop().expect("one face"),
@@ -329,6 +322,13 @@ impl Faces<'_> {
         album_id: AlbumId,
         embedding: &[f32],
     ) -> Result<Vec<FaceMatch>> {
+        let (album, index) = self.searchable(viewer, album_id).await?;
+        self.ranked(&album, &index, embedding).await
+    }
+
+    /// The album as `viewer` may see it, if it can be searched, and the
+    /// index to search it with.
+    async fn searchable(&self, viewer: Option<&User>, album_id: AlbumId) -> Result<(Album, Arc<dyn FaceIndex>)> {
         let (album, _) = self.0.albums().get(viewer, album_id).await?;
         if !album.find_me {
             return Err(Error::conflict(
@@ -336,8 +336,7 @@ impl Faces<'_> {
                 "the photographer has not turned \"Find me\" on for this album",
             ));
         }
-        let index = self.index_backend()?.clone();
-        self.ranked(&album, &index, embedding).await
+        Ok((album, self.index_backend()?.clone()))
     }
 
     async fn ranked(&self, album: &Album, index: &Arc<dyn FaceIndex>, embedding: &[f32]) -> Result<Vec<FaceMatch>> {

@@ -147,20 +147,21 @@ struct UploadForm {
     file: Vec<Upload>,
 }
 
-/// `multipart/form-data` with the selfie in a part named `selfie` (or
-/// `file`).
+/// `multipart/form-data` with the selfie in a part named `selfie`, and no
+/// other part.
 #[derive(Debug, Multipart)]
+#[oai(deny_unknown_fields)]
 struct SelfieForm {
-    selfie: Option<Upload>,
-    file: Option<Upload>,
+    selfie: Upload,
 }
 
-/// A selfie for "Find me". (One per request, on the stack for its
-/// length: the multipart variant's size does not matter.)
+/// A selfie for "Find me": one face, at most 15 MiB.
+// One per request, on the stack for its length: the multipart variant's
+// size does not matter.
 #[derive(ApiRequest)]
 #[allow(clippy::large_enum_variant)]
 enum SelfieBody {
-    /// A part named `selfie` (or `file`): what a browser's file input sends.
+    /// A part named `selfie`: what a browser's file input sends.
     Multipart(SelfieForm),
     /// A raw JPEG.
     #[oai(content_type = "image/jpeg")]
@@ -511,9 +512,7 @@ impl AlbumsApi {
                 read_limited(b.0, MAX_SELFIE_BYTES, "selfie_too_large").await?
             }
             SelfieBody::Multipart(form) => {
-                let Some(part) = form.selfie.or(form.file) else {
-                    return Err(ApiError::bad_request("no_selfie", "send the selfie in a part named `selfie`"));
-                };
+                let part = form.selfie;
                 if part.size() > MAX_SELFIE_BYTES {
                     return Err(too_large());
                 }

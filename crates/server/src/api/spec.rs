@@ -132,6 +132,14 @@ pub fn patch(spec: &str, plugins: &[String], webhook_url: Option<String>) -> Str
             let segments = path.trim_matches('/').split('/').map(str::to_owned).collect();
             methods.push((segments, ops.keys().map(|m| m.to_uppercase()).collect()));
             for op in ops.values_mut() {
+                // The selfie's form refuses parts it does not name
+                // (`deny_unknown_fields`); poem-openapi writes it inline,
+                // so it is closed here. (Photo uploads ignore other parts.)
+                if path.ends_with("/find-me")
+                    && let Some(form) = op.pointer_mut("/requestBody/content/multipart~1form-data/schema")
+                {
+                    close_object(form);
+                }
                 for param in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
                     match param.get("name").and_then(Value::as_str) {
                         Some("limit") => {

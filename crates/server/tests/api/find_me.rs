@@ -23,19 +23,19 @@ async fn search(app: &TestApp, token: Option<&str>, album: &str, selfie: Vec<u8>
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
+/// `POST /albums` for a public album with "Find me" on from the start.
+async fn album_with_find_me(app: &TestApp, token: &str) -> reqwest::Response {
+    let body = json!({"name": "Race", "visibility": "public", "find_me": true,
+                      "price_per_photo": {"amount": 500, "currency": "EUR"}});
+    app.post_json("/albums", Some(token), body).await
+}
+
 #[tokio::test]
 async fn find_me_is_refused_where_it_cannot_run() {
     // This server has no face index (no faces.models_dir).
     let app = TestApp::start().await;
     let ph = app.user("ph@nofaces.test", "photographer").await;
-    let r = app
-        .post_json(
-            "/albums",
-            Some(&ph),
-            json!({"name": "Race", "visibility": "public", "find_me": true,
-                   "price_per_photo": {"amount": 500, "currency": "EUR"}}),
-        )
-        .await;
+    let r = album_with_find_me(&app, &ph).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "faces_unavailable");
     let album = app.album(&ph, "public", None).await;
@@ -49,6 +49,11 @@ async fn find_me_is_refused_where_it_cannot_run() {
     assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("find_me_off")));
     let (status, _) = search(&app, None, "not-an-id", jpeg(64, 48, 1, true)).await;
     assert!(status.is_client_error());
+    // A form without a `selfie` part is a bad request.
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(jpeg(64, 48, 1, true)).mime_str("image/jpeg").unwrap());
+    let r = app.http.post(app.api(&format!("/albums/{album}/find-me"))).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // A selfie over the limit is refused from its declared length.
     let r = app
         .http
@@ -265,14 +270,7 @@ mod with_faces {
         })
         .await;
         let ph = app.user("ph@limits.faces.test", "photographer").await;
-        let r = app
-            .post_json(
-                "/albums",
-                Some(&ph),
-                json!({"name": "Race", "visibility": "public", "find_me": true,
-                       "price_per_photo": {"amount": 500, "currency": "EUR"}}),
-            )
-            .await;
+        let r = super::album_with_find_me(&app, &ph).await;
         assert_eq!(r.status(), StatusCode::CREATED, "find_me at creation");
         let album: Value = r.json().await.unwrap();
         assert_eq!(album["find_me"], true);
