@@ -806,7 +806,7 @@ pub async fn find_me_privacy(req: &Request, Data(state): Data<&Arc<AppState>>) -
                 h2 { "The faces in the album's photos" }
                 ul {
                     li { "Only albums whose photographer turned “Find me” on are indexed; it is off unless they do." }
-                    li { "For each photo the server stores a list of numbers per face (an embedding) and where the face is. The numbers cannot be turned back into a picture, and they are only ever compared within the same album." }
+                    li { "For each photo the server stores a list of numbers per face (an embedding) and where the face is. The numbers are not a picture of you; they are only ever compared with a selfie searching the same album, and are never shown or sent anywhere." }
                     li { "They are deleted when the photographer turns “Find me” off, when a photo or the album is deleted, and when the album expires." }
                     li { "Nothing leaves the server: no cloud service is involved." }
                 }
