@@ -391,6 +391,8 @@ def main():
             expect(guest.get_by_role("heading", name="Find yourself in this album")).to_be_visible()
             grid = guest.get_by_role("list").filter(has=guest.get_by_role("button", name="Select")).get_by_role("listitem")
             expect(grid).to_have_count(3)
+            expect(guest.get_by_role("button", name="Select all matches")).to_be_hidden()
+            expect(guest.get_by_role("button", name="Show all photos")).to_be_hidden()
             check_page(guest, "gallery-find-me")
             # Indexing runs after the previews: search until it has caught up.
             found = guest.locator("#findme-status")
