@@ -123,6 +123,13 @@ impl Album {
         self.expires_at.is_some_and(|t| t <= now)
     }
 
+    /// Whether its photos' faces are indexed and searchable at `now`:
+    /// "Find me" on, the album neither purged nor expired (the rule
+    /// `FaceStore` keeps in storage too).
+    pub fn faces_searchable(&self, now: DateTime<Utc>) -> bool {
+        self.find_me && self.purged_at.is_none() && !self.is_expired(now)
+    }
+
     /// The object-store key prefix for a new album: partitioned by owner so
     /// one photographer's data can be listed, moved or purged together.
     pub fn prefix_for(owner: UserId, album: AlbumId) -> String {

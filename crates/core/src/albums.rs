@@ -191,8 +191,7 @@ impl Albums<'_> {
         let before = album.client_email.clone();
         // Indexing starts when the search is turned on, or when an album
         // with it on reopens (expiry deleted its faces).
-        let searchable = |a: &Album, now| a.find_me && a.purged_at.is_none() && !a.is_expired(now);
-        let was_searchable = searchable(&album, self.0.now());
+        let was_searchable = album.faces_searchable(self.0.now());
         if patch.find_me == Some(true) && !album.find_me {
             self.0.faces().check_available()?;
         }
@@ -229,7 +228,7 @@ impl Albums<'_> {
         if rewatermark {
             self.refresh_previews(&album).await?;
         }
-        if searchable(&album, self.0.now()) && !was_searchable && self.0.faces().available() {
+        if album.faces_searchable(self.0.now()) && !was_searchable && self.0.faces().available() {
             self.0.faces().queue_album(&album).await?;
         }
         Ok(album)
@@ -281,23 +280,14 @@ impl Albums<'_> {
     /// Photos still processing pick the new watermark up when their own job
     /// runs.
     pub(crate) async fn refresh_previews(&self, album: &Album) -> Result<()> {
-        let meta = self.0.meta();
-        let queue = &self.0.backends().queue;
-        let mut page = PageRequest::new(Some(PageRequest::MAX_LIMIT), None)?;
-        let mut queued = 0u64;
         let version = crate::watermark_version(album.watermark.as_ref());
-        loop {
-            let photos = meta.list_photos(album.id, page).await?;
-            for p in photos.items.iter().filter(|p| p.status != PhotoStatus::Processing) {
-                let task = Task::RefreshPreview { photo_id: p.id, watermark: Some(version.clone()) };
-                queue.enqueue(&NewJob::now(task, self.0.now())).await?;
-                queued += 1;
-            }
-            match photos.next_cursor {
-                Some(c) => page = PageRequest::new(Some(PageRequest::MAX_LIMIT), Some(&c))?,
-                None => break,
-            }
-        }
+        let queued = self
+            .0
+            .enqueue_per_photo(album, |p| {
+                (p.status != PhotoStatus::Processing)
+                    .then(|| Task::RefreshPreview { photo_id: p.id, watermark: Some(version.clone()) })
+            })
+            .await?;
         tracing::info!(album_id = %album.id, photos = queued, "previews queued for the new watermark");
         Ok(())
     }

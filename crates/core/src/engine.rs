@@ -211,6 +211,41 @@ impl Proofsheet {
         &self.inner.render_budget
     }
 
+    /// How many pixels decoding `data` takes, from its header (0 for a
+    /// header the renderer wants more of); the probe's error for a file
+    /// that is not a supported image or has too many pixels. What a decode
+    /// holds of [`Proofsheet::render_budget`].
+    pub(crate) fn pixels_in(&self, data: &[u8]) -> Result<u64> {
+        Ok(match self.inner.backends.renderer.probe(data, true)? {
+            crate::Probe::Image(info) => u64::from(info.width) * u64::from(info.height),
+            _ => 0,
+        })
+    }
+
+    /// Enqueues the task `task` gives for each photo of `album` (none for
+    /// `None`), a page at a time; answers how many were queued.
+    pub(crate) async fn enqueue_per_photo(
+        &self,
+        album: &crate::Album,
+        task: impl Fn(&crate::Photo) -> Option<crate::Task>,
+    ) -> Result<u64> {
+        let limit = Some(crate::PageRequest::MAX_LIMIT);
+        let mut page = crate::PageRequest::new(limit, None)?;
+        let mut queued = 0u64;
+        loop {
+            let photos = self.meta().list_photos(album.id, page).await?;
+            for task in photos.items.iter().filter_map(&task) {
+                self.inner.backends.queue.enqueue(&crate::NewJob::now(task, self.now())).await?;
+                queued += 1;
+            }
+            match photos.next_cursor {
+                Some(c) => page = crate::PageRequest::new(limit, Some(&c))?,
+                None => break,
+            }
+        }
+        Ok(queued)
+    }
+
     /// Renders `original` with `mark` inside the process's pixel budget:
     /// decoding needs memory in proportion to pixels, so two huge images
     /// wait for each other while small ones run side by side. Also answers
@@ -221,10 +256,8 @@ impl Proofsheet {
         mark: Option<&crate::Mark>,
     ) -> (Result<crate::Renditions>, std::time::Duration) {
         let renderer = &self.inner.backends.renderer;
-        let pixels = match renderer.probe(&original, true) {
-            Ok(crate::Probe::Image(info)) => u64::from(info.width) * u64::from(info.height),
-            _ => 0, // the render itself reports what is wrong with it
-        };
+        // A file the probe refuses: the render itself reports what is wrong.
+        let pixels = self.pixels_in(&original).unwrap_or(0);
         let _budget = self.render_budget().acquire(pixels).await;
         let started = std::time::Instant::now();
         let out = renderer.render(original, mark).await;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tracing::instrument;
 
-use crate::{Album, AlbumId, Error, NewJob, PageRequest, Photo, PhotoId, PhotoStatus, Proofsheet, Result, Task, User};
+use crate::{Album, AlbumId, Error, NewJob, Photo, PhotoId, PhotoStatus, Proofsheet, Result, Task, User};
 
 /// A rectangle in the image's pixels, clipped to the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,11 +188,7 @@ impl Faces<'_> {
     async fn faces_in(&self, data: Bytes, edge: u32) -> Result<Vec<Face>> {
         let index = self.index_backend()?.clone();
         let renderer = self.0.backends().renderer.clone();
-        let pixels = match renderer.probe(&data, true) {
-            Ok(crate::Probe::Image(info)) => u64::from(info.width) * u64::from(info.height),
-            Ok(_) => 0,
-            Err(e) => return Err(e),
-        };
+        let pixels = self.0.pixels_in(&data)?;
         let _budget = self.0.render_budget().acquire(pixels).await;
         tokio::task::spawn_blocking(move || {
             let image = renderer.decode_fitted(&data, edge)?;
@@ -218,7 +214,7 @@ impl Faces<'_> {
             return Ok(());
         }
         let Some(album) = meta.album(photo.album_id).await? else { return Ok(()) };
-        if !album.find_me || album.purged_at.is_some() || album.is_expired(self.0.now()) {
+        if !album.faces_searchable(self.0.now()) {
             return Ok(());
         }
         if meta.photo_faces(id).await?.is_some_and(|(model, _)| model == index.model()) {
@@ -244,21 +240,12 @@ impl Faces<'_> {
     /// Queues an `index_faces` job for every ready photo of `album` (it
     /// turned "Find me" on, or reopened with it on). Answers how many.
     pub(crate) async fn queue_album(&self, album: &Album) -> Result<u64> {
-        let meta = self.0.meta();
-        let queue = &self.0.backends().queue;
-        let mut page = PageRequest::new(Some(PageRequest::MAX_LIMIT), None)?;
-        let mut queued = 0u64;
-        loop {
-            let photos = meta.list_photos(album.id, page).await?;
-            for p in photos.items.iter().filter(|p| p.status == PhotoStatus::Ready) {
-                queue.enqueue(&NewJob::now(Task::IndexFaces { photo_id: p.id }, self.0.now())).await?;
-                queued += 1;
-            }
-            match photos.next_cursor {
-                Some(c) => page = PageRequest::new(Some(PageRequest::MAX_LIMIT), Some(&c))?,
-                None => break,
-            }
-        }
+        let queued = self
+            .0
+            .enqueue_per_photo(album, |p| {
+                (p.status == PhotoStatus::Ready).then_some(Task::IndexFaces { photo_id: p.id })
+            })
+            .await?;
         tracing::info!(album_id = %album.id, photos = queued, "photos queued for face indexing");
         Ok(queued)
     }

@@ -15,7 +15,7 @@ use std::{
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use proofsheet_core::{Error, Mark, PreviewRenderer, Probe, Renditions, Result, Watermark, WatermarkChoice};
+use proofsheet_core::{Error, ImageInfo, Mark, PreviewRenderer, Probe, Renditions, Result, Watermark, WatermarkChoice};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -210,30 +210,31 @@ impl ImagePipeline {
         self.render_pixels_with(original, &*self.watermark)
     }
 
+    /// Probes the whole of `original` and decodes it at the smallest scale
+    /// that covers `edge` (big JPEGs straight at a fraction of their size).
+    /// Answers the original's header, the decoded image and the size that
+    /// fits within `edge`, computed from the original's size (never larger
+    /// than what was decoded). A header the probe wants more of is an
+    /// `Error::Image`; the probe's own errors come as it gave them.
+    fn decode_for(&self, original: &[u8], edge: u32) -> Result<(ImageInfo, raster::Decoded, (u32, u32))> {
+        let info = match probe(original, true, self.config.max_pixels)? {
+            Probe::Image(info) => info,
+            Probe::NeedMore => return Err(Error::Image { message: "the image header is incomplete".into() }),
+        };
+        let decoded = raster::decode_at_least_with(self.codec, original, info.format, info.width, info.height, edge)?;
+        let (w, h) = raster::fit(info.width, info.height, edge);
+        let fit = (w.min(decoded.image.width), h.min(decoded.image.height));
+        Ok((info, decoded, fit))
+    }
+
     /// Runs every stage but encoding, on the calling thread.
     pub fn render_pixels_with(&self, original: &[u8], watermark: &dyn Watermark) -> Result<Rendered> {
-        let info = match probe(original, true, self.config.max_pixels) {
-            Ok(Probe::Image(info)) => info,
-            Ok(Probe::NeedMore) => {
-                return Err(Error::Image { message: "the image header is incomplete".into() });
-            }
-            Err(e) => {
-                return Err(Error::Image { message: e.to_string() });
-            }
-        };
-        // Big JPEGs are decoded straight at a fraction of their size; the
-        // preview's size always comes from the original's.
-        let decoded = raster::decode_at_least_with(
-            self.codec,
-            original,
-            info.format,
-            info.width,
-            info.height,
-            self.config.preview_edge,
-        )?;
+        // Whatever stops the render is the file's fault: an image error.
+        let (info, decoded, (pw, ph)) = self.decode_for(original, self.config.preview_edge).map_err(|e| match e {
+            e @ Error::Image { .. } => e,
+            e => Error::Image { message: e.to_string() },
+        })?;
         let src = decoded.image;
-        let (pw, ph) = raster::fit(info.width, info.height, self.config.preview_edge);
-        let (pw, ph) = (pw.min(src.width), ph.min(src.height));
         let preview = raster::resize(&src, pw, ph)?;
         let upright = |w: u32, h: u32| {
             if decoded.orientation >= 5 { (h, w) } else { (w, h) }
@@ -252,15 +253,7 @@ impl ImagePipeline {
     /// preview's scaled decode (a big JPEG is never decoded at full size),
     /// for face detection. No watermark.
     pub fn decode_fitted_sync(&self, original: &[u8], max_edge: u32) -> Result<Rgb> {
-        let info = match probe(original, true, self.config.max_pixels) {
-            Ok(Probe::Image(info)) => info,
-            Ok(Probe::NeedMore) => return Err(Error::Image { message: "the image header is incomplete".into() }),
-            Err(e) => return Err(e),
-        };
-        let decoded =
-            raster::decode_at_least_with(self.codec, original, info.format, info.width, info.height, max_edge)?;
-        let (w, h) = raster::fit(info.width, info.height, max_edge);
-        let (w, h) = (w.min(decoded.image.width), h.min(decoded.image.height));
+        let (_, decoded, (w, h)) = self.decode_for(original, max_edge)?;
         let fitted = if (w, h) == (decoded.image.width, decoded.image.height) {
             decoded.image
         } else {

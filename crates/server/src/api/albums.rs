@@ -505,8 +505,8 @@ impl AlbumsApi {
         body: SelfieBody,
     ) -> Result<Json<FindMeResult>, ApiError> {
         let id: AlbumId = album_id.0.parse()?;
-        let too_large =
-            || ApiError::too_large("selfie_too_large", format!("a selfie may be at most {MAX_SELFIE_BYTES} bytes"));
+        // Both ways in are bounded (the body limit stops a larger stream
+        // before this runs; these say it in the selfie's own words).
         let selfie = match body {
             SelfieBody::Jpeg(b) | SelfieBody::Png(b) | SelfieBody::Webp(b) => {
                 read_limited(b.0, MAX_SELFIE_BYTES, "selfie_too_large").await?
@@ -514,7 +514,8 @@ impl AlbumsApi {
             SelfieBody::Multipart(form) => {
                 let part = form.selfie;
                 if part.size() > MAX_SELFIE_BYTES {
-                    return Err(too_large());
+                    let message = format!("a selfie may be at most {MAX_SELFIE_BYTES} bytes");
+                    return Err(ApiError::too_large("selfie_too_large", message));
                 }
                 Bytes::from(
                     part.into_vec()
@@ -523,9 +524,6 @@ impl AlbumsApi {
                 )
             }
         };
-        if selfie.len() > MAX_SELFIE_BYTES {
-            return Err(too_large());
-        }
         let faces = self.state.engine.faces();
         let matches = faces.find(auth.user(), id, selfie).await?;
         let base = &self.state.public_url;
