@@ -171,7 +171,9 @@ fn tiff_orientation(tiff: &[u8]) -> Option<u8> {
 /// Whether a JPEG's entropy-coded data is complete: an end-of-image marker
 /// follows the first scan. (0xFF 0xD9 cannot occur inside scan data because
 /// of byte stuffing.) Truncated uploads fail here with a clear reason
-/// instead of decoding into grey.
+/// instead of decoding into grey. The marker is looked for from the end
+/// (where it is in any whole file), so a 10 MB original costs a few bytes'
+/// search, not a walk through all of them.
 pub fn jpeg_is_complete(data: &[u8]) -> bool {
     let mut sos = None;
     let _ = walk_jpeg(data, |marker, body| {
@@ -181,7 +183,7 @@ pub fn jpeg_is_complete(data: &[u8]) -> bool {
         Ok(true)
     });
     match sos {
-        Some(start) => data[start..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        Some(start) => memchr::memmem::rfind(&data[start..], &[0xFF, 0xD9]).is_some(),
         None => false,
     }
 }
@@ -198,6 +200,29 @@ mod tests {
         v.extend_from_slice(&w.to_be_bytes());
         v.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
         v
+    }
+
+    /// The end-of-image marker must follow the scan: a file cut anywhere
+    /// in its scan data is incomplete, even when an earlier segment holds
+    /// the bytes FF D9.
+    #[test]
+    fn a_jpeg_is_complete_only_with_its_end_marker_after_the_scan() {
+        let whole = crate::raster::encode_jpeg(&crate::raster::Rgb::landscape(64, 48), 85).unwrap();
+        assert!(jpeg_is_complete(&whole));
+        for cut in [whole.len() - 1, whole.len() - 2, whole.len() / 2] {
+            assert!(!jpeg_is_complete(&whole[..cut]), "cut at {cut} of {}", whole.len());
+        }
+        // An APP1 segment carrying FF D9 right after SOI, then a cut scan.
+        let mut decoy = whole[..2].to_vec();
+        decoy.extend_from_slice(&[0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD9, 0xFF, 0xD9]);
+        decoy.extend_from_slice(&whole[2..whole.len() / 2]);
+        assert!(!jpeg_is_complete(&decoy));
+        decoy.extend_from_slice(&whole[whole.len() / 2..]);
+        assert!(jpeg_is_complete(&decoy));
+        // Trailing bytes after the marker (some cameras pad) are fine.
+        let mut padded = whole.clone();
+        padded.extend_from_slice(&[0; 16]);
+        assert!(jpeg_is_complete(&padded));
     }
 
     #[test]

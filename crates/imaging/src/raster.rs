@@ -323,42 +323,54 @@ pub fn resize(src: &Rgb, width: u32, height: u32) -> Result<Rgb> {
 }
 
 /// Applies an EXIF orientation so the image is upright.
+///
+/// The upright image is written row by row, in order. Mirrors and the
+/// half turn read each of its rows from one stored row; the quarter turns
+/// and transpositions read down a stored column, in square tiles so that
+/// the rows they touch stay in cache.
 pub fn orient(src: Rgb, orientation: u8) -> Rgb {
     if !(2..=8).contains(&orientation) {
         return src;
     }
     let (w, h) = (src.width as usize, src.height as usize);
-    let swap = orientation >= 5;
-    let (ow, oh) = if swap { (h, w) } else { (w, h) };
-    // Where stored pixel (x, y) lands in the upright image, as a pixel
-    // index: base + x * dx + y * dy.
-    let (wi, hi, owi) = (w as isize, h as isize, ow as isize);
-    let (base, dx, dy) = match orientation {
-        2 => (wi - 1, -1, owi),
-        3 => ((hi - 1) * owi + wi - 1, -1, -owi),
-        4 => ((hi - 1) * owi, 1, -owi),
-        5 => (0, owi, 1),
-        6 => (hi - 1, owi, -1),
-        7 => ((wi - 1) * owi + hi - 1, -owi, -1),
-        _ => ((wi - 1) * owi, -owi, 1), // 8
+    let (stored, _) = src.pixels.as_chunks::<3>();
+    let mut out = vec![[0u8; 3]; w * h];
+    if orientation <= 4 {
+        // Upright row `oy` is stored row `y`, reversed for 2 and 3.
+        for (oy, row) in out.chunks_exact_mut(w).enumerate() {
+            let y = if orientation == 2 { oy } else { h - 1 - oy };
+            let from = &stored[y * w..(y + 1) * w];
+            if orientation == 4 {
+                row.copy_from_slice(from);
+            } else {
+                row.iter_mut().zip(from.iter().rev()).for_each(|(d, s)| *d = *s);
+            }
+        }
+        return Rgb { width: src.width, height: src.height, pixels: out.into_flattened() };
+    }
+    // Upright (ox, oy) is stored pixel base + ox * sx + oy * sy.
+    let (wi, hi) = (w as isize, h as isize);
+    let (base, sx, sy) = match orientation {
+        5 => (0, wi, 1),
+        6 => ((hi - 1) * wi, -wi, 1),
+        7 => ((hi - 1) * wi + wi - 1, -wi, -1),
+        _ => (wi - 1, wi, -1), // 8
     };
-    let mut out = vec![0u8; src.pixels.len()];
-    // In tiles, so that the rotations (which write down columns) stay in
-    // cache.
-    const TILE: usize = 64;
-    for ty in (0..h).step_by(TILE) {
-        for tx in (0..w).step_by(TILE) {
-            for y in ty..(ty + TILE).min(h) {
-                let row = base + y as isize * dy;
-                let src_row = &src.pixels[y * w * 3..(y + 1) * w * 3];
-                for x in tx..(tx + TILE).min(w) {
-                    let d = (row + x as isize * dx) as usize * 3;
-                    out[d..d + 3].copy_from_slice(&src_row[x * 3..x * 3 + 3]);
+    let ow = h; // the upright image is h wide and w tall
+    const TILE: usize = 32;
+    for ty in (0..w).step_by(TILE) {
+        for tx in (0..ow).step_by(TILE) {
+            let tx_end = (tx + TILE).min(ow);
+            for oy in ty..(ty + TILE).min(w) {
+                let mut i = base + tx as isize * sx + oy as isize * sy;
+                for d in &mut out[oy * ow + tx..oy * ow + tx_end] {
+                    *d = stored[i as usize];
+                    i += sx;
                 }
             }
         }
     }
-    Rgb { width: ow as u32, height: oh as u32, pixels: out }
+    Rgb { width: src.height, height: src.width, pixels: out.into_flattened() }
 }
 
 /// Encodes RGB as a baseline JPEG (4:2:0) with no metadata at all (so no
