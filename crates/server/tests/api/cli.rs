@@ -332,11 +332,12 @@ async fn the_upload_command_sends_a_folder_and_survives_being_killed() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut killed_after = 0;
-    for _ in 0..600 {
+    let held = || async {
         let photos = app.get(&format!("/albums/{album}/photos"), Some(&owner)).await.json::<Value>().await.unwrap();
-        killed_after = photos["items"].as_array().unwrap().len();
-        if killed_after >= 1 {
+        photos["items"].as_array().unwrap().len()
+    };
+    for _ in 0..600 {
+        if held().await >= 1 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -345,8 +346,7 @@ async fn the_upload_command_sends_a_folder_and_survives_being_killed() {
     child.wait().unwrap();
     // The next file may have gone in between the last look and the kill:
     // count again now that the process is gone.
-    let photos = app.get(&format!("/albums/{album}/photos"), Some(&owner)).await.json::<Value>().await.unwrap();
-    killed_after = photos["items"].as_array().unwrap().len();
+    let killed_after = held().await;
     assert!((1..4).contains(&killed_after), "killed mid-run, after {killed_after} photos");
     // A kill between a file's last chunk and forgetting its upload URL
     // leaves the URL of a photo the album holds: made certain here.
