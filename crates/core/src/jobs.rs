@@ -55,14 +55,14 @@ impl Jobs<'_> {
         by.require_admin("manage the job queue")?;
         let id: JobId = id.parse().map_err(|_| Error::not_found("job"))?;
         let b = self.0.backends();
-        if !b.queue.retry_job(id, b.clock.now()).await? {
+        let Some(queued) = b.queue.retry_job(id, b.clock.now()).await? else {
             return match b.queue.job(id).await? {
                 None => Err(Error::not_found("job")),
                 Some(j) => Err(Error::conflict("job_not_failed", format!("the job is {}", j.status.as_str()))),
             };
-        }
+        };
         tracing::info!(job_id = %id, by = %by.describe(), "failed job queued again");
-        b.queue.job(id).await?.ok_or(Error::not_found("job"))
+        Ok(queued)
     }
 
     /// The newest `limit` (1 to 500) runs of the periodic tasks.

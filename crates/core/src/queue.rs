@@ -71,9 +71,11 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn job(&self, id: JobId) -> Result<Option<Job>>;
     /// A page of jobs, optionally of one status, by id.
     async fn list_jobs(&self, status: Option<JobStatus>, page: PageRequest) -> Result<Page<Job>>;
-    /// Queues a `failed` job again now, with its attempts reset; `false` if
-    /// it is not failed.
-    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<bool>;
+    /// Queues a `failed` job again now, with its attempts reset, and
+    /// returns it as the same statement left it (a worker may claim it the
+    /// next instant; the answer must not show that claim); `None` if there
+    /// is no such job or it is not failed.
+    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Option<Job>>;
     /// Deletes `succeeded` jobs last changed before `before` (and nothing
     /// else); returns how many.
     async fn prune_jobs(&self, before: DateTime<Utc>) -> Result<u64>;

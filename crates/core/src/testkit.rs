@@ -931,6 +931,18 @@ pub async fn job_queue(name: &str, q: &dyn JobQueue) {
             counts.contains(&(JobStatus::Failed, 1)) && counts.contains(&(JobStatus::Succeeded, 2)),
             "{name}: {counts:?}"
         );
+
+        // A failed job is queued again with its attempts reset, and the
+        // answer is the queued job itself; only failed jobs are retried.
+        let later_now = now + Duration::minutes(7);
+        let queued = q.retry_job(a.id, later_now).await.unwrap().expect("a failed job is retried");
+        assert_eq!((queued.id, queued.status, queued.attempts), (a.id, JobStatus::Queued, 0), "{name}");
+        assert_eq!(queued.run_at, later_now, "{name}: due at once");
+        assert!(q.retry_job(a.id, later_now).await.unwrap().is_none(), "{name}: a queued job is not retried");
+        assert!(q.retry_job(due.id, later_now).await.unwrap().is_none(), "{name}: a succeeded job is not retried");
+        assert!(q.retry_job(JobId::new(), later_now).await.unwrap().is_none(), "{name}: no such job");
+        let rerun = q.claim(later_now, lease).await.unwrap().unwrap();
+        assert_eq!((rerun.id, rerun.attempts), (a.id, 1), "{name}: the retried job runs");
     }
 }
 

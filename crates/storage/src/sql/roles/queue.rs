@@ -149,18 +149,20 @@ impl JobQueue for Store {
         Ok(Page::from_rows(jobs, page, |j| j.id.as_uuid()))
     }
 
-    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<bool> {
-        let done = sqlx::query(
+    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Option<Job>> {
+        sqlx::query(
             "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, updated_at = $2
-                     WHERE id = $3 AND status = 'failed'",
+                     WHERE id = $3 AND status = 'failed'
+                     RETURNING *",
         )
         .bind(millis(now))
         .bind(millis(now))
         .bind(id.to_string())
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await
-        .map_err(db_err("retrying a job"))?;
-        Ok(done.rows_affected() == 1)
+        .map_err(db_err("retrying a job"))?
+        .map(|r| job_from(&r))
+        .transpose()
     }
 
     async fn prune_jobs(&self, before: DateTime<Utc>) -> Result<u64> {
