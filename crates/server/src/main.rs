@@ -15,10 +15,12 @@ use tracing_subscriber::EnvFilter;
 /// the kernel zeroes them) again. With buffers up to 64 MiB taken from the
 /// heap and up to 256 MiB of free heap kept, the next image reuses them:
 /// `proofsheet previews` on 12 photos of 24 MP took 5 to 10 % less CPU
-/// time with these settings than without (the same binary, runs
-/// alternated; the README's Performance section). The heap stays bounded by the largest batch in flight, and
-/// anything bigger still comes and goes by mmap. (A glibc-only knob:
-/// elsewhere the system allocator's defaults stand.)
+/// time with these settings than without (runs alternated, timed by
+/// hand: no script under `benches/` compares the two). The README's
+/// Performance section gives the cause and the memory cost. The heap stays
+/// bounded by the largest batch in flight, and anything bigger still comes
+/// and goes by mmap. (A glibc-only knob: elsewhere the system allocator's
+/// defaults stand.)
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets two of malloc's parameters; it runs first
