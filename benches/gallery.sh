@@ -37,6 +37,8 @@ server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 
+. benches/server.sh  # bench_admin: the seed's photographer is vouched for
+bench_admin "$bin/proofsheet" "$data"
 echo "seeding a public album of $PHOTOS ready photos..." >&2
 album=$("$bin/examples/load" seed "http://127.0.0.1:$port" "$PHOTOS")
 GALLERY_URL="http://127.0.0.1:$port/albums/$album" RUNS="$RUNS" PHOTOS="$PHOTOS" \

@@ -50,7 +50,7 @@ hwm() { awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$pid/status"; }
 
 # Starts a server with render budget $1 (megapixels); sets pid and base.
 start() {
-    local p data
+    local p
     p=$(port)
     data="$work/data-$1"
     PROOFSHEET__WORKER__RENDER_BUDGET_MEGAPIXELS="$1" PROOFSHEET_LOG=warn \
@@ -77,6 +77,7 @@ json() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
 photographer() {
     curl -sf -XPOST "$base/users" -H 'content-type: application/json' \
         -d '{"email":"ph@bench.test","password":"correct horse","name":"Ann","surname":"Lee","role":"photographer"}' >/dev/null
+    "$bin" --data-dir "$data" admin verify-email --email ph@bench.test >/dev/null
     token=$(curl -sf -XPOST "$base/sessions" -H 'content-type: application/json' \
         -d '{"email":"ph@bench.test","password":"correct horse"}' | json token)
 }

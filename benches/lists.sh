@@ -51,6 +51,7 @@ rps_of() { cat "$work/$(tr -c 'a-z0-9' _ <<<"$1")"; }
 "$bin/examples/load" hello 127.0.0.1:18390 & pids+=($!)
 wait_up http://127.0.0.1:18390/
 
+. benches/server.sh  # bench_admin
 serve() { # name port [database url]
     local dir="$work/$1"
     mkdir -p "$dir"
@@ -63,6 +64,8 @@ serve() { # name port [database url]
     fi
     pids+=($!)
     wait_up "http://127.0.0.1:$2/healthz"
+    # The seed's photographer is vouched for against this server's data.
+    if [ -n "${3:-}" ]; then bench_admin "$bin/proofsheet" "$dir" PROOFSHEET__DATABASE__URL="$3"; else bench_admin "$bin/proofsheet" "$dir"; fi
 }
 
 bench_backend() { # label port

@@ -29,6 +29,8 @@ PROOFSHEET__LIMITS__ENABLED=false RUST_LOG=warn "$bin/proofsheet" serve --addr "
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+. benches/server.sh  # bench_admin: the load's accounts are vouched for
+bench_admin "$bin/proofsheet" "$data"
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$server/status"; }
 line="server RSS: $(rss) MiB before"
 for round in $(seq 1 "$ROUNDS"); do

@@ -56,6 +56,9 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null &&
 
 curl -sf -XPOST "$base/users" -H 'content-type: application/json' \
     -d '{"email":"bench@studio.test","password":"correct horse","name":"B","surname":"M","role":"photographer"}' >/dev/null
+# Only a proven address signs in: the operator vouches for it.
+PROOFSHEET__DATABASE__URL="postgres://postgres@127.0.0.1:55432/$db" PROOFSHEET__SERVER__DATA_DIR="$work" PROOFSHEET_LOG=warn \
+    "$bin" admin verify-email --email bench@studio.test >/dev/null
 token=$(curl -sf -XPOST "$base/sessions" -H 'content-type: application/json' \
     -d '{"email":"bench@studio.test","password":"correct horse"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 me=$(curl -sf "$base/users/me" -H "authorization: Bearer $token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')

@@ -29,6 +29,9 @@ start_server() {
         >"$data/server.log" 2>&1 &
     server=$!
     trap cleanup EXIT
+    # `proofsheet admin` against this server's data (benchmarks vouch for
+    # the addresses they register: only a proven address signs in).
+    bench_admin "$CARGO_TARGET_DIR/release/proofsheet" "$data" "${env[@]}"
     base="http://127.0.0.1:$port"
     for _ in $(seq 1 150); do curl -sf "$base/healthz" >/dev/null && return 0; sleep 0.2; done
     echo "the server did not start:" >&2
@@ -41,4 +44,21 @@ cleanup() {
     kill "$server" 2>/dev/null
     wait "$server" 2>/dev/null || true
     rm -rf "$data"
+}
+
+# `bench_admin BIN DATA [VAR=VALUE...]`: writes $DATA/admin, a command that
+# runs `BIN --data-dir DATA admin ...` with those variables, and exports it
+# as PROOFSHEET_BENCH_ADMIN (benches/benchlib.py and the load example use
+# it to vouch for the addresses they register).
+bench_admin() {
+    local bin=$1 dir=$2
+    shift 2
+    {
+        echo '#!/usr/bin/env bash'
+        printf 'exec env'
+        printf ' %q' "$@"
+        printf ' %q --data-dir %q admin "$@"\n' "$bin" "$dir"
+    } >"$dir/admin"
+    chmod +x "$dir/admin"
+    export PROOFSHEET_BENCH_ADMIN="$dir/admin"
 }

@@ -89,13 +89,26 @@ def check_page(page, name: str):
     checked_pages.append(name)
 
 
-def register(page, name, surname, addr, role):
+def register(page, name, surname, addr, role, keep_password=True, shot=None):
+    """Registers, then follows the mailed link that proves the address and
+    signs in (typing the password to keep it)."""
     page.get_by_role("textbox", name="Name", exact=True).fill(name)
     page.get_by_role("textbox", name="Surname").fill(surname)
     page.get_by_role("textbox", name="Email").fill(addr)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("radio", name=role).check()
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your e-mail")
+    if shot:
+        check_page(page, f"{shot}-sent")
+    _, body = wait_mail(addr, "Confirm your e-mail address")
+    link = re.search(r"https?://\S+/verify-email\?\S+", body).group(0)
+    page.goto(link)
+    if shot:
+        check_page(page, f"{shot}-confirm")
+    if keep_password:
+        page.get_by_label("Password (optional)").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm my e-mail address").click()
 
 
 def create_album(page, name, client_email, visibility="Private"):
@@ -181,9 +194,37 @@ def main():
         check_page(ph, "signin")
         ph.goto(f"{BASE}/register")
         check_page(ph, "register")
-        register(ph, "Ann", "Lee", ph_mail, "Photographer")
+        register(ph, "Ann", "Lee", ph_mail, "Photographer", shot="register")
         expect(ph).to_have_url(re.compile(r"/albums$"))
         expect(ph.get_by_role("button", name="Sign out")).to_be_visible()
+        # The account page: the password kept at confirmation changes with
+        # the current one; a second browser's session ends on "Sign out
+        # everywhere else".
+        other_ctx = browser.new_context()
+        other = other_ctx.new_page()
+        other.goto(f"{BASE}/signin")
+        other.get_by_role("textbox", name="Email").fill(ph_mail)
+        other.get_by_label("Password").fill(PASSWORD)
+        other.get_by_role("button", name="Sign in").click()
+        expect(other).to_have_url(re.compile(r"/albums$"))
+        ph.get_by_role("link", name="Account").click()
+        expect(ph.get_by_role("heading", level=1)).to_have_text("Your account")
+        expect(ph.get_by_role("listitem").filter(has_text="Signed in")).to_have_count(2)
+        check_page(ph, "account")
+        ph.get_by_role("button", name="Sign out everywhere else").click()
+        expect(ph.get_by_role("status")).to_contain_text("Every other session was signed out")
+        other.goto(f"{BASE}/albums")
+        expect(other).to_have_url(re.compile(r"/signin"))
+        other_ctx.close()
+        ph.get_by_label("Current password").fill("not my password")
+        ph.get_by_label("New password").fill(PASSWORD + " 2")
+        ph.get_by_role("button", name="Change password").click()
+        expect(ph.get_by_role("alert")).to_contain_text("not your current password")
+        ph.get_by_label("Current password").fill(PASSWORD)
+        ph.get_by_label("New password").fill(PASSWORD)
+        ph.get_by_role("button", name="Change password").click()
+        expect(ph.get_by_role("status")).to_contain_text("Your password is saved")
+        ph.goto(f"{BASE}/albums")
         ph.get_by_role("link", name="New album").click()
         check_page(ph, "album-new")
         album = create_album(ph, "Wedding of Kim & Lou", cl_mail)

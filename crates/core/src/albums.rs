@@ -83,6 +83,10 @@ pub enum PhotoVariant {
     Original,
 }
 
+/// Invitations ("album shared" mails) one address receives in 24 hours,
+/// from all photographers together.
+pub const SHARE_MAILS_PER_RECIPIENT: usize = 5;
+
 /// The albums service. Get it with [`Proofsheet::albums`].
 pub struct Albums<'a>(&'a Proofsheet);
 
@@ -142,6 +146,17 @@ impl Albums<'_> {
             tracing::warn!(album_id = %album.id, "album-shared notice not sent: too many for this album or photographer today");
             return;
         }
+        match self.recipient_slot(&to).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(album_id = %album.id, "album-shared notice not sent: too many for this address today");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, album_id = %album.id, "could not count the album-shared notices");
+                return;
+            }
+        }
         let job = NewJob::now(
             Task::Notify { notification: crate::Notification::AlbumShared { album_id: album.id, to } },
             self.0.now(),
@@ -149,6 +164,21 @@ impl Albums<'_> {
         if let Err(e) = self.0.backends().queue.enqueue(&job).await {
             tracing::error!(error = %e, album_id = %album.id, "could not queue the album-shared notice");
         }
+    }
+
+    /// Whether one more invitation may go to `to` today, whoever sends it
+    /// (and counts it if so): at most [`SHARE_MAILS_PER_RECIPIENT`] a day,
+    /// across all photographers and processes, so accounts cannot be made
+    /// to relay mail to one address.
+    async fn recipient_slot(&self, to: &Email) -> Result<bool> {
+        let now = self.0.now();
+        let until = now + chrono::Duration::hours(24);
+        for k in 0..SHARE_MAILS_PER_RECIPIENT {
+            if self.0.meta().take_mail_slot(&format!("album_shared:{to}:{k}"), now, until).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// An album as `viewer` may see it: `NotFound` when they may not.
@@ -223,8 +253,13 @@ impl Albums<'_> {
             album.watermark = w;
         }
         album.updated_at = self.0.now();
+        let access_changed = album.client_email != before || patch.visibility.is_some();
         self.0.meta().update_album(&album).await?;
         self.share_notice(&album, before.as_ref()).await;
+        if access_changed && let Err(e) = self.0.checkout().cancel_orders_without_access(&album).await {
+            // The change is saved; checkout refuses such an order anyway.
+            tracing::error!(error = %e, album_id = %album.id, "could not cancel the orders of buyers without access");
+        }
         if rewatermark {
             self.refresh_previews(&album).await?;
         }
@@ -576,7 +611,7 @@ impl Albums<'_> {
     pub async fn send_invitation(&self, user: &User, id: AlbumId) -> Result<bool> {
         let album = self.get_owned(user, id).await?;
         let Some(to) = album.client_email.clone() else { return Ok(false) };
-        if !self.0.share_notices().allow(album.id, album.owner_id, self.0.now()) {
+        if !self.0.share_notices().allow(album.id, album.owner_id, self.0.now()) || !self.recipient_slot(&to).await? {
             return Ok(false);
         }
         let notification = crate::Notification::AlbumShared { album_id: album.id, to };

@@ -177,12 +177,20 @@ impl Checkout<'_> {
             return Err(Error::conflict("order_not_pending", format!("the order is {}", order.status.as_str())));
         }
         let gateway = self.0.gateway(gateway)?;
-        let album_name = match self.0.meta().album(order.album_id).await? {
-            Some(a) if !a.is_expired(self.0.now()) => a.name,
+        let album = match self.0.meta().album(order.album_id).await? {
+            Some(a) if !a.is_expired(self.0.now()) => a,
             _ => {
                 return Err(Error::conflict("album_expired", "the album is no longer for sale"));
             }
         };
+        if !album.access_for(Some(buyer)).can_view() {
+            self.cancel(&order, "the buyer lost access to the album").await?;
+            return Err(Error::conflict(
+                "order_cancelled",
+                "you no longer have access to this album: the order is cancelled",
+            ));
+        }
+        let album_name = album.name;
         // One payable session per order: the one opened before (on any
         // gateway still configured) is closed first. If it turns out paid,
         // that payment is applied and no new session opens.
@@ -317,6 +325,56 @@ impl Checkout<'_> {
                 Ok(Applied::Ignored)
             }
         }
+    }
+
+    /// Cancels the pending orders on `album` whose buyers may no longer
+    /// see it (the owner changed its client or made it private), closing
+    /// any checkout they opened, so nobody pays for, or downloads, photos
+    /// of an album they lost. Returns how many were cancelled.
+    pub async fn cancel_orders_without_access(&self, album: &crate::Album) -> Result<usize> {
+        let meta = self.0.meta();
+        let mut cancelled = 0;
+        let mut page = PageRequest { limit: PageRequest::MAX_LIMIT, after: None };
+        loop {
+            let orders = meta.list_orders(OrderFilter::Album(album.id), page).await?;
+            for order in orders.items.iter().filter(|o| o.status == OrderStatus::Pending) {
+                let buyer = meta.user(order.buyer_id).await?;
+                if buyer.as_ref().is_some_and(|b| album.access_for(Some(b)).can_view()) {
+                    continue;
+                }
+                if self.cancel(order, "the buyer lost access to the album").await? {
+                    cancelled += 1;
+                }
+            }
+            match orders.next_cursor.as_deref().map(|c| PageRequest::new(Some(PageRequest::MAX_LIMIT), Some(c))) {
+                Some(next) => page = next?,
+                None => return Ok(cancelled),
+            }
+        }
+    }
+
+    /// Cancels a pending order and closes its open checkout, if any;
+    /// `false` if it was no longer pending. A payment the gateway had
+    /// already taken is applied instead (the order is then paid).
+    async fn cancel(&self, order: &Order, why: &str) -> Result<bool> {
+        if let (Some(name), Some(reference)) = (order.gateway.as_deref(), order.payment_ref.as_deref())
+            && let Ok(gateway) = self.0.gateway(Some(name))
+            && let Some(paid) = gateway.close_checkout(order, reference, self.0.now()).await?
+        {
+            let name = gateway.name().to_owned();
+            self.apply(&name, paid).await?;
+            return Ok(false);
+        }
+        let changed = self
+            .0
+            .meta()
+            .transition_order(order.id, OrderStatus::Cancelled, &OrderChange::default(), &[], self.0.now())
+            .await?
+            .is_some();
+        if changed {
+            tracing::info!(target: "audit", order_id = %order.id, reason = why, "pending order cancelled");
+        }
+        Ok(changed)
     }
 
     /// Expires orders left `pending` since before `older_than` (abandoned

@@ -313,6 +313,13 @@ impl Faces<'_> {
         self.ranked(&album, &index, embedding).await
     }
 
+    /// Whether `viewer` may search the album (it exists for them, is open,
+    /// and has "Find me" on, on a server with a face index): the checks of
+    /// [`Faces::find`], for a server to run before it reads a selfie.
+    pub async fn check_searchable(&self, viewer: Option<&User>, album_id: AlbumId) -> Result<()> {
+        self.searchable(viewer, album_id).await.map(|_| ())
+    }
+
     /// The album as `viewer` may see it, if it can be searched, and the
     /// index to search it with.
     async fn searchable(&self, viewer: Option<&User>, album_id: AlbumId) -> Result<(Album, Arc<dyn FaceIndex>)> {

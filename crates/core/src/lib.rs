@@ -65,7 +65,7 @@ mod webhooks;
 mod worker;
 
 pub use album::{Access, Album, Visibility};
-pub use albums::{AlbumPatch, Albums, ImageKey, NewAlbum, PhotoVariant};
+pub use albums::{AlbumPatch, Albums, ImageKey, NewAlbum, PhotoVariant, SHARE_MAILS_PER_RECIPIENT};
 pub use blob::{BlobStore, BlobWriter, ByteStream, Packager, Staging};
 pub use budget::RenderBudget;
 pub use cache::RevisionCache;
@@ -101,7 +101,10 @@ pub use store::{
 pub use thumbnails::Thumbnails;
 pub use uploads::{Checksum, ResumableUpload, Uploads};
 pub use user::{Email, Role, Session, User, validate_name};
-pub use users::{NewUser, SIGN_IN_LINK_MINUTES, SignedIn, Users, hash_password, is_local_path, token_hash};
+pub use users::{
+    ACCOUNT_EXISTS_MAIL_HOURS, NO_PASSWORD, NewUser, SIGN_IN_LINK_MINUTES, SessionInfo, SignedIn, Users, hash_password,
+    is_local_path, token_hash,
+};
 pub use verify::{EMAIL_TOKEN_TTL_DAYS, EmailVerification};
 pub use webhook::{
     Delivery, DeliveryAttempt, DeliveryStatus, Event, EventType, NoWebhooks, Webhook, WebhookResponse, WebhookStore,

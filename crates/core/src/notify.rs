@@ -39,6 +39,9 @@ pub enum Notification {
     VerifyEmail {
         /// The user.
         user_id: crate::UserId,
+        /// Where the link leads after confirming (a path of this server).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
     },
     /// Someone tried to register with an address that has an account (to
     /// that address; the registration itself answers as if it worked, so
@@ -54,7 +57,10 @@ pub enum Notification {
     },
     /// A single-use sign-in link (to the address it signs in; see
     /// [`Users::send_sign_in_link`](crate::Users::send_sign_in_link)). The
-    /// mailer makes the token from the id; no secret is in the queue.
+    /// mailer makes the token from the id; no secret is in the queue. It is
+    /// queued for every well-formed address, so the request does the same
+    /// work whoever asks; the worker delivers it only when the address may
+    /// sign in (see [`Proofsheet::may_sign_in`](crate::Proofsheet::may_sign_in)).
     SignInLink {
         /// The stored link.
         link_id: uuid::Uuid,

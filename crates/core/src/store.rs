@@ -103,7 +103,10 @@ pub struct IdempotentReply {
 ///
 /// Rules: an e-mail address belongs to one user (`insert_user` answers
 /// `Conflict("email_taken")`); a session is found only before its
-/// `expires_at` and never after `delete_session`.
+/// `expires_at` and never after `delete_session`; the first proof of an
+/// address ([`AccountStore::claim_mailbox`]) ends the account's sessions
+/// and clears a password set before it, in one transaction; a password
+/// change ends every other session in the same transaction.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Marks a user's e-mail address verified; `false` if there is no such
@@ -121,6 +124,30 @@ pub trait AccountStore: Send + Sync {
     async fn session_user(&self, token_hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<User>>;
     /// Revokes a session.
     async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()>;
+    /// A user's password hash: `None` when there is no such user,
+    /// [`NO_PASSWORD`](crate::NO_PASSWORD) when the account has none.
+    async fn password_hash(&self, user: UserId) -> Result<Option<String>>;
+    /// The first proof of a mailbox: marks the never-verified address of
+    /// `user` verified and, in the same transaction, ends every session of
+    /// the account and (unless `keep_password`) clears its password, so
+    /// that whoever set them up before the proof (a stranger who registered
+    /// the address) keeps nothing. `false`, changing nothing, when the
+    /// address was verified already or there is no such user.
+    async fn claim_mailbox(&self, user: UserId, keep_password: bool, now: DateTime<Utc>) -> Result<bool>;
+    /// Sets a user's password hash and, in the same transaction, ends every
+    /// session of the account but `keep` (the caller's).
+    async fn set_password(&self, user: UserId, hash: &str, keep: Option<&[u8; 32]>) -> Result<()>;
+    /// A user's live sessions at `now`, newest first, at most 100.
+    async fn sessions_of(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<Session>>;
+    /// Ends every session of a user but `keep`; how many ended.
+    async fn delete_sessions_of(&self, user: UserId, keep: Option<&[u8; 32]>) -> Result<u64>;
+    /// Takes the mail slot `key` until `until`: `true` when it was free
+    /// (never taken, or its last taker's `until` is not after `now`).
+    ///
+    /// Rule: of concurrent callers for one free slot, exactly one gets
+    /// `true`. Used to cap mail that anyone can trigger (one "you already
+    /// have an account" mail per address per day).
+    async fn take_mail_slot(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool>;
     /// Stores a sign-in link (and forgets links that expired before its
     /// `created_at`).
     async fn insert_sign_in_link(&self, link: &SignInLink) -> Result<()>;

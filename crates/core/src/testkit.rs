@@ -257,7 +257,8 @@ pub async fn deployment<S: MetadataStore + JobQueue>(name: &str, s: &S) {
 }
 
 /// `AccountStore`: unique addresses, lookups, verification, sessions with
-/// expiry and revocation.
+/// expiry and revocation, the first proof of a mailbox, password changes,
+/// session lists and mail slots.
 pub async fn accounts<S: MetadataStore + JobQueue>(name: &str, s: &S) {
     let ph = user("ph@x.test", Role::Photographer);
     let mut cl = user("cl@x.test", Role::Client);
@@ -282,6 +283,72 @@ pub async fn accounts<S: MetadataStore + JobQueue>(name: &str, s: &S) {
     assert!(s.session_user(&[7; 32], now + Duration::hours(2)).await.unwrap().is_none(), "{name}: expired");
     s.delete_session(&[7; 32]).await.unwrap();
     assert!(s.session_user(&[7; 32], now).await.unwrap().is_none(), "{name}: revoked");
+
+    // Passwords by id.
+    assert_eq!(s.password_hash(ph.id).await.unwrap().as_deref(), Some("hash-ph"), "{name}");
+    assert_eq!(s.password_hash(UserId::new()).await.unwrap(), None, "{name}: no such user");
+    let session = |byte: u8, user: UserId, minutes: i64| Session {
+        token_hash: [byte; 32],
+        user_id: user,
+        expires_at: now + Duration::hours(1),
+        created_at: now + Duration::minutes(minutes),
+    };
+
+    // The first proof of a mailbox ends every session and clears the
+    // password; a second proof changes nothing.
+    let mut squatted = user("squatted@x.test", Role::Client);
+    squatted.email_verified = false;
+    s.insert_user(&squatted, "stranger-hash").await.unwrap();
+    for b in [11, 12] {
+        s.insert_session(&session(b, squatted.id, 0)).await.unwrap();
+    }
+    assert!(s.claim_mailbox(squatted.id, false, now).await.unwrap(), "{name}: the first proof");
+    assert!(s.user(squatted.id).await.unwrap().unwrap().email_verified, "{name}");
+    assert_eq!(s.password_hash(squatted.id).await.unwrap().as_deref(), Some(crate::NO_PASSWORD), "{name}");
+    assert!(s.sessions_of(squatted.id, now).await.unwrap().is_empty(), "{name}: every session ended");
+    assert!(s.session_user(&[11; 32], now).await.unwrap().is_none(), "{name}");
+    s.insert_session(&session(13, squatted.id, 0)).await.unwrap();
+    s.set_password(squatted.id, "owner-hash", Some(&[13; 32])).await.unwrap();
+    assert!(!s.claim_mailbox(squatted.id, false, now).await.unwrap(), "{name}: only the first proof claims");
+    assert_eq!(s.password_hash(squatted.id).await.unwrap().as_deref(), Some("owner-hash"), "{name}: kept");
+    assert!(s.session_user(&[13; 32], now).await.unwrap().is_some(), "{name}: kept");
+    assert!(!s.claim_mailbox(UserId::new(), false, now).await.unwrap(), "{name}: no such user");
+    let mut keeper = user("keeper@x.test", Role::Photographer);
+    keeper.email_verified = false;
+    s.insert_user(&keeper, "keeper-hash").await.unwrap();
+    s.insert_session(&session(14, keeper.id, 0)).await.unwrap();
+    assert!(s.claim_mailbox(keeper.id, true, now).await.unwrap(), "{name}");
+    assert_eq!(s.password_hash(keeper.id).await.unwrap().as_deref(), Some("keeper-hash"), "{name}: kept on request");
+    assert!(s.session_user(&[14; 32], now).await.unwrap().is_none(), "{name}: sessions end all the same");
+
+    // Sessions listed newest first, live ones only; a password change and
+    // "sign out everywhere" keep only the caller's.
+    for (b, minutes) in [(21, 0), (22, 2), (23, 1)] {
+        s.insert_session(&session(b, ph.id, minutes)).await.unwrap();
+    }
+    let expired = Session { expires_at: now - Duration::minutes(1), ..session(24, ph.id, -90) };
+    s.insert_session(&expired).await.unwrap();
+    let listed: Vec<u8> = s.sessions_of(ph.id, now).await.unwrap().iter().map(|x| x.token_hash[0]).collect();
+    assert_eq!(listed, vec![22, 23, 21], "{name}: newest first, live only");
+    s.set_password(ph.id, "hash-ph-2", Some(&[22; 32])).await.unwrap();
+    let listed: Vec<u8> = s.sessions_of(ph.id, now).await.unwrap().iter().map(|x| x.token_hash[0]).collect();
+    assert_eq!(listed, vec![22], "{name}: the caller's session stays");
+    assert_eq!(s.password_hash(ph.id).await.unwrap().as_deref(), Some("hash-ph-2"), "{name}");
+    assert_eq!(s.set_password(UserId::new(), "h", None).await.unwrap_err().code(), "not_found", "{name}");
+    s.insert_session(&session(25, ph.id, 3)).await.unwrap();
+    assert_eq!(s.delete_sessions_of(ph.id, Some(&[25; 32])).await.unwrap(), 2, "{name}: 22 and the expired one");
+    assert!(s.session_user(&[25; 32], now).await.unwrap().is_some(), "{name}");
+    assert_eq!(s.delete_sessions_of(ph.id, None).await.unwrap(), 1, "{name}");
+    assert!(s.sessions_of(ph.id, now).await.unwrap().is_empty(), "{name}");
+
+    // Mail slots: one taker until the slot ends, even concurrently.
+    let key = format!("test:{}", uuid::Uuid::new_v4());
+    let day = now + Duration::days(1);
+    let (a, b) = tokio::join!(s.take_mail_slot(&key, now, day), s.take_mail_slot(&key, now, day));
+    assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|t| **t).count(), 1, "{name}: exactly one taker");
+    assert!(!s.take_mail_slot(&key, now + Duration::hours(23), day).await.unwrap(), "{name}: still taken");
+    assert!(s.take_mail_slot(&key, day, day + Duration::days(1)).await.unwrap(), "{name}: free once it ends");
+    assert!(s.take_mail_slot(&format!("{key}:other"), now, day).await.unwrap(), "{name}: keys apart");
 }
 
 /// `AccountStore`, sign-in links: a link is taken once, only before it

@@ -54,6 +54,15 @@ impl Proofsheet {
     }
 }
 
+impl Proofsheet {
+    /// Whether `email` may sign in by a mailed link: it has an account, or
+    /// a photographer named it as an album's client (the link then makes
+    /// the client account).
+    pub async fn may_sign_in(&self, email: &Email) -> Result<bool> {
+        Ok(self.meta().user_by_email(email).await?.is_some() || self.meta().is_invited(email).await?)
+    }
+}
+
 impl Users<'_> {
     /// The password rule: 8 to 256 characters.
     pub fn check_password(password: &str) -> Result<()> {
@@ -69,26 +78,38 @@ impl Users<'_> {
     /// for operators, who may know; the public path is [`Users::sign_up`].
     #[instrument(skip_all, fields(role = new.role.as_str()))]
     pub async fn register(&self, new: NewUser<'_>, verified: bool) -> Result<User> {
-        let user = self.new_user(&new, verified)?;
+        self.create(&new, verified, None).await
+    }
+
+    async fn create(&self, new: &NewUser<'_>, verified: bool, next: Option<&str>) -> Result<User> {
+        let user = self.new_user(new, verified)?;
         Self::check_password(new.password)?;
         let hash = hash_password(new.password.to_owned()).await?;
         self.0.meta().insert_user(&user, &hash).await?;
         tracing::info!(user_id = %user.id, "user registered");
-        self.0.email_verification().send(&user).await?;
+        self.0.email_verification().send(&user, next).await?;
         Ok(user)
     }
 
     /// Registration as anyone may do it: it never tells whether the address
-    /// has an account. A taken address gets a stand-in user of the same
-    /// shape (a fresh id, unverified, stored nowhere), and the address's
-    /// owner is mailed that someone tried.
-    pub async fn sign_up(&self, new: NewUser<'_>) -> Result<User> {
-        match self.register(new.clone(), false).await {
+    /// has an account. A new account is mailed its verification link
+    /// (leading to `next`, a path of this server, once confirmed). A taken
+    /// address gets a stand-in user of the same shape (a fresh id,
+    /// unverified, stored nowhere), and the address's owner is mailed that
+    /// someone tried, at most once a day per address
+    /// ([`ACCOUNT_EXISTS_MAIL_HOURS`]), so registrations cannot flood a
+    /// mailbox.
+    pub async fn sign_up(&self, new: NewUser<'_>, next: Option<&str>) -> Result<User> {
+        match self.create(&new, false, next).await {
             Err(e) if e.code() == "email_taken" => {
                 let stand_in = self.new_user(&new, false)?;
-                let notice = Notification::AccountExists { to: stand_in.email.clone() };
-                let job = NewJob::now(Task::Notify { notification: notice }, self.0.now());
-                self.0.backends().queue.enqueue(&job).await?;
+                let now = self.0.now();
+                let key = format!("account_exists:{}", stand_in.email);
+                let until = now + Duration::hours(ACCOUNT_EXISTS_MAIL_HOURS);
+                if self.0.meta().take_mail_slot(&key, now, until).await? {
+                    let notice = Notification::AccountExists { to: stand_in.email.clone() };
+                    self.0.backends().queue.enqueue(&NewJob::now(Task::Notify { notification: notice }, now)).await?;
+                }
                 tracing::info!(target: "audit", action = "register", result = "address_taken", "registration for a taken address");
                 Ok(stand_in)
             }
@@ -104,9 +125,12 @@ impl Users<'_> {
             Ok(email) => self.0.meta().user_by_email(&email).await?,
             Err(_) => None,
         };
+        // Only a proven address signs in with a password: before the proof
+        // the password may be a stranger's (who registered the address
+        // first), and the answer is the same as for a wrong password.
         let (user, hash) = match found {
-            Some((u, h)) => (Some(u), Some(h)),
-            None => (None, None),
+            Some((u, h)) if u.email_verified => (Some(u), Some(h)),
+            _ => (None, None),
         };
         let ok = verify_password(password.to_owned(), hash).await?;
         let Some(user) = user.filter(|_| ok) else { return Ok(None) };
@@ -115,7 +139,7 @@ impl Users<'_> {
         Ok(Some(signed_in))
     }
 
-    async fn open_session(&self, user: User, ttl: Duration) -> Result<SignedIn> {
+    pub(crate) async fn open_session(&self, user: User, ttl: Duration) -> Result<SignedIn> {
         let now = self.0.now();
         let (token, token_hash) = new_token();
         let expires_at = now + ttl;
@@ -126,19 +150,15 @@ impl Users<'_> {
     /// Mails a single-use sign-in link, valid [`SIGN_IN_LINK_MINUTES`]
     /// minutes, to `email` when the address may sign in: it has an account,
     /// or a photographer named it as an album's client (the link then
-    /// makes the client account). Otherwise nothing is sent. The answer is
-    /// the same either way (`Ok`), so it tells nobody whether an address
-    /// has an account; only a malformed address is an error. `next` is a
-    /// path of this server to land on after signing in (anything else is
-    /// dropped). Rate limits are the caller's (per address and per IP).
+    /// makes the client account). The request does the same work for every
+    /// well-formed address (it stores a link and queues its mail), and the
+    /// worker drops the mail of an address that may not sign in, so neither
+    /// the answer nor its time tells whether an address has an account;
+    /// only a malformed address is an error. `next` is a path of this
+    /// server to land on after signing in (anything else is dropped). Rate
+    /// limits are the caller's (per address and per IP).
     pub async fn send_sign_in_link(&self, email: &str, next: Option<&str>) -> Result<()> {
         let email: Email = email.parse()?;
-        let meta = self.0.meta();
-        let may = meta.user_by_email(&email).await?.is_some() || meta.is_invited(&email).await?;
-        if !may {
-            tracing::info!(target: "audit", action = "sign_in_link", result = "no_account", "sign-in link not sent");
-            return Ok(());
-        }
         let now = self.0.now();
         let link = crate::SignInLink {
             id: uuid::Uuid::new_v4(),
@@ -146,11 +166,11 @@ impl Users<'_> {
             expires_at: now + Duration::minutes(SIGN_IN_LINK_MINUTES),
             created_at: now,
         };
-        meta.insert_sign_in_link(&link).await?;
+        self.0.meta().insert_sign_in_link(&link).await?;
         let next = next.filter(|n| is_local_path(n)).map(str::to_owned);
         let notification = Notification::SignInLink { link_id: link.id, to: email, next };
         self.0.backends().queue.enqueue(&NewJob::now(Task::Notify { notification }, now)).await?;
-        tracing::info!(target: "audit", action = "sign_in_link", result = "sent", "sign-in link queued");
+        tracing::info!(target: "audit", action = "sign_in_link", result = "queued", "sign-in link queued");
         Ok(())
     }
 
@@ -168,19 +188,12 @@ impl Users<'_> {
             None if meta.is_invited(&email).await? => {
                 let local = email.as_str().split('@').next().unwrap_or("Client");
                 let name: String = local.chars().take(100).collect();
-                let mut unusable = [0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut unusable);
-                let password = URL_SAFE_NO_PAD.encode(unusable);
-                let new = NewUser {
-                    email: email.as_str(),
-                    password: &password,
-                    name: &name,
-                    surname: "-",
-                    role: Role::Client,
-                };
+                let new =
+                    NewUser { email: email.as_str(), password: "", name: &name, surname: "-", role: Role::Client };
+                // Passwordless: the client signs in by mailed links and may
+                // set a password later.
                 let user = self.new_user(&new, true)?;
-                let hash = hash_password(password).await?;
-                match meta.insert_user(&user, &hash).await {
+                match meta.insert_user(&user, NO_PASSWORD).await {
                     Ok(()) => user,
                     // Made meanwhile by another request: use that one.
                     Err(e) if e.code() == "email_taken" => match meta.user_by_email(&email).await? {
@@ -192,23 +205,98 @@ impl Users<'_> {
             }
             None => return Ok(None),
         };
-        if !user.email_verified {
-            meta.mark_email_verified(user.id, self.0.now()).await?;
-            user.email_verified = true;
-        }
+        self.prove_mailbox(&mut user, false).await?;
         let signed_in = self.open_session(user, ttl).await?;
         tracing::info!(target: "audit", action = "sign_in", user_id = %signed_in.user.id, result = "ok", how = "link", "signed in");
         Ok(Some(signed_in))
     }
 
-    /// The user a bearer token belongs to, if it is a live session's.
+    /// The user a bearer token belongs to, if it is a live session's of a
+    /// proven address (a session an unproven account held from before
+    /// these rules opens nothing: until the mailbox is proven, an account
+    /// may not upload, share, buy or send mail).
     pub async fn authenticate(&self, token: &str) -> Result<Option<User>> {
-        self.0.meta().session_user(&token_hash(token), self.0.now()).await
+        Ok(self.0.meta().session_user(&token_hash(token), self.0.now()).await?.filter(|u| u.email_verified))
     }
 
     /// Ends the session of `token` (nothing if there is none).
     pub async fn sign_out(&self, token: &str) -> Result<()> {
         self.0.meta().delete_session(&token_hash(token)).await
+    }
+
+    /// The mailbox of `user` is proven (a link mailed to it was used). The
+    /// first proof hands the account to the mailbox: every session ends and
+    /// a password set before it is cleared, unless `keep_password` (the
+    /// person who proved the mailbox also showed that password), so a
+    /// stranger who registered the address first keeps nothing.
+    pub(crate) async fn prove_mailbox(&self, user: &mut User, keep_password: bool) -> Result<()> {
+        if user.email_verified {
+            return Ok(());
+        }
+        if self.0.meta().claim_mailbox(user.id, keep_password, self.0.now()).await? {
+            tracing::info!(target: "audit", action = "claim_mailbox", user_id = %user.id, kept_password = keep_password,
+                "address proven: earlier sessions ended");
+        }
+        user.email_verified = true;
+        Ok(())
+    }
+
+    /// Whether `user` has a password (a client made by an invitation link
+    /// has none until they set one).
+    pub async fn has_password(&self, user: UserId) -> Result<bool> {
+        Ok(self.0.meta().password_hash(user).await?.is_some_and(|h| h != NO_PASSWORD))
+    }
+
+    /// Sets `user`'s password to `new`. When the account has one, `current`
+    /// must be it (`Forbidden`: `current_password_required` or
+    /// `wrong_password`).
+    /// Every session but the one of `keep_token` (the caller's) ends in the
+    /// same transaction. Rate limits on wrong guesses are the caller's.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: Option<&str>,
+        new: &str,
+        keep_token: Option<&str>,
+    ) -> Result<()> {
+        Self::check_password(new)?;
+        let stored = self.0.meta().password_hash(user.id).await?.ok_or_else(|| Error::not_found("user"))?;
+        if stored != NO_PASSWORD {
+            let Some(current) = current.filter(|c| !c.is_empty()) else {
+                return Err(Error::forbidden("current_password_required", "give the current password to change it"));
+            };
+            if !verify_password(current.to_owned(), Some(stored)).await? {
+                return Err(Error::forbidden("wrong_password", "the current password is not right"));
+            }
+        }
+        let hash = hash_password(new.to_owned()).await?;
+        self.0.meta().set_password(user.id, &hash, keep_token.map(token_hash).as_ref()).await?;
+        tracing::info!(target: "audit", action = "set_password", user_id = %user.id, "password set; other sessions ended");
+        Ok(())
+    }
+
+    /// `user`'s live sessions, newest first (at most 100); `current_token`
+    /// marks the caller's.
+    pub async fn sessions(&self, user: &User, current_token: Option<&str>) -> Result<Vec<SessionInfo>> {
+        let current = current_token.map(token_hash);
+        let sessions = self.0.meta().sessions_of(user.id, self.0.now()).await?;
+        Ok(sessions
+            .into_iter()
+            .map(|s| SessionInfo {
+                id: session_id(&s.token_hash),
+                created_at: s.created_at,
+                expires_at: s.expires_at,
+                current: current == Some(s.token_hash),
+            })
+            .collect())
+    }
+
+    /// "Sign out everywhere": ends every session of `user` but the one of
+    /// `keep_token`; how many ended.
+    pub async fn sign_out_everywhere(&self, user: &User, keep_token: Option<&str>) -> Result<u64> {
+        let n = self.0.meta().delete_sessions_of(user.id, keep_token.map(token_hash).as_ref()).await?;
+        tracing::info!(target: "audit", action = "sign_out_everywhere", user_id = %user.id, ended = n, "sessions ended");
+        Ok(n)
     }
 
     fn new_user(&self, new: &NewUser<'_>, verified: bool) -> Result<User> {
@@ -222,6 +310,33 @@ impl Users<'_> {
             created_at: self.0.now(),
         })
     }
+}
+
+/// The stored password hash of an account that has no password (it signs
+/// in by mailed links only): never matches any password.
+pub const NO_PASSWORD: &str = "";
+
+/// At most one "you already have an account" mail per address in this
+/// many hours, however often the address is registered.
+pub const ACCOUNT_EXISTS_MAIL_HOURS: i64 = 24;
+
+/// One of a user's sessions, as its owner sees it (the token is never
+/// shown again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// A public name for the session: hex of the first 12 bytes of the
+    /// stored hash (the token cannot be found from it).
+    pub id: String,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Whether it is the caller's own.
+    pub current: bool,
+}
+
+fn session_id(hash: &[u8; 32]) -> String {
+    hash[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// How long a mailed sign-in link works.
@@ -256,7 +371,10 @@ const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Kf2ts3u8kS3nlYzq3a0G9xhXQhyGpxW5GHFKfU7Bqk";
 
 /// Checks a password against a stored hash (or the dummy).
-async fn verify_password(password: String, hash: Option<String>) -> Result<bool> {
+pub(crate) async fn verify_password(password: String, hash: Option<String>) -> Result<bool> {
+    // An account without a password is checked against the dummy, so it
+    // costs the same time and never matches.
+    let hash = hash.filter(|h| h != NO_PASSWORD);
     tokio::task::spawn_blocking(move || {
         let real = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());

@@ -234,6 +234,14 @@ impl Worker {
             Task::BuildZip { order_id } => self.engine.downloads().build_zip(order_id).await,
             Task::RebuildZip { order_id } => self.engine.downloads().rebuild_zip(order_id).await,
             Task::RevokeDownloads { order_id } => self.engine.downloads().revoke(order_id).await,
+            Task::Notify { notification: crate::Notification::SignInLink { ref to, .. } }
+                if !self.engine.may_sign_in(to).await? =>
+            {
+                // Queued for every address so the request told nobody
+                // anything; only an address that may sign in gets mail.
+                tracing::info!(target: "audit", action = "sign_in_link", result = "no_account", "sign-in link not sent");
+                Ok(())
+            }
             Task::Notify { notification } => self.engine.backends().notifier.notify(&notification).await,
             Task::EmitEvent { event } => self.engine.webhooks().emit(&event).await,
             Task::DeliverWebhook { delivery_id, after } => self.engine.webhooks().deliver(delivery_id, after).await,

@@ -5,6 +5,9 @@
 //!
 //! `cargo run --release -p proofsheet-server --example load -- <base_url> [clients] [seconds]`
 //!
+//! New accounts are proven with the command in `PROOFSHEET_BENCH_ADMIN`
+//! (see [`vouch`]).
+//!
 //! For `benches/lists.sh` it also has two other modes:
 //! - `load seed <base_url> <photos>`: a photographer's public album of
 //!   `<photos>` small ready JPEGs; prints the album id.
@@ -38,6 +41,7 @@ async fn token(http: &Client, base: &str, email: &str, role: &str) -> String {
     let body = json!({"email": email, "password": "correct horse", "name": "Load", "surname": "Test", "role": role});
     let r = http.post(format!("{base}/api/v1/users")).json(&body).send().await.unwrap();
     assert!(r.status().is_success(), "register {email}: {}", r.status());
+    vouch(email);
     let r = http
         .post(format!("{base}/api/v1/sessions"))
         .json(&json!({"email": email, "password": "correct horse"}))
@@ -45,6 +49,17 @@ async fn token(http: &Client, base: &str, email: &str, role: &str) -> String {
         .await
         .unwrap();
     r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+}
+
+/// Only a proven address signs in with a password: the operator vouches for
+/// a freshly registered one with `proofsheet admin verify-email`, through
+/// the command in `PROOFSHEET_BENCH_ADMIN` (the benches write one that runs
+/// the server's binary against its data; see `benches/server.sh`).
+fn vouch(email: &str) {
+    let admin = std::env::var("PROOFSHEET_BENCH_ADMIN")
+        .expect("PROOFSHEET_BENCH_ADMIN: a command running `proofsheet admin` against the server's data");
+    let out = std::process::Command::new(&admin).args(["verify-email", "--email", email]).output().unwrap();
+    assert!(out.status.success(), "{admin} verify-email: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 async fn timed(samples: &Samples, kind: &'static str, req: reqwest::RequestBuilder) {

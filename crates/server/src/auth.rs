@@ -64,7 +64,7 @@ pub async fn sign_in_with_password(
     password: &str,
 ) -> proofsheet_core::Result<PasswordSignIn> {
     let signins = state.limits.signins();
-    let ip = crate::limits::client_ip(req);
+    let ip = crate::limits::client_key(crate::limits::client_ip(req));
     let account = email.trim();
     // Raw input reaches the audit log only quoted and escaped (`?`), so a
     // newline in it cannot forge a log line.

@@ -163,6 +163,9 @@ pub struct ServerConfig {
     pub idle_timeout_seconds: u32,
     /// Most connections open at once; more wait in the listen backlog.
     pub max_connections: u32,
+    /// Most connections open at once from one client (an IPv4 address or
+    /// an IPv6 /64); more are closed at once.
+    pub max_connections_per_client: u32,
     /// A bearer token `GET /metrics` requires. Unset: `/metrics` answers
     /// only callers on the loopback interface (a Prometheus on the same
     /// host or a sidecar), everyone else 403.
@@ -183,6 +186,7 @@ impl Default for ServerConfig {
             header_read_timeout_seconds: 10,
             idle_timeout_seconds: 60,
             max_connections: 1024,
+            max_connections_per_client: 64,
             metrics_token: None,
             list_cache_megabytes: 32,
         }
@@ -500,9 +504,14 @@ impl Config {
         if self.storage.s3.timeout_seconds == 0 {
             bail!("storage.s3.timeout_seconds must be positive");
         }
-        if s.header_read_timeout_seconds == 0 || s.idle_timeout_seconds == 0 || s.max_connections == 0 {
+        if s.header_read_timeout_seconds == 0
+            || s.idle_timeout_seconds == 0
+            || s.max_connections == 0
+            || s.max_connections_per_client == 0
+        {
             bail!(
-                "server.header_read_timeout_seconds, server.idle_timeout_seconds and server.max_connections must be positive"
+                "server.header_read_timeout_seconds, server.idle_timeout_seconds, server.max_connections and \
+                 server.max_connections_per_client must be positive"
             );
         }
         if self.worker.render_budget_megapixels == 0 {

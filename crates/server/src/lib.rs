@@ -27,6 +27,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bodies;
 pub mod client;
 pub mod config;
 pub mod limits;

@@ -12,9 +12,14 @@
 //! IP, each further attempt from it must wait 1 s, then 2 s, 4 s, ... up to
 //! `limits.signin_max_delay_seconds`; during the wait its attempts answer
 //! 429 (even with the right password, or guessing would go on). The owner
-//! signing in from another address is not slowed, so a stranger's wrong
-//! guesses cannot lock the owner out; guessing from many addresses is held
-//! back by the per-IP sign-in limit. A success resets that IP's count.
+//! signing in from another address is not slowed by that, so a stranger's
+//! wrong guesses from one address cannot lock the owner out. Guessing from
+//! many addresses (an IPv6 /64 counts as one) is held back by the per-IP
+//! sign-in limit and by an account-wide count: past 4 times
+//! `limits.signin_failures_before_delay` failures from all addresses
+//! together, every password sign-in of the account waits the same way.
+//! That slows the owner's password too, never their mailed sign-in link.
+//! A success resets the counts.
 
 use std::{
     collections::HashMap,
@@ -123,7 +128,6 @@ pub struct Limits {
     limiters: HashMap<Kind, DefaultKeyedRateLimiter<Key>>,
     signins: FailedSignIns,
     seen: AtomicU64,
-    mails: Mutex<HashMap<proofsheet_core::UserId, Instant>>,
     link_addresses: Option<DefaultKeyedRateLimiter<String>>,
 }
 
@@ -153,12 +157,13 @@ impl Limits {
             free: config.signin_failures_before_delay,
             max_delay: Duration::from_secs(u64::from(config.signin_max_delay_seconds.max(1))),
             accounts: Mutex::new(HashMap::new()),
+            everywhere: Mutex::new(HashMap::new()),
         };
         let link_addresses = NonZeroU32::new(config.email_links_per_address_per_hour)
             .filter(|_| config.enabled)
             .and_then(|n| Quota::with_period(Duration::from_secs(3600) / n.get()).map(|q| q.allow_burst(n)))
             .map(RateLimiter::keyed);
-        Limits { limiters, signins, seen: AtomicU64::new(0), mails: Mutex::new(HashMap::new()), link_addresses }
+        Limits { limiters, signins, seen: AtomicU64::new(0), link_addresses }
     }
 
     /// `Err(seconds to wait)` when another sign-in link to `email` is over
@@ -177,24 +182,6 @@ impl Limits {
     /// The failed sign-in tracker.
     pub fn signins(&self) -> &FailedSignIns {
         &self.signins
-    }
-
-    /// Whether another verification mail may go to `user` now: at most one
-    /// a minute per account (the mail goes to the account's own address,
-    /// but nobody should be able to flood it).
-    pub fn verification_mail_allowed(&self, user: proofsheet_core::UserId) -> bool {
-        let mut sent = self.mails.lock().unwrap();
-        let now = Instant::now();
-        if sent.len() > 100_000 {
-            sent.retain(|_, at| now.duration_since(*at) < Duration::from_secs(60));
-        }
-        match sent.get(&user) {
-            Some(at) if now.duration_since(*at) < Duration::from_secs(60) => false,
-            _ => {
-                sent.insert(user, now);
-                true
-            }
-        }
     }
 
     /// `Err(seconds to wait)` when `req` is over its limit.
@@ -225,14 +212,16 @@ impl Limits {
                 l.shrink_to_fit();
             }
         }
-        let ip = client_ip(req);
+        let ip = client_key(client_ip(req));
         let key = match kind {
             Kind::Register | Kind::SignIn | Kind::EmailLink | Kind::Download | Kind::FindMe | Kind::FindMeAlbum => {
                 Key::Ip(ip)
             }
             Kind::Upload | Kind::Order | Kind::Checkout => {
-                match req.headers().get("authorization").and_then(|v| v.to_str().ok()) {
-                    Some(auth) => Key::Token(Sha256::digest(auth.as_bytes()).into()),
+                // The token itself, however the scheme is spelled
+                // (`Bearer`, `bearer`): one bucket per session.
+                match crate::api::users::bearer_token(req) {
+                    Some(token) => Key::Token(Sha256::digest(token.as_bytes()).into()),
                     None => Key::Ip(ip),
                 }
             }
@@ -416,13 +405,32 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     }
 }
 
-/// Consecutive failed sign-ins per account and client IP, with an
-/// exponential delay.
+/// Consecutive failed sign-ins per account and client (IP, or IPv6 /64),
+/// with an exponential delay; and per account from every client together,
+/// past [`ACCOUNT_WIDE_FACTOR`] times as many failures, so guessing from
+/// many addresses is slowed too. Only password sign-ins are slowed: the
+/// owner can always sign in with a mailed link.
 pub struct FailedSignIns {
     enabled: bool,
     free: u32,
     max_delay: Duration,
     accounts: Mutex<HashMap<(String, IpAddr), (u32, Instant)>>,
+    everywhere: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+/// An account's failures from all clients together may be this many times
+/// the per-client allowance (`limits.signin_failures_before_delay`) before
+/// every password sign-in of the account waits.
+pub const ACCOUNT_WIDE_FACTOR: u32 = 4;
+
+/// One more failure on a record: past `free`, the next attempt waits
+/// 1 s, 2 s, 4 s, ... up to `max_delay`.
+fn count_failure(entry: &mut (u32, Instant), free: u32, max_delay: Duration, now: Instant) {
+    entry.0 += 1;
+    if entry.0 >= free {
+        let doublings = (entry.0 - free).min(20);
+        entry.1 = now + Duration::from_secs(1u64 << doublings).min(max_delay);
+    }
 }
 
 fn account_key(email: &str, ip: IpAddr) -> (String, IpAddr) {
@@ -435,10 +443,13 @@ impl FailedSignIns {
         if !self.enabled {
             return Ok(());
         }
-        let accounts = self.accounts.lock().unwrap();
-        match accounts.get(&account_key(email, ip)) {
-            Some((_, until)) if *until > Instant::now() => Err(ceil_secs(*until - Instant::now())),
-            _ => Ok(()),
+        let now = Instant::now();
+        let wait = |until: Option<Instant>| until.filter(|u| *u > now).map(|u| ceil_secs(u - now));
+        let here = wait(self.accounts.lock().unwrap().get(&account_key(email, ip)).map(|(_, until)| *until));
+        let all = wait(self.everywhere.lock().unwrap().get(&account_key(email, ip).0).map(|(_, until)| *until));
+        match here.max(all) {
+            Some(seconds) => Err(seconds),
+            None => Ok(()),
         }
     }
 
@@ -453,18 +464,23 @@ impl FailedSignIns {
             // Bounded memory: forget accounts whose wait is long over.
             accounts.retain(|_, (_, until)| *until + self.max_delay > now);
         }
-        let entry = accounts.entry(account_key(email, ip)).or_insert((0, now));
-        entry.0 += 1;
-        if entry.0 >= self.free {
-            let doublings = (entry.0 - self.free).min(20);
-            entry.1 = now + Duration::from_secs(1u64 << doublings).min(self.max_delay);
+        let key = account_key(email, ip);
+        count_failure(accounts.entry(key.clone()).or_insert((0, now)), self.free, self.max_delay, now);
+        drop(accounts);
+        let mut everywhere = self.everywhere.lock().unwrap();
+        if everywhere.len() > 100_000 {
+            everywhere.retain(|_, (_, until)| *until + self.max_delay > now);
         }
+        let free = self.free.saturating_mul(ACCOUNT_WIDE_FACTOR);
+        count_failure(everywhere.entry(key.0).or_insert((0, now)), free, self.max_delay, now);
     }
 
     /// A success clears the record of `email` from `ip`.
     pub fn succeeded(&self, email: &str, ip: IpAddr) {
         if self.enabled {
-            self.accounts.lock().unwrap().remove(&account_key(email, ip));
+            let key = account_key(email, ip);
+            self.accounts.lock().unwrap().remove(&key);
+            self.everywhere.lock().unwrap().remove(&key.0);
         }
     }
 }
@@ -474,9 +490,36 @@ pub fn client_ip(req: &Request) -> IpAddr {
     req.remote_addr().as_socket_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
+/// The client an address counts as for limits: an IPv4 address (also when
+/// written IPv4-mapped), or an IPv6 address's /64 network, since one
+/// subscriber holds a whole /64 and could otherwise use addresses without
+/// end.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b), "one /64, one client");
+        assert_eq!(client_key(a), "2001:db8:1:2::".parse::<IpAddr>().unwrap());
+        assert_ne!(client_key(a), client_key(other));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(client_key(v4), v4);
+        assert_eq!(client_key("::ffff:192.0.2.7".parse().unwrap()), v4, "IPv4-mapped is the IPv4 client");
+    }
 
     #[test]
     fn routes_are_classified() {
@@ -516,5 +559,34 @@ mod tests {
         assert_eq!(s.check("a@x.test", guesser), Err(2), "a success elsewhere does not free the guesser");
         s.succeeded("a@x.test", guesser);
         assert!(s.check("a@x.test", guesser).is_ok(), "a success resets");
+    }
+
+    /// Issue 27: 40 addresses made 400 guesses in 9 s without a 429. Past
+    /// 4 times the per-address allowance from all addresses together, the
+    /// account's password sign-ins wait, from any address; other accounts
+    /// do not.
+    #[test]
+    fn guesses_from_many_addresses_slow_the_account_down() {
+        let f = Limits::new(&LimitsConfig { signin_failures_before_delay: 3, ..LimitsConfig::default() });
+        let s = f.signins();
+        let wide = 3 * ACCOUNT_WIDE_FACTOR;
+        for n in 0..wide - 1 {
+            let ip = IpAddr::from([203, 0, 113, n as u8]);
+            s.failed("a@x.test", ip);
+            assert!(s.check("a@x.test", ip).is_ok(), "one failure from address {n}");
+        }
+        s.failed("a@x.test", IpAddr::from([203, 0, 113, 200]));
+        let fresh = IpAddr::from([198, 51, 100, 1]);
+        assert_eq!(s.check("a@x.test", fresh), Err(1), "a fresh address waits too");
+        s.failed("a@x.test", IpAddr::from([203, 0, 113, 201]));
+        assert_eq!(s.check("a@x.test", fresh), Err(2), "and the wait doubles");
+        assert!(s.check("b@x.test", fresh).is_ok(), "other accounts are not affected");
+        // Addresses of one IPv6 /64 are one client to the caller, which
+        // passes `client_key`: three failures from one /64 start its delay.
+        let v6 = |last: u16| client_key(IpAddr::from([0x2001, 0xdb8, 0, 7, 0, 0, 0, last]));
+        for last in 1..=3 {
+            s.failed("c@x.test", v6(last));
+        }
+        assert_eq!(s.check("c@x.test", v6(999)), Err(1), "another address of the /64 waits");
     }
 }

@@ -167,7 +167,7 @@ impl MailNotifier {
                 ];
                 (seller.email.to_string(), &ORDER_PAID, vars)
             }
-            Notification::VerifyEmail { user_id } => {
+            Notification::VerifyEmail { user_id, next } => {
                 let Some(user) = self.meta.user(*user_id).await?.filter(|u| !u.email_verified) else {
                     return Ok(None); // gone, or verified meanwhile
                 };
@@ -175,7 +175,7 @@ impl MailNotifier {
                 let token = self.links.email_token(&user, chrono::Utc::now() + chrono::Duration::days(days));
                 let vars = vec![
                     ("name", user.name.clone()),
-                    ("verify_url", crate::urls::verify_email(base, &token)),
+                    ("verify_url", crate::urls::verify_email(base, &token, next.as_deref())),
                     ("days", days.to_string()),
                 ];
                 (user.email.to_string(), &VERIFY_EMAIL, vars)

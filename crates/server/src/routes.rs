@@ -62,18 +62,18 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
                 .overriding("Referrer-Policy", "no-referrer"),
         )
     };
-    let verify = Route::new().at("/", get(pages::verify_email_page).post(pages::verify_email));
     // The API keeps its full paths (`/api/v1/...`, `/healthz`, ...); the
     // web app has the rest of the tree.
-    let api = Arc::new(api.with(crate::web::CookieAuth));
+    // The cookie's session becomes the bearer first; then the album of an
+    // upload or a selfie is checked before a byte of its body is read.
+    let api = Arc::new(api.with(crate::bodies::BodyGate).with(crate::web::CookieAuth));
     let route = crate::web::routes(Route::new())
         .nest("/api/v1/openapi.json", spec)
         .nest("/docs", docs)
         .nest_no_strip("/api", api.clone())
         .at("/healthz", api.clone())
         .at("/readyz", api.clone())
-        .at("/metrics", api)
-        .nest("/verify-email", html(verify));
+        .at("/metrics", api);
     // The test gateway's payment pages exist only where it is configured.
     if state.test_gateway.is_some() {
         let checkout = Route::new()
@@ -100,11 +100,17 @@ pub(crate) fn finish(route: poem::Route, state: Arc<AppState>) -> impl poem::End
         webhook: state.config.limits.webhook_body_bytes,
         upload: state.config.uploads.max_bytes.saturating_add(1024 * 1024),
     };
+    // Behind https, browsers keep to https for a year (HSTS).
+    let mut hsts = SetHeader::new().overriding("X-Content-Type-Options", "nosniff");
+    if state.public_url.starts_with("https://") {
+        hsts = hsts.overriding("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+    }
     route
+        .with(crate::bodies::MultipartGuard)
         .with(bodies)
         .with(crate::limits::RateLimit(limits))
         .data(state)
-        .with(SetHeader::new().overriding("X-Content-Type-Options", "nosniff"))
+        .with(hsts)
         .catch_all_error(any_error_to_json)
         .around(observe)
 }

@@ -122,6 +122,15 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
 /// Like [`start`], running only `roles` in this process.
 pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) -> anyhow::Result<Running> {
     config.validate()?;
+    if !roles.api && (roles.worker || roles.scheduler) && config.mail.smtp_url.is_some() {
+        // Its mails link to the site; without the API it serves none of it,
+        // so its own address would be a dead link.
+        anyhow::ensure!(
+            config.server.public_url.is_some(),
+            "a worker or scheduler that sends mail (mail.smtp_url is set) needs server.public_url \
+             (PROOFSHEET__SERVER__PUBLIC_URL), the address its links point at"
+        );
+    }
     let addr = config.listen_addr()?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr().context("no local address")?;
@@ -129,6 +138,7 @@ pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) ->
         header_read_timeout: Duration::from_secs(config.server.header_read_timeout_seconds.into()),
         idle_timeout: Duration::from_secs(config.server.idle_timeout_seconds.into()),
         max_connections: config.server.max_connections as usize,
+        max_connections_per_client: config.server.max_connections_per_client as usize,
     };
     let url = config.server.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
     let url = url.trim_end_matches('/').to_owned();

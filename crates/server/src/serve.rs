@@ -11,6 +11,11 @@
 //! - **Connection cap** (`server.max_connections`): at the cap the server
 //!   stops accepting, and further connections wait in the kernel's backlog
 //!   until one closes.
+//! - **Connections per client** (`server.max_connections_per_client`, a
+//!   client being an IPv4 address or an IPv6 /64): a client at its cap has
+//!   further connections closed at once, so a few addresses holding
+//!   trickling requests cannot take every slot. A slot frees when its
+//!   connection (and so its request) ends.
 //! - **Graceful shutdown**: when `shutdown` resolves the server stops
 //!   accepting, lets requests in flight finish within `grace`, and closes
 //!   what is left.
@@ -54,6 +59,43 @@ pub struct Bounds {
     pub idle_timeout: Duration,
     /// Most connections open at once.
     pub max_connections: usize,
+    /// Most connections open at once from one client (see
+    /// [`crate::limits::client_key`]).
+    pub max_connections_per_client: usize,
+}
+
+/// Open connections per client.
+type PerClient = Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>;
+
+/// One client's connection slot: freed when dropped.
+struct ClientSlot {
+    clients: PerClient,
+    key: std::net::IpAddr,
+}
+
+impl ClientSlot {
+    /// A slot for `key`, if it has fewer than `cap` open.
+    fn take(clients: &PerClient, key: std::net::IpAddr, cap: usize) -> Option<ClientSlot> {
+        let mut open = clients.lock().unwrap();
+        let n = open.entry(key).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot { clients: clients.clone(), key })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.clients.lock().unwrap();
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// Serves `ep` on `listener` until `shutdown` resolves, then waits up to
@@ -70,6 +112,7 @@ where
 {
     let ep = Arc::new(ep.map_to_response());
     let permits = Arc::new(Semaphore::new(bounds.max_connections.max(1)));
+    let clients: PerClient = Arc::default();
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -92,11 +135,18 @@ where
         };
         // Reap finished connections so the set stays small.
         while connections.try_join_next().is_some() {}
+        let key = crate::limits::client_key(remote.ip());
+        let Some(slot) = ClientSlot::take(&clients, key, bounds.max_connections_per_client.max(1)) else {
+            tracing::debug!(client = %key, "closing a connection: the client has too many open");
+            drop(stream);
+            continue;
+        };
         let local = stream.local_addr().unwrap_or(remote);
         let ep = ep.clone();
         let stop = stop_rx.clone();
         connections.spawn(async move {
             let _permit = permit;
+            let _slot = slot;
             connection(stream, local, remote, ep, bounds, stop).await;
         });
     }

@@ -32,7 +32,7 @@ pub struct AppState {
     /// The web app's key (CSRF tokens), derived from the server secret.
     pub web_key: Vec<u8>,
     /// Serialized photo-list pages, each valid for one album revision.
-    pub photo_pages: proofsheet_core::RevisionCache<(AlbumId, PageRequest), bytes::Bytes>,
+    pub photo_pages: proofsheet_core::RevisionCache<(AlbumId, PageRequest, bool), bytes::Bytes>,
 }
 
 impl AppState {
@@ -181,6 +181,14 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
     let blobs = open_blobs(&config)?;
     let store_for_mail = store.clone() as Arc<dyn MetadataStore>;
     let renderer = ImagePipeline::new(config.imaging.clone()).context("configuring [imaging]")?;
+    if config.payments.default_gateway() == "test" && config.payments.default_gateway.is_none() {
+        // Fine for trying the server; a shop that sells for real sets
+        // [payments.stripe] (or payments.default_gateway) instead.
+        tracing::warn!(
+            "no payment gateway is configured: checkouts use the offline test gateway, whose payment page \
+             anyone holding the link can complete; configure [payments.stripe] to take real payments"
+        );
+    }
     let test_gateway = config
         .payments
         .test_gateway_enabled()

@@ -32,9 +32,13 @@ pub fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-/// `/verify-email?token=`: the page a verification e-mail links to.
-pub fn verify_email(public_url: &str, token: &str) -> String {
-    format!("{public_url}/verify-email?token={token}")
+/// `/verify-email?token=`: the page a verification e-mail links to; `next`
+/// is where to land after (a path of this server).
+pub fn verify_email(public_url: &str, token: &str, next: Option<&str>) -> String {
+    match next {
+        Some(next) => format!("{public_url}/verify-email?token={token}&next={}", encode(next)),
+        None => format!("{public_url}/verify-email?token={token}"),
+    }
 }
 
 #[cfg(test)]
@@ -43,7 +47,11 @@ mod tests {
     fn urls_are_built_on_the_public_url() {
         let base = "https://photos.example";
         assert_eq!(super::download(base, "t0k"), "https://photos.example/api/v1/downloads/t0k");
-        assert_eq!(super::verify_email(base, "abc"), "https://photos.example/verify-email?token=abc");
+        assert_eq!(super::verify_email(base, "abc", None), "https://photos.example/verify-email?token=abc");
+        assert_eq!(
+            super::verify_email(base, "abc", Some("/albums/x")),
+            "https://photos.example/verify-email?token=abc&next=%2Falbums%2Fx"
+        );
         let id = proofsheet_core::AlbumId::new();
         assert_eq!(super::album(base, id), format!("https://photos.example/albums/{id}"));
         assert_eq!(

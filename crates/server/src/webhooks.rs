@@ -124,7 +124,11 @@ impl reqwest::dns::Resolve for CheckedResolver {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !allow_private && let Some(bad) = addrs.iter().find(|a| is_forbidden(a.ip())) {
-                return Err(format!("{host} resolves to {}, a private or reserved address", bad.ip()).into());
+                // The address stays in our logs, never in the sender's
+                // answer: it would tell a photographer what internal
+                // names resolve to.
+                tracing::warn!(%host, address = %bad.ip(), "webhook destination refused: private or reserved address");
+                return Err("destination not allowed".into());
             }
             let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
             Ok(addrs)
@@ -327,7 +331,10 @@ mod tests {
         use reqwest::dns::Resolve;
         let name = |n: &str| n.parse::<reqwest::dns::Name>().unwrap();
         let err = CheckedResolver { allow_private: false }.resolve(name("localhost")).await.err().unwrap();
-        assert!(err.to_string().contains("private or reserved"), "{err}");
+        // Issue 27: the sender learns the destination is refused, never
+        // what the name resolves to.
+        assert_eq!(err.to_string(), "destination not allowed");
+        assert!(!err.to_string().contains("127.0.0.1") && !err.to_string().contains("::1"), "{err}");
         let ok = CheckedResolver { allow_private: true }.resolve(name("localhost")).await.unwrap();
         assert!(ok.into_iter().all(|a| a.ip().is_loopback()));
     }

@@ -67,4 +67,9 @@ async fn no_token_password_or_session_is_logged() {
         assert!(log.contains(audit), "no audit event {audit}");
     }
     assert!(log.contains("route=/api/v1/downloads/{token}"), "requests are logged by route template");
+    // Issue 27: a server whose checkouts fall back to the offline test
+    // gateway says so when it starts (nothing is configured here).
+    assert!(log.contains("no payment gateway is configured"), "the test gateway became the default silently");
+    // The first proof of an address is audited (TestApp::user verifies).
+    assert!(log.contains("action=\"claim_mailbox\""), "no audit event for the proof of an address");
 }

@@ -10,6 +10,7 @@
 //! | method and path | who | what |
 //! |---|---|---|
 //! | `POST /register` | anyone | `{email, password, name, role}` -> 201 `{id}` |
+//! | `POST /verify` | the address's owner | `{token, password?}` from the mailed verification link: proves the address (only a proven address signs in) |
 //! | `POST /login` | anyone | `{email, password}` -> `{token}` (send it as `Authorization: Bearer`) |
 //! | `POST /albums` | photographer | `{name, price, currency}` (price in minor units) -> 201 `{id}`, a public album |
 //! | `PUT /albums/{album}/photos/{filename}` | owner | the image as the body -> 201 `{id, status}` |
@@ -94,6 +95,7 @@ impl Shop {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/register", post(register))
+            .route("/verify", post(verify))
             .route("/login", post(login))
             .route("/albums", post(create_album))
             .route("/albums/{album}/photos/{filename}", put(upload))
@@ -181,10 +183,24 @@ async fn register(State(engine): State<Proofsheet>, Json(b): Json<Register>) -> 
         _ => return Err(Error::invalid("invalid_role", "role is photographer or client").into()),
     };
     let new = NewUser { email: &b.email, password: &b.password, name: &b.name, surname: "-", role };
-    // `sign_up` mails a verification link through the notifier; this shop
-    // sells public albums only, so unverified accounts may buy.
-    let user = engine.users().sign_up(new).await?;
+    // `sign_up` queues the verification mail for the notifier (the token
+    // it carries is `engine.email_verification().token(&user)`); the
+    // account signs in once that token comes back through `POST /verify`.
+    let user = engine.users().sign_up(new, None).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": user.id}))))
+}
+
+#[derive(Deserialize)]
+struct Verify {
+    token: String,
+    password: Option<String>,
+}
+
+async fn verify(State(engine): State<Proofsheet>, Json(b): Json<Verify>) -> Answer {
+    // The first proof of an address keeps the password only when the
+    // person confirming types it (a stranger may have registered it).
+    let user = engine.email_verification().confirm(&b.token, b.password.as_deref()).await?;
+    Ok(Json(json!({"id": user.id, "email_verified": user.email_verified})))
 }
 
 #[derive(Deserialize)]

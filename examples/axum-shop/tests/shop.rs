@@ -34,7 +34,16 @@ async fn a_client_buys_two_photos_through_the_axum_shop() {
     let mut tokens = Vec::new();
     for (email, role) in [("ann@studio.test", "photographer"), ("bo@home.test", "client")] {
         let body = json!({"email": email, "password": "correct horse battery", "name": "X", "role": role});
-        assert_eq!(http.post(url("/register")).json(&body).send().await.unwrap().status(), StatusCode::CREATED);
+        let r = http.post(url("/register")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let id: proofsheet_core::UserId = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+        let early = http.post(url("/login")).json(&json!({"email": email, "password": "correct horse battery"}));
+        assert_eq!(early.send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "not before the proof");
+        // What the verification mail carries, as the shop's notifier would send it.
+        let user = shop.engine.backends().metadata.user(id).await.unwrap().unwrap();
+        let token = shop.engine.email_verification().token(&user);
+        let proof = json!({"token": token, "password": "correct horse battery"});
+        assert_eq!(http.post(url("/verify")).json(&proof).send().await.unwrap().status(), StatusCode::OK);
         let r = http.post(url("/login")).json(&json!({"email": email, "password": "correct horse battery"}));
         let session: Value = r.send().await.unwrap().json().await.unwrap();
         tokens.push(session["token"].as_str().unwrap().to_owned());

@@ -529,7 +529,12 @@ impl AlbumsApi {
         let base = &self.state.public_url;
         let items = matches
             .into_iter()
-            .map(|m| FaceMatchDto { photo: PhotoDto::new(m.photo, base), distance: m.distance })
+            .map(|m| {
+                // A visitor's answer: no original hashes (only owners see them).
+                let mut photo = PhotoDto::new(m.photo, base);
+                photo.sha256 = None;
+                FaceMatchDto { photo, distance: m.distance }
+            })
             .collect();
         let threshold = self.state.engine.backends().faces.as_ref().map_or(0.0, |f| f.threshold());
         Ok(Json(FindMeResult { items, threshold }))
@@ -550,18 +555,27 @@ impl AlbumsApi {
         let albums = self.state.engine.albums();
         // The album decides access, and its revision whether anything in
         // this page can have changed since a client's copy or ours.
-        let (album, _) = albums.get(auth.user(), id).await?;
-        let etag = format!("\"{}-{}\"", album.revision, short_digest(format!("{id}|{page:?}").as_bytes()));
+        let (album, access) = albums.get(auth.user(), id).await?;
+        // Only the owner sees the originals' hashes (their uploader skips
+        // files the album holds); a client's or a visitor's page is another.
+        let owner = access == proofsheet_core::Access::Owner;
+        let etag = format!("\"{}-{}\"", album.revision, short_digest(format!("{id}|{page:?}|{owner}").as_bytes()));
         let cache = "private, no-cache".to_owned();
         if none_match_hits(if_none_match.0.as_deref(), &etag) {
             return Ok(PhotoPageReply::NotModified(etag, cache));
         }
-        let key = (id, page);
+        let key = (id, page, owner);
         if let Some(body) = self.state.photo_pages.get(&key, album.revision) {
             return Ok(PhotoPageReply::Page(JsonBytes::from_bytes(body), etag, cache));
         }
         let photos = albums.photos_of(&album, page).await?;
-        let (items, next_cursor) = page_parts(photos, |p| PhotoDto::new(p, &self.state.public_url));
+        let (items, next_cursor) = page_parts(photos, |p| {
+            let mut dto = PhotoDto::new(p, &self.state.public_url);
+            if !owner {
+                dto.sha256 = None;
+            }
+            dto
+        });
         let body = JsonBytes::encode(&PhotoPage { items, next_cursor });
         let bytes = body.bytes();
         self.state.photo_pages.put(key, album.revision, bytes.clone(), bytes.len());

@@ -174,6 +174,51 @@ pub struct UserDto {
 pub struct VerifyEmailRequest {
     /// The `token` parameter of the link.
     pub token: String,
+    /// The password chosen at registration, to keep it. The first proof of
+    /// an address ends every session of the account and clears its
+    /// password unless this is that password (a stranger may have
+    /// registered the address first).
+    pub password: Option<Text>,
+}
+
+/// A password change, or a first password for an account without one.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "PasswordChange", deny_unknown_fields)]
+pub struct PasswordChangeRequest {
+    /// The current password: required when the account has one.
+    pub current_password: Option<Text>,
+    /// The new password, 8 to 256 characters.
+    pub new_password: Text,
+}
+
+/// One of the caller's sessions.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "SessionInfo")]
+pub struct SessionInfoDto {
+    /// A public name for the session (not its token).
+    pub id: String,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Whether it is the session making this request.
+    pub current: bool,
+}
+
+impl From<proofsheet_core::SessionInfo> for SessionInfoDto {
+    fn from(s: proofsheet_core::SessionInfo) -> Self {
+        SessionInfoDto { id: s.id, created_at: s.created_at, expires_at: s.expires_at, current: s.current }
+    }
+}
+
+/// The caller's live sessions, newest first (at most 100, so one page).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "SessionList")]
+pub struct SessionListDto {
+    /// The sessions.
+    pub items: Vec<SessionInfoDto>,
+    /// Always null: the list fits one page.
+    pub next_cursor: Option<String>,
 }
 
 impl From<User> for UserDto {
@@ -685,7 +730,8 @@ pub struct PhotoDto {
     /// When uploaded.
     pub created_at: DateTime<Utc>,
     /// The SHA-256 of the original (lowercase hex), to tell which files an
-    /// album already holds; `null` for photos stored before it was kept.
+    /// album already holds: shown to the album's owner only; `null` for
+    /// everyone else and for photos stored before it was kept.
     pub sha256: Option<String>,
 }
 

@@ -72,6 +72,9 @@ pub fn patch(spec: &str, plugins: &[String], webhook_url: Option<String>) -> Str
         ("Price", "amount", json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": 100_000_000})),
         ("Price", "currency", json!({"type": "string", "pattern": "^[A-Z]{3}$"})),
         ("VerifyEmailRequest", "token", json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{75}$"})),
+        ("VerifyEmailRequest", "password", json!({"type": "string", "maxLength": 256})),
+        ("PasswordChange", "current_password", json!({"type": "string", "maxLength": 256})),
+        ("PasswordChange", "new_password", json!({"type": "string", "minLength": 8, "maxLength": 256})),
         ("CreateOrderRequest", "album_id", json!({"type": "string", "format": "uuid"})),
         (
             "CreateOrderRequest",

@@ -192,10 +192,12 @@ impl TusApi {
         #[oai(name = "Tus-Resumable")] tus_resumable: Header<Option<String>>,
         #[oai(name = "Upload-Length")] upload_length: Header<u64>,
         #[oai(name = "Upload-Metadata")] upload_metadata: Header<Option<String>>,
+        req: &Request,
     ) -> Result<Created, ApiError> {
         if let Some((body, version)) = version_error(&tus_resumable.0) {
             return Ok(Created::Unsupported(body, version));
         }
+        digits_only(req, "upload-length")?;
         let id: AlbumId = album_id.0.parse()?;
         let name = filename(upload_metadata.0.as_deref())?;
         let upload = self.state.engine.uploads().create(&auth.0, id, upload_length.0, name.as_deref()).await?;
@@ -250,6 +252,10 @@ impl TusApi {
             super::albums::discard(bytes.0);
             return Ok(Appended::Unsupported(body, version));
         }
+        if let Err(e) = digits_only(req, "upload-offset") {
+            super::albums::discard(bytes.0);
+            return Err(e);
+        }
         let (album, id) = ids(&album_id.0, &upload_id.0)?;
         // tus: an algorithm the server does not take is a 400.
         let checksum = upload_checksum
@@ -303,4 +309,15 @@ impl TusApi {
         self.state.engine.uploads().terminate(&auth.0, album, id).await?;
         Ok(Terminated::Done)
     }
+}
+
+/// tus sizes and offsets are non-negative integers written in decimal
+/// digits only: `+5`, ` 5` or `05 ` are refused (400 `invalid_header`),
+/// though Rust's integer parser would take some of them.
+fn digits_only(req: &Request, name: &str) -> Result<(), ApiError> {
+    let value = req.headers().get(name).map(|v| v.as_bytes()).unwrap_or_default();
+    if value.is_empty() || value.len() > 20 || !value.iter().all(u8::is_ascii_digit) {
+        return Err(ApiError::bad_request("invalid_header", format!("{name} must be decimal digits only")));
+    }
+    Ok(())
 }

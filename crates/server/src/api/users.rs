@@ -49,7 +49,7 @@ impl UsersApi {
             RegistrationRole::Client => Role::Client,
         };
         let new = NewUser { email: &b.email, password: &b.password, name: &b.name, surname: &b.surname, role };
-        let user = self.state.engine.users().sign_up(new).await?;
+        let user = self.state.engine.users().sign_up(new, None).await?;
         Ok(Created::Created(Json(user.into())))
     }
 
@@ -121,16 +121,59 @@ impl UsersApi {
     /// Sign out: the token stops working.
     #[oai(path = "/sessions/current", method = "delete")]
     async fn delete_session(&self, auth: BearerAuth, req: &poem::Request) -> Result<NoContent, ApiError> {
-        let token = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.get(7..))
-            .unwrap_or_default()
-            .trim();
-        self.state.engine.users().sign_out(token).await?;
+        self.state.engine.users().sign_out(bearer_token(req).unwrap_or_default()).await?;
         tracing::info!(user_id = %auth.0.id, "signed out");
         Ok(NoContent::Done)
+    }
+
+    /// The caller's live sessions, newest first; `current` marks the one
+    /// making this request.
+    #[oai(path = "/sessions", method = "get")]
+    async fn list_sessions(&self, auth: BearerAuth, req: &poem::Request) -> Result<Json<SessionListDto>, ApiError> {
+        let sessions = self.state.engine.users().sessions(&auth.0, bearer_token(req)).await?;
+        Ok(Json(SessionListDto { items: sessions.into_iter().map(Into::into).collect(), next_cursor: None }))
+    }
+
+    /// Sign out everywhere else: every session of the caller's account
+    /// ends but the one making this request.
+    #[oai(path = "/sessions", method = "delete")]
+    async fn delete_other_sessions(&self, auth: BearerAuth, req: &poem::Request) -> Result<NoContent, ApiError> {
+        self.state.engine.users().sign_out_everywhere(&auth.0, bearer_token(req)).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Change the password, or set one on an account that has none (a
+    /// client made by an invitation link). `current_password` is required
+    /// when the account has a password (403 `current_password_required`,
+    /// 403 `wrong_password`, both counted as failed sign-ins). Every other
+    /// session of the account ends; the caller's stays.
+    #[oai(path = "/users/me/password", method = "put")]
+    async fn change_password(
+        &self,
+        auth: BearerAuth,
+        body: Json<PasswordChangeRequest>,
+        req: &poem::Request,
+    ) -> Result<NoContent, ApiError> {
+        let b = body.0;
+        let user = &auth.0;
+        let signins = self.state.limits.signins();
+        let ip = crate::limits::client_key(crate::limits::client_ip(req));
+        if let Err(wait) = signins.check(user.email.as_str(), ip) {
+            return Err(ApiError::from(proofsheet_core::Error::RateLimited {
+                message: "too many wrong passwords for this account; wait and try again".into(),
+                retry_after: wait,
+            }));
+        }
+        let current = b.current_password.as_ref().map(|p| p.as_str());
+        match self.state.engine.users().change_password(user, current, &b.new_password, bearer_token(req)).await {
+            Ok(()) => Ok(NoContent::Done),
+            Err(e) => {
+                if e.code() == "wrong_password" {
+                    signins.failed(user.email.as_str(), ip);
+                }
+                Err(e.into())
+            }
+        }
     }
 
     /// The caller.
@@ -139,23 +182,25 @@ impl UsersApi {
         Ok(Json(auth.0.into()))
     }
 
-    /// Prove the mailbox: the token from the link mailed at registration
-    /// (or by `POST /users/me/verification-email`). Albums shared with the
-    /// address open to the account from then on. 404 for a forged, expired
-    /// or superseded token.
+    /// Prove the mailbox: the token from the link mailed at registration.
+    /// Albums shared with the address open to the account from then on.
+    /// The first proof ends every session of the account and clears its
+    /// password unless `password` is the one chosen at registration (a
+    /// stranger may have registered the address first). 404 for a forged,
+    /// expired or superseded token.
     #[oai(path = "/users/verify-email", method = "post")]
     async fn verify_email(&self, body: Json<VerifyEmailRequest>) -> Result<Json<UserDto>, ApiError> {
-        let user = self.state.engine.email_verification().confirm(&body.0.token).await?;
+        let b = body.0;
+        let user =
+            self.state.engine.email_verification().confirm(&b.token, b.password.as_deref().map(String::as_str)).await?;
         Ok(Json(user.into()))
     }
+}
 
-    /// Mail the verification link again (at most once a minute per
-    /// account; 202 whether or not a mail went out).
-    #[oai(path = "/users/me/verification-email", method = "post")]
-    async fn resend_verification(&self, auth: BearerAuth) -> Result<Accepted, ApiError> {
-        if self.state.limits.verification_mail_allowed(auth.0.id) {
-            self.state.engine.email_verification().send(&auth.0).await?;
-        }
-        Ok(Accepted::Accepted)
-    }
+/// The bearer token of a request (`Authorization: Bearer …`, the scheme's
+/// name in any case), trimmed.
+pub fn bearer_token(req: &poem::Request) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }

@@ -247,7 +247,7 @@ pub async fn register_page(
     Page::new("Create account", &visit).body(register_form(&visit, &f, None)).render(state)
 }
 
-/// `POST /register`: creates the account and signs it in.
+/// `POST /register`: creates the account; the mailed link signs it in.
 #[handler]
 pub async fn register(req: &Request, Data(form): Data<&FormData>, Data(state): Data<&Arc<AppState>>) -> Response {
     let visit = Visit::of(state, req).await;
@@ -268,27 +268,207 @@ pub async fn register(req: &Request, Data(form): Data<&FormData>, Data(state): D
             .body(register_form(&visit, &f, Some(&msg)))
             .render(state)
     };
-    if let Err(e) = state.engine.users().sign_up(new).await {
+    if let Err(e) = state.engine.users().sign_up(new, Some(&next)).await {
         return match e {
             proofsheet_core::Error::Invalid { .. } => again(e.to_string()),
             e => super::error_page(state, &visit, e),
         };
     }
-    let ttl = state.session_ttl();
-    match state.engine.users().sign_in(f.email, password, ttl).await {
-        Ok(Some(signed_in)) => {
+    // The same answer for a new address and a taken one (whose owner was
+    // mailed instead): the mailed link proves the address and signs in.
+    check_your_email(state, &visit, f.email)
+}
+
+fn check_your_email(state: &AppState, visit: &Visit, email: &str) -> Response {
+    Page::new("Check your e-mail", visit)
+        .body(html! {
+            p role="status" { "We sent a message to " strong { (email) } ". Open the link in it to confirm your address and sign in." }
+            p.hint { "The link works for 7 days. Nothing arrived? Look in the spam folder, or ask for a sign-in link." }
+            p { a href="/signin" { "Sign in" } }
+        })
+        .render(state)
+}
+
+/// The verification link's token and where it leads.
+#[derive(Debug, Default, Deserialize)]
+pub struct VerifyQuery {
+    token: Option<String>,
+    next: Option<String>,
+}
+
+/// `GET /verify-email?token=`: the page the mailed verification link
+/// opens. It only shows a form: mail scanners that follow links must not
+/// verify anyone by fetching it.
+#[handler]
+pub async fn verify_page(req: &Request, Query(q): Query<VerifyQuery>, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let next = next_or(q.next.as_deref(), "/albums");
+    let Some(token) = q.token.filter(|t| !t.is_empty() && t.len() <= 200) else {
+        return Page::new("Confirm your e-mail address", &visit)
+            .status(StatusCode::BAD_REQUEST)
+            .body(html! { p { "This link is incomplete." } })
+            .render(state);
+    };
+    Page::new("Confirm your e-mail address", &visit).body(verify_form(&visit, &token, &next, None)).render(state)
+}
+
+fn verify_form(visit: &Visit, token: &str, next: &str, error: Option<&str>) -> maud::Markup {
+    html! {
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form.card method="post" action="/verify-email" {
+            (csrf_field(visit))
+            input type="hidden" name="token" value=(token);
+            input type="hidden" name="next" value=(next);
+            p { "Press the button to confirm that this e-mail address is yours and sign in." }
+            label for="password" { "Password (optional)" }
+            input #password type="password" name="password" autocomplete="current-password" aria-describedby="password-hint";
+            p.hint #password-hint {
+                "Type the password you chose when you registered to keep it. Left empty, the account has no "
+                "password until you set one: you sign in with e-mailed links."
+            }
+            button type="submit" { "Confirm my e-mail address" }
+        }
+    }
+}
+
+/// `POST /verify-email`: confirms the address and signs in. The first
+/// proof ends every other session and keeps the password only when it was
+/// typed here.
+#[handler]
+pub async fn verify(req: &Request, Data(form): Data<&FormData>, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let next = next_or(form.get("next"), "/albums");
+    let password = form.get("password").filter(|p| !p.is_empty());
+    let verification = state.engine.email_verification();
+    match verification.confirm_and_sign_in(form.text("token"), password, state.session_ttl()).await {
+        Ok(signed_in) => {
             let mut resp = see_other(&next);
             super::append_cookie(&mut resp, &super::session_cookie(state, &signed_in.token));
             visit.finish(state, resp)
         }
-        // The address had an account (its owner was mailed): the same
-        // words as for a new account that must confirm its address.
-        Ok(None) => Page::new("Check your e-mail", &visit)
+        Err(e) if e.is_not_found() => Page::new("Link not valid", &visit)
+            .status(StatusCode::NOT_FOUND)
             .body(html! {
-                p { "We sent a message to " strong { (f.email) } ". Follow it to go on." }
-                p { a href="/signin" { "Sign in" } }
+                p { "This link is not valid or has expired. Ask for a sign-in link: it confirms your address too." }
+                p { a.button href={ "/signin?next=" (crate::urls::encode(&next)) } { "Sign in" } }
             })
             .render(state),
+        Err(e) => super::error_page(state, &visit, e),
+    }
+}
+
+/// `GET /account`: the password and the sessions of the signed-in user.
+#[handler]
+pub async fn account_page(req: &Request, Query(q): Query<AccountQuery>, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let notice = match q.sent.as_deref() {
+        Some("password") => Some("Your password is saved. Every other session was signed out."),
+        Some("signed_out") => Some("Every other session was signed out."),
+        _ => None,
+    };
+    account(state, &visit, notice, None, StatusCode::OK).await
+}
+
+async fn account(
+    state: &AppState,
+    visit: &Visit,
+    notice: Option<&str>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let Some(user) = &visit.user else { return super::to_signin("/account") };
+    let users = state.engine.users();
+    let (has_password, sessions) =
+        match tokio::try_join!(users.has_password(user.id), users.sessions(user, visit.token.as_deref())) {
+            Ok(found) => found,
+            Err(e) => return super::error_page(state, visit, e),
+        };
+    let others = sessions.iter().filter(|s| !s.current).count();
+    Page::new("Your account", visit)
+        .status(status)
+        .body(html! {
+            @if let Some(n) = notice { p.notice role="status" { (n) } }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            p { "Signed in as " strong { (user.email) } "." }
+            section aria-labelledby="password-heading" {
+                h2 #password-heading { @if has_password { "Change your password" } @else { "Set a password" } }
+                @if !has_password {
+                    p { "Your account has no password: you sign in with e-mailed links. Set one to sign in with it too." }
+                }
+                form.card method="post" action="/account/password" {
+                    (csrf_field(visit))
+                    @if has_password {
+                        label for="current-password" { "Current password" }
+                        input #current-password type="password" name="current_password" autocomplete="current-password" required;
+                    }
+                    label for="new-password" { "New password" }
+                    input #new-password type="password" name="new_password" autocomplete="new-password" required minlength="8"
+                        aria-describedby="new-password-hint";
+                    p.hint #new-password-hint { "8 characters or more. Every other session is signed out." }
+                    button type="submit" { @if has_password { "Change password" } @else { "Set password" } }
+                }
+            }
+            section aria-labelledby="sessions-heading" {
+                h2 #sessions-heading { "Where you are signed in" }
+                ul.sessions {
+                    @for s in &sessions {
+                        li {
+                            "Signed in " (super::layout::time(s.created_at))
+                            @if s.current { " · " strong { "this browser" } }
+                            " · ends " (super::layout::time(s.expires_at))
+                        }
+                    }
+                }
+                form method="post" action="/account/sessions/end" {
+                    (csrf_field(visit))
+                    button.secondary type="submit" disabled[others == 0] { "Sign out everywhere else" }
+                }
+            }
+        })
+        .render(state)
+}
+
+/// `POST /account/password`: changes or sets the password.
+#[handler]
+pub async fn change_password(
+    req: &Request,
+    Data(form): Data<&FormData>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let visit = Visit::of(state, req).await;
+    let Some(user) = &visit.user else { return super::to_signin("/account") };
+    let signins = state.limits.signins();
+    let ip = crate::limits::client_key(crate::limits::client_ip(req));
+    if let Err(wait) = signins.check(user.email.as_str(), ip) {
+        let msg = format!("Too many wrong passwords. Wait {wait} seconds and try again.");
+        return account(state, &visit, None, Some(&msg), StatusCode::TOO_MANY_REQUESTS).await;
+    }
+    let current = form.get("current_password");
+    let new = form.get("new_password").unwrap_or("");
+    match state.engine.users().change_password(user, current, new, visit.token.as_deref()).await {
+        Ok(()) => visit.finish(state, see_other("/account?sent=password")),
+        Err(e) => {
+            if e.code() == "wrong_password" {
+                signins.failed(user.email.as_str(), ip);
+            }
+            let msg = match e.code() {
+                "wrong_password" => "That is not your current password.".to_owned(),
+                "current_password_required" => "Type your current password.".to_owned(),
+                "weak_password" => "A password has 8 to 256 characters.".to_owned(),
+                _ => return super::error_page(state, &visit, e),
+            };
+            account(state, &visit, None, Some(&msg), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+/// `POST /account/sessions/end`: "Sign out everywhere else".
+#[handler]
+pub async fn end_sessions(req: &Request, _checked: Data<&FormData>, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let Some(user) = &visit.user else { return super::to_signin("/account") };
+    match state.engine.users().sign_out_everywhere(user, visit.token.as_deref()).await {
+        Ok(_) => visit.finish(state, see_other("/account?sent=signed_out")),
         Err(e) => super::error_page(state, &visit, e),
     }
 }

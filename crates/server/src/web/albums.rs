@@ -551,7 +551,7 @@ pub async fn album_page(
         Err(e) => return super::error_page(state, &visit, e),
     };
     if access == Access::Owner {
-        studio(state, &visit, album, q.notice.as_deref()).await
+        studio(state, &visit, album, q.notice.as_deref().and_then(super::notice_text)).await
     } else {
         gallery(state, &visit, album, q.cursor).await
     }
@@ -872,7 +872,7 @@ pub async fn save_settings(
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => visit.finish(state, see_other(&format!("/albums/{}?notice=Saved.", album.id))),
+        Ok(()) => visit.finish(state, see_other(&format!("/albums/{}?notice=saved", album.id))),
         Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
             let marks = MarkOptions::of(state, &user, Some(album.id)).await;
             Page::new(format!("Settings of {}", album.name), &visit)
@@ -905,11 +905,11 @@ pub async fn share(
         Err(r) => return r,
     };
     let notice = match state.engine.albums().send_invitation(&user, album.id).await {
-        Ok(true) => "Invitation sent.",
-        Ok(false) => "No invitation sent: no client e-mail, or today's invitations for this album are used up.",
+        Ok(true) => "invitation_sent",
+        Ok(false) => "invitation_not_sent",
         Err(e) => return super::error_page(state, &visit, e),
     };
-    visit.finish(state, see_other(&format!("/albums/{}?notice={}", album.id, crate::urls::encode(notice))))
+    visit.finish(state, see_other(&format!("/albums/{}?notice={notice}", album.id)))
 }
 
 /// `POST /albums/{id}/delete`.
@@ -949,7 +949,7 @@ pub async fn delete_photo(
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => visit.finish(state, see_other(&format!("/albums/{}?notice=Photo+deleted.", album.id))),
+        Ok(()) => visit.finish(state, see_other(&format!("/albums/{}?notice=photo_deleted", album.id))),
         Err(e) => super::error_page(state, &visit, e),
     }
 }

@@ -71,6 +71,7 @@ impl<'a> Page<'a> {
                                     @if user.role == Role::Photographer {
                                         li { a href="/sales" { "Sales" } }
                                     }
+                                    li { a href="/account" { "Account" } }
                                 }
                             }
                         }

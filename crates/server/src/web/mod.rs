@@ -7,8 +7,9 @@
 //! Browser sessions are the API's sessions: the `ps_session` cookie holds a
 //! session token (`HttpOnly`, `SameSite=Lax`, `Secure` when
 //! `server.public_url` is https). Every state-changing form carries a CSRF
-//! token, an HMAC of the `ps_csrf` cookie under a key derived from the
-//! server secret, checked before any handler runs ([`CsrfForms`]); the page's script sends the same token in an
+//! token, an HMAC of the `ps_csrf` cookie (`__Host-ps_csrf` behind https)
+//! and the session cookie under a key derived from the server secret,
+//! checked before any handler runs ([`CsrfForms`]); the page's script sends the same token in an
 //! `X-CSRF-Token` header when it calls the API with the session cookie (see
 //! [`CookieAuth`]). The Content-Security-Policy allows no inline script or
 //! style.
@@ -40,8 +41,16 @@ pub use orders::status_words;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "ps_session";
-/// The CSRF cookie (its HMAC is the token forms carry).
+/// The CSRF cookie (its HMAC, with the session, is the token forms carry).
 pub const CSRF_COOKIE: &str = "ps_csrf";
+/// The CSRF cookie's name behind https: the `__Host-` prefix makes the
+/// browser refuse it from a sibling domain or over plain http.
+pub const CSRF_COOKIE_HTTPS: &str = "__Host-ps_csrf";
+
+/// The CSRF cookie's name for this deployment.
+pub fn csrf_cookie_name(state: &AppState) -> &'static str {
+    if state.public_url.starts_with("https://") { CSRF_COOKIE_HTTPS } else { CSRF_COOKIE }
+}
 /// The form field and header carrying the CSRF token.
 pub const CSRF_FIELD: &str = "csrf";
 
@@ -71,6 +80,10 @@ pub fn routes(route: Route) -> Route {
         .at("/signin/link", page(get(account::link_page).post(account::link_sign_in)))
         .at("/register", page(get(account::register_page).post(account::register)))
         .at("/signout", page(post(account::signout)))
+        .at("/verify-email", page(get(account::verify_page).post(account::verify)))
+        .at("/account", page(get(account::account_page)))
+        .at("/account/password", page(post(account::change_password)))
+        .at("/account/sessions/end", page(post(account::end_sessions)))
         .at("/albums", page(get(albums::list).post(albums::create)))
         .at("/albums/new", page(get(albums::new_page)))
         .at("/albums/:id", page(get(albums::album_page)))
@@ -113,25 +126,30 @@ pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     })
 }
 
-/// The CSRF token for a CSRF cookie value.
-pub fn csrf_token(state: &AppState, cookie: &str) -> String {
+/// The CSRF token for a CSRF cookie value and the session cookie's value
+/// (empty when signed out): bound to both, so a token taken from one
+/// session is worthless in another, and signing in or out changes it.
+pub fn csrf_token(state: &AppState, cookie: &str, session: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(&state.web_key).expect("any key length");
     mac.update(b"csrf:");
     mac.update(cookie.as_bytes());
+    mac.update(b"\0session:");
+    mac.update(session.as_bytes());
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
-/// Whether `given` is the CSRF token of the request's CSRF cookie.
+/// Whether `given` is the CSRF token of the request's CSRF cookie and
+/// session cookie.
 pub fn csrf_ok(state: &AppState, req: &Request, given: Option<&str>) -> bool {
-    let (Some(cookie), Some(given)) = (cookie(req, CSRF_COOKIE), given) else { return false };
-    let expected = csrf_token(state, cookie);
+    let (Some(cookie), Some(given)) = (cookie(req, csrf_cookie_name(state)), given) else { return false };
+    let expected = csrf_token(state, cookie, self::cookie(req, SESSION_COOKIE).unwrap_or(""));
     subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), given.as_bytes()).into()
 }
 
 impl Visit {
     /// Reads the caller's cookies (and checks the session).
     pub async fn of(state: &AppState, req: &Request) -> Visit {
-        let (csrf_cookie, set_csrf) = match cookie(req, CSRF_COOKIE).filter(|c| c.len() == 43) {
+        let (csrf_cookie, set_csrf) = match cookie(req, csrf_cookie_name(state)).filter(|c| c.len() == 43) {
             Some(c) => (c.to_owned(), false),
             None => {
                 let mut raw = [0u8; 32];
@@ -139,14 +157,16 @@ impl Visit {
                 (URL_SAFE_NO_PAD.encode(raw), true)
             }
         };
-        let csrf = csrf_token(state, &csrf_cookie);
         let token = cookie(req, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128).map(str::to_owned);
         let user = match &token {
             Some(t) => state.engine.users().authenticate(t).await.ok().flatten(),
             None => None,
         };
-        let clear_session = token.is_some() && user.is_none();
+        let clear_session = cookie(req, SESSION_COOKIE).is_some() && user.is_none();
         let token = token.filter(|_| user.is_some());
+        // Bound to the session the next request will carry: this one's, or
+        // none when a stale cookie is cleared with this response.
+        let csrf = csrf_token(state, &csrf_cookie, token.as_deref().unwrap_or(""));
         Visit { user, token, csrf_cookie, set_csrf, clear_session, csrf }
     }
 
@@ -154,7 +174,8 @@ impl Visit {
     pub fn finish(&self, state: &AppState, mut resp: Response) -> Response {
         let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
         if self.set_csrf {
-            let c = format!("{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{secure}", self.csrf_cookie);
+            let name = csrf_cookie_name(state);
+            let c = format!("{name}={}; Path=/; HttpOnly; SameSite=Lax{secure}", self.csrf_cookie);
             append_cookie(&mut resp, &c);
         }
         if self.clear_session {
@@ -182,6 +203,22 @@ pub fn append_cookie(resp: &mut Response, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
+}
+
+/// The words of a `?notice=` code. Notices come from this fixed list, so a
+/// link cannot put someone else's words in the site's status box; an
+/// unknown code shows nothing.
+pub fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "saved" => "Saved.",
+        "invitation_sent" => "Invitation sent.",
+        "invitation_not_sent" => {
+            "No invitation sent: no client e-mail, or today's invitations for this album or address are used up."
+        }
+        "photo_deleted" => "Photo deleted.",
+        "fresh_link" => "A fresh link is ready.",
+        _ => return None,
+    })
 }
 
 /// A 303 to `to`.

@@ -130,7 +130,7 @@ pub async fn order_page(
                 Some("cancelled") | Some("declined") => p.error role="alert" { "The payment did not go through. Nothing was charged; you can try again." },
                 _ => {}
             }
-            @if let Some(n) = &q.notice { p.notice role="status" { (n) } }
+            @if let Some(n) = q.notice.as_deref().and_then(super::notice_text) { p.notice role="status" { (n) } }
             dl.facts #order data-order=(order.id) data-status=(order.status.as_str()) {
                 dt { "Status" } dd #order-status { (status_words(order.status)) }
                 dt { "Album" } dd {
@@ -200,7 +200,7 @@ pub async fn fresh_link(
         Err(e) => Err(e),
     };
     match result {
-        Ok(Some(_)) => visit.finish(state, see_other(&format!("/orders/{id}?notice=A+fresh+link+is+ready."))),
+        Ok(Some(_)) => visit.finish(state, see_other(&format!("/orders/{id}?notice=fresh_link"))),
         Ok(None) => Page::new("No fresh link", &visit)
             .status(StatusCode::CONFLICT)
             .body(html! { p { "This order has no download to renew." } })

@@ -156,7 +156,7 @@ async fn registration_mails_a_working_verification_link() {
     let app = TestApp::start_with(|c| c.mail.smtp_url = Some(serde_json::from_value(json!(url)).unwrap())).await;
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let to = format!("new-{tag}@mail.test");
-    let token = app.unverified_user(&to, "client").await;
+    app.registered(&to, "client").await;
     let mut mail = None;
     for _ in 0..300 {
         mail = all_mail(&maildir, &to).into_iter().find(|m| m.0.contains("Confirm your e-mail address"));
@@ -169,8 +169,10 @@ async fn registration_mails_a_working_verification_link() {
     let start = text.find(&format!("{}/verify-email?token=", app.url)).expect("the link");
     let link: String = text[start..].chars().take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<').collect();
     let verify_token = link.split("token=").nth(1).unwrap().to_owned();
-    let r = app.post_json("/users/verify-email", None, json!({"token": verify_token})).await;
+    let r =
+        app.post_json("/users/verify-email", None, json!({"token": verify_token, "password": "correct horse"})).await;
     assert_eq!(r.status(), StatusCode::OK);
+    let token = app.sign_in(&to, "correct horse").await.expect("verified, with the password kept");
     let me: Value = app.get("/users/me", Some(&token)).await.json().await.unwrap();
     assert_eq!(me["email_verified"], true);
     // The same address again: the owner hears of it by mail.
@@ -242,7 +244,8 @@ async fn sign_in_links_work_once_and_tell_nobody_who_has_an_account() {
     let favs: Value = app.get(&format!("/albums/{album}/favourites"), Some(&ph)).await.json().await.unwrap();
     assert_eq!(favs["clients"][0]["email"], invited.as_str());
     assert_eq!(favs["clients"][0]["photo_ids"], json!([photo]));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every queued mail has been sent or dropped once the queue is idle.
+    app.wait_idle().await;
     assert!(all_mail(&maildir, &stranger).is_empty(), "no mail to an address that may not sign in");
     app.server.shutdown().await;
 }

@@ -148,6 +148,15 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    #[allow(dead_code)]
+    pub async fn put_json(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        let mut req = self.http.put(self.api(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         let mut req = self.http.get(self.api(path));
         if let Some(t) = token {
@@ -160,11 +169,23 @@ impl TestApp {
     /// carries, through `POST /users/verify-email`) and signs in; returns
     /// the bearer token.
     pub async fn user(&self, email: &str, role: &str) -> String {
-        let token = self.unverified_user(email, role).await;
-        let me: Value = self.get("/users/me", Some(&token)).await.json().await.unwrap();
-        let r = self.post_json("/users/verify-email", None, json!({"token": self.verification_token(&me).await})).await;
+        let created = self.registered(email, role).await;
+        let token = self.verification_token(&created).await;
+        // The registrant confirms with the password they chose, so it is kept.
+        let r = self.post_json("/users/verify-email", None, json!({"token": token, "password": "correct horse"})).await;
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
-        token
+        self.sign_in(email, "correct horse").await.expect("a verified account signs in")
+    }
+
+    /// A password sign-in: the bearer token, or `None` for 401.
+    #[allow(dead_code)]
+    pub async fn sign_in(&self, email: &str, password: &str) -> Option<String> {
+        let r = self.post_json("/sessions", None, json!({"email": email, "password": password})).await;
+        match r.status() {
+            StatusCode::CREATED => Some(r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()),
+            StatusCode::UNAUTHORIZED => None,
+            other => panic!("sign-in answered {other}: {}", r.text().await.unwrap()),
+        }
     }
 
     /// An admin (made as the command line does: admins are never
@@ -196,8 +217,42 @@ impl TestApp {
         engine.email_verification().token(&user)
     }
 
-    /// Registers and signs in without proving the mailbox; returns the token.
-    pub async fn unverified_user(&self, email: &str, role: &str) -> String {
+    /// The token of the newest sign-in link queued for `email` (what its
+    /// mail would carry), read from the job queue; waits up to 10 s.
+    #[allow(dead_code)]
+    pub async fn sign_in_link_token(&self, email: &str) -> String {
+        let engine = &self.server.state.engine;
+        for _ in 0..100 {
+            let mut after = None;
+            let mut found = None;
+            loop {
+                let page = proofsheet_core::PageRequest { limit: 200, after };
+                let jobs = engine.backends().queue.list_jobs(None, page).await.unwrap();
+                for job in &jobs.items {
+                    if let Ok(proofsheet_core::Task::Notify {
+                        notification: proofsheet_core::Notification::SignInLink { link_id, to, .. },
+                    }) = proofsheet_core::Task::from_json(&job.payload)
+                        && to.as_str() == email
+                    {
+                        found = Some(link_id);
+                    }
+                }
+                match jobs.next_cursor {
+                    Some(c) => after = Some(c.parse().unwrap()),
+                    None => break,
+                }
+            }
+            if let Some(id) = found {
+                return engine.link_signer().sign_in_token(id);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no sign-in link queued for {email}");
+    }
+
+    /// Registers without proving the mailbox (password "correct horse");
+    /// the `UserDto` the API answered.
+    pub async fn registered(&self, email: &str, role: &str) -> Value {
         let r = self
             .post_json(
                 "/users",
@@ -206,9 +261,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
-        let r = self.post_json("/sessions", None, json!({"email": email, "password": "correct horse"})).await;
-        assert_eq!(r.status(), StatusCode::CREATED);
-        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+        r.json().await.unwrap()
     }
 
     pub async fn album(&self, token: &str, visibility: &str, client: Option<&str>) -> String {

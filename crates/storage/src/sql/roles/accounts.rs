@@ -9,7 +9,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::{Store, user_from};
-use crate::sql::{db_err, millis};
+use crate::sql::{db_err, from_millis, millis};
 
 #[async_trait]
 impl AccountStore for Store {
@@ -32,7 +32,9 @@ impl AccountStore for Store {
             Some(d) if d.is_unique_violation() => {
                 Error::conflict("email_taken", "an account with this e-mail address exists")
             }
-            _ => Error::backend("adding a user", e),
+            // Everything else is classified like any statement's error (a
+            // full disk is `StorageFull`, 507, not a retryable 503).
+            _ => db_err("adding a user")(e),
         })?;
         Ok(())
     }
@@ -101,6 +103,105 @@ impl AccountStore for Store {
         Ok(())
     }
 
+    async fn password_hash(&self, user: UserId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+            .bind(user.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a password hash"))?;
+        Ok(row.map(|r| r.get("password_hash")))
+    }
+
+    async fn claim_mailbox(&self, user: UserId, keep_password: bool, now: DateTime<Utc>) -> Result<bool> {
+        let context = "claiming a mailbox";
+        let mut tx = self.pool.begin().await.map_err(db_err(context))?;
+        let verify = if keep_password {
+            "UPDATE users SET email_verified_at = $1 WHERE id = $2 AND email_verified_at IS NULL"
+        } else {
+            "UPDATE users SET email_verified_at = $1, password_hash = '' WHERE id = $2 AND email_verified_at IS NULL"
+        };
+        let done = sqlx::query(verify)
+            .bind(millis(now))
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(context))?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(context))?;
+        tx.commit().await.map_err(db_err(context))?;
+        Ok(true)
+    }
+
+    async fn set_password(&self, user: UserId, hash: &str, keep: Option<&[u8; 32]>) -> Result<()> {
+        let context = "setting a password";
+        let mut tx = self.pool.begin().await.map_err(db_err(context))?;
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(context))?;
+        if done.rows_affected() != 1 {
+            return Err(Error::not_found("user"));
+        }
+        delete_sessions(&mut tx, user, keep).await.map_err(db_err(context))?;
+        tx.commit().await.map_err(db_err(context))?;
+        Ok(())
+    }
+
+    async fn sessions_of(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<Session>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, user_id, expires_at, created_at FROM sessions
+             WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, token_hash LIMIT 100",
+        )
+        .bind(user.to_string())
+        .bind(millis(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing sessions"))?;
+        rows.iter()
+            .map(|r| {
+                let hash: Vec<u8> = r.get("token_hash");
+                let token_hash: [u8; 32] = hash
+                    .try_into()
+                    .map_err(|_| Error::backend_permanent("reading a session", "a token hash is not 32 bytes"))?;
+                Ok(Session {
+                    token_hash,
+                    user_id: user,
+                    expires_at: from_millis(r.get("expires_at")),
+                    created_at: from_millis(r.get("created_at")),
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_sessions_of(&self, user: UserId, keep: Option<&[u8; 32]>) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_err("ending sessions"))?;
+        let n = delete_sessions(&mut tx, user, keep).await.map_err(db_err("ending sessions"))?;
+        tx.commit().await.map_err(db_err("ending sessions"))?;
+        Ok(n)
+    }
+
+    async fn take_mail_slot(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO mail_slots (slot_key, until) VALUES ($1, $2)
+             ON CONFLICT (slot_key) DO UPDATE SET until = excluded.until WHERE mail_slots.until <= $3",
+        )
+        .bind(key)
+        .bind(millis(until))
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("taking a mail slot"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn insert_sign_in_link(&self, link: &SignInLink) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err("adding a sign-in link"))?;
         sqlx::query("DELETE FROM sign_in_links WHERE expires_at <= $1")
@@ -165,4 +266,25 @@ impl AccountStore for Store {
         query.execute(&self.pool).await.map_err(db_err("setting a logo"))?;
         Ok(())
     }
+}
+
+/// Ends every session of `user` but `keep`, inside a transaction.
+async fn delete_sessions(
+    conn: &mut super::Conn,
+    user: UserId,
+    keep: Option<&[u8; 32]>,
+) -> std::result::Result<u64, sqlx::Error> {
+    let done = match keep {
+        Some(keep) => {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user.to_string())
+                .bind(&keep[..])
+                .execute(&mut *conn)
+                .await?
+        }
+        None => {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.to_string()).execute(&mut *conn).await?
+        }
+    };
+    Ok(done.rows_affected())
 }

@@ -203,7 +203,8 @@ impl AlbumStore for Store {
         .await
         .map_err(|e| match e.as_database_error() {
             Some(d) if d.is_foreign_key_violation() => Error::not_found("album"),
-            _ => Error::backend("adding a photo", e),
+            // Classified like any statement's error (a full disk is 507).
+            _ => db_err("adding a photo")(e),
         })?;
         commit_with_jobs(tx, jobs, "committing a photo").await?;
         Ok(())
