@@ -83,6 +83,23 @@ pub enum PhotoVariant {
     Original,
 }
 
+/// A byte count as people read it: `912 KB`, `1.5 GB` (decimal units, as
+/// disks and phones count).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{n} bytes"),
+        _ if value < 10.0 => format!("{value:.1} {}", UNITS[unit]),
+        _ => format!("{value:.0} {}", UNITS[unit]),
+    }
+}
+
 /// Invitations ("album shared" mails) one address receives in 24 hours,
 /// from all photographers together.
 pub const SHARE_MAILS_PER_RECIPIENT: usize = 5;
@@ -164,6 +181,12 @@ impl Albums<'_> {
         if let Err(e) = self.0.backends().queue.enqueue(&job).await {
             tracing::error!(error = %e, album_id = %album.id, "could not queue the album-shared notice");
         }
+    }
+
+    /// The storage `user` uses (originals and unfinished uploads) and
+    /// their quota, if there is one.
+    pub async fn storage(&self, user: &User) -> Result<(u64, Option<u64>)> {
+        Ok((self.0.meta().storage_used(user.id, self.0.now()).await?, self.0.settings().storage_quota))
     }
 
     /// Whether one more invitation may go to `to` today, whoever sends it
@@ -352,6 +375,11 @@ impl Albums<'_> {
     /// object store, never held whole; past `max_upload_bytes` the write is
     /// aborted and `TooLarge` returned. The photo row and its render job
     /// are written in one transaction.
+    ///
+    /// The photographer's storage quota ([`crate::Settings::storage_quota`])
+    /// is checked before the body is read (nothing left: `QuotaExceeded`)
+    /// and again, with the photo's size, in the transaction that records
+    /// it; a refused upload's bytes are deleted.
     #[instrument(skip_all, fields(album_id = %album_id))]
     pub async fn upload(
         &self,
@@ -360,7 +388,28 @@ impl Albums<'_> {
         filename: Option<&str>,
         body: ByteStream,
     ) -> Result<Photo> {
+        self.upload_completing(user, album_id, filename, body, None).await
+    }
+
+    /// [`Albums::upload`] of the bytes of the resumable upload `releasing`,
+    /// whose reservation the photo replaces.
+    pub(crate) async fn upload_completing(
+        &self,
+        user: &User,
+        album_id: AlbumId,
+        filename: Option<&str>,
+        body: ByteStream,
+        releasing: Option<crate::UploadId>,
+    ) -> Result<Photo> {
         let album = self.get_owned(user, album_id).await?;
+        if releasing.is_none()
+            && let Some(limit) = self.0.settings().storage_quota
+        {
+            let used = self.0.meta().storage_used(user.id, self.0.now()).await?;
+            if used >= limit {
+                return Err(Error::QuotaExceeded { used, limit, wanted: 1 });
+            }
+        }
         let id = PhotoId::new();
         let key = Photo::original_key(&album.storage_prefix, id);
         let mut writer = self.0.blobs().writer(&key).await?;
@@ -379,7 +428,7 @@ impl Albums<'_> {
             let _ = self.0.blobs().delete(&key).await;
             return Err(e);
         }
-        let recorded = self.record(album_id, id, filename, received).await;
+        let recorded = self.record(album_id, id, filename, received, releasing).await;
         if recorded.is_err() {
             let _ = self.0.blobs().delete(&key).await;
         }
@@ -396,12 +445,12 @@ impl Albums<'_> {
     pub(crate) async fn adopt(
         &self,
         user: &User,
-        album_id: AlbumId,
-        filename: Option<&str>,
+        upload: &crate::ResumableUpload,
         staged: &str,
         size: u64,
         digest: Option<sha2::Sha256>,
     ) -> Result<Photo> {
+        let (album_id, filename) = (upload.album_id, upload.filename.as_deref());
         let album = self.get_owned(user, album_id).await?;
         let staging = self
             .0
@@ -424,7 +473,7 @@ impl Albums<'_> {
         let id = PhotoId::new();
         let key = Photo::original_key(&album.storage_prefix, id);
         staging.rename(staged, &key).await?;
-        let recorded = self.record(album_id, id, filename, received).await;
+        let recorded = self.record(album_id, id, filename, received, Some(upload.id)).await;
         if recorded.is_err() {
             // Back where it was, so a retry finds the upload whole.
             if let Err(e) = staging.rename(&key, staged).await {
@@ -498,6 +547,7 @@ impl Albums<'_> {
         id: PhotoId,
         filename: Option<&str>,
         received: Received,
+        releasing: Option<crate::UploadId>,
     ) -> Result<Photo> {
         let now = self.0.now();
         let stem = format!("photo-{}", &id.to_string()[..8]);
@@ -516,7 +566,8 @@ impl Albums<'_> {
             sha256: Some(received.sha256),
         };
         let job = NewJob::now(Task::RenderPreview { photo_id: id }, now);
-        self.0.meta().insert_photo(&photo, &[job]).await?;
+        let quota = self.0.settings().storage_quota;
+        self.0.meta().insert_photo_within_quota(&photo, &[job], quota, releasing, now).await?;
         tracing::info!(photo_id = %id, bytes = received.size, "photo uploaded");
         Ok(photo)
     }
@@ -665,5 +716,18 @@ impl ImageKey {
     /// The object key (for a presigned URL).
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod bytes_tests {
+    #[test]
+    fn byte_counts_read_as_people_count() {
+        assert_eq!(super::human_bytes(0), "0 bytes");
+        assert_eq!(super::human_bytes(999), "999 bytes");
+        assert_eq!(super::human_bytes(1_500), "1.5 KB");
+        assert_eq!(super::human_bytes(912_000), "912 KB");
+        assert_eq!(super::human_bytes(107_374_182_400), "107 GB");
+        assert_eq!(super::human_bytes(1_500_000_000_000_000), "1500 TB");
     }
 }

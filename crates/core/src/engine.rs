@@ -33,6 +33,12 @@ pub struct Settings {
     /// How long a resumable upload may take, from its creation; after
     /// that it is deleted, complete or not.
     pub upload_ttl: Duration,
+    /// Storage one photographer may use, in bytes: their photos' originals
+    /// and their unfinished resumable uploads (`None`: no quota).
+    pub storage_quota: Option<u64>,
+    /// An unfinished resumable upload that receives nothing for this long
+    /// is deleted (and stops counting against the quota).
+    pub upload_idle: Duration,
     /// The waits between a webhook delivery's attempts
     /// ([`crate::default_retry_schedule`]); out of waits, it fails.
     pub webhook_retries: Vec<Duration>,
@@ -45,6 +51,8 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             max_upload_bytes: 100 * 1024 * 1024,
+            storage_quota: Some(100 * 1024 * 1024 * 1024),
+            upload_idle: Duration::hours(1),
             link_ttl: Duration::days(7),
             job_lease: Duration::seconds(30),
             max_order_items: 500,

@@ -101,6 +101,17 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// The photographer's storage quota is used up: nothing was stored.
+    /// The API answers 507 `quota_exceeded`.
+    #[error("storage quota used up: {used} of {limit} bytes in use, {wanted} more asked for")]
+    QuotaExceeded {
+        /// Bytes in use (photos and unfinished uploads).
+        used: u64,
+        /// The quota.
+        limit: u64,
+        /// Bytes the refused upload needed.
+        wanted: u64,
+    },
     /// A storage or database backend failed. The message includes the
     /// backend's own error: it goes to logs and job records, never to API
     /// clients.
@@ -179,6 +190,7 @@ impl Error {
             Error::Image { .. } => "image_rejected",
             Error::Gateway { .. } => "payment_gateway_error",
             Error::StorageFull { .. } => "storage_full",
+            Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::Backend { .. } => "internal",
         }
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     Album, AlbumId, DownloadLink, Email, Face, NewJob, Order, OrderId, OrderStatus, Page, PageRequest, Photo, PhotoId,
-    Result, Session, User, UserId,
+    Result, Session, UploadId, User, UserId,
 };
 
 /// Which albums to list.
@@ -229,6 +229,46 @@ pub trait AlbumStore: Send + Sync {
     async fn mark_photo_rendered(&self, id: PhotoId, width: u32, height: u32, jobs: &[NewJob]) -> Result<bool>;
     /// Removes a photo record.
     async fn delete_photo(&self, id: PhotoId) -> Result<()>;
+    /// The storage `owner` uses at `now`: the originals of the photos in
+    /// their albums that are not purged, plus the declared lengths of their
+    /// unfinished resumable uploads that are not idle past `idle_until`.
+    async fn storage_used(&self, owner: UserId, now: DateTime<Utc>) -> Result<u64>;
+    /// Reserves `length` bytes of `owner`'s storage for an unfinished
+    /// resumable upload; `false` (nothing stored) when that would take them
+    /// past `quota`.
+    ///
+    /// Rule: the check and the reservation are one step per owner:
+    /// concurrent reservations of one owner never together pass the quota.
+    async fn reserve_upload(
+        &self,
+        upload: UploadId,
+        owner: UserId,
+        length: u64,
+        idle_until: DateTime<Utc>,
+        quota: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Moves an upload's idle deadline (a chunk arrived); `false` if it has
+    /// no reservation.
+    async fn touch_upload(&self, upload: UploadId, idle_until: DateTime<Utc>) -> Result<bool>;
+    /// An upload reservation's idle deadline, if it has one.
+    async fn upload_idle_until(&self, upload: UploadId) -> Result<Option<DateTime<Utc>>>;
+    /// Drops an upload's reservation (finished, ended or pruned).
+    async fn release_upload(&self, upload: UploadId) -> Result<()>;
+    /// [`AlbumStore::insert_photo`] within the album owner's quota: in one
+    /// step, the photo is added only if the owner's storage use (without
+    /// the reservation of `releasing`, the upload this photo completes)
+    /// plus the photo's size stays within `quota`, and `releasing`'s
+    /// reservation goes in the same transaction.
+    /// `Error::QuotaExceeded` otherwise, with nothing written.
+    async fn insert_photo_within_quota(
+        &self,
+        photo: &Photo,
+        jobs: &[NewJob],
+        quota: Option<u64>,
+        releasing: Option<UploadId>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
     /// A page of an album's photos, by id.
     async fn list_photos(&self, album: AlbumId, page: PageRequest) -> Result<Page<Photo>>;
     /// Albums that expired before `before` and whose blobs are not purged yet.

@@ -22,7 +22,12 @@
 //!   so a client that lost the last answer learns the upload finished).
 //!
 //! Expired uploads, complete or not, are deleted by the `prune_uploads`
-//! scheduled task ([`Uploads::prune_expired`]).
+//! scheduled task ([`Uploads::prune_expired`]), and so is an unfinished
+//! one that received nothing for [`crate::Settings::upload_idle`] (an
+//! hour by default). Until it completes or ends, an upload reserves its
+//! declared length against its owner's storage quota
+//! ([`crate::AlbumStore::reserve_upload`]); the photo it becomes takes the
+//! reservation's place in one transaction.
 //!
 //! Two requests appending to the same upload at once (which the protocol
 //! forbids) may overwrite each other's chunk at the same offset; the
@@ -245,8 +250,20 @@ impl Uploads<'_> {
             expires_at: now + self.0.settings().upload_ttl,
         };
         let id = UploadId::new();
+        // The declared length counts against the quota until the upload
+        // completes, ends, or sits idle.
+        let meta = self.0.meta();
+        let quota = self.0.settings().storage_quota;
+        let idle_until = now + self.0.settings().upload_idle;
+        if !meta.reserve_upload(id, user.id, length, idle_until, quota, now).await? {
+            let used = meta.storage_used(user.id, now).await?;
+            return Err(Error::QuotaExceeded { used, limit: quota.unwrap_or(0), wanted: length });
+        }
         let json = serde_json::to_vec(&info).map_err(|e| Error::backend("encoding an upload", e))?;
-        self.0.blobs().put(&info_key(id), json.into()).await?;
+        if let Err(e) = self.0.blobs().put(&info_key(id), json.into()).await {
+            meta.release_upload(id).await?;
+            return Err(e);
+        }
         tracing::info!(upload_id = %id, length, "resumable upload created");
         Ok(ResumableUpload {
             id,
@@ -256,7 +273,7 @@ impl Uploads<'_> {
             offset: 0,
             filename: info.filename,
             created_at: now,
-            expires_at: info.expires_at,
+            expires_at: info.expires_at.min(idle_until),
             photo_id: None,
         })
     }
@@ -277,8 +294,9 @@ impl Uploads<'_> {
         if info.owner != user.id || info.album_id != album_id {
             return Err(not_found());
         }
+        let expired = || Error::Gone { code: "upload_expired", message: "this upload expired; start it again".into() };
         if info.expires_at <= self.0.now() {
-            return Err(Error::Gone { code: "upload_expired", message: "this upload expired; start it again".into() });
+            return Err(expired());
         }
         let photo_id = match self.0.blobs().get(&done_key(id)).await {
             Ok(bytes) => Some(
@@ -287,6 +305,17 @@ impl Uploads<'_> {
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e),
         };
+        // An unfinished upload also ends when it sits idle (its reservation
+        // says until when); one from before reservations keeps its expiry.
+        let mut expires_at = info.expires_at;
+        if photo_id.is_none()
+            && let Some(idle_until) = self.0.meta().upload_idle_until(id).await?
+        {
+            if idle_until <= self.0.now() {
+                return Err(expired());
+            }
+            expires_at = expires_at.min(idle_until);
+        }
         let offset = match photo_id {
             Some(_) => info.length,
             None => self.offset(id).await?,
@@ -299,7 +328,7 @@ impl Uploads<'_> {
             offset,
             filename: info.filename,
             created_at: info.created_at,
-            expires_at: info.expires_at,
+            expires_at,
             photo_id,
         })
     }
@@ -450,6 +479,14 @@ impl Uploads<'_> {
         }
         upload.offset += received;
         let complete = upload.offset == upload.length;
+        if !complete {
+            // It moved: the idle hour starts again.
+            let idle_until = self.0.now() + self.0.settings().upload_idle;
+            if self.0.meta().touch_upload(id, idle_until).await? {
+                upload.expires_at =
+                    upload.expires_at.max(idle_until).min(upload.created_at + self.0.settings().upload_ttl);
+            }
+        }
         if let Some(d) = digest.take_if(|_| !complete) {
             self.0.upload_digests().keep(id, upload.offset, d);
         }
@@ -464,6 +501,7 @@ impl Uploads<'_> {
             };
             if let Some(e) = refused {
                 self.0.blobs().delete_prefix(&upload_key(id)).await?;
+                self.0.meta().release_upload(id).await?;
                 return Err(e);
             }
         }
@@ -498,13 +536,17 @@ impl Uploads<'_> {
                     })
                     .try_flatten(),
             );
-            self.0.albums().upload(user, upload.album_id, upload.filename.as_deref(), stream).await
+            self.0
+                .albums()
+                .upload_completing(user, upload.album_id, upload.filename.as_deref(), stream, Some(upload.id))
+                .await
         };
         let photo: Photo = match made {
             Ok(photo) => photo,
             Err(e) => {
                 if !e.is_retryable() {
                     self.0.blobs().delete_prefix(&upload_key(upload.id)).await?;
+                    self.0.meta().release_upload(upload.id).await?;
                 }
                 return Err(e);
             }
@@ -530,14 +572,15 @@ impl Uploads<'_> {
                 format!("the upload holds {size} bytes but declared {}; start it again", upload.length),
             ));
         }
-        self.0.albums().adopt(user, upload.album_id, upload.filename.as_deref(), &key, size, digest).await
+        self.0.albums().adopt(user, upload, &key, size, digest).await
     }
 
     /// Deletes an upload of the caller's and what it received (tus
     /// termination). A photo it already became stays.
     pub async fn terminate(&self, user: &User, album_id: AlbumId, id: UploadId) -> Result<()> {
         self.get(user, album_id, id).await?;
-        self.0.blobs().delete_prefix(&upload_key(id)).await
+        self.0.blobs().delete_prefix(&upload_key(id)).await?;
+        self.0.meta().release_upload(id).await
     }
 
     /// Deletes every upload past its expiry, complete or not, and leftovers
@@ -550,16 +593,21 @@ impl Uploads<'_> {
         ids.dedup();
         let mut pruned = 0;
         for id in ids {
-            let expired = match self.info(id).await? {
-                Some(info) => info.expires_at <= now,
-                None => id
-                    .as_uuid()
-                    .get_timestamp()
-                    .map(|ts| ts.to_unix().0 as i64)
-                    .is_none_or(|secs| secs < (now - chrono::Duration::days(1)).timestamp()),
-            };
+            // A reservation is left only while unfinished (the photo takes
+            // its place in the transaction that records it).
+            let idle = self.0.meta().upload_idle_until(id).await?.is_some_and(|until| until <= now);
+            let expired = idle
+                || match self.info(id).await? {
+                    Some(info) => info.expires_at <= now,
+                    None => id
+                        .as_uuid()
+                        .get_timestamp()
+                        .map(|ts| ts.to_unix().0 as i64)
+                        .is_none_or(|secs| secs < (now - chrono::Duration::days(1)).timestamp()),
+                };
             if expired {
                 self.0.blobs().delete_prefix(&upload_key(id)).await?;
+                self.0.meta().release_upload(id).await?;
                 pruned += 1;
             }
         }

@@ -154,6 +154,15 @@ struct Guarded<S> {
     inner: S,
     scanner: Scanner,
     failed: bool,
+    tripped: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// An answer given before the body was read to its end: the connection
+/// closes after it (said in the answer, so a client does not send its next
+/// request on a connection the server is closing).
+fn closing(mut resp: Response) -> Response {
+    resp.headers_mut().insert(poem::http::header::CONNECTION, poem::http::HeaderValue::from_static("close"));
+    resp
 }
 
 impl<S> Stream for Guarded<S>
@@ -171,6 +180,7 @@ where
                 Ok(()) => Poll::Ready(Some(Ok(chunk))),
                 Err(why) => {
                     self.failed = true;
+                    self.tripped.store(true, std::sync::atomic::Ordering::Relaxed);
                     Poll::Ready(Some(Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why))))
                 }
             },
@@ -203,12 +213,16 @@ impl<E: Endpoint> Endpoint for MultipartGuardEndpoint<E> {
             None => {}
             Some(Err(why)) => {
                 drop(req.take_body());
-                return Ok(ApiError::bad_request("invalid_multipart", why).into_response());
+                return Ok(closing(ApiError::bad_request("invalid_multipart", why).into_response()));
             }
             Some(Ok(boundary)) => {
                 let inner = req.take_body().into_bytes_stream();
-                let guarded = Guarded { inner: Box::pin(inner), scanner: Scanner::new(&boundary), failed: false };
+                let tripped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let scanner = Scanner::new(&boundary);
+                let guarded = Guarded { inner: Box::pin(inner), scanner, failed: false, tripped: tripped.clone() };
                 req.set_body(Body::from_bytes_stream(guarded));
+                let resp = self.0.call(req).await.map(IntoResponse::into_response)?;
+                return Ok(if tripped.load(std::sync::atomic::Ordering::Relaxed) { closing(resp) } else { resp });
             }
         }
         self.0.call(req).await.map(IntoResponse::into_response)
@@ -259,7 +273,7 @@ impl<E: Endpoint> Endpoint for BodyGateEndpoint<E> {
                 // Nothing of the body is read: the connection closes after
                 // this answer if the client is still sending.
                 drop(req.take_body());
-                return Ok(e.into_response());
+                return Ok(closing(e.into_response()));
             }
         }
         self.0.call(req).await.map(IntoResponse::into_response)

@@ -283,11 +283,14 @@ pub struct UploadsConfig {
     /// How long a resumable (tus) upload may take from its creation, in
     /// hours; then it is deleted, complete or not.
     pub resumable_ttl_hours: u32,
+    /// An unfinished resumable upload that receives nothing for this many
+    /// minutes is deleted, and stops counting against its owner's quota.
+    pub resumable_idle_minutes: u32,
 }
 
 impl Default for UploadsConfig {
     fn default() -> Self {
-        UploadsConfig { max_bytes: 100 * 1024 * 1024, resumable_ttl_hours: 24 }
+        UploadsConfig { max_bytes: 100 * 1024 * 1024, resumable_ttl_hours: 24, resumable_idle_minutes: 60 }
     }
 }
 
@@ -529,8 +532,8 @@ impl Config {
         if !(self.webhooks.disable_after_hours.is_finite() && self.webhooks.disable_after_hours >= 0.0) {
             bail!("webhooks.disable_after_hours must be a number of hours, 0 or more");
         }
-        if self.uploads.resumable_ttl_hours == 0 {
-            bail!("uploads.resumable_ttl_hours must be positive");
+        if self.uploads.resumable_ttl_hours == 0 || self.uploads.resumable_idle_minutes == 0 {
+            bail!("uploads.resumable_ttl_hours and uploads.resumable_idle_minutes must be positive");
         }
         if self.uploads.max_bytes == 0 {
             bail!("uploads.max_bytes must be positive");

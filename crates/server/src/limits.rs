@@ -79,6 +79,11 @@ pub struct LimitsConfig {
     pub body_bytes: u64,
     /// Largest payment webhook body, in bytes.
     pub webhook_body_bytes: u64,
+    /// Storage one photographer may use, in bytes: the originals in their
+    /// albums plus their unfinished resumable uploads (0: no quota). Over
+    /// it, uploads answer 507 `quota_exceeded`. Applies whether or not
+    /// `enabled` is set (it guards the disk, not the request rate).
+    pub storage_per_photographer: u64,
 }
 
 impl Default for LimitsConfig {
@@ -98,6 +103,7 @@ impl Default for LimitsConfig {
             signin_failures_before_delay: 10,
             signin_max_delay_seconds: 300,
             body_bytes: 64 * 1024,
+            storage_per_photographer: 100 * 1024 * 1024 * 1024,
             webhook_body_bytes: 1024 * 1024,
         }
     }

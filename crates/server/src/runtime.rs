@@ -131,6 +131,14 @@ pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) ->
              (PROOFSHEET__SERVER__PUBLIC_URL), the address its links point at"
         );
     }
+    if roles.api && config.payments.default_gateway() == "test" && config.payments.default_gateway.is_none() {
+        // Fine for trying the server; a shop that sells for real sets
+        // [payments.stripe] (or payments.default_gateway) instead.
+        tracing::warn!(
+            "no payment gateway is configured: checkouts use the offline test gateway, whose payment page \
+             anyone holding the link can complete; configure [payments.stripe] to take real payments"
+        );
+    }
     let addr = config.listen_addr()?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr().context("no local address")?;

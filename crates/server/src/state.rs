@@ -181,14 +181,6 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
     let blobs = open_blobs(&config)?;
     let store_for_mail = store.clone() as Arc<dyn MetadataStore>;
     let renderer = ImagePipeline::new(config.imaging.clone()).context("configuring [imaging]")?;
-    if config.payments.default_gateway() == "test" && config.payments.default_gateway.is_none() {
-        // Fine for trying the server; a shop that sells for real sets
-        // [payments.stripe] (or payments.default_gateway) instead.
-        tracing::warn!(
-            "no payment gateway is configured: checkouts use the offline test gateway, whose payment page \
-             anyone holding the link can complete; configure [payments.stripe] to take real payments"
-        );
-    }
     let test_gateway = config
         .payments
         .test_gateway_enabled()
@@ -216,6 +208,8 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
     let settings = Settings {
         max_upload_bytes: config.uploads.max_bytes,
         upload_ttl: chrono::Duration::hours(config.uploads.resumable_ttl_hours.into()),
+        upload_idle: chrono::Duration::minutes(config.uploads.resumable_idle_minutes.into()),
+        storage_quota: Some(config.limits.storage_per_photographer).filter(|q| *q > 0),
         link_ttl: chrono::Duration::hours(config.downloads.link_ttl_hours as i64),
         job_lease: chrono::Duration::seconds(config.worker.lease_seconds as i64),
         max_downloads_per_link: config.downloads.max_per_link,

@@ -107,6 +107,7 @@ metadata_suites! {
     metadata_webhooks => webhooks,
     metadata_events => events,
     metadata_faces => faces,
+    metadata_quotas => quotas,
 }
 
 #[tokio::test]

@@ -59,6 +59,9 @@ pub enum ApiError {
     /// Storage is full: nothing was stored; try again later.
     #[oai(status = 507)]
     StorageFull(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    /// The photographer's storage quota is used up: nothing was stored.
+    #[oai(status = 507)]
+    QuotaExceeded(Json<ErrorBody>),
 }
 
 fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
@@ -98,6 +101,14 @@ impl From<Error> for ApiError {
             Error::StorageFull { .. } => {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e), "storage is full");
                 ApiError::StorageFull(body(code, "storage is full; nothing was stored, try again later"), 60)
+            }
+            Error::QuotaExceeded { used, limit, .. } => {
+                let message = format!(
+                    "your storage is full: {} of {} in use; delete photos or albums to make room",
+                    proofsheet_core::human_bytes(*used),
+                    proofsheet_core::human_bytes(*limit)
+                );
+                ApiError::QuotaExceeded(body(code, message))
             }
             Error::Gateway { .. } => {
                 tracing::error!(error = %e, "payment gateway failure");

@@ -611,6 +611,8 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
         true => state.engine.faces().progress(&user, album.id).await.ok(),
         false => None,
     };
+    // The photographer's storage, against their quota.
+    let storage = albums.storage(&user).await.ok();
     let mut clients: Vec<(String, Vec<PhotoId>)> = Vec::new();
     for fav in &favourites {
         match clients.last_mut() {
@@ -632,6 +634,16 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
                     label for="files" { "Add photos" }
                     input #files type="file" name="file" multiple accept="image/jpeg,image/png";
                     p.hint { "Choose files or drop them anywhere on this page. JPEG or PNG; several upload at once, and a dropped connection picks up where it stopped." }
+                }
+                @if let Some((used, limit)) = storage {
+                    @let full = limit.is_some_and(|l| used >= l);
+                    p.storage #storage role=[full.then_some("alert")] {
+                        "Storage: " (proofsheet_core::human_bytes(used))
+                        @if let Some(l) = limit {
+                            " of " (proofsheet_core::human_bytes(l)) " used"
+                            @if full { ". Your storage is full: delete photos or albums to upload more." }
+                        } @else { " used" }
+                    }
                 }
                 p.visually-hidden #upload-live role="status" aria-live="polite" {}
                 ul.photos #photos data-album=(album.id) aria-label="Photos in this album" {

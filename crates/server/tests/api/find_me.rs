@@ -49,11 +49,12 @@ async fn find_me_is_refused_where_it_cannot_run() {
     assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("find_me_off")));
     let (status, _) = search(&app, None, "not-an-id", jpeg(64, 48, 1, true)).await;
     assert!(status.is_client_error());
-    // A form without a `selfie` part is a bad request.
+    // Whatever the body, an album that is not searchable is refused before
+    // it is read (issue 27): here a form without a `selfie` part.
     let form = reqwest::multipart::Form::new()
         .part("file", reqwest::multipart::Part::bytes(jpeg(64, 48, 1, true)).mime_str("image/jpeg").unwrap());
     let r = app.http.post(app.api(&format!("/albums/{album}/find-me"))).multipart(form).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.status(), StatusCode::CONFLICT);
     // A selfie over the limit is refused from its declared length.
     let r = app
         .http

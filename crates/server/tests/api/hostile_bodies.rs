@@ -118,7 +118,11 @@ async fn a_client_holds_a_bounded_number_of_connections() {
     let mut held = Vec::new();
     for _ in 0..3 {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"POST /api/v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{").await.unwrap();
+        s.write_all(
+            b"POST /api/v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        )
+        .await
+        .unwrap();
         held.push(s);
     }
     // Give the server a moment to accept them all (a bounded poll, not a
@@ -148,7 +152,20 @@ async fn a_client_holds_a_bounded_number_of_connections() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(served, "the freed slot was not reused");
+    // All of them end: a whole new set of connections is served (once the
+    // server has seen the closes; a bounded poll).
     drop(held);
+    let mut answered = false;
+    for _ in 0..50 {
+        let fresh = reqwest::Client::new();
+        let all = futures::future::join_all((0..2).map(|_| fresh.get(format!("{}/healthz", app.url)).send())).await;
+        if all.iter().all(|r| r.as_ref().is_ok_and(|r| r.status() == StatusCode::OK)) {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answered, "two more connections at once (beside the pooled one) after the held ones closed");
     let r = app.post_json("/users", None, json!({})).await;
     assert!(r.status().is_client_error(), "the server still answers: {}", r.status());
     app.server.shutdown().await;

@@ -42,6 +42,21 @@ fn spawn(role: &str, addr: &str, env: &[(String, String)], log: &std::path::Path
     Proc(child)
 }
 
+/// `proofsheet admin verify-email` for `email` against the deployment
+/// `env` and `data` describe: only a proven address signs in with a
+/// password, and the operator vouches for these (keeping the password).
+fn vouch(env: &[(String, String)], data: &std::path::Path, email: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_proofsheet"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["admin", "verify-email", "--email", email])
+        .env_remove("PROOFSHEET_CONFIG")
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "verify-email {email}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// Uploads `n` copies of `sample` to `url` (an album's photos).
 async fn upload_copies(http: &Client, url: &str, token: &str, sample: &[u8], n: usize) {
     for i in 0..n {
@@ -112,8 +127,10 @@ async fn api_and_two_workers_survive_a_killed_worker() {
     })
     .await;
     let api = |p: &str| format!("{base}/api/v1{p}");
+    let admin_data = dir.path().join("admin.data");
     let token = |email: &'static str, role: &'static str| {
         let http = http.clone();
+        let (env, admin_data) = (&env, &admin_data);
         async move {
             let r = http
                 .post(api("/users"))
@@ -122,6 +139,7 @@ async fn api_and_two_workers_survive_a_killed_worker() {
                 .await
                 .unwrap();
             assert_eq!(r.status(), StatusCode::CREATED);
+            vouch(env, admin_data, email);
             let r = http
                 .post(api("/sessions"))
                 .json(&json!({"email": email, "password": "correct horse"}))
@@ -331,6 +349,7 @@ async fn a_killed_embedded_server_finishes_every_upload_after_a_restart() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
+    vouch(&[], &data, email);
     let r = http.post(format!("{base}/sessions")).json(&json!({"email": email, "password": "correct horse"})).send();
     let ph = r.await.unwrap().json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
     let r = http

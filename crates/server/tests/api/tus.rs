@@ -306,3 +306,81 @@ async fn the_tus_protocol_rules_hold() {
     assert!(blobs.list("uploads").await.unwrap().is_empty(), "nothing of either is left");
     assert_eq!(offset(&app, &owner, &at).await.0, StatusCode::NOT_FOUND);
 }
+
+/// Issue 27, finding 3: a photographer's storage has a quota
+/// (`limits.storage_per_photographer`). Unfinished resumable uploads count
+/// at their declared length until they complete, end, or sit idle for an
+/// hour; past the quota, uploads answer 507 `quota_exceeded`, nothing is
+/// kept, and the studio shows what is used. On SQLite and on PostgreSQL
+/// with S3.
+async fn storage_is_held_to_the_quota(app: &TestApp) {
+    let owner = app.user("quota@tus.test", "photographer").await;
+    let album = app.album(&owner, "private", None).await;
+    let file = crate::common::jpeg(200, 150, 1, true);
+    let quota = 3 * file.len() + file.len() / 2;
+    // Two unfinished uploads hold two files' worth; a third does not fit.
+    let a = create(app, &owner, &album, file.len()).await;
+    let b = create(app, &owner, &album, file.len()).await;
+    let r = tus(app, Method::POST, &app.api(&format!("/albums/{album}/uploads")), Some(&owner))
+        .header("Upload-Length", (2 * file.len()).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "quota_exceeded", "{body}");
+    // A direct upload fits beside them, once.
+    assert_eq!(app.upload(&owner, &album, "one.jpg", file.clone()).await.status(), StatusCode::CREATED);
+    let r = app.upload(&owner, &album, "two.jpg", file.clone()).await;
+    assert_eq!(r.status(), StatusCode::INSUFFICIENT_STORAGE, "past the quota");
+    // The reserved uploads complete into photos (their reservations become them).
+    assert_eq!(patch(app, &owner, &a, 0, &file, None).await.status(), StatusCode::NO_CONTENT);
+    app.wait_processed(&owner, &album, 2).await;
+    // The other sits idle for an hour: it ends, and its room comes back.
+    assert_eq!(patch(app, &owner, &b, 0, &file[..1000], None).await.status(), StatusCode::NO_CONTENT);
+    app.clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(offset(app, &owner, &b).await.0, StatusCode::GONE, "idle for an hour");
+    let engine = &app.server.state.engine;
+    engine.uploads().prune_expired(engine.backends().clock.now()).await.unwrap();
+    assert_eq!(offset(app, &owner, &b).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.upload(&owner, &album, "three.jpg", file.clone()).await.status(), StatusCode::CREATED);
+    let photos = app.wait_processed(&owner, &album, 3).await;
+    assert_eq!(photos.len(), 3, "the refused upload left no photo");
+    // Nothing of a refused upload is left among the originals.
+    let originals: Vec<String> = engine.backends().blobs.list("photographers").await.unwrap();
+    let kept = originals.iter().filter(|k| k.contains("/originals/")).count();
+    assert_eq!(kept, 3, "{originals:?}");
+    // The studio says what is used, against the quota.
+    let studio = app
+        .http
+        .get(format!("{}/albums/{album}", app.url))
+        .header("cookie", format!("ps_session={owner}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let used = proofsheet_core::human_bytes((3 * file.len()) as u64);
+    let limit = proofsheet_core::human_bytes(quota as u64);
+    assert!(studio.contains(&format!("Storage: {used} of {limit} used")), "the studio shows the storage");
+}
+
+fn small_quota(c: &mut proofsheet_server::Config) {
+    let file = crate::common::jpeg(200, 150, 1, true);
+    c.limits.storage_per_photographer = (3 * file.len() + file.len() / 2) as u64;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_is_held_to_the_quota_on_the_embedded_default() {
+    let app = TestApp::start_with(small_quota).await;
+    storage_is_held_to_the_quota(&app).await;
+    app.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_is_held_to_the_quota_on_postgres_and_s3() {
+    let Some(app) = TestApp::start_scale_out_with(small_quota).await else { return };
+    storage_is_held_to_the_quota(&app).await;
+    app.server.shutdown().await;
+}

@@ -20,11 +20,29 @@ use tokio::{
 /// server's answer (read while sending: the server answers and hangs up
 /// before the body is done).
 async fn raw_chunked(addr: std::net::SocketAddr, method: &str, path: &str, headers: &str, total: usize) -> String {
+    raw_chunked_after(addr, method, path, headers, b"", total).await
+}
+
+/// [`raw_chunked`] whose body starts with `first` (a multipart part's head).
+async fn raw_chunked_after(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    first: &[u8],
+    total: usize,
+) -> String {
     let s = TcpStream::connect(addr).await.unwrap();
     let (mut rd, mut wr) = s.into_split();
     let head = format!("{method} {path} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n{headers}\r\n");
+    let first = first.to_vec();
     let writer = tokio::spawn(async move {
         wr.write_all(head.as_bytes()).await?;
+        if !first.is_empty() {
+            wr.write_all(format!("{:x}\r\n", first.len()).as_bytes()).await?;
+            wr.write_all(&first).await?;
+            wr.write_all(b"\r\n").await?;
+        }
         let chunk = vec![b'x'; 64 * 1024];
         let mut sent = 0;
         while sent < total {
@@ -96,8 +114,9 @@ async fn oversized_bodies_are_refused_on_every_route() {
     // it streams, whatever it claims.
     let multipart = format!("authorization: Bearer {ph}\r\ncontent-type: multipart/form-data; boundary=XyZ\r\n");
     // The body is one part whose content never ends: only the limit stops it.
-    let answer =
-        raw_chunked(addr, "POST", &format!("/api/v1/albums/{album}/photos"), &multipart, 50 * 1024 * 1024).await;
+    let part = b"--XyZ\r\ncontent-disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n";
+    let path = format!("/api/v1/albums/{album}/photos");
+    let answer = raw_chunked_after(addr, "POST", &path, &multipart, part, 50 * 1024 * 1024).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "a 50 MB multipart stream: {answer}");
     let photos: Value = app.get(&format!("/albums/{album}/photos"), Some(&ph)).await.json().await.unwrap();
     assert_eq!(photos["items"].as_array().unwrap().len(), 0, "nothing was created");

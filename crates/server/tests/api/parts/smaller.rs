@@ -75,7 +75,7 @@ async fn upload_length_and_offset_are_digits_only() {
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     let r = app
         .http
-        .patch(&location)
+        .patch(format!("{}{location}", app.url))
         .bearer_auth(&ph)
         .header("tus-resumable", "1.0.0")
         .header("upload-offset", "+0")
@@ -202,7 +202,8 @@ async fn the_csrf_token_is_bound_to_the_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_deployments_send_hsts_and_a_host_prefixed_csrf_cookie() {
     let app = TestApp::start_with(|c| c.server.public_url = Some("https://photos.example".into())).await;
-    let r = app.http.get(format!("{}/signin", app.url)).send().await.unwrap();
+    // The server itself, on loopback (its public URL names no real host).
+    let r = app.http.get(format!("http://{}/signin", app.server.addr)).send().await.unwrap();
     let hsts = r.headers().get("strict-transport-security").map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(hsts.as_deref(), Some("max-age=31536000; includeSubDomains"));
     let cookies: Vec<String> =

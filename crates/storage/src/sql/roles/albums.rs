@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use proofsheet_core::{
     Album, AlbumFilter, AlbumId, AlbumStore, Email, Error, Favourite, NewJob, Page, PageRequest, Photo, PhotoId,
-    Result, UserId,
+    Result, UploadId, UserId,
 };
 use sqlx::Row;
 
@@ -183,29 +183,80 @@ impl AlbumStore for Store {
 
     async fn insert_photo(&self, p: &Photo, jobs: &[NewJob]) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
-        sqlx::query(
-            "INSERT INTO photos (id, album_id, filename, content_type, size_bytes, status, failure_reason,
-                                         width, height, created_at, sha256)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(p.id.to_string())
-        .bind(p.album_id.to_string())
-        .bind(&p.filename)
-        .bind(&p.content_type)
-        .bind(p.size_bytes as i64)
-        .bind(p.status.as_str())
-        .bind(&p.failure_reason)
-        .bind(p.width.map(i64::from))
-        .bind(p.height.map(i64::from))
-        .bind(millis(p.created_at))
-        .bind(&p.sha256)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match e.as_database_error() {
-            Some(d) if d.is_foreign_key_violation() => Error::not_found("album"),
-            // Classified like any statement's error (a full disk is 507).
-            _ => db_err("adding a photo")(e),
-        })?;
+        insert_photo_in(&mut tx, p).await?;
+        commit_with_jobs(tx, jobs, "committing a photo").await?;
+        Ok(())
+    }
+
+    async fn storage_used(&self, owner: UserId, now: DateTime<Utc>) -> Result<u64> {
+        let mut conn = self.pool.acquire().await.map_err(db_err("counting storage"))?;
+        super::quotas::used_in(&mut conn, owner, None, now).await
+    }
+
+    async fn reserve_upload(
+        &self,
+        upload: UploadId,
+        owner: UserId,
+        length: u64,
+        idle_until: DateTime<Utc>,
+        quota: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        super::quotas::reserve(self, upload, owner, length, idle_until, quota, now).await
+    }
+
+    async fn touch_upload(&self, upload: UploadId, idle_until: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query("UPDATE upload_reservations SET idle_until = $1 WHERE upload_id = $2")
+            .bind(millis(idle_until))
+            .bind(upload.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("touching an upload"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn upload_idle_until(&self, upload: UploadId) -> Result<Option<DateTime<Utc>>> {
+        let row = sqlx::query("SELECT idle_until FROM upload_reservations WHERE upload_id = $1")
+            .bind(upload.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading an upload reservation"))?;
+        Ok(row.map(|r| from_millis(r.get("idle_until"))))
+    }
+
+    async fn release_upload(&self, upload: UploadId) -> Result<()> {
+        sqlx::query("DELETE FROM upload_reservations WHERE upload_id = $1")
+            .bind(upload.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("releasing an upload reservation"))?;
+        Ok(())
+    }
+
+    async fn insert_photo_within_quota(
+        &self,
+        p: &Photo,
+        jobs: &[NewJob],
+        quota: Option<u64>,
+        releasing: Option<UploadId>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        let owner = super::quotas::lock_album_owner(&mut tx, p.album_id).await?;
+        let used = super::quotas::used_in(&mut tx, owner, releasing, now).await?;
+        if let Some(limit) = quota
+            && used.saturating_add(p.size_bytes) > limit
+        {
+            return Err(Error::QuotaExceeded { used, limit, wanted: p.size_bytes });
+        }
+        insert_photo_in(&mut tx, p).await?;
+        if let Some(upload) = releasing {
+            sqlx::query("DELETE FROM upload_reservations WHERE upload_id = $1")
+                .bind(upload.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("releasing an upload reservation"))?;
+        }
         commit_with_jobs(tx, jobs, "committing a photo").await?;
         Ok(())
     }
@@ -336,4 +387,32 @@ impl AlbumStore for Store {
         commit_with_jobs(tx, jobs, "committing a purge").await?;
         Ok(true)
     }
+}
+
+/// Adds a photo row inside a caller's transaction.
+async fn insert_photo_in(conn: &mut super::Conn, p: &Photo) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO photos (id, album_id, filename, content_type, size_bytes, status, failure_reason,
+                             width, height, created_at, sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(p.id.to_string())
+    .bind(p.album_id.to_string())
+    .bind(&p.filename)
+    .bind(&p.content_type)
+    .bind(p.size_bytes as i64)
+    .bind(p.status.as_str())
+    .bind(&p.failure_reason)
+    .bind(p.width.map(i64::from))
+    .bind(p.height.map(i64::from))
+    .bind(millis(p.created_at))
+    .bind(&p.sha256)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match e.as_database_error() {
+        Some(d) if d.is_foreign_key_violation() => Error::not_found("album"),
+        // Classified like any statement's error (a full disk is 507).
+        _ => db_err("adding a photo")(e),
+    })?;
+    Ok(())
 }

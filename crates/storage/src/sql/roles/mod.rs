@@ -26,6 +26,7 @@ mod faces;
 mod idempotency;
 mod orders;
 mod queue;
+mod quotas;
 mod reports;
 mod schedules;
 mod webhooks;
