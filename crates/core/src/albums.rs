@@ -83,14 +83,15 @@ pub enum PhotoVariant {
     Original,
 }
 
-/// A byte count as people read it: `912 KB`, `1.5 GB` (decimal units, as
-/// disks and phones count).
+/// A byte count as people read it: `912 KB`, `1.5 GB`, `100 GB` for the
+/// default quota of 100 GiB (units of 1024, named as most storage meters
+/// name them).
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["bytes", "KB", "MB", "GB", "TB"];
     let mut value = n as f64;
     let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
         unit += 1;
     }
     match unit {
@@ -724,10 +725,10 @@ mod bytes_tests {
     #[test]
     fn byte_counts_read_as_people_count() {
         assert_eq!(super::human_bytes(0), "0 bytes");
-        assert_eq!(super::human_bytes(999), "999 bytes");
-        assert_eq!(super::human_bytes(1_500), "1.5 KB");
-        assert_eq!(super::human_bytes(912_000), "912 KB");
-        assert_eq!(super::human_bytes(107_374_182_400), "107 GB");
-        assert_eq!(super::human_bytes(1_500_000_000_000_000), "1500 TB");
+        assert_eq!(super::human_bytes(1023), "1023 bytes");
+        assert_eq!(super::human_bytes(1_536), "1.5 KB");
+        assert_eq!(super::human_bytes(912 * 1024), "912 KB");
+        assert_eq!(super::human_bytes(100 << 30), "100 GB");
+        assert_eq!(super::human_bytes(1500 << 40), "1500 TB");
     }
 }

@@ -172,6 +172,11 @@ async fn our_verifier_agrees_with_stripes_library() {
         {"payload": body, "secret": WHSEC, "t": now + 301},
     ]);
     let Some(headers) = stripe_python("sign", &to_sign) else {
+        // Stripe's own library is a required service in the full run.
+        assert!(
+            std::env::var("PROOFSHEET_REQUIRE_SERVICES").is_err(),
+            "PROOFSHEET_TEST_PYTHON (Stripe's library) is required: run scripts/services.sh"
+        );
         eprintln!("skipped: PROOFSHEET_TEST_PYTHON is not set");
         return;
     };

@@ -373,10 +373,16 @@ async fn a_killed_embedded_server_finishes_every_upload_after_a_restart() {
         }
     };
     wait_until("a first preview", Duration::from_secs(120), || async { counts().await.0 >= 1 }).await;
+    // The two workers always have a render in hand while the backlog lasts
+    // (each claims the next as it finishes one): wait until the database
+    // shows one leased, then kill.
+    wait_until("a leased render", Duration::from_secs(60), || async { !leased_renders(&data).await.is_empty() }).await;
     server.0.kill().unwrap(); // SIGKILL mid-batch: running jobs keep their leases
     server.0.wait().unwrap();
     let at_kill = counts_after_kill(&data, &album).await;
     assert!(at_kill < 20, "the kill happened mid-way ({at_kill} ready)");
+    let leased = leased_renders(&data).await;
+    assert!(!leased.is_empty(), "a render was leased when the process died");
 
     let restarted = Instant::now();
     let _server = start("second.log");
@@ -387,6 +393,31 @@ async fn a_killed_embedded_server_finishes_every_upload_after_a_restart() {
         "SQLite: killed with {at_kill}/20 ready; all 20 ready {:.1} s after the restart",
         restarted.elapsed().as_secs_f64()
     );
+    // Each render the dead process held ran again, to success, once its
+    // lease ran out.
+    let url = format!("sqlite://{}", data.join("proofsheet.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    for id in &leased {
+        let (status, attempts): (String, i64) =
+            sqlx::query_as("SELECT status, attempts FROM jobs WHERE id = $1").bind(id).fetch_one(&pool).await.unwrap();
+        assert_eq!(status, "succeeded", "job {id}");
+        assert!(attempts >= 2, "job {id} ran again after the kill: {attempts} attempts");
+    }
+    pool.close().await;
+}
+
+/// The render jobs leased (running) in the SQLite file at `data`: read
+/// beside a live server (WAL lets a reader in) or after it died.
+async fn leased_renders(data: &std::path::Path) -> Vec<String> {
+    let url = format!("sqlite://{}", data.join("proofsheet.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM jobs WHERE kind = 'render_preview' AND status = 'running'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    ids
 }
 
 /// Ready photos of `album`, read from the SQLite file of a stopped server.

@@ -394,8 +394,14 @@ async fn presigned_urls_only_after_the_access_check() {
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with(&s3), "{location}");
     assert!(location.contains("X-Amz-Signature=") && location.contains("X-Amz-Expires=600"), "{location}");
-    // moto does not check signatures: botocore (AWS's own signer) does here.
-    if let Ok(python) = std::env::var("PROOFSHEET_TEST_PYTHON") {
+    // moto does not check signatures: botocore (AWS's own signer) does here
+    // (required under PROOFSHEET_REQUIRE_SERVICES, as every service is).
+    let python = std::env::var("PROOFSHEET_TEST_PYTHON");
+    assert!(
+        python.is_ok() || std::env::var("PROOFSHEET_REQUIRE_SERVICES").is_err(),
+        "PROOFSHEET_TEST_PYTHON (botocore's signer) is required: run scripts/services.sh"
+    );
+    if let Ok(python) = python {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/verify_sigv4.py");
         let out = std::process::Command::new(python)
             .args([script, &location, "test-key", "test-secret", "us-east-1"])

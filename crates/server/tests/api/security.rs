@@ -412,3 +412,75 @@ async fn rate_limits_answer_429_with_retry_after() {
     assert_eq!(sign("correct horse").await.status(), StatusCode::CREATED, "a success resets the count");
     app.server.shutdown().await;
 }
+
+/// Issue 27, finding 7: every operation of the API document has a
+/// rate-limit decision. An operation that changes something is either in
+/// a limit class or named below with the reason it needs none, so a new
+/// route fails this test until someone decides.
+const UNLIMITED: &[(&str, &str, &str)] = &[
+    ("DELETE", "/api/v1/sessions/current", "signed in; ends the caller's own session"),
+    ("DELETE", "/api/v1/sessions", "signed in; ends the caller's own sessions"),
+    ("POST", "/api/v1/users/verify-email", "a MAC'd token: nothing to guess"),
+    ("POST", "/api/v1/albums", "owner; cheap rows"),
+    ("PATCH", "/api/v1/albums/{album_id}", "owner; share mails are capped per album, photographer and recipient"),
+    ("DELETE", "/api/v1/albums/{album_id}", "owner"),
+    ("POST", "/api/v1/albums/{album_id}/share", "owner; share mails are capped"),
+    ("POST", "/api/v1/albums/{album_id}/watermark-preview", "owner; renders one small preview"),
+    ("DELETE", "/api/v1/albums/{album_id}/uploads/{upload_id}", "owner; ends an upload"),
+    ("DELETE", "/api/v1/photos/{photo_id}", "owner"),
+    ("PUT", "/api/v1/photos/{photo_id}/favourite", "a client's own mark"),
+    ("DELETE", "/api/v1/photos/{photo_id}/favourite", "a client's own mark"),
+    ("PUT", "/api/v1/users/me/logo", "owner; 1 MiB at most"),
+    ("DELETE", "/api/v1/users/me/logo", "owner"),
+    ("POST", "/api/v1/orders/{order_id}/download-link", "buyer; one fresh link per interval"),
+    ("POST", "/api/v1/payments/{gateway}/webhook", "the gateway's signed calls; verified before read"),
+    ("POST", "/api/v1/jobs/{job_id}/retry", "admin"),
+    ("POST", "/api/v1/webhooks", "photographer; endpoints per user are capped"),
+    ("PATCH", "/api/v1/webhooks/{webhook_id}", "owner"),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}", "owner"),
+    ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret", "owner"),
+    ("POST", "/api/v1/webhooks/{webhook_id}/test", "owner; deliveries in flight per endpoint are capped"),
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", "owner; in-flight cap"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_has_a_rate_limit_decision() {
+    let app = TestApp::start().await;
+    let spec: Value =
+        app.http.get(format!("{}/api/v1/openapi.json", app.url)).send().await.unwrap().json().await.unwrap();
+    let mut undecided = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            if ["GET", "HEAD", "OPTIONS"].contains(&method.as_str()) && !path.starts_with("/api/v1/downloads") {
+                continue; // reads: bounded by the connection caps
+            }
+            // A concrete path for the template (`{album_id}` -> `x`).
+            let concrete: String =
+                path.split('/').map(|seg| if seg.starts_with('{') { "x" } else { seg }).collect::<Vec<_>>().join("/");
+            let m: reqwest::Method = method.parse().unwrap();
+            let class = proofsheet_server::limits::limit_class(&m, &concrete);
+            let exempt = UNLIMITED.iter().any(|(um, up, _)| *um == method && *up == path);
+            match (class, exempt) {
+                (None, false) => undecided.push(format!("{method} {path}")),
+                (Some(c), true) => undecided.push(format!("{method} {path} is both `{c}` and listed as unlimited")),
+                _ => {}
+            }
+        }
+    }
+    assert!(undecided.is_empty(), "operations without a rate-limit decision: {undecided:#?}");
+    // The web app's routes that spend: the same classes as the API's.
+    for (method, path, class) in [
+        ("POST", "/register", "register"),
+        ("POST", "/signin", "sign_in"),
+        ("POST", "/signin/link", "sign_in"),
+        ("POST", "/account/password", "sign_in"),
+        ("POST", "/signin/email-link", "email_link"),
+        ("POST", "/albums/x/checkout", "order"),
+        ("POST", "/orders/x/pay", "checkout"),
+    ] {
+        let m: reqwest::Method = method.parse().unwrap();
+        assert_eq!(proofsheet_server::limits::limit_class(&m, path), Some(class), "{method} {path}");
+    }
+    app.server.shutdown().await;
+}

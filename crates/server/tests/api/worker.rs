@@ -363,8 +363,22 @@ async fn a_job_ten_leases_long_runs_exactly_once() {
         assert!(std::time::Instant::now() < deadline, "the photo never became ready");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    // Leave the workers polling a little longer: nobody takes the job again.
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // The job ends `succeeded` (polled, bounded); then a worker that looks
+    // for work, however late, finds none: nobody takes it again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let jobs = store.list_jobs(None, PageRequest::first()).await.unwrap().items;
+        if jobs.iter().any(|j| j.kind == "render_preview" && j.status == JobStatus::Succeeded) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the render job never ended succeeded");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for _ in 0..3 {
+        // (Other jobs, such as the photo's event, may still be there.)
+        let ran = Worker::new(engine.clone()).run_once().await.unwrap();
+        assert!(!format!("{ran:?}").contains("render_preview"), "the render was taken again: {ran:?}");
+    }
     stop.send(true).unwrap();
     for w in workers {
         w.await.unwrap();

@@ -183,17 +183,23 @@ async fn connections_beyond_the_cap_wait_for_a_free_one() {
     let addr = app.server.addr;
     let mut held = Vec::new();
     for _ in 0..3 {
-        held.push(TcpStream::connect(addr).await.unwrap());
+        // Each is served once (so the server has surely accepted it), then
+        // stays open, kept alive.
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+        let mut answer = [0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut answer)).await.unwrap().unwrap();
+        assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer[..n]));
+        held.push(s);
     }
-    // Give the server time to accept the three.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let fresh = reqwest::Client::new();
-    let waiting = tokio::spawn({
+    let mut waiting = tokio::spawn({
         let url = format!("{}/healthz", app.url);
         async move { fresh.get(url).send().await.map(|r| r.status()) }
     });
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(!waiting.is_finished(), "a fourth connection is not served while three are open");
+    // The answer to the fourth is awaited, with a bound: it must not come.
+    let early = tokio::time::timeout(Duration::from_millis(700), &mut waiting).await;
+    assert!(early.is_err(), "a fourth connection is not served while three are open");
     drop(held.pop());
     let status = tokio::time::timeout(Duration::from_secs(10), waiting).await.unwrap().unwrap().unwrap();
     assert_eq!(status, StatusCode::OK, "served once a connection closed");

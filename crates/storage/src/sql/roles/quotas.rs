@@ -26,17 +26,25 @@ async fn lock_owner(conn: &mut Conn, owner: UserId) -> Result<()> {
 }
 
 /// The owner of `album`, whose quota is locked for the rest of the
-/// transaction.
+/// transaction. The lock is the transaction's first statement, a write:
+/// on SQLite a transaction that read first could not become a writer once
+/// another had written (`SQLITE_BUSY_SNAPSHOT`, at once, whatever the busy
+/// timeout).
 pub(super) async fn lock_album_owner(conn: &mut Conn, album: AlbumId) -> Result<UserId> {
+    let done = sqlx::query("UPDATE users SET email = email WHERE id = (SELECT owner_id FROM albums WHERE id = $1)")
+        .bind(album.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err("locking an owner's quota"))?;
+    if done.rows_affected() != 1 {
+        return Err(Error::not_found("album"));
+    }
     let row = sqlx::query("SELECT owner_id FROM albums WHERE id = $1")
         .bind(album.to_string())
-        .fetch_optional(&mut *conn)
+        .fetch_one(&mut *conn)
         .await
-        .map_err(db_err("reading an album's owner"))?
-        .ok_or(Error::not_found("album"))?;
-    let owner = UserId::from_uuid(parse_uuid(&row.get::<String, _>("owner_id"))?);
-    lock_owner(conn, owner).await?;
-    Ok(owner)
+        .map_err(db_err("reading an album's owner"))?;
+    Ok(UserId::from_uuid(parse_uuid(&row.get::<String, _>("owner_id"))?))
 }
 
 /// What `owner` uses at `now`, leaving out the reservation of `except`.
