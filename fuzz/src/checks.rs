@@ -143,3 +143,83 @@ pub fn download_token(data: &[u8]) {
 fn uuid_from(bytes: [u8; 16]) -> uuid::Uuid {
     uuid::Uuid::from_bytes(bytes)
 }
+
+/// The multipart bounds (`proofsheet_core::multipart`). The first byte
+/// picks a chunk size (1 to 256), the rest is a body. Fed in those chunks,
+/// the scanner never panics and never holds more than the delimiter plus
+/// 4 bytes between chunks; a well-formed body whose part is the input (its
+/// delimiters taken out) passes to its closing boundary at any chunking;
+/// and the boundary reader is total, answering 1 to 70 characters or an
+/// error.
+pub fn multipart(data: &[u8]) {
+    use proofsheet_core::multipart::{Scanner, multipart_boundary};
+    let Some((&first, body)) = data.split_first() else { return };
+    let size = usize::from(first) + 1;
+    let boundary = "fuzz-Boundary_1";
+    let held_at_most = boundary.len() + 2 + 4;
+    let mut scanner = Scanner::new(boundary);
+    for chunk in body.chunks(size) {
+        if scanner.feed(chunk).is_err() {
+            break;
+        }
+        assert!(scanner.held() <= held_at_most, "held {} bytes", scanner.held());
+    }
+    // The input as one part's content, with anything delimiter-like taken
+    // out, in a body with a short header block.
+    let mut content = body.to_vec();
+    while let Some(at) = content.windows(2 + boundary.len()).position(|w| w == format!("--{boundary}").as_bytes()) {
+        content.drain(at..at + 2);
+    }
+    let mut well_formed = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n").into_bytes();
+    well_formed.extend_from_slice(&content);
+    well_formed.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut scanner = Scanner::new(boundary);
+    for chunk in well_formed.chunks(size) {
+        scanner.feed(chunk).unwrap_or_else(|e| panic!("a well-formed body was refused: {e}"));
+        assert!(scanner.held() <= held_at_most, "held {} bytes", scanner.held());
+    }
+    assert!(scanner.finished(), "the closing boundary was missed");
+    if let Ok(text) = std::str::from_utf8(body)
+        && let Some(Ok(b)) = multipart_boundary(text)
+    {
+        assert!((1..=70).contains(&b.len()), "boundary {b:?}");
+    }
+}
+
+/// tus `Upload-Checksum` values (`proofsheet_core::Checksum::parse`): total,
+/// refusing with `checksum_unsupported` only; an accepted value has a
+/// digest of its algorithm's length, and formatting it back parses the
+/// same.
+pub fn tus_checksum(data: &[u8]) {
+    use proofsheet_core::Checksum;
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match Checksum::parse(text) {
+        Ok(Checksum::Sha1(d)) => {
+            assert_eq!(d.len(), 20);
+            assert_eq!(Checksum::parse(&format!("sha1 {}", b64(&d))).unwrap(), Checksum::Sha1(d));
+        }
+        Ok(Checksum::Sha256(d)) => {
+            assert_eq!(d.len(), 32);
+            assert_eq!(Checksum::parse(&format!("sha256 {}", b64(&d))).unwrap(), Checksum::Sha256(d));
+        }
+        Err(e) => assert_eq!(e.code(), "checksum_unsupported", "{e:?}"),
+    }
+}
+
+/// Standard base64 with padding (what tus clients send), written here so
+/// the checks need no extra dependency.
+fn b64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

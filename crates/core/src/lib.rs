@@ -44,6 +44,7 @@ mod jobs;
 mod logos;
 pub mod metrics;
 mod money;
+pub mod multipart;
 mod notify;
 mod order;
 mod page;

@@ -44,3 +44,13 @@ fn webhook() {
 fn download_token() {
     each("download_token", checks::download_token);
 }
+
+#[test]
+fn multipart() {
+    each("multipart", checks::multipart);
+}
+
+#[test]
+fn tus_checksum() {
+    each("tus_checksum", checks::tus_checksum);
+}
