@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use chrono::{TimeZone, Utc};
-use proofsheet_core::{LinkId, LinkSigner, PaymentGateway, Probe};
+use proofsheet_core::{LinkId, LinkSigner, PaymentGateway, PreviewRenderer, Probe};
 use proofsheet_imaging::{ImagePipeline, PipelineConfig};
 
 fn pipeline() -> &'static ImagePipeline {
@@ -100,10 +100,10 @@ pub fn webhook(data: &[u8]) {
     match gw.verify_notification(&signed, body, now) {
         Ok(Some(event)) => {
             // The event is read from the signed bytes alone: reading them
-            // again gives the same event, and its id is in them.
+            // again gives the same event, and its id is the body's `id`.
             let again = gw.verify_notification(&signed, body, now).expect("the same signed body verifies again");
-            let id = event.id.as_bytes();
-            assert!(id.is_empty() || body.windows(id.len()).any(|w| w == id) || body.contains(&b'\\'), "{event:?}");
+            let json: serde_json::Value = serde_json::from_slice(body).expect("an event came from JSON");
+            assert_eq!(json["id"].as_str(), Some(event.id.as_str()), "{event:?}");
             assert_eq!(again, Some(event));
         }
         Ok(None) => {}
@@ -114,6 +114,14 @@ pub fn webhook(data: &[u8]) {
     if let Err(e) = test_gw.verify_notification(&signed, body, now) {
         assert_eq!(e.code(), "invalid_notification", "{e:?}");
     }
+    // Signed with another secret: always refused, as a bad signature.
+    let stranger = proofsheet_payments::TestGateway::new(b"not the shop's secret".to_vec(), "http://127.0.0.1:9");
+    let forged = vec![(proofsheet_payments::SIGNATURE_HEADER.to_owned(), stranger.sign(body, now))];
+    let e = test_gw.verify_notification(&forged, body, now).expect_err("a stranger's signature is refused");
+    assert_eq!(e.code(), "invalid_signature", "{e:?}");
+    let forged = vec![("Stripe-Signature".to_owned(), proofsheet_payments::signature::sign(b"whsec_other", body, now))];
+    let e = gw.verify_notification(&forged, body, now).expect_err("a stranger's Stripe signature is refused");
+    assert_eq!(e.code(), "invalid_signature", "{e:?}");
 }
 
 /// Download tokens from the URL: the shape check never panics, accepts
@@ -121,9 +129,15 @@ pub fn webhook(data: &[u8]) {
 /// a real token changed anywhere hashes differently.
 pub fn download_token(data: &[u8]) {
     let s = String::from_utf8_lossy(data);
-    if LinkSigner::looks_like_token(&s) {
-        assert_eq!(s.len(), 43);
-        let _ = LinkSigner::hash(&s);
+    // The shape check is exact: 43 base64url characters, nothing else.
+    let shaped = s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    assert_eq!(LinkSigner::looks_like_token(&s), shaped, "{s:?}");
+    if shaped {
+        // What the store keeps for it is the same every time, and another
+        // token's differs.
+        assert_eq!(LinkSigner::hash(&s), LinkSigner::hash(&s.clone()));
+        let other = if s.starts_with('A') { s.replacen('A', "B", 1) } else { format!("A{}", &s[1..]) };
+        assert_ne!(LinkSigner::hash(&s), LinkSigner::hash(&other));
     }
     let mut id = [0u8; 16];
     for (i, b) in data.iter().take(16).enumerate() {
@@ -222,4 +236,41 @@ fn b64(data: &[u8]) -> String {
         }
     }
     out
+}
+
+/// A photographer's logo upload (`PreviewRenderer::check_logo`): total;
+/// refused only as `invalid_logo`; an accepted logo is a PNG (its
+/// signature) of at most 4 megapixels, whose size the header probe agrees
+/// with.
+pub fn logo(data: &[u8]) {
+    match pipeline().check_logo(data) {
+        Ok((w, h)) => {
+            assert!(data.starts_with(b"\x89PNG\r\n\x1a\n"), "an accepted logo is a PNG");
+            assert!(w > 0 && h > 0 && u64::from(w) * u64::from(h) <= 4_000_000, "{w}x{h}");
+            match proofsheet_imaging::probe::probe(data, true, 4_000_000) {
+                Ok(Probe::Image(info)) => assert_eq!((info.width, info.height), (w, h)),
+                other => panic!("the probe disagrees with an accepted logo: {other:?}"),
+            }
+        }
+        Err(e) => assert_eq!(e.code(), "invalid_logo", "{e:?}"),
+    }
+}
+
+/// A "Find me" selfie's decoding (`PreviewRenderer::decode_fitted`, what
+/// the search runs before looking for a face): total; an image comes out
+/// upright within the edge asked for, with three bytes a pixel; anything
+/// else is a clean refusal.
+pub fn selfie(data: &[u8]) {
+    let edge = 256;
+    match pipeline().decode_fitted(data, edge) {
+        Ok(rgb) => {
+            assert!(rgb.width > 0 && rgb.height > 0);
+            assert!(rgb.width.max(rgb.height) <= edge, "{}x{} past {edge}", rgb.width, rgb.height);
+            assert_eq!(rgb.pixels.len(), rgb.width as usize * rgb.height as usize * 3);
+        }
+        Err(e) => assert!(
+            matches!(e.code(), "image_rejected" | "unsupported_media_type" | "too_many_pixels"),
+            "unexpected error {e:?}"
+        ),
+    }
 }

@@ -54,3 +54,13 @@ fn multipart() {
 fn tus_checksum() {
     each("tus_checksum", checks::tus_checksum);
 }
+
+#[test]
+fn logo() {
+    each("logo", checks::logo);
+}
+
+#[test]
+fn selfie() {
+    each("selfie", checks::selfie);
+}

@@ -73,6 +73,9 @@ async fn metrics_request_ids_and_headers() {
     ] {
         assert!(docs.headers()[name].to_str().unwrap().contains(want), "/docs {name}");
     }
+    // Issue 27: the docs page allows its own inline blocks by hash only.
+    let csp = docs.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(!csp.contains("unsafe-inline") && csp.contains("'sha256-"), "/docs CSP: {csp}");
     // The buyer's checkout page.
     let cl = app.user("cl@home.test", "client").await;
     let photos: Value = app.get(&format!("/albums/{album}/photos"), Some(&cl)).await.json().await.unwrap();

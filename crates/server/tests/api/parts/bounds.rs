@@ -364,6 +364,71 @@ async fn a_full_disk_refuses_uploads_cleanly_and_keeps_nothing() {
     app.server.shutdown().await;
 }
 
+/// Issue 27, finding 7: a full disk under the database is `507
+/// storage_full` on the paths that skipped the error classifier (a user's
+/// insert, a photo's insert), not a retryable 503; and a photo whose row
+/// cannot be written leaves no original behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_database_disk_is_507_on_user_and_photo_inserts() {
+    let Some((disk, _unmount)) = tiny_filesystem(4096) else { return };
+    let db = disk.path().join("proofsheet.db");
+    let blobs = tempfile::tempdir().unwrap();
+    let blob_root = blobs.path().to_owned();
+    let app = TestApp::start_with(|c| {
+        c.database.url = Some(serde_json::from_value(json!(format!("sqlite://{}", db.display()))).unwrap());
+        c.storage.root = Some(blob_root.clone());
+        // The worker would keep the database busy with the renders.
+        c.worker.poll_ms = 600_000;
+        c.limits.enabled = false;
+    })
+    .await;
+    let ph = app.user("ph@dbfull.test", "photographer").await;
+    let album = app.album(&ph, "public", None).await;
+    // Fill the disk around the database.
+    {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(disk.path().join("filler")).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while filler.write_all(&block).is_ok() {}
+        let mut byte = [0u8; 1];
+        while filler.write_all(&byte).is_ok() {
+            byte[0] ^= 1;
+        }
+    }
+    // Registrations until the database cannot take one: that one is 507.
+    let mut refused = None;
+    for i in 0..2000 {
+        let body = json!({"email": format!("u{i}@dbfull.test"), "password": "correct horse",
+                          "name": "N".repeat(100), "surname": "S".repeat(100), "role": "client"});
+        let r = app.post_json("/users", None, body).await;
+        if r.status() != StatusCode::CREATED {
+            refused = Some((r.status(), r.json::<Value>().await.unwrap()));
+            break;
+        }
+    }
+    let (status, body) = refused.expect("the full disk refused a registration");
+    assert_eq!((status.as_u16(), body["code"].as_str()), (507, Some("storage_full")), "{body}");
+    // Uploads until the database cannot record one: 507, and its original
+    // is gone from the blob store.
+    let mut made = 0;
+    let mut refused = None;
+    for i in 0..200 {
+        let r = app.upload(&ph, &album, &format!("p{i}.jpg"), common::jpeg(64, 48, 1, true)).await;
+        if r.status() == StatusCode::CREATED {
+            made += 1;
+        } else {
+            refused = Some((r.status(), r.json::<Value>().await.unwrap()));
+            break;
+        }
+    }
+    let (status, body) = refused.expect("the full disk refused a photo");
+    assert_eq!((status.as_u16(), body["code"].as_str()), (507, Some("storage_full")), "{body}");
+    let originals = walk(&blob_root).into_iter().filter(|p| p.to_string_lossy().contains("/originals/")).count();
+    assert_eq!(originals, made, "only the recorded photos keep an original");
+    healthy(&app).await;
+    app.server.shutdown().await;
+}
+
 /// An object store that refuses every connection: an upload answers 503
 /// `unavailable` with `Retry-After` once the client's retries are spent,
 /// no photo is left behind, and the server stays up.

@@ -233,3 +233,34 @@ async fn a_worker_that_sends_mail_needs_the_public_url() {
     let running = proofsheet_server::runtime::start_roles(config, clock, worker).await.unwrap();
     running.shutdown().await;
 }
+
+/// Issue 27, finding 5: invitations to one address are capped across all
+/// photographers (accounts cannot be made to relay mail to it): 3
+/// photographers with 4 albums each naming one address send it 5, not 12.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_to_one_address_are_capped_across_photographers() {
+    let app = TestApp::start().await;
+    for p in 0..3 {
+        let ph = app.user(&format!("ph{p}@relay.test"), "photographer").await;
+        for _ in 0..4 {
+            app.album(&ph, "private", Some("target@relay.test")).await;
+        }
+    }
+    app.wait_idle().await;
+    let engine = &app.server.state.engine;
+    let page = proofsheet_core::PageRequest { limit: 200, after: None };
+    let jobs = engine.backends().queue.list_jobs(None, page).await.unwrap().items;
+    let shared = jobs
+        .iter()
+        .filter(|j| {
+            matches!(
+                proofsheet_core::Task::from_json(&j.payload),
+                Ok(proofsheet_core::Task::Notify {
+                    notification: proofsheet_core::Notification::AlbumShared { ref to, .. }
+                }) if to.as_str() == "target@relay.test"
+            )
+        })
+        .count();
+    assert_eq!(shared, proofsheet_core::SHARE_MAILS_PER_RECIPIENT, "12 albums, one address");
+    app.server.shutdown().await;
+}
