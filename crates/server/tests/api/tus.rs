@@ -351,16 +351,7 @@ async fn storage_is_held_to_the_quota(app: &TestApp) {
     let kept = originals.iter().filter(|k| k.contains("/originals/")).count();
     assert_eq!(kept, 3, "{originals:?}");
     // The studio says what is used, against the quota.
-    let studio = app
-        .http
-        .get(format!("{}/albums/{album}", app.url))
-        .header("cookie", format!("ps_session={owner}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, studio) = app.page_as(&owner, &format!("/albums/{album}")).await;
     let used = proofsheet_core::human_bytes((3 * file.len()) as u64);
     let limit = proofsheet_core::human_bytes(quota as u64);
     assert!(studio.contains(&format!("Storage: {used} of {limit} used")), "the studio shows the storage");

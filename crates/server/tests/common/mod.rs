@@ -217,37 +217,74 @@ impl TestApp {
         engine.email_verification().token(&user)
     }
 
+    /// Every notification ever queued (sent, dropped or waiting), oldest
+    /// first: what the mails would say, read from the job queue.
+    #[allow(dead_code)]
+    pub async fn notifications(&self) -> Vec<proofsheet_core::Notification> {
+        let queue = &self.server.state.engine.backends().queue;
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let jobs = queue.list_jobs(None, proofsheet_core::PageRequest { limit: 200, after }).await.unwrap();
+            for job in &jobs.items {
+                if let Ok(proofsheet_core::Task::Notify { notification }) =
+                    proofsheet_core::Task::from_json(&job.payload)
+                {
+                    out.push(notification);
+                }
+            }
+            match jobs.next_cursor {
+                Some(c) => after = Some(c.parse().unwrap()),
+                None => return out,
+            }
+        }
+    }
+
     /// The token of the newest sign-in link queued for `email` (what its
     /// mail would carry), read from the job queue; waits up to 10 s.
     #[allow(dead_code)]
     pub async fn sign_in_link_token(&self, email: &str) -> String {
-        let engine = &self.server.state.engine;
         for _ in 0..100 {
-            let mut after = None;
-            let mut found = None;
-            loop {
-                let page = proofsheet_core::PageRequest { limit: 200, after };
-                let jobs = engine.backends().queue.list_jobs(None, page).await.unwrap();
-                for job in &jobs.items {
-                    if let Ok(proofsheet_core::Task::Notify {
-                        notification: proofsheet_core::Notification::SignInLink { link_id, to, .. },
-                    }) = proofsheet_core::Task::from_json(&job.payload)
-                        && to.as_str() == email
-                    {
-                        found = Some(link_id);
-                    }
-                }
-                match jobs.next_cursor {
-                    Some(c) => after = Some(c.parse().unwrap()),
-                    None => break,
-                }
-            }
+            let found = self.notifications().await.into_iter().rev().find_map(|n| match n {
+                proofsheet_core::Notification::SignInLink { link_id, to, .. } if to.as_str() == email => Some(link_id),
+                _ => None,
+            });
             if let Some(id) = found {
-                return engine.link_signer().sign_in_token(id);
+                return self.server.state.engine.link_signer().sign_in_token(id);
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         panic!("no sign-in link queued for {email}");
+    }
+
+    /// A web page as the holder of an API session (the web app's session
+    /// cookie is the same token): its status and HTML.
+    #[allow(dead_code)]
+    pub async fn page_as(&self, token: &str, path: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .header("cookie", format!("ps_session={token}"))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    /// A web form's CSRF cookie (`ps_csrf=...`) and the token its page
+    /// carries, from a signed-out visit to `path`.
+    #[allow(dead_code)]
+    pub async fn web_form(&self, path: &str) -> (String, String) {
+        let page = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        let cookie = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("ps_csrf="))
+            .map(|v| v.split(';').next().unwrap().to_owned())
+            .expect("a CSRF cookie");
+        (cookie, csrf_token_in(&page.text().await.unwrap()))
     }
 
     /// Registers without proving the mailbox (password "correct horse");
@@ -437,4 +474,11 @@ pub fn mean_rgb(img: &(usize, usize, Vec<u8>), y0: usize, y1: usize) -> [f64; 3]
     }
     let n = ((y1 - y0) * w) as f64;
     sum.map(|s| s / n)
+}
+
+/// The CSRF token a page's `<meta name="csrf-token">` carries.
+#[allow(dead_code)]
+pub fn csrf_token_in(html: &str) -> String {
+    let start = html.find("name=\"csrf-token\" content=\"").expect("the token") + 27;
+    html[start..].chars().take_while(|c| *c != '"').collect()
 }

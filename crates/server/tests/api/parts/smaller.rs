@@ -8,28 +8,15 @@ use crate::common::{TestApp, jpeg};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// A page of the web app as the holder of an API session (the web app's
-/// session cookie is the same token).
-async fn page_as(app: &TestApp, token: &str, path: &str) -> (StatusCode, String) {
-    let r = app
-        .http
-        .get(format!("{}{path}", app.url))
-        .header("cookie", format!("ps_session={token}"))
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_come_from_a_fixed_list_of_codes() {
     let app = TestApp::start().await;
     let ph = app.user("ph@notice.test", "photographer").await;
     let album = app.album(&ph, "private", None).await;
-    let (status, html) = page_as(&app, &ph, &format!("/albums/{album}?notice=Pay+at+evil.test+now")).await;
+    let (status, html) = app.page_as(&ph, &format!("/albums/{album}?notice=Pay+at+evil.test+now")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!html.contains("evil.test"), "an attacker's words in the status box");
-    let (_, html) = page_as(&app, &ph, &format!("/albums/{album}?notice=saved")).await;
+    let (_, html) = app.page_as(&ph, &format!("/albums/{album}?notice=saved")).await;
     assert!(html.contains("Saved."), "a known code shows its words");
     app.server.shutdown().await;
 }
@@ -145,20 +132,7 @@ async fn the_csrf_token_is_bound_to_the_session() {
     let app = TestApp::start().await;
     let ph = app.user("ph@csrf.test", "photographer").await;
     // A token from a signed-out page, and the CSRF cookie it belongs to.
-    let page = app.http.get(format!("{}/signin", app.url)).send().await.unwrap();
-    let csrf_cookie = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("ps_csrf="))
-        .map(|v| v.split(';').next().unwrap().to_owned())
-        .unwrap();
-    let token_of = |html: &str| {
-        let start = html.find("name=\"csrf-token\" content=\"").unwrap() + 27;
-        html[start..].chars().take_while(|c| *c != '"').collect::<String>()
-    };
-    let signed_out = token_of(&page.text().await.unwrap());
+    let (csrf_cookie, signed_out) = app.web_form("/signin").await;
     let sign_out = |csrf: String| {
         app.http
             .post(format!("{}/signout", app.url))
@@ -175,7 +149,7 @@ async fn the_csrf_token_is_bound_to_the_session() {
         .send()
         .await
         .unwrap();
-    let bound = token_of(&albums.text().await.unwrap());
+    let bound = crate::common::csrf_token_in(&albums.text().await.unwrap());
     let r = app
         .http
         .post(format!("{}/signout", app.url))
@@ -247,18 +221,12 @@ async fn invitations_to_one_address_are_capped_across_photographers() {
         }
     }
     app.wait_idle().await;
-    let engine = &app.server.state.engine;
-    let page = proofsheet_core::PageRequest { limit: 200, after: None };
-    let jobs = engine.backends().queue.list_jobs(None, page).await.unwrap().items;
-    let shared = jobs
-        .iter()
-        .filter(|j| {
-            matches!(
-                proofsheet_core::Task::from_json(&j.payload),
-                Ok(proofsheet_core::Task::Notify {
-                    notification: proofsheet_core::Notification::AlbumShared { ref to, .. }
-                }) if to.as_str() == "target@relay.test"
-            )
+    let shared = app
+        .notifications()
+        .await
+        .into_iter()
+        .filter(|n| {
+            matches!(n, proofsheet_core::Notification::AlbumShared { to, .. } if to.as_str() == "target@relay.test")
         })
         .count();
     assert_eq!(shared, proofsheet_core::SHARE_MAILS_PER_RECIPIENT, "12 albums, one address");

@@ -251,23 +251,6 @@ async fn sign_in_links_take_the_same_time_for_known_and_unknown_addresses() {
     panic!("sign-in-link requests take different times with and without an account: ratios {ratios:?}");
 }
 
-/// A web form's CSRF cookie and token, from a page of the form.
-async fn web_form(app: &TestApp, path: &str) -> (String, String) {
-    let page = app.http.get(format!("{}{path}", app.url)).send().await.unwrap();
-    let cookie = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("ps_csrf="))
-        .map(|v| v.split(';').next().unwrap().to_owned())
-        .expect("a CSRF cookie");
-    let html = page.text().await.unwrap();
-    let start = html.find("name=\"csrf-token\" content=\"").expect("the token") + 27;
-    let token: String = html[start..].chars().take_while(|c| *c != '"').collect();
-    (cookie, token)
-}
-
 /// Issue 27, findings 4 and 5: the web register form answers the same for
 /// a new and a taken address (200, "Check your e-mail"; it answered 303 and
 /// 200), a password sign-in before the proof answers like a wrong password,
@@ -279,7 +262,7 @@ async fn the_register_form_gives_one_answer_and_mails_a_taken_address_once_a_day
     app.user("taken@form.test", "photographer").await;
     let mut answers = Vec::new();
     for email in ["taken@form.test", "fresh@form.test"] {
-        let (cookie, csrf) = web_form(&app, "/register").await;
+        let (cookie, csrf) = app.web_form("/register").await;
         let r = app
             .http
             .post(format!("{}/register", app.url))
@@ -310,29 +293,14 @@ async fn the_register_form_gives_one_answer_and_mails_a_taken_address_once_a_day
         assert_eq!(app.post_json("/users", None, body).await.status(), StatusCode::CREATED);
     }
     app.wait_idle().await;
-    let engine = &app.server.state.engine;
-    let mut exists_mails = 0;
-    let mut after = None;
-    loop {
-        let page = proofsheet_core::PageRequest { limit: 200, after };
-        let jobs = engine.backends().queue.list_jobs(None, page).await.unwrap();
-        exists_mails += jobs
-            .items
-            .iter()
-            .filter(|j| {
-                matches!(
-                    proofsheet_core::Task::from_json(&j.payload),
-                    Ok(proofsheet_core::Task::Notify {
-                        notification: proofsheet_core::Notification::AccountExists { ref to }
-                    }) if to.as_str() == "taken@form.test"
-                )
-            })
-            .count();
-        match jobs.next_cursor {
-            Some(c) => after = Some(c.parse().unwrap()),
-            None => break,
-        }
-    }
+    let exists_mails = app
+        .notifications()
+        .await
+        .into_iter()
+        .filter(
+            |n| matches!(n, proofsheet_core::Notification::AccountExists { to } if to.as_str() == "taken@form.test"),
+        )
+        .count();
     assert_eq!(exists_mails, 1, "16 registrations of a taken address, one mail to its owner");
     app.server.shutdown().await;
 }
