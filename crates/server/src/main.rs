@@ -107,8 +107,9 @@ enum Command {
         /// Your e-mail (asked when missing).
         #[arg(long)]
         email: Option<String>,
-        /// A session token to keep instead of signing in with a password.
-        #[arg(long, env = "PROOFSHEET_TOKEN", hide_env_values = true)]
+        /// A session token to keep instead of signing in with a password
+        /// (base64url: it may start with `-`).
+        #[arg(long, env = "PROOFSHEET_TOKEN", hide_env_values = true, allow_hyphen_values = true)]
         token: Option<String>,
     },
     /// Upload every JPEG and PNG of a folder into an album over resumable
@@ -139,8 +140,8 @@ enum Command {
         /// The server (default: the one `login` kept).
         #[arg(long, env = "PROOFSHEET_SERVER")]
         server: Option<String>,
-        /// A token (default: the one `login` kept).
-        #[arg(long, env = "PROOFSHEET_TOKEN", hide_env_values = true)]
+        /// A token (default: the one `login` kept; it may start with `-`).
+        #[arg(long, env = "PROOFSHEET_TOKEN", hide_env_values = true, allow_hyphen_values = true)]
         token: Option<String>,
     },
 }
@@ -476,4 +477,21 @@ fn previews(
         failures.len()
     );
     Ok(failures.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    /// Session tokens are base64url: one in 32 starts with `-`, which must
+    /// not be read as a flag (CI once drew such a token).
+    #[test]
+    fn tokens_may_start_with_a_dash() {
+        let cli = Cli::try_parse_from(["proofsheet", "login", "--server", "http://x", "--token", "-7abc"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Login { token: Some(t), .. }) if t == "-7abc"));
+        let cli = Cli::try_parse_from(["proofsheet", "upload", ".", "--album", "a", "--token", "-x_y"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Upload { token: Some(t), .. }) if t == "-x_y"));
+    }
 }
