@@ -198,12 +198,7 @@ impl Checkout<'_> {
             (OrderStatus::Pending, Some(name), Some(reference)) => Some((name, reference)),
             _ => None,
         };
-        if let Some((name, reference)) = previous
-            && let Ok(old) = self.0.gateway(Some(name))
-            && let Some(paid) = old.close_checkout(&order, reference, self.0.now()).await?
-        {
-            let name = old.name().to_owned();
-            self.apply(&name, paid).await?;
+        if self.close_open_checkout(&order).await? {
             return Err(Error::conflict("order_not_pending", "the order was paid in an earlier checkout"));
         }
         let previous = previous.filter(|(name, _)| *name == gateway.name()).map(|(_, reference)| reference);
@@ -353,16 +348,26 @@ impl Checkout<'_> {
         }
     }
 
-    /// Cancels a pending order and closes its open checkout, if any;
-    /// `false` if it was no longer pending. A payment the gateway had
-    /// already taken is applied instead (the order is then paid).
-    async fn cancel(&self, order: &Order, why: &str) -> Result<bool> {
+    /// Closes the checkout session `order` has open with a gateway still
+    /// configured, if any; `true` when the gateway reports it paid (that
+    /// payment is then applied).
+    async fn close_open_checkout(&self, order: &Order) -> Result<bool> {
         if let (Some(name), Some(reference)) = (order.gateway.as_deref(), order.payment_ref.as_deref())
             && let Ok(gateway) = self.0.gateway(Some(name))
             && let Some(paid) = gateway.close_checkout(order, reference, self.0.now()).await?
         {
             let name = gateway.name().to_owned();
             self.apply(&name, paid).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Cancels a pending order and closes its open checkout, if any;
+    /// `false` if it was no longer pending. A payment the gateway had
+    /// already taken is applied instead (the order is then paid).
+    async fn cancel(&self, order: &Order, why: &str) -> Result<bool> {
+        if self.close_open_checkout(order).await? {
             return Ok(false);
         }
         let changed = self

@@ -109,9 +109,6 @@ pub struct IdempotentReply {
 /// change ends every other session in the same transaction.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
-    /// Marks a user's e-mail address verified; `false` if there is no such
-    /// user. Idempotent.
-    async fn mark_email_verified(&self, user: UserId, now: DateTime<Utc>) -> Result<bool>;
     /// Adds a user; `Conflict("email_taken")` if the address is in use.
     async fn insert_user(&self, user: &User, password_hash: &str) -> Result<()>;
     /// A user and their password hash, by address.

@@ -273,10 +273,12 @@ pub async fn accounts<S: MetadataStore + JobQueue>(name: &str, s: &S) {
     assert_eq!(s.user(cl.id).await.unwrap().unwrap(), cl, "{name}");
     assert!(s.user(UserId::new()).await.unwrap().is_none(), "{name}");
     let now = SystemClock.now();
-    assert!(s.mark_email_verified(cl.id, now).await.unwrap(), "{name}");
-    assert!(s.mark_email_verified(cl.id, now).await.unwrap(), "{name}: idempotent");
+    // Verification is the first proof of the mailbox (`claim_mailbox`, its
+    // full rules below); an operator's keeps the password.
+    assert!(s.claim_mailbox(cl.id, true, now).await.unwrap(), "{name}");
+    assert!(!s.claim_mailbox(cl.id, true, now).await.unwrap(), "{name}: once");
     assert!(s.user(cl.id).await.unwrap().unwrap().email_verified, "{name}: verified");
-    assert!(!s.mark_email_verified(UserId::new(), now).await.unwrap(), "{name}: no such user");
+    assert_eq!(s.password_hash(cl.id).await.unwrap().as_deref(), Some("hash-cl"), "{name}: kept");
     let session =
         Session { token_hash: [7; 32], user_id: ph.id, expires_at: now + Duration::hours(1), created_at: now };
     s.insert_session(&session).await.unwrap();

@@ -64,7 +64,7 @@ pub async fn sign_in_with_password(
     password: &str,
 ) -> proofsheet_core::Result<PasswordSignIn> {
     let signins = state.limits.signins();
-    let ip = crate::limits::client_key(crate::limits::client_ip(req));
+    let ip = crate::limits::client(req);
     let account = email.trim();
     // Raw input reaches the audit log only quoted and escaped (`?`), so a
     // newline in it cannot forge a log line.
@@ -80,4 +80,43 @@ pub async fn sign_in_with_password(
     };
     signins.succeeded(account, ip);
     Ok(PasswordSignIn::Ok(signed_in))
+}
+
+/// What a password change came to.
+pub enum PasswordChange {
+    /// Saved; every other session of the account ended.
+    Done,
+    /// This account, tried from this client, is slowed down: wait this
+    /// many seconds (nothing was checked).
+    Delayed(u64),
+}
+
+/// A password change (or a first password) under the failed sign-in
+/// slowdown, since a wrong current password is a guess like a wrong
+/// sign-in: the one path the API's `PUT /users/me/password` and the web
+/// app's `/account` form share. `keep_token` is the caller's session,
+/// which stays. The core's refusals (`wrong_password`,
+/// `current_password_required`, `weak_password`) come back as errors.
+pub async fn change_password(
+    state: &AppState,
+    req: &Request,
+    user: &User,
+    current: Option<&str>,
+    new: &str,
+    keep_token: Option<&str>,
+) -> proofsheet_core::Result<PasswordChange> {
+    let signins = state.limits.signins();
+    let ip = crate::limits::client(req);
+    if let Err(wait) = signins.check(user.email.as_str(), ip) {
+        return Ok(PasswordChange::Delayed(wait));
+    }
+    match state.engine.users().change_password(user, current, new, keep_token).await {
+        Ok(()) => Ok(PasswordChange::Done),
+        Err(e) => {
+            if e.code() == "wrong_password" {
+                signins.failed(user.email.as_str(), ip);
+            }
+            Err(e)
+        }
+    }
 }

@@ -218,7 +218,7 @@ impl Limits {
                 l.shrink_to_fit();
             }
         }
-        let ip = client_key(client_ip(req));
+        let ip = client(req);
         let key = match kind {
             Kind::Register | Kind::SignIn | Kind::EmailLink | Kind::Download | Kind::FindMe | Kind::FindMeAlbum => {
                 Key::Ip(ip)
@@ -519,6 +519,12 @@ impl FailedSignIns {
 /// The client IP of a request: the TCP peer (`0.0.0.0` when unknown).
 pub fn client_ip(req: &Request) -> IpAddr {
     req.remote_addr().as_socket_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+/// The client a request counts as for limits: [`client_key`] of its
+/// [`client_ip`].
+pub fn client(req: &Request) -> IpAddr {
+    client_key(client_ip(req))
 }
 
 /// The client an address counts as for limits: an IPv4 address (also when

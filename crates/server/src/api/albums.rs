@@ -529,12 +529,8 @@ impl AlbumsApi {
         let base = &self.state.public_url;
         let items = matches
             .into_iter()
-            .map(|m| {
-                // A visitor's answer: no original hashes (only owners see them).
-                let mut photo = PhotoDto::new(m.photo, base);
-                photo.sha256 = None;
-                FaceMatchDto { photo, distance: m.distance }
-            })
+            // A visitor's answer: no original hashes.
+            .map(|m| FaceMatchDto { photo: PhotoDto::for_viewer(m.photo, base, false), distance: m.distance })
             .collect();
         let threshold = self.state.engine.backends().faces.as_ref().map_or(0.0, |f| f.threshold());
         Ok(Json(FindMeResult { items, threshold }))
@@ -569,13 +565,7 @@ impl AlbumsApi {
             return Ok(PhotoPageReply::Page(JsonBytes::from_bytes(body), etag, cache));
         }
         let photos = albums.photos_of(&album, page).await?;
-        let (items, next_cursor) = page_parts(photos, |p| {
-            let mut dto = PhotoDto::new(p, &self.state.public_url);
-            if !owner {
-                dto.sha256 = None;
-            }
-            dto
-        });
+        let (items, next_cursor) = page_parts(photos, |p| PhotoDto::for_viewer(p, &self.state.public_url, owner));
         let body = JsonBytes::encode(&PhotoPage { items, next_cursor });
         let bytes = body.bytes();
         self.state.photo_pages.put(key, album.revision, bytes.clone(), bytes.len());

@@ -736,6 +736,16 @@ pub struct PhotoDto {
 }
 
 impl PhotoDto {
+    /// [`PhotoDto::new`] as `owner` (the album's owner, or not) sees it:
+    /// the original's hash goes to the owner only.
+    pub fn for_viewer(p: Photo, base: &str, owner: bool) -> Self {
+        let mut dto = Self::new(p, base);
+        if !owner {
+            dto.sha256 = None;
+        }
+        dto
+    }
+
     /// Builds the wire form; URLs are absolute, from the public URL.
     pub fn new(p: Photo, base: &str) -> Self {
         let ready = p.status == PhotoStatus::Ready;

@@ -7,7 +7,7 @@ use proofsheet_core::{NewUser, Role, SignedIn};
 
 use super::{ApiTags, error::ApiError, model::*};
 use crate::{
-    auth::{BearerAuth, PasswordSignIn, sign_in_with_password},
+    auth::{BearerAuth, PasswordChange, PasswordSignIn, change_password, sign_in_with_password},
     state::AppState,
 };
 
@@ -155,24 +155,13 @@ impl UsersApi {
         req: &poem::Request,
     ) -> Result<NoContent, ApiError> {
         let b = body.0;
-        let user = &auth.0;
-        let signins = self.state.limits.signins();
-        let ip = crate::limits::client_key(crate::limits::client_ip(req));
-        if let Err(wait) = signins.check(user.email.as_str(), ip) {
-            return Err(ApiError::from(proofsheet_core::Error::RateLimited {
+        let current = b.current_password.as_ref().map(|p| p.as_str());
+        match change_password(&self.state, req, &auth.0, current, &b.new_password, bearer_token(req)).await? {
+            PasswordChange::Done => Ok(NoContent::Done),
+            PasswordChange::Delayed(wait) => Err(ApiError::from(proofsheet_core::Error::RateLimited {
                 message: "too many wrong passwords for this account; wait and try again".into(),
                 retry_after: wait,
-            }));
-        }
-        let current = b.current_password.as_ref().map(|p| p.as_str());
-        match self.state.engine.users().change_password(user, current, &b.new_password, bearer_token(req)).await {
-            Ok(()) => Ok(NoContent::Done),
-            Err(e) => {
-                if e.code() == "wrong_password" {
-                    signins.failed(user.email.as_str(), ip);
-                }
-                Err(e.into())
-            }
+            })),
         }
     }
 

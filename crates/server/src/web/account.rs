@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{FormData, Page, Visit, layout::csrf_field, see_other};
 use crate::{
-    auth::{PasswordSignIn, sign_in_with_password},
+    auth::{self, PasswordChange, PasswordSignIn, sign_in_with_password},
     state::AppState,
 };
 
@@ -289,18 +289,11 @@ fn check_your_email(state: &AppState, visit: &Visit, email: &str) -> Response {
         .render(state)
 }
 
-/// The verification link's token and where it leads.
-#[derive(Debug, Default, Deserialize)]
-pub struct VerifyQuery {
-    token: Option<String>,
-    next: Option<String>,
-}
-
 /// `GET /verify-email?token=`: the page the mailed verification link
 /// opens. It only shows a form: mail scanners that follow links must not
 /// verify anyone by fetching it.
 #[handler]
-pub async fn verify_page(req: &Request, Query(q): Query<VerifyQuery>, Data(state): Data<&Arc<AppState>>) -> Response {
+pub async fn verify_page(req: &Request, Query(q): Query<AccountQuery>, Data(state): Data<&Arc<AppState>>) -> Response {
     let visit = Visit::of(state, req).await;
     let next = next_or(q.next.as_deref(), "/albums");
     let Some(token) = q.token.filter(|t| !t.is_empty() && t.len() <= 200) else {
@@ -309,12 +302,11 @@ pub async fn verify_page(req: &Request, Query(q): Query<VerifyQuery>, Data(state
             .body(html! { p { "This link is incomplete." } })
             .render(state);
     };
-    Page::new("Confirm your e-mail address", &visit).body(verify_form(&visit, &token, &next, None)).render(state)
+    Page::new("Confirm your e-mail address", &visit).body(verify_form(&visit, &token, &next)).render(state)
 }
 
-fn verify_form(visit: &Visit, token: &str, next: &str, error: Option<&str>) -> maud::Markup {
+fn verify_form(visit: &Visit, token: &str, next: &str) -> maud::Markup {
     html! {
-        @if let Some(e) = error { p.error role="alert" { (e) } }
         form.card method="post" action="/verify-email" {
             (csrf_field(visit))
             input type="hidden" name="token" value=(token);
@@ -437,29 +429,22 @@ pub async fn change_password(
 ) -> Response {
     let visit = Visit::of(state, req).await;
     let Some(user) = &visit.user else { return super::to_signin("/account") };
-    let signins = state.limits.signins();
-    let ip = crate::limits::client_key(crate::limits::client_ip(req));
-    if let Err(wait) = signins.check(user.email.as_str(), ip) {
-        let msg = format!("Too many wrong passwords. Wait {wait} seconds and try again.");
-        return account(state, &visit, None, Some(&msg), StatusCode::TOO_MANY_REQUESTS).await;
-    }
     let current = form.get("current_password");
     let new = form.get("new_password").unwrap_or("");
-    match state.engine.users().change_password(user, current, new, visit.token.as_deref()).await {
-        Ok(()) => visit.finish(state, see_other("/account?sent=password")),
-        Err(e) => {
-            if e.code() == "wrong_password" {
-                signins.failed(user.email.as_str(), ip);
-            }
-            let msg = match e.code() {
-                "wrong_password" => "That is not your current password.".to_owned(),
-                "current_password_required" => "Type your current password.".to_owned(),
-                "weak_password" => "A password has 8 to 256 characters.".to_owned(),
-                _ => return super::error_page(state, &visit, e),
-            };
-            account(state, &visit, None, Some(&msg), StatusCode::UNPROCESSABLE_ENTITY).await
+    let msg = match auth::change_password(state, req, user, current, new, visit.token.as_deref()).await {
+        Ok(PasswordChange::Done) => return visit.finish(state, see_other("/account?sent=password")),
+        Ok(PasswordChange::Delayed(wait)) => {
+            let msg = format!("Too many wrong passwords. Wait {wait} seconds and try again.");
+            return account(state, &visit, None, Some(&msg), StatusCode::TOO_MANY_REQUESTS).await;
         }
-    }
+        Err(e) => match e.code() {
+            "wrong_password" => "That is not your current password.",
+            "current_password_required" => "Type your current password.",
+            "weak_password" => "A password has 8 to 256 characters.",
+            _ => return super::error_page(state, &visit, e),
+        },
+    };
+    account(state, &visit, None, Some(msg), StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 /// `POST /account/sessions/end`: "Sign out everywhere else".

@@ -39,16 +39,6 @@ impl AccountStore for Store {
         Ok(())
     }
 
-    async fn mark_email_verified(&self, user: UserId, now: DateTime<Utc>) -> Result<bool> {
-        let done = sqlx::query("UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1) WHERE id = $2")
-            .bind(millis(now))
-            .bind(user.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("verifying an e-mail address"))?;
-        Ok(done.rows_affected() == 1)
-    }
-
     async fn user_by_email(&self, email: &Email) -> Result<Option<(User, String)>> {
         sqlx::query("SELECT * FROM users WHERE email = $1")
             .bind(email.as_str())

@@ -225,12 +225,8 @@ impl AlbumStore for Store {
     }
 
     async fn release_upload(&self, upload: UploadId) -> Result<()> {
-        sqlx::query("DELETE FROM upload_reservations WHERE upload_id = $1")
-            .bind(upload.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("releasing an upload reservation"))?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(db_err("releasing an upload reservation"))?;
+        super::quotas::release_in(&mut conn, upload).await
     }
 
     async fn insert_photo_within_quota(
@@ -243,19 +239,14 @@ impl AlbumStore for Store {
     ) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
         let owner = super::quotas::lock_album_owner(&mut tx, p.album_id).await?;
-        let used = super::quotas::used_in(&mut tx, owner, releasing, now).await?;
-        if let Some(limit) = quota
-            && used.saturating_add(p.size_bytes) > limit
+        if let Some((used, limit)) =
+            super::quotas::over_quota(&mut tx, owner, releasing, p.size_bytes, quota, now).await?
         {
             return Err(Error::QuotaExceeded { used, limit, wanted: p.size_bytes });
         }
         insert_photo_in(&mut tx, p).await?;
         if let Some(upload) = releasing {
-            sqlx::query("DELETE FROM upload_reservations WHERE upload_id = $1")
-                .bind(upload.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("releasing an upload reservation"))?;
+            super::quotas::release_in(&mut tx, upload).await?;
         }
         commit_with_jobs(tx, jobs, "committing a photo").await?;
         Ok(())

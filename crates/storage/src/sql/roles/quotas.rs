@@ -71,6 +71,32 @@ pub(super) async fn used_in(
     Ok(photos.max(0) as u64 + uploads.max(0) as u64)
 }
 
+/// `Some((used, quota))` when `wanted` more bytes would take `owner` past `quota`
+/// (leaving out the reservation of `except`); `None` when they fit or
+/// there is no quota. Inside the caller's transaction, after its lock.
+pub(super) async fn over_quota(
+    conn: &mut Conn,
+    owner: UserId,
+    except: Option<UploadId>,
+    wanted: u64,
+    quota: Option<u64>,
+    now: DateTime<Utc>,
+) -> Result<Option<(u64, u64)>> {
+    let Some(limit) = quota else { return Ok(None) };
+    let used = used_in(conn, owner, except, now).await?;
+    Ok((used.saturating_add(wanted) > limit).then_some((used, limit)))
+}
+
+/// Drops an upload's reservation on `conn`.
+pub(super) async fn release_in(conn: &mut Conn, upload: UploadId) -> Result<()> {
+    sqlx::query("DELETE FROM upload_reservations WHERE upload_id = $1")
+        .bind(upload.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err("releasing an upload reservation"))?;
+    Ok(())
+}
+
 pub(super) async fn reserve(
     store: &Store,
     upload: UploadId,
@@ -83,11 +109,8 @@ pub(super) async fn reserve(
     let context = "reserving storage for an upload";
     let mut tx = store.pool.begin().await.map_err(db_err(context))?;
     lock_owner(&mut tx, owner).await?;
-    if let Some(limit) = quota {
-        let used = used_in(&mut tx, owner, None, now).await?;
-        if used.saturating_add(length) > limit {
-            return Ok(false);
-        }
+    if over_quota(&mut tx, owner, None, length, quota, now).await?.is_some() {
+        return Ok(false);
     }
     sqlx::query("INSERT INTO upload_reservations (upload_id, owner_id, length, idle_until) VALUES ($1, $2, $3, $4)")
         .bind(upload.to_string())
