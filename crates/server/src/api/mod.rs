@@ -1,4 +1,6 @@
-//! The REST API under `/api/v1` (see ../shared/API.md).
+//! The REST API under `/api/v1`: the served OpenAPI document
+//! (`/api/v1/openapi.json`) is its detailed contract, and the README's
+//! "API notes" say what it adds.
 
 pub mod albums;
 pub mod conditional;
