@@ -10,7 +10,8 @@
 //!   its boundary is held whole, as slowly as its sender likes. Parts
 //!   themselves stream on (poem spools file parts to disk). A body that
 //!   breaks a bound ends with a read error, which the parser answers 400.
-//! - [`BodyGate`] (`POST /api/v1/albums/{id}/photos` and `.../find-me`):
+//! - [`BodyGate`] (declared by `POST /api/v1/albums/{id}/photos` and
+//!   `.../find-me`):
 //!   who is asking and whether they may use the album is settled before a
 //!   byte of the body is read: a stranger's upload or a selfie for an
 //!   album that is not searchable is refused at once, not after it was
@@ -24,9 +25,9 @@ use std::{
 
 use bytes::Bytes;
 use futures::Stream;
-use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, http::Method};
+use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response};
 use proofsheet_core::{
-    AlbumId, Error,
+    AlbumId,
     multipart::{Scanner, multipart_boundary},
 };
 
@@ -113,69 +114,59 @@ impl<E: Endpoint> Endpoint for MultipartGuardEndpoint<E> {
     }
 }
 
-/// See the module docs.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BodyGate;
+/// Who may send the body of an upload or a selfie, settled before a byte
+/// of it is read: the route's album (its `album_id`) is checked for the
+/// caller. See the module docs.
+#[derive(Debug, Clone, Copy)]
+pub enum BodyGate {
+    /// `POST /api/v1/albums/{album_id}/photos`: the album's owner only.
+    Upload,
+    /// `POST /api/v1/albums/{album_id}/find-me`: whoever may search the
+    /// album's photos.
+    FindMe,
+}
 
 impl<E: Endpoint> Middleware<E> for BodyGate {
     type Output = BodyGateEndpoint<E>;
 
     fn transform(&self, ep: E) -> Self::Output {
-        BodyGateEndpoint(ep)
+        BodyGateEndpoint { inner: ep, gate: *self }
     }
 }
 
 /// See [`BodyGate`].
-pub struct BodyGateEndpoint<E>(E);
-
-/// The requests whose album is checked before their body.
-enum Gated {
-    Upload(AlbumId),
-    FindMe(AlbumId),
-}
-
-fn gated(method: &Method, path: &str) -> Option<Result<Gated, Error>> {
-    if method != Method::POST {
-        return None;
-    }
-    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let (id, gate): (&str, fn(AlbumId) -> Gated) = match parts.as_slice() {
-        ["", "api", "v1", "albums", id, "photos"] => (id, Gated::Upload),
-        ["", "api", "v1", "albums", id, "find-me"] => (id, Gated::FindMe),
-        _ => return None,
-    };
-    Some(id.parse::<AlbumId>().map(gate))
+pub struct BodyGateEndpoint<E> {
+    inner: E,
+    gate: BodyGate,
 }
 
 impl<E: Endpoint> Endpoint for BodyGateEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        if let Some(gate) = gated(req.method(), req.uri().path()) {
-            let state = req.data::<Arc<AppState>>().cloned().expect("state is attached to every route");
-            if let Err(e) = check(&state, &req, gate).await {
-                // Nothing of the body is read: the connection closes after
-                // this answer if the client is still sending.
-                drop(req.take_body());
-                return Ok(closing(e.into_response()));
-            }
+        let state = req.data::<Arc<AppState>>().cloned().expect("state is attached to every route");
+        if let Err(e) = check(&state, &req, self.gate).await {
+            // Nothing of the body is read: the connection closes after
+            // this answer if the client is still sending.
+            drop(req.take_body());
+            return Ok(closing(e.into_response()));
         }
-        self.0.call(req).await.map(IntoResponse::into_response)
+        self.inner.call(req).await.map(IntoResponse::into_response)
     }
 }
 
-async fn check(state: &AppState, req: &Request, gate: Result<Gated, Error>) -> Result<(), ApiError> {
-    let gate = gate?;
-    let user = match crate::api::users::bearer_token(req) {
+async fn check(state: &AppState, req: &Request, gate: BodyGate) -> Result<(), ApiError> {
+    let id: AlbumId = crate::credentials::album_in_path(req).unwrap_or_default().parse()?;
+    let user = match crate::credentials::bearer_token(req) {
         Some(token) => Some(state.engine.users().authenticate(token).await?.ok_or_else(ApiError::unauthorized)?),
         None => None,
     };
     match gate {
-        Gated::Upload(id) => {
+        BodyGate::Upload => {
             let user = user.ok_or_else(ApiError::unauthorized)?;
             state.engine.albums().get_owned(&user, id).await?;
         }
-        Gated::FindMe(id) => state.engine.faces().check_searchable(user.as_ref(), id).await?,
+        BodyGate::FindMe => state.engine.faces().check_searchable(user.as_ref(), id).await?,
     }
     Ok(())
 }

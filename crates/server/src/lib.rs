@@ -30,6 +30,7 @@ pub mod auth;
 pub mod bodies;
 pub mod client;
 pub mod config;
+pub mod credentials;
 pub mod limits;
 pub mod mail;
 pub mod pages;

@@ -63,9 +63,9 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
     };
     // The API keeps its full paths (`/api/v1/...`, `/healthz`, ...); the
     // web app has the rest of the tree.
-    // The cookie's session becomes the bearer first; then the album of an
-    // upload or a selfie is checked before a byte of its body is read.
-    let api = Arc::new(api.with(crate::bodies::BodyGate).with(crate::web::CookieAuth));
+    // The cookie's session becomes the bearer first (each operation's
+    // guards, `api::guards`, then run before it reads its body).
+    let api = Arc::new(api.with(crate::web::CookieAuth));
     let route = crate::web::routes(Route::new())
         .nest("/api/v1/openapi.json", spec)
         .nest("/docs", docs)
@@ -107,7 +107,7 @@ pub(crate) fn finish(route: poem::Route, state: Arc<AppState>) -> impl poem::End
     route
         .with(crate::bodies::MultipartGuard)
         .with(bodies)
-        .with(crate::limits::RateLimit(limits))
+        .data(limits)
         .data(state)
         .with(hsts)
         .catch_all_error(any_error_to_json)

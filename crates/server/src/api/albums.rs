@@ -16,12 +16,14 @@ use proofsheet_core::{
     WatermarkChoice, short_digest,
 };
 
+use super::guards::{finding_me, logo_sized, uploading};
 use super::{
     ApiTags,
     conditional::{JsonBytes, none_match_hits},
     error::ApiError,
     model::*,
 };
+use crate::limits::body::{DRAIN_LIMIT, MAX_SELFIE_BYTES};
 use crate::{
     auth::{BearerAuth, MaybeAuth},
     state::AppState,
@@ -174,10 +176,6 @@ enum SelfieBody {
     Webp(Binary<Body>),
 }
 
-/// The largest selfie, in bytes (a phone's camera photo fits; larger is
-/// 413 `selfie_too_large`).
-pub(crate) const MAX_SELFIE_BYTES: usize = 15 * 1024 * 1024;
-
 /// The photo upload body.
 #[derive(ApiRequest)]
 enum UploadBody {
@@ -197,11 +195,6 @@ enum UploadBody {
 fn parse_email(e: Option<String>) -> Result<Option<Email>, Error> {
     e.map(|e| e.parse()).transpose()
 }
-
-/// How much of a refused upload is still read and thrown away, so the
-/// client (which is usually still sending) gets to read our 413 instead of
-/// a reset connection.
-pub(crate) const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// Streams a request body to the upload code through a channel. When the
 /// upload code stops early (too large, not an image), the rest of the body
@@ -416,7 +409,7 @@ impl AlbumsApi {
     /// Upload the caller's logo (photographers): a PNG of at most 1 MiB and
     /// 4 megapixels, ideally with transparency. Albums whose watermark is
     /// the logo move to the new one and their previews are rendered again.
-    #[oai(path = "/users/me/logo", method = "put")]
+    #[oai(path = "/users/me/logo", method = "put", transform = "logo_sized")]
     async fn put_logo(&self, auth: BearerAuth, body: LogoBody) -> Result<Json<LogoDto>, ApiError> {
         let (LogoBody::Png(b) | LogoBody::Octets(b)) = body;
         let png = read_limited(b.0, proofsheet_core::MAX_LOGO_BYTES, "logo_too_large").await?;
@@ -450,7 +443,7 @@ impl AlbumsApi {
     /// Upload photos (owner): a raw JPEG/PNG body answers 201 with the photo;
     /// `multipart/form-data` with `file` parts answers 201 with `{"items": [...]}`.
     /// Streamed to storage; at most `uploads.max_bytes` (413 beyond).
-    #[oai(path = "/albums/:album_id/photos", method = "post")]
+    #[oai(path = "/albums/:album_id/photos", method = "post", transform = "uploading")]
     async fn upload_photos(
         &self,
         auth: BearerAuth,
@@ -497,7 +490,7 @@ impl AlbumsApi {
     /// queued or logged. 422 `no_face` / `several_faces` unless the selfie
     /// shows exactly one face; 409 `find_me_off` when the album has not
     /// turned it on. Rate-limited per client IP and per album.
-    #[oai(path = "/albums/:album_id/find-me", method = "post")]
+    #[oai(path = "/albums/:album_id/find-me", method = "post", transform = "finding_me")]
     async fn find_me(
         &self,
         auth: MaybeAuth,

@@ -5,6 +5,7 @@
 pub mod albums;
 pub mod conditional;
 pub mod error;
+pub mod guards;
 pub mod model;
 pub mod ops;
 pub mod orders;

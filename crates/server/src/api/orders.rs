@@ -11,6 +11,7 @@ use poem_openapi::{
 use proofsheet_core::{AlbumId, Error, IdempotencyKey, IdempotentReply, Order, OrderId, PageRequest, PhotoId, User};
 use sha2::{Digest, Sha256};
 
+use super::guards::{checking_out, downloading, ordering, webhook_sized};
 use super::{ApiTags, error::ApiError, model::*};
 use crate::{auth::BearerAuth, state::AppState};
 
@@ -195,7 +196,7 @@ fn hash_json<T: serde::Serialize>(v: &T) -> [u8; 32] {
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Orders")]
 impl OrdersApi {
     /// Order photos of one album (clients). Honours `Idempotency-Key`.
-    #[oai(path = "/orders", method = "post")]
+    #[oai(path = "/orders", method = "post", transform = "ordering")]
     async fn create_order(
         &self,
         auth: BearerAuth,
@@ -252,7 +253,7 @@ impl OrdersApi {
 
     /// Start paying (buyer): returns where to pay. The JSON body is optional:
     /// `{"gateway": "test"}`. Honours `Idempotency-Key`.
-    #[oai(path = "/orders/:order_id/checkout", method = "post")]
+    #[oai(path = "/orders/:order_id/checkout", method = "post", transform = "checking_out")]
     async fn checkout(
         &self,
         auth: BearerAuth,
@@ -314,7 +315,7 @@ impl OrdersApi {
     }
 
     /// Signed notifications from a payment gateway; verified before anything is read.
-    #[oai(path = "/payments/:gateway/webhook", method = "post")]
+    #[oai(path = "/payments/:gateway/webhook", method = "post", transform = "webhook_sized")]
     async fn webhook(
         &self,
         gateway: Path<String>,
@@ -332,7 +333,7 @@ impl OrdersApi {
     }
 
     /// The zip of a paid order's originals, streamed, with `Range` support, until the link expires.
-    #[oai(path = "/downloads/:token", method = "get")]
+    #[oai(path = "/downloads/:token", method = "get", transform = "downloading")]
     async fn download(
         &self,
         token: Path<String>,

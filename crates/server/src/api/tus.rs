@@ -18,6 +18,7 @@ use poem_openapi::{
 };
 use proofsheet_core::{AlbumId, Checksum, Error, ResumableUpload, UploadId};
 
+use super::guards::{resuming, starting_upload};
 use super::{
     ApiTags,
     error::{ApiError, ErrorBody},
@@ -184,7 +185,7 @@ impl TusApi {
     /// as `filename`. Then `PATCH` its bytes to `Location`. Larger than
     /// `uploads.max_bytes`: 413. Expires after
     /// `uploads.resumable_ttl_hours`.
-    #[oai(path = "/albums/:album_id/uploads", method = "post")]
+    #[oai(path = "/albums/:album_id/uploads", method = "post", transform = "starting_upload")]
     async fn create(
         &self,
         auth: BearerAuth,
@@ -234,7 +235,7 @@ impl TusApi {
     /// mid-chunk keeps what arrived (without a checksum). The last chunk
     /// makes the photo, exactly as a direct upload (415, 413 or 422 for a
     /// file that is no photo; the upload is then deleted).
-    #[oai(path = "/albums/:album_id/uploads/:upload_id", method = "patch")]
+    #[oai(path = "/albums/:album_id/uploads/:upload_id", method = "patch", transform = "resuming")]
     #[allow(clippy::too_many_arguments)]
     async fn append(
         &self,

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 use proofsheet_core::{NewUser, Role, SignedIn};
 
+use super::guards::{mailing_link, registering, signing_in};
 use super::{ApiTags, error::ApiError, model::*};
 use crate::{
     auth::{BearerAuth, PasswordChange, PasswordSignIn, change_password, sign_in_with_password},
+    credentials::bearer_token,
     state::AppState,
 };
 
@@ -41,7 +43,7 @@ enum NoContent {
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Users")]
 impl UsersApi {
     /// Register as a photographer or a client.
-    #[oai(path = "/users", method = "post")]
+    #[oai(path = "/users", method = "post", transform = "registering")]
     async fn create_user(&self, body: Json<RegisterRequest>) -> Result<Created<UserDto>, ApiError> {
         let b = body.0;
         let role = match b.role {
@@ -54,7 +56,7 @@ impl UsersApi {
     }
 
     /// Sign in: returns a bearer token.
-    #[oai(path = "/sessions", method = "post")]
+    #[oai(path = "/sessions", method = "post", transform = "signing_in")]
     async fn create_session(
         &self,
         body: Json<SessionRequest>,
@@ -84,7 +86,7 @@ impl UsersApi {
     /// shared an album with it (following it then makes the client
     /// account). Always 202, so the answer tells nobody whether an address
     /// has an account. Limited per client IP and per address (429).
-    #[oai(path = "/sessions/email-link", method = "post")]
+    #[oai(path = "/sessions/email-link", method = "post", transform = "mailing_link")]
     async fn create_email_link(&self, body: Json<EmailLinkRequest>) -> Result<Accepted, ApiError> {
         let b = body.0;
         if b.next.as_ref().is_some_and(|n| n.chars().count() > 512) {
@@ -105,7 +107,7 @@ impl UsersApi {
     /// Exchange the token of a mailed sign-in link for a session. The link
     /// works once; following it proves the mailbox (the address becomes
     /// verified). 401 `invalid_link` for a used, expired or forged token.
-    #[oai(path = "/sessions/email-link/exchange", method = "post")]
+    #[oai(path = "/sessions/email-link/exchange", method = "post", transform = "signing_in")]
     async fn exchange_email_link(&self, body: Json<EmailLinkExchange>) -> Result<Created<SessionDto>, ApiError> {
         let ttl = self.state.session_ttl();
         let Some(signed_in) = self.state.engine.users().sign_in_with_link(&body.0.token, ttl).await? else {
@@ -147,7 +149,7 @@ impl UsersApi {
     /// when the account has a password (403 `current_password_required`,
     /// 403 `wrong_password`, both counted as failed sign-ins). Every other
     /// session of the account ends; the caller's stays.
-    #[oai(path = "/users/me/password", method = "put")]
+    #[oai(path = "/users/me/password", method = "put", transform = "signing_in")]
     async fn change_password(
         &self,
         auth: BearerAuth,
@@ -184,12 +186,4 @@ impl UsersApi {
             self.state.engine.email_verification().confirm(&b.token, b.password.as_deref().map(String::as_str)).await?;
         Ok(Json(user.into()))
     }
-}
-
-/// The bearer token of a request (`Authorization: Bearer …`, the scheme's
-/// name in any case), trimmed.
-pub fn bearer_token(req: &poem::Request) -> Option<&str> {
-    let value = req.headers().get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }

@@ -34,13 +34,15 @@ use proofsheet_core::User;
 use rand::RngCore;
 use sha2::Sha256;
 
-use crate::state::AppState;
+use crate::{
+    limits::{Class, Limited},
+    state::AppState,
+};
 
+pub use crate::credentials::{SESSION_COOKIE, cookie};
 pub use layout::Page;
 pub use orders::status_words;
 
-/// The session cookie.
-pub const SESSION_COOKIE: &str = "ps_session";
 /// The CSRF cookie (its HMAC, with the session, is the token forms carry).
 pub const CSRF_COOKIE: &str = "ps_csrf";
 /// The CSRF cookie's name behind https: the `__Host-` prefix makes the
@@ -61,6 +63,8 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 
 /// Adds the web app's pages to `route`, each with the page headers (the
 /// strict Content-Security-Policy and the rest).
+/// The web app's routes. A form that spends declares its rate-limit
+/// class here, the same class as the API operation it mirrors.
 pub fn routes(route: Route) -> Route {
     fn page<E: Endpoint + 'static>(ep: E) -> poem::endpoint::BoxEndpoint<'static, Response> {
         ep.with(CsrfForms)
@@ -75,14 +79,14 @@ pub fn routes(route: Route) -> Route {
     }
     route
         .at("/", page(get(account::home)))
-        .at("/signin", page(get(account::signin_page).post(account::signin)))
-        .at("/signin/email-link", page(post(account::email_link)))
-        .at("/signin/link", page(get(account::link_page).post(account::link_sign_in)))
-        .at("/register", page(get(account::register_page).post(account::register)))
+        .at("/signin", page(get(account::signin_page).post(account::signin.with(Limited(Class::SignIn)))))
+        .at("/signin/email-link", page(post(account::email_link.with(Limited(Class::EmailLink)))))
+        .at("/signin/link", page(get(account::link_page).post(account::link_sign_in.with(Limited(Class::SignIn)))))
+        .at("/register", page(get(account::register_page).post(account::register.with(Limited(Class::Register)))))
         .at("/signout", page(post(account::signout)))
         .at("/verify-email", page(get(account::verify_page).post(account::verify)))
         .at("/account", page(get(account::account_page)))
-        .at("/account/password", page(post(account::change_password)))
+        .at("/account/password", page(post(account::change_password.with(Limited(Class::SignIn)))))
         .at("/account/sessions/end", page(post(account::end_sessions)))
         .at("/albums", page(get(albums::list).post(albums::create)))
         .at("/albums/new", page(get(albums::new_page)))
@@ -91,10 +95,10 @@ pub fn routes(route: Route) -> Route {
         .at("/albums/:id/share", page(post(albums::share)))
         .at("/albums/:id/delete", page(post(albums::delete)))
         .at("/albums/:id/photos/:photo/delete", page(post(albums::delete_photo)))
-        .at("/albums/:id/checkout", page(post(albums::checkout)))
+        .at("/albums/:id/checkout", page(post(albums::checkout.with(Limited(Class::Order)))))
         .at("/orders", page(get(orders::list)))
         .at("/orders/:id", page(get(orders::order_page)))
-        .at("/orders/:id/pay", page(post(orders::pay)))
+        .at("/orders/:id/pay", page(post(orders::pay.with(Limited(Class::Checkout)))))
         .at("/orders/:id/fresh-link", page(post(orders::fresh_link)))
         .at("/orders/:id/:how", page(get(orders::returned)))
         .at("/sales", page(get(sales::sales_page)))
@@ -117,13 +121,6 @@ pub struct Visit {
     clear_session: bool,
     /// The CSRF token for forms.
     pub csrf: String,
-}
-
-/// A cookie's value from the request.
-pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
-        line.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
-    })
 }
 
 /// The CSRF token for a CSRF cookie value and the session cookie's value

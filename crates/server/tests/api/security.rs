@@ -414,9 +414,12 @@ async fn rate_limits_answer_429_with_retry_after() {
 }
 
 /// Issue 27, finding 7: every operation of the API document has a
-/// rate-limit decision. An operation that changes something is either in
-/// a limit class or named below with the reason it needs none, so a new
-/// route fails this test until someone decides.
+/// rate-limit decision. Routes declare their class where they are defined
+/// (`api::guards`, `web::routes`); this test asks the running server: with
+/// every limit at one request a minute, an operation that changes
+/// something answers 429 to its second call, unless it is named below with
+/// the reason it needs no limit. So a new route fails this test until
+/// someone decides.
 const UNLIMITED: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/v1/sessions/current", "signed in; ends the caller's own session"),
     ("DELETE", "/api/v1/sessions", "signed in; ends the caller's own sessions"),
@@ -445,10 +448,17 @@ const UNLIMITED: &[(&str, &str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_has_a_rate_limit_decision() {
-    let app = TestApp::start().await;
+    let app = TestApp::start_with(|c| {
+        let l = &mut c.limits;
+        (l.register_per_minute, l.signin_per_minute, l.email_links_per_minute, l.downloads_per_minute) = (1, 1, 1, 1);
+        (l.uploads_per_minute, l.orders_per_minute, l.checkout_per_minute) = (1, 1, 1);
+        (l.find_me_per_minute, l.find_me_per_album_per_minute) = (1, 1);
+    })
+    .await;
     let spec: Value =
         app.http.get(format!("{}/api/v1/openapi.json", app.url)).send().await.unwrap().json().await.unwrap();
-    let mut undecided = Vec::new();
+    let mut wrong = Vec::new();
+    let mut limited_seen = 0;
     for (path, item) in spec["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
             let method = method.to_uppercase();
@@ -459,28 +469,48 @@ async fn every_operation_has_a_rate_limit_decision() {
             let concrete: String =
                 path.split('/').map(|seg| if seg.starts_with('{') { "x" } else { seg }).collect::<Vec<_>>().join("/");
             let m: reqwest::Method = method.parse().unwrap();
-            let class = proofsheet_server::limits::limit_class(&m, &concrete);
+            let mut statuses = Vec::new();
+            for _ in 0..2 {
+                let r = app.http.request(m.clone(), format!("{}{concrete}", app.url)).json(&json!({})).send().await;
+                statuses.push(r.unwrap().status());
+            }
+            let limited = statuses[1] == StatusCode::TOO_MANY_REQUESTS;
+            limited_seen += usize::from(limited);
             let exempt = UNLIMITED.iter().any(|(um, up, _)| *um == method && *up == path);
-            match (class, exempt) {
-                (None, false) => undecided.push(format!("{method} {path}")),
-                (Some(c), true) => undecided.push(format!("{method} {path} is both `{c}` and listed as unlimited")),
+            match (limited, exempt) {
+                (false, false) => wrong.push(format!("{method} {path}: no limit and no reason ({statuses:?})")),
+                (true, true) => wrong.push(format!("{method} {path} is limited and listed as unlimited")),
                 _ => {}
             }
         }
     }
-    assert!(undecided.is_empty(), "operations without a rate-limit decision: {undecided:#?}");
-    // The web app's routes that spend: the same classes as the API's.
-    for (method, path, class) in [
-        ("POST", "/register", "register"),
-        ("POST", "/signin", "sign_in"),
-        ("POST", "/signin/link", "sign_in"),
-        ("POST", "/account/password", "sign_in"),
-        ("POST", "/signin/email-link", "email_link"),
-        ("POST", "/albums/x/checkout", "order"),
-        ("POST", "/orders/x/pay", "checkout"),
+    assert!(wrong.is_empty(), "operations without their rate-limit decision: {wrong:#?}");
+    assert!(limited_seen >= 12, "the limited operations answered 429: {limited_seen}");
+    // The web app's forms that spend: limited as the API operation they
+    // mirror (each posted twice with a valid CSRF token).
+    for path in [
+        "/register",
+        "/signin",
+        "/signin/link",
+        "/account/password",
+        "/signin/email-link",
+        "/albums/x/checkout",
+        "/orders/x/pay",
     ] {
-        let m: reqwest::Method = method.parse().unwrap();
-        assert_eq!(proofsheet_server::limits::limit_class(&m, path), Some(class), "{method} {path}");
+        let (cookie, csrf) = app.web_form("/signin").await;
+        let mut last = StatusCode::OK;
+        for _ in 0..2 {
+            let r = app
+                .http
+                .post(format!("{}{path}", app.url))
+                .header("cookie", &cookie)
+                .form(&[("csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap();
+            last = r.status();
+        }
+        assert_eq!(last, StatusCode::TOO_MANY_REQUESTS, "POST {path}");
     }
     app.server.shutdown().await;
 }
