@@ -1,4 +1,4 @@
-"""Browser tests of the web app (shared/UI.md), in headless Chromium driven
+"""Browser tests of the web app (docs/web.md), in headless Chromium driven
 by Playwright. Controls are found as a screen reader finds them: by role and
 accessible name. Run by scripts/browser.sh (which starts the server, the SMTP
 catcher and installs what is missing); exits non-zero on any failure.

@@ -1,4 +1,4 @@
-//! The Proofsheet reference server: the REST API of `API.md`, the test
+//! The Proofsheet reference server: the REST API of `docs/api.md`, the test
 //! gateway's pages, the preview and zip workers, and the `proofsheet`
 //! command line. Start one in-process with [`runtime::start`].
 //!
@@ -45,8 +45,8 @@ pub mod webhooks;
 pub use runtime::{Running, start};
 pub use state::AppState;
 
-/// The README's Rust examples, compiled by `cargo test --doc`.
+/// The crate guide's Rust examples, compiled by `cargo test --doc`.
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
+#[doc = include_str!("../../../docs/crates.md")]
+pub struct CrateGuideDoctests;
 pub use config::Config;

@@ -16,8 +16,7 @@ use tracing_subscriber::EnvFilter;
 /// heap and up to 256 MiB of free heap kept, the next image reuses them:
 /// `proofsheet previews` on 12 photos of 24 MP took 5 to 10 % less CPU
 /// time with these settings than without (runs alternated, timed by
-/// hand: no script under `benches/` compares the two). The README's
-/// Performance section gives the cause and the memory cost. The heap stays
+/// hand: no script under `benches/` compares the two). `docs/performance.md` gives the cause and the memory cost. The heap stays
 /// bounded by the largest batch in flight, and anything bigger still comes
 /// and goes by mmap. (A glibc-only knob: elsewhere the system allocator's
 /// defaults stand.)

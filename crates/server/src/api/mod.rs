@@ -1,6 +1,6 @@
 //! The REST API under `/api/v1`: the served OpenAPI document
-//! (`/api/v1/openapi.json`) is its detailed contract, and the README's
-//! "API notes" say what it adds.
+//! (`/api/v1/openapi.json`) is its detailed contract, and
+//! `docs/api.md` states the contract and what it leaves open.
 
 pub mod albums;
 pub mod conditional;

@@ -65,7 +65,7 @@ fn names(events: Vec<WebhookEventDto>) -> Vec<String> {
 #[oai(deny_unknown_fields)]
 pub struct CreateWebhookRequest {
     /// Where events are POSTed: `https://` and a public host name (see the
-    /// README's webhooks section for what is refused).
+    /// webhooks section of `docs/api.md` for what is refused).
     pub url: Text,
     /// The events wanted, at least one.
     pub events: Vec<WebhookEventDto>,

@@ -1,4 +1,4 @@
-//! The web app of `shared/UI.md`: a studio for photographers and a gallery
+//! The web app of `docs/web.md`: a studio for photographers and a gallery
 //! that sells, server-rendered HTML (maud, checked at compile time) with a
 //! little JavaScript of our own for what needs it (upload progress, live
 //! status, the lightbox, the selection). Every rule is the core's: these

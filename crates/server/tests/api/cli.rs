@@ -181,7 +181,7 @@ fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The README's order: defaults, then the `--config` file (or
+/// The order `docs/configuration.md` gives: defaults, then the `--config` file (or
 /// `PROOFSHEET_CONFIG`), then `PROOFSHEET__SECTION__KEY` variables.
 #[test]
 fn the_config_file_overrides_defaults_and_the_environment_overrides_the_file() {

@@ -469,7 +469,7 @@ async fn fifty_concurrent_idempotent_orders_make_one() {
     }
 }
 
-/// Promises of the README checked over HTTP: previews are cacheable by the
+/// Promises of `docs/api.md` checked over HTTP: previews are cacheable by the
 /// browser only, originals by nobody; an expired album answers its client
 /// and visitors `410 album_expired` and its owner still sees it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

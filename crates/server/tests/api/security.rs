@@ -100,7 +100,7 @@ async fn tus_upload(app: &TestApp, owner: &str, album: &str) -> String {
 
 /// Expected status per caller, in `CALLERS` order, for every operation
 /// that takes an id. The ids belong to the owner's album and the buyer's
-/// order. 404 hides what is not yours (API.md); 403 where you may see the
+/// order. 404 hides what is not yours (docs/api.md); 403 where you may see the
 /// object but not do this; 401 for anonymous calls to signed-in routes.
 fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 6]> {
     BTreeMap::from([
