@@ -637,6 +637,13 @@ impl Albums<'_> {
         self.0.blobs().stream(key.as_str(), None).await
     }
 
+    /// A short-lived URL of the store itself for an image
+    /// [`Albums::image_key`] allowed, where the store signs such URLs (S3);
+    /// `None` where it does not (files, memory).
+    pub async fn image_url(&self, key: &ImageKey, ttl: std::time::Duration) -> Result<Option<String>> {
+        self.0.blobs().presign_read(key.as_str(), ttl).await
+    }
+
     /// Marks (`on`) or unmarks a photo as `user`'s favourite. For clients
     /// who may see the album (its client, or anyone signed in on a public
     /// album); the owner gets `Forbidden("clients_only")`, anyone who may

@@ -140,6 +140,60 @@ impl Checkout<'_> {
         }
     }
 
+    /// An order as a gateway's own payment page shows it: the page's
+    /// signed session names the order, and that signature is the
+    /// authorization (the offline test gateway's page).
+    pub async fn order_for_payment_page(&self, id: OrderId) -> Result<Option<Order>> {
+        self.0.meta().order(id).await
+    }
+
+    /// The album of an order its buyer or seller may see (`None` once the
+    /// album is deleted: the order outlives it).
+    pub async fn album_of(&self, user: &User, order: &Order) -> Result<Option<crate::Album>> {
+        if order.buyer_id != user.id && order.seller_id != user.id {
+            return Err(Error::not_found("order"));
+        }
+        self.0.meta().album(order.album_id).await
+    }
+
+    /// The reply stored for a request with this idempotency key, to answer
+    /// again; `None` when the key is new; 422 `idempotency_key_reused` when
+    /// it came with another request body, 422 `invalid_idempotency_key`
+    /// unless it is 1 to 255 characters.
+    pub async fn replay(&self, user: &User, key: &IdempotencyKey) -> Result<Option<String>> {
+        if key.key.is_empty() || key.key.len() > 255 {
+            return Err(Error::invalid("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters"));
+        }
+        match self.0.meta().idempotent_reply(user.id, &key.scope, &key.key).await? {
+            Some(r) if r.request_hash == key.request_hash => Ok(Some(r.body)),
+            Some(_) => Err(Error::invalid(
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different request body",
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores the reply to a request with this key; if another request
+    /// with the same key stored one first, answers that one instead, so
+    /// every caller with the key gets the same reply.
+    pub async fn remember(&self, user: &User, key: &IdempotencyKey, body: String) -> Result<String> {
+        let meta = self.0.meta();
+        let reply = crate::IdempotentReply {
+            user_id: user.id,
+            scope: key.scope.clone(),
+            key: key.key.clone(),
+            request_hash: key.request_hash,
+            status: 201,
+            body: body.clone(),
+            created_at: self.0.now(),
+        };
+        if meta.save_idempotent_reply(&reply).await? {
+            return Ok(body);
+        }
+        Ok(meta.idempotent_reply(user.id, &key.scope, &key.key).await?.map(|r| r.body).unwrap_or(body))
+    }
+
     /// The caller's orders: a client's purchases, a photographer's sales.
     pub async fn orders(&self, user: &User, page: PageRequest) -> Result<Page<Order>> {
         let filter = match user.role {

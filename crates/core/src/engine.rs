@@ -181,9 +181,41 @@ impl Proofsheet {
         })
     }
 
-    /// The backends.
+    /// The backends, for tests that look at what a service stored
+    /// (feature `testkit`). Everything else goes through the services,
+    /// which hold the rules: a backend reached directly skips them.
+    #[cfg(feature = "testkit")]
     pub fn backends(&self) -> &Backends {
         &self.inner.backends
+    }
+
+    /// The backends (see the `testkit` accessor).
+    #[cfg(not(feature = "testkit"))]
+    pub(crate) fn backends(&self) -> &Backends {
+        &self.inner.backends
+    }
+
+    /// The time now, by the engine's clock (a test clock in tests).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.backends.clock.now()
+    }
+
+    /// The watermark plugins albums may pick, by name.
+    pub fn watermark_plugins(&self) -> Vec<String> {
+        self.inner.backends.renderer.watermark_plugins()
+    }
+
+    /// Whether the renderer can draw `choice` (a logo needs a renderer
+    /// that draws logos, a plugin an installed plugin).
+    pub fn can_draw(&self, choice: &crate::WatermarkChoice) -> bool {
+        self.inner.backends.renderer.check_watermark(choice).is_ok()
+    }
+
+    /// Readiness: `Err(what)` naming the first backend that does not
+    /// answer (`"database"`, `"storage"`), with its error.
+    pub async fn ready(&self) -> std::result::Result<(), (&'static str, Error)> {
+        self.inner.backends.metadata.ping().await.map_err(|e| ("database", e))?;
+        self.inner.backends.blobs.ping().await.map_err(|e| ("storage", e))
     }
 
     /// The settings.
@@ -302,10 +334,6 @@ impl Proofsheet {
 
     pub(crate) fn share_notices(&self) -> &ShareNotices {
         &self.inner.share_notices
-    }
-
-    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.inner.backends.clock.now()
     }
 
     pub(crate) fn meta(&self) -> &dyn MetadataStore {

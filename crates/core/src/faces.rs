@@ -168,6 +168,12 @@ impl Faces<'_> {
         self.0.backends().faces.is_some()
     }
 
+    /// The distance under which a face counts as the selfie's (0 without
+    /// a face index).
+    pub fn threshold(&self) -> f32 {
+        self.0.backends().faces.as_ref().map_or(0.0, |f| f.threshold())
+    }
+
     fn index_backend(&self) -> Result<&Arc<dyn FaceIndex>> {
         self.0.backends().faces.as_ref().ok_or_else(|| {
             Error::conflict(

@@ -65,6 +65,12 @@ impl Jobs<'_> {
         Ok(queued)
     }
 
+    /// How many jobs the queue holds, per status (for `/metrics`).
+    pub async fn counts(&self, by: Actor<'_>) -> Result<Vec<(JobStatus, u64)>> {
+        by.require_admin("see the job queue")?;
+        self.0.backends().queue.counts().await
+    }
+
     /// The newest `limit` (1 to 500) runs of the periodic tasks.
     pub async fn runs(&self, by: Actor<'_>, limit: u32) -> Result<Vec<ScheduledRun>> {
         by.require_admin("see the scheduler")?;

@@ -5,7 +5,7 @@ use tracing::instrument;
 use crate::{Album, Error, Photo, PhotoId, PhotoStatus, Proofsheet, Renditions, Result};
 
 /// What rendering a photo came to.
-enum Rendered {
+enum RenderOutcome {
     /// Stored.
     Done(Renditions),
     /// The file or the watermark can never render: the reason.
@@ -44,8 +44,8 @@ impl Thumbnails<'_> {
         };
         let started = std::time::Instant::now();
         let out = match self.render_blobs(&album, id).await? {
-            Rendered::Done(out) => out,
-            Rendered::Failed(reason) => return self.mark_failed(id, &reason).await,
+            RenderOutcome::Done(out) => out,
+            RenderOutcome::Failed(reason) => return self.mark_failed(id, &reason).await,
         };
         // Only a still-processing photo becomes ready (it may have been
         // deleted, or finished by another worker, while we rendered).
@@ -96,8 +96,8 @@ impl Thumbnails<'_> {
             // A ready photo's original rendered before, so the new watermark
             // is what fails on it: it is marked, as a new upload would be; a
             // failed one keeps failing with the new reason.
-            Rendered::Failed(reason) => return self.mark_failed(id, &reason).await,
-            Rendered::Done(out) => {
+            RenderOutcome::Failed(reason) => return self.mark_failed(id, &reason).await,
+            RenderOutcome::Done(out) => {
                 let was_failed = photo.status == PhotoStatus::Failed;
                 photo.status = PhotoStatus::Ready;
                 photo.failure_reason = None;
@@ -120,11 +120,11 @@ impl Thumbnails<'_> {
     }
 
     /// Renders and stores the preview and thumbnail of photo `id`.
-    async fn render_blobs(&self, album: &Album, id: PhotoId) -> Result<Rendered> {
+    async fn render_blobs(&self, album: &Album, id: PhotoId) -> Result<RenderOutcome> {
         let prefix = &album.storage_prefix;
         let original = match self.0.blobs().get(&Photo::original_key(prefix, id)).await {
             Err(e) if e.is_not_found() => {
-                return Ok(Rendered::Failed("the original is missing from storage".into()));
+                return Ok(RenderOutcome::Failed("the original is missing from storage".into()));
             }
             other => other?,
         };
@@ -137,7 +137,7 @@ impl Thumbnails<'_> {
             Ok(out) => out,
             Err(Error::Image { message }) => {
                 crate::metrics::preview("rejected", took);
-                return Ok(Rendered::Failed(message));
+                return Ok(RenderOutcome::Failed(message));
             }
             Err(e) => return Err(e),
         };
@@ -145,19 +145,19 @@ impl Thumbnails<'_> {
         let blobs = self.0.blobs();
         blobs.put(&Photo::preview_key(prefix, id), out.preview.clone()).await?;
         blobs.put(&Photo::thumbnail_key(prefix, id), out.thumbnail.clone()).await?;
-        Ok(Rendered::Done(out))
+        Ok(RenderOutcome::Done(out))
     }
 
     /// The album's logo is not in storage. If the album has moved to another
     /// logo since it was read (a new one was uploaded and the old file
     /// deleted), the job is tried again and reads the album anew;
     /// otherwise the photo fails with the reason.
-    async fn logo_missing(&self, album: &Album) -> Result<Rendered> {
+    async fn logo_missing(&self, album: &Album) -> Result<RenderOutcome> {
         let now = self.0.meta().album(album.id).await?;
         if now.is_some_and(|a| a.watermark != album.watermark) {
             return Err(Error::conflict("watermark_changed", "the album's watermark changed during the render"));
         }
-        Ok(Rendered::Failed("the album's logo is missing from storage".into()))
+        Ok(RenderOutcome::Failed("the album's logo is missing from storage".into()))
     }
 
     /// Marks a photo `failed` with a reason its owner can read.

@@ -306,8 +306,9 @@ impl Webhooks<'_> {
     }
 
     /// Sends a delivery again now, whatever became of it; `Conflict` while
-    /// the endpoint is disabled.
-    pub async fn retry(&self, by: &User, id: &str, delivery: &str) -> Result<Delivery> {
+    /// the endpoint is disabled. Answers the delivery with its attempts so
+    /// far.
+    pub async fn retry(&self, by: &User, id: &str, delivery: &str) -> Result<(Delivery, Vec<DeliveryAttempt>)> {
         let w = self.get(by, id).await?;
         if !w.enabled {
             return Err(Error::conflict("webhook_disabled", "enable the endpoint before sending to it again"));
@@ -324,7 +325,8 @@ impl Webhooks<'_> {
         d.updated_at = now;
         meta.record_attempt(&d, None, &[deliver_job(d.id, d.attempts, now)]).await?;
         tracing::info!(delivery_id = %d.id, by = %by.id, "webhook delivery sent again");
-        Ok(d)
+        let attempts = meta.attempts(d.id).await?;
+        Ok((d, attempts))
     }
 
     /// Fans an event out: one delivery per enabled endpoint that wants it

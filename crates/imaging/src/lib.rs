@@ -24,6 +24,6 @@ pub mod probe;
 pub mod raster;
 pub mod watermark;
 
-pub use pipeline::{ImagePipeline, PipelineConfig, Rendered};
+pub use pipeline::{ImagePipeline, PipelineConfig, PreviewPixels};
 pub use raster::JpegCodec;
 pub use watermark::{LogoWatermark, Position, TextWatermark, WatermarkConfig, sample_logo_png};

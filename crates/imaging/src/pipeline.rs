@@ -95,7 +95,7 @@ impl std::fmt::Debug for ImagePipeline {
 }
 
 /// Both outputs before encoding (for tests and benchmarks).
-pub struct Rendered {
+pub struct PreviewPixels {
     /// The watermarked preview.
     pub preview: Rgb,
     /// The watermarked thumbnail.
@@ -206,7 +206,7 @@ impl ImagePipeline {
 
     /// Runs every stage but encoding, on the calling thread, with the
     /// default watermark.
-    pub fn render_pixels(&self, original: &[u8]) -> Result<Rendered> {
+    pub fn render_pixels(&self, original: &[u8]) -> Result<PreviewPixels> {
         self.render_pixels_with(original, &*self.watermark)
     }
 
@@ -228,7 +228,7 @@ impl ImagePipeline {
     }
 
     /// Runs every stage but encoding, on the calling thread.
-    pub fn render_pixels_with(&self, original: &[u8], watermark: &dyn Watermark) -> Result<Rendered> {
+    pub fn render_pixels_with(&self, original: &[u8], watermark: &dyn Watermark) -> Result<PreviewPixels> {
         // Whatever stops the render is the file's fault: an image error.
         let (info, decoded, (pw, ph)) = self.decode_for(original, self.config.preview_edge).map_err(|e| match e {
             e @ Error::Image { .. } => e,
@@ -246,7 +246,7 @@ impl ImagePipeline {
         let mut thumbnail = raster::resize(&preview, tw, th)?;
         watermark.apply(&mut preview.as_mut())?;
         watermark.apply(&mut thumbnail.as_mut())?;
-        Ok(Rendered { preview, thumbnail, width, height })
+        Ok(PreviewPixels { preview, thumbnail, width, height })
     }
 
     /// Decodes `original` upright and fitted within `max_edge`, with the

@@ -210,12 +210,45 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// Where blobs (originals, previews, zips) are kept: `storage.kind`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Files under `storage.root`.
+    #[default]
+    Fs,
+    /// Memory (tests and trials: gone at exit).
+    Memory,
+    /// An S3-compatible bucket (`[storage.s3]`).
+    S3,
+}
+
+/// A payment gateway the server can register: `payments.default_gateway`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayName {
+    /// The offline test gateway (its payment page is the server's own).
+    Test,
+    /// Stripe Checkout.
+    Stripe,
+}
+
+impl GatewayName {
+    /// The name the engine and the webhook route know it by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayName::Test => "test",
+            GatewayName::Stripe => "stripe",
+        }
+    }
+}
+
 /// `[storage]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// `fs` (default), `memory` or `s3`.
-    pub kind: String,
+    pub kind: StorageKind,
     /// For `fs`: the root folder; defaults to `<data_dir>/blobs`.
     pub root: Option<PathBuf>,
     /// For `s3`: `[storage.s3]`.
@@ -230,7 +263,13 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { kind: "fs".into(), root: None, s3: S3Config::default(), presign: false, presign_seconds: 900 }
+        StorageConfig {
+            kind: StorageKind::Fs,
+            root: None,
+            s3: S3Config::default(),
+            presign: false,
+            presign_seconds: 900,
+        }
     }
 }
 
@@ -370,7 +409,7 @@ impl Default for SessionsConfig {
 pub struct PaymentsConfig {
     /// The gateway used when a checkout names none: `test` or `stripe`.
     /// Unset: `stripe` when Stripe is configured, else `test`.
-    pub default_gateway: Option<String>,
+    pub default_gateway: Option<GatewayName>,
     /// Registers the offline test gateway (whose Pay button fulfils an
     /// order without any money moving) beside a real one. For test and
     /// staging deployments only: without it, the test gateway exists only
@@ -385,18 +424,18 @@ impl PaymentsConfig {
     /// Whether the Stripe gateway is configured.
     pub fn stripe_enabled(&self) -> bool {
         let s = &self.stripe;
-        self.default_gateway.as_deref() == Some("stripe")
+        self.default_gateway == Some(GatewayName::Stripe)
             || s.secret_key.is_some()
             || s.webhook_secret.is_some()
             || s.api_base.is_some()
     }
 
     /// The gateway a checkout that names none uses.
-    pub fn default_gateway(&self) -> &str {
-        match &self.default_gateway {
+    pub fn default_gateway(&self) -> GatewayName {
+        match self.default_gateway {
             Some(name) => name,
-            None if self.stripe_enabled() => "stripe",
-            None => "test",
+            None if self.stripe_enabled() => GatewayName::Stripe,
+            None => GatewayName::Test,
         }
     }
 
@@ -404,7 +443,7 @@ impl PaymentsConfig {
     /// webhook routed): when it is the default, or when the testing key
     /// says so.
     pub fn test_gateway_enabled(&self) -> bool {
-        self.default_gateway() == "test" || self.enable_test_gateway_for_testing
+        self.default_gateway() == GatewayName::Test || self.enable_test_gateway_for_testing
     }
 }
 
@@ -480,9 +519,9 @@ impl Config {
     /// Checks what can be checked before start-up.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
-        match self.storage.kind.as_str() {
-            "fs" | "memory" => {}
-            "s3" => {
+        match self.storage.kind {
+            StorageKind::Fs | StorageKind::Memory => {}
+            StorageKind::S3 => {
                 let s3 = &self.storage.s3;
                 if s3.bucket.is_empty() {
                     bail!("storage.kind is s3 but storage.s3.bucket is not set (PROOFSHEET__STORAGE__S3__BUCKET)");
@@ -494,7 +533,6 @@ impl Config {
                     );
                 }
             }
-            other => bail!("storage.kind must be fs, memory or s3, not {other:?}"),
         }
         let url = self.database_url();
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -542,10 +580,9 @@ impl Config {
             bail!("downloads.link_ttl_hours and sessions.ttl_hours must be positive");
         }
         let default_gateway = self.payments.default_gateway();
-        if !["test", "stripe"].contains(&default_gateway) {
-            bail!("payments.default_gateway must be test or stripe, not {default_gateway:?}");
-        }
-        if default_gateway == "test" && self.payments.stripe_enabled() && !self.payments.enable_test_gateway_for_testing
+        if default_gateway == GatewayName::Test
+            && self.payments.stripe_enabled()
+            && !self.payments.enable_test_gateway_for_testing
         {
             bail!(
                 "payments.default_gateway is test while Stripe is configured: the offline test gateway fulfils \

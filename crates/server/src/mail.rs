@@ -75,7 +75,7 @@ fn render(t: &str, vars: &[(&str, String)], html: bool) -> String {
 
 /// A rendered message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
+pub struct RenderedMail {
     /// Recipient.
     pub to: String,
     /// Subject.
@@ -114,7 +114,7 @@ impl MailNotifier {
     }
 
     /// Looks up what a notification needs and renders it.
-    pub async fn render(&self, n: &Notification) -> Result<Option<Rendered>> {
+    pub async fn render(&self, n: &Notification) -> Result<Option<RenderedMail>> {
         let base = &self.public_url;
         let (to, template, vars) = match n {
             Notification::AlbumShared { album_id, to } | Notification::AlbumExpiring { album_id, to } => {
@@ -203,7 +203,7 @@ impl MailNotifier {
                 (to.to_string(), &SIGN_IN_LINK, vars)
             }
         };
-        Ok(Some(Rendered {
+        Ok(Some(RenderedMail {
             to,
             subject: render(template.subject, &vars, false),
             text: render(template.text, &vars, false),

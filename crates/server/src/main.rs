@@ -310,7 +310,6 @@ async fn run() -> anyhow::Result<()> {
         Command::Login { .. } | Command::Upload { .. } => unreachable!("handled before the configuration is read"),
         Command::Jobs { command } => {
             let state = state::build_state(config, String::new(), Arc::new(SystemClock)).await?;
-            let b = state.engine.backends();
             match command {
                 JobsCommand::List { status, limit } => {
                     let status =
@@ -345,7 +344,7 @@ async fn run() -> anyhow::Result<()> {
                     }
                 }
                 JobsCommand::Runs { limit } => {
-                    for r in b.metadata.scheduled_runs(limit).await? {
+                    for r in state.engine.jobs().runs(Actor::Operator, limit).await? {
                         println!(
                             "{:<22} {}  {:<6} {}",
                             r.task,
@@ -380,13 +379,11 @@ async fn run() -> anyhow::Result<()> {
         Command::Admin { command: AdminCommand::VerifyEmail { email } } => {
             let email: proofsheet_core::Email = email.parse().context("--email")?;
             let state = state::build_state(config, String::new(), Arc::new(SystemClock)).await?;
-            let meta = &state.engine.backends().metadata;
-            let Some((user, _)) = meta.user_by_email(&email).await? else {
-                anyhow::bail!("no account has the address {email}");
+            let user = match state.engine.users().vouch_for(&email).await {
+                Ok(user) => user,
+                Err(e) if e.code() == "not_found" => anyhow::bail!("no account has the address {email}"),
+                Err(e) => return Err(e.into()),
             };
-            // The operator vouches for the person, so a password is kept;
-            // sessions from before the proof end, as with a mailed link.
-            meta.claim_mailbox(user.id, true, chrono::Utc::now()).await?;
             println!("verified {} ({})", user.email, user.id);
         }
     }

@@ -30,7 +30,7 @@ pub async fn checkout_page(req: &Request, Path(session): Path<String>, Data(stat
     let not_found = |text| message(state, &visit, StatusCode::NOT_FOUND, "Not found", text);
     let Some(gw) = &state.test_gateway else { return not_found("There is no test gateway here.") };
     let Some(order_id) = gw.order_of_session(&session) else { return not_found("This payment link is not valid.") };
-    let order = match state.engine.backends().metadata.order(order_id).await {
+    let order = match state.engine.checkout().order_for_payment_page(order_id).await {
         Ok(Some(o)) => o,
         Ok(None) => return not_found("No such order."),
         Err(e) => return crate::web::error_page(state, &visit, e),
@@ -65,7 +65,7 @@ async fn act(state: &AppState, req: &Request, session: &str, outcome: PaymentOut
     let Some(order_id) = gw.order_of_session(session) else {
         return message(state, &visit, StatusCode::NOT_FOUND, "Not found", "This payment link is not valid.");
     };
-    let (headers, body) = gw.notification(order_id, outcome, state.engine.backends().clock.now());
+    let (headers, body) = gw.notification(order_id, outcome, state.engine.now());
     match state.engine.checkout().notification("test", &headers, &body).await {
         Ok(Applied::Changed(order)) => {
             let how = if outcome == PaymentOutcome::Paid { "done" } else { "declined" };

@@ -48,8 +48,7 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
     );
     let hooks = &state.config.webhooks;
     let webhook_url = (!hooks.allow_private_networks).then(|| crate::webhooks::url_pattern(hooks.allow_http));
-    let spec_json =
-        crate::api::spec::patch(&api.spec(), &state.engine.backends().renderer.watermark_plugins(), webhook_url);
+    let spec_json = crate::api::spec::patch(&api.spec(), &state.engine.watermark_plugins(), webhook_url);
     let spec = poem::endpoint::make_sync(move |_| {
         poem::Response::builder().content_type("application/json; charset=utf-8").body(spec_json.clone())
     });
@@ -92,7 +91,7 @@ pub fn health_routes(state: Arc<AppState>) -> poem::Route {
 }
 
 /// Shared middleware: state, headers, request logs, JSON errors.
-pub(crate) fn finish(route: poem::Route, state: Arc<AppState>) -> impl poem::Endpoint {
+pub(crate) fn with_middleware(route: poem::Route, state: Arc<AppState>) -> impl poem::Endpoint {
     let limits = state.limits.clone();
     let bodies = crate::limits::BodyLimit {
         default: state.config.limits.body_bytes,

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::{
     config::Config,
-    routes::{finish, health_routes, routes},
+    routes::{health_routes, routes, with_middleware},
     state::{AppState, build_state},
 };
 
@@ -80,7 +80,8 @@ pub struct Running {
     pub state: Arc<AppState>,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    workers: Vec<tokio::task::JoinHandle<()>>,
+    /// The worker loops and the scheduler this process runs, by role.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -88,8 +89,8 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.server.await;
-        for w in self.workers {
-            let _ = w.await;
+        for task in self.background {
+            let _ = task.await;
         }
     }
 
@@ -131,7 +132,10 @@ pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) ->
              (PROOFSHEET__SERVER__PUBLIC_URL), the address its links point at"
         );
     }
-    if roles.api && config.payments.default_gateway() == "test" && config.payments.default_gateway.is_none() {
+    if roles.api
+        && config.payments.default_gateway() == crate::config::GatewayName::Test
+        && config.payments.default_gateway.is_none()
+    {
         // Fine for trying the server; a shop that sells for real sets
         // [payments.stripe] (or payments.default_gateway) instead.
         tracing::warn!(
@@ -161,7 +165,7 @@ pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) ->
     let (stop, stop_rx) = watch::channel(false);
     let mut server_stop = stop_rx.clone();
     let app = if roles.api { routes(state.clone()) } else { health_routes(state.clone()) };
-    let app = finish(app, state.clone());
+    let app = with_middleware(app, state.clone());
     let server = tokio::spawn(async move {
         let stopped = async move {
             let _ = server_stop.changed().await;
@@ -181,5 +185,5 @@ pub async fn start_roles(config: Config, clock: Arc<dyn Clock>, roles: Roles) ->
         tasks.push(tokio::spawn(scheduler.run_loop(tick, stop_rx)));
     }
     tracing::info!(%local, url, ?roles, jpeg_codec = state.config.imaging.jpeg_codec.resolve().map(|c| c.label()).unwrap_or("?"), "proofsheet listening");
-    Ok(Running { addr: local, url, state, stop, server, workers: tasks })
+    Ok(Running { addr: local, url, state, stop, server, background: tasks })
 }

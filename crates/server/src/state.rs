@@ -14,7 +14,7 @@ use proofsheet_storage::{OpendalBlobStore, PgStore, S3Options, SqliteStore, ZipP
 use rand::RngCore;
 use sha2::Sha256;
 
-use crate::config::Config;
+use crate::config::{Config, StorageKind};
 
 /// What every request handler shares.
 pub struct AppState {
@@ -97,9 +97,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 
 /// Opens the blob store the configuration names.
 pub fn open_blobs(config: &Config) -> anyhow::Result<OpendalBlobStore> {
-    Ok(match config.storage.kind.as_str() {
-        "memory" => OpendalBlobStore::memory()?,
-        "s3" => {
+    Ok(match config.storage.kind {
+        StorageKind::Memory => OpendalBlobStore::memory()?,
+        StorageKind::S3 => {
             let s3 = &config.storage.s3;
             let secret =
                 |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_owned()).unwrap_or_default();
@@ -116,7 +116,7 @@ pub fn open_blobs(config: &Config) -> anyhow::Result<OpendalBlobStore> {
             })
             .context("configuring S3 storage")?
         }
-        _ => {
+        StorageKind::Fs => {
             let root = config.storage.root.clone().unwrap_or_else(|| config.server.data_dir.join("blobs"));
             OpendalBlobStore::fs(&root).context("opening file storage")?
         }
@@ -165,7 +165,7 @@ fn gateways(config: &Config, test: Option<Arc<TestGateway>>) -> anyhow::Result<V
         stripe.session_ttl = chrono::Duration::minutes(i64::from(s.session_minutes));
         gateways.push(Arc::new(StripeGateway::new(stripe).context("configuring [payments.stripe]")?));
     }
-    let default = config.payments.default_gateway();
+    let default = config.payments.default_gateway().as_str();
     gateways.sort_by_key(|g| g.name() != default);
     anyhow::ensure!(
         gateways.first().is_some_and(|g| g.name() == default),

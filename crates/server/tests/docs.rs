@@ -131,3 +131,23 @@ fn the_crate_guide_names_every_role_and_service_of_the_core() {
     let missing: Vec<&String> = names.iter().filter(|n| !guide.contains(&format!("`{n}`"))).collect();
     assert!(missing.is_empty(), "docs/crates.md does not name: {missing:?}");
 }
+
+/// The server reaches the stores only through the core's services, which
+/// hold the rules (`Proofsheet::backends` is public only to tests, under
+/// core's `testkit` feature, so a plain `cargo build` refuses it too).
+#[test]
+fn the_server_reaches_the_stores_through_services() {
+    let mut offenders = Vec::new();
+    let mut dirs = vec![root().join("crates/server/src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if std::fs::read_to_string(&path).unwrap().contains(".backends()") {
+                offenders.push(path.strip_prefix(root()).unwrap().display().to_string());
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "server files reading a backend directly: {offenders:?}");
+}

@@ -273,7 +273,7 @@ impl AlbumsApi {
         let (photo, key) = albums.image_key(auth.user(), id, variant).await?;
         if storage.presign {
             let ttl = std::time::Duration::from_secs(storage.presign_seconds as u64);
-            if let Some(url) = self.state.engine.backends().blobs.presign_read(key.as_str(), ttl).await? {
+            if let Some(url) = albums.image_url(&key, ttl).await? {
                 return Ok(Image::Redirect(url, "private, no-store".into()));
             }
         }
@@ -377,14 +377,14 @@ impl AlbumsApi {
         if auth.0.role != Role::Photographer {
             return Err(Error::forbidden("photographers_only", "watermarks are chosen by photographers").into());
         }
-        let plugins = self.state.engine.backends().renderer.watermark_plugins();
+        let plugins = self.state.engine.watermark_plugins();
         let mut kinds = vec![WatermarkKindDto::Text];
         if !plugins.is_empty() {
             kinds.push(WatermarkKindDto::Plugin);
         }
         let logo =
             WatermarkChoice::Logo { logo: String::new(), position: LOGO_DEFAULTS.0, scale_pct: 20, opacity_pct: 50 };
-        if self.state.engine.backends().renderer.check_watermark(&logo).is_ok() {
+        if self.state.engine.can_draw(&logo) {
             kinds.push(WatermarkKindDto::Logo);
         }
         Ok(Json(WatermarkOptionsDto { kinds, plugins }))
@@ -525,7 +525,7 @@ impl AlbumsApi {
             // A visitor's answer: no original hashes.
             .map(|m| FaceMatchDto { photo: PhotoDto::for_viewer(m.photo, base, false), distance: m.distance })
             .collect();
-        let threshold = self.state.engine.backends().faces.as_ref().map_or(0.0, |f| f.threshold());
+        let threshold = self.state.engine.faces().threshold();
         Ok(Json(FindMeResult { items, threshold }))
     }
 

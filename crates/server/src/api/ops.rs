@@ -166,16 +166,13 @@ impl HealthApi {
     /// Readiness: the database and the object store answer.
     #[oai(path = "/readyz", method = "get")]
     async fn readyz(&self) -> Ready {
-        let b = self.state.engine.backends();
-        if let Err(e) = b.metadata.ping().await {
-            tracing::warn!(error = %e, "database not ready");
-            return Ready::NotReady(PlainText("database unavailable".into()));
+        match self.state.engine.ready().await {
+            Ok(()) => Ready::Ready(PlainText("ready".into())),
+            Err((what, e)) => {
+                tracing::warn!(error = %e, "{what} not ready");
+                Ready::NotReady(PlainText(format!("{what} unavailable")))
+            }
         }
-        if let Err(e) = b.blobs.ping().await {
-            tracing::warn!(error = %e, "storage not ready");
-            return Ready::NotReady(PlainText("storage unavailable".into()));
-        }
-        Ready::Ready(PlainText("ready".into()))
     }
 
     /// Prometheus text format: the job queue by status (more metrics come
@@ -204,7 +201,7 @@ impl HealthApi {
             }
             None => {}
         }
-        let counts = self.state.engine.backends().queue.counts().await?;
+        let counts = self.state.engine.jobs().counts(Actor::Operator).await?;
         let mut out = String::from(
             "# HELP proofsheet_jobs Jobs in the durable queue, by status.\n# TYPE proofsheet_jobs gauge\n",
         );
@@ -240,7 +237,7 @@ impl OpsApi {
         to: Query<Option<String>>,
         format: Query<Option<ReportFormat>>,
     ) -> Result<SalesReply, ApiError> {
-        let now = self.state.engine.backends().clock.now();
+        let now = self.state.engine.now();
         let to = to.0.map(|t| parse_time("to", &t)).transpose()?.unwrap_or(now);
         let from = from.0.map(|t| parse_time("from", &t)).transpose()?.unwrap_or(to - chrono::Duration::days(30));
         let r = self.state.engine.reports().sales(&auth.0, from, to).await?;

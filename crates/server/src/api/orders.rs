@@ -8,7 +8,7 @@ use poem_openapi::{
     param::{Header, Path, Query},
     payload::{Binary, Json},
 };
-use proofsheet_core::{AlbumId, Error, IdempotencyKey, IdempotentReply, Order, OrderId, PageRequest, PhotoId, User};
+use proofsheet_core::{AlbumId, Error, IdempotencyKey, Order, OrderId, PageRequest, PhotoId, User};
 use sha2::{Digest, Sha256};
 
 use super::guards::{checking_out, downloading, ordering, webhook_sized};
@@ -127,60 +127,6 @@ impl OrdersApi {
         };
         Ok(OrderDto::new(order, download))
     }
-
-    /// Looks up a stored reply for `(user, scope, key)`: `Some(body)` to
-    /// replay, 422 if the key was used with another body.
-    async fn replay(
-        &self,
-        user: &User,
-        scope: &str,
-        key: &Option<String>,
-        hash: &[u8; 32],
-    ) -> Result<Option<String>, ApiError> {
-        let Some(key) = key else { return Ok(None) };
-        if key.is_empty() || key.len() > 255 {
-            return Err(ApiError::from(Error::invalid(
-                "invalid_idempotency_key",
-                "Idempotency-Key must be 1 to 255 characters",
-            )));
-        }
-        let meta = &self.state.engine.backends().metadata;
-        match meta.idempotent_reply(user.id, scope, key).await? {
-            Some(r) if &r.request_hash == hash => Ok(Some(r.body)),
-            Some(_) => Err(ApiError::from(Error::invalid(
-                "idempotency_key_reused",
-                "this Idempotency-Key was used with a different request body",
-            ))),
-            None => Ok(None),
-        }
-    }
-
-    /// Stores the reply; if another request with the same key won the
-    /// race, returns that one's body to send instead.
-    async fn remember(
-        &self,
-        user: &User,
-        scope: &str,
-        key: &Option<String>,
-        hash: [u8; 32],
-        body: String,
-    ) -> Result<String, ApiError> {
-        let Some(key) = key else { return Ok(body) };
-        let meta = &self.state.engine.backends().metadata;
-        let reply = IdempotentReply {
-            user_id: user.id,
-            scope: scope.into(),
-            key: key.clone(),
-            request_hash: hash,
-            status: 201,
-            body: body.clone(),
-            created_at: self.state.engine.backends().clock.now(),
-        };
-        if meta.save_idempotent_reply(&reply).await? {
-            return Ok(body);
-        }
-        Ok(meta.idempotent_reply(user.id, scope, key).await?.map(|r| r.body).unwrap_or(body))
-    }
 }
 
 fn zip_body(stream: proofsheet_core::ByteStream) -> Body {
@@ -206,7 +152,10 @@ impl OrdersApi {
         let user = &auth.0;
         let hash = hash_json(&body.0);
         let engine = &self.state.engine;
-        if let Some(order_id) = self.replay(user, "POST /orders", &key.0, &hash).await? {
+        let key = key.0.map(|key| IdempotencyKey { scope: "POST /orders".into(), key, request_hash: hash });
+        if let Some(k) = &key
+            && let Some(order_id) = engine.checkout().replay(user, k).await?
+        {
             let order = engine.checkout().order(user, order_id.parse()?).await?;
             return Ok(OrderCreated::Created(Json(self.order_dto(user, order).await?)));
         }
@@ -220,7 +169,6 @@ impl OrdersApi {
             .collect::<Result<Vec<_>, _>>()?;
         // The key is reserved in the order's own transaction: concurrent
         // requests with one key make one order and all answer it.
-        let key = key.0.map(|key| IdempotencyKey { scope: "POST /orders".into(), key, request_hash: hash });
         let order = engine.checkout().create_order_once(user, album, &photos, key.as_ref()).await?;
         Ok(OrderCreated::Created(Json(self.order_dto(user, order).await?)))
     }
@@ -274,9 +222,15 @@ impl OrdersApi {
                 )
             })?
         };
-        let scope = format!("POST /orders/{id}/checkout");
-        let hash = hash_json(&body);
-        if let Some(stored) = self.replay(user, &scope, &key.0, &hash).await? {
+        let key = key.0.map(|key| IdempotencyKey {
+            scope: format!("POST /orders/{id}/checkout"),
+            key,
+            request_hash: hash_json(&body),
+        });
+        let checkout = self.state.engine.checkout();
+        if let Some(k) = &key
+            && let Some(stored) = checkout.replay(user, k).await?
+        {
             let dto: CheckoutDto =
                 serde_json::from_str(&stored).map_err(|e| Error::backend("replaying a checkout", e))?;
             return Ok(CheckoutStarted::Created(Json(dto)));
@@ -284,15 +238,13 @@ impl OrdersApi {
         // None: the engine's first gateway, which is the configured default.
         let gateway = body.gateway.as_deref().map(String::as_str);
         let back = crate::urls::order(&self.state.public_url, id);
-        let session = self
-            .state
-            .engine
-            .checkout()
+        let session = checkout
             .start(user, id, gateway, format!("{back}?payment=done"), format!("{back}?payment=cancelled"))
             .await?;
         let dto = CheckoutDto { checkout_url: session.url };
         let stored = serde_json::to_string(&dto).map_err(|e| Error::backend("storing a checkout", e))?;
-        let stored = self.remember(user, &scope, &key.0, hash, stored).await?;
+        let Some(k) = &key else { return Ok(CheckoutStarted::Created(Json(dto))) };
+        let stored = checkout.remember(user, k, stored).await?;
         let dto: CheckoutDto = serde_json::from_str(&stored).map_err(|e| Error::backend("replaying a checkout", e))?;
         Ok(CheckoutStarted::Created(Json(dto)))
     }

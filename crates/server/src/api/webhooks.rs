@@ -391,8 +391,7 @@ impl WebhooksApi {
         webhook_id: Path<String>,
         delivery_id: Path<String>,
     ) -> Result<Queued, ApiError> {
-        let d = self.state.engine.webhooks().retry(&auth.0, &webhook_id.0, &delivery_id.0).await?;
-        let attempts = self.state.engine.backends().metadata.attempts(d.id).await?;
+        let (d, attempts) = self.state.engine.webhooks().retry(&auth.0, &webhook_id.0, &delivery_id.0).await?;
         Ok(Queued::Accepted(Json(DeliveryDto::new(d, attempts))))
     }
 }

@@ -192,7 +192,7 @@ impl Limits {
 }
 
 /// The middleware a route of a [`Class`] is wrapped in. It reads the
-/// process's [`Limits`] from the request (`routes::finish` attaches them).
+/// process's [`Limits`] from the request (`routes::with_middleware` attaches them).
 #[derive(Debug, Clone, Copy)]
 pub struct Limited(pub Class);
 
@@ -214,7 +214,7 @@ impl<E: Endpoint> Endpoint for LimitedEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        let limits = req.data::<Arc<Limits>>().expect("routes::finish attaches the limits to every request");
+        let limits = req.data::<Arc<Limits>>().expect("routes::with_middleware attaches the limits to every request");
         if let Err(wait) = limits.check(self.class, &req) {
             tracing::info!(class = self.class.name(), retry_after = wait, "rate limited");
             return Ok(too_many(wait));

@@ -36,7 +36,7 @@ fn next_or(next: Option<&str>, default: &str) -> String {
 pub async fn home(req: &Request, Data(state): Data<&Arc<AppState>>) -> Response {
     let visit = Visit::of(state, req).await;
     if visit.user.is_some() {
-        return visit.finish(state, see_other("/albums"));
+        return visit.respond(state, see_other("/albums"));
     }
     Page::new("Sell your photos, watermarked until paid", &visit)
         .body(html! {
@@ -106,7 +106,7 @@ pub async fn signin(req: &Request, Data(form): Data<&FormData>, Data(state): Dat
         Ok(PasswordSignIn::Ok(signed_in)) => {
             let mut resp = see_other(&next);
             super::append_cookie(&mut resp, &super::session_cookie(state, &signed_in.token));
-            visit.finish(state, resp)
+            visit.respond(state, resp)
         }
         Ok(PasswordSignIn::Delayed(wait)) => {
             let msg = format!("Too many failed attempts for this address. Wait {wait} seconds and try again.");
@@ -134,7 +134,7 @@ pub async fn email_link(req: &Request, Data(form): Data<&FormData>, Data(state):
     match state.engine.users().send_sign_in_link(email, Some(&next)).await {
         Ok(()) => {
             let to = format!("/signin?sent=1&email={}&next={}", crate::urls::encode(email), crate::urls::encode(&next));
-            visit.finish(state, see_other(&to))
+            visit.respond(state, see_other(&to))
         }
         Err(e) if e.code() == "invalid_email" => {
             page(Some("Enter your e-mail address, like name@example.com."), StatusCode::UNPROCESSABLE_ENTITY, false)
@@ -173,7 +173,7 @@ pub async fn link_sign_in(req: &Request, Data(form): Data<&FormData>, Data(state
         Ok(Some(signed_in)) => {
             let mut resp = see_other(&next);
             super::append_cookie(&mut resp, &super::session_cookie(state, &signed_in.token));
-            visit.finish(state, resp)
+            visit.respond(state, resp)
         }
         Ok(None) => Page::new("This link does not work any more", &visit)
             .status(StatusCode::UNAUTHORIZED)
@@ -336,7 +336,7 @@ pub async fn verify(req: &Request, Data(form): Data<&FormData>, Data(state): Dat
         Ok(signed_in) => {
             let mut resp = see_other(&next);
             super::append_cookie(&mut resp, &super::session_cookie(state, &signed_in.token));
-            visit.finish(state, resp)
+            visit.respond(state, resp)
         }
         Err(e) if e.is_not_found() => Page::new("Link not valid", &visit)
             .status(StatusCode::NOT_FOUND)
@@ -432,7 +432,7 @@ pub async fn change_password(
     let current = form.get("current_password");
     let new = form.get("new_password").unwrap_or("");
     let msg = match auth::change_password(state, req, user, current, new, visit.token.as_deref()).await {
-        Ok(PasswordChange::Done) => return visit.finish(state, see_other("/account?sent=password")),
+        Ok(PasswordChange::Done) => return visit.respond(state, see_other("/account?sent=password")),
         Ok(PasswordChange::Delayed(wait)) => {
             let msg = format!("Too many wrong passwords. Wait {wait} seconds and try again.");
             return account(state, &visit, None, Some(&msg), StatusCode::TOO_MANY_REQUESTS).await;
@@ -453,7 +453,7 @@ pub async fn end_sessions(req: &Request, _checked: Data<&FormData>, Data(state):
     let visit = Visit::of(state, req).await;
     let Some(user) = &visit.user else { return super::to_signin("/account") };
     match state.engine.users().sign_out_everywhere(user, visit.token.as_deref()).await {
-        Ok(_) => visit.finish(state, see_other("/account?sent=signed_out")),
+        Ok(_) => visit.respond(state, see_other("/account?sent=signed_out")),
         Err(e) => super::error_page(state, &visit, e),
     }
 }
@@ -469,5 +469,5 @@ pub async fn signout(req: &Request, _checked: Data<&FormData>, Data(state): Data
     }
     let mut resp = see_other("/");
     super::append_cookie(&mut resp, &super::clear_session_cookie(state));
-    visit.finish(state, resp)
+    visit.respond(state, resp)
 }

@@ -71,7 +71,7 @@ pub async fn list(req: &Request, Query(q): Query<ListQuery>, Data(state): Data<&
         Ok(a) => a,
         Err(e) => return super::error_page(state, &visit, e),
     };
-    let now = state.engine.backends().clock.now();
+    let now = state.engine.now();
     if user.role != Role::Photographer {
         return Page::new("Albums", &visit)
             .body(html! {
@@ -195,7 +195,7 @@ struct MarkOptions {
 impl MarkOptions {
     async fn of(state: &AppState, user: &proofsheet_core::User, preview_of: Option<AlbumId>) -> Self {
         MarkOptions {
-            plugins: state.engine.backends().renderer.watermark_plugins(),
+            plugins: state.engine.watermark_plugins(),
             has_logo: state.engine.logos().has_logo(user).await.unwrap_or(false),
             preview_of,
             faces: state.engine.faces().available(),
@@ -525,7 +525,7 @@ pub async fn create(req: &Request, Data(form): Data<&FormData>, Data(state): Dat
         find_me: f.find_me,
     };
     match state.engine.albums().create(&user, new).await {
-        Ok(album) => visit.finish(state, see_other(&format!("/albums/{}", album.id))),
+        Ok(album) => visit.respond(state, see_other(&format!("/albums/{}", album.id))),
         Err(e @ (Error::Invalid { .. } | Error::Forbidden { .. } | Error::Conflict { .. })) => again(e),
         Err(e) => super::error_page(state, &visit, e),
     }
@@ -604,7 +604,7 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
     let link = crate::urls::album(&state.public_url, album.id);
     let f = AlbumFields::of(&album);
     let marks = MarkOptions::of(state, &user, Some(album.id)).await;
-    let now = state.engine.backends().clock.now();
+    let now = state.engine.now();
     // "Find me": how far indexing has come.
     let ready = photos.items.iter().filter(|p| p.status == PhotoStatus::Ready).count();
     let indexed = match album.find_me {
@@ -734,7 +734,7 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
     let favourites: std::collections::HashSet<PhotoId> =
         albums.favourites_of(visit.user.as_ref(), &album).await.unwrap_or_default().into_iter().collect();
     let client = visit.user.as_ref().is_some_and(|u| u.role == Role::Client);
-    let now = state.engine.backends().clock.now();
+    let now = state.engine.now();
     let open = !album.is_expired(now);
     let price = album.price_per_photo;
     Page::new(album.name.clone(), visit)
@@ -884,7 +884,7 @@ pub async fn save_settings(
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => visit.finish(state, see_other(&format!("/albums/{}?notice=saved", album.id))),
+        Ok(()) => visit.respond(state, see_other(&format!("/albums/{}?notice=saved", album.id))),
         Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
             let marks = MarkOptions::of(state, &user, Some(album.id)).await;
             Page::new(format!("Settings of {}", album.name), &visit)
@@ -921,7 +921,7 @@ pub async fn share(
         Ok(false) => "invitation_not_sent",
         Err(e) => return super::error_page(state, &visit, e),
     };
-    visit.finish(state, see_other(&format!("/albums/{}?notice={notice}", album.id)))
+    visit.respond(state, see_other(&format!("/albums/{}?notice={notice}", album.id)))
 }
 
 /// `POST /albums/{id}/delete`.
@@ -938,7 +938,7 @@ pub async fn delete(
         Err(r) => return r,
     };
     match state.engine.albums().delete(&user, album.id).await {
-        Ok(()) => visit.finish(state, see_other("/albums")),
+        Ok(()) => visit.respond(state, see_other("/albums")),
         Err(e) => super::error_page(state, &visit, e),
     }
 }
@@ -961,7 +961,7 @@ pub async fn delete_photo(
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => visit.finish(state, see_other(&format!("/albums/{}?notice=photo_deleted", album.id))),
+        Ok(()) => visit.respond(state, see_other(&format!("/albums/{}?notice=photo_deleted", album.id))),
         Err(e) => super::error_page(state, &visit, e),
     }
 }

@@ -96,7 +96,7 @@ impl<'a> Page<'a> {
             .content_type("text/html; charset=utf-8")
             .header("Cache-Control", "no-store")
             .body(markup.into_string());
-        visit.finish(state, resp)
+        visit.respond(state, resp)
     }
 }
 

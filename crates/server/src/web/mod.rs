@@ -168,7 +168,7 @@ impl Visit {
     }
 
     /// The cookies this visit must set on its response.
-    pub fn finish(&self, state: &AppState, mut resp: Response) -> Response {
+    pub fn respond(&self, state: &AppState, mut resp: Response) -> Response {
         let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
         if self.set_csrf {
             let name = csrf_cookie_name(state);

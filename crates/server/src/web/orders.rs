@@ -40,7 +40,7 @@ pub async fn start_payment(state: &AppState, visit: &Visit, user: &User, id: Ord
         .start(user, id, None, format!("{back}?payment=done"), format!("{back}?payment=cancelled"))
         .await;
     match started {
-        Ok(session) => visit.finish(state, see_other(&session.url)),
+        Ok(session) => visit.respond(state, see_other(&session.url)),
         Err(e) => super::error_page(state, visit, e),
     }
 }
@@ -109,7 +109,7 @@ pub async fn order_page(
         Err(e) => return super::error_page(state, &visit, e),
     };
     let buyer = order.buyer_id == user.id;
-    let now = state.engine.backends().clock.now();
+    let now = state.engine.now();
     let link = if buyer && order.status == OrderStatus::Fulfilled {
         match state.engine.downloads().link(&order).await {
             Ok(l) => l,
@@ -121,7 +121,7 @@ pub async fn order_page(
     let live_link = link.as_ref().filter(|l| l.expires_at > now);
     let window = state.engine.settings().download_window;
     let in_window = order.paid_at.is_some_and(|t| now < t + window);
-    let album = state.engine.backends().metadata.album(order.album_id).await.ok().flatten();
+    let album = state.engine.checkout().album_of(&user, &order).await.ok().flatten();
     Page::new(format!("Order {}", order.id.to_string().get(..8).unwrap_or_default()), &visit)
         .body(html! {
             @match q.payment.as_deref() {
@@ -200,7 +200,7 @@ pub async fn fresh_link(
         Err(e) => Err(e),
     };
     match result {
-        Ok(Some(_)) => visit.finish(state, see_other(&format!("/orders/{id}?notice=fresh_link"))),
+        Ok(Some(_)) => visit.respond(state, see_other(&format!("/orders/{id}?notice=fresh_link"))),
         Ok(None) => Page::new("No fresh link", &visit)
             .status(StatusCode::CONFLICT)
             .body(html! { p { "This order has no download to renew." } })

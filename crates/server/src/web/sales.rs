@@ -52,7 +52,7 @@ pub async fn sales_page(req: &Request, Query(q): Query<Period>, Data(state): Dat
             proofsheet_core::Error::forbidden("photographers_only", "sales reports are for photographers"),
         );
     }
-    let today = state.engine.backends().clock.now().date_naive();
+    let today = state.engine.now().date_naive();
     let to_day = day(q.to.as_deref()).unwrap_or(today);
     let from_day =
         day(q.from.as_deref()).filter(|f| *f <= to_day).unwrap_or_else(|| month_start(to_day - Duration::days(334)));

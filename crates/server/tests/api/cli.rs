@@ -68,7 +68,9 @@ fn serve_refuses_a_bad_configuration_with_a_clear_message() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("storage.kind"), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    // The key (as the variable spelled it) and the values it takes.
+    assert!(stderr.contains("storage.kind") && stderr.contains("`fs`, `memory`, `s3`"), "{stderr}");
     let out = Command::new(env!("CARGO_BIN_EXE_proofsheet"))
         .args(["--data-dir"])
         .arg(dir.path())

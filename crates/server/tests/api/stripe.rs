@@ -318,7 +318,7 @@ async fn a_stripe_deployment_refuses_the_test_gateway() {
     config.server.addr = "127.0.0.1:0".into();
     config.server.data_dir = dir.path().to_owned();
     common::stripe_config(&mut config, &stripe.base_url);
-    config.payments.default_gateway = Some("test".into());
+    config.payments.default_gateway = Some(proofsheet_server::config::GatewayName::Test);
     let clock = std::sync::Arc::new(proofsheet_core::ManualClock::new());
     let err = match proofsheet_server::start(config.clone(), clock.clone()).await {
         Ok(_) => panic!("the test gateway stood beside Stripe"),

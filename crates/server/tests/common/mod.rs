@@ -17,7 +17,7 @@ pub const STRIPE_WHSEC: &str = "whsec_proofsheet_server_tests";
 /// Points `c` at a local Stripe-speaking server and makes Stripe the default.
 pub fn stripe_config(c: &mut Config, api_base: &str) {
     use proofsheet_server::config::Secret;
-    c.payments.default_gateway = Some("stripe".into());
+    c.payments.default_gateway = Some(proofsheet_server::config::GatewayName::Stripe);
     c.payments.stripe.secret_key = Some(serde_json::from_value::<Secret>(json!(STRIPE_KEY)).unwrap());
     c.payments.stripe.webhook_secret = Some(serde_json::from_value::<Secret>(json!(STRIPE_WHSEC)).unwrap());
     c.payments.stripe.api_base = Some(api_base.to_owned());
@@ -385,7 +385,7 @@ impl TestApp {
 pub fn scale_out(c: &mut Config, db: &str, s3_endpoint: &str, bucket: &str) {
     use proofsheet_server::config::{S3Config, Secret};
     c.database.url = Some(serde_json::from_value::<Secret>(json!(db)).unwrap());
-    c.storage.kind = "s3".into();
+    c.storage.kind = proofsheet_server::config::StorageKind::S3;
     c.storage.s3 = S3Config {
         endpoint: Some(s3_endpoint.into()),
         bucket: bucket.into(),

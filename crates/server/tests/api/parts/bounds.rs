@@ -491,7 +491,7 @@ async fn a_hanging_object_store_times_out_into_a_503() {
 
 /// Points the blob store at an S3 endpoint with this timeout and retry count.
 fn s3_at(c: &mut proofsheet_server::Config, endpoint: &str, timeout_seconds: u64, retries: usize) {
-    c.storage.kind = "s3".into();
+    c.storage.kind = proofsheet_server::config::StorageKind::S3;
     c.storage.s3 = proofsheet_server::config::S3Config {
         endpoint: Some(endpoint.to_owned()),
         bucket: "unreachable".into(),
