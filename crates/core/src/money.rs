@@ -133,6 +133,21 @@ impl Money {
 }
 
 impl Money {
+    /// The amount in major units as a plain number, for forms and
+    /// spreadsheets: `62.50`, `-3.05`, `500` (a currency without minor
+    /// units); no symbol, no separators.
+    pub fn major_units(&self) -> String {
+        let exp = self.currency.exponent();
+        if exp == 0 {
+            return self.amount.to_string();
+        }
+        let unit = 10i64.pow(exp);
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let abs = self.amount.unsigned_abs();
+        let unit = unit as u64;
+        format!("{sign}{}.{:0width$}", abs / unit, abs % unit, width = exp as usize)
+    }
+
     /// The amount as people read it: `€15.00`, `$4.50`, `¥500`, `CHF 12.00`.
     pub fn human(&self) -> String {
         let exp = self.currency.exponent();
@@ -184,6 +199,17 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn major_units_are_plain_numbers() {
+        let m = |amount, c: &str| Money { amount, currency: c.parse().unwrap() }.major_units();
+        assert_eq!(m(6250, "EUR"), "62.50");
+        assert_eq!(m(5, "EUR"), "0.05");
+        assert_eq!(m(-305, "USD"), "-3.05");
+        assert_eq!(m(-5, "EUR"), "-0.05");
+        assert_eq!(m(500, "JPY"), "500");
+        assert_eq!(m(123_456_789, "EUR"), "1234567.89");
+    }
 
     #[test]
     fn money_reads_as_people_write_it() {

@@ -120,18 +120,15 @@ impl MailNotifier {
             Notification::AlbumShared { album_id, to } | Notification::AlbumExpiring { album_id, to } => {
                 let Some(album) = self.meta.album(*album_id).await? else { return Ok(None) };
                 let photographer = self.meta.user(album.owner_id).await?.map(|u| format!("{} {}", u.name, u.surname));
-                let expiry =
-                    album.expires_at.map(|t| format!(" The album is open until {}.", t.format("%Y-%m-%d %H:%M UTC")));
+                let closing = album.last_open_day().map(|d| d.format("%-d %B %Y").to_string());
+                let expiry = closing.as_ref().map(|d| format!(" The album is open until the end of {d} (UTC)."));
                 let vars = vec![
                     ("photographer", photographer.unwrap_or_else(|| "Your photographer".into())),
                     ("album", album.name.clone()),
                     ("album_url", crate::urls::album(base, album.id)),
                     ("price", album.price_per_photo.human()),
                     ("expiry", expiry.clone().unwrap_or_default()),
-                    (
-                        "expires_at",
-                        album.expires_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default(),
-                    ),
+                    ("expires_at", closing.map(|d| format!("{d} (UTC)")).unwrap_or_default()),
                 ];
                 let t = if matches!(n, Notification::AlbumShared { .. }) { &ALBUM_SHARED } else { &ALBUM_EXPIRING };
                 (to.to_string(), t, vars)
@@ -147,7 +144,7 @@ impl MailNotifier {
                     ("name", buyer.name.clone()),
                     ("count", order.items.len().to_string()),
                     ("album", album),
-                    ("download_url", crate::urls::download(base, &self.links.token(link.id))),
+                    ("order_url", crate::urls::order(base, order.id)),
                     ("expires_at", link.expires_at.format("%Y-%m-%d %H:%M UTC").to_string()),
                 ];
                 (buyer.email.to_string(), &DOWNLOAD_READY, vars)

@@ -246,7 +246,9 @@ impl OpsApi {
             currency: crate::api::model::Text(c.to_string()),
         };
         if format.0 == Some(ReportFormat::Csv) {
-            let mut out = String::from("album_id,album_name,currency,orders,photos_sold,revenue_minor_units\n");
+            // Amounts in major units beside their currency, as a
+            // spreadsheet reads them (`62.50`).
+            let mut out = String::from("album_id,album_name,currency,orders,photos_sold,revenue\n");
             for a in &r.albums {
                 out.push_str(&format!(
                     "{},{},{},{},{},{}\n",
@@ -255,7 +257,7 @@ impl OpsApi {
                     a.currency,
                     a.orders,
                     a.photos,
-                    a.revenue
+                    proofsheet_core::Money { amount: a.revenue, currency: a.currency }.major_units()
                 ));
             }
             return Ok(SalesReply::Csv(PlainText(out)));

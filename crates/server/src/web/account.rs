@@ -27,6 +27,13 @@ pub struct AccountQuery {
     sent: Option<String>,
 }
 
+/// Whether a sign-in was asked for on the way to paying: the gallery's
+/// checkout sends visitors here with `next` set to its page and
+/// `?checkout` (the cart, `/albums/{id}/cart`, counts too).
+fn buying(next: &str) -> bool {
+    next.starts_with("/albums/") && (next.ends_with("?checkout") || next.ends_with("/cart"))
+}
+
 fn next_or(next: Option<&str>, default: &str) -> String {
     next.filter(|n| is_local_path(n)).unwrap_or(default).to_owned()
 }
@@ -66,6 +73,9 @@ fn signin_form(visit: &Visit, next: &str, email: &str, error: Option<&str>, sent
                 "If that address may sign in, a link is on its way. It works once, for 15 minutes."
             }
         }
+        @if buying(next) {
+            p.notice { "To buy your selection, sign in or create an account. Your selection is kept, and you come back to it." }
+        }
         form.card method="post" action="/signin" {
             (csrf_field(visit))
             input type="hidden" name="next" value=(next);
@@ -77,7 +87,14 @@ fn signin_form(visit: &Visit, next: &str, email: &str, error: Option<&str>, sent
             p.or { "No password? We can e-mail you a link that signs you in." }
             button.secondary type="submit" formaction="/signin/email-link" formnovalidate { "Email me a sign-in link" }
         }
-        p { "New here? " a href={ "/register?next=" (crate::urls::encode(next)) } { "Create account" } }
+        p {
+            "New here? "
+            @if buying(next) {
+                a href={ "/register?role=client&next=" (crate::urls::encode(next)) } { "Create account" }
+            } @else {
+                a href={ "/register?next=" (crate::urls::encode(next)) } { "Create account" }
+            }
+        }
     }
 }
 
@@ -241,7 +258,8 @@ pub async fn register_page(
         name: "",
         surname: "",
         email: q.email.as_deref().unwrap_or(""),
-        client: q.role.as_deref() == Some("client"),
+        // Reached from a gallery (to buy), the client role is the likely one.
+        client: q.role.as_deref() == Some("client") || (q.role.is_none() && buying(&next)),
         next: &next,
     };
     Page::new("Create account", &visit).body(register_form(&visit, &f, None)).render(state)

@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use super::{
     FormData, Page, Visit,
-    layout::{csrf_field, date, time},
+    layout::{csrf_field, day, time},
     see_other, to_signin,
 };
 use crate::state::AppState;
@@ -46,12 +46,7 @@ fn require_user<'a>(visit: &'a Visit, here: &str) -> Result<&'a proofsheet_core:
 }
 
 fn price_input(m: &Money) -> String {
-    let exp = m.currency.exponent();
-    if exp == 0 {
-        return m.amount.to_string();
-    }
-    let unit = 10i64.pow(exp);
-    format!("{}.{:0width$}", m.amount / unit, m.amount % unit, width = exp as usize)
+    m.major_units()
 }
 
 /// `GET /albums`: a photographer's own albums with counts and sales; a
@@ -86,7 +81,7 @@ pub async fn list(req: &Request, Query(q): Query<ListQuery>, Data(state): Data<&
                         li.card {
                             h2 { a href={ "/albums/" (a.id) } { (a.name) } }
                             p { (a.price_per_photo.human()) " per photo" }
-                            @if let Some(t) = a.expires_at { p { @if t > now { "Open until " } @else { "Closed on " } (date(t)) } }
+                            @if let (Some(t), Some(d)) = (a.expires_at, a.last_open_day()) { p { @if t > now { "Open until " } @else { "Closed after " } (day(d)) } }
                         }
                     }
                 }
@@ -129,7 +124,7 @@ pub async fn list(req: &Request, Query(q): Query<ListQuery>, Data(state): Data<&
                                         }
                                     }
                                     td { (visibility_word(a.visibility)) }
-                                    td { @if let Some(t) = a.expires_at { (date(t)) } @else { "Never" } }
+                                    td { @if let Some(d) = a.last_open_day() { (day(d)) } @else { "Never" } }
                                 }
                             }
                         }
@@ -229,10 +224,7 @@ impl AlbumFields {
             visibility: album.visibility,
             price: price_input(&album.price_per_photo),
             currency: album.price_per_photo.currency.to_string(),
-            expires_on: album
-                .expires_at
-                .map(|t| (t - chrono::Duration::seconds(1)).format("%Y-%m-%d").to_string())
-                .unwrap_or_default(),
+            expires_on: album.last_open_day().map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
             find_me: album.find_me,
             ..AlbumFields::blank()
         };
@@ -626,7 +618,7 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
             p.meta {
                 (visibility_word(album.visibility)) " · " (album.price_per_photo.human()) " per photo"
                 @if let Some(c) = &album.client_email { " · for " (c) }
-                @if let Some(t) = album.expires_at { " · " @if t > now { "open until " } @else { "closed on " } (date(t)) }
+                @if let (Some(t), Some(d)) = (album.expires_at, album.last_open_day()) { " · " @if t > now { "open until " } @else { "closed after " } (day(d)) }
             }
             section aria-labelledby="upload-h" {
                 h2 #upload-h { "Photos" }
@@ -741,7 +733,7 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
         .body(html! {
             p.meta {
                 (price.human()) " per photo"
-                @if let Some(t) = album.expires_at { " · " @if open { "open until " } @else { "closed on " } (date(t)) }
+                @if let Some(d) = album.last_open_day() { " · " @if open { "open until " } @else { "closed after " } (day(d)) }
             }
             @if !open { p.notice { "This album is closed: its photos can no longer be bought." } }
             @if open && album.find_me && state.engine.faces().available() {
@@ -977,10 +969,12 @@ pub async fn checkout(
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
     let visit = Visit::of(state, req).await;
-    let here = format!("/albums/{id}");
     let Some(user) = visit.user.clone() else {
-        return to_signin(&here);
+        // Back to the gallery, where the selection waits; the sign-in page
+        // says why it appears (`?checkout`).
+        return to_signin(&format!("/albums/{id}?checkout"));
     };
+    let here = format!("/albums/{id}");
     let album_id = match id.parse::<AlbumId>() {
         Ok(a) => a,
         Err(e) => return super::error_page(state, &visit, e),

@@ -112,6 +112,13 @@ pub fn time(t: chrono::DateTime<chrono::Utc>) -> Markup {
 }
 
 /// A date (no time) as `<time>`.
+/// A calendar day, shown as it is (an album's closing day: the day is the
+/// rule, so the script does not move it into the viewer's zone).
+pub fn day(d: chrono::NaiveDate) -> Markup {
+    html! { time datetime=(d.format("%Y-%m-%d")) { (d.format("%-d %B %Y")) } }
+}
+
+/// A time's date, put in the viewer's own zone by the script.
 pub fn date(t: chrono::DateTime<chrono::Utc>) -> Markup {
     html! { time datetime=(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) data-date { (t.format("%-d %B %Y")) } }
 }

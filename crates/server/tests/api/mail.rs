@@ -82,6 +82,22 @@ async fn a_sale_sends_its_four_e_mails() {
     assert!(shared[0].1.contains(&format!("{}/albums/{album}", app.url)), "the album's page");
     assert!(shared[0].1.contains("Content-Type: text/html"), "a plain and an HTML part");
 
+    // An album that closes at the end of 6 January says 6 January (issue
+    // 28: it said 7 January, the date its `expires_at` falls on).
+    let r = app
+        .post_json(
+            "/albums",
+            Some(&ph),
+            json!({"name": "Gala", "visibility": "private", "client_email": cl_mail,
+                   "price_per_photo": {"amount": 500, "currency": "EUR"}, "expires_at": "2030-01-07T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let shared = wait_mail(&maildir, &cl_mail, 2).await;
+    let gala = shared.iter().find(|m| m.0.contains("\"Gala\"")).expect("the second invitation");
+    assert!(gala.1.contains("6 January 2030"), "{}", gala.1);
+    assert!(!gala.1.contains("7 January 2030") && !gala.1.contains("2030-01-07"), "{}", gala.1);
+
     // Paying mails the photographer; fulfilment mails the buyer the link.
     assert_eq!(app.upload(&ph, &album, "a.jpg", jpeg(400, 300, 1, false)).await.status(), StatusCode::CREATED);
     let photos = app.wait_processed(&ph, &album, 1).await;
@@ -95,10 +111,13 @@ async fn a_sale_sends_its_four_e_mails() {
     let sale = wait_mail(&maildir, &ph_mail, 1).await;
     assert!(sale[0].0.starts_with("New sale: 1 photo(s)"), "{:?}", sale[0].0);
     assert!(sale[0].1.contains(&order));
-    let mails = wait_mail(&maildir, &cl_mail, 2).await;
+    let mails = wait_mail(&maildir, &cl_mail, 3).await;
     let ready = mails.iter().find(|m| m.0.contains("are ready")).expect("download-ready mail");
+    // The mail links the order page (where "Download" lives), not the
+    // raw download URL.
+    assert!(ready.1.contains(&format!("{}/orders/{order}", app.url)), "{}", ready.1);
     let link = paid["download"]["url"].as_str().unwrap();
-    assert!(ready.1.contains(link), "the mail carries the buyer's link");
+    assert!(!ready.1.contains(link), "no raw download link in the mail");
 
     // Two days before expiry the client is reminded, once.
     let r = app
@@ -114,10 +133,10 @@ async fn a_sale_sends_its_four_e_mails() {
     let sched = Scheduler::with_defaults(engine, Policy::default()).unwrap();
     assert_eq!(sched.run(Periodic::ExpiryReminders).await.unwrap(), "reminded 1 clients");
     assert_eq!(sched.run(Periodic::ExpiryReminders).await.unwrap(), "reminded 0 clients");
-    let mails = wait_mail(&maildir, &cl_mail, 3).await;
+    let mails = wait_mail(&maildir, &cl_mail, 4).await;
     assert!(mails.iter().any(|m| m.0.contains("closes soon")), "{:?}", mails.iter().map(|m| &m.0).collect::<Vec<_>>());
     app.wait_idle().await;
-    assert_eq!(inbox(&maildir, &cl_mail).len(), 3, "no second reminder");
+    assert_eq!(inbox(&maildir, &cl_mail).len(), 4, "no second reminder");
     app.server.shutdown().await;
 }
 

@@ -261,7 +261,7 @@ async fn whole_sale_with(app: TestApp, stripe: Option<StripeTestServer>) {
     let r = app.get("/reports/sales?format=csv&from=2020-01-01", Some(&photographer)).await;
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let csv = r.text().await.unwrap();
-    assert_eq!(csv.lines().nth(1).unwrap(), format!("{album},Wedding,EUR,1,3,1500"));
+    assert_eq!(csv.lines().nth(1).unwrap(), format!("{album},Wedding,EUR,1,3,15.00"));
     assert_eq!(app.get("/reports/sales", Some(&client)).await.status(), StatusCode::FORBIDDEN);
     let other: Value = app
         .get("/reports/sales", Some(&app.user("rival@studio.test", "photographer").await))
@@ -534,5 +534,37 @@ async fn monthly_reports_are_served_to_their_photographer_only() {
     let theirs: Value = app.get("/reports/monthly", Some(&other)).await.json().await.unwrap();
     assert_eq!(theirs, json!([]));
     assert_eq!(app.get("/reports/monthly", Some(&client)).await.status(), StatusCode::FORBIDDEN);
+    app.server.shutdown().await;
+}
+
+/// Issue 28: an album that closes on 6 January says 6 January on every
+/// page (it said 7 January, the date its `expires_at` falls on), and its
+/// form shows the day it was given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_closing_day_is_the_day_the_photographer_chose() {
+    let app = TestApp::start().await;
+    let ph = app.user("ph@studio.test", "photographer").await;
+    // What the form's "Expires on 2030-01-06" stores: the end of that day.
+    let r = app
+        .post_json(
+            "/albums",
+            Some(&ph),
+            json!({"name": "Gala", "visibility": "public",
+                   "price_per_photo": {"amount": 500, "currency": "EUR"}, "expires_at": "2030-01-07T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let album = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    for path in ["/albums".to_owned(), format!("/albums/{album}")] {
+        let (status, html) = app.page_as(&ph, &path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("6 January 2030"), "{path}: the closing day");
+        assert!(!html.contains("7 January 2030"), "{path}: not the day after");
+    }
+    let (_, html) = app.page_as(&ph, &format!("/albums/{album}")).await;
+    assert!(html.contains("value=\"2030-01-06\""), "the form shows the day chosen");
+    // A visitor's gallery says it too.
+    let gallery = app.http.get(format!("{}/albums/{album}", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(gallery.contains("6 January 2030") && !gallery.contains("7 January 2030"));
     app.server.shutdown().await;
 }
