@@ -119,7 +119,10 @@ impl PaymentGateway for TestGateway {
     ) -> Result<Option<PaymentEvent>> {
         let header = signature::header(headers, SIGNATURE_HEADER);
         signature::verify(header, body, &self.secret, now, signature::DEFAULT_TOLERANCE_SECS)?;
-        // Verified: only now is the body read.
+        // Verified: only now is the body read (UTF-8 throughout, as the
+        // Stripe gateway holds it).
+        std::str::from_utf8(body)
+            .map_err(|e| Error::invalid("invalid_notification", format!("a notification that is not UTF-8: {e}")))?;
         let n: TestNotification = serde_json::from_slice(body)
             .map_err(|e| Error::invalid("invalid_notification", format!("unreadable notification: {e}")))?;
         let outcome = match n.outcome.as_str() {

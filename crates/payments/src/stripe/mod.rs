@@ -283,7 +283,11 @@ impl PaymentGateway for StripeGateway {
     ) -> Result<Option<PaymentEvent>> {
         let header = signature::header(headers, SIGNATURE_HEADER);
         signature::verify(header, body, &self.webhook_secret, now, self.tolerance_secs)?;
-        // Verified: only now is the body read.
+        // Verified: only now is the body read. JSON is UTF-8 throughout
+        // (RFC 8259); serde_json checks that only in the fields it keeps,
+        // so a body with bad bytes elsewhere is refused here, whole.
+        std::str::from_utf8(body)
+            .map_err(|e| Error::invalid("invalid_notification", format!("a Stripe event that is not UTF-8: {e}")))?;
         let event: Event = serde_json::from_slice(body)
             .map_err(|e| Error::invalid("invalid_notification", format!("unreadable Stripe event: {e}")))?;
         let object = &event.data.object;
