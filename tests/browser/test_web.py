@@ -34,9 +34,13 @@ checked_pages = []
 failures = []
 
 
+SHAPES = [(1200, 800), (800, 1200), (1500, 500), (1000, 1000), (1200, 800)]
+
+
 def jpeg(i: int) -> bytes:
-    """A distinct camera-like JPEG."""
-    img = Image.new("RGB", (1200, 800), (40 + 40 * i % 200, 90, 160 - 20 * i % 120))
+    """A distinct camera-like JPEG: landscape, portrait, a 3:1 panorama,
+    square, in turn (the gallery must show each whole)."""
+    img = Image.new("RGB", SHAPES[i % len(SHAPES)], (40 + 40 * i % 200, 90, 160 - 20 * i % 120))
     d = ImageDraw.Draw(img)
     for k in range(12):
         d.ellipse((80 * k, 50 * i + 30 * k, 80 * k + 300, 50 * i + 30 * k + 200), fill=(255 - 20 * k, 30 * i % 255, 20 * k))
@@ -298,6 +302,20 @@ def main():
         expect(items).to_have_count(5)
         for i in range(5):
             expect(items.nth(i).get_by_role("img")).not_to_have_attribute("alt", "")
+        # Justified rows: every thumbnail is shown whole, its rendered
+        # aspect ratio within 3 % of the photo's.
+        cl.wait_for_function(
+            "Array.from(document.querySelectorAll('#gallery > li img')).every(i => i.complete && i.naturalWidth > 0)"
+        )
+        ratios = cl.evaluate(
+            "Array.from(document.querySelectorAll('#gallery > li img')).map(i => {"
+            " const r = i.getBoundingClientRect(); return [r.width / r.height, i.naturalWidth / i.naturalHeight]; })"
+        )
+        assert len(ratios) == 5 and len({round(real, 1) for _, real in ratios}) >= 4, ratios
+        for shown, real in ratios:
+            assert abs(shown / real - 1) < 0.03, f"a thumbnail shown at {shown:.3f} for a photo of {real:.3f}"
+        # The cover: the album's name as the page's heading over a photo.
+        expect(cl.get_by_role("heading", level=1)).to_have_text("Wedding of Kim & Lou")
         # The lightbox: open, move with the arrows, close, focus returns.
         items.nth(0).get_by_role("button", name=re.compile("^Open ")).click()
         dialog = cl.get_by_role("dialog")

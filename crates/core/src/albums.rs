@@ -579,6 +579,12 @@ impl Albums<'_> {
         self.photos_of(&album, page).await
     }
 
+    /// The name an album's gallery carries: its photographer's (the
+    /// studio's name once studios have settings of their own).
+    pub async fn studio_name(&self, album: &Album) -> Result<String> {
+        Ok(self.0.meta().user(album.owner_id).await?.map(|u| format!("{} {}", u.name, u.surname)).unwrap_or_default())
+    }
+
     /// A page of the photos of an album [`Albums::get`] already gave the
     /// viewer (access decided there; no second read of the album).
     pub async fn photos_of(&self, album: &Album, page: PageRequest) -> Result<Page<Photo>> {

@@ -339,15 +339,23 @@
     var more = document.getElementById("more");
     var next = grid.getAttribute("data-next");
     var loading = false;
+    // A tile for a photo loaded later: a clone of the page's own
+    // server-rendered template, filled in (the markup lives on the server).
+    var template = document.getElementById("tile-template");
     function tile(p) {
-      var li = el("li", { "data-photo": p.id });
-      var b = el("button", { type: "button", "class": "thumb", "aria-label": "Open " + p.filename });
-      b.appendChild(el("img", { src: "/api/v1/photos/" + p.id + "/thumbnail", alt: p.filename, loading: "lazy", width: String(p.width || 4), height: String(p.height || 3) }));
-      li.appendChild(b);
-      var tools = el("div", { "class": "tools" });
-      tools.appendChild(el("button", { type: "button", "class": "sel", "aria-pressed": "false" }, "Select"));
-      if (client) tools.appendChild(el("button", { type: "button", "class": "fav", "aria-pressed": "false" }, "Favourite"));
-      li.appendChild(tools);
+      var li = template.content.firstElementChild.cloneNode(true);
+      var w = p.width || 4, h = p.height || 3, ratio = w / h;
+      li.className = "ar-" + Math.min(400, Math.max(25, Math.round(w * 100 / h)));
+      li.setAttribute("data-photo", p.id);
+      li.querySelector("button.thumb").setAttribute("aria-label", "Open " + p.filename);
+      var img = li.querySelector("img");
+      var thumb = "/api/v1/photos/" + p.id + "/thumbnail", preview = "/api/v1/photos/" + p.id + "/preview";
+      img.setAttribute("src", thumb);
+      img.setAttribute("srcset", thumb + " 400w, " + preview + " 2048w");
+      img.setAttribute("sizes", "(max-width: 40rem) " + Math.round(ratio * 140) + "px, " + Math.round(ratio * 240) + "px");
+      img.setAttribute("alt", p.filename);
+      img.setAttribute("width", String(w));
+      img.setAttribute("height", String(h));
       paint(li);
       return li;
     }

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 use poem::{
     Request, Response, handler,
     http::StatusCode,
@@ -729,12 +729,32 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
     let now = state.engine.now();
     let open = !album.is_expired(now);
     let price = album.price_per_photo;
+    let studio = albums.studio_name(&album).await.unwrap_or_default();
+    let cover = photos.items.iter().find(|p| p.status == PhotoStatus::Ready);
     Page::new(album.name.clone(), visit)
+        .own_heading()
         .body(html! {
-            p.meta {
-                (price.human()) " per photo"
-                @if let Some(d) = album.last_open_day() { " · " @if open { "open until " } @else { "closed after " } (day(d)) }
+            // The cover: the album's first photo across the page, with the
+            // album's name, the studio's and the closing day.
+            section.cover.(if cover.is_some() { "with-photo" } else { "plain" }) aria-labelledby="album-name" {
+                @if let Some(p) = cover {
+                    img src={ "/api/v1/photos/" (p.id) "/preview" }
+                        srcset={ "/api/v1/photos/" (p.id) "/thumbnail 400w, /api/v1/photos/" (p.id) "/preview 2048w" }
+                        sizes="100vw" alt="" fetchpriority="high" decoding="async"
+                        width=(p.width.unwrap_or(4)) height=(p.height.unwrap_or(3));
+                }
+                div.cover-text {
+                    h1 #album-name { (album.name) }
+                    p {
+                        @if !studio.is_empty() { (studio) }
+                        @if let Some(d) = album.last_open_day() {
+                            @if !studio.is_empty() { " · " }
+                            @if open { "open until " } @else { "closed after " } (day(d))
+                        }
+                    }
+                }
             }
+            p.meta { (price.human()) " per photo" }
             @if !open { p.notice { "This album is closed: its photos can no longer be bought." } }
             @if open && album.find_me && state.engine.faces().available() {
                 section.card.findme #findme data-album=(album.id) aria-labelledby="findme-h" {
@@ -762,14 +782,15 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
                     button type="submit" disabled[!open] { "Checkout" }
                 }
             }
-            ul.grid #gallery
+            ul.justified #gallery
                 data-album=(album.id) data-price=(price.amount) data-currency=(price.currency)
                 data-exponent=(price.currency.exponent()) data-client=(client)
                 data-next=[photos.next_cursor.as_deref()] {
                 @for p in photos.items.iter().filter(|p| p.status == PhotoStatus::Ready) {
-                    (tile(p, favourites.contains(&p.id), client))
+                    (tile(Some(p), favourites.contains(&p.id), client))
                 }
             }
+            template #tile-template { (tile(None, false, client)) }
             @if let Some(c) = &photos.next_cursor {
                 p.more #more { a href={ "/albums/" (album.id) "?cursor=" (crate::urls::encode(c)) } { "More photos" } }
             }
@@ -821,17 +842,43 @@ pub async fn find_me_privacy(req: &Request, Data(state): Data<&Arc<AppState>>) -
         .render(state)
 }
 
-fn tile(p: &Photo, favourite: bool, client: bool) -> Markup {
-    let (w, h) = (p.width.unwrap_or(4), p.height.unwrap_or(3));
+/// A photo's aspect ratio as the stylesheet's class: `ar-150` for 3:2
+/// (width over height, in hundredths, 0.25 to 4; see `assets::css`). The
+/// justified rows are laid out from it before any image loads.
+pub fn aspect_class(width: Option<u32>, height: Option<u32>) -> String {
+    let (w, h) = (width.unwrap_or(4).max(1), height.unwrap_or(3).max(1));
+    let hundredths = (u64::from(w) * 100 + u64::from(h) / 2) / u64::from(h);
+    format!("ar-{}", hundredths.clamp(25, 400))
+}
+
+/// The check-mark and heart of the tile toggles (their names are the
+/// buttons' `aria-label`s; a pressed toggle's icon is filled).
+const CHECK_ICON: &str = r#"<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><circle cx="12" cy="12" r="10"/><path d="M7 12.5l3.2 3.2L17 9" fill="none"/></svg>"#;
+const HEART_ICON: &str = r#"<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M12 20.5s-7.5-4.6-7.5-10.1A4.4 4.4 0 0 1 12 7.6a4.4 4.4 0 0 1 7.5 2.8c0 5.5-7.5 10.1-7.5 10.1z"/></svg>"#;
+
+/// One gallery tile: the thumbnail at its own aspect ratio (a 2x source
+/// set: the 400 px thumbnail, the 2048 px preview where the tile is
+/// wider) and the "Select" and "Favourite" toggles over it. The page
+/// carries it once more as a `<template>` that the script clones for
+/// photos it loads later: the markup lives here only.
+fn tile(p: Option<&Photo>, favourite: bool, client: bool) -> Markup {
+    let (id, name) = p.map(|p| (p.id.to_string(), p.filename.clone())).unwrap_or_default();
+    let (w, h) = p.map(|p| (p.width.unwrap_or(4), p.height.unwrap_or(3))).unwrap_or((4, 3));
+    let aspect = f64::from(w) / f64::from(h.max(1));
+    let sizes = format!("(max-width: 40rem) {}px, {}px", (aspect * 140.0).round(), (aspect * 240.0).round());
+    let (thumb, preview) = (format!("/api/v1/photos/{id}/thumbnail"), format!("/api/v1/photos/{id}/preview"));
     html! {
-        li data-photo=(p.id) {
-            button.thumb type="button" aria-label={ "Open " (p.filename) } {
-                img src={ "/api/v1/photos/" (p.id) "/thumbnail" } alt=(p.filename) loading="lazy" width=(w) height=(h);
+        li class=(aspect_class(Some(w), Some(h))) data-photo=(id) {
+            button.thumb type="button" aria-label={ "Open " (name) } {
+                img src=(thumb) srcset={ (thumb) " 400w, " (preview) " 2048w" } sizes=(sizes)
+                    alt=(name) loading="lazy" decoding="async" width=(w) height=(h);
             }
             div.tools {
-                button.sel type="button" aria-pressed="false" { "Select" }
+                button.sel.icon type="button" aria-pressed="false" aria-label="Select" { (PreEscaped(CHECK_ICON)) }
                 @if client {
-                    button.fav type="button" aria-pressed=(if favourite { "true" } else { "false" }) { "Favourite" }
+                    button.fav.icon type="button" aria-pressed=(if favourite { "true" } else { "false" }) aria-label="Favourite" {
+                        (PreEscaped(HEART_ICON))
+                    }
                 }
             }
         }

@@ -18,11 +18,11 @@ const JS: &str = include_str!("../../assets/app.js");
 struct Asset {
     path: String,
     content_type: &'static str,
-    raw: &'static [u8],
+    raw: Vec<u8>,
     gzip: Vec<u8>,
 }
 
-fn asset(name: &str, ext: &str, content_type: &'static str, raw: &'static str) -> Asset {
+fn asset(name: &str, ext: &str, content_type: &'static str, raw: String) -> Asset {
     let hash: String = Sha256::digest(raw.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
     let gzip = {
         use std::io::Write;
@@ -30,12 +30,29 @@ fn asset(name: &str, ext: &str, content_type: &'static str, raw: &'static str) -
         enc.write_all(raw.as_bytes()).expect("writing to memory");
         enc.finish().expect("writing to memory")
     };
-    Asset { path: format!("/assets/{name}.{hash}.{ext}"), content_type, raw: raw.as_bytes(), gzip }
+    Asset { path: format!("/assets/{name}.{hash}.{ext}"), content_type, raw: raw.into_bytes(), gzip }
 }
 
 static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
-    [asset("app", "css", "text/css; charset=utf-8", CSS), asset("app", "js", "text/javascript; charset=utf-8", JS)]
+    [
+        asset("app", "css", "text/css; charset=utf-8", css()),
+        asset("app", "js", "text/javascript; charset=utf-8", JS.into()),
+    ]
 });
+
+/// The stylesheet: ours, then one rule per gallery aspect-ratio class
+/// (`.ar-150{--ar:1.5}`, 0.25 to 4 in hundredths; see
+/// `web::albums::aspect_class`), since the policy allows no `style`
+/// attribute to carry a photo's ratio.
+fn css() -> String {
+    let mut out = String::from(CSS);
+    out.push_str("\n/* Aspect ratios of gallery tiles (generated). */\n");
+    for r in 25..=400u32 {
+        out.push_str(&format!(".ar-{r}{{--ar:{}.{:02}}}", r / 100, r % 100));
+    }
+    out.push('\n');
+    out
+}
 
 /// The stylesheet's hashed path.
 pub fn css_path() -> &'static str {
@@ -68,5 +85,9 @@ pub fn serve(Path(name): Path<String>, req: &Request) -> Response {
         .content_type(a.content_type)
         .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable")
         .header(header::VARY, "Accept-Encoding");
-    if gzip { builder.header(header::CONTENT_ENCODING, "gzip").body(a.gzip.clone()) } else { builder.body(a.raw) }
+    if gzip {
+        builder.header(header::CONTENT_ENCODING, "gzip").body(a.gzip.clone())
+    } else {
+        builder.body(a.raw.clone())
+    }
 }
