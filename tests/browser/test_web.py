@@ -342,6 +342,13 @@ def main():
             f = items.nth(i).get_by_role("button", name="Favourite")
             f.click()
             expect(f).to_have_attribute("aria-pressed", "true")
+        # All / Favourites / Selected narrow the rows.
+        shows = cl.get_by_role("group", name="Show")
+        for name, count in (("Selected", 3), ("Favourites", 2), ("All", 5)):
+            b = shows.get_by_role("button", name=name, exact=True)
+            b.click()
+            expect(b).to_have_attribute("aria-pressed", "true")
+            expect(cl.locator("#gallery > li:visible")).to_have_count(count)
         check_page(cl, "gallery")
         # Uploads run side by side, so the gallery's order is the order
         # they were stored in: names come from the page, not the test.

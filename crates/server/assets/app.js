@@ -324,6 +324,29 @@
     grid.querySelectorAll("li").forEach(paint);
     total();
 
+    // All / Favourites / Selected: narrow the rows to one kind.
+    var filters = document.getElementById("filters");
+    var shown = "all";
+    function matches(li) {
+      if (shown === "selected") return chosen.has(li.getAttribute("data-photo"));
+      if (shown === "favourites") {
+        var f = li.querySelector("button.fav");
+        return !!f && f.getAttribute("aria-pressed") === "true";
+      }
+      return true;
+    }
+    function narrow() { grid.querySelectorAll("li[data-photo]").forEach(function (li) { li.hidden = !matches(li); }); }
+    if (filters) {
+      filters.hidden = false;
+      filters.addEventListener("click", function (e) {
+        var b = e.target.closest("button.filter");
+        if (!b) return;
+        shown = b.getAttribute("data-filter");
+        filters.querySelectorAll("button.filter").forEach(function (x) { x.setAttribute("aria-pressed", x === b ? "true" : "false"); });
+        narrow();
+      });
+    }
+
     var form = document.getElementById("checkout");
     form.addEventListener("submit", function (e) {
       if (!chosen.size) { e.preventDefault(); status.textContent = "Select at least one photo first."; return; }
@@ -357,6 +380,7 @@
       img.setAttribute("width", String(w));
       img.setAttribute("height", String(h));
       paint(li);
+      li.hidden = !matches(li);
       return li;
     }
     function loadMore() {
@@ -382,7 +406,7 @@
     var caption = document.getElementById("lb-caption");
     var sel = document.getElementById("lb-select");
     var current = null, opener = null;
-    function items() { return Array.prototype.slice.call(grid.querySelectorAll("li[data-photo]")); }
+    function items() { return Array.prototype.slice.call(grid.querySelectorAll("li[data-photo]:not([hidden])")); }
     function show(li) {
       current = li;
       var id = li.getAttribute("data-photo");

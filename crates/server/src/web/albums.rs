@@ -776,6 +776,15 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
             }
             div.bar {
                 p #selection role="status" aria-live="polite" { "0 selected · " (Money::zero(price.currency).human()) }
+                // Narrow the rows (the script shows them; without it,
+                // every photo stays shown).
+                div.filters #filters role="group" aria-label="Show" hidden {
+                    button.filter type="button" data-filter="all" aria-pressed="true" { "All" }
+                    @if client {
+                        button.filter type="button" data-filter="favourites" aria-pressed="false" { "Favourites" }
+                    }
+                    button.filter type="button" data-filter="selected" aria-pressed="false" { "Selected" }
+                }
                 form #checkout method="post" action={ "/albums/" (album.id) "/checkout" } {
                     (csrf_field(visit))
                     div #chosen {}
