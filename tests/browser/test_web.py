@@ -314,6 +314,20 @@ def main():
         assert len(ratios) == 5 and len({round(real, 1) for _, real in ratios}) >= 4, ratios
         for shown, real in ratios:
             assert abs(shown / real - 1) < 0.03, f"a thumbnail shown at {shown:.3f} for a photo of {real:.3f}"
+        # The keyboard: one photo's controls are Tab stops (fewer than three
+        # per photo over the gallery), the arrow keys move between photos.
+        first_thumb = items.nth(0).get_by_role("button", name=re.compile("^Open "))
+        first_thumb.focus()
+        stops = []
+        for _ in range(4):
+            cl.keyboard.press("Tab")
+            stops.append(cl.evaluate("document.activeElement.closest('#gallery') ? document.activeElement.getAttribute('aria-label') : null"))
+        assert stops[:2] == ["Select", "Favourite"] and stops[2] is None, f"Tab stops after the first thumbnail: {stops}"
+        first_thumb.focus()
+        cl.keyboard.press("ArrowRight")
+        expect(items.nth(1).get_by_role("button", name=re.compile("^Open "))).to_be_focused()
+        cl.keyboard.press("Home")
+        expect(first_thumb).to_be_focused()
         # The cover: the album's name as the page's heading over a photo.
         expect(cl.get_by_role("heading", level=1)).to_have_text("Wedding of Kim & Lou")
         # The lightbox: open, move with the arrows, close, focus returns.
@@ -328,6 +342,14 @@ def main():
         cl.keyboard.press("ArrowLeft")
         expect(dialog).to_contain_text("2 of 5")
         check_page(cl, "lightbox")
+        # The dialog's Favourite is the photo's: pressing it marks the tile too.
+        lb_fav = dialog.get_by_role("button", name="Favourite")
+        lb_fav.click()
+        expect(lb_fav).to_have_attribute("aria-pressed", "true")
+        expect(items.nth(1).get_by_role("button", name="Favourite")).to_have_attribute("aria-pressed", "true")
+        lb_fav.click()
+        expect(lb_fav).to_have_attribute("aria-pressed", "false")
+        expect(items.nth(1).get_by_role("button", name="Favourite")).to_have_attribute("aria-pressed", "false")
         cl.keyboard.press("Escape")
         expect(dialog).to_be_hidden()
         focused = cl.evaluate("document.activeElement.getAttribute('aria-label')")

@@ -313,16 +313,72 @@
       else if (b.classList.contains("thumb")) openBox(li);
     });
 
+    // A favourite is kept on the server; the tile's toggle and the
+    // lightbox's show the same state.
     function favourite(b, id) {
       var on = b.getAttribute("aria-pressed") !== "true";
       b.disabled = true;
       api(on ? "PUT" : "DELETE", "/api/v1/photos/" + id + "/favourite").then(function (r) {
-        if (r.ok) b.setAttribute("aria-pressed", on ? "true" : "false");
+        if (!r.ok) return;
+        var li = grid.querySelector('li[data-photo="' + id + '"]');
+        var tileFav = li && li.querySelector("button.fav");
+        [b, tileFav, current && current === li ? lbFav : null].forEach(function (x) {
+          if (x) x.setAttribute("aria-pressed", on ? "true" : "false");
+        });
       }).finally(function () { b.disabled = false; });
     }
 
     grid.querySelectorAll("li").forEach(paint);
     total();
+
+    // The keyboard: one photo at a time takes Tab stops (its thumbnail,
+    // Select, Favourite); the arrow keys move between photos (Up and Down
+    // to the nearest photo of the row above or below), Home and End to
+    // the first and the last. A roving tabindex: a long gallery is not
+    // hundreds of Tab presses long.
+    var active = null;
+    function rove(li) { li.querySelectorAll("button").forEach(function (b) { b.tabIndex = -1; }); }
+    function activate(li, kind) {
+      if (active && active !== li) rove(active);
+      active = li;
+      li.querySelectorAll("button").forEach(function (b) { b.tabIndex = 0; });
+      if (kind) (li.querySelector("button." + kind) || li.querySelector("button.thumb")).focus();
+    }
+    function firstShown() { return grid.querySelector("li[data-photo]:not([hidden])"); }
+    grid.querySelectorAll("li[data-photo]").forEach(rove);
+    if (firstShown()) activate(firstShown());
+    grid.addEventListener("focusin", function (e) {
+      var li = e.target.closest("li[data-photo]");
+      if (li && li !== active) activate(li);
+    });
+    function verticalNeighbour(list, li, down) {
+      var r = li.getBoundingClientRect(), x = r.left + r.width / 2, best = null, bestRow = null, bestDx = Infinity;
+      list.forEach(function (n) {
+        var q = n.getBoundingClientRect();
+        var row = q.top;
+        if (down ? row <= r.top + 1 : row >= r.top - 1) return;
+        if (bestRow !== null && (down ? row > bestRow + 1 : row < bestRow - 1)) return;
+        if (bestRow === null || Math.abs(row - bestRow) > 1) { bestRow = row; bestDx = Infinity; }
+        var dx = Math.abs(q.left + q.width / 2 - x);
+        if (dx < bestDx) { bestDx = dx; best = n; }
+      });
+      return best;
+    }
+    grid.addEventListener("keydown", function (e) {
+      var li = e.target.closest("li[data-photo]");
+      if (!li || ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].indexOf(e.key) < 0) return;
+      var list = items(), i = list.indexOf(li), to = null;
+      if (e.key === "ArrowRight") to = list[i + 1];
+      else if (e.key === "ArrowLeft") to = list[i - 1];
+      else if (e.key === "Home") to = list[0];
+      else if (e.key === "End") to = list[list.length - 1];
+      else to = verticalNeighbour(list, li, e.key === "ArrowDown");
+      if (!to) return;
+      e.preventDefault();
+      var kind = e.target.classList.contains("sel") ? "sel" : e.target.classList.contains("fav") ? "fav" : "thumb";
+      activate(to, kind);
+      if (list.indexOf(to) >= list.length - 3) loadMore();
+    });
 
     // All / Favourites / Selected: narrow the rows to one kind.
     var filters = document.getElementById("filters");
@@ -335,7 +391,10 @@
       }
       return true;
     }
-    function narrow() { grid.querySelectorAll("li[data-photo]").forEach(function (li) { li.hidden = !matches(li); }); }
+    function narrow() {
+      grid.querySelectorAll("li[data-photo]").forEach(function (li) { li.hidden = !matches(li); });
+      if ((!active || active.hidden) && firstShown()) activate(firstShown());
+    }
     if (filters) {
       filters.hidden = false;
       filters.addEventListener("click", function (e) {
@@ -381,6 +440,8 @@
       img.setAttribute("height", String(h));
       paint(li);
       li.hidden = !matches(li);
+      rove(li);
+      if (!active && !li.hidden) activate(li);
       return li;
     }
     function loadMore() {
@@ -405,6 +466,7 @@
     var img = document.getElementById("lb-img");
     var caption = document.getElementById("lb-caption");
     var sel = document.getElementById("lb-select");
+    var lbFav = document.getElementById("lb-fav");
     var current = null, opener = null;
     function items() { return Array.prototype.slice.call(grid.querySelectorAll("li[data-photo]:not([hidden])")); }
     function show(li) {
@@ -416,6 +478,15 @@
       var list = items();
       caption.textContent = name + " (" + (list.indexOf(li) + 1) + " of " + list.length + ")";
       sel.setAttribute("aria-pressed", chosen.has(id) ? "true" : "false");
+      if (lbFav) {
+        var f = li.querySelector("button.fav");
+        lbFav.setAttribute("aria-pressed", f && f.getAttribute("aria-pressed") === "true" ? "true" : "false");
+      }
+      // The neighbours' previews load now, so the next step is instant.
+      var at = list.indexOf(li);
+      [list[at - 1], list[at + 1]].forEach(function (n) {
+        if (n) (new Image()).src = "/api/v1/photos/" + n.getAttribute("data-photo") + "/preview";
+      });
     }
     function step(d) {
       var list = items();
@@ -440,6 +511,7 @@
     document.getElementById("lb-next").addEventListener("click", function () { step(1); });
     document.getElementById("lb-prev").addEventListener("click", function () { step(-1); });
     document.getElementById("lb-close").addEventListener("click", function () { box.close(); });
+    if (lbFav) lbFav.addEventListener("click", function () { favourite(lbFav, current.getAttribute("data-photo")); });
     sel.addEventListener("click", function () {
       toggle(current.getAttribute("data-photo"));
       sel.setAttribute("aria-pressed", chosen.has(current.getAttribute("data-photo")) ? "true" : "false");

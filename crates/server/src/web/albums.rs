@@ -810,6 +810,7 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
                     div.lb-nav {
                         button type="button" #lb-prev aria-label="Previous photo" { "←" }
                         button type="button" #lb-select aria-pressed="false" { "Select" }
+                        @if client { button.fav type="button" #lb-fav aria-pressed="false" { "Favourite" } }
                         button type="button" #lb-next aria-label="Next photo" { "→" }
                         button type="button" #lb-close { "Close" }
                     }
