@@ -424,6 +424,15 @@ def main():
         ph.goto(f"{BASE}/sales")
         expect(ph.get_by_role("main")).to_contain_text("€15.00")
         expect(ph.get_by_role("img", name=re.compile("Revenue per month"))).to_be_visible()
+        # At 375 px the chart's month labels and the table stay readable:
+        # labels at least 9 px tall, the table's last column not cut off.
+        ph.set_viewport_size({"width": 375, "height": 900})
+        ph.wait_for_timeout(150)
+        label_px = ph.evaluate("Math.min(...Array.from(document.querySelectorAll('svg.chart .label')).map(t => t.getBoundingClientRect().height))")
+        why = ph.evaluate("(() => { const t = document.querySelector('svg.chart .label'); return [getComputedStyle(t).fontSize, document.querySelector('svg.chart').getBoundingClientRect().width, window.innerWidth, document.querySelectorAll('svg.chart .label').length]; })()")
+        assert label_px >= 9, f"chart labels {label_px:.1f}px tall at 375 px ({why})"
+        cut = ph.evaluate("(() => { const t = document.querySelector('main table'); return t.scrollWidth - t.parentElement.clientWidth; })()")
+        assert cut <= 0, f"the sales table is {cut}px wider than its box at 375 px"
         check_page(ph, "sales")
         csv = ph_ctx.request.get(BASE + ph.get_by_role("link", name="Download CSV").get_attribute("href"))
         assert csv.status == 200 and ",15.00" in csv.text(), csv.text()
