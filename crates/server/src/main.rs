@@ -223,15 +223,7 @@ enum AdminCommand {
 #[tokio::main]
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_env("PROOFSHEET_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    // Logs go to stderr, so a command's output on stdout stays clean for
-    // scripts; colours only on a terminal.
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if cli.json_logs {
-        logs.json().init();
-    } else {
-        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
-    }
+    init_logs(cli.json_logs);
     // The API's clients need no server configuration.
     match cli.command {
         Some(Command::Login { server, email, token }) => {
@@ -239,24 +231,16 @@ async fn run() -> anyhow::Result<()> {
             return Ok(());
         }
         Some(Command::Upload { folder, album, recursive, jobs, chunk_mb, tries, dry_run, server, token }) => {
-            if !(0.01..=1024.0).contains(&chunk_mb) {
-                anyhow::bail!("--chunk-mb takes 0.01 to 1024");
-            }
-            let creds = proofsheet_server::client::credentials(server, token)?;
             let opts = proofsheet_server::client::UploadOptions {
                 folder,
                 album,
                 recursive,
                 jobs,
-                chunk_bytes: (chunk_mb * 1024.0 * 1024.0) as u64,
+                chunk_bytes: chunk_bytes(chunk_mb)?,
                 tries: tries.max(1),
                 dry_run,
             };
-            let summary = proofsheet_server::client::upload(&creds, &opts).await?;
-            if !summary.failed.is_empty() {
-                std::process::exit(1);
-            }
-            return Ok(());
+            return upload(server, token, &opts).await;
         }
         _ => {}
     }
@@ -265,120 +249,171 @@ async fn run() -> anyhow::Result<()> {
         config.server.data_dir = dir;
     }
     match cli.command.unwrap_or(Command::Serve { addr: None, roles: vec!["all".into()] }) {
-        Command::Serve { addr, roles } => {
-            if let Some(addr) = addr {
-                config.server.addr = addr;
-            }
-            config.validate()?;
-            let roles = runtime::Roles::parse(&roles)?;
-            let running = runtime::start_roles(config, Arc::new(SystemClock), roles).await?;
-            println!("Proofsheet is listening on {} (API docs at {}/docs)", running.url, running.url);
-            running.wait_for_signal().await;
-        }
+        Command::Serve { addr, roles } => serve(config, addr, &roles).await,
         Command::Previews { in_dir, out, jobs, quiet } => {
             let failed = previews(&config, &in_dir, &out, jobs, quiet)?;
             if failed > 0 {
                 std::process::exit(2);
             }
+            Ok(())
         }
         Command::Plugin { command: PluginCommand::Check { file, params, out } } => {
-            let mut imaging = config.imaging.clone();
-            imaging.watermark.text = String::new();
-            imaging.watermark.plugin = Some(file.clone());
-            imaging.watermark.plugin_params = params;
-            imaging.watermark.plugin_fallback = false;
-            let pipeline = proofsheet_imaging::ImagePipeline::new(imaging).context("loading the plugin")?;
-            let (w, h) = (3000u32, 2000u32);
-            let sample = proofsheet_imaging::raster::encode_jpeg(&proofsheet_imaging::raster::Rgb::gradient(w, h), 90)?;
-            let started = std::time::Instant::now();
-            let out_img = pipeline.render_sync(&sample).context("rendering a sample with the plugin")?;
-            println!(
-                "ok: {} loads (ABI {}), imports nothing, and rendered a {w}x{h} sample in {:.1} ms",
-                file.display(),
-                proofsheet_imaging::plugin::ABI_VERSION,
-                started.elapsed().as_secs_f64() * 1e3
-            );
-            if let Some(out) = out {
-                std::fs::write(&out, &out_img.preview).with_context(|| format!("writing {}", out.display()))?;
-                println!("sample preview written to {}", out.display());
-            }
+            plugin_check(&config, &file, params, out.as_deref())
         }
         Command::Migrate => {
             state::open_store(&config).await?;
             println!("migrations applied to {}", config.database_url());
+            Ok(())
         }
         Command::Login { .. } | Command::Upload { .. } => unreachable!("handled before the configuration is read"),
-        Command::Jobs { command } => {
-            let state = state::build_state(config, String::new(), Arc::new(SystemClock)).await?;
-            match command {
-                JobsCommand::List { status, limit } => {
-                    let status =
-                        status.map(|s| proofsheet_core::JobStatus::parse(&s)).transpose().context("--status")?;
-                    let page = proofsheet_core::PageRequest::new(Some(limit.clamp(1, 200)), None)?;
-                    let jobs = state.engine.jobs().list(Actor::Operator, status, page).await?;
-                    println!("{:<36}  {:<14} {:<9} {:>8}  last error", "id", "kind", "status", "attempts");
-                    for j in jobs.items {
-                        println!(
-                            "{:<36}  {:<14} {:<9} {:>4}/{:<3}  {}",
-                            j.id,
-                            j.kind,
-                            j.status.as_str(),
-                            j.attempts,
-                            j.max_attempts,
-                            j.last_error.unwrap_or_default()
-                        );
-                    }
-                }
-                JobsCommand::Retry { id } => match state.engine.jobs().retry(Actor::Operator, &id).await {
-                    Ok(_) => println!("job {id} queued again"),
-                    Err(e) if e.code() == "job_not_failed" => anyhow::bail!("job {id} is not a failed job"),
-                    Err(e) => return Err(e.into()),
-                },
-                JobsCommand::Run { task } => {
-                    let task: proofsheet_core::Periodic = task.parse()?;
-                    let scheduler = runtime::scheduler_for(state.engine.clone(), &state.config)?;
-                    let run = scheduler.run_now(task).await?;
-                    match run.outcome {
-                        Ok(detail) => println!("{}: {detail}", task.name()),
-                        Err(e) => anyhow::bail!("{} failed: {e}", task.name()),
-                    }
-                }
-                JobsCommand::Runs { limit } => {
-                    for r in state.engine.jobs().runs(Actor::Operator, limit).await? {
-                        println!(
-                            "{:<22} {}  {:<6} {}",
-                            r.task,
-                            r.fire_at.to_rfc3339(),
-                            r.outcome.as_deref().unwrap_or("running"),
-                            r.detail.unwrap_or_default()
-                        );
-                    }
-                }
+        Command::Jobs { command } => jobs(config, command).await,
+        Command::Admin { command } => admin(config, command).await,
+    }
+}
+
+/// Logs go to stderr, so a command's output on stdout stays clean for
+/// scripts; colours only on a terminal; JSON lines with `--json-logs`.
+fn init_logs(json: bool) {
+    let filter = EnvFilter::try_from_env("PROOFSHEET_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        logs.json().init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    }
+}
+
+/// `--chunk-mb` in bytes (0.01 to 1024 MB).
+fn chunk_bytes(chunk_mb: f64) -> anyhow::Result<u64> {
+    if !(0.01..=1024.0).contains(&chunk_mb) {
+        anyhow::bail!("--chunk-mb takes 0.01 to 1024");
+    }
+    Ok((chunk_mb * 1024.0 * 1024.0) as u64)
+}
+
+/// `proofsheet upload`: exits 1 when any file failed.
+async fn upload(
+    server: Option<String>,
+    token: Option<String>,
+    opts: &proofsheet_server::client::UploadOptions,
+) -> anyhow::Result<()> {
+    let creds = proofsheet_server::client::credentials(server, token)?;
+    let summary = proofsheet_server::client::upload(&creds, opts).await?;
+    if !summary.failed.is_empty() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// `proofsheet serve`: the roles asked for, until a signal.
+async fn serve(mut config: Config, addr: Option<String>, roles: &[String]) -> anyhow::Result<()> {
+    if let Some(addr) = addr {
+        config.server.addr = addr;
+    }
+    config.validate()?;
+    let roles = runtime::Roles::parse(roles)?;
+    let running = runtime::start_roles(config, Arc::new(SystemClock), roles).await?;
+    println!("Proofsheet is listening on {} (API docs at {}/docs)", running.url, running.url);
+    running.wait_for_signal().await;
+    Ok(())
+}
+
+/// `proofsheet plugin check`: loads a watermark plugin and renders a
+/// sample with it.
+fn plugin_check(
+    config: &Config,
+    file: &std::path::Path,
+    params: String,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let mut imaging = config.imaging.clone();
+    imaging.watermark.text = String::new();
+    imaging.watermark.plugin = Some(file.to_path_buf());
+    imaging.watermark.plugin_params = params;
+    imaging.watermark.plugin_fallback = false;
+    let pipeline = proofsheet_imaging::ImagePipeline::new(imaging).context("loading the plugin")?;
+    let (w, h) = (3000u32, 2000u32);
+    let sample = proofsheet_imaging::raster::encode_jpeg(&proofsheet_imaging::raster::Rgb::gradient(w, h), 90)?;
+    let started = std::time::Instant::now();
+    let out_img = pipeline.render_sync(&sample).context("rendering a sample with the plugin")?;
+    println!(
+        "ok: {} loads (ABI {}), imports nothing, and rendered a {w}x{h} sample in {:.1} ms",
+        file.display(),
+        proofsheet_imaging::plugin::ABI_VERSION,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    if let Some(out) = out {
+        std::fs::write(out, &out_img.preview).with_context(|| format!("writing {}", out.display()))?;
+        println!("sample preview written to {}", out.display());
+    }
+    Ok(())
+}
+
+/// `proofsheet jobs ...`: the job queue and the periodic tasks, as the
+/// operator.
+async fn jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
+    let state = state::build_state(config, String::new(), Arc::new(SystemClock)).await?;
+    match command {
+        JobsCommand::List { status, limit } => {
+            let status = status.map(|s| proofsheet_core::JobStatus::parse(&s)).transpose().context("--status")?;
+            let page = proofsheet_core::PageRequest::new(Some(limit.clamp(1, 200)), None)?;
+            let jobs = state.engine.jobs().list(Actor::Operator, status, page).await?;
+            println!("{:<36}  {:<14} {:<9} {:>8}  last error", "id", "kind", "status", "attempts");
+            for j in jobs.items {
+                println!(
+                    "{:<36}  {:<14} {:<9} {:>4}/{:<3}  {}",
+                    j.id,
+                    j.kind,
+                    j.status.as_str(),
+                    j.attempts,
+                    j.max_attempts,
+                    j.last_error.unwrap_or_default()
+                );
             }
         }
-        Command::Admin { command: AdminCommand::CreateUser { email, password, name, surname, role } } => {
+        JobsCommand::Retry { id } => match state.engine.jobs().retry(Actor::Operator, &id).await {
+            Ok(_) => println!("job {id} queued again"),
+            Err(e) if e.code() == "job_not_failed" => anyhow::bail!("job {id} is not a failed job"),
+            Err(e) => return Err(e.into()),
+        },
+        JobsCommand::Run { task } => {
+            let task: proofsheet_core::Periodic = task.parse()?;
+            let scheduler = runtime::scheduler_for(state.engine.clone(), &state.config)?;
+            let run = scheduler.run_now(task).await?;
+            match run.outcome {
+                Ok(detail) => println!("{}: {detail}", task.name()),
+                Err(e) => anyhow::bail!("{} failed: {e}", task.name()),
+            }
+        }
+        JobsCommand::Runs { limit } => {
+            for r in state.engine.jobs().runs(Actor::Operator, limit).await? {
+                println!(
+                    "{:<22} {}  {:<6} {}",
+                    r.task,
+                    r.fire_at.to_rfc3339(),
+                    r.outcome.as_deref().unwrap_or("running"),
+                    r.detail.unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `proofsheet admin ...`: accounts the operator vouches for.
+async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    let state = state::build_state(config, String::new(), Arc::new(SystemClock)).await?;
+    match command {
+        AdminCommand::CreateUser { email, password, name, surname, role } => {
             let role: Role = role.parse().context("--role")?;
-            let state = state::build_state(config, String::new(), Arc::new(SystemClock)).await?;
             // The operator vouches for the address: the account is verified.
-            let user = state
-                .engine
-                .users()
-                .register(
-                    proofsheet_core::NewUser {
-                        email: &email,
-                        password: &password,
-                        name: &name,
-                        surname: &surname,
-                        role,
-                    },
-                    true,
-                )
-                .await?;
+            let new =
+                proofsheet_core::NewUser { email: &email, password: &password, name: &name, surname: &surname, role };
+            let user = state.engine.users().register(new, true).await?;
             println!("created {} {} ({})", role.as_str(), user.email, user.id);
         }
-        Command::Admin { command: AdminCommand::VerifyEmail { email } } => {
+        AdminCommand::VerifyEmail { email } => {
             let email: proofsheet_core::Email = email.parse().context("--email")?;
-            let state = state::build_state(config, String::new(), Arc::new(SystemClock)).await?;
             let user = match state.engine.users().vouch_for(&email).await {
                 Ok(user) => user,
                 Err(e) if e.code() == "not_found" => anyhow::bail!("no account has the address {email}"),
