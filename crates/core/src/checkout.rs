@@ -30,6 +30,21 @@ pub struct IdempotencyKey {
     pub request_hash: [u8; 32],
 }
 
+impl IdempotencyKey {
+    /// The stored reply (`201` with `body`) this key answers with.
+    fn reply(&self, user: crate::UserId, body: String, now: chrono::DateTime<chrono::Utc>) -> crate::IdempotentReply {
+        crate::IdempotentReply {
+            user_id: user,
+            scope: self.scope.clone(),
+            key: self.key.clone(),
+            request_hash: self.request_hash,
+            status: 201,
+            body,
+            created_at: now,
+        }
+    }
+}
+
 /// The checkout service. Get it with [`Proofsheet::checkout`].
 pub struct Checkout<'a>(&'a Proofsheet);
 
@@ -104,28 +119,13 @@ impl Checkout<'_> {
             updated_at: now,
             paid_at: None,
         };
-        let reply = key.map(|k| crate::IdempotentReply {
-            user_id: buyer.id,
-            scope: k.scope.clone(),
-            key: k.key.clone(),
-            request_hash: k.request_hash,
-            status: 201,
-            body: order.id.to_string(),
-            created_at: now,
-        });
+        let reply = key.map(|k| k.reply(buyer.id, order.id.to_string(), now));
         if !self.0.meta().insert_order(&order, reply.as_ref()).await? {
             // Another request with this key won: its order is the answer.
             let k = key.expect("only a key can be taken");
-            let stored = self.0.meta().idempotent_reply(buyer.id, &k.scope, &k.key).await?;
+            let stored = self.stored_reply(buyer, k).await?;
             let stored = stored.ok_or_else(|| Error::backend("reading an idempotency key", "reserved but missing"))?;
-            if stored.request_hash != k.request_hash {
-                return Err(Error::invalid(
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with a different request body",
-                ));
-            }
-            let id: OrderId =
-                stored.body.parse().map_err(|e| Error::backend_permanent("reading an idempotency key", e))?;
+            let id: OrderId = stored.parse().map_err(|e| Error::backend_permanent("reading an idempotency key", e))?;
             return self.order(buyer, id).await;
         }
         tracing::info!(order_id = %order.id, total = %order.total, "order created");
@@ -164,6 +164,12 @@ impl Checkout<'_> {
         if key.key.is_empty() || key.key.len() > 255 {
             return Err(Error::invalid("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters"));
         }
+        self.stored_reply(user, key).await
+    }
+
+    /// The body stored for this key, if any; 422 `idempotency_key_reused`
+    /// when it was stored for another request body.
+    async fn stored_reply(&self, user: &User, key: &IdempotencyKey) -> Result<Option<String>> {
         match self.0.meta().idempotent_reply(user.id, &key.scope, &key.key).await? {
             Some(r) if r.request_hash == key.request_hash => Ok(Some(r.body)),
             Some(_) => Err(Error::invalid(
@@ -179,16 +185,7 @@ impl Checkout<'_> {
     /// every caller with the key gets the same reply.
     pub async fn remember(&self, user: &User, key: &IdempotencyKey, body: String) -> Result<String> {
         let meta = self.0.meta();
-        let reply = crate::IdempotentReply {
-            user_id: user.id,
-            scope: key.scope.clone(),
-            key: key.key.clone(),
-            request_hash: key.request_hash,
-            status: 201,
-            body: body.clone(),
-            created_at: self.0.now(),
-        };
-        if meta.save_idempotent_reply(&reply).await? {
+        if meta.save_idempotent_reply(&key.reply(user.id, body.clone(), self.0.now())).await? {
             return Ok(body);
         }
         Ok(meta.idempotent_reply(user.id, &key.scope, &key.key).await?.map(|r| r.body).unwrap_or(body))

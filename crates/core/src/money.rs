@@ -150,18 +150,20 @@ impl Money {
 
     /// The amount as people read it: `€15.00`, `$4.50`, `¥500`, `CHF 12.00`.
     pub fn human(&self) -> String {
-        let exp = self.currency.exponent();
-        let unit = 10i64.pow(exp);
-        let (major, minor) = (self.amount / unit, self.amount % unit);
-        let mut digits = major.to_string();
-        // Thousands separators: 1,234,567.
+        // The plain number, with thousands separators: 1,234,567.89.
+        let plain = self.major_units();
+        let (sign, plain) = plain.strip_prefix('-').map_or(("", plain.as_str()), |p| ("-", p));
+        let (whole, fraction) = plain.split_once('.').map_or((plain, None), |(w, f)| (w, Some(f)));
+        let mut digits = whole.to_owned();
         let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
         while digits.len() > 3 {
             let tail = digits.split_off(digits.len() - 3);
             grouped = format!(",{tail}{grouped}");
         }
-        grouped = format!("{digits}{grouped}");
-        let number = if exp == 0 { grouped } else { format!("{grouped}.{minor:0width$}", width = exp as usize) };
+        let mut number = format!("{sign}{digits}{grouped}");
+        if let Some(fraction) = fraction {
+            number = format!("{number}.{fraction}");
+        }
         match self.currency.symbol() {
             Some(sign) => format!("{sign}{number}"),
             None => format!("{} {number}", self.currency),

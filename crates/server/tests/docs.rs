@@ -13,17 +13,16 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
-/// The repository's tracked text files (by `git ls-files`, so build output
-/// and tool caches are not read).
-fn tracked() -> Vec<PathBuf> {
+/// The repository's tracked text files and their text (by `git ls-files`,
+/// so build output and tool caches are not read), each read once.
+fn tracked() -> Vec<(PathBuf, String)> {
     let out = std::process::Command::new("git").arg("ls-files").current_dir(root()).output().expect("git runs");
     assert!(out.status.success(), "git ls-files failed");
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| root().join(l))
-        .filter(|p| p.is_file())
-        .filter(|p| std::fs::read_to_string(p).is_ok())
+        .filter_map(|p| std::fs::read_to_string(&p).ok().map(|text| (p, text)))
         .collect()
 }
 
@@ -33,8 +32,8 @@ fn nothing_points_outside_the_repository() {
     let outside = format!("{}/shared", "..");
     let offenders: Vec<String> = tracked()
         .into_iter()
-        .filter(|p| std::fs::read_to_string(p).unwrap().contains(&outside))
-        .map(|p| p.strip_prefix(root()).unwrap().display().to_string())
+        .filter(|(_, text)| text.contains(&outside))
+        .map(|(p, _)| p.strip_prefix(root()).unwrap().display().to_string())
         .collect();
     assert!(offenders.is_empty(), "files pointing outside the repository: {offenders:?}");
 }
@@ -42,8 +41,7 @@ fn nothing_points_outside_the_repository() {
 #[test]
 fn every_relative_link_in_the_markdown_resolves() {
     let mut broken = Vec::new();
-    for file in tracked().into_iter().filter(|p| p.extension().is_some_and(|e| e == "md")) {
-        let text = std::fs::read_to_string(&file).unwrap();
+    for (file, text) in tracked().into_iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "md")) {
         let mut rest = text.as_str();
         while let Some(i) = rest.find("](") {
             rest = &rest[i + 2..];
@@ -137,17 +135,11 @@ fn the_crate_guide_names_every_role_and_service_of_the_core() {
 /// core's `testkit` feature, so a plain `cargo build` refuses it too).
 #[test]
 fn the_server_reaches_the_stores_through_services() {
-    let mut offenders = Vec::new();
-    let mut dirs = vec![root().join("crates/server/src")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if std::fs::read_to_string(&path).unwrap().contains(".backends()") {
-                offenders.push(path.strip_prefix(root()).unwrap().display().to_string());
-            }
-        }
-    }
+    let server = root().join("crates/server/src");
+    let offenders: Vec<String> = tracked()
+        .into_iter()
+        .filter(|(p, text)| p.starts_with(&server) && text.contains(".backends()"))
+        .map(|(p, _)| p.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
     assert!(offenders.is_empty(), "server files reading a backend directly: {offenders:?}");
 }

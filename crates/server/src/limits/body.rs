@@ -103,10 +103,8 @@ impl Budget {
         self.sizes.of(*self.class.lock().unwrap())
     }
 
-    fn refuse(&self) -> (u64, &'static str) {
-        let limit = self.limit();
-        *self.refused.lock().unwrap() = Some(limit);
-        limit
+    fn refuse(&self) {
+        *self.refused.lock().unwrap() = Some(self.limit());
     }
 }
 
@@ -143,9 +141,9 @@ fn drain(body: BoxStream<'static, Result<Bytes, std::io::Error>>) {
 struct Counted {
     inner: Option<BoxStream<'static, Result<Bytes, std::io::Error>>>,
     budget: Budget,
+    /// The declared `Content-Length`, until the first read checks it.
     declared: Option<u64>,
     seen: u64,
-    started: bool,
     drain_on_drop: bool,
 }
 
@@ -168,11 +166,8 @@ impl Stream for Counted {
             return Poll::Ready(None);
         }
         let (limit, _) = self.budget.limit();
-        if !self.started {
-            self.started = true;
-            if self.declared.is_some_and(|n| n > limit) {
-                return self.over(true);
-            }
+        if self.declared.take().is_some_and(|n| n > limit) {
+            return self.over(true);
         }
         let polled = Pin::new(self.inner.as_mut().expect("checked above")).poll_next(cx);
         match polled {
@@ -225,14 +220,7 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             refused: Arc::new(Mutex::new(None)),
         };
         let inner = Box::pin(req.take_body().into_bytes_stream());
-        let counted = Counted {
-            inner: Some(inner),
-            budget: budget.clone(),
-            declared,
-            seen: 0,
-            started: false,
-            drain_on_drop: false,
-        };
+        let counted = Counted { inner: Some(inner), budget: budget.clone(), declared, seen: 0, drain_on_drop: false };
         req.set_body(Body::from_bytes_stream(counted));
         req.set_data(budget.clone());
         let resp = self.inner.call(req).await.map(IntoResponse::into_response);

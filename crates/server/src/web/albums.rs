@@ -41,12 +41,21 @@ pub struct ListQuery {
     notice: Option<String>,
 }
 
-fn require_user<'a>(visit: &'a Visit, here: &str) -> Result<&'a proofsheet_core::User, Response> {
-    visit.user.as_ref().ok_or_else(|| to_signin(here))
+/// When an album closes, in words: "open until 6 January 2030", or
+/// "closed after …" once it has (capitalised to start a sentence).
+fn closing(album: &Album, now: chrono::DateTime<chrono::Utc>, capital: bool) -> Option<Markup> {
+    let d = album.last_open_day()?;
+    let words = match (album.is_expired(now), capital) {
+        (false, true) => "Open until ",
+        (false, false) => "open until ",
+        (true, true) => "Closed after ",
+        (true, false) => "closed after ",
+    };
+    Some(html! { (words) (day(d)) })
 }
 
-fn price_input(m: &Money) -> String {
-    m.major_units()
+fn require_user<'a>(visit: &'a Visit, here: &str) -> Result<&'a proofsheet_core::User, Response> {
+    visit.user.as_ref().ok_or_else(|| to_signin(here))
 }
 
 /// `GET /albums`: a photographer's own albums with counts and sales; a
@@ -81,7 +90,7 @@ pub async fn list(req: &Request, Query(q): Query<ListQuery>, Data(state): Data<&
                         li.card {
                             h2 { a href={ "/albums/" (a.id) } { (a.name) } }
                             p { (a.price_per_photo.human()) " per photo" }
-                            @if let (Some(t), Some(d)) = (a.expires_at, a.last_open_day()) { p { @if t > now { "Open until " } @else { "Closed after " } (day(d)) } }
+                            @if let Some(c) = closing(a, now, true) { p { (c) } }
                         }
                     }
                 }
@@ -222,7 +231,7 @@ impl AlbumFields {
             name: album.name.clone(),
             client_email: album.client_email.as_ref().map(|e| e.to_string()).unwrap_or_default(),
             visibility: album.visibility,
-            price: price_input(&album.price_per_photo),
+            price: album.price_per_photo.major_units(),
             currency: album.price_per_photo.currency.to_string(),
             expires_on: album.last_open_day().map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
             find_me: album.find_me,
@@ -618,7 +627,7 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
             p.meta {
                 (visibility_word(album.visibility)) " · " (album.price_per_photo.human()) " per photo"
                 @if let Some(c) = &album.client_email { " · for " (c) }
-                @if let (Some(t), Some(d)) = (album.expires_at, album.last_open_day()) { " · " @if t > now { "open until " } @else { "closed after " } (day(d)) }
+                @if let Some(c) = closing(&album, now, false) { " · " (c) }
             }
             section aria-labelledby="upload-h" {
                 h2 #upload-h { "Photos" }
@@ -747,9 +756,9 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
                     h1 #album-name { (album.name) }
                     p {
                         @if !studio.is_empty() { (studio) }
-                        @if let Some(d) = album.last_open_day() {
+                        @if let Some(c) = closing(&album, now, false) {
                             @if !studio.is_empty() { " · " }
-                            @if open { "open until " } @else { "closed after " } (day(d))
+                            (c)
                         }
                     }
                 }
@@ -855,9 +864,9 @@ pub async fn find_me_privacy(req: &Request, Data(state): Data<&Arc<AppState>>) -
 /// A photo's aspect ratio as the stylesheet's class: `ar-150` for 3:2
 /// (width over height, in hundredths, 0.25 to 4; see `assets::css`). The
 /// justified rows are laid out from it before any image loads.
-pub fn aspect_class(width: Option<u32>, height: Option<u32>) -> String {
-    let (w, h) = (width.unwrap_or(4).max(1), height.unwrap_or(3).max(1));
-    let hundredths = (u64::from(w) * 100 + u64::from(h) / 2) / u64::from(h);
+pub fn aspect_class(width: u32, height: u32) -> String {
+    let (w, h) = (u64::from(width), u64::from(height.max(1)));
+    let hundredths = (w * 100 + h / 2) / h;
     format!("ar-{}", hundredths.clamp(25, 400))
 }
 
@@ -878,7 +887,7 @@ fn tile(p: Option<&Photo>, favourite: bool, client: bool) -> Markup {
     let sizes = format!("(max-width: 40rem) {}px, {}px", (aspect * 140.0).round(), (aspect * 240.0).round());
     let (thumb, preview) = (format!("/api/v1/photos/{id}/thumbnail"), format!("/api/v1/photos/{id}/preview"));
     html! {
-        li class=(aspect_class(Some(w), Some(h))) data-photo=(id) {
+        li class=(aspect_class(w, h)) data-photo=(id) {
             button.thumb type="button" aria-label={ "Open " (name) } {
                 img src=(thumb) srcset={ (thumb) " 400w, " (preview) " 2048w" } sizes=(sizes)
                     alt=(name) loading="lazy" decoding="async" width=(w) height=(h);
