@@ -120,6 +120,7 @@ def create_album(page, name, client_email, visibility="Private"):
     page.get_by_role("link", name="New album").click()
     page.get_by_role("textbox", name="Album name").fill(name)
     if client_email:
+        page.get_by_role("textbox", name="Client name").fill("Kim Lou")
         page.get_by_role("textbox", name="Client email").fill(client_email)
     page.get_by_role("combobox", name="Visibility").select_option(label=visibility)
     page.get_by_role("textbox", name="Price per photo").fill("5.00")
@@ -127,6 +128,15 @@ def create_album(page, name, client_email, visibility="Private"):
     page.get_by_role("button", name="Create album").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(name)
     return page.url.rsplit("/", 1)[1]
+
+
+def publish(page):
+    """An album made in the web app is a draft: "Publish" opens it (and
+    mails the invitation)."""
+    expect(page.get_by_role("region", name="Draft")).to_be_visible()
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status").first).to_contain_text("Published")
+    expect(page.get_by_role("button", name="Publish")).to_have_count(0)
 
 
 def upload(page, tmp: Path, names, break_one=False):
@@ -233,7 +243,28 @@ def main():
         check_page(ph, "album-new")
         album = create_album(ph, "Wedding of Kim & Lou", cl_mail)
         originals = upload(ph, tmp, [f"IMG_{i}.jpg" for i in range(1, 6)], break_one=True)
+        expect(ph.get_by_role("status").filter(has_text="uploaded")).to_have_text("5 of 5 uploaded")
         check_page(ph, "studio")
+        # Nobody but the owner sees a draft: the client's address gets no
+        # mail yet, and a stranger's browser finds nothing.
+        peek = browser.new_context().new_page()
+        assert peek.goto(f"{BASE}/albums/{album}").status in (200, 404)
+        expect(peek).to_have_url(re.compile(r"/signin\?next="))
+        peek.context.close()
+        assert not mails_to(cl_mail), "a draft mails nobody"
+        # The studio's order: capture time, then file name (these have no
+        # EXIF time). Move one earlier, pick a cover.
+        tiles = ph.get_by_role("list", name="Photos in this album").get_by_role("listitem")
+        expect(tiles.nth(0)).to_contain_text("IMG_1.jpg")
+        tiles.filter(has_text="IMG_3.jpg").get_by_role("button", name="Move earlier").click()
+        expect(ph.get_by_role("status").first).to_contain_text("Moved")
+        expect(tiles.nth(1)).to_contain_text("IMG_3.jpg")
+        expect(tiles.nth(2)).to_contain_text("IMG_2.jpg")
+        tiles.filter(has_text="IMG_3.jpg").get_by_role("button", name="Move later").click()
+        expect(tiles.nth(2)).to_contain_text("IMG_3.jpg")
+        tiles.filter(has_text="IMG_4.jpg").get_by_role("button", name="Use as cover").click()
+        expect(tiles.filter(has_text="IMG_4.jpg")).to_contain_text("Cover")
+        publish(ph)
 
         # The watermark: upload a logo in the studio, pick it with a place,
         # size and opacity, see it drawn on a photo before saving, save.
@@ -281,22 +312,32 @@ def main():
         assert r.status == 401, f"cookie without X-CSRF-Token on the API answered {r.status}"
 
         # ---- the client: invitation, sign-in link, lightbox, selection ----
+        # One click: the invitation's link opens the gallery signed in as
+        # the client, their account made on the way, named as typed.
         subject, body = wait_mail(cl_mail, "shared")
-        link = re.search(r"https?://\S+/albums/[0-9a-f-]+", body).group(0)
-        assert link.endswith(album), link
+        link = re.search(r"https?://[^\s\"<>]+/invitations/[A-Za-z0-9_-]+", body).group(0)
         cl_ctx = browser.new_context(accept_downloads=True)
         cl = cl_ctx.new_page()
+        loads = []
+        cl.on("load", lambda _: loads.append(cl.url))
         cl.goto(link)
-        expect(cl).to_have_url(re.compile(r"/signin\?next="))
-        cl.get_by_role("textbox", name="Email").fill(cl_mail)
-        cl.get_by_role("button", name="Email me a sign-in link").click()
-        expect(cl.get_by_role("status")).to_contain_text("link is on its way")
+        expect(cl).to_have_url(re.compile(rf"/albums/{album}$"))
+        assert len(loads) == 1, f"one page load from the mail to the gallery: {loads}"
+        expect(cl.get_by_role("banner")).to_contain_text("Kim")
+        # A sign-in link by mail works too (another browser of the client's).
+        link_ctx = browser.new_context()
+        other = link_ctx.new_page()
+        other.goto(f"{BASE}/signin?next=/albums/{album}")
+        other.get_by_role("textbox", name="Email").fill(cl_mail)
+        other.get_by_role("button", name="Email me a sign-in link").click()
+        expect(other.get_by_role("status")).to_contain_text("link is on its way")
         _, body = wait_mail(cl_mail, "sign-in link")
         signin_link = re.search(r"https?://\S+/signin/link\?\S+", body).group(0)
-        cl.goto(signin_link)
-        check_page(cl, "signin-link")
-        cl.get_by_role("button", name="Sign in").click()
-        expect(cl).to_have_url(re.compile(rf"/albums/{album}$"))
+        other.goto(signin_link)
+        check_page(other, "signin-link")
+        other.get_by_role("button", name="Sign in").click()
+        expect(other).to_have_url(re.compile(rf"/albums/{album}$"))
+        link_ctx.close()
         expect(cl.get_by_role("heading", level=1)).to_have_text("Wedding of Kim & Lou")
         items = cl.get_by_role("list").filter(has=cl.get_by_role("button", name="Select")).get_by_role("listitem")
         expect(items).to_have_count(5)
@@ -376,19 +417,44 @@ def main():
         # they were stored in: names come from the page, not the test.
         faved = [items.nth(i).get_by_role("img").get_attribute("alt") for i in (1, 2)]
         chosen = sorted(items.nth(i).get_by_role("img").get_attribute("alt") for i in (0, 2, 4))
+        # The cart: what will be bought, at what price; "Remove" takes one
+        # out (and out of the gallery's selection too).
         cl.get_by_role("button", name="Checkout").click()
+        expect(cl).to_have_url(re.compile(rf"/albums/{album}/cart\?"))
+        cart = cl.get_by_role("list", name="Selected photos").get_by_role("listitem")
+        expect(cart).to_have_count(3)
+        expect(cl.locator("#cart-total")).to_have_text("€15.00")
+        check_page(cl, "cart")
+        cart.nth(2).get_by_role("button", name="Remove").click()
+        expect(cart).to_have_count(2)
+        expect(cl.locator("#cart-total")).to_have_text("€10.00")
+        cl.get_by_role("link", name="Back to the gallery").click()
+        expect(cl.get_by_role("status").filter(has_text="selected")).to_have_text("2 selected · €10.00")
+        items.nth(4).get_by_role("button", name="Select").click()
+        expect(cl.get_by_role("status").filter(has_text="selected")).to_have_text("3 selected · €15.00")
+        cl.get_by_role("button", name="Checkout").click()
+        expect(cart).to_have_count(3)
+        cl.get_by_role("button", name="Pay now").click()
         expect(cl.get_by_role("heading", level=1)).to_have_text("Test payment")
         expect(cl.get_by_text("€15.00")).to_be_visible()
         check_page(cl, "test-gateway")
         cl.get_by_role("button", name="Pay").click()
         expect(cl).to_have_url(re.compile(r"/orders/[0-9a-f-]+\?payment=done"))
-        download = cl.get_by_role("link", name="Download")
+        download = cl.get_by_role("link", name="Download all")
         expect(download).to_be_visible(timeout=60_000)
         expect(cl.locator("p.download time")).to_have_count(1)
+        # One "Download" per photo, beside its thumbnail.
+        bought = cl.get_by_role("listitem").filter(has=cl.get_by_role("link", name="Download", exact=True))
+        expect(bought).to_have_count(3)
+        one = bought.nth(0)
+        one_name = one.get_by_role("img").get_attribute("alt")
+        single = cl_ctx.request.get(one.get_by_role("link", name="Download", exact=True).get_attribute("href"))
+        assert single.status == 200 and single.body() == originals[one_name], (single.status, one_name)
         check_page(cl, "order")
         href = download.get_attribute("href")
         zipped = cl_ctx.request.get(href)
         assert zipped.status == 200, zipped.status
+        assert 'filename="Wedding of Kim _ Lou.zip"' in zipped.headers.get("content-disposition", ""), zipped.headers
         z = zipfile.ZipFile(io.BytesIO(zipped.body()))
         names = sorted(z.namelist())
         assert [n.split("/")[-1] for n in names] == chosen, (names, chosen)
@@ -404,11 +470,12 @@ def main():
         items.nth(1).get_by_role("button", name="Select").click()
         expect(cl.get_by_role("status").filter(has_text="selected")).to_have_text("1 selected · €5.00")
         cl.get_by_role("button", name="Checkout").click()
+        cl.get_by_role("button", name="Pay now").click()
         cl.get_by_role("button", name="Decline").click()
         expect(cl).to_have_url(re.compile(r"payment=declined"))
         expect(cl.get_by_role("alert")).to_contain_text("did not go through")
         expect(cl.locator("#order-status")).to_have_text("Cancelled")
-        assert cl.get_by_role("link", name="Download").count() == 0
+        assert cl.get_by_role("link", name=re.compile("^Download")).count() == 0
 
         # ---- the photographer sees favourites and the sale ----
         ph.goto(f"{BASE}/albums/{album}")
@@ -442,6 +509,7 @@ def main():
         # ---- a public album's visitor registers at checkout, keeping the selection ----
         public = create_album(ph, "Open day", None, visibility="Public")
         upload(ph, tmp, ["PUB_1.jpg", "PUB_2.jpg"])
+        publish(ph)
         vis_ctx = browser.new_context()
         vis = vis_ctx.new_page()
         vis.goto(f"{BASE}/albums/{public}")
@@ -451,15 +519,18 @@ def main():
             grid.nth(i).get_by_role("button", name="Select").click()
         expect(vis.get_by_role("status").filter(has_text="selected")).to_have_text("2 selected · €10.00")
         vis.get_by_role("button", name="Checkout").click()
+        expect(vis.get_by_role("list", name="Selected photos").get_by_role("listitem")).to_have_count(2)
+        vis.get_by_role("button", name="Pay now").click()
         expect(vis).to_have_url(re.compile(r"/signin\?next="))
         expect(vis.get_by_text("To buy your selection")).to_be_visible()
         vis.get_by_role("link", name="Create account").last.click()
         # Reached on the way to paying, the form has the client role chosen.
         expect(vis.get_by_role("radio", name="Client")).to_be_checked()
         register(vis, "Vic", "Tor", f"vis-{RUN}@home.test", "Client")
-        expect(vis).to_have_url(re.compile(rf"/albums/{public}(\?checkout)?$"))
-        expect(vis.get_by_role("status").filter(has_text="selected")).to_have_text("2 selected · €10.00")
-        vis.get_by_role("button", name="Checkout").click()
+        # Back to the same cart.
+        expect(vis).to_have_url(re.compile(rf"/albums/{public}/cart\?photo="))
+        expect(vis.get_by_role("list", name="Selected photos").get_by_role("listitem")).to_have_count(2)
+        vis.get_by_role("button", name="Pay now").click()
         expect(vis.get_by_role("heading", level=1)).to_have_text("Test payment")
         expect(vis.get_by_text("€10.00")).to_be_visible()
 
@@ -485,6 +556,7 @@ def main():
                 time.sleep(0.5)
             expect(ph.locator("#findme-progress")).to_contain_text("3 of 3 ready photos indexed, 3 faces found.")
             check_page(ph, "studio-find-me")
+            publish(ph)
             guest_ctx = browser.new_context()
             guest = guest_ctx.new_page()
             guest.goto(f"{BASE}/albums/{gala}")

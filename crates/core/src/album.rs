@@ -73,6 +73,17 @@ pub struct Album {
     /// search them with a selfie (off by default; see `docs/faces.md`).
     #[serde(default)]
     pub find_me: bool,
+    /// A draft: only its owner sees it, and nobody is mailed about it until
+    /// it is published (`draft` becomes `false`).
+    #[serde(default)]
+    pub draft: bool,
+    /// The client's name, as the photographer typed it: the invitation
+    /// greets them with it, and the account it creates carries it.
+    #[serde(default)]
+    pub client_name: Option<String>,
+    /// The photo the gallery opens on; `None`: the first ready photo.
+    #[serde(default)]
+    pub cover_photo_id: Option<crate::PhotoId>,
 }
 
 /// How a caller relates to an album.
@@ -105,10 +116,22 @@ impl Album {
         Ok(n.to_owned())
     }
 
+    /// Validates a client's name: up to 100 printable characters; blank is
+    /// no name.
+    pub fn validate_client_name(name: &str) -> Result<Option<String>> {
+        let n = name.trim();
+        if name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(Error::invalid("invalid_client_name", "a client's name is at most 100 printable characters"));
+        }
+        Ok((!n.is_empty()).then(|| n.to_owned()))
+    }
+
     /// How `viewer` (None for anonymous) relates to this album.
     pub fn access_for(&self, viewer: Option<&User>) -> Access {
         match viewer {
             Some(u) if u.id == self.owner_id => Access::Owner,
+            // A draft is its owner's alone.
+            _ if self.draft => Access::None,
             // Only a proven mailbox opens an album shared with its address.
             Some(u) if u.email_verified && self.client_email.as_ref() == Some(&u.email) && u.role != Role::Admin => {
                 Access::Client

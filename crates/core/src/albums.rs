@@ -18,6 +18,7 @@ pub(crate) const PROBE_LIMIT: usize = 1024 * 1024;
 /// What [`Albums::receive`] learnt of an upload's bytes.
 struct Received {
     format: crate::ImageFormat,
+    taken_at: Option<chrono::NaiveDateTime>,
     size: u64,
     sha256: String,
 }
@@ -49,6 +50,11 @@ pub struct NewAlbum {
     /// "Find me" on from the start (needs a face index: `Error::Conflict`
     /// `faces_unavailable` without one).
     pub find_me: bool,
+    /// Made as a draft: only its owner sees it, and the invitation waits
+    /// until it is published.
+    pub draft: bool,
+    /// The client's name, for the invitation and their account.
+    pub client_name: Option<String>,
 }
 
 /// Changes to an album; `None` leaves a field as it is.
@@ -70,6 +76,13 @@ pub struct AlbumPatch {
     /// Turn "Find me" on (its photos are indexed in the background) or off
     /// (their faces are deleted at once).
     pub find_me: Option<bool>,
+    /// New client name (`Some(None)` removes it).
+    pub client_name: Option<Option<String>>,
+    /// Publish (`Some(false)`: the invitation goes now) or take back to a
+    /// draft (`Some(true)`).
+    pub draft: Option<bool>,
+    /// New cover (`Some(None)`: the first photo); a photo of this album.
+    pub cover_photo_id: Option<Option<PhotoId>>,
 }
 
 /// Which image of a photo.
@@ -149,6 +162,9 @@ impl Albums<'_> {
             purged_at: None,
             revision: 0,
             find_me: new.find_me,
+            draft: new.draft,
+            client_name: new.client_name.as_deref().map(Album::validate_client_name).transpose()?.flatten(),
+            cover_photo_id: None,
         };
         self.0.meta().insert_album(&album).await?;
         tracing::info!(album_id = %album.id, "album created");
@@ -159,6 +175,9 @@ impl Albums<'_> {
     /// Tells a newly named client about their album. A failure to queue the
     /// notice is logged, never fails the album change.
     async fn share_notice(&self, album: &Album, before: Option<&Email>) {
+        if album.draft {
+            return;
+        }
         let Some(to) = album.client_email.clone().filter(|e| Some(e) != before) else { return };
         if !self.0.share_notices().allow(album.id, album.owner_id, self.0.now()) {
             tracing::warn!(album_id = %album.id, "album-shared notice not sent: too many for this album or photographer today");
@@ -242,7 +261,8 @@ impl Albums<'_> {
     #[instrument(skip_all, fields(album_id = %id))]
     pub async fn update(&self, user: &User, id: AlbumId, patch: AlbumPatch) -> Result<Album> {
         let mut album = self.get_owned(user, id).await?;
-        let before = album.client_email.clone();
+        // Publishing tells the client as a new client would be told.
+        let before = if album.draft { None } else { album.client_email.clone() };
         // Indexing starts when the search is turned on, or when an album
         // with it on reopens (expiry deleted its faces).
         let was_searchable = album.faces_searchable(self.0.now());
@@ -267,6 +287,21 @@ impl Albums<'_> {
         if let Some(e) = patch.expires_at {
             album.expires_at = e;
         }
+        if let Some(n) = patch.client_name {
+            album.client_name = n.as_deref().map(Album::validate_client_name).transpose()?.flatten();
+        }
+        if let Some(d) = patch.draft {
+            album.draft = d;
+        }
+        if let Some(cover) = patch.cover_photo_id {
+            if let Some(photo) = cover {
+                let p = self.0.meta().photo(photo).await?;
+                if p.is_none_or(|p| p.album_id != album.id) {
+                    return Err(Error::invalid("invalid_cover", "the cover must be a photo of this album"));
+                }
+            }
+            album.cover_photo_id = cover;
+        }
         let mut rewatermark = false;
         if let Some(mut w) = patch.watermark {
             if let Some(w) = &mut w {
@@ -277,7 +312,8 @@ impl Albums<'_> {
             album.watermark = w;
         }
         album.updated_at = self.0.now();
-        let access_changed = album.client_email != before || patch.visibility.is_some();
+        let access_changed =
+            album.client_email.as_ref() != before.as_ref() || patch.visibility.is_some() || patch.draft == Some(true);
         self.0.meta().update_album(&album).await?;
         self.share_notice(&album, before.as_ref()).await;
         if access_changed && let Err(e) = self.0.checkout().cancel_orders_without_access(&album).await {
@@ -468,7 +504,7 @@ impl Albums<'_> {
                 let limit = size.min(PROBE_LIMIT as u64);
                 let mut head = self.0.blobs().stream(staged, Some(0..limit)).await?;
                 let (info, _) = self.probe(&mut head, limit == size).await?;
-                Received { format: info.format, size, sha256: hex(digest) }
+                Received { format: info.format, taken_at: info.taken_at, size, sha256: hex(digest) }
             }
         };
         let id = PhotoId::new();
@@ -537,7 +573,7 @@ impl Albums<'_> {
                 w.write(chunk).await?;
             }
         }
-        Ok(Received { format: info.format, size, sha256: hex(digest) })
+        Ok(Received { format: info.format, taken_at: info.taken_at, size, sha256: hex(digest) })
     }
 
     /// Writes the row of a photo whose original is stored, with its render
@@ -565,12 +601,56 @@ impl Albums<'_> {
             created_at: now,
             renders: 0,
             sha256: Some(received.sha256),
+            taken_at: received.taken_at.map(|t| t.and_utc()),
+            position: None,
         };
         let job = NewJob::now(Task::RenderPreview { photo_id: id }, now);
         let quota = self.0.settings().storage_quota;
         self.0.meta().insert_photo_within_quota(&photo, &[job], quota, releasing, now).await?;
         tracing::info!(photo_id = %id, bytes = received.size, "photo uploaded");
         Ok(photo)
+    }
+
+    /// Sets the album's photo order (owner only): `order` first, in that
+    /// order, then every photo it leaves out, in capture order
+    /// ([`crate::AlbumStore`]'s rule).
+    #[instrument(skip_all, fields(album_id = %album_id))]
+    pub async fn set_order(&self, user: &User, album_id: AlbumId, order: &[PhotoId]) -> Result<()> {
+        let album = self.get_owned(user, album_id).await?;
+        self.0.meta().set_photo_order(album.id, order).await
+    }
+
+    /// Moves one photo a place earlier (`earlier`) or later in its album's
+    /// order (owner only); at either end it stays. Every photo is placed
+    /// afterwards, so the order is the one the owner saw.
+    #[instrument(skip_all, fields(photo_id = %id))]
+    pub async fn move_photo(&self, user: &User, id: PhotoId, earlier: bool) -> Result<()> {
+        let (photo, album, access) = self.photo(Some(user), id).await?;
+        if access != Access::Owner {
+            return Err(Error::forbidden("not_owner", "only the album's owner may do this"));
+        }
+        let mut ids = self.all_photos(&album).await?.into_iter().map(|p| p.id).collect::<Vec<_>>();
+        let at = ids.iter().position(|p| *p == photo.id).ok_or(Error::not_found("photo"))?;
+        let to = if earlier { at.checked_sub(1) } else { Some(at + 1).filter(|t| *t < ids.len()) };
+        if let Some(to) = to {
+            ids.swap(at, to);
+            self.0.meta().set_photo_order(album.id, &ids).await?;
+        }
+        Ok(())
+    }
+
+    /// Every photo of an album, in its order.
+    pub async fn all_photos(&self, album: &Album) -> Result<Vec<Photo>> {
+        let mut all = Vec::new();
+        let mut page = PageRequest::new(Some(PageRequest::MAX_LIMIT), None)?;
+        loop {
+            let got = self.photos_of(album, page).await?;
+            all.extend(got.items);
+            match got.next_cursor {
+                Some(c) => page = PageRequest::new(Some(PageRequest::MAX_LIMIT), Some(&c))?,
+                None => return Ok(all),
+            }
+        }
     }
 
     /// An album's photos, as the album's viewer may see them.
@@ -675,6 +755,9 @@ impl Albums<'_> {
     /// for this album or photographer are used up.
     pub async fn send_invitation(&self, user: &User, id: AlbumId) -> Result<bool> {
         let album = self.get_owned(user, id).await?;
+        if album.draft {
+            return Err(Error::conflict("album_is_draft", "publish the album first: a draft mails nobody"));
+        }
         let Some(to) = album.client_email.clone() else { return Ok(false) };
         if !self.0.share_notices().allow(album.id, album.owner_id, self.0.now()) || !self.recipient_slot(&to).await? {
             return Ok(false);

@@ -59,6 +59,14 @@ impl DownloadLink {
     }
 }
 
+/// What an address-proving token is for: a token made for one never
+/// passes as the other.
+const EMAIL_DOMAIN: &[u8] = b"proofsheet-verify-email-v1:";
+const INVITATION_DOMAIN: &[u8] = b"proofsheet-invitation-v1:";
+
+/// How long an invitation e-mail's link signs its client in.
+pub const INVITATION_DAYS: i64 = 30;
+
 /// Makes and checks download tokens.
 ///
 /// A token is `HMAC-SHA256(secret, link id)`: 256 bits nobody can guess,
@@ -131,9 +139,48 @@ impl LinkSigner {
         let mut raw = Vec::with_capacity(56);
         raw.extend_from_slice(user.id.as_uuid().as_bytes());
         raw.extend_from_slice(&expires.timestamp().to_be_bytes());
-        let mac = self.email_mac(&raw, user.email.as_str()).finalize().into_bytes();
+        let mac = self.email_mac(EMAIL_DOMAIN, &raw, user.email.as_str()).finalize().into_bytes();
         raw.extend_from_slice(&mac);
         URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// The token of an album's invitation link, for its client at `email`,
+    /// valid until `expires`: the album id, the expiry and an HMAC over
+    /// both and the address. A link to an album whose client changed since
+    /// proves nothing (see [`LinkSigner::invitation_valid`]).
+    pub fn invitation_token(
+        &self,
+        album: crate::AlbumId,
+        email: &crate::Email,
+        expires: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        let mut raw = Vec::with_capacity(56);
+        raw.extend_from_slice(album.as_uuid().as_bytes());
+        raw.extend_from_slice(&expires.timestamp().to_be_bytes());
+        let mac = self.email_mac(INVITATION_DOMAIN, &raw, email.as_str()).finalize().into_bytes();
+        raw.extend_from_slice(&mac);
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// The album an invitation token names, if it has the shape of one
+    /// (not yet whether it is genuine).
+    pub fn invitation_album(token: &str) -> Option<crate::AlbumId> {
+        Self::email_token_parts(token).map(|(id, _, _)| crate::AlbumId::from_uuid(id.as_uuid()))
+    }
+
+    /// Whether `token` was made by this signer to invite `email` to
+    /// `album`, and has not expired at `now`.
+    pub fn invitation_valid(
+        &self,
+        token: &str,
+        album: crate::AlbumId,
+        email: &crate::Email,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        let Some((id, expires, raw)) = Self::email_token_parts(token) else { return false };
+        id.as_uuid() == album.as_uuid()
+            && expires > now
+            && self.email_mac(INVITATION_DOMAIN, &raw[..24], email.as_str()).verify_slice(&raw[24..]).is_ok()
     }
 
     /// The user an e-mail token names and its expiry, if it has the shape
@@ -149,7 +196,7 @@ impl LinkSigner {
         // HMAC's own comparison, in constant time.
         id == user.id
             && expires > now
-            && self.email_mac(&raw[..24], user.email.as_str()).verify_slice(&raw[24..]).is_ok()
+            && self.email_mac(EMAIL_DOMAIN, &raw[..24], user.email.as_str()).verify_slice(&raw[24..]).is_ok()
     }
 
     /// User id, expiry and the raw 56 bytes of a token of the right shape.
@@ -160,10 +207,11 @@ impl LinkSigner {
         Some((crate::UserId::from_uuid(id), chrono::DateTime::from_timestamp(secs, 0)?, raw))
     }
 
-    /// The MAC of a token's first 24 bytes for `email`, not yet finalised.
-    fn email_mac(&self, head: &[u8], email: &str) -> Hmac<Sha256> {
+    /// The MAC of a token's first 24 bytes for `email` in `domain` (what
+    /// the token is for), not yet finalised.
+    fn email_mac(&self, domain: &[u8], head: &[u8], email: &str) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
-        mac.update(b"proofsheet-verify-email-v1:");
+        mac.update(domain);
         mac.update(head);
         mac.update(email.as_bytes());
         mac

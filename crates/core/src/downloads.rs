@@ -19,6 +19,21 @@ pub struct LinkView {
     pub expires_at: DateTime<Utc>,
 }
 
+/// One bought photo of a link's order, ready to stream on its own.
+#[derive(Debug, Clone)]
+pub struct DownloadFile {
+    /// The link it is served under (its expiry and byte budget apply).
+    pub link: DownloadLink,
+    /// Where the original is stored.
+    key: String,
+    /// Its name, as in the zip.
+    pub filename: String,
+    /// `image/jpeg` or `image/png`, from the name.
+    pub content_type: &'static str,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// An opened download.
 pub struct OpenedDownload {
     /// The link.
@@ -172,6 +187,72 @@ impl Downloads<'_> {
         });
         tracing::info!(order_id = %link.order_id, "download started");
         Ok(OpenedDownload { total_size: link.zip_size, link, body })
+    }
+
+    /// The name a link's zip is saved under: the album's, made safe for a
+    /// file name (`photos.zip` once the album is gone or has none usable).
+    pub async fn zip_name(&self, link: &DownloadLink) -> Result<String> {
+        let Some(order) = self.0.meta().order(link.order_id).await? else { return Ok("photos.zip".into()) };
+        let name = self.0.meta().album(order.album_id).await?.map(|a| a.name).unwrap_or_default();
+        let stem = crate::photo::sanitize_filename(Some(&name), "photos", "zip");
+        let stem = stem.trim_end_matches(".zip").trim().to_owned();
+        Ok(if stem.is_empty() { "photos.zip".into() } else { format!("{stem}.zip") })
+    }
+
+    /// One photo of the order a link delivers, under the link's rules
+    /// ([`Downloads::check`]: revoked or unknown `NotFound`, expired `Gone`,
+    /// budget spent `Gone`); `NotFound` for a photo the order does not
+    /// hold. Its bytes count against the same budget as the zip's
+    /// ([`Downloads::open_file`]), so a phone can save one photo and a
+    /// link still serves at most its budget in all.
+    pub async fn file(&self, token: &str, photo: crate::PhotoId) -> Result<DownloadFile> {
+        let link = self.check(token).await?;
+        let order = self.0.meta().order(link.order_id).await?.ok_or(Error::not_found("download"))?;
+        let item = order.items.iter().find(|i| i.photo_id == photo).ok_or(Error::not_found("photo"))?;
+        // Originals live under the album's prefix, which is the owner's and
+        // the album's ids (`Album::prefix_for`): known even after the album
+        // was deleted, while the order holds its originals.
+        let key = Photo::original_key(&crate::Album::prefix_for(order.seller_id, order.album_id), photo);
+        let size = match self.0.blobs().size(&key).await {
+            Ok(s) => s,
+            Err(e) if e.is_not_found() => {
+                return Err(Error::Gone { code: "file_gone", message: "this photo is no longer stored".into() });
+            }
+            Err(e) => return Err(e),
+        };
+        let png = item.filename.to_ascii_lowercase().ends_with(".png");
+        Ok(DownloadFile {
+            link,
+            key,
+            filename: item.filename.clone(),
+            content_type: if png { "image/png" } else { "image/jpeg" },
+            size,
+        })
+    }
+
+    /// Streams a file found by [`Downloads::file`], or `range` of it
+    /// (clamped by the caller); its bytes are reserved against the link's
+    /// budget first and what is not sent is given back, as for the zip.
+    pub async fn open_file(&self, file: &DownloadFile, range: Option<Range<u64>>) -> Result<ByteStream> {
+        let bytes = range.as_ref().map_or(file.size, |r| r.end.saturating_sub(r.start));
+        let reserved = bytes.min(i64::MAX as u64) as i64;
+        if !self.0.meta().count_download(&file.link, reserved, false, self.budget(&file.link)).await? {
+            return Err(self.limit_reached());
+        }
+        let body = match self.0.blobs().stream(&file.key, range).await {
+            Ok(body) => body,
+            Err(e) => {
+                let _ = self.0.meta().count_download(&file.link, -reserved, false, None).await;
+                return Err(e);
+            }
+        };
+        tracing::info!(order_id = %file.link.order_id, "file download started");
+        Ok(Box::pin(Metered {
+            inner: body,
+            unsent: bytes,
+            meta: self.0.backends().metadata.clone(),
+            link: Some(file.link.clone()),
+        }))
     }
 
     /// A buyer's request for a fresh link to a fulfilled order, within the

@@ -69,6 +69,14 @@ pub struct Photo {
     /// stored before it was recorded).
     #[serde(default)]
     pub sha256: Option<String>,
+    /// When it was taken, by the camera's clock (EXIF `DateTimeOriginal`,
+    /// read as if UTC: it orders a shoot, it names no instant).
+    #[serde(default)]
+    pub taken_at: Option<DateTime<Utc>>,
+    /// Where its owner placed it in the album (0 first); `None`: after the
+    /// placed photos, in capture order.
+    #[serde(default)]
+    pub position: Option<u32>,
 }
 
 impl Photo {

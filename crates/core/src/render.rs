@@ -42,6 +42,9 @@ pub struct ImageInfo {
     pub width: u32,
     /// Stored height.
     pub height: u32,
+    /// When it was taken, by the camera's clock (EXIF `DateTimeOriginal`),
+    /// if the header says.
+    pub taken_at: Option<chrono::NaiveDateTime>,
 }
 
 /// The result of looking at the first bytes of an upload.

@@ -153,7 +153,8 @@ pub trait AccountStore: Send + Sync {
     ///
     /// Rule: a link is taken at most once, even by concurrent callers.
     async fn take_sign_in_link(&self, id: uuid::Uuid, now: DateTime<Utc>) -> Result<Option<Email>>;
-    /// Whether `email` is the client of an album that is not purged (an
+    /// Whether `email` is the client of an album that is neither purged nor
+    /// a draft (an
     /// invitation: such an address may get a client account by e-mail link).
     async fn is_invited(&self, email: &Email) -> Result<bool>;
     /// The digest naming a user's current watermark logo, if they have one.
@@ -194,8 +195,14 @@ pub struct Favourite {
 /// [`Album::revision`] in the same transaction; `insert_photo` writes its
 /// jobs in the same transaction (the outbox) and fails with
 /// `NotFound("album")` for an album that does not exist; deleting an album
-/// deletes its photos' records but never orders; lists are ordered by id
-/// and paged by cursor.
+/// deletes its photos' records but never orders; albums are listed by id,
+/// photos in their album's order (below), both paged by cursor; a draft
+/// album is listed to its owner only.
+///
+/// An album's photo order: the photos its owner placed
+/// ([`AlbumStore::set_photo_order`], by `position`), then the others by
+/// capture time (`taken_at`; photos without one after those with one),
+/// then by file name, then by id.
 #[async_trait]
 pub trait AlbumStore: Send + Sync {
     /// Adds an album.
@@ -266,11 +273,18 @@ pub trait AlbumStore: Send + Sync {
         releasing: Option<UploadId>,
         now: DateTime<Utc>,
     ) -> Result<()>;
-    /// A page of an album's photos, by id.
+    /// Places photos of `album`: the listed ones take positions 0, 1, …
+    /// in that order, every other photo loses its place (it follows in
+    /// capture order). `Invalid("invalid_photo_order")`, with nothing
+    /// changed, when an id is not a photo of the album or repeats.
+    async fn set_photo_order(&self, album: AlbumId, order: &[PhotoId]) -> Result<()>;
+    /// A page of an album's photos, in the album's order; the cursor is the
+    /// last photo's id (`Invalid("invalid_cursor")` if that photo is gone).
     async fn list_photos(&self, album: AlbumId, page: PageRequest) -> Result<Page<Photo>>;
     /// Albums that expired before `before` and whose blobs are not purged yet.
     async fn albums_to_purge(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>>;
-    /// Albums with a client, expiring before `before` (and not yet), not reminded.
+    /// Albums with a client, published, expiring before `before` (and not
+    /// yet), not reminded.
     async fn albums_to_remind(&self, now: DateTime<Utc>, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>>;
     /// Records that an album's client was reminded; `false` if already.
     async fn mark_album_reminded(&self, id: AlbumId, now: DateTime<Utc>) -> Result<bool>;

@@ -45,6 +45,9 @@ pub fn album(owner: &User, visibility: Visibility, client: Option<&str>) -> Albu
         purged_at: None,
         revision: 0,
         find_me: false,
+        draft: false,
+        client_name: None,
+        cover_photo_id: None,
     }
 }
 
@@ -62,6 +65,8 @@ pub fn photo(album: AlbumId) -> Photo {
         created_at: SystemClock.now(),
         renders: 0,
         sha256: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into()),
+        taken_at: None,
+        position: None,
     }
 }
 
@@ -104,6 +109,105 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
     events(name, store).await;
     faces(name, store).await;
     quotas(name, store).await;
+    photo_order(name, store).await;
+    drafts(name, store).await;
+}
+
+/// `AlbumStore`'s photo order: placed photos first, then capture time
+/// (none last), then file name; cursors walk that order; a new order
+/// replaces the old one whole, and a bad one changes nothing.
+pub async fn photo_order<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let ph = user("ph@order.test", Role::Photographer);
+    s.insert_user(&ph, "h").await.unwrap();
+    let a = album(&ph, Visibility::Public, None);
+    s.insert_album(&a).await.unwrap();
+    let at =
+        |h: u32| Some(chrono::NaiveDate::from_ymd_opt(2026, 6, 20).unwrap().and_hms_opt(h, 0, 0).unwrap().and_utc());
+    // Uploaded in this order; taken at 14:00, 12:00, unknown, 12:00, unknown.
+    let specs = [("d.jpg", at(14)), ("b.jpg", at(12)), ("z.png", None), ("a.jpg", at(12)), ("c.png", None)];
+    let mut ids = Vec::new();
+    for (file, taken) in specs {
+        let p = Photo { filename: file.into(), taken_at: taken, ..photo(a.id) };
+        s.insert_photo(&p, &[]).await.unwrap();
+        ids.push(p.id);
+    }
+    let names = |page: &Page<Photo>| page.items.iter().map(|p| p.filename.clone()).collect::<Vec<_>>();
+    let walk = |limit: u32| async move {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = s.list_photos(a.id, PageRequest::new(Some(limit), cursor.as_deref()).unwrap()).await.unwrap();
+            all.extend(names(&page));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return all,
+            }
+        }
+    };
+    let capture = ["a.jpg", "b.jpg", "d.jpg", "c.png", "z.png"];
+    assert_eq!(walk(200).await, capture, "{name}: capture time, then file name; no time last");
+    assert_eq!(walk(2).await, capture, "{name}: pages of 2 walk the same order");
+    let got = s.photo(ids[0]).await.unwrap().unwrap();
+    assert_eq!(got.taken_at, at(14), "{name}: capture time round trip");
+    // Placing two photos puts them first; the rest keep capture order.
+    let rev = s.album(a.id).await.unwrap().unwrap().revision;
+    s.set_photo_order(a.id, &[ids[2], ids[0]]).await.unwrap();
+    assert_eq!(walk(2).await, ["z.png", "d.jpg", "a.jpg", "b.jpg", "c.png"], "{name}: placed first");
+    assert!(s.album(a.id).await.unwrap().unwrap().revision > rev, "{name}: ordering changes the revision");
+    assert_eq!(s.photo(ids[2]).await.unwrap().unwrap().position, Some(0), "{name}");
+    // A new order replaces the old one whole.
+    s.set_photo_order(a.id, &[ids[4]]).await.unwrap();
+    assert_eq!(walk(3).await, ["c.png", "a.jpg", "b.jpg", "d.jpg", "z.png"], "{name}: replaced");
+    // A repeat or a stranger changes nothing.
+    let other = album(&ph, Visibility::Public, None);
+    s.insert_album(&other).await.unwrap();
+    let stranger = photo(other.id);
+    s.insert_photo(&stranger, &[]).await.unwrap();
+    for bad in [vec![ids[0], ids[0]], vec![ids[1], stranger.id], vec![PhotoId::new()]] {
+        let e = s.set_photo_order(a.id, &bad).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_photo_order", "{name}");
+        assert_eq!(walk(200).await, ["c.png", "a.jpg", "b.jpg", "d.jpg", "z.png"], "{name}: nothing changed");
+    }
+    // A cursor whose photo is gone is refused, not read as the end.
+    let first = s.list_photos(a.id, PageRequest::new(Some(1), None).unwrap()).await.unwrap();
+    s.delete_photo(ids[4]).await.unwrap();
+    let e = s.list_photos(a.id, PageRequest::new(Some(1), first.next_cursor.as_deref()).unwrap()).await.unwrap_err();
+    assert_eq!(e.code(), "invalid_cursor", "{name}");
+}
+
+/// Drafts: listed to their owner only; never a reminder's or an
+/// invitation's; the draft flag, client name and cover round trip.
+pub async fn drafts<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    let ph = user("ph@drafts.test", Role::Photographer);
+    let cl = user("cl@drafts.test", Role::Client);
+    s.insert_user(&ph, "h").await.unwrap();
+    s.insert_user(&cl, "h").await.unwrap();
+    let now = SystemClock.now();
+    let mut draft = album(&ph, Visibility::Public, Some("cl@drafts.test"));
+    draft.draft = true;
+    draft.client_name = Some("Maja Berg".into());
+    draft.expires_at = Some(now + Duration::days(2));
+    s.insert_album(&draft).await.unwrap();
+    assert_eq!(s.album(draft.id).await.unwrap().unwrap(), draft, "{name}: round trip");
+    let visible = s.list_albums(&AlbumFilter::VisibleTo(cl.email.clone()), PageRequest::first()).await.unwrap();
+    assert!(visible.items.is_empty(), "{name}: a draft is not listed to its client");
+    assert!(s.list_albums(&AlbumFilter::Public, PageRequest::first()).await.unwrap().items.is_empty(), "{name}");
+    assert_eq!(s.list_albums(&AlbumFilter::OwnedBy(ph.id), PageRequest::first()).await.unwrap().items.len(), 1);
+    assert!(!s.is_invited(&cl.email).await.unwrap(), "{name}: a draft invites nobody");
+    assert!(s.albums_to_remind(now, now + Duration::days(3), 10).await.unwrap().is_empty(), "{name}: nor reminds");
+    let cover = photo(draft.id);
+    s.insert_photo(&cover, &[]).await.unwrap();
+    let mut published = s.album(draft.id).await.unwrap().unwrap();
+    published.draft = false;
+    published.cover_photo_id = Some(cover.id);
+    s.update_album(&published).await.unwrap();
+    let got = s.album(draft.id).await.unwrap().unwrap();
+    assert_eq!((got.draft, got.cover_photo_id), (false, Some(cover.id)), "{name}: published, with its cover");
+    assert!(s.is_invited(&cl.email).await.unwrap(), "{name}: published, it invites");
+    assert_eq!(
+        s.list_albums(&AlbumFilter::VisibleTo(cl.email.clone()), PageRequest::first()).await.unwrap().items.len(),
+        1
+    );
 }
 
 /// `FaceStore`: a scan replaces the photo's faces; only ready photos of

@@ -16,7 +16,9 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tracing::instrument;
 
-use crate::{Email, Error, NewJob, Notification, Proofsheet, Result, Role, Session, Task, User, UserId, validate_name};
+use crate::{
+    AlbumId, Email, Error, NewJob, Notification, Proofsheet, Result, Role, Session, Task, User, UserId, validate_name,
+};
 
 /// A new account's details, as the person typed them.
 #[derive(Debug, Clone)]
@@ -197,30 +199,66 @@ impl Users<'_> {
         let Some(email) = meta.take_sign_in_link(id, self.0.now()).await? else { return Ok(None) };
         let mut user = match meta.user_by_email(&email).await? {
             Some((user, _)) => user,
-            None if meta.is_invited(&email).await? => {
-                let local = email.as_str().split('@').next().unwrap_or("Client");
-                let name: String = local.chars().take(100).collect();
-                let new =
-                    NewUser { email: email.as_str(), password: "", name: &name, surname: "-", role: Role::Client };
-                // Passwordless: the client signs in by mailed links and may
-                // set a password later.
-                let user = self.new_user(&new, true)?;
-                match meta.insert_user(&user, NO_PASSWORD).await {
-                    Ok(()) => user,
-                    // Made meanwhile by another request: use that one.
-                    Err(e) if e.code() == "email_taken" => match meta.user_by_email(&email).await? {
-                        Some((user, _)) => user,
-                        None => return Err(e),
-                    },
-                    Err(e) => return Err(e),
-                }
-            }
+            None if meta.is_invited(&email).await? => self.invited_client(&email, None).await?,
             None => return Ok(None),
         };
         self.prove_mailbox(&mut user, false).await?;
         let signed_in = self.open_session(user, ttl).await?;
         tracing::info!(target: "audit", action = "sign_in", user_id = %signed_in.user.id, result = "ok", how = "link", "signed in");
         Ok(Some(signed_in))
+    }
+
+    /// Exchanges an invitation e-mail's link for a session lasting `ttl`,
+    /// and answers the album it opens. The link (signed, for one album and
+    /// its client's address, [`crate::INVITATION_DAYS`] days) proves the
+    /// mailbox as a sign-in link does, and may be used again until it
+    /// expires. The first use makes the client's account, named as the
+    /// photographer typed it. `None` for a forged or expired link, an album
+    /// that is gone, a draft, one whose client changed since, or an address
+    /// whose account is not a client's (they sign in as usual).
+    pub async fn accept_invitation(&self, token: &str, ttl: Duration) -> Result<Option<(SignedIn, AlbumId)>> {
+        let Some(album_id) = crate::LinkSigner::invitation_album(token) else { return Ok(None) };
+        let meta = self.0.meta();
+        let Some(album) = meta.album(album_id).await? else { return Ok(None) };
+        let Some(email) = album.client_email.clone() else { return Ok(None) };
+        if album.draft
+            || album.purged_at.is_some()
+            || !self.0.link_signer().invitation_valid(token, album.id, &email, self.0.now())
+        {
+            return Ok(None);
+        }
+        let mut user = match meta.user_by_email(&email).await? {
+            Some((user, _)) if user.role == Role::Client => user,
+            Some(_) => return Ok(None),
+            None => match self.invited_client(&email, album.client_name.as_deref()).await? {
+                user if user.role == Role::Client => user,
+                _ => return Ok(None),
+            },
+        };
+        self.prove_mailbox(&mut user, false).await?;
+        let signed_in = self.open_session(user, ttl).await?;
+        tracing::info!(target: "audit", action = "sign_in", user_id = %signed_in.user.id, result = "ok", how = "invitation", album_id = %album.id, "signed in");
+        Ok(Some((signed_in, album.id)))
+    }
+
+    /// Makes the passwordless client account of an invited address (the
+    /// client signs in by mailed links and may set a password later),
+    /// named as the photographer typed it ("Maja Berg": name and surname),
+    /// else after the address. Made meanwhile by another request: that one.
+    async fn invited_client(&self, email: &Email, typed: Option<&str>) -> Result<User> {
+        let local: String = email.as_str().split('@').next().unwrap_or("Client").chars().take(100).collect();
+        let (name, surname) = match typed.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(t) => t.split_once(' ').map_or((t, "-"), |(n, s)| (n, s.trim())),
+            None => (local.as_str(), "-"),
+        };
+        let new = NewUser { email: email.as_str(), password: "", name, surname, role: Role::Client };
+        let user = self.new_user(&new, true)?;
+        let meta = self.0.meta();
+        match meta.insert_user(&user, NO_PASSWORD).await {
+            Ok(()) => Ok(user),
+            Err(e) if e.code() == "email_taken" => meta.user_by_email(email).await?.map(|(u, _)| u).ok_or(e),
+            Err(e) => Err(e),
+        }
     }
 
     /// The user a bearer token belongs to, if it is a live session's of a

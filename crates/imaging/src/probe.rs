@@ -23,7 +23,7 @@ pub fn probe(head: &[u8], complete: bool, max_pixels: u64) -> Result<Probe> {
         }
         let w = u32::from_be_bytes(head[16..20].try_into().expect("4 bytes"));
         let h = u32::from_be_bytes(head[20..24].try_into().expect("4 bytes"));
-        ImageInfo { format: ImageFormat::Png, width: w, height: h }
+        ImageInfo { format: ImageFormat::Png, width: w, height: h, taken_at: None }
     } else if head.len() < 8 && !complete && (PNG_SIGNATURE.starts_with(head) || [0xFF, 0xD8, 0xFF].starts_with(head)) {
         return Ok(Probe::NeedMore);
     } else {
@@ -56,8 +56,13 @@ fn unsupported(message: &str) -> Error {
 /// ends first.
 fn jpeg_dimensions(data: &[u8]) -> Result<Option<ImageInfo>> {
     let mut found = None;
+    let mut taken_at = None;
     walk_jpeg(data, |marker, body| {
         match marker {
+            0xE1 if body.starts_with(b"Exif\0\0") => {
+                taken_at = Tiff::new(&body[6..]).and_then(|t| t.taken_at());
+                Ok(true)
+            }
             // Baseline, extended, progressive (Huffman): what the decoder reads.
             0xC0..=0xC2 => {
                 if body.len() < 5 {
@@ -65,7 +70,7 @@ fn jpeg_dimensions(data: &[u8]) -> Result<Option<ImageInfo>> {
                 }
                 let h = u16::from_be_bytes([body[1], body[2]]) as u32;
                 let w = u16::from_be_bytes([body[3], body[4]]) as u32;
-                found = Some(ImageInfo { format: ImageFormat::Jpeg, width: w, height: h });
+                found = Some(ImageInfo { format: ImageFormat::Jpeg, width: w, height: h, taken_at });
                 Ok(false)
             }
             0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
@@ -142,30 +147,60 @@ pub fn jpeg_orientation(data: &[u8]) -> u8 {
 }
 
 fn tiff_orientation(tiff: &[u8]) -> Option<u8> {
-    let big = match tiff.get(..2)? {
-        b"MM" => true,
-        b"II" => false,
-        _ => return None,
-    };
-    let u16_at = |o: usize| -> Option<u16> {
-        let b = tiff.get(o..o + 2)?;
-        Some(if big { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) })
-    };
-    let u32_at = |o: usize| -> Option<u32> {
-        let b = tiff.get(o..o + 4)?;
-        let a = [b[0], b[1], b[2], b[3]];
-        Some(if big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) })
-    };
-    let ifd = u32_at(4)? as usize;
-    let count = u16_at(ifd)? as usize;
-    for n in 0..count.min(512) {
-        let entry = ifd + 2 + n * 12;
-        if u16_at(entry)? == 0x0112 {
-            let v = u16_at(entry + 8)?;
-            return (1..=8).contains(&v).then_some(v as u8);
-        }
+    let t = Tiff::new(tiff)?;
+    let entry = t.entry(t.u32_at(4)? as usize, 0x0112)?;
+    let v = t.u16_at(entry + 8)?;
+    (1..=8).contains(&v).then_some(v as u8)
+}
+
+/// The TIFF structure inside an EXIF segment, read with bounds checks only
+/// (every offset comes from the file, so none is trusted).
+struct Tiff<'a> {
+    data: &'a [u8],
+    big: bool,
+}
+
+impl<'a> Tiff<'a> {
+    fn new(data: &'a [u8]) -> Option<Self> {
+        let big = match data.get(..2)? {
+            b"MM" => true,
+            b"II" => false,
+            _ => return None,
+        };
+        Some(Tiff { data, big })
     }
-    None
+
+    fn u16_at(&self, o: usize) -> Option<u16> {
+        let b = self.data.get(o..o.checked_add(2)?)?;
+        Some(if self.big { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) })
+    }
+
+    fn u32_at(&self, o: usize) -> Option<u32> {
+        let b = self.data.get(o..o.checked_add(4)?)?;
+        let a = [b[0], b[1], b[2], b[3]];
+        Some(if self.big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) })
+    }
+
+    /// The offset of the 12-byte entry for `tag` in the IFD at `ifd`.
+    fn entry(&self, ifd: usize, tag: u16) -> Option<usize> {
+        let count = self.u16_at(ifd)? as usize;
+        (0..count.min(512)).map(|n| ifd + 2 + n * 12).find(|&e| self.u16_at(e) == Some(tag))
+    }
+
+    /// When the photo was taken: EXIF `DateTimeOriginal`, else
+    /// `DateTimeDigitized`, as the camera's clock read it (no time zone:
+    /// it orders one shoot's photos, nothing more).
+    fn taken_at(&self) -> Option<chrono::NaiveDateTime> {
+        let ifd0 = self.u32_at(4)? as usize;
+        let exif = self.u32_at(self.entry(ifd0, 0x8769)? + 8)? as usize;
+        [0x9003, 0x9004].into_iter().find_map(|tag| {
+            let e = self.entry(exif, tag)?;
+            // ASCII, "YYYY:MM:DD HH:MM:SS\0": 20 bytes, stored at an offset.
+            let at = self.u32_at(e + 8)? as usize;
+            let text = self.data.get(at..at.checked_add(19)?)?;
+            chrono::NaiveDateTime::parse_from_str(std::str::from_utf8(text).ok()?, "%Y:%m:%d %H:%M:%S").ok()
+        })
+    }
 }
 
 /// Whether a JPEG's entropy-coded data is complete: an end-of-image marker
@@ -226,11 +261,35 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_capture_time_from_exif() {
+        // Little-endian TIFF: IFD0 points at the EXIF IFD, which holds
+        // DateTimeOriginal as 20 ASCII bytes stored at offset 44.
+        let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+        tiff.extend([1, 0, 0x69, 0x87, 4, 0, 1, 0, 0, 0, 26, 0, 0, 0, 0, 0, 0, 0]);
+        tiff.extend([1, 0, 0x03, 0x90, 2, 0, 20, 0, 0, 0, 44, 0, 0, 0, 0, 0, 0, 0]);
+        tiff.extend(b"2026:01:06 14:03:07\0");
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend(&tiff);
+        let mut data = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        data.extend(((app1.len() + 2) as u16).to_be_bytes());
+        data.extend(&app1);
+        data.extend(&jpeg_header(300, 200)[2..]);
+        let Probe::Image(info) = probe(&data, false, 1 << 30).unwrap() else { panic!("not probed") };
+        assert_eq!(info.taken_at.unwrap().to_string(), "2026-01-06 14:03:07");
+        assert_eq!((info.width, info.height), (300, 200));
+        // An EXIF IFD pointer past the segment's end reads as no time.
+        let mut broken = data.clone();
+        broken[12 + 18] = 250;
+        let Probe::Image(info) = probe(&broken, false, 1 << 30).unwrap() else { panic!("not probed") };
+        assert_eq!(info.taken_at, None);
+    }
+
+    #[test]
     fn reads_jpeg_dimensions_from_the_header_alone() {
         let h = jpeg_header(6000, 4000);
         assert_eq!(
             probe(&h, false, 100_000_000).unwrap(),
-            Probe::Image(ImageInfo { format: ImageFormat::Jpeg, width: 6000, height: 4000 })
+            Probe::Image(ImageInfo { format: ImageFormat::Jpeg, width: 6000, height: 4000, taken_at: None })
         );
         assert_eq!(probe(&h[..10], false, 100_000_000).unwrap(), Probe::NeedMore);
         assert!(probe(&h[..10], true, 100_000_000).is_err());

@@ -31,7 +31,7 @@
 
   // Forms that ask first.
   document.addEventListener("submit", function (ev) {
-    var f = ev.target;
+    var f = ev.submitter && ev.submitter.hasAttribute("data-confirm") ? ev.submitter : ev.target;
     if (f.hasAttribute && f.hasAttribute("data-confirm") && !window.confirm(f.getAttribute("data-confirm"))) ev.preventDefault();
   });
 
@@ -39,7 +39,8 @@
   document.querySelectorAll("button[data-copy]").forEach(function (b) {
     b.addEventListener("click", function () {
       var input = document.getElementById(b.getAttribute("data-copy"));
-      var done = function () { b.textContent = "Copied"; setTimeout(function () { b.textContent = "Copy link"; }, 2000); };
+      var label = b.textContent;
+      var done = function () { b.textContent = "Copied"; setTimeout(function () { b.textContent = label; }, 2000); };
       if (navigator.clipboard) navigator.clipboard.writeText(input.value).then(done, function () { input.select(); });
       else { input.select(); document.execCommand("copy"); done(); }
     });
@@ -61,11 +62,23 @@
       s.textContent = (words[status] || status) + (reason ? ": " + reason : "");
     }
 
+    // A new photo's tile is the server's own, cloned from the page's
+    // template; its id is filled in once the upload makes the photo.
+    var template = document.getElementById("studio-tile");
+    function named(li, id) {
+      li.setAttribute("data-photo", id);
+      li.id = "p-" + id;
+      li.querySelectorAll("[value]").forEach(function (v) {
+        v.value = v.value.replace(/^(\w+:)?$/, function (m, verb) { return (verb || "") + id; });
+      });
+    }
     function item(file) {
-      var li = el("li", { "data-status": "uploading" });
-      li.appendChild(el("span", { "class": "ph", "aria-hidden": "true" }));
-      li.appendChild(el("span", { "class": "name" }, file.name));
-      li.appendChild(el("span", { "class": "status" }, "Waiting"));
+      var li = template.content.firstElementChild.cloneNode(true);
+      li.querySelector(".name").textContent = file.name;
+      var del = li.querySelector('button[value^="delete:"]');
+      del.setAttribute("aria-label", "Delete " + file.name);
+      del.setAttribute("data-confirm", "Delete " + file.name + "?");
+      li.querySelectorAll(".acts button, input").forEach(function (b) { b.disabled = true; });
       var bar = el("progress", { max: "100", value: "0", "aria-label": "Upload of " + file.name });
       li.appendChild(bar);
       var cancel = el("button", { type: "button", "class": "link" }, "Cancel");
@@ -83,8 +96,10 @@
           drop.send();
         }
         li.remove();
+        added.files--; added.bytes -= file.size;
         var i = queue.indexOf(job);
         if (i >= 0) queue.splice(i, 1);
+        announce();
       });
       return job;
     }
@@ -128,7 +143,9 @@
         job.cancel.remove();
         if (photo) {
           job.url = null;
-          li.setAttribute("data-photo", photo);
+          named(li, photo);
+          li.querySelectorAll(".acts button, input").forEach(function (b) { b.disabled = false; });
+          done.files++; done.bytes += file.size;
           setStatus(li, "processing");
           watch();
         } else {
@@ -216,13 +233,18 @@
       resume();
     }
 
+    // One line for the whole batch: "7 of 24 uploaded · 45 MB left".
+    var done = { files: 0, bytes: 0 }, added = { files: 0, bytes: 0 };
+    function mb(n) { return n >= 1048576 ? Math.round(n / 1048576) + " MB" : Math.max(1, Math.round(n / 1024)) + " KB"; }
     function announce() {
       var left = queue.length + running;
-      if (live) live.textContent = left ? left + " upload(s) in progress" : "Uploads finished";
+      if (!live) return;
+      live.textContent = done.files + " of " + added.files + " uploaded" +
+        (left ? " · " + mb(Math.max(0, added.bytes - done.bytes)) + " left" : "");
     }
 
     function add(list) {
-      Array.prototype.forEach.call(list, function (f) { queue.push(item(f)); });
+      Array.prototype.forEach.call(list, function (f) { added.files++; added.bytes += f.size; queue.push(item(f)); });
       announce();
       pump();
     }
@@ -248,7 +270,7 @@
           setStatus(li, p.status, p.failure_reason);
           if (p.status === "ready") {
             var ph = li.querySelector(".ph");
-            if (ph) ph.replaceWith(el("img", { src: "/api/v1/photos/" + p.id + "/thumbnail", alt: "", width: "64", height: "64" }));
+            if (ph) ph.replaceWith(el("img", { src: "/api/v1/photos/" + p.id + "/thumbnail", alt: "", width: String(p.width), height: String(p.height) }));
           }
         });
         if (photos.querySelector('li[data-status="processing"]')) watch();
@@ -265,6 +287,16 @@
       acc = acc.concat(page.items);
       return page.next_cursor ? fetchAll(url, page.next_cursor, acc) : acc;
     });
+  }
+
+  // ---- The cart: what it shows is the selection; paying empties it ----
+  var cartState = document.getElementById("cart-state");
+  if (cartState) {
+    var cartKey = "ps-selection:" + cartState.getAttribute("data-album");
+    var inCart = (cartState.getAttribute("data-photos") || "").split(" ").filter(Boolean);
+    try { localStorage.setItem(cartKey, JSON.stringify(inCart)); } catch (e) { /* private mode */ }
+    var pay = document.querySelector('form[action$="/checkout"]');
+    if (pay && signedIn) pay.addEventListener("submit", function () { try { localStorage.removeItem(cartKey); } catch (e) { /* none */ } });
   }
 
   // ---- Gallery: selection, favourites, more photos, lightbox ----
@@ -412,9 +444,6 @@
       var box = document.getElementById("chosen");
       box.textContent = "";
       chosen.forEach(function (id) { box.appendChild(el("input", { type: "hidden", name: "photo", value: id })); });
-      // A signed-in buyer's selection becomes the order; a visitor keeps it
-      // through signing in.
-      if (signedIn) { chosen.clear(); save(); }
     });
 
     // More photos as the grid's end comes near.

@@ -116,6 +116,9 @@ async fn run(name: &str, store: Arc<dyn Store>, photos: usize, searches: usize) 
         purged_at: None,
         revision: 0,
         find_me: true,
+        draft: false,
+        client_name: None,
+        cover_photo_id: None,
     };
     meta.insert_album(&album).await?;
     let mut rng = Rng(0x5eed_f00d_u64);
@@ -136,6 +139,8 @@ async fn run(name: &str, store: Arc<dyn Store>, photos: usize, searches: usize) 
             created_at: now,
             renders: 1,
             sha256: None,
+            taken_at: None,
+            position: None,
         };
         meta.insert_photo(&photo, &[]).await?;
         let count = 1 + n % 3;

@@ -122,10 +122,19 @@ impl MailNotifier {
                 let photographer = self.meta.user(album.owner_id).await?.map(|u| format!("{} {}", u.name, u.surname));
                 let closing = album.last_open_day().map(|d| d.format("%-d %B %Y").to_string());
                 let expiry = closing.as_ref().map(|d| format!(" The album is open until the end of {d} (UTC)."));
+                // The link signs the client in: one click from the mail to
+                // the gallery (valid INVITATION_DAYS, for this address).
+                let expires = chrono::Utc::now() + chrono::Duration::days(proofsheet_core::INVITATION_DAYS);
+                let album_url = match &album.client_email {
+                    Some(client) if client == to => {
+                        crate::urls::invitation(base, &self.links.invitation_token(album.id, client, expires))
+                    }
+                    _ => crate::urls::album(base, album.id),
+                };
                 let vars = vec![
                     ("photographer", photographer.unwrap_or_else(|| "Your photographer".into())),
                     ("album", album.name.clone()),
-                    ("album_url", crate::urls::album(base, album.id)),
+                    ("album_url", album_url),
                     ("price", album.price_per_photo.human()),
                     ("expiry", expiry.clone().unwrap_or_default()),
                     ("expires_at", closing.map(|d| format!("{d} (UTC)")).unwrap_or_default()),

@@ -7,6 +7,29 @@ pub fn download(public_url: &str, token: &str) -> String {
     format!("{public_url}/api/v1/downloads/{token}")
 }
 
+/// `GET /api/v1/downloads/{token}/{photo_id}`: one photo of a buyer's order.
+pub fn download_file(public_url: &str, token: &str, photo: proofsheet_core::PhotoId) -> String {
+    format!("{public_url}/api/v1/downloads/{token}/{photo}")
+}
+
+/// `Content-Disposition` for a download saved as `name`: an ASCII
+/// `filename` for old clients and the exact UTF-8 name in `filename*`
+/// (RFC 6266).
+pub fn attachment(name: &str) -> String {
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        encode(name).replace('+', "%20").replace('*', "%2A")
+    )
+}
+
+/// `/invitations/{token}`: an invitation e-mail's link, which opens the
+/// album signed in as its client.
+pub fn invitation(public_url: &str, token: &str) -> String {
+    format!("{public_url}/invitations/{token}")
+}
+
 /// `/albums/{id}`: an album's page in the web app (the studio for its
 /// owner, the gallery for everyone else).
 pub fn album(public_url: &str, album: proofsheet_core::AlbumId) -> String {

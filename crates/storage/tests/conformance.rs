@@ -108,6 +108,8 @@ metadata_suites! {
     metadata_events => events,
     metadata_faces => faces,
     metadata_quotas => quotas,
+    metadata_photo_order => photo_order,
+    metadata_drafts => drafts,
 }
 
 #[tokio::test]

@@ -236,6 +236,8 @@ async fn create_album(
         expires_at: None,
         watermark: None,
         find_me: false,
+        draft: false,
+        client_name: None,
     };
     let album = engine.albums().create(&user, new).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": album.id}))))

@@ -106,6 +106,8 @@ impl Shop {
                     expires_at: None,
                     watermark: None,
                     find_me: false,
+                    draft: false,
+                    client_name: None,
                 },
             )
             .await?;

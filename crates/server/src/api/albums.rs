@@ -16,7 +16,7 @@ use proofsheet_core::{
     WatermarkChoice, short_digest,
 };
 
-use super::guards::{finding_me, logo_sized, uploading};
+use super::guards::{finding_me, logo_sized, order_sized, uploading};
 use super::{
     ApiTags,
     conditional::{JsonBytes, none_match_hits},
@@ -303,6 +303,8 @@ impl AlbumsApi {
             expires_at: b.expires_at,
             watermark: b.watermark.map(WatermarkChoice::try_from).transpose()?,
             find_me: b.find_me.unwrap_or(false),
+            draft: b.draft.unwrap_or(false),
+            client_name: b.client_name.map(String::from),
         };
         let album = self.state.engine.albums().create(&auth.0, new).await?;
         Ok(AlbumCreated::Created(Json(AlbumDto::new(album, true, true))))
@@ -365,6 +367,17 @@ impl AlbumsApi {
                 MaybeUndefined::Value(w) => Some(Some(w.try_into()?)),
             },
             find_me: b.find_me,
+            client_name: match b.client_name {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(n) => Some(Some(n.into())),
+            },
+            draft: b.draft,
+            cover_photo_id: match b.cover_photo_id {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(p) => Some(Some(p.parse()?)),
+            },
         };
         let album = self.state.engine.albums().update(&auth.0, id, patch).await?;
         Ok(Json(AlbumDto::new(album, true, true)))
@@ -433,6 +446,21 @@ impl AlbumsApi {
     }
 
     /// Delete an album with its photos, previews and originals (owner).
+    /// Set the album's photo order (owner): the listed photos first, in
+    /// that order; the others follow in capture order (EXIF, then file name).
+    #[oai(path = "/albums/:album_id/order", method = "put", transform = "order_sized")]
+    async fn put_photo_order(
+        &self,
+        auth: BearerAuth,
+        album_id: Path<String>,
+        body: Json<PhotoOrderRequest>,
+    ) -> Result<Marked, ApiError> {
+        let id: AlbumId = album_id.0.parse()?;
+        let ids = body.0.photo_ids.iter().map(|p| p.parse()).collect::<Result<Vec<PhotoId>, _>>()?;
+        self.state.engine.albums().set_order(&auth.0, id, &ids).await?;
+        Ok(Marked::Done)
+    }
+
     #[oai(path = "/albums/:album_id", method = "delete")]
     async fn delete_album(&self, auth: BearerAuth, album_id: Path<String>) -> Result<Deleted, ApiError> {
         let id: AlbumId = album_id.0.parse()?;

@@ -70,6 +70,11 @@ pub fn webhook_sized<E: Endpoint>(ep: E) -> impl Endpoint {
     ep.with(Sized(BodyClass::Webhook))
 }
 
+/// `PUT /albums/{album_id}/order`: up to 10,000 photo ids.
+pub fn order_sized<E: Endpoint>(ep: E) -> impl Endpoint {
+    ep.with(Sized(BodyClass::PhotoOrder))
+}
+
 /// `PUT /users/me/logo`.
 pub fn logo_sized<E: Endpoint>(ep: E) -> impl Endpoint {
     ep.with(Sized(BodyClass::Logo))

@@ -569,6 +569,13 @@ pub struct AlbumDto {
     /// The client it is shared with (shown to its owner only).
     #[oai(skip_serializing_if_is_none)]
     pub client_email: Option<String>,
+    /// The client's name (shown to its owner and client).
+    #[oai(skip_serializing_if_is_none)]
+    pub client_name: Option<String>,
+    /// A draft: seen by its owner only, nobody mailed until published.
+    pub draft: bool,
+    /// The photo the gallery opens on; `null`: the first ready photo.
+    pub cover_photo_id: Option<String>,
     /// Price of each photo.
     pub price_per_photo: PriceDto,
     /// When it closes to clients.
@@ -596,6 +603,9 @@ impl AlbumDto {
             visibility: a.visibility.into(),
             owner_id: a.owner_id.to_string(),
             client_email: if viewer_is_owner_or_client { a.client_email.map(|e| e.to_string()) } else { None },
+            client_name: if viewer_is_owner_or_client { a.client_name } else { None },
+            draft: a.draft,
+            cover_photo_id: a.cover_photo_id.map(|p| p.to_string()),
             price_per_photo: a.price_per_photo.into(),
             expires_at: a.expires_at,
             watermark: if viewer_is_owner { a.watermark.map(Into::into) } else { None },
@@ -616,6 +626,12 @@ pub struct CreateAlbumRequest {
     pub visibility: VisibilityDto,
     /// The client to share it with.
     pub client_email: Option<Text>,
+    /// The client's name, up to 100 characters: the invitation greets them
+    /// with it and the account it creates carries it.
+    pub client_name: Option<Text>,
+    /// Make it a draft (default `false`): only its owner sees it, and the
+    /// invitation goes when it is published (`PATCH` with `draft: false`).
+    pub draft: Option<bool>,
     /// Price of each photo.
     pub price_per_photo: PriceDto,
     /// When it closes to clients (future).
@@ -638,6 +654,13 @@ pub struct UpdateAlbumRequest {
     pub visibility: Option<VisibilityDto>,
     /// New client, or `null` for none.
     pub client_email: MaybeUndefined<Text>,
+    /// New client name, or `null` for none.
+    pub client_name: MaybeUndefined<Text>,
+    /// `false` publishes a draft (the invitation goes then); `true` takes
+    /// the album back to a draft.
+    pub draft: Option<bool>,
+    /// The cover photo (a photo of this album), or `null` for the first.
+    pub cover_photo_id: MaybeUndefined<Text>,
     /// New price (new orders only).
     pub price_per_photo: Option<PriceDto>,
     /// New expiry, or `null` for none.
@@ -729,6 +752,9 @@ pub struct PhotoDto {
     pub thumbnail_url: Option<String>,
     /// When uploaded.
     pub created_at: DateTime<Utc>,
+    /// When taken, by the camera's clock (EXIF `DateTimeOriginal`, written
+    /// as UTC), when the file says.
+    pub taken_at: Option<DateTime<Utc>>,
     /// The SHA-256 of the original (lowercase hex), to tell which files an
     /// album already holds: shown to the album's owner only; `null` for
     /// everyone else and for photos stored before it was kept.
@@ -762,9 +788,20 @@ impl PhotoDto {
             width: p.width,
             height: p.height,
             created_at: p.created_at,
+            taken_at: p.taken_at,
             sha256: p.sha256,
         }
     }
+}
+
+/// An album's photo order.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct PhotoOrderRequest {
+    /// Photos of the album, each at most once, in the order to show them;
+    /// photos left out follow in capture order.
+    #[oai(validator(max_items = 10000))]
+    pub photo_ids: Vec<Text>,
 }
 
 /// A page of photos.
@@ -829,10 +866,42 @@ pub struct OrderItemDto {
 /// Where to download a fulfilled order.
 #[derive(Debug, Clone, Object)]
 pub struct DownloadDto {
-    /// The zip (only the token is secret; keep the URL private).
+    /// The zip, named after the album (only the token is secret; keep the
+    /// URL private).
     pub url: String,
     /// When the link stops working.
     pub expires_at: DateTime<Utc>,
+    /// Each bought photo on its own, under the same link's rules (expiry,
+    /// byte budget, `Range`).
+    pub files: Vec<DownloadFileDto>,
+}
+
+/// One bought photo's own download.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "DownloadFile")]
+pub struct DownloadFileDto {
+    /// The photo.
+    pub photo_id: String,
+    /// Its original, as bought.
+    pub url: String,
+}
+
+impl DownloadDto {
+    /// The zip's and each photo's URL for a link of `order`.
+    pub fn new(public_url: &str, token: &str, expires_at: DateTime<Utc>, order: &Order) -> Self {
+        DownloadDto {
+            url: crate::urls::download(public_url, token),
+            expires_at,
+            files: order
+                .items
+                .iter()
+                .map(|i| DownloadFileDto {
+                    photo_id: i.photo_id.to_string(),
+                    url: crate::urls::download_file(public_url, token, i.photo_id),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// An order.

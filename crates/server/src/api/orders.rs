@@ -52,6 +52,52 @@ enum WebhookReply {
     Accepted(Json<serde_json::Value>),
 }
 
+/// One bought photo: its original, whole or a range.
+#[derive(ApiResponse)]
+enum FileDownload {
+    /// A JPEG original.
+    #[oai(status = 200, content_type = "image/jpeg")]
+    Jpeg(
+        Binary<Body>,
+        #[oai(header = "Content-Length")] u64,
+        #[oai(header = "Accept-Ranges")] String,
+        #[oai(header = "Content-Disposition")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+    /// A PNG original.
+    #[oai(status = 200, content_type = "image/png")]
+    Png(
+        Binary<Body>,
+        #[oai(header = "Content-Length")] u64,
+        #[oai(header = "Accept-Ranges")] String,
+        #[oai(header = "Content-Disposition")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+    /// A range of a JPEG original.
+    #[oai(status = 206, content_type = "image/jpeg")]
+    PartialJpeg(
+        Binary<Body>,
+        #[oai(header = "Content-Length")] u64,
+        #[oai(header = "Content-Range")] String,
+        #[oai(header = "Accept-Ranges")] String,
+        #[oai(header = "Content-Disposition")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+    /// A range of a PNG original.
+    #[oai(status = 206, content_type = "image/png")]
+    PartialPng(
+        Binary<Body>,
+        #[oai(header = "Content-Length")] u64,
+        #[oai(header = "Content-Range")] String,
+        #[oai(header = "Accept-Ranges")] String,
+        #[oai(header = "Content-Disposition")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+    /// The range is outside the file.
+    #[oai(status = 416)]
+    Unsatisfiable(Json<super::error::ErrorBody>, #[oai(header = "Content-Range")] String),
+}
+
 /// Zips and their redirects are private to their buyer: no cache keeps them.
 const NO_STORE: &str = "no-store";
 
@@ -118,10 +164,12 @@ fn parse_range(header: Option<&str>, size: u64) -> Result<Option<Range<u64>>, ()
 impl OrdersApi {
     async fn order_dto(&self, user: &User, order: Order) -> Result<OrderDto, Error> {
         let download = if order.buyer_id == user.id {
-            self.state.engine.downloads().link(&order).await?.map(|l| DownloadDto {
-                url: crate::urls::download(&self.state.public_url, &l.token),
-                expires_at: l.expires_at,
-            })
+            self.state
+                .engine
+                .downloads()
+                .link(&order)
+                .await?
+                .map(|l| DownloadDto::new(&self.state.public_url, &l.token, l.expires_at, &order))
         } else {
             None
         };
@@ -258,10 +306,10 @@ impl OrdersApi {
     async fn fresh_link(&self, auth: BearerAuth, order_id: Path<String>) -> Result<FreshLink, ApiError> {
         let id: OrderId = order_id.0.parse()?;
         match self.state.engine.downloads().fresh_link(&auth.0, id).await? {
-            Some(l) => Ok(FreshLink::Created(Json(DownloadDto {
-                url: crate::urls::download(&self.state.public_url, &l.token),
-                expires_at: l.expires_at,
-            }))),
+            Some(l) => {
+                let order = self.state.engine.checkout().order(&auth.0, id).await?;
+                Ok(FreshLink::Created(Json(DownloadDto::new(&self.state.public_url, &l.token, l.expires_at, &order))))
+            }
             None => Ok(FreshLink::Preparing(Json(serde_json::json!({ "status": "preparing" })))),
         }
     }
@@ -306,7 +354,7 @@ impl OrdersApi {
             target: "audit", action = "download", link_id = %link.id, order_id = %link.order_id,
             range = range.0.as_deref().unwrap_or("all"), "zip sent"
         );
-        let disposition = "attachment; filename=\"photos.zip\"".to_owned();
+        let disposition = crate::urls::attachment(&downloads.zip_name(&link).await?);
         match parse_range(range.0.as_deref(), size) {
             Err(()) => Ok(Download::Unsatisfiable(
                 Json(super::error::ErrorBody {
@@ -332,6 +380,52 @@ impl OrdersApi {
                 ))
             }
         }
+    }
+
+    /// One photo of a paid order, on its own (a phone saves it to its
+    /// camera roll): the link's rules apply (expiry, byte budget shared
+    /// with the zip), `Range` supported.
+    #[oai(path = "/downloads/:token/:photo_id", method = "get", transform = "downloading")]
+    async fn download_file(
+        &self,
+        token: Path<String>,
+        photo_id: Path<String>,
+        #[oai(name = "Range")] range: Header<Option<String>>,
+    ) -> Result<FileDownload, ApiError> {
+        let photo: PhotoId = photo_id.0.parse().map_err(|_| Error::not_found("photo"))?;
+        let downloads = self.state.engine.downloads();
+        let file = downloads.file(&token.0, photo).await?;
+        let (size, png) = (file.size, file.content_type == "image/png");
+        tracing::info!(
+            target: "audit", action = "download", link_id = %file.link.id, order_id = %file.link.order_id,
+            photo_id = %photo, range = range.0.as_deref().unwrap_or("all"), "file sent"
+        );
+        let disposition = crate::urls::attachment(&file.filename);
+        let range = match parse_range(range.0.as_deref(), size) {
+            Err(()) => {
+                return Ok(FileDownload::Unsatisfiable(
+                    Json(super::error::ErrorBody {
+                        code: "range_not_satisfiable".into(),
+                        message: format!("the file has {size} bytes"),
+                    }),
+                    format!("bytes */{size}"),
+                ));
+            }
+            Ok(r) => r,
+        };
+        let body = Binary(zip_body(downloads.open_file(&file, range.clone()).await?));
+        let bytes = "bytes".to_owned();
+        Ok(match (range, png) {
+            (None, false) => FileDownload::Jpeg(body, size, bytes, disposition, NO_STORE.into()),
+            (None, true) => FileDownload::Png(body, size, bytes, disposition, NO_STORE.into()),
+            (Some(r), png) => {
+                let (len, content_range) = (r.end - r.start, format!("bytes {}-{}/{size}", r.start, r.end - 1));
+                match png {
+                    false => FileDownload::PartialJpeg(body, len, content_range, bytes, disposition, NO_STORE.into()),
+                    true => FileDownload::PartialPng(body, len, content_range, bytes, disposition, NO_STORE.into()),
+                }
+            }
+        })
     }
 }
 

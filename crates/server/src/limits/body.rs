@@ -52,6 +52,9 @@ pub enum BodyClass {
     /// [`MAX_SELFIE_BYTES`] plus 64 KiB for multipart headers, 413
     /// `selfie_too_large`.
     Selfie,
+    /// An album's photo order: 1 MiB (room for 10,000 ids), 413
+    /// `body_too_large`.
+    PhotoOrder,
 }
 
 /// The configured sizes behind the classes, and the middleware that holds
@@ -75,6 +78,7 @@ impl BodyLimit {
             BodyClass::Webhook => (self.webhook, "body_too_large"),
             BodyClass::Logo => (proofsheet_core::MAX_LOGO_BYTES as u64, "logo_too_large"),
             BodyClass::Selfie => (MAX_SELFIE_BYTES as u64 + 64 * 1024, "selfie_too_large"),
+            BodyClass::PhotoOrder => (1024 * 1024, "body_too_large"),
         }
     }
 

@@ -6,7 +6,7 @@ use maud::html;
 use poem::{
     Request, Response, handler,
     http::StatusCode,
-    web::{Data, Query},
+    web::{Data, Path, Query},
 };
 use proofsheet_core::{NewUser, Role, is_local_path};
 use serde::Deserialize;
@@ -31,7 +31,8 @@ pub struct AccountQuery {
 /// checkout sends visitors here with `next` set to its page and
 /// `?checkout` (the cart, `/albums/{id}/cart`, counts too).
 fn buying(next: &str) -> bool {
-    next.starts_with("/albums/") && (next.ends_with("?checkout") || next.ends_with("/cart"))
+    let path = next.split('?').next().unwrap_or(next);
+    next.starts_with("/albums/") && (next.ends_with("?checkout") || path.ends_with("/cart"))
 }
 
 fn next_or(next: Option<&str>, default: &str) -> String {
@@ -199,6 +200,36 @@ pub async fn link_sign_in(req: &Request, Data(form): Data<&FormData>, Data(state
                 p { a.button href={ "/signin?next=" (crate::urls::encode(&next)) } { "Sign in" } }
             })
             .render(state),
+        Err(e) => super::error_page(state, &visit, e),
+    }
+}
+
+/// `GET /invitations/{token}`: an invitation e-mail's link. Opens the
+/// album signed in as its client, making the account on first use; a link
+/// that no longer works says so and offers the usual sign-in.
+#[handler]
+pub async fn invitation(req: &Request, Path(token): Path<String>, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    match state.engine.users().accept_invitation(&token, state.session_ttl()).await {
+        Ok(Some((signed_in, album))) => {
+            let mut resp = see_other(&format!("/albums/{album}"));
+            super::append_cookie(&mut resp, &super::session_cookie(state, &signed_in.token));
+            visit.respond(state, resp)
+        }
+        Ok(None) => {
+            let next = proofsheet_core::LinkSigner::invitation_album(&token)
+                .map_or_else(|| "/albums".to_owned(), |a| format!("/albums/{a}"));
+            Page::new("This invitation does not work any more", &visit)
+                .status(StatusCode::UNAUTHORIZED)
+                .body(html! {
+                    p {
+                        "An invitation link works for " (proofsheet_core::INVITATION_DAYS) " days, for the address it "
+                        "was sent to. Sign in, or ask for a sign-in link, to open the album:"
+                    }
+                    p { a.button href={ "/signin?next=" (crate::urls::encode(&next)) } { "Sign in" } }
+                })
+                .render(state)
+        }
         Err(e) => super::error_page(state, &visit, e),
     }
 }

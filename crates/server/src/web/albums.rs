@@ -16,8 +16,8 @@ use poem::{
     web::{Data, Path, Query},
 };
 use proofsheet_core::{
-    Access, Album, AlbumId, AlbumPatch, Currency, Email, Error, Money, NewAlbum, PageRequest, Photo, PhotoId,
-    PhotoStatus, Position, Role, Visibility, WatermarkChoice,
+    Access, Album, AlbumId, AlbumPatch, Currency, Email, Error, IdempotencyKey, Money, NewAlbum, PageRequest, Photo,
+    PhotoId, PhotoStatus, Position, Role, Visibility, WatermarkChoice,
 };
 use serde::Deserialize;
 
@@ -33,12 +33,17 @@ const CURRENCIES: &[&str] = &["EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "
 
 /// Photos the gallery renders before the script loads more.
 const GALLERY_PAGE: u32 = 48;
+/// Photos per page of the studio's grid: a 2,000-photo wedding is 17
+/// pages, each a few dozen KB of HTML.
+const STUDIO_PAGE: usize = 120;
 
 /// `?cursor=` of the gallery and album list, `?error=` after a failed form.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
     cursor: Option<String>,
     notice: Option<String>,
+    /// `client`: the owner sees the gallery as their client does.
+    view: Option<String>,
 }
 
 /// When an album closes, in words: "open until 6 January 2030", or
@@ -164,6 +169,7 @@ fn more_link(base: &str, cursor: Option<&str>) -> Markup {
 struct AlbumFields {
     name: String,
     client_email: String,
+    client_name: String,
     visibility: Visibility,
     price: String,
     currency: String,
@@ -212,6 +218,7 @@ impl AlbumFields {
         AlbumFields {
             name: String::new(),
             client_email: String::new(),
+            client_name: String::new(),
             visibility: Visibility::Private,
             price: "5.00".into(),
             currency: "EUR".into(),
@@ -230,6 +237,7 @@ impl AlbumFields {
         let mut f = AlbumFields {
             name: album.name.clone(),
             client_email: album.client_email.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+            client_name: album.client_name.clone().unwrap_or_default(),
             visibility: album.visibility,
             price: album.price_per_photo.major_units(),
             currency: album.price_per_photo.currency.to_string(),
@@ -267,6 +275,7 @@ impl AlbumFields {
         AlbumFields {
             name: form.text("name").to_owned(),
             client_email: form.text("client_email").to_owned(),
+            client_name: form.text("client_name").to_owned(),
             visibility: if form.get("visibility") == Some("public") { Visibility::Public } else { Visibility::Private },
             price: form.text("price").to_owned(),
             currency: form.text("currency").to_owned(),
@@ -413,9 +422,20 @@ fn album_form(
             (csrf_field(visit))
             label for="name" { "Album name" }
             input #name name="name" required maxlength="200" value=(f.name);
-            label for="client_email" { "Client email" }
-            input #client_email type="email" name="client_email" value=(f.client_email) aria-describedby="client-hint";
-            p.hint #client-hint { "Optional. The client gets an e-mail with the album's link." }
+            div.pair {
+                div {
+                    label for="client_name" { "Client name" }
+                    input #client_name name="client_name" maxlength="100" autocomplete="off" value=(f.client_name);
+                }
+                div {
+                    label for="client_email" { "Client email" }
+                    input #client_email type="email" name="client_email" value=(f.client_email)
+                        aria-describedby="client-hint";
+                }
+            }
+            p.hint #client-hint {
+                "Optional. When you publish the album, the client gets an e-mail whose link opens it, signed in."
+            }
             label for="visibility" { "Visibility" }
             select #visibility name="visibility" {
                 option value="private" selected[f.visibility == Visibility::Private] { "Private" }
@@ -524,6 +544,10 @@ pub async fn create(req: &Request, Data(form): Data<&FormData>, Data(state): Dat
         expires_at,
         watermark,
         find_me: f.find_me,
+        // Made here, an album is a draft until "Publish": the photos go in
+        // first, and the invitation after.
+        draft: true,
+        client_name: Some(f.client_name.clone()),
     };
     match state.engine.albums().create(&user, new).await {
         Ok(album) => visit.respond(state, see_other(&format!("/albums/{}", album.id))),
@@ -552,7 +576,10 @@ pub async fn album_page(
         Err(e) => return super::error_page(state, &visit, e),
     };
     if access == Access::Owner {
-        studio(state, &visit, album, q.notice.as_deref().and_then(super::notice_text)).await
+        if q.view.as_deref() == Some("client") {
+            return gallery(state, &visit, album, q.cursor).await;
+        }
+        studio(state, &visit, album, q.notice.as_deref().and_then(super::notice_text), q.cursor.as_deref()).await
     } else {
         gallery(state, &visit, album, q.cursor).await
     }
@@ -584,14 +611,22 @@ fn status_word(p: &Photo) -> &'static str {
     }
 }
 
-async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&str>) -> Response {
+async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&str>, cursor: Option<&str>) -> Response {
     let user = visit.user.clone().expect("the owner is signed in");
     let albums = state.engine.albums();
-    // Every photo (the studio lists the whole album).
-    let photos = match every_page(|page| albums.photos_of(&album, page)).await {
-        Ok(items) => proofsheet_core::Page { items, next_cursor: None },
+    // Every photo (counts, names for favourites); the grid shows a page.
+    let all = match albums.all_photos(&album).await {
+        Ok(items) => items,
         Err(e) => return super::error_page(state, visit, e),
     };
+    let start = cursor.and_then(|c| all.iter().position(|p| p.id.to_string() == c)).map_or(0, |i| i + 1);
+    let shown = &all[start.min(all.len())..(start + STUDIO_PAGE).min(all.len())];
+    let previous = match start {
+        0 => None,
+        s if s <= STUDIO_PAGE => Some(String::new()),
+        s => Some(all[s - STUDIO_PAGE - 1].id.to_string()),
+    };
+    let next = (start + STUDIO_PAGE < all.len()).then(|| all[start + STUDIO_PAGE - 1].id.to_string());
     let favourites = albums.favourites(&user, album.id).await.unwrap_or_default();
     // The album's orders, newest first.
     let sales = state.engine.checkout();
@@ -600,14 +635,13 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
         Err(e) => return super::error_page(state, visit, e),
     };
     orders.reverse();
-    let names: std::collections::HashMap<PhotoId, &str> =
-        photos.items.iter().map(|p| (p.id, p.filename.as_str())).collect();
+    let by_id: std::collections::HashMap<PhotoId, &Photo> = all.iter().map(|p| (p.id, p)).collect();
     let link = crate::urls::album(&state.public_url, album.id);
     let f = AlbumFields::of(&album);
     let marks = MarkOptions::of(state, &user, Some(album.id)).await;
     let now = state.engine.now();
     // "Find me": how far indexing has come.
-    let ready = photos.items.iter().filter(|p| p.status == PhotoStatus::Ready).count();
+    let ready = all.iter().filter(|p| p.status == PhotoStatus::Ready).count();
     let indexed = match album.find_me {
         true => state.engine.faces().progress(&user, album.id).await.ok(),
         false => None,
@@ -621,13 +655,32 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
             _ => clients.push((fav.email.to_string(), vec![fav.photo_id])),
         }
     }
+    let here = format!("/albums/{}", album.id);
     Page::new(album.name.clone(), visit)
         .body(html! {
             @if let Some(n) = notice { p.notice role="status" { (n) } }
+            @if album.draft {
+                section.card.draft aria-labelledby="draft-h" {
+                    h2 #draft-h { "Draft" }
+                    p {
+                        "Only you can see this album. Add the photos, then publish it: "
+                        @if let Some(c) = &album.client_email { "the invitation goes to " (c) " then." }
+                        @else { "its link works for your client from then on." }
+                    }
+                    form method="post" action={ (here) "/publish" } {
+                        (csrf_field(visit))
+                        button type="submit" { "Publish" }
+                    }
+                }
+            }
             p.meta {
+                @if album.draft { "Draft · " }
                 (visibility_word(album.visibility)) " · " (album.price_per_photo.human()) " per photo"
-                @if let Some(c) = &album.client_email { " · for " (c) }
+                @if let Some(c) = &album.client_email {
+                    " · for " @if let Some(n) = &album.client_name { (n) " <" (c) ">" } @else { (c) }
+                }
                 @if let Some(c) = closing(&album, now, false) { " · " (c) }
+                " · " a href={ (here) "?view=client" } { "View as client" }
             }
             section aria-labelledby="upload-h" {
                 h2 #upload-h { "Photos" }
@@ -646,21 +699,28 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
                         } @else { " used" }
                     }
                 }
-                p.visually-hidden #upload-live role="status" aria-live="polite" {}
-                ul.photos #photos data-album=(album.id) aria-label="Photos in this album" {
-                    @for p in &photos.items {
-                        li data-photo=(p.id) data-status=(p.status.as_str()) {
-                            @if p.status == PhotoStatus::Ready {
-                                img src={ "/api/v1/photos/" (p.id) "/thumbnail" } alt="" width="64" height="64" loading="lazy";
-                            } @else { span.ph aria-hidden="true" {} }
-                            span.name { (p.filename) }
-                            span.status { (status_word(p)) @if let Some(r) = &p.failure_reason { ": " (r) } }
-                            form.inline method="post" action={ "/albums/" (album.id) "/photos/" (p.id) "/delete" } data-confirm={ "Delete " (p.filename) "?" } {
-                                (csrf_field(visit))
-                                button.link type="submit" aria-label={ "Delete " (p.filename) } { "Delete" }
-                            }
-                        }
+                p.upload-summary #upload-live role="status" aria-live="polite" {}
+                p.hint {
+                    (all.len()) " photos, in capture order (the camera's time, then the file name) unless you move them. "
+                    @if !all.is_empty() { "Showing " (start + 1) "–" (start + shown.len()) "." }
+                }
+                form #photo-actions method="post" action={ (here) "/photos" } {
+                    (csrf_field(visit))
+                    input type="hidden" name="cursor" value=(cursor.unwrap_or(""));
+                    div.bulk {
+                        button.secondary type="submit" name="act" value="delete-selected"
+                            data-confirm="Delete the selected photos?" { "Delete selected" }
                     }
+                    ul.studio-grid #photos data-album=(album.id) aria-label="Photos in this album" {
+                        @for p in shown { (studio_tile(Some(p), album.cover_photo_id == Some(p.id))) }
+                    }
+                }
+                template #studio-tile { (studio_tile(None, false)) }
+                nav.pager aria-label="Pages of photos" {
+                    @if let Some(p) = &previous {
+                        a href={ (here) @if !p.is_empty() { "?cursor=" (p) } } { "Previous photos" }
+                    }
+                    @if let Some(n) = &next { a href={ (here) "?cursor=" (n) } { "More photos" } }
                 }
             }
             section aria-labelledby="share-h" {
@@ -670,7 +730,9 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
                     input #gallery-link readonly value=(link);
                     button.secondary type="button" data-copy="gallery-link" { "Copy link" }
                 }
-                @if album.client_email.is_some() {
+                @if album.draft {
+                    p.hint { "A draft's link works for you only; publish the album to share it." }
+                } @else if album.client_email.is_some() {
                     form method="post" action={ "/albums/" (album.id) "/share" } {
                         (csrf_field(visit))
                         button.secondary type="submit" { "Send invitation e-mail" }
@@ -682,9 +744,27 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
             section aria-labelledby="fav-h" {
                 h2 #fav-h { "Favourites" }
                 @if clients.is_empty() { p { "No client has marked a favourite yet." } }
-                @for (email, ids) in &clients {
+                @for (n, (email, ids)) in clients.iter().enumerate() {
+                    @let names: Vec<&str> = ids.iter().filter_map(|id| by_id.get(id)).map(|p| p.filename.as_str()).collect();
                     h3 { (email) " (" (ids.len()) ")" }
-                    ul.plain { @for id in ids { li { (names.get(id).copied().unwrap_or("(deleted photo)")) } } }
+                    ul.fav-grid {
+                        @for id in ids {
+                            @match by_id.get(id) {
+                                Some(p) => li {
+                                    img src={ "/api/v1/photos/" (p.id) "/thumbnail" } alt="" loading="lazy"
+                                        width=(p.width.unwrap_or(4)) height=(p.height.unwrap_or(3));
+                                    span { (p.filename) }
+                                },
+                                None => li { span { "(deleted photo)" } },
+                            }
+                        }
+                    }
+                    @let field = format!("fav-names-{n}");
+                    label for=(field) { "File names for a Lightroom filter" }
+                    div.pair.copy {
+                        input id=(field) readonly value=(names.join(" OR "));
+                        button.secondary type="button" data-copy=(field) { "Copy file names" }
+                    }
                 }
             }
             section aria-labelledby="orders-h" {
@@ -739,7 +819,13 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
     let open = !album.is_expired(now);
     let price = album.price_per_photo;
     let studio = albums.studio_name(&album).await.unwrap_or_default();
-    let cover = photos.items.iter().find(|p| p.status == PhotoStatus::Ready);
+    // The owner's choice of cover, else the first ready photo.
+    let chosen = match album.cover_photo_id {
+        Some(id) => albums.photo(visit.user.as_ref(), id).await.ok().map(|(p, _, _)| p),
+        None => None,
+    };
+    let cover = chosen.as_ref().or_else(|| photos.items.iter().find(|p| p.status == PhotoStatus::Ready));
+    let cover = cover.filter(|p| p.status == PhotoStatus::Ready);
     Page::new(album.name.clone(), visit)
         .own_heading()
         .body(html! {
@@ -794,8 +880,7 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
                     }
                     button.filter type="button" data-filter="selected" aria-pressed="false" { "Selected" }
                 }
-                form #checkout method="post" action={ "/albums/" (album.id) "/checkout" } {
-                    (csrf_field(visit))
+                form #checkout method="get" action={ "/albums/" (album.id) "/cart" } {
                     div #chosen {}
                     button type="submit" disabled[!open] { "Checkout" }
                 }
@@ -875,6 +960,40 @@ pub fn aspect_class(width: u32, height: u32) -> String {
 const CHECK_ICON: &str = r#"<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><circle cx="12" cy="12" r="10"/><path d="M7 12.5l3.2 3.2L17 9" fill="none"/></svg>"#;
 const HEART_ICON: &str = r#"<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M12 20.5s-7.5-4.6-7.5-10.1A4.4 4.4 0 0 1 12 7.6a4.4 4.4 0 0 1 7.5 2.8c0 5.5-7.5 10.1-7.5 10.1z"/></svg>"#;
 
+/// One photo in the studio's grid: a checkbox to pick it for bulk
+/// actions, its thumbnail, name and status, and its own buttons (submit
+/// buttons of the one `#photo-actions` form, so 120 photos carry one CSRF
+/// token). The page carries it once more as `<template id=studio-tile>`
+/// for the script to clone for photos uploaded in the page.
+fn studio_tile(p: Option<&Photo>, cover: bool) -> Markup {
+    let (id, name) = p.map(|p| (p.id.to_string(), p.filename.clone())).unwrap_or_default();
+    let status = p.map_or("uploading", |p| p.status.as_str());
+    html! {
+        li id={ "p-" (id) } data-photo=(id) data-status=(status) {
+            @if p.is_some_and(|p| p.status == PhotoStatus::Ready) {
+                img src={ "/api/v1/photos/" (id) "/thumbnail" } alt="" loading="lazy"
+                    width=(p.and_then(|p| p.width).unwrap_or(4)) height=(p.and_then(|p| p.height).unwrap_or(3));
+            } @else { span.ph aria-hidden="true" {} }
+            label.pick {
+                input type="checkbox" name="photo" value=(id);
+                span.name { (name) }
+            }
+            span.status {
+                @if let Some(p) = p { (status_word(p)) @if let Some(r) = &p.failure_reason { ": " (r) } }
+                @else { "Waiting" }
+            }
+            @if cover { span.badge { "Cover" } }
+            span.acts {
+                button.link type="submit" name="act" value={ "earlier:" (id) } { "Move earlier" }
+                button.link type="submit" name="act" value={ "later:" (id) } { "Move later" }
+                button.link type="submit" name="act" value={ "cover:" (id) } { "Use as cover" }
+                button.link type="submit" name="act" value={ "delete:" (id) } data-confirm={ "Delete " (name) "?" }
+                    aria-label={ "Delete " (name) } { "Delete" }
+            }
+        }
+    }
+}
+
 /// One gallery tile: the thumbnail at its own aspect ratio (a 2x source
 /// set: the 400 px thumbnail, the 2048 px preview where the tile is
 /// wider) and the "Select" and "Favourite" toggles over it. The page
@@ -936,6 +1055,8 @@ pub async fn save_settings(
                 expires_at: Some(expires),
                 watermark: Some(watermark),
                 find_me: Some(f.find_me),
+                client_name: Some(Some(f.client_name.clone())),
+                ..AlbumPatch::default()
             };
             state.engine.albums().update(&user, album.id, patch).await.map(|_| ())
         }
@@ -1001,11 +1122,12 @@ pub async fn delete(
     }
 }
 
-/// `POST /albums/{id}/photos/{photo}/delete`.
+/// `POST /albums/{id}/publish`: a draft becomes visible, and its
+/// invitation goes.
 #[handler]
-pub async fn delete_photo(
+pub async fn publish(
     req: &Request,
-    Path((id, photo)): Path<(String, String)>,
+    Path(id): Path<String>,
     _checked: Data<&FormData>,
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
@@ -1014,19 +1136,188 @@ pub async fn delete_photo(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let result = match photo.parse::<PhotoId>() {
-        Ok(pid) => state.engine.albums().delete_photo(&user, pid).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => visit.respond(state, see_other(&format!("/albums/{}?notice=photo_deleted", album.id))),
+    let patch = AlbumPatch { draft: Some(false), ..AlbumPatch::default() };
+    match state.engine.albums().update(&user, album.id, patch).await {
+        Ok(a) if a.client_email.is_some() => {
+            visit.respond(state, see_other(&format!("/albums/{}?notice=published_invited", a.id)))
+        }
+        Ok(a) => visit.respond(state, see_other(&format!("/albums/{}?notice=published", a.id))),
         Err(e) => super::error_page(state, &visit, e),
     }
 }
 
-/// `POST /albums/{id}/checkout`: the selection becomes an order and the
-/// buyer goes to the gateway. A visitor signs in first (the page keeps the
-/// selection in the browser and brings them back).
+/// `POST /albums/{id}/photos`: the studio grid's buttons. `act` is
+/// `earlier:ID`, `later:ID`, `cover:ID`, `delete:ID` or
+/// `delete-selected` (the checked `photo`s); back to the same page.
+#[handler]
+pub async fn photo_actions(
+    req: &Request,
+    Path(id): Path<String>,
+    Data(form): Data<&FormData>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let visit = Visit::of(state, req).await;
+    let (user, album) = match owned(state, &visit, &id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let albums = state.engine.albums();
+    let act = form.text("act");
+    let (verb, target) = act.split_once(':').unwrap_or((act, ""));
+    let photo = || target.parse::<PhotoId>();
+    let result: Result<&str, Error> = async {
+        Ok(match verb {
+            "earlier" | "later" => {
+                albums.move_photo(&user, photo()?, verb == "earlier").await?;
+                "moved"
+            }
+            "cover" => {
+                let patch = AlbumPatch { cover_photo_id: Some(Some(photo()?)), ..AlbumPatch::default() };
+                albums.update(&user, album.id, patch).await?;
+                "cover_set"
+            }
+            "delete" => {
+                albums.delete_photo(&user, photo()?).await?;
+                "photo_deleted"
+            }
+            "delete-selected" => {
+                let ids = form.all("photo").map(str::parse).collect::<Result<Vec<PhotoId>, Error>>()?;
+                if ids.is_empty() {
+                    return Err(Error::invalid("nothing_selected", "tick the photos to delete first"));
+                }
+                for pid in ids {
+                    albums.delete_photo(&user, pid).await?;
+                }
+                "photos_deleted"
+            }
+            _ => return Err(Error::invalid("invalid_action", "that button is not one this page has")),
+        })
+    }
+    .await;
+    let cursor = form.text("cursor");
+    let back = |notice: &str| {
+        let at = if cursor.is_empty() { String::new() } else { format!("&cursor={}", crate::urls::encode(cursor)) };
+        let anchor = if target.is_empty() || verb == "delete" { String::new() } else { format!("#p-{target}") };
+        format!("/albums/{}?notice={notice}{at}{anchor}", album.id)
+    };
+    match result {
+        Ok(notice) => visit.respond(state, see_other(&back(notice))),
+        Err(e) => super::error_page(state, &visit, e),
+    }
+}
+
+/// The cart's address for these photos: what "Pay now" comes back to
+/// after signing in.
+fn cart_url(album: AlbumId, photos: &[PhotoId]) -> String {
+    let mut url = format!("/albums/{album}/cart");
+    for (n, p) in photos.iter().enumerate() {
+        url.push_str(if n == 0 { "?photo=" } else { "&photo=" });
+        url.push_str(&p.to_string());
+    }
+    url
+}
+
+/// The photo ids a cart or checkout form names (`photo`, repeated), in
+/// order, without repeats, at most `max`; unreadable ids are dropped (a
+/// cart is the buyer's own wish list, not a request to validate).
+fn chosen_photos<'a>(ids: impl Iterator<Item = &'a str>, max: usize) -> Vec<PhotoId> {
+    let mut seen = std::collections::HashSet::new();
+    ids.filter_map(|s| s.parse::<PhotoId>().ok()).filter(|p| seen.insert(*p)).take(max).collect()
+}
+
+/// `GET /albums/{id}/cart?photo=…`: the cart review. Each chosen photo
+/// with its thumbnail, price and "Remove"; the breakdown; "Pay now". The
+/// gallery's "Checkout" brings the selection here (the script keeps it in
+/// the browser, and this page writes back what it shows).
+#[handler]
+pub async fn cart(req: &Request, Path(id): Path<String>, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let Ok(album_id) = id.parse::<AlbumId>() else {
+        return super::error_page(state, &visit, Error::not_found("album"));
+    };
+    let query = FormData::parse(req.uri().query().unwrap_or("").as_bytes());
+    let albums = state.engine.albums();
+    let (album, access) = match albums.get(visit.user.as_ref(), album_id).await {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() && visit.user.is_none() => return to_signin(&format!("/albums/{id}/cart")),
+        Err(e) => return super::error_page(state, &visit, e),
+    };
+    let removed: Option<PhotoId> = query.get("remove").and_then(|r| r.parse().ok());
+    let wanted = chosen_photos(query.all("photo"), state.engine.settings().max_order_items);
+    let mut photos = Vec::with_capacity(wanted.len());
+    for pid in wanted.into_iter().filter(|p| Some(*p) != removed) {
+        if let Ok((p, a, _)) = albums.photo(visit.user.as_ref(), pid).await
+            && a.id == album.id
+            && p.status == PhotoStatus::Ready
+        {
+            photos.push(p);
+        }
+    }
+    let ids: Vec<PhotoId> = photos.iter().map(|p| p.id).collect();
+    let price = album.price_per_photo;
+    let total = price.times(photos.len() as u64).unwrap_or(price);
+    let open = !album.is_expired(state.engine.now());
+    let owner = access == Access::Owner;
+    let here = format!("/albums/{}", album.id);
+    let key = uuid::Uuid::new_v4().to_string();
+    Page::new(format!("Your selection from {}", album.name), &visit)
+        .body(html! {
+            p.meta { a href=(here) { "Back to the gallery" } }
+            @if photos.is_empty() {
+                p #cart-empty { "Nothing is selected. Press Select on the photos you want in the gallery." }
+            } @else {
+                // A GET form: "Remove" asks for the same cart without one
+                // photo, so the page works without the script too.
+                form.cart #cart method="get" action={ (here) "/cart" } data-album=(album.id) {
+                    @for p in &photos { input type="hidden" name="photo" value=(p.id); }
+                    ul.cart-items aria-label="Selected photos" {
+                        @for p in &photos {
+                            li data-photo=(p.id) {
+                                img src={ "/api/v1/photos/" (p.id) "/thumbnail" } alt=(p.filename) loading="lazy"
+                                    width=(p.width.unwrap_or(4)) height=(p.height.unwrap_or(3));
+                                span.name { (p.filename) }
+                                span.what { "Digital original" }
+                                span.price { (price.human()) }
+                                button.link type="submit" name="remove" value=(p.id) aria-label={ "Remove " (p.filename) } { "Remove" }
+                            }
+                        }
+                    }
+                }
+                section.card.breakdown aria-labelledby="total-h" {
+                    h2 #total-h { "Total" }
+                    dl {
+                        dt { (photos.len()) @if photos.len() == 1 { " photo" } @else { " photos" } " × " (price.human()) }
+                        dd { (total.human()) }
+                        dt.total { "Total" }
+                        dd.total #cart-total { (total.human()) }
+                    }
+                    p.hint { "Full-resolution originals without watermark, to download once paid." }
+                    @if owner {
+                        p.notice { "This is your own album: clients pay here; you cannot buy from yourself." }
+                    } @else if !open {
+                        p.notice { "This album is closed: its photos can no longer be bought." }
+                    } @else {
+                        form method="post" action={ (here) "/checkout" } {
+                            (csrf_field(&visit))
+                            input type="hidden" name="key" value=(key);
+                            @for p in &photos { input type="hidden" name="photo" value=(p.id); }
+                            button type="submit" { "Pay now" }
+                        }
+                        @if visit.user.is_none() {
+                            p.hint { "You will sign in or create an account first, then come back to this cart." }
+                        }
+                    }
+                }
+            }
+            // What the gallery's script keeps as the selection.
+            div #cart-state hidden data-album=(album.id) data-photos=(ids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ")) {}
+        })
+        .render(state)
+}
+
+/// `POST /albums/{id}/checkout`: the cart becomes an order and the buyer
+/// goes to the gateway. A visitor signs in first and comes back to the
+/// same cart. The cart page's `key` makes a double press one order.
 #[handler]
 pub async fn checkout(
     req: &Request,
@@ -1035,32 +1326,29 @@ pub async fn checkout(
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
     let visit = Visit::of(state, req).await;
-    let Some(user) = visit.user.clone() else {
-        // Back to the gallery, where the selection waits; the sign-in page
-        // says why it appears (`?checkout`).
-        return to_signin(&format!("/albums/{id}?checkout"));
-    };
-    let here = format!("/albums/{id}");
     let album_id = match id.parse::<AlbumId>() {
         Ok(a) => a,
         Err(e) => return super::error_page(state, &visit, e),
     };
-    let photo_ids: Result<Vec<PhotoId>, Error> = form.all("photo").map(str::parse).collect();
-    let photo_ids = match photo_ids {
-        Ok(ids) if !ids.is_empty() => ids,
-        Ok(_) => {
-            return Page::new("Nothing selected", &visit)
-                .status(StatusCode::UNPROCESSABLE_ENTITY)
-                .body(html! {
-                    p { "Select the photos you want first, then press Checkout." }
-                    p { a href=(here) { "Back to the album" } }
-                })
-                .render(state);
-        }
-        Err(e) => return super::error_page(state, &visit, e),
+    let photo_ids = chosen_photos(form.all("photo"), state.engine.settings().max_order_items);
+    let Some(user) = visit.user.clone() else {
+        // Back to the same cart; the sign-in page says why it appears.
+        return to_signin(&cart_url(album_id, &photo_ids));
     };
+    if photo_ids.is_empty() {
+        return visit.respond(state, see_other(&cart_url(album_id, &[])));
+    }
+    let key = Some(form.text("key")).filter(|k| !k.is_empty()).map(|k| {
+        let mut sorted: Vec<String> = photo_ids.iter().map(|p| p.to_string()).collect();
+        sorted.sort();
+        IdempotencyKey {
+            scope: "web checkout".into(),
+            key: k.to_owned(),
+            request_hash: <sha2::Sha256 as sha2::Digest>::digest(format!("{album_id} {}", sorted.join(" "))).into(),
+        }
+    });
     let checkout = state.engine.checkout();
-    let order = match checkout.create_order(&user, album_id, &photo_ids).await {
+    let order = match checkout.create_order_once(&user, album_id, &photo_ids, key.as_ref()).await {
         Ok(o) => o,
         Err(e) => return super::error_page(state, &visit, e),
     };

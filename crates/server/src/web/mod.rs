@@ -82,6 +82,7 @@ pub fn routes(route: Route) -> Route {
         .at("/signin", page(get(account::signin_page).post(account::signin.with(Limited(Class::SignIn)))))
         .at("/signin/email-link", page(post(account::email_link.with(Limited(Class::EmailLink)))))
         .at("/signin/link", page(get(account::link_page).post(account::link_sign_in.with(Limited(Class::SignIn)))))
+        .at("/invitations/:token", page(get(account::invitation.with(Limited(Class::SignIn)))))
         .at("/register", page(get(account::register_page).post(account::register.with(Limited(Class::Register)))))
         .at("/signout", page(post(account::signout)))
         .at("/verify-email", page(get(account::verify_page).post(account::verify)))
@@ -94,7 +95,9 @@ pub fn routes(route: Route) -> Route {
         .at("/albums/:id/settings", page(post(albums::save_settings)))
         .at("/albums/:id/share", page(post(albums::share)))
         .at("/albums/:id/delete", page(post(albums::delete)))
-        .at("/albums/:id/photos/:photo/delete", page(post(albums::delete_photo)))
+        .at("/albums/:id/publish", page(post(albums::publish)))
+        .at("/albums/:id/photos", page(post(albums::photo_actions)))
+        .at("/albums/:id/cart", page(get(albums::cart)))
         .at("/albums/:id/checkout", page(post(albums::checkout.with(Limited(Class::Order)))))
         .at("/orders", page(get(orders::list)))
         .at("/orders/:id", page(get(orders::order_page)))
@@ -213,6 +216,11 @@ pub fn notice_text(code: &str) -> Option<&'static str> {
             "No invitation sent: no client e-mail, or today's invitations for this album or address are used up."
         }
         "photo_deleted" => "Photo deleted.",
+        "photos_deleted" => "The selected photos are deleted.",
+        "moved" => "Moved.",
+        "cover_set" => "The gallery opens on that photo now.",
+        "published" => "Published: the album's link works for your client now.",
+        "published_invited" => "Published, and the invitation is on its way.",
         "fresh_link" => "A fresh link is ready.",
         _ => return None,
     })

@@ -143,8 +143,8 @@ pub async fn order_page(
             }
             @if let Some(l) = live_link {
                 p.download {
-                    a.button href=(crate::urls::download(&state.public_url, &l.token)) download { "Download" }
-                    " The link works until " (time(l.expires_at)) "."
+                    a.button href=(crate::urls::download(&state.public_url, &l.token)) download { "Download all" }
+                    " A zip of every photo, named after the album. The links work until " (time(l.expires_at)) "."
                 }
             } @else if buyer && order.status == OrderStatus::Fulfilled {
                 @if in_window {
@@ -164,7 +164,21 @@ pub async fn order_page(
                 }
             }
             h2 { "Photos in this order" }
-            ul.plain { @for item in &order.items { li { (item.filename) " · " (item.price.human()) } } }
+            ul.order-photos {
+                @for item in &order.items {
+                    li {
+                        // Thumbnails while the album may still be seen.
+                        @if album.is_some() {
+                            img src={ "/api/v1/photos/" (item.photo_id) "/thumbnail" } alt=(item.filename) loading="lazy";
+                        } @else { span.ph aria-hidden="true" {} }
+                        span.name { (item.filename) }
+                        span.price { (item.price.human()) }
+                        @if let Some(l) = live_link {
+                            a href=(crate::urls::download_file(&state.public_url, &l.token, item.photo_id)) download=(item.filename) { "Download" }
+                        }
+                    }
+                }
+            }
         })
         .render(state)
 }

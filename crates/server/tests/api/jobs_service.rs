@@ -82,6 +82,8 @@ impl Shop {
                     expires_at: Some(self.clock.now() + Duration::days(10)),
                     watermark: None,
                     find_me: false,
+                    draft: false,
+                    client_name: None,
                 },
             )
             .await

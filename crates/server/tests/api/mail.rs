@@ -79,7 +79,18 @@ async fn a_sale_sends_its_four_e_mails() {
     let album = app.album(&ph, "private", Some(&cl_mail)).await;
     let shared = wait_mail(&maildir, &cl_mail, 1).await;
     assert!(shared[0].0.contains("shared \"Wedding\" with you"), "{:?}", shared[0].0);
-    assert!(shared[0].1.contains(&format!("{}/albums/{album}", app.url)), "the album's page");
+    // Its link signs the client in: one request from the mail to the
+    // gallery, with a session cookie.
+    let link = shared[0].1.split_whitespace().find(|w| w.contains("/invitations/")).expect("an invitation link");
+    let link = link.trim_start_matches("href=\"").split(['"', '<', '>']).next().unwrap().to_owned();
+    assert!(link.starts_with(&format!("{}/invitations/", app.url)), "{link}");
+    let once = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = once.get(&link).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["location"], format!("/albums/{album}"));
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    // The session is the client's (the web cookie is an API token too).
+    let cl = cookie.strip_prefix("ps_session=").unwrap().split(';').next().unwrap().to_owned();
     assert!(shared[0].1.contains("Content-Type: text/html"), "a plain and an HTML part");
 
     // An album that closes at the end of 6 January says 6 January (issue
@@ -101,7 +112,6 @@ async fn a_sale_sends_its_four_e_mails() {
     // Paying mails the photographer; fulfilment mails the buyer the link.
     assert_eq!(app.upload(&ph, &album, "a.jpg", jpeg(400, 300, 1, false)).await.status(), StatusCode::CREATED);
     let photos = app.wait_processed(&ph, &album, 1).await;
-    let cl = app.user(&cl_mail, "client").await;
     let r = app.post_json("/orders", Some(&cl), json!({"album_id": album, "photo_ids": [photos[0]["id"]]})).await;
     let order = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let r = app.post_json(&format!("/orders/{order}/checkout"), Some(&cl), json!({})).await;

@@ -13,6 +13,7 @@ mod bad_input;
 mod cli;
 mod find_me;
 mod fuzz_regressions;
+mod gallery;
 mod hostile_bodies;
 mod jobs_service;
 mod lists;

@@ -229,6 +229,32 @@ async fn whole_sale_with(app: TestApp, stripe: Option<StripeTestServer>) {
     let r = app.http.get(&url).header("Range", format!("bytes={}-", zip_bytes.len())).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
 
+    // The zip is named after the album ("Wedding").
+    let r = app.http.get(&url).send().await.unwrap();
+    let disposition = r.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(disposition.contains("filename=\"Wedding.zip\""), "{disposition}");
+
+    // Each photo on its own, under the same link: whole, in ranges, and
+    // never a photo the order does not hold.
+    let files = order["download"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3);
+    for f in files {
+        let id = f["photo_id"].as_str().unwrap();
+        let r = app.http.get(f["url"].as_str().unwrap()).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "image/jpeg");
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let name = by_name.iter().find(|(_, v)| v.as_str() == id).unwrap().0.clone();
+        assert!(r.headers()["content-disposition"].to_str().unwrap().contains(&format!("filename=\"{name}\"")));
+        assert_eq!(r.bytes().await.unwrap().to_vec(), originals[id], "{name}: the original, byte for byte");
+        let r = app.http.get(f["url"].as_str().unwrap()).header("Range", "bytes=10-19").send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(r.bytes().await.unwrap().to_vec(), originals[id][10..20]);
+    }
+    let unbought = by_name["upright-3.jpg"].clone();
+    let r = app.http.get(format!("{url}/{unbought}")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "a photo the order does not hold");
+
     // A forged or mangled token finds nothing.
     let bad = format!("{}/api/v1/downloads/{}", app.url, "A".repeat(43));
     assert_eq!(app.http.get(bad).send().await.unwrap().status(), StatusCode::NOT_FOUND);

@@ -108,6 +108,7 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 6]> {
         (("GET", "/api/v1/albums/{album_id}"), [404, 200, 404, 200, 404, 404]),
         (("PATCH", "/api/v1/albums/{album_id}"), [401, 200, 404, 403, 404, 404]),
         (("DELETE", "/api/v1/albums/{album_id}"), [401, 204, 404, 403, 404, 404]),
+        (("PUT", "/api/v1/albums/{album_id}/order"), [401, 204, 404, 403, 404, 404]),
         (("GET", "/api/v1/albums/{album_id}/photos"), [404, 200, 404, 200, 404, 404]),
         (("POST", "/api/v1/albums/{album_id}/photos"), [401, 201, 404, 403, 404, 404]),
         (("GET", "/api/v1/photos/{photo_id}/preview"), [404, 200, 404, 200, 404, 404]),
@@ -135,6 +136,7 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 6]> {
         (("POST", "/api/v1/orders/{order_id}/download-link"), [401, 404, 404, 429, 404, 404]),
         // A download link is a bearer capability: whoever holds it downloads.
         (("GET", "/api/v1/downloads/{token}"), [200, 200, 200, 200, 200, 200]),
+        (("GET", "/api/v1/downloads/{token}/{photo_id}"), [200, 200, 200, 200, 200, 200]),
         // Webhooks are authenticated by their signature, not by a caller.
         (("POST", "/api/v1/payments/{gateway}/webhook"), [422, 422, 422, 422, 422, 422]),
         (("POST", "/api/v1/jobs/{job_id}/retry"), [401, 403, 403, 403, 403, 409]),
@@ -187,6 +189,7 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         ("PATCH", p) if p.starts_with("/api/v1/webhooks") => Some(json!({"description": "Renamed"})),
         ("PATCH", _) => Some(json!({"name": "Renamed"})),
         ("POST", p) if p.ends_with("/checkout") => Some(json!({})),
+        ("PUT", p) if p.ends_with("/order") => Some(json!({"photo_ids": []})),
         ("POST", p) if p.ends_with("/watermark-preview") => Some(json!({"watermark": null})),
         ("POST", p) if p.ends_with("/webhook") => Some(json!({"id": "evt", "order_id": "x", "outcome": "paid"})),
         _ => None,
@@ -427,6 +430,7 @@ const UNLIMITED: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/albums", "owner; cheap rows"),
     ("PATCH", "/api/v1/albums/{album_id}", "owner; share mails are capped per album, photographer and recipient"),
     ("DELETE", "/api/v1/albums/{album_id}", "owner"),
+    ("PUT", "/api/v1/albums/{album_id}/order", "owner; reorders one album's rows"),
     ("POST", "/api/v1/albums/{album_id}/share", "owner; share mails are capped"),
     ("POST", "/api/v1/albums/{album_id}/watermark-preview", "owner; renders one small preview"),
     ("DELETE", "/api/v1/albums/{album_id}/uploads/{upload_id}", "owner; ends an upload"),

@@ -280,6 +280,8 @@ async fn upload_one(engine: &Proofsheet, store: &SqliteStore, width: u16) -> (Us
                 expires_at: None,
                 watermark: None,
                 find_me: false,
+                draft: false,
+                client_name: None,
             },
         )
         .await

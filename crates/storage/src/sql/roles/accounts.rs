@@ -225,11 +225,13 @@ impl AccountStore for Store {
     }
 
     async fn is_invited(&self, email: &Email) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 AS one FROM albums WHERE client_email = $1 AND purged_at IS NULL LIMIT 1")
-            .bind(email.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("looking up an invitation"))?;
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM albums WHERE client_email = $1 AND purged_at IS NULL AND draft = 0 LIMIT 1",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("looking up an invitation"))?;
         Ok(row.is_some())
     }
 

@@ -90,8 +90,9 @@ impl AlbumStore for Store {
     async fn insert_album(&self, a: &Album) -> Result<()> {
         sqlx::query(
             "INSERT INTO albums (id, owner_id, name, visibility, client_email, price_amount, price_currency,
-                                         expires_at, storage_prefix, created_at, updated_at, watermark, find_me)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                         expires_at, storage_prefix, created_at, updated_at, watermark, find_me,
+                                         draft, client_name, cover_photo_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(a.id.to_string())
         .bind(a.owner_id.to_string())
@@ -106,6 +107,9 @@ impl AlbumStore for Store {
         .bind(millis(a.updated_at))
         .bind(watermark_json(a)?)
         .bind(a.find_me as i64)
+        .bind(a.draft as i64)
+        .bind(&a.client_name)
+        .bind(a.cover_photo_id.map(|p| p.to_string()))
         .execute(&self.pool)
         .await
         .map_err(db_err("adding an album"))?;
@@ -127,6 +131,7 @@ impl AlbumStore for Store {
         sqlx::query(
             "UPDATE albums SET name = $1, visibility = $2, client_email = $3, price_amount = $4, price_currency = $5,
                                        expires_at = $6, updated_at = $7, watermark = $9, find_me = $10,
+                                       draft = $11, client_name = $12, cover_photo_id = $13,
                                        revision = revision + 1 WHERE id = $8",
         )
         .bind(&a.name)
@@ -139,6 +144,9 @@ impl AlbumStore for Store {
         .bind(a.id.to_string())
         .bind(watermark_json(a)?)
         .bind(a.find_me as i64)
+        .bind(a.draft as i64)
+        .bind(&a.client_name)
+        .bind(a.cover_photo_id.map(|p| p.to_string()))
         .execute(&mut *tx)
         .await
         .map_err(db_err("updating an album"))?;
@@ -159,18 +167,19 @@ impl AlbumStore for Store {
 
     async fn list_albums(&self, filter: &AlbumFilter, page: PageRequest) -> Result<Page<Album>> {
         let q = match filter {
-                    AlbumFilter::OwnedBy(owner) => sqlx::query(
-                        "SELECT * FROM albums WHERE owner_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-                    )
-                    .bind(owner.to_string()),
-                    AlbumFilter::VisibleTo(email) => sqlx::query(
-                        "SELECT * FROM albums WHERE (client_email = $1 OR visibility = 'public') AND id > $2 ORDER BY id LIMIT $3",
-                    )
-                    .bind(email.as_str().to_owned()),
-                    AlbumFilter::Public => sqlx::query(
-                        "SELECT * FROM albums WHERE visibility = 'public' AND id > $1 ORDER BY id LIMIT $2",
-                    ),
-                };
+            AlbumFilter::OwnedBy(owner) => {
+                sqlx::query("SELECT * FROM albums WHERE owner_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+                    .bind(owner.to_string())
+            }
+            AlbumFilter::VisibleTo(email) => sqlx::query(
+                "SELECT * FROM albums WHERE (client_email = $1 OR visibility = 'public') AND draft = 0 AND id > $2
+                         ORDER BY id LIMIT $3",
+            )
+            .bind(email.as_str().to_owned()),
+            AlbumFilter::Public => sqlx::query(
+                "SELECT * FROM albums WHERE visibility = 'public' AND draft = 0 AND id > $1 ORDER BY id LIMIT $2",
+            ),
+        };
         let rows = q
             .bind(after(&page))
             .bind(page.limit as i64 + 1)
@@ -312,14 +321,73 @@ impl AlbumStore for Store {
         Ok(())
     }
 
-    async fn list_photos(&self, album: AlbumId, page: PageRequest) -> Result<Page<Photo>> {
-        let rows = sqlx::query("SELECT * FROM photos WHERE album_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+    async fn set_photo_order(&self, album: AlbumId, order: &[PhotoId]) -> Result<()> {
+        let bad = || Error::invalid("invalid_photo_order", "every id must be a photo of this album, listed once");
+        let unique: std::collections::HashSet<_> = order.iter().collect();
+        if unique.len() != order.len() {
+            return Err(bad());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        sqlx::query("UPDATE photos SET position = NULL WHERE album_id = $1 AND position IS NOT NULL")
             .bind(album.to_string())
-            .bind(after(&page))
-            .bind(page.limit as i64 + 1)
-            .fetch_all(&self.pool)
+            .execute(&mut *tx)
             .await
-            .map_err(db_err("listing photos"))?;
+            .map_err(db_err("ordering photos"))?;
+        for (n, id) in order.iter().enumerate() {
+            let done = sqlx::query("UPDATE photos SET position = $1 WHERE id = $2 AND album_id = $3")
+                .bind(n as i64)
+                .bind(id.to_string())
+                .bind(album.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("ordering photos"))?;
+            if done.rows_affected() != 1 {
+                return Err(bad());
+            }
+        }
+        sqlx::query("UPDATE albums SET revision = revision + 1 WHERE id = $1")
+            .bind(album.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("ordering photos"))?;
+        tx.commit().await.map_err(db_err("committing a photo order"))
+    }
+
+    async fn list_photos(&self, album: AlbumId, page: PageRequest) -> Result<Page<Photo>> {
+        // The album's order as one tuple of non-null values (a NULL sorts
+        // first in SQLite and last in PostgreSQL), compared as a row with
+        // the cursor photo's.
+        macro_rules! key {
+            () => {
+                "COALESCE(position, 9223372036854775807), COALESCE(taken_at, 9223372036854775807), filename, id"
+            };
+        }
+        let rows = match page.after {
+            None => sqlx::query(concat!("SELECT * FROM photos WHERE album_id = $1 ORDER BY ", key!(), " LIMIT $2"))
+                .bind(album.to_string())
+                .bind(page.limit as i64 + 1),
+            Some(after) => sqlx::query(concat!(
+                "SELECT * FROM photos WHERE album_id = $1 AND (",
+                key!(),
+                ") > (SELECT ",
+                key!(),
+                " FROM photos WHERE id = $2 AND album_id = $1) ORDER BY ",
+                key!(),
+                " LIMIT $3"
+            ))
+            .bind(album.to_string())
+            .bind(after.to_string())
+            .bind(page.limit as i64 + 1),
+        }
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing photos"))?;
+        if let (Some(after), true) = (page.after, rows.is_empty()) {
+            // No row after the cursor: the end, or a cursor photo that is gone.
+            if self.photo(PhotoId::from_uuid(after)).await?.is_none_or(|p| p.album_id != album) {
+                return Err(Error::invalid("invalid_cursor", "the photo this cursor points at is gone; start again"));
+            }
+        }
         let photos = rows.iter().map(photo_from).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(photos, page, |p| p.id.as_uuid()))
     }
@@ -340,7 +408,7 @@ impl AlbumStore for Store {
     async fn albums_to_remind(&self, now: DateTime<Utc>, before: DateTime<Utc>, limit: u32) -> Result<Vec<Album>> {
         let rows = sqlx::query(
             "SELECT * FROM albums WHERE expires_at IS NOT NULL AND expires_at > $1 AND expires_at <= $2
-                       AND client_email IS NOT NULL AND reminded_at IS NULL
+                       AND client_email IS NOT NULL AND reminded_at IS NULL AND draft = 0
                      ORDER BY expires_at LIMIT $3",
         )
         .bind(millis(now))
@@ -384,8 +452,8 @@ impl AlbumStore for Store {
 async fn insert_photo_in(conn: &mut super::Conn, p: &Photo) -> Result<()> {
     sqlx::query(
         "INSERT INTO photos (id, album_id, filename, content_type, size_bytes, status, failure_reason,
-                             width, height, created_at, sha256)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                             width, height, created_at, sha256, taken_at, position)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(p.id.to_string())
     .bind(p.album_id.to_string())
@@ -398,6 +466,8 @@ async fn insert_photo_in(conn: &mut super::Conn, p: &Photo) -> Result<()> {
     .bind(p.height.map(i64::from))
     .bind(millis(p.created_at))
     .bind(&p.sha256)
+    .bind(p.taken_at.map(millis))
+    .bind(p.position.map(i64::from))
     .execute(&mut *conn)
     .await
     .map_err(|e| match e.as_database_error() {

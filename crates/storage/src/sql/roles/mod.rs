@@ -156,6 +156,12 @@ fn album_from(row: &DbRow) -> Result<Album> {
         purged_at: row.get::<Option<i64>, _>("purged_at").map(from_millis),
         revision: row.get::<i64, _>("revision") as u64,
         find_me: row.get::<i64, _>("find_me") != 0,
+        draft: row.get::<i64, _>("draft") != 0,
+        client_name: row.get("client_name"),
+        cover_photo_id: row
+            .get::<Option<String>, _>("cover_photo_id")
+            .map(|c| parse_uuid(&c).map(PhotoId::from_uuid))
+            .transpose()?,
     })
 }
 
@@ -181,6 +187,8 @@ fn photo_from(row: &DbRow) -> Result<Photo> {
         renders: row.get::<i64, _>("render_count") as u32,
         created_at: from_millis(row.get("created_at")),
         sha256: row.get("sha256"),
+        taken_at: row.get::<Option<i64>, _>("taken_at").map(from_millis),
+        position: row.get::<Option<i64>, _>("position").map(|v| v as u32),
     })
 }
 
