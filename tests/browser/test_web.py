@@ -277,8 +277,20 @@ def main():
         d.rectangle((100, 110, 160, 130), fill=(25, 45, 90, 255))
         d.rectangle((140, 90, 160, 110), fill=(25, 45, 90, 255))
         mark.save(logo)
+        # The studio's brand lives in Settings, with the logo.
+        ph.get_by_role("link", name="Settings").click()
+        expect(ph.get_by_role("heading", level=1)).to_have_text("Settings")
+        ph.get_by_role("textbox", name="Studio name").fill("Studio Nord")
+        ph.get_by_role("textbox", name="Website").fill("https://nord.test")
+        ph.get_by_role("textbox", name="Contact email").fill(f"hello-{RUN}@nord.test")
+        ph.get_by_role("combobox", name="Time zone").select_option("Europe/Stockholm")
+        ph.get_by_role("button", name="Save settings").click()
+        expect(ph.get_by_role("status").first).to_contain_text("Saved")
+        expect(ph.get_by_role("combobox", name="Time zone")).to_have_value("Europe/Stockholm")
         ph.get_by_label("Logo (PNG)").set_input_files(str(logo))
         expect(ph.get_by_role("img", name="Your current logo")).to_be_visible(timeout=15_000)
+        check_page(ph, "settings")
+        ph.goto(f"{BASE}/albums/{album}")
         kind = ph.get_by_role("combobox", name="Watermark", exact=True)
         kind.select_option(label="My logo")
         ph.get_by_role("combobox", name="Logo position").select_option(label="Bottom right")
@@ -369,8 +381,10 @@ def main():
         expect(items.nth(1).get_by_role("button", name=re.compile("^Open "))).to_be_focused()
         cl.keyboard.press("Home")
         expect(first_thumb).to_be_focused()
-        # The cover: the album's name as the page's heading over a photo.
+        # The cover: the album's name as the page's heading over a photo,
+        # with the studio's name.
         expect(cl.get_by_role("heading", level=1)).to_have_text("Wedding of Kim & Lou")
+        expect(cl.locator(".cover-text")).to_contain_text("Studio Nord")
         # The lightbox: open, move with the arrows, close, focus returns.
         items.nth(0).get_by_role("button", name=re.compile("^Open ")).click()
         dialog = cl.get_by_role("dialog")

@@ -237,6 +237,17 @@ impl Albums<'_> {
         Ok((album, access))
     }
 
+    /// What a closed album still tells the people who could see it: its
+    /// name and its studio (to say whom to ask). `NotFound` for anyone who
+    /// could not see it, and for an album still open.
+    pub async fn closed(&self, viewer: Option<&User>, id: AlbumId) -> Result<(String, crate::Studio)> {
+        let album = self.0.meta().album(id).await?.ok_or(Error::not_found("album"))?;
+        if !album.access_for(viewer).can_view() || !album.is_expired(self.0.now()) {
+            return Err(Error::not_found("album"));
+        }
+        Ok((album.name.clone(), self.studio(&album).await?))
+    }
+
     /// An album the caller owns; 403 for one they can see but not change.
     pub async fn get_owned(&self, user: &User, id: AlbumId) -> Result<Album> {
         let (album, access) = self.get(Some(user), id).await?;
@@ -659,10 +670,15 @@ impl Albums<'_> {
         self.photos_of(&album, page).await
     }
 
-    /// The name an album's gallery carries: its photographer's (the
-    /// studio's name once studios have settings of their own).
+    /// The name an album's gallery carries: its studio's.
     pub async fn studio_name(&self, album: &Album) -> Result<String> {
-        Ok(self.0.meta().user(album.owner_id).await?.map(|u| format!("{} {}", u.name, u.surname)).unwrap_or_default())
+        Ok(self.studio(album).await?.name)
+    }
+
+    /// The studio of the album's photographer (its name, contact, time
+    /// zone): what the album's pages and mails show.
+    pub async fn studio(&self, album: &Album) -> Result<crate::Studio> {
+        self.0.users().studio(album.owner_id).await
     }
 
     /// A page of the photos of an album [`Albums::get`] already gave the

@@ -54,6 +54,7 @@ mod render;
 mod reports;
 mod scheduler;
 mod store;
+mod studio;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod thumbnails;
@@ -99,6 +100,7 @@ pub use store::{
     MetadataStore, OrderChange, OrderFilter, OrderStore, ReportStore, SalesRow, ScheduleStore, ScheduledRun,
     SignInLink,
 };
+pub use studio::{Studio, time_zones};
 pub use thumbnails::Thumbnails;
 pub use uploads::{Checksum, ResumableUpload, Uploads};
 pub use user::{Email, Role, Session, User, validate_name};

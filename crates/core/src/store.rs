@@ -161,6 +161,11 @@ pub trait AccountStore: Send + Sync {
     async fn logo(&self, user: UserId) -> Result<Option<String>>;
     /// Makes `logo` the user's current logo (`None`: they have none).
     async fn set_logo(&self, user: UserId, logo: Option<&str>, now: DateTime<Utc>) -> Result<()>;
+    /// A photographer's studio, if they saved one.
+    async fn studio(&self, user: UserId) -> Result<Option<crate::Studio>>;
+    /// Saves a photographer's studio (validated by the caller), replacing
+    /// the one before.
+    async fn set_studio(&self, user: UserId, studio: &crate::Studio, now: DateTime<Utc>) -> Result<()>;
 }
 
 /// A single-use sign-in link mailed to an address.

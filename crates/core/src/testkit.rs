@@ -203,6 +203,17 @@ pub async fn drafts<S: MetadataStore + JobQueue>(name: &str, s: &S) {
     s.update_album(&published).await.unwrap();
     let got = s.album(draft.id).await.unwrap().unwrap();
     assert_eq!((got.draft, got.cover_photo_id), (false, Some(cover.id)), "{name}: published, with its cover");
+    // The studio: none until saved, then the saved one, replaced whole.
+    assert!(s.studio(ph.id).await.unwrap().is_none(), "{name}");
+    let mut studio = crate::Studio::default_for(&ph);
+    studio.website = Some("https://nord.test".into());
+    studio.contact_email = Some("hello@nord.test".parse().unwrap());
+    studio.time_zone = "Europe/Stockholm".into();
+    s.set_studio(ph.id, &studio, now).await.unwrap();
+    assert_eq!(s.studio(ph.id).await.unwrap().as_ref(), Some(&studio), "{name}: studio round trip");
+    let plain = crate::Studio { website: None, contact_email: None, accent: Some("#aa3300".into()), ..studio };
+    s.set_studio(ph.id, &plain, now).await.unwrap();
+    assert_eq!(s.studio(ph.id).await.unwrap(), Some(plain), "{name}: replaced whole");
     assert!(s.is_invited(&cl.email).await.unwrap(), "{name}: published, it invites");
     assert_eq!(
         s.list_albums(&AlbumFilter::VisibleTo(cl.email.clone()), PageRequest::first()).await.unwrap().items.len(),

@@ -241,6 +241,26 @@ impl Users<'_> {
         Ok(Some((signed_in, album.id)))
     }
 
+    /// The studio of photographer `id`: the one they saved, else
+    /// [`crate::Studio::default_for`] them (`NotFound` for no such user).
+    pub async fn studio(&self, id: UserId) -> Result<crate::Studio> {
+        if let Some(s) = self.0.meta().studio(id).await? {
+            return Ok(s);
+        }
+        let user = self.0.meta().user(id).await?.ok_or(Error::not_found("user"))?;
+        Ok(crate::Studio::default_for(&user))
+    }
+
+    /// Saves the caller's studio (photographers only), checked first.
+    pub async fn save_studio(&self, user: &User, studio: crate::Studio) -> Result<crate::Studio> {
+        if user.role != Role::Photographer {
+            return Err(Error::forbidden("photographers_only", "only photographers have a studio"));
+        }
+        let studio = studio.validate()?;
+        self.0.meta().set_studio(user.id, &studio, self.0.now()).await?;
+        Ok(studio)
+    }
+
     /// Makes the passwordless client account of an invited address (the
     /// client signs in by mailed links and may set a password later),
     /// named as the photographer typed it ("Maja Berg": name and surname),

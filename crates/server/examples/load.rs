@@ -9,7 +9,8 @@
 //! (see [`vouch`]).
 //!
 //! For `benches/lists.sh` it also has two other modes:
-//! - `load seed <base_url> <photos>`: a photographer's public album of
+//! - `load seed <base_url> <photos>` (prints the album id; the
+//!   photographer's token goes to stderr as `token …`): a photographer's public album of
 //!   `<photos>` small ready JPEGs; prints the album id.
 //! - `load hello <addr>`: a poem hello-world on `<addr>`, the yardstick the
 //!   photo list is measured against (same framework and runtime, no work).
@@ -159,7 +160,10 @@ async fn main() {
                 upload(&http, base, &ph, &album, &format!("photo-{i:04}.jpg"), image.clone()).await;
             }
             wait_ready(&http, base, &album, count).await;
+            // The album on stdout; the photographer's session token on
+            // stderr's last line for a bench that opens the studio.
             println!("{album}");
+            eprintln!("token {ph}");
             return;
         }
         _ => {}

@@ -84,6 +84,11 @@ pub struct RenderedMail {
     pub text: String,
     /// HTML body.
     pub html: String,
+    /// The sender's display name (a photographer's studio), if not the
+    /// deployment's `mail.from` name.
+    pub from_name: Option<String>,
+    /// Where replies go (the photographer, for mail about their album).
+    pub reply_to: Option<String>,
 }
 
 /// Renders notifications and sends them.
@@ -116,12 +121,18 @@ impl MailNotifier {
     /// Looks up what a notification needs and renders it.
     pub async fn render(&self, n: &Notification) -> Result<Option<RenderedMail>> {
         let base = &self.public_url;
+        // Mail about a photographer's album goes out under their studio's
+        // name, with replies to them.
+        let mut studio_of = None;
         let (to, template, vars) = match n {
             Notification::AlbumShared { album_id, to } | Notification::AlbumExpiring { album_id, to } => {
                 let Some(album) = self.meta.album(*album_id).await? else { return Ok(None) };
-                let photographer = self.meta.user(album.owner_id).await?.map(|u| format!("{} {}", u.name, u.surname));
-                let closing = album.last_open_day().map(|d| d.format("%-d %B %Y").to_string());
-                let expiry = closing.as_ref().map(|d| format!(" The album is open until the end of {d} (UTC)."));
+                let Some(studio) = self.studio(album.owner_id).await? else { return Ok(None) };
+                let closing = album
+                    .expires_at
+                    .map(|t| format!("{} ({})", studio.last_open_day(t).format("%-d %B %Y"), studio.time_zone));
+                let expiry = closing.as_ref().map(|d| format!(" The album is open until the end of {d}."));
+                let greeting = album.client_name.as_deref().and_then(|n| n.split(' ').next()).unwrap_or("");
                 // The link signs the client in: one click from the mail to
                 // the gallery (valid INVITATION_DAYS, for this address).
                 let expires = chrono::Utc::now() + chrono::Duration::days(proofsheet_core::INVITATION_DAYS);
@@ -132,13 +143,15 @@ impl MailNotifier {
                     _ => crate::urls::album(base, album.id),
                 };
                 let vars = vec![
-                    ("photographer", photographer.unwrap_or_else(|| "Your photographer".into())),
+                    ("photographer", studio.name.clone()),
+                    ("greeting", if greeting.is_empty() { String::new() } else { format!(" {greeting}") }),
                     ("album", album.name.clone()),
                     ("album_url", album_url),
                     ("price", album.price_per_photo.human()),
                     ("expiry", expiry.clone().unwrap_or_default()),
-                    ("expires_at", closing.map(|d| format!("{d} (UTC)")).unwrap_or_default()),
+                    ("expires_at", closing.unwrap_or_default()),
                 ];
+                studio_of = Some(album.owner_id);
                 let t = if matches!(n, Notification::AlbumShared { .. }) { &ALBUM_SHARED } else { &ALBUM_EXPIRING };
                 (to.to_string(), t, vars)
             }
@@ -156,6 +169,7 @@ impl MailNotifier {
                     ("order_url", crate::urls::order(base, order.id)),
                     ("expires_at", link.expires_at.format("%Y-%m-%d %H:%M UTC").to_string()),
                 ];
+                studio_of = Some(order.seller_id);
                 (buyer.email.to_string(), &DOWNLOAD_READY, vars)
             }
             Notification::OrderPaid { order_id } => {
@@ -209,12 +223,31 @@ impl MailNotifier {
                 (to.to_string(), &SIGN_IN_LINK, vars)
             }
         };
+        let (from_name, reply_to) = match studio_of {
+            Some(owner) => match (self.studio(owner).await?, self.meta.user(owner).await?) {
+                (Some(s), Some(u)) => (Some(s.name), Some(s.contact_email.unwrap_or(u.email).to_string())),
+                _ => (None, None),
+            },
+            None => (None, None),
+        };
         Ok(Some(RenderedMail {
+            from_name,
+            reply_to,
             to,
             subject: render(template.subject, &vars, false),
             text: render(template.text, &vars, false),
             html: render(template.html, &vars, true),
         }))
+    }
+}
+
+impl MailNotifier {
+    /// A photographer's studio: saved, or made of their name.
+    async fn studio(&self, owner: proofsheet_core::UserId) -> Result<Option<proofsheet_core::Studio>> {
+        if let Some(s) = self.meta.studio(owner).await? {
+            return Ok(Some(s));
+        }
+        Ok(self.meta.user(owner).await?.map(|u| proofsheet_core::Studio::default_for(&u)))
     }
 }
 
@@ -229,8 +262,15 @@ impl Notifier for MailNotifier {
             return Ok(());
         };
         let to: Mailbox = msg.to.parse().map_err(|e| Error::invalid("invalid_email", format!("recipient: {e}")))?;
-        let email = lettre::Message::builder()
-            .from(self.from.clone())
+        let from = match &msg.from_name {
+            Some(name) => Mailbox::new(Some(name.clone()), self.from.email.clone()),
+            None => self.from.clone(),
+        };
+        let mut builder = lettre::Message::builder().from(from);
+        if let Some(reply) = msg.reply_to.as_deref().and_then(|r| r.parse::<Mailbox>().ok()) {
+            builder = builder.reply_to(reply);
+        }
+        let email = builder
             .to(to)
             .subject(&msg.subject)
             .multipart(MultiPart::alternative_plain_html(msg.text.clone(), msg.html.clone()))

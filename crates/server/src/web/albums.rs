@@ -17,7 +17,7 @@ use poem::{
 };
 use proofsheet_core::{
     Access, Album, AlbumId, AlbumPatch, Currency, Email, Error, IdempotencyKey, Money, NewAlbum, PageRequest, Photo,
-    PhotoId, PhotoStatus, Position, Role, Visibility, WatermarkChoice,
+    PhotoId, PhotoStatus, Position, Role, Studio, Visibility, WatermarkChoice,
 };
 use serde::Deserialize;
 
@@ -48,8 +48,8 @@ pub struct ListQuery {
 
 /// When an album closes, in words: "open until 6 January 2030", or
 /// "closed after …" once it has (capitalised to start a sentence).
-fn closing(album: &Album, now: chrono::DateTime<chrono::Utc>, capital: bool) -> Option<Markup> {
-    let d = album.last_open_day()?;
+fn closing(album: &Album, studio: &Studio, now: chrono::DateTime<chrono::Utc>, capital: bool) -> Option<Markup> {
+    let d = studio.last_open_day(album.expires_at?);
     let words = match (album.is_expired(now), capital) {
         (false, true) => "Open until ",
         (false, false) => "open until ",
@@ -81,7 +81,13 @@ pub async fn list(req: &Request, Query(q): Query<ListQuery>, Data(state): Data<&
         Err(e) => return super::error_page(state, &visit, e),
     };
     let now = state.engine.now();
+    let own = state.engine.users().studio(user.id).await.unwrap_or_else(|_| Studio::default_for(&user));
     if user.role != Role::Photographer {
+        // Each album's studio, for its name and closing day.
+        let mut studios = Vec::with_capacity(albums.items.len());
+        for a in &albums.items {
+            studios.push(state.engine.albums().studio(a).await.unwrap_or_else(|_| Studio::default_for(&user)));
+        }
         return Page::new("Albums", &visit)
             .body(html! {
                 @if albums.items.is_empty() {
@@ -91,11 +97,12 @@ pub async fn list(req: &Request, Query(q): Query<ListQuery>, Data(state): Data<&
                     }
                 }
                 ul.cards {
-                    @for a in &albums.items {
+                    @for (a, studio) in albums.items.iter().zip(&studios) {
                         li.card {
                             h2 { a href={ "/albums/" (a.id) } { (a.name) } }
                             p { (a.price_per_photo.human()) " per photo" }
-                            @if let Some(c) = closing(a, now, true) { p { (c) } }
+                            p.meta { (studio.name) }
+                            @if let Some(c) = closing(a, studio, now, true) { p { (c) } }
                         }
                     }
                 }
@@ -138,7 +145,7 @@ pub async fn list(req: &Request, Query(q): Query<ListQuery>, Data(state): Data<&
                                         }
                                     }
                                     td { (visibility_word(a.visibility)) }
-                                    td { @if let Some(d) = a.last_open_day() { (day(d)) } @else { "Never" } }
+                                    td { @if let Some(t) = a.expires_at { (day(own.last_open_day(t))) } @else { "Never" } }
                                 }
                             }
                         }
@@ -174,6 +181,8 @@ struct AlbumFields {
     price: String,
     currency: String,
     expires_on: String,
+    /// The studio's time zone, which "Expires on" is in.
+    time_zone: String,
     /// The watermark's kind: "" (the default), "text", "logo" or
     /// "plugin:NAME". A form without it (older pages) means "text" when
     /// `watermark` has text.
@@ -223,6 +232,7 @@ impl AlbumFields {
             price: "5.00".into(),
             currency: "EUR".into(),
             expires_on: String::new(),
+            time_zone: "UTC".into(),
             wm_kind: String::new(),
             watermark: String::new(),
             wm_params: String::new(),
@@ -233,7 +243,7 @@ impl AlbumFields {
         }
     }
 
-    fn of(album: &Album) -> Self {
+    fn of(album: &Album, studio: &Studio) -> Self {
         let mut f = AlbumFields {
             name: album.name.clone(),
             client_email: album.client_email.as_ref().map(|e| e.to_string()).unwrap_or_default(),
@@ -241,7 +251,11 @@ impl AlbumFields {
             visibility: album.visibility,
             price: album.price_per_photo.major_units(),
             currency: album.price_per_photo.currency.to_string(),
-            expires_on: album.last_open_day().map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+            expires_on: album
+                .expires_at
+                .map(|t| studio.last_open_day(t).format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+            time_zone: studio.time_zone.clone(),
             find_me: album.find_me,
             ..AlbumFields::blank()
         };
@@ -280,6 +294,7 @@ impl AlbumFields {
             price: form.text("price").to_owned(),
             currency: form.text("currency").to_owned(),
             expires_on: form.text("expires_on").to_owned(),
+            time_zone: "UTC".into(),
             wm_kind,
             watermark,
             wm_params: form.get("wm_params").unwrap_or("").to_owned(),
@@ -319,18 +334,21 @@ impl AlbumFields {
 
     /// The checked values: (client, price, expiry, watermark).
     #[allow(clippy::type_complexity)]
-    fn parse(&self) -> Result<(Option<Email>, Money, Option<DateTime<Utc>>, Option<WatermarkChoice>), Error> {
+    fn parse(
+        &self,
+        studio: &Studio,
+    ) -> Result<(Option<Email>, Money, Option<DateTime<Utc>>, Option<WatermarkChoice>), Error> {
         let client = if self.client_email.is_empty() { None } else { Some(self.client_email.parse::<Email>()?) };
         let currency: Currency = self.currency.parse()?;
         let price = Money::parse_major(&self.price, currency)?;
-        // "Expires on" a day: open through that day (UTC), closed after.
+        // "Expires on" a day: open through that day in the studio's time
+        // zone, closed after.
         let expires = if self.expires_on.is_empty() {
             None
         } else {
             let day = NaiveDate::parse_from_str(&self.expires_on, "%Y-%m-%d")
                 .map_err(|_| Error::invalid("invalid_date", "enter the expiry date as YYYY-MM-DD"))?;
-            let next = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
-            Some(next.ok_or_else(|| Error::invalid("invalid_date", "that date is out of range"))?)
+            Some(studio.end_of(day)?)
         };
         Ok((client, price, expires, self.mark()?))
     }
@@ -361,7 +379,7 @@ fn mark_fields(f: &AlbumFields, o: &MarkOptions) -> Markup {
                 option value="" selected[kind.is_empty()] { "Studio default" }
                 option value="text" selected[kind == "text"] { "Text" }
                 option value="logo" selected[kind == "logo"] disabled[!o.has_logo && kind != "logo"] {
-                    @if o.has_logo { "My logo" } @else { "My logo (upload it first)" }
+                    @if o.has_logo { "My logo" } @else { "My logo (upload it in Settings first)" }
                 }
                 @for p in &o.plugins {
                     @let v = format!("plugin:{p}");
@@ -458,7 +476,7 @@ fn album_form(
             }
             label for="expires_on" { "Expires on" }
             input #expires_on type="date" name="expires_on" value=(f.expires_on) aria-describedby="expires-hint";
-            p.hint #expires-hint { "Optional. Clients can buy until the end of this day (UTC)." }
+            p.hint #expires-hint { "Optional. Clients can buy until the end of this day (" (f.time_zone) ")." }
             (mark_fields(f, marks))
             div.check {
                 input #find_me type="checkbox" name="find_me" value="on" checked[f.find_me] disabled[!marks.faces]
@@ -481,11 +499,11 @@ fn album_form(
 
 /// The photographer's logo: shown, replaced or removed by the page's
 /// script through `PUT`/`DELETE /api/v1/users/me/logo`.
-fn logo_section(has_logo: bool) -> Markup {
+pub(super) fn logo_section(has_logo: bool) -> Markup {
     html! {
         section aria-labelledby="logo-h" {
             h2 #logo-h { "Your logo" }
-            p.hint #logo-hint { "A PNG, ideally with a transparent background, up to 1 MiB. Any of your albums can use it as its watermark (choose “My logo” above)." }
+            p.hint #logo-hint { "A PNG, ideally with a transparent background, up to 1 MiB. Any of your albums can use it as its watermark (choose “My logo” in the album's settings)." }
             @if has_logo {
                 img.logo #logo-img src="/api/v1/users/me/logo" alt="Your current logo";
             } @else {
@@ -512,7 +530,10 @@ pub async fn new_page(req: &Request, Data(state): Data<&Arc<AppState>>) -> Respo
         Some(u) => MarkOptions::of(state, u, None).await,
         None => MarkOptions { plugins: Vec::new(), has_logo: false, preview_of: None, faces: false },
     };
-    let f = AlbumFields::blank();
+    let mut f = AlbumFields::blank();
+    if let Some(u) = &visit.user {
+        f.time_zone = state.engine.users().studio(u.id).await.map(|s| s.time_zone).unwrap_or(f.time_zone);
+    }
     Page::new("New album", &visit).body(album_form(&visit, "/albums", &f, &marks, "Create album", None)).render(state)
 }
 
@@ -524,7 +545,9 @@ pub async fn create(req: &Request, Data(form): Data<&FormData>, Data(state): Dat
         Ok(u) => u.clone(),
         Err(r) => return r,
     };
-    let f = AlbumFields::read(form);
+    let studio = state.engine.users().studio(user.id).await.unwrap_or_else(|_| Studio::default_for(&user));
+    let mut f = AlbumFields::read(form);
+    f.time_zone = studio.time_zone.clone();
     let marks = MarkOptions::of(state, &user, None).await;
     let again = |e: Error| {
         Page::new("New album", &visit)
@@ -532,7 +555,7 @@ pub async fn create(req: &Request, Data(form): Data<&FormData>, Data(state): Dat
             .body(album_form(&visit, "/albums", &f, &marks, "Create album", Some(&e.to_string())))
             .render(state)
     };
-    let (client_email, price_per_photo, expires_at, watermark) = match f.parse() {
+    let (client_email, price_per_photo, expires_at, watermark) = match f.parse(&studio) {
         Ok(v) => v,
         Err(e) => return again(e),
     };
@@ -556,6 +579,28 @@ pub async fn create(req: &Request, Data(form): Data<&FormData>, Data(state): Dat
     }
 }
 
+/// An album that closed, as its client or visitor finds it: the studio's
+/// name and how to reach them, not an error.
+async fn closed_page(state: &AppState, visit: &Visit, id: AlbumId) -> Response {
+    let (name, studio) = match state.engine.albums().closed(visit.user.as_ref(), id).await {
+        Ok(v) => v,
+        Err(e) => return super::error_page(state, visit, e),
+    };
+    Page::new(format!("{name} has closed"), visit)
+        .studio(&studio)
+        .status(StatusCode::GONE)
+        .body(html! {
+            p.lead { "This album from " strong { (studio.name) } " has closed: its photos can no longer be viewed or bought." }
+            p { "If you still want photos from it, ask " (studio.name) ":" }
+            ul.plain {
+                @if let Some(c) = &studio.contact_email { li { a href={ "mailto:" (c) } { (c) } } }
+                @if let Some(w) = &studio.website { li { a href=(w) rel="noopener" { (w) } } }
+            }
+            p { "Photos you bought stay on " a href="/orders" { "your orders" } " until their download window closes." }
+        })
+        .render(state)
+}
+
 /// `GET /albums/{id}`: the studio for the owner, the gallery for anyone
 /// else who may see it; a visitor who is not signed in is asked to.
 #[handler]
@@ -573,6 +618,7 @@ pub async fn album_page(
     let (album, access) = match state.engine.albums().get(visit.user.as_ref(), album_id).await {
         Ok(v) => v,
         Err(e) if e.is_not_found() && visit.user.is_none() => return to_signin(&here),
+        Err(Error::Gone { .. }) => return closed_page(state, &visit, album_id).await,
         Err(e) => return super::error_page(state, &visit, e),
     };
     if access == Access::Owner {
@@ -637,7 +683,8 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
     orders.reverse();
     let by_id: std::collections::HashMap<PhotoId, &Photo> = all.iter().map(|p| (p.id, p)).collect();
     let link = crate::urls::album(&state.public_url, album.id);
-    let f = AlbumFields::of(&album);
+    let own = state.engine.users().studio(user.id).await.unwrap_or_else(|_| Studio::default_for(&user));
+    let f = AlbumFields::of(&album, &own);
     let marks = MarkOptions::of(state, &user, Some(album.id)).await;
     let now = state.engine.now();
     // "Find me": how far indexing has come.
@@ -679,7 +726,7 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
                 @if let Some(c) = &album.client_email {
                     " · for " @if let Some(n) = &album.client_name { (n) " <" (c) ">" } @else { (c) }
                 }
-                @if let Some(c) = closing(&album, now, false) { " · " (c) }
+                @if let Some(c) = closing(&album, &own, now, false) { " · " (c) }
                 " · " a href={ (here) "?view=client" } { "View as client" }
             }
             section aria-labelledby="upload-h" {
@@ -789,7 +836,6 @@ async fn studio(state: &AppState, visit: &Visit, album: Album, notice: Option<&s
                 }
                 (album_form(visit, &format!("/albums/{}/settings", album.id), &f, &marks, "Save changes", None))
             }
-            (logo_section(marks.has_logo))
             section aria-labelledby="danger-h" {
                 h2 #danger-h { "Delete album" }
                 form method="post" action={ "/albums/" (album.id) "/delete" } data-confirm={ "Delete the album \u{201c}" (album.name) "\u{201d} with all its photos?" } {
@@ -818,7 +864,13 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
     let now = state.engine.now();
     let open = !album.is_expired(now);
     let price = album.price_per_photo;
-    let studio = albums.studio_name(&album).await.unwrap_or_default();
+    let studio = albums.studio(&album).await.unwrap_or_else(|_| Studio {
+        name: String::new(),
+        website: None,
+        contact_email: None,
+        time_zone: "UTC".into(),
+        accent: None,
+    });
     // The owner's choice of cover, else the first ready photo.
     let chosen = match album.cover_photo_id {
         Some(id) => albums.photo(visit.user.as_ref(), id).await.ok().map(|(p, _, _)| p),
@@ -827,6 +879,7 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
     let cover = chosen.as_ref().or_else(|| photos.items.iter().find(|p| p.status == PhotoStatus::Ready));
     let cover = cover.filter(|p| p.status == PhotoStatus::Ready);
     Page::new(album.name.clone(), visit)
+        .studio(&studio)
         .own_heading()
         .body(html! {
             // The cover: the album's first photo across the page, with the
@@ -841,9 +894,9 @@ async fn gallery(state: &AppState, visit: &Visit, album: Album, cursor: Option<S
                 div.cover-text {
                     h1 #album-name { (album.name) }
                     p {
-                        @if !studio.is_empty() { (studio) }
-                        @if let Some(c) = closing(&album, now, false) {
-                            @if !studio.is_empty() { " · " }
+                        @if !studio.name.is_empty() { (studio.name) }
+                        @if let Some(c) = closing(&album, &studio, now, false) {
+                            @if !studio.name.is_empty() { " · " }
                             (c)
                         }
                     }
@@ -1044,8 +1097,10 @@ pub async fn save_settings(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let f = AlbumFields::read(form);
-    let result = match f.parse() {
+    let studio = state.engine.users().studio(user.id).await.unwrap_or_else(|_| Studio::default_for(&user));
+    let mut f = AlbumFields::read(form);
+    f.time_zone = studio.time_zone.clone();
+    let result = match f.parse(&studio) {
         Ok((client, price, expires, watermark)) => {
             let patch = AlbumPatch {
                 name: Some(f.name.clone()),
@@ -1260,7 +1315,9 @@ pub async fn cart(req: &Request, Path(id): Path<String>, Data(state): Data<&Arc<
     let owner = access == Access::Owner;
     let here = format!("/albums/{}", album.id);
     let key = uuid::Uuid::new_v4().to_string();
+    let studio = albums.studio(&album).await.ok();
     Page::new(format!("Your selection from {}", album.name), &visit)
+        .studio(studio.as_ref())
         .body(html! {
             p.meta { a href=(here) { "Back to the gallery" } }
             @if photos.is_empty() {

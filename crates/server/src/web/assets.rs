@@ -91,3 +91,19 @@ pub fn serve(Path(name): Path<String>, req: &Request) -> Response {
         builder.body(a.raw.clone())
     }
 }
+
+/// `GET /accent/{rrggbb}.css`: a studio's accent colour as a stylesheet
+/// (the Content-Security-Policy allows no inline style), immutable, as its
+/// name is its content.
+#[poem::handler]
+pub fn accent(poem::web::Path(file): poem::web::Path<String>) -> poem::Response {
+    let hex = file.strip_suffix(".css").unwrap_or("");
+    if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return poem::Response::builder().status(poem::http::StatusCode::NOT_FOUND).finish();
+    }
+    let hex = hex.to_ascii_lowercase();
+    poem::Response::builder()
+        .content_type("text/css; charset=utf-8")
+        .header("Cache-Control", "public, max-age=31536000, immutable")
+        .body(format!(":root{{--accent:#{hex};}}\n"))
+}

@@ -16,12 +16,15 @@ pub struct Page<'a> {
     status: StatusCode,
     body: Markup,
     heading: bool,
+    /// A studio's brand: its name in the header's brand link and its accent
+    /// colour (a stylesheet of its own: the policy forbids inline styles).
+    brand: Option<(String, Option<String>)>,
 }
 
 impl<'a> Page<'a> {
     /// A page whose `<title>` and `<h1>` are `title`.
     pub fn new(title: impl Into<String>, visit: &'a Visit) -> Self {
-        Page { title: title.into(), visit, status: StatusCode::OK, body: html! {}, heading: true }
+        Page { title: title.into(), visit, status: StatusCode::OK, body: html! {}, heading: true, brand: None }
     }
 
     /// The status code.
@@ -33,6 +36,13 @@ impl<'a> Page<'a> {
     /// What goes in `<main>` after the heading.
     pub fn body(mut self, body: Markup) -> Self {
         self.body = body;
+        self
+    }
+
+    /// A page of a studio's (its gallery, cart, closed album): the header
+    /// carries its name, and the page its accent colour.
+    pub fn studio<'s>(mut self, studio: impl Into<Option<&'s proofsheet_core::Studio>>) -> Self {
+        self.brand = studio.into().map(|s| (s.name.clone(), s.accent.clone()));
         self
     }
 
@@ -54,6 +64,9 @@ impl<'a> Page<'a> {
                     title { (self.title) " · Proofsheet" }
                     meta name="csrf-token" content=(visit.csrf);
                     link rel="stylesheet" href=(assets::css_path());
+                    @if let Some((_, Some(accent))) = &self.brand {
+                        link rel="stylesheet" href={ "/accent/" (accent.trim_start_matches('#')) ".css" };
+                    }
                     link rel="icon" href="data:,";
                     script src=(assets::js_path()) defer {}
                 }
@@ -64,12 +77,17 @@ impl<'a> Page<'a> {
                         // and "Create account" (one link of each name a page).
                         nav aria-label="Main" {
                             ul {
-                                li { a.brand href="/" { "Proofsheet" } }
+                                li {
+                                    a.brand href="/" {
+                                        @if let Some((name, _)) = &self.brand { (name) } @else { "Proofsheet" }
+                                    }
+                                }
                                 @if let Some(user) = &visit.user {
                                     li { a href="/albums" { "Albums" } }
                                     li { a href="/orders" { "Orders" } }
                                     @if user.role == Role::Photographer {
                                         li { a href="/sales" { "Sales" } }
+                                        li { a href="/settings" { "Settings" } }
                                     }
                                     li { a href="/account" { "Account" } }
                                 }

@@ -20,6 +20,7 @@ pub mod assets;
 mod layout;
 mod orders;
 mod sales;
+mod settings;
 
 use std::sync::Arc;
 
@@ -105,8 +106,10 @@ pub fn routes(route: Route) -> Route {
         .at("/orders/:id/fresh-link", page(post(orders::fresh_link)))
         .at("/orders/:id/:how", page(get(orders::returned)))
         .at("/sales", page(get(sales::sales_page)))
+        .at("/settings", page(get(settings::settings).post(settings::save)))
         .at("/privacy/find-me", page(get(albums::find_me_privacy)))
         .at("/assets/:name", page(get(assets::serve)))
+        .at("/accent/:file", page(get(assets::accent)))
 }
 
 /// What a page knows about its caller: who is signed in (and with which

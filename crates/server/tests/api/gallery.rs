@@ -177,3 +177,46 @@ async fn the_invitation_link_signs_the_client_in_and_makes_their_account() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_album_names_its_studio_and_the_studio_has_settings() {
+    let app = TestApp::start().await;
+    let ph = app.user("ph@closed.test", "photographer").await;
+    let cl = app.user("cl@closed.test", "client").await;
+    let (status, page) = app.page_as(&ph, "/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    for label in ["Studio name", "Website", "Contact email", "Time zone", "Accent colour", "Save settings"] {
+        assert!(page.contains(label), "the settings page has {label}");
+    }
+    assert!(page.contains(r#"value="Europe/Stockholm""#), "the time zones are offered");
+    let (status, _) = app.page_as(&cl, "/settings").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "clients have no studio");
+    let engine = &app.server.state.engine;
+    let user = engine.users().authenticate(&ph).await.unwrap().unwrap();
+    let nord = proofsheet_core::Studio {
+        name: "Studio Nord".into(),
+        website: Some("https://nord.test".into()),
+        contact_email: Some("hello@nord.test".parse().unwrap()),
+        time_zone: "Europe/Stockholm".into(),
+        accent: Some("#AA3300".into()),
+    };
+    engine.users().save_studio(&user, nord).await.unwrap();
+    let album = app.album(&ph, "private", Some("cl@closed.test")).await;
+    let (status, page) = app.page_as(&cl, &format!("/albums/{album}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Studio Nord"), "the gallery carries the studio's name");
+    assert!(page.contains(r#"href="/accent/aa3300.css""#), "and its accent colour");
+    let css = app.http.get(format!("{}/accent/aa3300.css", app.url)).send().await.unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    assert_eq!(css.text().await.unwrap().trim(), ":root{--accent:#aa3300;}");
+    let bad = app.http.get(format!("{}/accent/zz3300.css", app.url)).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::NOT_FOUND);
+    let (status, _) = app.patch_album(&ph, &album, json!({"expires_at": "2020-01-01T00:00:00Z"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, page) = app.page_as(&cl, &format!("/albums/{album}")).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(page.contains("has closed") && page.contains("Studio Nord") && page.contains("hello@nord.test"), "{page}");
+    // A stranger learns nothing of it.
+    let other = app.user("eve@closed.test", "client").await;
+    assert_eq!(app.page_as(&other, &format!("/albums/{album}")).await.0, StatusCode::NOT_FOUND);
+}

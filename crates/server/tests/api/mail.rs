@@ -108,6 +108,38 @@ async fn a_sale_sends_its_four_e_mails() {
     let gala = shared.iter().find(|m| m.0.contains("\"Gala\"")).expect("the second invitation");
     assert!(gala.1.contains("6 January 2030"), "{}", gala.1);
     assert!(!gala.1.contains("7 January 2030") && !gala.1.contains("2030-01-07"), "{}", gala.1);
+    // Under the studio's name, replies to the photographer.
+    assert!(gala.1.contains("From: \"Test User\" <studio@proofsheet.test>"), "{}", gala.1);
+    assert!(gala.1.contains(&format!("Reply-To: {ph_mail}")), "{}", gala.1);
+
+    // With a studio of its own: its name, its contact, its time zone (an
+    // album closing at the end of 6 January in Stockholm closes at 23:00 UTC).
+    let engine = &app.server.state.engine;
+    let ph_user = engine.users().authenticate(&ph).await.unwrap().unwrap();
+    let studio = proofsheet_core::Studio {
+        name: "Studio Nord".into(),
+        website: None,
+        contact_email: Some("hello@nord.test".parse().unwrap()),
+        time_zone: "Europe/Stockholm".into(),
+        accent: None,
+    };
+    engine.users().save_studio(&ph_user, studio).await.unwrap();
+    let r = app
+        .post_json(
+            "/albums",
+            Some(&ph),
+            json!({"name": "Nord", "visibility": "private", "client_email": cl_mail, "client_name": "Maja Berg",
+                   "price_per_photo": {"amount": 500, "currency": "EUR"}, "expires_at": "2030-01-06T23:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let shared = wait_mail(&maildir, &cl_mail, 3).await;
+    let nord = shared.iter().find(|m| m.0.contains("\"Nord\"")).expect("the third invitation");
+    assert!(nord.0.starts_with("Studio Nord shared"), "{}", nord.0);
+    assert!(nord.1.contains("6 January 2030 (Europe/Stockholm)"), "{}", nord.1);
+    assert!(nord.1.contains("Hello Maja,"), "{}", nord.1);
+    assert!(nord.1.contains("From: \"Studio Nord\" <studio@proofsheet.test>"), "{}", nord.1);
+    assert!(nord.1.contains("Reply-To: hello@nord.test"), "{}", nord.1);
 
     // Paying mails the photographer; fulfilment mails the buyer the link.
     assert_eq!(app.upload(&ph, &album, "a.jpg", jpeg(400, 300, 1, false)).await.status(), StatusCode::CREATED);
@@ -121,7 +153,7 @@ async fn a_sale_sends_its_four_e_mails() {
     let sale = wait_mail(&maildir, &ph_mail, 1).await;
     assert!(sale[0].0.starts_with("New sale: 1 photo(s)"), "{:?}", sale[0].0);
     assert!(sale[0].1.contains(&order));
-    let mails = wait_mail(&maildir, &cl_mail, 3).await;
+    let mails = wait_mail(&maildir, &cl_mail, 4).await;
     let ready = mails.iter().find(|m| m.0.contains("are ready")).expect("download-ready mail");
     // The mail links the order page (where "Download" lives), not the
     // raw download URL.
@@ -143,10 +175,10 @@ async fn a_sale_sends_its_four_e_mails() {
     let sched = Scheduler::with_defaults(engine, Policy::default()).unwrap();
     assert_eq!(sched.run(Periodic::ExpiryReminders).await.unwrap(), "reminded 1 clients");
     assert_eq!(sched.run(Periodic::ExpiryReminders).await.unwrap(), "reminded 0 clients");
-    let mails = wait_mail(&maildir, &cl_mail, 4).await;
+    let mails = wait_mail(&maildir, &cl_mail, 5).await;
     assert!(mails.iter().any(|m| m.0.contains("closes soon")), "{:?}", mails.iter().map(|m| &m.0).collect::<Vec<_>>());
     app.wait_idle().await;
-    assert_eq!(inbox(&maildir, &cl_mail).len(), 4, "no second reminder");
+    assert_eq!(inbox(&maildir, &cl_mail).len(), 5, "no second reminder");
     app.server.shutdown().await;
 }
 

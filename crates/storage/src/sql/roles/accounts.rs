@@ -224,6 +224,45 @@ impl AccountStore for Store {
         Ok(Some(row.get::<String, _>("email").parse()?))
     }
 
+    async fn studio(&self, user: UserId) -> Result<Option<proofsheet_core::Studio>> {
+        let row = sqlx::query("SELECT * FROM studios WHERE user_id = $1")
+            .bind(user.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading a studio"))?;
+        row.map(|r| {
+            Ok(proofsheet_core::Studio {
+                name: r.get("name"),
+                website: r.get("website"),
+                contact_email: r.get::<Option<String>, _>("contact_email").map(|e| e.parse()).transpose()?,
+                time_zone: r.get("time_zone"),
+                accent: r.get("accent"),
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_studio(&self, user: UserId, s: &proofsheet_core::Studio, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO studios (user_id, name, website, contact_email, time_zone, accent, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, website = excluded.website,
+               contact_email = excluded.contact_email, time_zone = excluded.time_zone, accent = excluded.accent,
+               updated_at = excluded.updated_at",
+        )
+        .bind(user.to_string())
+        .bind(&s.name)
+        .bind(&s.website)
+        .bind(s.contact_email.as_ref().map(Email::as_str))
+        .bind(&s.time_zone)
+        .bind(&s.accent)
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("saving a studio"))?;
+        Ok(())
+    }
+
     async fn is_invited(&self, email: &Email) -> Result<bool> {
         let row = sqlx::query(
             "SELECT 1 AS one FROM albums WHERE client_email = $1 AND purged_at IS NULL AND draft = 0 LIMIT 1",
