@@ -56,7 +56,8 @@ bench_admin() {
     {
         echo '#!/usr/bin/env bash'
         printf 'exec env'
-        printf ' %q' "$@"
+        # `printf ' %q'` of no arguments prints '' (which env would run).
+        if [ $# -gt 0 ]; then printf ' %q' "$@"; fi
         printf ' %q --data-dir %q admin "$@"\n' "$bin" "$dir"
     } >"$dir/admin"
     chmod +x "$dir/admin"

@@ -487,7 +487,7 @@
       more.querySelector("a").addEventListener("click", function (e) { e.preventDefault(); loadMore(); });
       new IntersectionObserver(function (entries) {
         if (entries.some(function (en) { return en.isIntersecting; })) loadMore();
-      }, { rootMargin: "600px" }).observe(more);
+      }, { rootMargin: "3000px 0px" }).observe(more);
     }
 
     // The lightbox.

@@ -25,5 +25,6 @@ mod security;
 mod stripe;
 mod tus;
 mod watermarks;
+mod web_matrix;
 mod webhooks;
 mod worker;
