@@ -42,7 +42,7 @@ static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
 
 /// The stylesheet: ours, then one rule per gallery aspect-ratio class
 /// (`.ar-150{--ar:1.5}`, 0.25 to 4 in hundredths; see
-/// `web::albums::aspect_class`), since the policy allows no `style`
+/// `web::albums::gallery::aspect_class`), since the policy allows no `style`
 /// attribute to carry a photo's ratio.
 fn css() -> String {
     let mut out = String::from(CSS);

@@ -49,6 +49,9 @@ async fn post(app: &TestApp, b: &Browser, path: &str, fields: &[(&str, &str)], w
     http.post(format!("{}{path}", app.url)).header("cookie", &b.cookie).form(&form).send().await.unwrap().status()
 }
 
+/// A form: its path, its fields, and the status each caller gets.
+type Case<'a> = (String, Vec<(&'a str, &'a str)>, [u16; 5]);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_web_form_checks_its_token_and_its_caller() {
     let app = TestApp::start().await;
@@ -65,7 +68,7 @@ async fn every_web_form_checks_its_token_and_its_caller() {
     let cover = format!("cover:{photo}");
     let later = format!("later:{photo}");
     // (path, fields, expected per caller: anonymous, owner, rival, client, stranger)
-    let forms: Vec<(String, Vec<(&str, &str)>, [u16; 5])> = vec![
+    let forms: Vec<Case> = vec![
         (
             format!("/albums/{album}/settings"),
             vec![("name", "Renamed"), ("client_email", "client@web.test"), ("price", "5.00"), ("currency", "EUR")],
