@@ -141,14 +141,6 @@ impl Album {
         }
     }
 
-    /// The last day the album sells, in UTC: an album made to close "on 6
-    /// January" expires at the end of that day (`expires_at` is 7 January,
-    /// 00:00), and this answers 6 January. Every page and mail that names
-    /// the closing day shows this day, never the date of `expires_at`.
-    pub fn last_open_day(&self) -> Option<chrono::NaiveDate> {
-        self.expires_at.map(|t| (t - chrono::Duration::nanoseconds(1)).date_naive())
-    }
-
     /// Whether the album has expired at `now`.
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|t| t <= now)

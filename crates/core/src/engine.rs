@@ -269,19 +269,10 @@ impl Proofsheet {
         album: &crate::Album,
         task: impl Fn(&crate::Photo) -> Option<crate::Task>,
     ) -> Result<u64> {
-        let limit = Some(crate::PageRequest::MAX_LIMIT);
-        let mut page = crate::PageRequest::new(limit, None)?;
         let mut queued = 0u64;
-        loop {
-            let photos = self.meta().list_photos(album.id, page).await?;
-            for task in photos.items.iter().filter_map(&task) {
-                self.inner.backends.queue.enqueue(&crate::NewJob::now(task, self.now())).await?;
-                queued += 1;
-            }
-            match photos.next_cursor {
-                Some(c) => page = crate::PageRequest::new(limit, Some(&c))?,
-                None => break,
-            }
+        for task in self.albums().all_photos(album).await?.iter().filter_map(&task) {
+            self.inner.backends.queue.enqueue(&crate::NewJob::now(task, self.now())).await?;
+            queued += 1;
         }
         Ok(queued)
     }

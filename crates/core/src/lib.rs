@@ -100,7 +100,7 @@ pub use store::{
     MetadataStore, OrderChange, OrderFilter, OrderStore, ReportStore, SalesRow, ScheduleStore, ScheduledRun,
     SignInLink,
 };
-pub use studio::{Studio, time_zones};
+pub use studio::{Studio, studio_of, time_zones};
 pub use thumbnails::Thumbnails;
 pub use uploads::{Checksum, ResumableUpload, Uploads};
 pub use user::{Email, Role, Session, User, validate_name};

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Email, Error, Result, User};
+use crate::{Email, Error, MetadataStore, Result, User, UserId};
 
 /// What a photographer's clients see of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,10 +89,23 @@ impl Studio {
     }
 
     /// The last day an album closing at `expires_at` sells, in the studio's
-    /// time zone (see [`crate::Album::last_open_day`]).
+    /// time zone: an album made to close "on 6 January" expires at the end
+    /// of that day (`expires_at` is the start of 7 January there), and this
+    /// answers 6 January. Every page and mail that names the closing day
+    /// shows this day, never the date of `expires_at`.
     pub fn last_open_day(&self, expires_at: DateTime<Utc>) -> NaiveDate {
         self.day_of(expires_at - chrono::Duration::nanoseconds(1))
     }
+}
+
+/// The studio of photographer `owner` as the store holds it: the one they
+/// saved, else [`Studio::default_for`] them; `None` for no such user. The
+/// one home of that rule (the users service and the mailer read it here).
+pub async fn studio_of(meta: &dyn MetadataStore, owner: UserId) -> Result<Option<Studio>> {
+    if let Some(s) = meta.studio(owner).await? {
+        return Ok(Some(s));
+    }
+    Ok(meta.user(owner).await?.map(|u| Studio::default_for(&u)))
 }
 
 /// The time zones a studio may pick, by IANA name.

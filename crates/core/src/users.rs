@@ -244,11 +244,7 @@ impl Users<'_> {
     /// The studio of photographer `id`: the one they saved, else
     /// [`crate::Studio::default_for`] them (`NotFound` for no such user).
     pub async fn studio(&self, id: UserId) -> Result<crate::Studio> {
-        if let Some(s) = self.0.meta().studio(id).await? {
-            return Ok(s);
-        }
-        let user = self.0.meta().user(id).await?.ok_or(Error::not_found("user"))?;
-        Ok(crate::Studio::default_for(&user))
+        crate::studio_of(self.0.meta(), id).await?.ok_or(Error::not_found("user"))
     }
 
     /// Saves the caller's studio (photographers only), checked first.

@@ -122,12 +122,14 @@ impl MailNotifier {
     pub async fn render(&self, n: &Notification) -> Result<Option<RenderedMail>> {
         let base = &self.public_url;
         // Mail about a photographer's album goes out under their studio's
-        // name, with replies to them.
-        let mut studio_of = None;
+        // name, with replies to them: the studio and its owner, read once.
+        let mut sender: Option<(proofsheet_core::Studio, proofsheet_core::UserId)> = None;
         let (to, template, vars) = match n {
             Notification::AlbumShared { album_id, to } | Notification::AlbumExpiring { album_id, to } => {
                 let Some(album) = self.meta.album(*album_id).await? else { return Ok(None) };
-                let Some(studio) = self.studio(album.owner_id).await? else { return Ok(None) };
+                let Some(studio) = proofsheet_core::studio_of(&*self.meta, album.owner_id).await? else {
+                    return Ok(None);
+                };
                 let closing = album
                     .expires_at
                     .map(|t| format!("{} ({})", studio.last_open_day(t).format("%-d %B %Y"), studio.time_zone));
@@ -151,7 +153,7 @@ impl MailNotifier {
                     ("expiry", expiry.clone().unwrap_or_default()),
                     ("expires_at", closing.unwrap_or_default()),
                 ];
-                studio_of = Some(album.owner_id);
+                sender = Some((studio, album.owner_id));
                 let t = if matches!(n, Notification::AlbumShared { .. }) { &ALBUM_SHARED } else { &ALBUM_EXPIRING };
                 (to.to_string(), t, vars)
             }
@@ -169,7 +171,8 @@ impl MailNotifier {
                     ("order_url", crate::urls::order(base, order.id)),
                     ("expires_at", link.expires_at.format("%Y-%m-%d %H:%M UTC").to_string()),
                 ];
-                studio_of = Some(order.seller_id);
+                let studio = proofsheet_core::studio_of(&*self.meta, order.seller_id).await?;
+                sender = studio.map(|s| (s, order.seller_id));
                 (buyer.email.to_string(), &DOWNLOAD_READY, vars)
             }
             Notification::OrderPaid { order_id } => {
@@ -223,10 +226,13 @@ impl MailNotifier {
                 (to.to_string(), &SIGN_IN_LINK, vars)
             }
         };
-        let (from_name, reply_to) = match studio_of {
-            Some(owner) => match (self.studio(owner).await?, self.meta.user(owner).await?) {
-                (Some(s), Some(u)) => (Some(s.name), Some(s.contact_email.unwrap_or(u.email).to_string())),
-                _ => (None, None),
+        let (from_name, reply_to) = match sender {
+            Some((s, owner)) => match s.contact_email {
+                Some(contact) => (Some(s.name), Some(contact.to_string())),
+                None => match self.meta.user(owner).await? {
+                    Some(u) => (Some(s.name), Some(u.email.to_string())),
+                    None => (None, None),
+                },
             },
             None => (None, None),
         };
@@ -238,16 +244,6 @@ impl MailNotifier {
             text: render(template.text, &vars, false),
             html: render(template.html, &vars, true),
         }))
-    }
-}
-
-impl MailNotifier {
-    /// A photographer's studio: saved, or made of their name.
-    async fn studio(&self, owner: proofsheet_core::UserId) -> Result<Option<proofsheet_core::Studio>> {
-        if let Some(s) = self.meta.studio(owner).await? {
-            return Ok(Some(s));
-        }
-        Ok(self.meta.user(owner).await?.map(|u| proofsheet_core::Studio::default_for(&u)))
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{TestApp, csrf_token_in, jpeg};
+use common::{TestApp, jpeg};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -17,20 +17,7 @@ struct Browser {
 }
 
 async fn browser(app: &TestApp, session: Option<&str>) -> Browser {
-    let mut req = app.http.get(format!("{}/signin", app.url));
-    if let Some(s) = session {
-        req = req.header("cookie", format!("ps_session={s}"));
-    }
-    let page = req.send().await.unwrap();
-    let csrf_cookie = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("ps_csrf="))
-        .map(|v| v.split(';').next().unwrap().to_owned())
-        .expect("a CSRF cookie");
-    let csrf = csrf_token_in(&page.text().await.unwrap());
+    let (csrf_cookie, csrf) = app.web_form_as("/signin", session).await;
     let cookie = match session {
         Some(s) => format!("ps_session={s}; {csrf_cookie}"),
         None => csrf_cookie,

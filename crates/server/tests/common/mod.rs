@@ -275,7 +275,18 @@ impl TestApp {
     /// carries, from a signed-out visit to `path`.
     #[allow(dead_code)]
     pub async fn web_form(&self, path: &str) -> (String, String) {
-        let page = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        self.web_form_as(path, None).await
+    }
+
+    /// [`TestApp::web_form`] as the holder of API session `session` (the
+    /// token is bound to the session), or signed out.
+    #[allow(dead_code)]
+    pub async fn web_form_as(&self, path: &str, session: Option<&str>) -> (String, String) {
+        let mut req = self.http.get(format!("{}{path}", self.url));
+        if let Some(s) = session {
+            req = req.header("cookie", format!("ps_session={s}"));
+        }
+        let page = req.send().await.unwrap();
         let cookie = page
             .headers()
             .get_all("set-cookie")

@@ -64,6 +64,12 @@ fn closing(album: &Album, studio: &Studio, now: chrono::DateTime<chrono::Utc>, c
     Some(html! { (words) (day(d)) })
 }
 
+/// The signed-in photographer's own studio (made of their name if the
+/// store cannot say).
+async fn own_studio(state: &AppState, user: &proofsheet_core::User) -> Studio {
+    state.engine.users().studio(user.id).await.unwrap_or_else(|_| Studio::default_for(user))
+}
+
 fn require_user<'a>(visit: &'a Visit, here: &str) -> Result<&'a proofsheet_core::User, Response> {
     visit.user.as_ref().ok_or_else(|| to_signin(here))
 }
@@ -86,7 +92,6 @@ pub async fn list(req: &Request, Query(q): Query<ListQuery>, Data(state): Data<&
         Err(e) => return super::error_page(state, &visit, e),
     };
     let now = state.engine.now();
-    let own = state.engine.users().studio(user.id).await.unwrap_or_else(|_| Studio::default_for(&user));
     if user.role != Role::Photographer {
         // Each album's studio, for its name and closing day.
         let mut studios = Vec::with_capacity(albums.items.len());
@@ -115,6 +120,7 @@ pub async fn list(req: &Request, Query(q): Query<ListQuery>, Data(state): Data<&
             })
             .render(state);
     }
+    let own = own_studio(state, &user).await;
     let counts = state.engine.albums().photo_counts(&user).await.unwrap_or_default();
     let far = DateTime::<Utc>::MAX_UTC;
     let sales = match state.engine.reports().sales(&user, DateTime::<Utc>::MIN_UTC, far).await {
@@ -203,7 +209,7 @@ pub async fn create(req: &Request, Data(form): Data<&FormData>, Data(state): Dat
         Ok(u) => u.clone(),
         Err(r) => return r,
     };
-    let studio = state.engine.users().studio(user.id).await.unwrap_or_else(|_| Studio::default_for(&user));
+    let studio = own_studio(state, &user).await;
     let mut f = AlbumFields::read(form);
     f.time_zone = studio.time_zone.clone();
     let marks = MarkOptions::of(state, &user, None).await;

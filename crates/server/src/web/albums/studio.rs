@@ -39,7 +39,7 @@ pub(super) async fn studio(
     orders.reverse();
     let by_id: std::collections::HashMap<PhotoId, &Photo> = all.iter().map(|p| (p.id, p)).collect();
     let link = crate::urls::album(&state.public_url, album.id);
-    let own = state.engine.users().studio(user.id).await.unwrap_or_else(|_| Studio::default_for(&user));
+    let own = own_studio(state, &user).await;
     let f = AlbumFields::of(&album, &own);
     let marks = MarkOptions::of(state, &user, Some(album.id)).await;
     let now = state.engine.now();
@@ -251,7 +251,7 @@ pub async fn save_settings(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let studio = state.engine.users().studio(user.id).await.unwrap_or_else(|_| Studio::default_for(&user));
+    let studio = own_studio(state, &user).await;
     let mut f = AlbumFields::read(form);
     f.time_zone = studio.time_zone.clone();
     let result = match f.parse(&studio) {
