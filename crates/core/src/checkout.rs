@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use tracing::instrument;
 
 use crate::{
-    Access, AlbumId, CheckoutRequest, CheckoutSession, Error, NewJob, Order, OrderChange, OrderFilter, OrderId,
+    Access, AlbumId, CheckoutRecorded, CheckoutRequest, Error, NewJob, Order, OrderChange, OrderFilter, OrderId,
     OrderItem, OrderStatus, Page, PageRequest, PaymentEvent, PaymentOutcome, PhotoId, PhotoStatus, Proofsheet, Result,
     Role, Task, User,
 };
@@ -43,6 +43,16 @@ impl IdempotencyKey {
             created_at: now,
         }
     }
+}
+
+/// The address a stored checkout reply holds. Replies stored before the
+/// key moved into [`Checkout::start_once`] held the REST answer's JSON
+/// (`{"checkout_url": ...}`); they are read as that address.
+fn checkout_url(stored: String) -> String {
+    serde_json::from_str::<serde_json::Value>(&stored)
+        .ok()
+        .and_then(|v| v.get("checkout_url")?.as_str().map(str::to_owned))
+        .unwrap_or(stored)
 }
 
 /// The checkout service. Get it with [`Proofsheet::checkout`].
@@ -180,17 +190,6 @@ impl Checkout<'_> {
         }
     }
 
-    /// Stores the reply to a request with this key; if another request
-    /// with the same key stored one first, answers that one instead, so
-    /// every caller with the key gets the same reply.
-    pub async fn remember(&self, user: &User, key: &IdempotencyKey, body: String) -> Result<String> {
-        let meta = self.0.meta();
-        if meta.save_idempotent_reply(&key.reply(user.id, body.clone(), self.0.now())).await? {
-            return Ok(body);
-        }
-        Ok(meta.idempotent_reply(user.id, &key.scope, &key.key).await?.map(|r| r.body).unwrap_or(body))
-    }
-
     /// The caller's orders: a client's purchases, a photographer's sales.
     pub async fn orders(&self, user: &User, page: PageRequest) -> Result<Page<Order>> {
         let filter = match user.role {
@@ -207,8 +206,8 @@ impl Checkout<'_> {
         self.0.meta().list_orders(OrderFilter::Album(album.id), page).await
     }
 
-    /// Opens a payment with a gateway for the buyer's pending order.
-    #[instrument(skip_all, fields(order_id = %id))]
+    /// Opens a payment with a gateway for the buyer's pending order; the
+    /// answer is where to send the buyer to pay.
     pub async fn start(
         &self,
         buyer: &User,
@@ -216,7 +215,33 @@ impl Checkout<'_> {
         gateway: Option<&str>,
         success_url: String,
         cancel_url: String,
-    ) -> Result<CheckoutSession> {
+    ) -> Result<String> {
+        self.start_once(buyer, id, gateway, success_url, cancel_url, None).await
+    }
+
+    /// Like [`Checkout::start`], at most once per idempotency key: a key
+    /// seen before answers the same address again without touching the
+    /// gateway, and the key is reserved in the same transaction that makes
+    /// the new session the order's ([`crate::OrderStore::record_checkout`]),
+    /// so of two concurrent requests with one key, one records its session
+    /// and both answer it. A key already used with another request body is
+    /// refused (422 `idempotency_key_reused`); an answer that was an error
+    /// keeps no key.
+    #[instrument(skip_all, fields(order_id = %id))]
+    pub async fn start_once(
+        &self,
+        buyer: &User,
+        id: OrderId,
+        gateway: Option<&str>,
+        success_url: String,
+        cancel_url: String,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<String> {
+        if let Some(k) = key
+            && let Some(url) = self.replay(buyer, k).await?
+        {
+            return Ok(checkout_url(url));
+        }
         let order = match self.0.meta().order(id).await? {
             Some(o) if o.buyer_id == buyer.id => o,
             Some(o) if o.seller_id == buyer.id => {
@@ -270,13 +295,33 @@ impl Checkout<'_> {
             now: self.0.now(),
         };
         let session = gateway.create_checkout(&request).await?;
-        if !self.0.meta().record_checkout(order.id, gateway.name(), &session.reference, self.0.now()).await? {
-            // Paid (or ended) while the session opened: close it again.
-            gateway.close_checkout(&order, &session.reference, self.0.now()).await?;
-            return Err(Error::conflict("order_not_pending", "the order changed during checkout"));
+        let now = self.0.now();
+        let reply = key.map(|k| k.reply(buyer.id, session.url.clone(), now));
+        match self.0.meta().record_checkout(order.id, gateway.name(), &session.reference, now, reply.as_ref()).await? {
+            CheckoutRecorded::Recorded => {
+                tracing::info!(gateway = gateway.name(), "checkout started");
+                Ok(session.url)
+            }
+            CheckoutRecorded::NotPending => {
+                // Paid (or ended) while the session opened: close it again.
+                gateway.close_checkout(&order, &session.reference, now).await?;
+                Err(Error::conflict("order_not_pending", "the order changed during checkout"))
+            }
+            CheckoutRecorded::KeyTaken => {
+                // Another request with this key recorded its session first:
+                // that one is the answer, and ours closes unless the
+                // gateway gave both the same session (one gateway key).
+                let k = key.expect("only a key can be taken");
+                let url = self.stored_reply(buyer, k).await?;
+                let url = url.ok_or_else(|| Error::backend("reading an idempotency key", "reserved but missing"))?;
+                let url = checkout_url(url);
+                let current = self.0.meta().order(order.id).await?.and_then(|o| o.payment_ref);
+                if current.as_deref() != Some(session.reference.as_str()) {
+                    gateway.close_checkout(&order, &session.reference, now).await?;
+                }
+                Ok(url)
+            }
         }
-        tracing::info!(gateway = gateway.name(), "checkout started");
-        Ok(session)
     }
 
     /// Authenticates a gateway notification and applies it.

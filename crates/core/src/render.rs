@@ -155,14 +155,48 @@ pub enum WatermarkChoice {
         logo: String,
         /// Where it goes.
         position: Position,
-        /// Its width as a percentage of the image's width, 2 to 100.
+        /// Its width as a percentage of the image's width, in
+        /// [`WatermarkChoice::LOGO_SCALE_PCT`].
         scale_pct: u8,
-        /// Its opacity in percent, 5 to 100.
+        /// Its opacity in percent, in [`WatermarkChoice::LOGO_OPACITY_PCT`].
         opacity_pct: u8,
     },
 }
 
 impl WatermarkChoice {
+    /// A logo's width, in percent of the image's width. The one home of
+    /// this range: the REST DTO and its OpenAPI schema (as fractions), the
+    /// web form's inputs (whose `min` and `max` the page's script reads)
+    /// and [`WatermarkChoice::validate`] all read it.
+    pub const LOGO_SCALE_PCT: std::ops::RangeInclusive<u8> = 2..=100;
+    /// A logo's opacity in percent; the same readers as
+    /// [`WatermarkChoice::LOGO_SCALE_PCT`].
+    pub const LOGO_OPACITY_PCT: std::ops::RangeInclusive<u8> = 5..=100;
+    /// The longest watermark text, in characters.
+    pub const MAX_TEXT_CHARS: usize = 100;
+    /// The longest plugin parameter string, in characters.
+    pub const MAX_PARAMS_CHARS: usize = 4096;
+
+    /// The logo as placed when nothing else is said: bottom right, a fifth
+    /// of the image's width, half opaque. The DTO's absent fields and the
+    /// web form's first values come from here.
+    pub fn default_logo() -> Self {
+        WatermarkChoice::Logo { logo: String::new(), position: Position::BottomRight, scale_pct: 20, opacity_pct: 50 }
+    }
+
+    /// The message for a logo scale outside [`WatermarkChoice::LOGO_SCALE_PCT`],
+    /// in the REST API's terms (fractions of the image's width).
+    pub fn logo_scale_rule() -> String {
+        let r = Self::LOGO_SCALE_PCT;
+        format!("a logo's scale is {} to {} (of the image's width)", fraction(*r.start()), fraction(*r.end()))
+    }
+
+    /// The message for an opacity outside [`WatermarkChoice::LOGO_OPACITY_PCT`].
+    pub fn logo_opacity_rule() -> String {
+        let r = Self::LOGO_OPACITY_PCT;
+        format!("a logo's opacity is {} to {}", fraction(*r.start()), fraction(*r.end()))
+    }
+
     /// Checks the parts that do not depend on the renderer: lengths and
     /// characters. Renderers check the rest in
     /// [`PreviewRenderer::check_watermark`].
@@ -171,29 +205,35 @@ impl WatermarkChoice {
         match self {
             WatermarkChoice::Text { text } => {
                 let n = text.chars().count();
-                if text.trim().is_empty() || n > 100 || text.chars().any(char::is_control) {
-                    return bad("watermark text must be 1 to 100 printable characters");
+                if text.trim().is_empty() || n > Self::MAX_TEXT_CHARS || text.chars().any(char::is_control) {
+                    return bad(&format!("watermark text must be 1 to {} printable characters", Self::MAX_TEXT_CHARS));
                 }
             }
             WatermarkChoice::Plugin { plugin, params } => {
                 if plugin.is_empty() || plugin.chars().count() > 64 {
                     return bad("plugin names are 1 to 64 characters");
                 }
-                if params.chars().count() > 4096 {
-                    return bad("plugin params are at most 4096 characters");
+                if params.chars().count() > Self::MAX_PARAMS_CHARS {
+                    return bad(&format!("plugin params are at most {} characters", Self::MAX_PARAMS_CHARS));
                 }
             }
             WatermarkChoice::Logo { scale_pct, opacity_pct, .. } => {
-                if !(2..=100).contains(scale_pct) {
-                    return bad("a logo's scale is 0.02 to 1 (of the image's width)");
+                if !Self::LOGO_SCALE_PCT.contains(scale_pct) {
+                    return bad(&Self::logo_scale_rule());
                 }
-                if !(5..=100).contains(opacity_pct) {
-                    return bad("a logo's opacity is 0.05 to 1");
+                if !Self::LOGO_OPACITY_PCT.contains(opacity_pct) {
+                    return bad(&Self::logo_opacity_rule());
                 }
             }
         }
         Ok(())
     }
+}
+
+/// A percentage as the fraction the REST API speaks (`2` → `0.02`, `100` → `1`).
+fn fraction(pct: u8) -> String {
+    let f = f64::from(pct) / 100.0;
+    format!("{f}")
 }
 
 /// An album's watermark as a renderer gets it: the choice, with the files

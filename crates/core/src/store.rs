@@ -348,13 +348,37 @@ pub trait OrderStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<Order>>;
     /// Records the checkout session just opened for a `pending` order (its
-    /// gateway and reference, kept in `gateway` and `payment_ref`); `false`
-    /// if the order is no longer pending.
-    async fn record_checkout(&self, id: OrderId, gateway: &str, reference: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// gateway and reference, kept in `gateway` and `payment_ref`).
+    ///
+    /// With `reply` (the request's `Idempotency-Key` and the answer to
+    /// store under it), the key is reserved in the same transaction, before
+    /// the order is touched: when it is already taken nothing changes and
+    /// the answer is [`CheckoutRecorded::KeyTaken`] (the caller answers the
+    /// stored reply), as in [`OrderStore::insert_order`].
+    async fn record_checkout(
+        &self,
+        id: OrderId,
+        gateway: &str,
+        reference: &str,
+        now: DateTime<Utc>,
+        reply: Option<&IdempotentReply>,
+    ) -> Result<CheckoutRecorded>;
     /// Up to `limit` orders still `pending` that were created before `before`.
     async fn stale_pending_orders(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<OrderId>>;
     /// Records a gateway notification id; `false` if it was seen before.
     async fn record_payment_event(&self, gateway: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool>;
+}
+
+/// What [`OrderStore::record_checkout`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutRecorded {
+    /// The session is the order's (and the key, if any, holds the reply).
+    Recorded,
+    /// The order is no longer pending: nothing changed.
+    NotPending,
+    /// Another request with the same idempotency key was first: nothing
+    /// changed.
+    KeyTaken,
 }
 
 /// Download links, what they served, and the originals sold orders hold.

@@ -775,9 +775,26 @@ pub async fn orders<S: MetadataStore + JobQueue>(name: &str, store: &S) {
     assert!(s.stale_pending_orders(SystemClock.now() + hour, 10).await.unwrap().contains(&o.id), "{name}");
     assert!(s.stale_pending_orders(SystemClock.now() - hour, 10).await.unwrap().is_empty(), "{name}");
     // A recorded checkout session guards events about older sessions.
-    assert!(s.record_checkout(o.id, "test", "ref", SystemClock.now()).await.unwrap(), "{name}");
+    // With a key, the key and the session go in together, and a second
+    // request with the key changes nothing.
+    let key = |k: &str, body: &str| IdempotentReply {
+        user_id: cl.id,
+        scope: "POST /orders/x/checkout".into(),
+        key: k.into(),
+        request_hash: [2; 32],
+        status: 201,
+        body: body.into(),
+        created_at: SystemClock.now(),
+    };
+    let recorded = s.record_checkout(o.id, "test", "ref", SystemClock.now(), Some(&key("c1", "url1"))).await.unwrap();
+    assert_eq!(recorded, CheckoutRecorded::Recorded, "{name}");
     let stored = s.order(o.id).await.unwrap().unwrap();
     assert_eq!((stored.gateway.as_deref(), stored.payment_ref.as_deref()), (Some("test"), Some("ref")));
+    let twice = s.record_checkout(o.id, "test", "ref2", SystemClock.now(), Some(&key("c1", "url2"))).await.unwrap();
+    assert_eq!(twice, CheckoutRecorded::KeyTaken, "{name}: the key is taken");
+    assert_eq!(s.order(o.id).await.unwrap().unwrap().payment_ref.as_deref(), Some("ref"), "{name}: unchanged");
+    let reply = s.idempotent_reply(cl.id, "POST /orders/x/checkout", "c1").await.unwrap().unwrap();
+    assert_eq!(reply.body, "url1", "{name}: the first answer is kept");
     let old_session = OrderChange { only_if_ref: Some("an-older-session".into()), ..OrderChange::default() };
     assert!(
         s.transition_order(o.id, OrderStatus::Expired, &old_session, &[], SystemClock.now()).await.unwrap().is_none(),
@@ -803,7 +820,10 @@ pub async fn orders<S: MetadataStore + JobQueue>(name: &str, store: &S) {
         .unwrap();
     assert!(again.is_none(), "{name}: paying twice is refused");
     assert!(store.job(again_job.id).await.unwrap().is_none(), "{name}: and emits nothing");
-    assert!(!s.record_checkout(o.id, "test", "late", SystemClock.now()).await.unwrap(), "{name}: paid, not pending");
+    let late = s.record_checkout(o.id, "test", "late", SystemClock.now(), Some(&key("c2", "url"))).await.unwrap();
+    assert_eq!(late, CheckoutRecorded::NotPending, "{name}: paid, not pending");
+    let kept = s.idempotent_reply(cl.id, "POST /orders/x/checkout", "c2").await.unwrap();
+    assert!(kept.is_none(), "{name}: a refused checkout keeps no key");
     assert!(
         s.transition_order(o.id, OrderStatus::Cancelled, &OrderChange::default(), &[], SystemClock.now())
             .await

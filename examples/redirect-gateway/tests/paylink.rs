@@ -89,13 +89,13 @@ async fn a_sale_through_the_engine() {
         .unwrap();
 
     let order = engine.checkout().create_order(&cl, album.id, &[photo.id]).await.unwrap();
-    let session = engine
+    let pay_at = engine
         .checkout()
         .start(&cl, order.id, Some("paylink"), "https://shop.example/ok".into(), "https://shop.example/no".into())
         .await
         .unwrap();
-    assert!(session.url.starts_with("https://pay.paylink.example/pay?amount=500&"), "{}", session.url);
-    assert!(session.url.contains(&format!("reference={}", order.id)));
+    assert!(pay_at.starts_with("https://pay.paylink.example/pay?amount=500&"), "{pay_at}");
+    assert!(pay_at.contains(&format!("reference={}", order.id)));
 
     // A forged callback (signed with a guessed secret) changes nothing.
     let forger = PayLink::new("studio-42", b"guess".to_vec(), "x");

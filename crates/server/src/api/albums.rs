@@ -395,8 +395,7 @@ impl AlbumsApi {
         if !plugins.is_empty() {
             kinds.push(WatermarkKindDto::Plugin);
         }
-        let logo =
-            WatermarkChoice::Logo { logo: String::new(), position: LOGO_DEFAULTS.0, scale_pct: 20, opacity_pct: 50 };
+        let logo = WatermarkChoice::default_logo();
         if self.state.engine.can_draw(&logo) {
             kinds.push(WatermarkKindDto::Logo);
         }

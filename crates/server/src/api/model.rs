@@ -409,9 +409,6 @@ impl From<PositionDto> for Position {
     }
 }
 
-/// A logo's defaults: where, how wide (of the image's width) and how opaque.
-pub const LOGO_DEFAULTS: (Position, f64, f64) = (Position::BottomRight, 0.2, 0.5);
-
 /// An album's own watermark: `{"kind": "text", "text"}`,
 /// `{"kind": "plugin", "plugin", "params"?}` or
 /// `{"kind": "logo", "position"?, "scale"?, "opacity"?}`. One flat object,
@@ -506,20 +503,35 @@ impl TryFrom<WatermarkDto> for WatermarkChoice {
                 if w.text.is_some() || w.plugin.is_some() || w.params.is_some() {
                     return Err(bad("a logo watermark takes `position`, `scale` and `opacity` only"));
                 }
-                let (position, scale, opacity) = LOGO_DEFAULTS;
-                let scale = w.scale.unwrap_or(scale);
-                let opacity = w.opacity.unwrap_or(opacity);
-                if !(0.02..=1.0).contains(&scale) {
-                    return Err(bad("a logo's scale is 0.02 to 1 (of the image's width)"));
-                }
-                if !(0.05..=1.0).contains(&opacity) {
-                    return Err(bad("a logo's opacity is 0.05 to 1"));
-                }
+                let WatermarkChoice::Logo { position, scale_pct, opacity_pct, .. } = WatermarkChoice::default_logo()
+                else {
+                    unreachable!("default_logo is a logo")
+                };
+                // Checked as the fractions the client sent (0.019 is refused,
+                // not rounded up into the range), then stored in percent.
+                let pct = |v: Option<f64>, default: u8, range: std::ops::RangeInclusive<u8>, rule: fn() -> String| {
+                    let v = v.unwrap_or(f64::from(default) / 100.0);
+                    let (lo, hi) = (f64::from(*range.start()) / 100.0, f64::from(*range.end()) / 100.0);
+                    if !(lo..=hi).contains(&v) {
+                        return Err(bad(&rule()));
+                    }
+                    Ok((v * 100.0).round().clamp(f64::from(*range.start()), f64::from(*range.end())) as u8)
+                };
                 Ok(WatermarkChoice::Logo {
                     logo: String::new(),
                     position: w.position.map(Into::into).unwrap_or(position),
-                    scale_pct: (scale * 100.0).round().clamp(2.0, 100.0) as u8,
-                    opacity_pct: (opacity * 100.0).round().clamp(5.0, 100.0) as u8,
+                    scale_pct: pct(
+                        w.scale,
+                        scale_pct,
+                        WatermarkChoice::LOGO_SCALE_PCT,
+                        WatermarkChoice::logo_scale_rule,
+                    )?,
+                    opacity_pct: pct(
+                        w.opacity,
+                        opacity_pct,
+                        WatermarkChoice::LOGO_OPACITY_PCT,
+                        WatermarkChoice::logo_opacity_rule,
+                    )?,
                 })
             }
         }

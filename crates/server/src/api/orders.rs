@@ -275,26 +275,12 @@ impl OrdersApi {
             key,
             request_hash: hash_json(&body),
         });
-        let checkout = self.state.engine.checkout();
-        if let Some(k) = &key
-            && let Some(stored) = checkout.replay(user, k).await?
-        {
-            let dto: CheckoutDto =
-                serde_json::from_str(&stored).map_err(|e| Error::backend("replaying a checkout", e))?;
-            return Ok(CheckoutStarted::Created(Json(dto)));
-        }
         // None: the engine's first gateway, which is the configured default.
         let gateway = body.gateway.as_deref().map(String::as_str);
         let back = crate::urls::order(&self.state.public_url, id);
-        let session = checkout
-            .start(user, id, gateway, format!("{back}?payment=done"), format!("{back}?payment=cancelled"))
-            .await?;
-        let dto = CheckoutDto { checkout_url: session.url };
-        let stored = serde_json::to_string(&dto).map_err(|e| Error::backend("storing a checkout", e))?;
-        let Some(k) = &key else { return Ok(CheckoutStarted::Created(Json(dto))) };
-        let stored = checkout.remember(user, k, stored).await?;
-        let dto: CheckoutDto = serde_json::from_str(&stored).map_err(|e| Error::backend("replaying a checkout", e))?;
-        Ok(CheckoutStarted::Created(Json(dto)))
+        let (done, cancelled) = (format!("{back}?payment=done"), format!("{back}?payment=cancelled"));
+        let url = self.state.engine.checkout().start_once(user, id, gateway, done, cancelled, key.as_ref()).await?;
+        Ok(CheckoutStarted::Created(Json(CheckoutDto { checkout_url: url })))
     }
 
     /// A fresh download link for a fulfilled order (buyer), within the

@@ -21,6 +21,7 @@
 
 use std::sync::OnceLock;
 
+use proofsheet_core::WatermarkChoice;
 use serde_json::{Value, json};
 
 /// Exactly what `proofsheet_core::Email` accepts (ASCII, so characters and bytes agree).
@@ -42,7 +43,12 @@ pub fn patch(spec: &str, plugins: &[String], webhook_url: Option<String>) -> Str
         }
     }
     let email = json!({"type": "string", "pattern": EMAIL, "maxLength": 254});
-    let text = |max: u32| json!({"type": "string", "pattern": TEXT, "maxLength": max});
+    let text = |max: usize| json!({"type": "string", "pattern": TEXT, "maxLength": max});
+    // A percentage range of core's as the fractions the API speaks.
+    let fraction = |r: std::ops::RangeInclusive<u8>| {
+        json!({"type": "number", "minimum": f64::from(*r.start()) / 100.0,
+               "maximum": f64::from(*r.end()) / 100.0, "nullable": true})
+    };
     let url = match &webhook_url {
         Some(p) => json!({"type": "string", "pattern": p, "maxLength": proofsheet_core::MAX_WEBHOOK_URL}),
         None => json!({"type": "string", "minLength": 1, "maxLength": proofsheet_core::MAX_WEBHOOK_URL}),
@@ -104,7 +110,8 @@ pub fn patch(spec: &str, plugins: &[String], webhook_url: Option<String>) -> Str
         let mut shapes = vec![json!(
             {"type": "object", "title": "TextWatermark", "additionalProperties": false,
              "required": ["kind", "text"],
-             "properties": {"kind": {"type": "string", "enum": ["text"]}, "text": text(100)}}
+             "properties": {"kind": {"type": "string", "enum": ["text"]},
+                            "text": text(WatermarkChoice::MAX_TEXT_CHARS)}}
         )];
         shapes.push(json!(
             {"type": "object", "title": "LogoWatermark", "additionalProperties": false,
@@ -112,8 +119,8 @@ pub fn patch(spec: &str, plugins: &[String], webhook_url: Option<String>) -> Str
              "properties": {"kind": {"type": "string", "enum": ["logo"]},
                             "position": {"type": "string", "nullable": true, "enum":
                                 ["tiled", "center", "top_left", "top_right", "bottom_left", "bottom_right", null]},
-                            "scale": {"type": "number", "minimum": 0.02, "maximum": 1, "nullable": true},
-                            "opacity": {"type": "number", "minimum": 0.05, "maximum": 1, "nullable": true},
+                            "scale": fraction(WatermarkChoice::LOGO_SCALE_PCT),
+                            "opacity": fraction(WatermarkChoice::LOGO_OPACITY_PCT),
                             "logo": {"type": "string", "nullable": true,
                                      "description": "In answers: the logo drawn. Ignored in requests."}}}
         ));
@@ -123,7 +130,8 @@ pub fn patch(spec: &str, plugins: &[String], webhook_url: Option<String>) -> Str
                  "required": ["kind", "plugin"],
                  "properties": {"kind": {"type": "string", "enum": ["plugin"]},
                                 "plugin": {"type": "string", "enum": plugins},
-                                "params": {"type": "string", "maxLength": 4096, "nullable": true}}}
+                                "params": {"type": "string", "maxLength": WatermarkChoice::MAX_PARAMS_CHARS,
+                                           "nullable": true}}}
             ));
         }
         *w = json!({"description": description, "oneOf": shapes});

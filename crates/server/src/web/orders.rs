@@ -9,7 +9,7 @@ use poem::{
     http::StatusCode,
     web::{Data, Path, Query},
 };
-use proofsheet_core::{OrderId, OrderStatus, PageRequest, Role, User};
+use proofsheet_core::{IdempotencyKey, OrderId, OrderStatus, PageRequest, Role, User};
 use serde::Deserialize;
 
 use super::{
@@ -31,16 +31,19 @@ pub fn status_words(s: OrderStatus) -> &'static str {
     }
 }
 
-/// Opens a payment for a pending order and sends the buyer to the gateway.
-pub async fn start_payment(state: &AppState, visit: &Visit, user: &User, id: OrderId) -> Response {
+/// Opens a payment for a pending order and sends the buyer to the gateway;
+/// with the cart's `key`, a second press goes to the same payment page.
+pub async fn start_payment(
+    state: &AppState,
+    visit: &Visit,
+    user: &User,
+    id: OrderId,
+    key: Option<&IdempotencyKey>,
+) -> Response {
     let back = crate::urls::order(&state.public_url, id);
-    let started = state
-        .engine
-        .checkout()
-        .start(user, id, None, format!("{back}?payment=done"), format!("{back}?payment=cancelled"))
-        .await;
-    match started {
-        Ok(session) => visit.respond(state, see_other(&session.url)),
+    let (done, cancelled) = (format!("{back}?payment=done"), format!("{back}?payment=cancelled"));
+    match state.engine.checkout().start_once(user, id, None, done, cancelled, key).await {
+        Ok(url) => visit.respond(state, see_other(&url)),
         Err(e) => super::error_page(state, visit, e),
     }
 }
@@ -194,7 +197,7 @@ pub async fn pay(
     let visit = Visit::of(state, req).await;
     let Some(user) = visit.user.clone() else { return to_signin(&format!("/orders/{id}")) };
     match id.parse::<OrderId>() {
-        Ok(oid) => start_payment(state, &visit, &user, oid).await,
+        Ok(oid) => start_payment(state, &visit, &user, oid, None).await,
         Err(e) => super::error_page(state, &visit, e),
     }
 }

@@ -456,7 +456,8 @@ async fn presigned_urls_only_after_the_access_check() {
 
 /// 50 identical `POST /orders` with one `Idempotency-Key`, all at once, on
 /// the embedded default and on PostgreSQL: one order is made and every
-/// request answers it; the same key with another body is refused.
+/// request answers it; the same key with another body is refused. Then 20
+/// checkouts of it with one key answer one payment page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_idempotent_orders_make_one() {
     let mut apps = vec![("sqlite", TestApp::start().await)];
@@ -490,6 +491,25 @@ async fn fifty_concurrent_idempotent_orders_make_one() {
         let r = app.http.post(app.api("/orders")).bearer_auth(&client).header("Idempotency-Key", "once").json(&other);
         let r = r.send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "idempotency_key_reused");
+        // 20 checkouts of the order with one key, all at once: every one
+        // answers the same payment page.
+        let order = ids.into_iter().next().unwrap();
+        let path = app.api(&format!("/orders/{order}/checkout"));
+        let sends = (0..20).map(|_| {
+            app.http.post(&path).bearer_auth(&client).header("Idempotency-Key", "pay").json(&json!({})).send()
+        });
+        let mut urls = std::collections::BTreeSet::new();
+        for r in futures::future::join_all(sends).await {
+            let r = r.unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED, "{name}");
+            urls.insert(r.json::<Value>().await.unwrap()["checkout_url"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(urls.len(), 1, "{name}: one answer for one key: {urls:?}");
+        let other = json!({"gateway": "test"});
+        let r = app.http.post(&path).bearer_auth(&client).header("Idempotency-Key", "pay").json(&other);
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}: the key with another body");
         assert_eq!(r.json::<Value>().await.unwrap()["code"], "idempotency_key_reused");
         app.server.shutdown().await;
     }

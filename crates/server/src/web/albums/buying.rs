@@ -151,5 +151,8 @@ pub async fn checkout(
         Ok(o) => o,
         Err(e) => return super::super::error_page(state, &visit, e),
     };
-    super::super::orders::start_payment(state, &visit, &user, order.id).await
+    // The same key opens the payment once: a double press lands on the
+    // same payment page.
+    let key = key.map(|k| IdempotencyKey { scope: format!("web checkout {}", order.id), ..k });
+    super::super::orders::start_payment(state, &visit, &user, order.id, key.as_ref()).await
 }

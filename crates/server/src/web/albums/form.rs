@@ -59,7 +59,7 @@ impl MarkOptions {
 
 impl AlbumFields {
     pub(super) fn blank() -> Self {
-        AlbumFields {
+        let mut f = AlbumFields {
             name: String::new(),
             client_email: String::new(),
             client_name: String::new(),
@@ -71,10 +71,34 @@ impl AlbumFields {
             wm_kind: String::new(),
             watermark: String::new(),
             wm_params: String::new(),
-            wm_position: "bottom_right".into(),
-            wm_scale: "20".into(),
-            wm_opacity: "50".into(),
+            wm_position: String::new(),
+            wm_scale: String::new(),
+            wm_opacity: String::new(),
             find_me: false,
+        };
+        // The logo inputs start at core's default logo, shown (not chosen).
+        f.show_watermark(&WatermarkChoice::default_logo());
+        f.wm_kind = String::new();
+        f
+    }
+
+    /// Fills the watermark inputs from a choice.
+    fn show_watermark(&mut self, choice: &WatermarkChoice) {
+        match choice {
+            WatermarkChoice::Text { text } => {
+                self.wm_kind = "text".into();
+                self.watermark = text.clone();
+            }
+            WatermarkChoice::Plugin { plugin, params } => {
+                self.wm_kind = format!("plugin:{plugin}");
+                self.wm_params = params.clone();
+            }
+            WatermarkChoice::Logo { position, scale_pct, opacity_pct, .. } => {
+                self.wm_kind = "logo".into();
+                self.wm_position = position.as_str().into();
+                self.wm_scale = scale_pct.to_string();
+                self.wm_opacity = opacity_pct.to_string();
+            }
         }
     }
 
@@ -94,22 +118,8 @@ impl AlbumFields {
             find_me: album.find_me,
             ..AlbumFields::blank()
         };
-        match &album.watermark {
-            None => {}
-            Some(WatermarkChoice::Text { text }) => {
-                f.wm_kind = "text".into();
-                f.watermark = text.clone();
-            }
-            Some(WatermarkChoice::Plugin { plugin, params }) => {
-                f.wm_kind = format!("plugin:{plugin}");
-                f.wm_params = params.clone();
-            }
-            Some(WatermarkChoice::Logo { position, scale_pct, opacity_pct, .. }) => {
-                f.wm_kind = "logo".into();
-                f.wm_position = position.as_str().into();
-                f.wm_scale = scale_pct.to_string();
-                f.wm_opacity = opacity_pct.to_string();
-            }
+        if let Some(w) = &album.watermark {
+            f.show_watermark(w);
         }
         f
     }
@@ -155,8 +165,8 @@ impl AlbumFields {
             "logo" => Some(WatermarkChoice::Logo {
                 logo: String::new(),
                 position: self.wm_position.parse()?,
-                scale_pct: percent(&self.wm_scale, "size", 2..=100)?,
-                opacity_pct: percent(&self.wm_opacity, "opacity", 5..=100)?,
+                scale_pct: percent(&self.wm_scale, "size", WatermarkChoice::LOGO_SCALE_PCT)?,
+                opacity_pct: percent(&self.wm_opacity, "opacity", WatermarkChoice::LOGO_OPACITY_PCT)?,
             }),
             k => match k.strip_prefix("plugin:") {
                 Some(plugin) => {
@@ -223,7 +233,7 @@ pub(super) fn mark_fields(f: &AlbumFields, o: &MarkOptions) -> Markup {
             }
             div data-wm-for="text" {
                 label for="watermark" { "Watermark text" }
-                input #watermark name="watermark" maxlength="100" value=(f.watermark);
+                input #watermark name="watermark" maxlength=(WatermarkChoice::MAX_TEXT_CHARS) value=(f.watermark);
             }
             div data-wm-for="logo" {
                 label for="wm_position" { "Logo position" }
@@ -235,18 +245,20 @@ pub(super) fn mark_fields(f: &AlbumFields, o: &MarkOptions) -> Markup {
                 div.pair {
                     div {
                         label for="wm_scale" { "Logo size (% of photo width)" }
-                        input #wm_scale name="wm_scale" type="number" min="2" max="100" step="1" value=(f.wm_scale);
+                        input #wm_scale name="wm_scale" type="number" min=(WatermarkChoice::LOGO_SCALE_PCT.start())
+                            max=(WatermarkChoice::LOGO_SCALE_PCT.end()) step="1" value=(f.wm_scale);
                     }
                     div {
                         label for="wm_opacity" { "Logo opacity (%)" }
-                        input #wm_opacity name="wm_opacity" type="number" min="5" max="100" step="1" value=(f.wm_opacity);
+                        input #wm_opacity name="wm_opacity" type="number" min=(WatermarkChoice::LOGO_OPACITY_PCT.start())
+                            max=(WatermarkChoice::LOGO_OPACITY_PCT.end()) step="1" value=(f.wm_opacity);
                     }
                 }
             }
             @if !o.plugins.is_empty() {
                 div data-wm-for="plugin" {
                     label for="wm_params" { "Plugin parameters" }
-                    input #wm_params name="wm_params" maxlength="4096" value=(f.wm_params);
+                    input #wm_params name="wm_params" maxlength=(WatermarkChoice::MAX_PARAMS_CHARS) value=(f.wm_params);
                 }
             }
             @if o.preview_of.is_some() {

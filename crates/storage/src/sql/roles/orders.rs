@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use proofsheet_core::{
-    IdempotentReply, NewJob, Order, OrderChange, OrderFilter, OrderId, OrderStatus, OrderStore, Page, PageRequest,
-    Result,
+    CheckoutRecorded, IdempotentReply, NewJob, Order, OrderChange, OrderFilter, OrderId, OrderStatus, OrderStore, Page,
+    PageRequest, Result,
 };
 
 use super::{Store, after, enqueue_in, insert_reply_in};
@@ -148,7 +148,23 @@ impl OrderStore for Store {
         Ok(order)
     }
 
-    async fn record_checkout(&self, id: OrderId, gateway: &str, reference: &str, now: DateTime<Utc>) -> Result<bool> {
+    async fn record_checkout(
+        &self,
+        id: OrderId,
+        gateway: &str,
+        reference: &str,
+        now: DateTime<Utc>,
+        reply: Option<&IdempotentReply>,
+    ) -> Result<CheckoutRecorded> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
+        // The key first, as insert_order does: a second request with it
+        // waits here for the first one's transaction, then finds it taken.
+        if let Some(reply) = reply
+            && !insert_reply_in(&mut tx, reply).await?
+        {
+            tx.rollback().await.map_err(db_err("rolling back a checkout"))?;
+            return Ok(CheckoutRecorded::KeyTaken);
+        }
         let done = sqlx::query(
             "UPDATE orders SET gateway = $1, payment_ref = $2, updated_at = $3 WHERE id = $4 AND status = 'pending'",
         )
@@ -156,10 +172,16 @@ impl OrderStore for Store {
         .bind(reference)
         .bind(millis(now))
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err("recording a checkout session"))?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            // The key is not kept for an answer that was an error.
+            tx.rollback().await.map_err(db_err("rolling back a checkout"))?;
+            return Ok(CheckoutRecorded::NotPending);
+        }
+        tx.commit().await.map_err(db_err("committing a checkout"))?;
+        Ok(CheckoutRecorded::Recorded)
     }
 
     async fn stale_pending_orders(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<OrderId>> {
