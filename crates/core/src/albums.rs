@@ -687,6 +687,24 @@ impl Albums<'_> {
         self.0.meta().list_photos(album.id, page).await
     }
 
+    /// The ready photos of `album` among `ids`, in the order given; ids of
+    /// other albums, unknown or not ready are left out. For a caller that
+    /// already holds the album (read through [`Albums::get`], which
+    /// authorizes): the cart, and the tiles of "Find me" matches. The
+    /// caller bounds `ids`; one read per id.
+    pub async fn ready_photos_in(&self, album: &Album, ids: &[PhotoId]) -> Result<Vec<Photo>> {
+        let mut photos = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(p) = self.0.meta().photo(*id).await?
+                && p.album_id == album.id
+                && p.status == PhotoStatus::Ready
+            {
+                photos.push(p);
+            }
+        }
+        Ok(photos)
+    }
+
     /// A photo and its album, if `viewer` may see the album.
     pub async fn photo(&self, viewer: Option<&User>, id: PhotoId) -> Result<(Photo, Album, Access)> {
         let photo = self.0.meta().photo(id).await?.ok_or(Error::not_found("photo"))?;

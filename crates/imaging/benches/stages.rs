@@ -64,7 +64,7 @@ fn stages(c: &mut Criterion) {
     g.bench_function("resize/thumbnail from original", |b| {
         b.iter(|| raster::resize(black_box(&full), 400, 267).unwrap())
     });
-    let mark = WatermarkConfig::default().build().unwrap();
+    let mark = WatermarkConfig::default().build(None).unwrap();
     g.bench_function("watermark/preview", |b| {
         b.iter_batched(
             || preview.clone(),
@@ -86,14 +86,12 @@ fn stages(c: &mut Criterion) {
             criterion::BatchSize::LargeInput,
         )
     });
+    let host = proofsheet_imaging::plugin::PluginHost::new(64 << 20).unwrap();
     let plugin_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/build/tiled-text.wasm");
     if plugin_path.exists() {
-        let plugin = proofsheet_imaging::plugin::PluginWatermark::from_file(
-            &plugin_path,
-            "text=PROOF;opacity=0.4",
-            proofsheet_imaging::plugin::PluginLimits::default(),
-        )
-        .unwrap();
+        let plugin = host
+            .load_file(&plugin_path, "text=PROOF;opacity=0.4", proofsheet_imaging::plugin::PluginLimits::default())
+            .unwrap();
         g.bench_function("watermark/preview, tiled-text plugin (wasm)", |b| {
             b.iter_batched(
                 || preview.clone(),
@@ -118,13 +116,7 @@ fn stages(c: &mut Criterion) {
             (func (export "proofsheet_watermark") (param i32 i32 i32 i32 i32) (result i32) (i32.const 0)))"#,
     )
     .unwrap();
-    let noop = proofsheet_imaging::plugin::PluginWatermark::new(
-        "noop",
-        &noop,
-        "",
-        proofsheet_imaging::plugin::PluginLimits::default(),
-    )
-    .unwrap();
+    let noop = host.load("noop", &noop, "", proofsheet_imaging::plugin::PluginLimits::default()).unwrap();
     g.bench_function("watermark/preview, no-op plugin (host overhead)", |b| {
         b.iter_batched(
             || preview.clone(),

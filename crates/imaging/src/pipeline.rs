@@ -19,7 +19,7 @@ use proofsheet_core::{Error, ImageInfo, Mark, PreviewRenderer, Probe, Renditions
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    plugin::PluginWatermark,
+    plugin::{PluginHost, PluginWatermark},
     probe::probe,
     raster::{self, JpegCodec, Rgb},
     watermark::{LogoWatermark, WatermarkConfig},
@@ -120,7 +120,16 @@ impl ImagePipeline {
             return Err(Error::invalid("invalid_imaging", "JPEG qualities are 1 to 100"));
         }
         let codec = config.jpeg_codec.resolve()?;
-        let watermark = config.watermark.build()?;
+        // One plugin host for the pipeline's plugins, only when it has any
+        // (a host reserves address space for its pool and runs a ticker).
+        let host = if config.watermark.plugin.is_some() || !config.plugins.is_empty() {
+            let host = PluginHost::new(config.watermark.plugin_limits().memory_bytes)
+                .map_err(|e| Error::invalid("invalid_imaging", e.to_string()))?;
+            Some(host)
+        } else {
+            None
+        };
+        let watermark = config.watermark.build(host.as_ref())?;
         let logo = config.watermark.logo()?;
         let mut plugins = BTreeMap::new();
         for (name, path) in &config.plugins {
@@ -136,7 +145,9 @@ impl ImagePipeline {
             let wasm = std::fs::read(path).map_err(|e| {
                 Error::invalid("invalid_imaging", format!("plugin {name}: cannot read {}: {e}", path.display()))
             })?;
-            let plugin = PluginWatermark::new(name, &wasm, "", config.watermark.plugin_limits())
+            let host = host.as_ref().expect("a host when plugins are configured");
+            let plugin = host
+                .load(name, &wasm, "", config.watermark.plugin_limits())
                 .map_err(|e| Error::invalid("invalid_imaging", e.to_string()))?;
             plugins.insert(name.clone(), plugin);
         }

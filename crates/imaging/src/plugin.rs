@@ -16,8 +16,11 @@
 //! The host calls `proofsheet_alloc` once for the pixels and once for the
 //! parameters, copies both in, calls `proofsheet_watermark`, and copies the
 //! pixels back. Every call runs in a fresh instance (no state survives from
-//! one photo to the next); the compiled module is cached, so instantiation
-//! costs microseconds.
+//! one photo to the next); the module is compiled and linked once (an
+//! `InstancePre` per plugin), so instantiation costs microseconds.
+//!
+//! Plugins run on a [`PluginHost`]: its engine, its pool of instance
+//! slots, and the ticker behind every deadline, all stopped with it.
 //!
 //! # Limits
 //!
@@ -25,8 +28,9 @@
 //!   [`PluginLimits::memory_bytes`] (default 64 MiB); a plugin that tries
 //!   fails with a clear error.
 //! - Time: [`PluginLimits::deadline`] (default 500 ms) through epoch
-//!   interruption: a background ticker advances the engine's epoch every
-//!   10 ms, so a looping plugin is stopped within the deadline plus a tick.
+//!   interruption: the host's ticker thread advances its engine's epoch
+//!   every 10 ms, so a looping plugin is stopped within the deadline plus a
+//!   tick.
 //! - Output: the pointers the plugin returns are checked against its
 //!   memory, a non-zero return is an error, and a trap is an error.
 //!
@@ -36,14 +40,15 @@
 
 use std::{
     path::Path,
-    sync::{Arc, Condvar, Mutex, OnceLock},
+    sync::{Arc, Condvar, Mutex, mpsc},
+    thread::JoinHandle,
     time::Duration,
 };
 
 use proofsheet_core::{Error, Result, RgbImageMut, Watermark};
 use wasmtime::{
-    Config, Engine, Instance, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder,
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig, Store,
+    StoreLimits, StoreLimitsBuilder,
 };
 
 /// The ABI version this host speaks.
@@ -66,7 +71,7 @@ impl Default for PluginLimits {
 
 const TICK: Duration = Duration::from_millis(10);
 
-/// Plugin calls that can be in flight at once in a process (each image of
+/// Plugin calls that can be in flight at once on one host (each image of
 /// each job in flight is one).
 const POOL_SLOTS: u32 = 128;
 /// The largest memory cap a plugin may be given (`plugin_memory_mib` up to
@@ -76,36 +81,86 @@ pub const MAX_PLUGIN_MEMORY: usize = 1 << 30;
 /// of RGB) and some room.
 const KEEP_RESIDENT: usize = 16 << 20;
 
-/// One of the pool's [`POOL_SLOTS`], held for a call: callers beyond that
-/// wait for a free slot instead of failing.
-struct Slot;
+/// A counting semaphore over the host's pool slots: a call holds a permit
+/// while it runs, and callers beyond [`POOL_SLOTS`] wait for one instead of
+/// failing. Plugin calls run on blocking threads, so this one blocks.
+struct Slots {
+    free: Mutex<u32>,
+    freed: Condvar,
+}
 
-static IN_FLIGHT: (Mutex<u32>, Condvar) = (Mutex::new(0), Condvar::new());
+/// A held slot, given back when dropped.
+struct Permit<'a>(&'a Slots);
 
-impl Slot {
-    fn take() -> Slot {
-        let (count, freed) = &IN_FLIGHT;
-        let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
-        while *n >= POOL_SLOTS {
-            n = freed.wait(n).unwrap_or_else(|e| e.into_inner());
+impl Slots {
+    fn new(n: u32) -> Self {
+        Slots { free: Mutex::new(n), freed: Condvar::new() }
+    }
+
+    fn acquire(&self) -> Permit<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
         }
-        *n += 1;
-        Slot
+        *free -= 1;
+        Permit(self)
     }
 }
 
-impl Drop for Slot {
+impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        let (count, freed) = &IN_FLIGHT;
-        *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-        freed.notify_one();
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
     }
 }
 
-/// The shared engine, with epoch interruption and its ticker thread.
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
+/// Runs WebAssembly watermark plugins: one wasmtime engine with its pool
+/// of instance slots, the ticker that drives every call's deadline, and
+/// the permits to the slots.
+///
+/// Plugins are loaded through a host ([`PluginHost::load`]) and keep it
+/// alive; when the host and every plugin loaded from it are dropped, the
+/// ticker thread stops and the pool's memory is unmapped. Cloning is cheap
+/// (one shared host). Nothing here is global: two hosts in one process
+/// share nothing.
+#[derive(Clone)]
+pub struct PluginHost(Arc<Host>);
+
+struct Host {
+    engine: Engine,
+    /// The largest memory a plugin of this host may be given.
+    max_memory: usize,
+    slots: Slots,
+    /// Dropping the sender stops the ticker, which is then joined.
+    stop: Option<mpsc::Sender<()>>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost").finish_non_exhaustive()
+    }
+}
+
+impl PluginHost {
+    /// A host whose plugins may each be given up to `max_memory_bytes` of
+    /// linear memory (at most [`MAX_PLUGIN_MEMORY`]); it reserves address
+    /// space (not memory) for that many bytes per slot.
+    pub fn new(max_memory_bytes: usize) -> Result<Self> {
+        if max_memory_bytes > MAX_PLUGIN_MEMORY {
+            return Err(Error::Image {
+                message: format!("a plugin memory cap over {} MiB is not supported", MAX_PLUGIN_MEMORY >> 20),
+            });
+        }
         let mut config = Config::new();
         config.epoch_interruption(true);
         // Pooled instances: a plugin call reuses a slot whose memory stays
@@ -116,51 +171,45 @@ fn engine() -> &'static Engine {
         pool.total_core_instances(POOL_SLOTS)
             .total_memories(POOL_SLOTS)
             .total_tables(POOL_SLOTS)
-            .max_memory_size(MAX_PLUGIN_MEMORY)
-            .linear_memory_keep_resident(KEEP_RESIDENT);
+            .max_memory_size(max_memory_bytes.max(1 << 16))
+            .linear_memory_keep_resident(KEEP_RESIDENT.min(max_memory_bytes));
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).expect("a default wasmtime configuration");
-        let ticker = engine.clone();
-        std::thread::Builder::new()
+        let engine = Engine::new(&config)
+            .map_err(|e| Error::Image { message: format!("starting the WebAssembly engine: {e:#}") })?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        let ticking = engine.clone();
+        let ticker = std::thread::Builder::new()
             .name("wasm-epoch".into())
             .spawn(move || {
-                loop {
-                    std::thread::sleep(TICK);
-                    ticker.increment_epoch();
+                // Ticks until the host drops its sender.
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
+                    ticking.increment_epoch();
                 }
             })
-            .expect("spawning the epoch ticker");
-        engine
-    })
-}
-
-fn fail(name: &str, message: impl std::fmt::Display) -> Error {
-    Error::Image { message: format!("watermark plugin {name}: {message}") }
-}
-
-/// A loaded, checked plugin with its parameters.
-#[derive(Clone)]
-pub struct PluginWatermark {
-    name: String,
-    module: Module,
-    params: Arc<[u8]>,
-    limits: PluginLimits,
-    fallback: Option<Arc<dyn Watermark>>,
-}
-
-impl std::fmt::Debug for PluginWatermark {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginWatermark").field("name", &self.name).field("limits", &self.limits).finish()
+            .map_err(|e| Error::Image { message: format!("starting the plugin ticker: {e}") })?;
+        Ok(PluginHost(Arc::new(Host {
+            engine,
+            max_memory: max_memory_bytes,
+            slots: Slots::new(POOL_SLOTS),
+            stop: Some(stop),
+            ticker: Some(ticker),
+        })))
     }
-}
 
-impl PluginWatermark {
-    /// Compiles `wasm` (a binary module) and checks its interface.
-    pub fn new(name: &str, wasm: &[u8], params: &str, limits: PluginLimits) -> Result<Self> {
-        if limits.memory_bytes > MAX_PLUGIN_MEMORY {
-            return Err(fail(name, format!("a memory cap over {} MiB is not supported", MAX_PLUGIN_MEMORY >> 20)));
+    /// A host for plugins of at most [`MAX_PLUGIN_MEMORY`].
+    pub fn with_max_memory() -> Result<Self> {
+        Self::new(MAX_PLUGIN_MEMORY)
+    }
+
+    /// Compiles `wasm` (a binary module), checks its interface and links
+    /// it once, so each call only instantiates.
+    pub fn load(&self, name: &str, wasm: &[u8], params: &str, limits: PluginLimits) -> Result<PluginWatermark> {
+        let host = &self.0;
+        let max = host.max_memory;
+        if limits.memory_bytes > max {
+            return Err(fail(name, format!("a memory cap over {} MiB is not supported", max >> 20)));
         }
-        let module = Module::new(engine(), wasm).map_err(|e| fail(name, format!("not a valid module: {e:#}")))?;
+        let module = Module::new(&host.engine, wasm).map_err(|e| fail(name, format!("not a valid module: {e:#}")))?;
         if let Some(import) = module.imports().next() {
             return Err(fail(
                 name,
@@ -177,9 +226,20 @@ impl PluginWatermark {
                 return Err(fail(name, format!("does not export `{needed}` (see the plugin interface)")));
             }
         }
-        let plugin =
-            PluginWatermark { name: name.to_owned(), module, params: params.as_bytes().into(), limits, fallback: None };
-        let _slot = Slot::take();
+        // Nothing is imported, so the linker is empty: linking is checking
+        // that, once.
+        let pre = Linker::new(&host.engine)
+            .instantiate_pre(&module)
+            .map_err(|e| fail(name, format!("could not link: {e:#}")))?;
+        let plugin = PluginWatermark {
+            name: name.to_owned(),
+            host: self.clone(),
+            pre,
+            params: params.as_bytes().into(),
+            limits,
+            fallback: None,
+        };
+        let _permit = host.slots.acquire();
         let (mut store, instance) = plugin.instantiate()?;
         let version = instance
             .get_typed_func::<(), i32>(&mut store, "proofsheet_abi_version")
@@ -192,13 +252,36 @@ impl PluginWatermark {
     }
 
     /// Loads a plugin file; its name is the file's stem.
-    pub fn from_file(path: &Path, params: &str, limits: PluginLimits) -> Result<Self> {
+    pub fn load_file(&self, path: &Path, params: &str, limits: PluginLimits) -> Result<PluginWatermark> {
         let wasm = std::fs::read(path)
             .map_err(|e| Error::invalid("invalid_plugin", format!("reading {}: {e}", path.display())))?;
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
-        Self::new(name, &wasm, params, limits)
+        self.load(name, &wasm, params, limits)
     }
+}
 
+fn fail(name: &str, message: impl std::fmt::Display) -> Error {
+    Error::Image { message: format!("watermark plugin {name}: {message}") }
+}
+
+/// A loaded, checked plugin with its parameters.
+#[derive(Clone)]
+pub struct PluginWatermark {
+    name: String,
+    host: PluginHost,
+    pre: InstancePre<StoreLimits>,
+    params: Arc<[u8]>,
+    limits: PluginLimits,
+    fallback: Option<Arc<dyn Watermark>>,
+}
+
+impl std::fmt::Debug for PluginWatermark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginWatermark").field("name", &self.name).field("limits", &self.limits).finish()
+    }
+}
+
+impl PluginWatermark {
     /// Uses `fallback` (say, the built-in watermark) when the plugin fails,
     /// instead of failing the photo. The failure is still logged.
     pub fn with_fallback(mut self, fallback: Arc<dyn Watermark>) -> Self {
@@ -207,7 +290,7 @@ impl PluginWatermark {
     }
 
     /// The same compiled plugin with other parameters (cheap: the module
-    /// is shared).
+    /// and its linking are shared).
     pub fn with_params(&self, params: &str) -> Self {
         PluginWatermark { params: params.as_bytes().into(), ..self.clone() }
     }
@@ -217,21 +300,20 @@ impl PluginWatermark {
         &self.name
     }
 
-    fn instantiate(&self) -> Result<(Store<StoreLimits>, Instance)> {
+    fn instantiate(&self) -> Result<(Store<StoreLimits>, wasmtime::Instance)> {
         let limits = StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).instances(1).build();
-        let mut store = Store::new(engine(), limits);
+        let mut store = Store::new(&self.host.0.engine, limits);
         store.limiter(|l| l);
         let ticks = (self.limits.deadline.as_millis() / TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
-        let instance = Linker::new(engine())
-            .instantiate(&mut store, &self.module)
-            .map_err(|e| fail(&self.name, format!("could not start: {e:#}")))?;
+        let instance =
+            self.pre.instantiate(&mut store).map_err(|e| fail(&self.name, format!("could not start: {e:#}")))?;
         Ok((store, instance))
     }
 
     fn run(&self, img: &mut RgbImageMut<'_>) -> Result<()> {
         let name = &self.name;
-        let _slot = Slot::take();
+        let _permit = self.host.0.slots.acquire();
         let (mut store, instance) = self.instantiate()?;
         let call_err = |what: &str, e: wasmtime::Error| {
             let reason = match e.downcast_ref::<wasmtime::Trap>() {

@@ -57,11 +57,14 @@ impl Default for WatermarkConfig {
 }
 
 impl WatermarkConfig {
-    /// Builds the watermark these settings describe.
-    pub fn build(&self) -> Result<Arc<dyn Watermark>> {
+    /// Builds the watermark these settings describe; a `plugin` is loaded
+    /// on `host` (an error when there is none).
+    pub fn build(&self, host: Option<&crate::plugin::PluginHost>) -> Result<Arc<dyn Watermark>> {
         let builtin = self.builtin(&self.text, self.logo()?)?;
         let Some(path) = &self.plugin else { return Ok(builtin) };
-        let plugin = crate::plugin::PluginWatermark::from_file(path, &self.plugin_params, self.plugin_limits())
+        let host = host.ok_or_else(|| Error::invalid("invalid_watermark", "a watermark plugin needs a plugin host"))?;
+        let plugin = host
+            .load_file(path, &self.plugin_params, self.plugin_limits())
             .map_err(|e| Error::invalid("invalid_watermark", e.to_string()))?;
         Ok(if self.plugin_fallback { Arc::new(plugin.with_fallback(builtin)) } else { Arc::new(plugin) })
     }

@@ -7,7 +7,7 @@ use std::{
 };
 
 use proofsheet_core::{Mark, RgbImageMut, Watermark};
-use proofsheet_imaging::plugin::{PluginLimits, PluginWatermark};
+use proofsheet_imaging::plugin::{PluginHost, PluginLimits, PluginWatermark};
 
 /// A bump allocator and the three exports around `body`, which sees
 /// `$p $w $h $q $n` (pixels, width, height, params, params length).
@@ -49,8 +49,13 @@ fn image(w: u32, h: u32) -> Vec<u8> {
     (0..w * h * 3).map(|i| (i % 251) as u8).collect()
 }
 
+/// A host of its own per test (tests run in parallel; hosts share nothing).
+fn host() -> PluginHost {
+    PluginHost::with_max_memory().unwrap()
+}
+
 fn load(body: &str, limits: PluginLimits) -> PluginWatermark {
-    PluginWatermark::new("test", &wat::parse_str(plugin(body, 1, 1)).unwrap(), "{}", limits).unwrap()
+    host().load("test", &wat::parse_str(plugin(body, 1, 1)).unwrap(), "{}", limits).unwrap()
 }
 
 fn run(p: &dyn Watermark, w: u32, h: u32) -> (Vec<u8>, proofsheet_core::Result<()>) {
@@ -104,7 +109,7 @@ fn a_plugin_importing_wasi_does_not_load() {
     let wasi = r#"(module
         (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
         (memory (export "memory") 1))"#;
-    let e = PluginWatermark::new("wasi", &wat::parse_str(wasi).unwrap(), "", PluginLimits::default()).unwrap_err();
+    let e = host().load("wasi", &wat::parse_str(wasi).unwrap(), "", PluginLimits::default()).unwrap_err();
     assert!(e.to_string().contains("imports wasi_snapshot_preview1::fd_write, which is not granted"), "{e}");
 }
 
@@ -116,7 +121,7 @@ fn malformed_plugins_are_refused_with_a_reason() {
         ("version 2", wat::parse_str(plugin("(i32.const 0)", 1, 2)).unwrap(), "ABI version 2"),
     ];
     for (name, wasm, want) in cases {
-        let e = PluginWatermark::new(name, &wasm, "", PluginLimits::default()).unwrap_err();
+        let e = host().load(name, &wasm, "", PluginLimits::default()).unwrap_err();
         assert_eq!(e.code(), "image_rejected", "{name}");
         assert!(e.to_string().contains(want), "{name}: {e}");
     }
@@ -185,13 +190,14 @@ fn no_call_sees_what_the_previous_one_left() {
         (i32.store8 (i32.const 512) (i32.const 1))
         (i32.store8 (local.get $far) (i32.const 1))
         (i32.const 0)"#;
-    let p = PluginWatermark::new(
-        "leaky",
-        &wat::parse_str(plugin(body, 1, 1).replace("(i32.const 1024))", "(i32.const 2048))")).unwrap(),
-        "",
-        PluginLimits::default(),
-    )
-    .unwrap();
+    let p = host()
+        .load(
+            "leaky",
+            &wat::parse_str(plugin(body, 1, 1).replace("(i32.const 1024))", "(i32.const 2048))")).unwrap(),
+            "",
+            PluginLimits::default(),
+        )
+        .unwrap();
     for i in 0..20 {
         // Sizes vary, so the mark past the pixels lands in different pages.
         let (_, r) = run(&p, 300 + i * 7, 200);
@@ -218,7 +224,7 @@ fn more_calls_than_pool_slots_wait_their_turn() {
         assert!(handles.into_iter().all(|h| h.join().unwrap()), "every call ran and inverted");
     });
     let too_big = PluginLimits { memory_bytes: 2 << 30, ..PluginLimits::default() };
-    let err = PluginWatermark::new("big", &wat::parse_str(plugin(INVERT, 1, 1)).unwrap(), "", too_big).unwrap_err();
+    let err = host().load("big", &wat::parse_str(plugin(INVERT, 1, 1)).unwrap(), "", too_big).unwrap_err();
     assert!(err.to_string().contains("over 1024 MiB"), "{err}");
 }
 
@@ -336,4 +342,26 @@ fn albums_pick_installed_plugins_with_their_own_params() {
     let mut cfg = PipelineConfig::default();
     cfg.plugins.insert("gone".into(), dir.path().join("missing.wasm"));
     assert!(ImagePipeline::new(cfg).unwrap_err().to_string().contains("cannot read"));
+}
+
+/// A plugin keeps its host alive: with the host's own handle dropped, the
+/// ticker still stops a looping plugin at its deadline. Once the last
+/// plugin goes too, the ticker thread stops (dropping joins it, so a ticker
+/// that did not stop would hang here).
+#[test]
+fn the_host_lives_as_long_as_its_plugins_and_its_ticker_stops_with_it() {
+    let host = host();
+    let limits = PluginLimits { deadline: Duration::from_millis(100), ..PluginLimits::default() };
+    let looping =
+        host.load("loop", &wat::parse_str(plugin("(loop $l (br $l)) (i32.const 0)", 1, 1)).unwrap(), "", limits);
+    let looping = looping.unwrap();
+    drop(host);
+    let (_, r) = run(&looping, 8, 8);
+    assert!(r.unwrap_err().to_string().contains("deadline"), "still ticking while a plugin lives");
+    let (done, dropped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(looping);
+        done.send(()).unwrap();
+    });
+    dropped.recv_timeout(Duration::from_secs(10)).expect("the last plugin's drop stops and joins the ticker");
 }

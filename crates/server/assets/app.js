@@ -450,38 +450,35 @@
     var more = document.getElementById("more");
     var next = grid.getAttribute("data-next");
     var loading = false;
-    // A tile for a photo loaded later: a clone of the page's own
-    // server-rendered template, filled in (the markup lives on the server).
-    var template = document.getElementById("tile-template");
-    function tile(p) {
-      var li = template.content.firstElementChild.cloneNode(true);
-      var w = p.width || 4, h = p.height || 3, ratio = w / h;
-      li.className = "ar-" + Math.min(400, Math.max(25, Math.round(w * 100 / h)));
-      li.setAttribute("data-photo", p.id);
-      li.querySelector("button.thumb").setAttribute("aria-label", "Open " + p.filename);
-      var img = li.querySelector("img");
-      var thumb = "/api/v1/photos/" + p.id + "/thumbnail", preview = "/api/v1/photos/" + p.id + "/preview";
-      img.setAttribute("src", thumb);
-      img.setAttribute("srcset", thumb + " 400w, " + preview + " 2048w");
-      img.setAttribute("sizes", "(max-width: 40rem) " + Math.round(ratio * 140) + "px, " + Math.round(ratio * 240) + "px");
-      img.setAttribute("alt", p.filename);
-      img.setAttribute("width", String(w));
-      img.setAttribute("height", String(h));
-      paint(li);
-      li.hidden = !matches(li);
-      rove(li);
-      if (!active && !li.hidden) activate(li);
-      return li;
+    // Tiles for photos shown later come from the server as HTML
+    // (/albums/{id}/tiles): the markup, the aspect-ratio class and the
+    // image sizes are the server's alone. This only wires them up.
+    function tiles(query) {
+      return fetch("/albums/" + album + "/tiles?" + query, { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) throw new Error("status " + r.status);
+        return r.text();
+      }).then(function (html) {
+        var t = document.createElement("template");
+        t.innerHTML = html;
+        var ul = t.content.firstElementChild;
+        var lis = Array.prototype.slice.call(ul.children);
+        lis.forEach(function (li) {
+          paint(li);
+          li.hidden = !matches(li);
+          rove(li);
+          grid.appendChild(li);
+          if (!active && !li.hidden) activate(li);
+        });
+        return { items: lis, next: ul.getAttribute("data-next") };
+      });
     }
     function loadMore() {
       if (loading || !next) return;
       loading = true;
-      api("GET", "/api/v1/albums/" + album + "/photos?limit=48&cursor=" + encodeURIComponent(next)).then(function (r) { return r.json(); })
-        .then(function (page) {
-          page.items.filter(function (p) { return p.status === "ready"; }).forEach(function (p) { grid.appendChild(tile(p)); });
-          next = page.next_cursor;
-          if (!next && more) more.remove();
-        }).finally(function () { loading = false; });
+      tiles("cursor=" + encodeURIComponent(next)).then(function (page) {
+        next = page.next;
+        if (!next && more) more.remove();
+      }).catch(function () {}).finally(function () { loading = false; });
     }
     if (more && "IntersectionObserver" in window) {
       more.querySelector("a").addEventListener("click", function (e) { e.preventDefault(); loadMore(); });
@@ -570,8 +567,9 @@
           .then(function (b) {
             found = b.items.map(function (m) { return m.photo; });
             grid.textContent = "";
-            found.forEach(function (p) { grid.appendChild(tile(p)); });
+            active = null;
             next = null;
+            if (found.length) tiles(found.map(function (p) { return "photo=" + encodeURIComponent(p.id); }).join("&"));
             if (more) more.hidden = true;
             said.textContent = found.length
               ? "Found you in " + found.length + (found.length === 1 ? " photo." : " photos.")

@@ -99,6 +99,7 @@ pub fn routes(route: Route) -> Route {
         .at("/albums/:id/publish", page(post(albums::publish)))
         .at("/albums/:id/photos", page(post(albums::photo_actions)))
         .at("/albums/:id/cart", page(get(albums::cart)))
+        .at("/albums/:id/tiles", page(get(albums::tiles)))
         .at("/albums/:id/checkout", page(post(albums::checkout.with(Limited(Class::Order)))))
         .at("/orders", page(get(orders::list)))
         .at("/orders/:id", page(get(orders::order_page)))

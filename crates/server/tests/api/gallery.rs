@@ -220,3 +220,61 @@ async fn a_closed_album_names_its_studio_and_the_studio_has_settings() {
     let other = app.user("eve@closed.test", "client").await;
     assert_eq!(app.page_as(&other, &format!("/albums/{album}")).await.0, StatusCode::NOT_FOUND);
 }
+
+/// `/albums/{id}/tiles`: the gallery's later tiles as the server's own
+/// markup, after a cursor or for chosen photos in the order given, under
+/// the album's rules (a draft's tiles are its owner's alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gallery_tiles_come_from_the_server_under_the_albums_rules() {
+    let app = TestApp::start().await;
+    let ph = app.user("ph@tiles.test", "photographer").await;
+    let cl = app.user("cl@tiles.test", "client").await;
+    let album = app.album(&ph, "private", Some("cl@tiles.test")).await;
+    for (name, w, h) in [("a.jpg", 300, 200), ("b.jpg", 200, 300), ("c.jpg", 600, 200)] {
+        app.upload(&ph, &album, name, jpeg(w, h, 1, true)).await;
+    }
+    let photos = app.wait_processed(&ph, &album, 3).await;
+    let id = |name: &str| photos.iter().find(|p| p["filename"] == name).unwrap()["id"].as_str().unwrap().to_owned();
+    // After the first photo: the other two, with their aspect classes.
+    let first: Value = app.get(&format!("/albums/{album}/photos?limit=1"), Some(&cl)).await.json().await.unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let path = format!("/albums/{album}/tiles?cursor={}", urlencoding(cursor));
+    let (status, html) = app.page_as(&cl, &path).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.starts_with("<ul>") || html.starts_with("<ul "), "a fragment, not a page: {html}");
+    assert_eq!(html.matches("<li ").count(), 2, "{html}");
+    assert!(!html.contains("data-next"), "the end of the album: {html}");
+    assert!(html.contains("class=\"ar-67\"") && html.contains("class=\"ar-300\""), "2:3 and 3:1: {html}");
+    assert!(html.contains("aria-label=\"Favourite\""), "a client's tiles have Favourite");
+    // Chosen photos, in the order asked; a photo of no album is left out.
+    let unknown = proofsheet_core::PhotoId::new();
+    let (status, html) = app
+        .page_as(&cl, &format!("/albums/{album}/tiles?photo={}&photo={unknown}&photo={}", id("c.jpg"), id("a.jpg")))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (c, a) = (html.find(&id("c.jpg")).unwrap(), html.find(&id("a.jpg")).unwrap());
+    assert!(c < a, "in the order asked");
+    assert_eq!(html.matches("<li ").count(), 2);
+    // A stranger and a visitor get the album's status, not its tiles.
+    let other = app.user("other@tiles.test", "client").await;
+    let (status, html) = app.page_as(&other, &format!("/albums/{album}/tiles?photo={}", id("a.jpg"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!html.contains(&id("a.jpg")));
+    let r = app.http.get(format!("{}/albums/{album}/tiles", app.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // A draft's tiles are its owner's alone.
+    let (status, _) = app.patch_album(&ph, &album, json!({"draft": true})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.page_as(&cl, &format!("/albums/{album}/tiles")).await.0, StatusCode::NOT_FOUND);
+    let (status, html) = app.page_as(&ph, &format!("/albums/{album}/tiles")).await;
+    assert_eq!((status, html.matches("<li ").count()), (StatusCode::OK, 3));
+}
+
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}

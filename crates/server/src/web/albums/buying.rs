@@ -41,15 +41,11 @@ pub async fn cart(req: &Request, Path(id): Path<String>, Data(state): Data<&Arc<
     };
     let removed: Option<PhotoId> = query.get("remove").and_then(|r| r.parse().ok());
     let wanted = chosen_photos(query.all("photo"), state.engine.settings().max_order_items);
-    let mut photos = Vec::with_capacity(wanted.len());
-    for pid in wanted.into_iter().filter(|p| Some(*p) != removed) {
-        if let Ok((p, a, _)) = albums.photo(visit.user.as_ref(), pid).await
-            && a.id == album.id
-            && p.status == PhotoStatus::Ready
-        {
-            photos.push(p);
-        }
-    }
+    let wanted: Vec<PhotoId> = wanted.into_iter().filter(|p| Some(*p) != removed).collect();
+    let photos = match albums.ready_photos_in(&album, &wanted).await {
+        Ok(p) => p,
+        Err(e) => return super::super::error_page(state, &visit, e),
+    };
     let ids: Vec<PhotoId> = photos.iter().map(|p| p.id).collect();
     let price = album.price_per_photo;
     let total = price.times(photos.len() as u64).unwrap_or(price);

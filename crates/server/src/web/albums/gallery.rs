@@ -1,6 +1,6 @@
 //! The gallery: what a client or visitor sees (the cover, the justified
-//! rows, the tile the script clones), the closed-album page and the
-//! "Find me" privacy page.
+//! rows, the tiles the script asks for as it scrolls), the closed-album
+//! page and the "Find me" privacy page.
 
 use super::*;
 
@@ -123,10 +123,9 @@ pub(super) async fn gallery(state: &AppState, visit: &Visit, album: Album, curso
                 data-exponent=(price.currency.exponent()) data-client=(client)
                 data-next=[photos.next_cursor.as_deref()] {
                 @for p in photos.items.iter().filter(|p| p.status == PhotoStatus::Ready) {
-                    (tile(Some(p), favourites.contains(&p.id), client))
+                    (tile(p, favourites.contains(&p.id), client))
                 }
             }
-            template #tile-template { (tile(None, false, client)) }
             @if let Some(c) = &photos.next_cursor {
                 p.more #more { a href={ "/albums/" (album.id) "?cursor=" (crate::urls::encode(c)) } { "More photos" } }
             }
@@ -145,6 +144,65 @@ pub(super) async fn gallery(state: &AppState, visit: &Visit, album: Album, curso
             }
         })
         .render(state)
+}
+
+/// `GET /albums/{id}/tiles?cursor=…`, or `?photo=…&photo=…`: gallery
+/// tiles as an HTML fragment for the gallery's script to append, one
+/// `<li>` a ready photo ([`tile`]) inside `<ul data-next="…">` (the next
+/// page's cursor, absent at the end). With `cursor`, the next page of the
+/// album in its order; with `photo` ids (at most 200), those photos in the
+/// order given ("Find me"'s matches). The album's own rules apply: whoever
+/// may not see the album gets its status (404, 410), not tiles.
+#[handler]
+pub async fn tiles(req: &Request, Path(id): Path<String>, Data(state): Data<&Arc<AppState>>) -> Response {
+    let visit = Visit::of(state, req).await;
+    let fragment = |status: StatusCode, body: Markup| {
+        let resp = Response::builder()
+            .status(status)
+            .content_type("text/html; charset=utf-8")
+            .header("Cache-Control", "no-store")
+            .body(body.into_string());
+        visit.respond(state, resp)
+    };
+    let failed = |e: Error| {
+        // The API's mapping, which also logs server-side failures.
+        let status = poem::IntoResponse::into_response(crate::api::error::ApiError::from(e)).status();
+        fragment(status, html! { ul {} })
+    };
+    let Ok(album_id) = id.parse::<AlbumId>() else { return failed(Error::not_found("album")) };
+    let albums = state.engine.albums();
+    let album = match albums.get(visit.user.as_ref(), album_id).await {
+        Ok((album, _)) => album,
+        Err(e) => return failed(e),
+    };
+    let query = FormData::parse(req.uri().query().unwrap_or("").as_bytes());
+    let ids = super::buying::chosen_photos(query.all("photo"), PageRequest::MAX_LIMIT as usize);
+    let (photos, next) = if ids.is_empty() {
+        let page = match PageRequest::new(Some(GALLERY_PAGE), query.get("cursor")) {
+            Ok(p) => p,
+            Err(e) => return failed(e),
+        };
+        match albums.photos_of(&album, page).await {
+            Ok(p) => (p.items.into_iter().filter(|p| p.status == PhotoStatus::Ready).collect(), p.next_cursor),
+            Err(e) => return failed(e),
+        }
+    } else {
+        match albums.ready_photos_in(&album, &ids).await {
+            Ok(p) => (p, None),
+            Err(e) => return failed(e),
+        }
+    };
+    let favourites: std::collections::HashSet<PhotoId> =
+        albums.favourites_of(visit.user.as_ref(), &album).await.unwrap_or_default().into_iter().collect();
+    let client = visit.user.as_ref().is_some_and(|u| u.role == Role::Client);
+    fragment(
+        StatusCode::OK,
+        html! {
+            ul data-next=[next.as_deref()] {
+                @for p in &photos { (tile(p, favourites.contains(&p.id), client)) }
+            }
+        },
+    )
 }
 
 /// `GET /privacy/find-me`: what "Find me" does with a selfie and with the
@@ -195,12 +253,12 @@ pub(super) const HEART_ICON: &str = r#"<svg viewBox="0 0 24 24" aria-hidden="tru
 
 /// One gallery tile: the thumbnail at its own aspect ratio (a 2x source
 /// set: the 400 px thumbnail, the 2048 px preview where the tile is
-/// wider) and the "Select" and "Favourite" toggles over it. The page
-/// carries it once more as a `<template>` that the script clones for
-/// photos it loads later: the markup lives here only.
-pub(super) fn tile(p: Option<&Photo>, favourite: bool, client: bool) -> Markup {
-    let (id, name) = p.map(|p| (p.id.to_string(), p.filename.clone())).unwrap_or_default();
-    let (w, h) = p.map(|p| (p.width.unwrap_or(4), p.height.unwrap_or(3))).unwrap_or((4, 3));
+/// wider) and the "Select" and "Favourite" toggles over it. Photos the
+/// script shows later (more as the visitor scrolls, "Find me"'s matches)
+/// come from [`tiles`] as this same markup: it lives here only.
+pub(super) fn tile(p: &Photo, favourite: bool, client: bool) -> Markup {
+    let (id, name) = (p.id.to_string(), p.filename.clone());
+    let (w, h) = (p.width.unwrap_or(4), p.height.unwrap_or(3));
     let aspect = f64::from(w) / f64::from(h.max(1));
     let sizes = format!("(max-width: 40rem) {}px, {}px", (aspect * 140.0).round(), (aspect * 240.0).round());
     let (thumb, preview) = (format!("/api/v1/photos/{id}/thumbnail"), format!("/api/v1/photos/{id}/preview"));

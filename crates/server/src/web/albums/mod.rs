@@ -39,7 +39,7 @@ use studio::*;
 
 pub use buying::{cart, checkout};
 pub(super) use form::logo_section;
-pub use gallery::find_me_privacy;
+pub use gallery::{find_me_privacy, tiles};
 pub use studio::{delete, photo_actions, publish, save_settings, share};
 
 /// `?cursor=` of the gallery and album list, `?error=` after a failed form.
