@@ -652,16 +652,7 @@ impl Albums<'_> {
 
     /// Every photo of an album, in its order.
     pub async fn all_photos(&self, album: &Album) -> Result<Vec<Photo>> {
-        let mut all = Vec::new();
-        let mut page = PageRequest::new(Some(PageRequest::MAX_LIMIT), None)?;
-        loop {
-            let got = self.photos_of(album, page).await?;
-            all.extend(got.items);
-            match got.next_cursor {
-                Some(c) => page = PageRequest::new(Some(PageRequest::MAX_LIMIT), Some(&c))?,
-                None => return Ok(all),
-            }
-        }
+        crate::page::every_page(|page| self.photos_of(album, page)).await
     }
 
     /// An album's photos, as the album's viewer may see them.

@@ -86,7 +86,7 @@ pub use logos::{Logo, Logos, MAX_LOGO_BYTES};
 pub use money::{Currency, Money};
 pub use notify::{LogNotifier, Notification, Notifier};
 pub use order::{Order, OrderItem, OrderStatus};
-pub use page::{Page, PageRequest};
+pub use page::{Page, PageRequest, every_page};
 pub use photo::{Photo, PhotoStatus, sanitize_filename};
 pub use queue::{JobQueue, Lane};
 pub use render::{

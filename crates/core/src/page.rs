@@ -45,6 +45,27 @@ impl PageRequest {
     }
 }
 
+/// Every item of a paged list, read page by page at the largest page size
+/// (`fetch` answers one page; the pages' cursors lead on to the end). For
+/// lists a caller needs whole and knows to be bounded: an album's photos,
+/// an album's orders.
+pub async fn every_page<T, F, Fut>(mut fetch: F) -> Result<Vec<T>>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>>>,
+{
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = fetch(PageRequest::new(Some(PageRequest::MAX_LIMIT), cursor.as_deref())?).await?;
+        items.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
 /// One page of results.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {

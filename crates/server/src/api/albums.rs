@@ -23,7 +23,7 @@ use super::{
     error::ApiError,
     model::*,
 };
-use crate::limits::body::{DRAIN_LIMIT, MAX_SELFIE_BYTES};
+use crate::limits::body::{DRAIN_LIMIT, MAX_SELFIE_BYTES, upload_declared_too_large};
 use crate::{
     auth::{BearerAuth, MaybeAuth},
     state::AppState,
@@ -216,15 +216,6 @@ pub(super) fn body_stream(body: Body) -> ByteStream {
         }
     });
     Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) }))
-}
-
-/// `413 upload_too_large` when the request's `Content-Length` says the body
-/// is over `max` (a body without one is cut off on the stream instead).
-pub(super) fn declared_too_large(req: &Request, max: u64) -> Option<ApiError> {
-    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    declared
-        .is_some_and(|n| n > max)
-        .then(|| ApiError::too_large("upload_too_large", format!("an upload may be at most {max} bytes")))
 }
 
 /// Reads and drops the rest of a refused body (see [`body_stream`]).
@@ -480,7 +471,7 @@ impl AlbumsApi {
         body: UploadBody,
     ) -> Result<Uploaded, ApiError> {
         let id: AlbumId = album_id.0.parse()?;
-        if let Some(e) = declared_too_large(req, self.state.config.uploads.max_bytes) {
+        if let Some(e) = upload_declared_too_large(req, self.state.config.uploads.max_bytes) {
             drain(body);
             return Err(e);
         }

@@ -265,7 +265,7 @@ impl TusApi {
             .map(Checksum::parse)
             .transpose()
             .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
-        if let Some(e) = super::albums::declared_too_large(req, self.state.config.uploads.max_bytes) {
+        if let Some(e) = crate::limits::body::upload_declared_too_large(req, self.state.config.uploads.max_bytes) {
             super::albums::discard(bytes.0);
             return Err(e);
         }

@@ -112,6 +112,18 @@ impl Budget {
     }
 }
 
+/// `413 upload_too_large` when the request's `Content-Length` says an
+/// upload's file is over `max` bytes, before a byte is read. The upload
+/// class's own limit ([`BodyClass::Upload`]) leaves room for multipart
+/// headers, so a raw upload (the file is the whole body) is held to the
+/// file's limit here; a body without a length is cut off on the stream
+/// by core's upload instead.
+pub fn upload_declared_too_large(req: &Request, max: u64) -> Option<crate::api::error::ApiError> {
+    declared_length(req).is_some_and(|n| n > max).then(|| {
+        crate::api::error::ApiError::too_large("upload_too_large", format!("an upload may be at most {max} bytes"))
+    })
+}
+
 fn declared_length(req: &Request) -> Option<u64> {
     req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
 }

@@ -1,7 +1,15 @@
-//! The web app's stylesheet and script, inside the binary: served under
-//! content-hashed names (`/assets/app.<hash>.css`) with a year-long
-//! immutable cache lifetime, gzip-compressed once at start for clients that
-//! take it. No Node.js builds them: they are ours, written by hand.
+//! The web app's stylesheet and scripts, inside the binary: served under
+//! content-hashed names (`/assets/app.<hash>.css`, `/assets/gallery.<hash>.js`)
+//! with a year-long immutable cache lifetime, gzip-compressed once at start
+//! for clients that take it. No Node.js builds them: they are ours, written
+//! by hand.
+//!
+//! Scripts come by page part, with no bundler: every page loads
+//! `common.js` (times, confirmations, copy buttons, and `window.Proofsheet`
+//! for the rest), and each part of a page that does more carries its own
+//! `<script defer>` beside its markup ([`script`]), so the gallery does not
+//! load the studio's uploader. Deferred scripts run in document order, so
+//! `common.js` (in the head) always runs first.
 
 use std::sync::LazyLock;
 
@@ -13,7 +21,17 @@ use poem::{
 use sha2::{Digest, Sha256};
 
 const CSS: &str = include_str!("../../assets/app.css");
-const JS: &str = include_str!("../../assets/app.js");
+
+/// The page parts' scripts, by name (`assets/js/<name>.js`).
+const SCRIPTS: [(&str, &str); 7] = [
+    ("common", include_str!("../../assets/js/common.js")),
+    ("studio", include_str!("../../assets/js/studio.js")),
+    ("gallery", include_str!("../../assets/js/gallery.js")),
+    ("cart", include_str!("../../assets/js/cart.js")),
+    ("order", include_str!("../../assets/js/order.js")),
+    ("album-form", include_str!("../../assets/js/album-form.js")),
+    ("logo", include_str!("../../assets/js/logo.js")),
+];
 
 struct Asset {
     path: String,
@@ -33,11 +51,11 @@ fn asset(name: &str, ext: &str, content_type: &'static str, raw: String) -> Asse
     Asset { path: format!("/assets/{name}.{hash}.{ext}"), content_type, raw: raw.into_bytes(), gzip }
 }
 
-static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
-    [
-        asset("app", "css", "text/css; charset=utf-8", css()),
-        asset("app", "js", "text/javascript; charset=utf-8", JS.into()),
-    ]
+/// The stylesheet first, then [`SCRIPTS`] in their order.
+static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
+    let mut all = vec![asset("app", "css", "text/css; charset=utf-8", css())];
+    all.extend(SCRIPTS.iter().map(|(name, js)| asset(name, "js", "text/javascript; charset=utf-8", (*js).into())));
+    all
 });
 
 /// The stylesheet: ours, then one rule per gallery aspect-ratio class
@@ -59,14 +77,19 @@ pub fn css_path() -> &'static str {
     &ASSETS[0].path
 }
 
-/// The script's hashed path.
-pub fn js_path() -> &'static str {
-    &ASSETS[1].path
+/// A script's hashed path, by its name in [`SCRIPTS`].
+///
+/// # Panics
+/// On a name that is not there: a programming error every page's test
+/// would meet.
+pub fn js_path(name: &str) -> &'static str {
+    let i = SCRIPTS.iter().position(|(n, _)| *n == name).unwrap_or_else(|| panic!("no script {name:?}"));
+    &ASSETS[1 + i].path
 }
 
-/// Bytes shipped: (CSS + JS raw, CSS + JS gzipped).
-pub fn sizes() -> (usize, usize) {
-    (ASSETS.iter().map(|a| a.raw.len()).sum(), ASSETS.iter().map(|a| a.gzip.len()).sum())
+/// The `<script defer>` of a page part, to put beside the part's markup.
+pub fn script(name: &str) -> maud::Markup {
+    maud::html! { script src=(js_path(name)) defer {} }
 }
 
 /// `GET /assets/{name}`.

@@ -68,7 +68,7 @@ impl<'a> Page<'a> {
                         link rel="stylesheet" href={ "/accent/" (accent.trim_start_matches('#')) ".css" };
                     }
                     link rel="icon" href="data:,";
-                    script src=(assets::js_path()) defer {}
+                    script src=(assets::js_path("common")) defer {}
                 }
                 body {
                     a.skip href="#main" { "Skip to content" }

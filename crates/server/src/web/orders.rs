@@ -134,6 +134,7 @@ pub async fn order_page(
                 _ => {}
             }
             @if let Some(n) = q.notice.as_deref().and_then(super::notice_text) { p.notice role="status" { (n) } }
+            (crate::web::assets::script("order"))
             dl.facts #order data-order=(order.id) data-status=(order.status.as_str()) {
                 dt { "Status" } dd #order-status { (status_words(order.status)) }
                 dt { "Album" } dd {

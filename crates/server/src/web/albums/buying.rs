@@ -106,6 +106,7 @@ pub async fn cart(req: &Request, Path(id): Path<String>, Data(state): Data<&Arc<
             }
             // What the gallery's script keeps as the selection.
             div #cart-state hidden data-album=(album.id) data-photos=(ids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ")) {}
+            (crate::web::assets::script("cart"))
         })
         .render(state)
 }

@@ -217,6 +217,7 @@ pub(super) fn position_words(p: Position) -> &'static str {
 pub(super) fn mark_fields(f: &AlbumFields, o: &MarkOptions) -> Markup {
     let kind = f.wm_kind.as_str();
     html! {
+        (crate::web::assets::script("album-form"))
         fieldset.mark #mark data-album=[o.preview_of] {
             legend { "Watermark" }
             label for="wm_kind" { "Watermark" }
@@ -348,6 +349,7 @@ pub(super) fn album_form(
 /// script through `PUT`/`DELETE /api/v1/users/me/logo`.
 pub(crate) fn logo_section(has_logo: bool) -> Markup {
     html! {
+        (crate::web::assets::script("logo"))
         section aria-labelledby="logo-h" {
             h2 #logo-h { "Your logo" }
             p.hint #logo-hint { "A PNG, ideally with a transparent background, up to 1 MiB. Any of your albums can use it as its watermark (choose “My logo” in the album's settings)." }

@@ -129,6 +129,7 @@ pub(super) async fn gallery(state: &AppState, visit: &Visit, album: Album, curso
             @if let Some(c) = &photos.next_cursor {
                 p.more #more { a href={ "/albums/" (album.id) "?cursor=" (crate::urls::encode(c)) } { "More photos" } }
             }
+            (crate::web::assets::script("gallery"))
             dialog #lightbox aria-label="Photo" {
                 div.lb {
                     img #lb-img alt="";

@@ -273,24 +273,6 @@ pub async fn album_page(
     }
 }
 
-/// Every item of a paged list, read page by page.
-async fn every_page<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, Error>
-where
-    F: FnMut(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<proofsheet_core::Page<T>, Error>>,
-{
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = fetch(PageRequest::new(Some(PageRequest::MAX_LIMIT), cursor.as_deref())?).await?;
-        items.extend(page.items);
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            return Ok(items);
-        }
-    }
-}
-
 fn status_word(p: &Photo) -> &'static str {
     match p.status {
         PhotoStatus::Processing => "Processing",
@@ -299,10 +281,33 @@ fn status_word(p: &Photo) -> &'static str {
     }
 }
 
-async fn owned(state: &AppState, visit: &Visit, id: &str) -> Result<(proofsheet_core::User, Album), Response> {
-    let user = require_user(visit, &format!("/albums/{id}"))?.clone();
-    let album_id: AlbumId = id.parse().map_err(|e: Error| super::error_page(state, visit, e))?;
-    let album =
-        state.engine.albums().get_owned(&user, album_id).await.map_err(|e| super::error_page(state, visit, e))?;
-    Ok((user, album))
+/// The album an owner's form acts on, with its visit and its owner: the
+/// extractor the studio's POST handlers start with (the `:id` of their
+/// path). A visitor who is not signed in is sent to sign in and back to
+/// the album; anyone but the owner gets the album's error page (404, 403),
+/// as the handler would have answered.
+pub struct Owned {
+    /// The caller's visit (its cookies go on the response).
+    pub visit: Visit,
+    /// The album's owner, signed in.
+    pub user: proofsheet_core::User,
+    /// The album.
+    pub album: Album,
+}
+
+impl<'a> poem::FromRequest<'a> for Owned {
+    async fn from_request(req: &'a Request, _body: &mut poem::RequestBody) -> poem::Result<Self> {
+        let state = req.data::<Arc<AppState>>().cloned().expect("state is attached to every route");
+        let visit = Visit::of(&state, req).await;
+        let id = req.raw_path_param("id").unwrap_or_default();
+        let user = require_user(&visit, &format!("/albums/{id}")).map_err(poem::Error::from_response)?.clone();
+        let found = match id.parse::<AlbumId>() {
+            Ok(album_id) => state.engine.albums().get_owned(&user, album_id).await,
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(album) => Ok(Owned { visit, user, album }),
+            Err(e) => Err(poem::Error::from_response(super::error_page(&state, &visit, e))),
+        }
+    }
 }

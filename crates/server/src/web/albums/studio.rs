@@ -32,7 +32,7 @@ pub(super) async fn studio(
     let favourites = albums.favourites(&user, album.id).await.unwrap_or_default();
     // The album's orders, newest first.
     let sales = state.engine.checkout();
-    let mut orders = match every_page(|page| sales.album_orders(&user, album.id, page)).await {
+    let mut orders = match proofsheet_core::every_page(|page| sales.album_orders(&user, album.id, page)).await {
         Ok(orders) => orders,
         Err(e) => return super::super::error_page(state, visit, e),
     };
@@ -119,6 +119,7 @@ pub(super) async fn studio(
                     }
                 }
                 template #studio-tile { (studio_tile(None, false)) }
+                (crate::web::assets::script("studio"))
                 nav.pager aria-label="Pages of photos" {
                     @if let Some(p) = &previous {
                         a href={ (here) @if !p.is_empty() { "?cursor=" (p) } } { "Previous photos" }
@@ -241,16 +242,10 @@ pub(super) fn studio_tile(p: Option<&Photo>, cover: bool) -> Markup {
 /// `POST /albums/{id}/settings`: saves the album form.
 #[handler]
 pub async fn save_settings(
-    req: &Request,
-    Path(id): Path<String>,
+    Owned { visit, user, album }: Owned,
     Data(form): Data<&FormData>,
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
-    let visit = Visit::of(state, req).await;
-    let (user, album) = match owned(state, &visit, &id).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let studio = own_studio(state, &user).await;
     let mut f = AlbumFields::read(form);
     f.time_zone = studio.time_zone.clone();
@@ -294,16 +289,10 @@ pub async fn save_settings(
 /// `POST /albums/{id}/share`: mails the invitation (again).
 #[handler]
 pub async fn share(
-    req: &Request,
-    Path(id): Path<String>,
+    Owned { visit, user, album }: Owned,
     _checked: Data<&FormData>,
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
-    let visit = Visit::of(state, req).await;
-    let (user, album) = match owned(state, &visit, &id).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let notice = match state.engine.albums().send_invitation(&user, album.id).await {
         Ok(true) => "invitation_sent",
         Ok(false) => "invitation_not_sent",
@@ -315,16 +304,10 @@ pub async fn share(
 /// `POST /albums/{id}/delete`.
 #[handler]
 pub async fn delete(
-    req: &Request,
-    Path(id): Path<String>,
+    Owned { visit, user, album }: Owned,
     _checked: Data<&FormData>,
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
-    let visit = Visit::of(state, req).await;
-    let (user, album) = match owned(state, &visit, &id).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     match state.engine.albums().delete(&user, album.id).await {
         Ok(()) => visit.respond(state, see_other("/albums")),
         Err(e) => super::super::error_page(state, &visit, e),
@@ -335,16 +318,10 @@ pub async fn delete(
 /// invitation goes.
 #[handler]
 pub async fn publish(
-    req: &Request,
-    Path(id): Path<String>,
+    Owned { visit, user, album }: Owned,
     _checked: Data<&FormData>,
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
-    let visit = Visit::of(state, req).await;
-    let (user, album) = match owned(state, &visit, &id).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let patch = AlbumPatch { draft: Some(false), ..AlbumPatch::default() };
     match state.engine.albums().update(&user, album.id, patch).await {
         Ok(a) if a.client_email.is_some() => {
@@ -360,16 +337,10 @@ pub async fn publish(
 /// `delete-selected` (the checked `photo`s); back to the same page.
 #[handler]
 pub async fn photo_actions(
-    req: &Request,
-    Path(id): Path<String>,
+    Owned { visit, user, album }: Owned,
     Data(form): Data<&FormData>,
     Data(state): Data<&Arc<AppState>>,
 ) -> Response {
-    let visit = Visit::of(state, req).await;
-    let (user, album) = match owned(state, &visit, &id).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let albums = state.engine.albums();
     let act = form.text("act");
     let (verb, target) = act.split_once(':').unwrap_or((act, ""));
