@@ -77,7 +77,7 @@ pub fn css_path() -> &'static str {
     &ASSETS[0].path
 }
 
-/// A script's hashed path, by its name in [`SCRIPTS`].
+/// A script's hashed path, by its name (`gallery` for `assets/js/gallery.js`).
 ///
 /// # Panics
 /// On a name that is not there: a programming error every page's test
