@@ -262,6 +262,16 @@ def main():
         expect(tiles.nth(2)).to_contain_text("IMG_2.jpg")
         tiles.filter(has_text="IMG_3.jpg").get_by_role("button", name="Move later").click()
         expect(tiles.nth(2)).to_contain_text("IMG_3.jpg")
+        # Drag and drop: IMG_5 dropped on the left half of the first tile
+        # goes first, and stays there after a reload.
+        first = tiles.nth(0)
+        height = first.bounding_box()["height"]
+        tiles.filter(has_text="IMG_5.jpg").drag_to(first, target_position={"x": 4, "y": height / 2})
+        expect(ph.locator("#order-live")).to_contain_text("Moved IMG_5.jpg before IMG_1.jpg")
+        expect(tiles.nth(0)).to_contain_text("IMG_5.jpg")
+        ph.reload()
+        expect(tiles.nth(0)).to_contain_text("IMG_5.jpg")
+        expect(tiles.nth(1)).to_contain_text("IMG_1.jpg")
         tiles.filter(has_text="IMG_4.jpg").get_by_role("button", name="Use as cover").click()
         expect(tiles.filter(has_text="IMG_4.jpg")).to_contain_text("Cover")
         publish(ph)

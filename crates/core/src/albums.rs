@@ -11,6 +11,19 @@ use crate::{
     photo::sanitize_filename,
 };
 
+/// Where [`Albums::move_photo`] puts a photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoMove {
+    /// One place earlier.
+    Earlier,
+    /// One place later.
+    Later,
+    /// Just before this photo of the same album.
+    Before(PhotoId),
+    /// Just after this photo of the same album.
+    After(PhotoId),
+}
+
 /// How much of an upload is buffered to find the image header. JPEG
 /// headers can sit behind large EXIF/ICC segments (up to 64 KiB each).
 pub(crate) const PROBE_LIMIT: usize = 1024 * 1024;
@@ -631,20 +644,35 @@ impl Albums<'_> {
         self.0.meta().set_photo_order(album.id, order).await
     }
 
-    /// Moves one photo a place earlier (`earlier`) or later in its album's
-    /// order (owner only); at either end it stays. Every photo is placed
-    /// afterwards, so the order is the one the owner saw.
+    /// Moves one photo in its album's order (owner only): a place earlier
+    /// or later (at either end it stays), or just before or after another
+    /// photo of the album (the studio's drag and drop; another album's
+    /// photo is 422 `invalid_photo_order`). Every photo is placed
+    /// afterwards, in one statement, so the order is the one the owner saw.
     #[instrument(skip_all, fields(photo_id = %id))]
-    pub async fn move_photo(&self, user: &User, id: PhotoId, earlier: bool) -> Result<()> {
+    pub async fn move_photo(&self, user: &User, id: PhotoId, to: PhotoMove) -> Result<()> {
         let (photo, album, access) = self.photo(Some(user), id).await?;
         if access != Access::Owner {
             return Err(Error::forbidden("not_owner", "only the album's owner may do this"));
         }
         let mut ids = self.all_photos(&album).await?.into_iter().map(|p| p.id).collect::<Vec<_>>();
         let at = ids.iter().position(|p| *p == photo.id).ok_or(Error::not_found("photo"))?;
-        let to = if earlier { at.checked_sub(1) } else { Some(at + 1).filter(|t| *t < ids.len()) };
-        if let Some(to) = to {
-            ids.swap(at, to);
+        let moved = ids.remove(at);
+        let place = |of: PhotoId, ids: &[PhotoId]| {
+            ids.iter().position(|p| *p == of).ok_or_else(|| {
+                Error::invalid("invalid_photo_order", "a photo moves only beside another photo of its album")
+            })
+        };
+        let to = match to {
+            PhotoMove::Earlier => at.saturating_sub(1),
+            PhotoMove::Later => (at + 1).min(ids.len()),
+            PhotoMove::Before(of) if of == moved => at,
+            PhotoMove::After(of) if of == moved => at,
+            PhotoMove::Before(of) => place(of, &ids)?,
+            PhotoMove::After(of) => place(of, &ids)? + 1,
+        };
+        ids.insert(to, moved);
+        if to != at {
             self.0.meta().set_photo_order(album.id, &ids).await?;
         }
         Ok(())

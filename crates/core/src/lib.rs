@@ -67,7 +67,9 @@ mod webhooks;
 mod worker;
 
 pub use album::{Access, Album, Visibility};
-pub use albums::{AlbumPatch, Albums, ImageKey, NewAlbum, PhotoVariant, SHARE_MAILS_PER_RECIPIENT, human_bytes};
+pub use albums::{
+    AlbumPatch, Albums, ImageKey, NewAlbum, PhotoMove, PhotoVariant, SHARE_MAILS_PER_RECIPIENT, human_bytes,
+};
 pub use blob::{BlobStore, BlobWriter, ByteStream, Packager, Staging};
 pub use budget::RenderBudget;
 pub use cache::RevisionCache;

@@ -55,6 +55,13 @@ type Conn = PgConnection;
 type DbRow = PgRow;
 /// The claim locks the row it takes and skips rows other workers hold.
 const CLAIM_LOCK: &str = "FOR UPDATE SKIP LOCKED";
+/// Places an album's photos in one statement: `$1` is the order as a JSON
+/// array of ids (its ordinal, from 1, is the position plus one), `$2` the
+/// album. Photos of other albums are not touched, so the count of rows
+/// changed says whether every id was the album's.
+const SET_POSITIONS: &str = "UPDATE photos SET position = o.n - 1
+    FROM json_array_elements_text(CAST($1 AS json)) WITH ORDINALITY AS o(id, n)
+    WHERE photos.id = o.id AND photos.album_id = $2";
 
 // The same files are compiled in the other dialect's module too: that is
 // the design (see `sql/roles/mod.rs`), not a mistake.

@@ -67,6 +67,13 @@ type DbRow = SqliteRow;
 /// SQLite needs no row lock in the claim: its single writer makes the
 /// statement atomic.
 const CLAIM_LOCK: &str = "";
+/// Places an album's photos in one statement: `$1` is the order as a JSON
+/// array of ids (its index is the position), `$2` the album. Photos of
+/// other albums are not touched, so the count of rows changed says
+/// whether every id was the album's.
+const SET_POSITIONS: &str = "UPDATE photos
+    SET position = (SELECT CAST(o.key AS INTEGER) FROM json_each($1) AS o WHERE o.value = photos.id)
+    WHERE album_id = $2 AND id IN (SELECT value FROM json_each($1))";
 
 // The same files are compiled in the other dialect's module too: that is
 // the design (see `sql/roles/mod.rs`), not a mistake.

@@ -42,6 +42,8 @@
       var cancel = el("button", { type: "button", "class": "link" }, "Cancel");
       li.appendChild(cancel);
       photos.appendChild(li);
+      var count = document.getElementById("photo-count");
+      if (count) count.textContent = String((parseInt(count.textContent, 10) || 0) + 1);
       var job = { file: file, li: li, bar: bar, cancel: cancel, xhr: null, cancelled: false, url: null, offset: 0 };
       cancel.addEventListener("click", function () {
         job.cancelled = true;
@@ -208,7 +210,12 @@
     }
 
     files.addEventListener("change", function () { add(files.files); files.value = ""; });
-    document.addEventListener("dragover", function (e) { e.preventDefault(); document.body.classList.add("dragging"); });
+    var carriesFiles = function (e) { return e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types, "Files") >= 0; };
+    document.addEventListener("dragover", function (e) {
+      if (!carriesFiles(e)) return;
+      e.preventDefault();
+      document.body.classList.add("dragging");
+    });
     document.addEventListener("dragleave", function (e) { if (!e.relatedTarget) document.body.classList.remove("dragging"); });
     document.addEventListener("drop", function (e) {
       e.preventDefault();
@@ -235,6 +242,65 @@
       }, function () { watch(); });
     }
     if (photos.querySelector('li[data-status="processing"]')) watch();
+  }
+
+  // Drag to reorder: a photo dropped on another goes just before it (the
+  // left half) or just after it (the right half). The move is the grid's
+  // own form (before:ID / after:ID with `of`), so it is saved as "Move
+  // earlier" is; the tile moves once the server said yes.
+  var actions = document.getElementById("photo-actions");
+  if (photos && actions) reorder(photos, actions);
+
+  function reorder(grid, form) {
+    var said = document.getElementById("order-live");
+    var dragged = null;
+    var name = function (li) { var n = li.querySelector(".name"); return n ? n.textContent : "the photo"; };
+    var unmark = function () {
+      grid.querySelectorAll(".drop-before, .drop-after").forEach(function (li) { li.classList.remove("drop-before", "drop-after"); });
+    };
+    var tileAt = function (e) { var li = e.target.closest && e.target.closest("li[data-photo]"); return li && li.getAttribute("data-photo") ? li : null; };
+    var arm = function (li) { if (li.getAttribute("data-photo")) li.setAttribute("draggable", "true"); };
+    grid.querySelectorAll("li[data-photo]").forEach(arm);
+    new MutationObserver(function () { grid.querySelectorAll("li[data-photo]:not([draggable])").forEach(arm); })
+      .observe(grid, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-photo"] });
+    grid.addEventListener("dragstart", function (e) {
+      var li = tileAt(e);
+      if (!li || li.getAttribute("data-status") === "uploading") return;
+      dragged = li;
+      li.classList.add("lifted");
+      e.dataTransfer.effectAllowed = "move";
+      e.dataTransfer.setData("text/plain", name(li));
+    });
+    grid.addEventListener("dragend", function () {
+      if (dragged) dragged.classList.remove("lifted");
+      dragged = null;
+      unmark();
+    });
+    grid.addEventListener("dragover", function (e) {
+      var li = tileAt(e);
+      if (!dragged || !li || li === dragged) return;
+      e.preventDefault();
+      var r = li.getBoundingClientRect();
+      unmark();
+      li.classList.add(e.clientX > r.left + r.width / 2 ? "drop-after" : "drop-before");
+    });
+    grid.addEventListener("drop", function (e) {
+      var li = tileAt(e);
+      if (!dragged || !li || li === dragged) return;
+      e.preventDefault();
+      var after = li.classList.contains("drop-after"), moved = dragged;
+      unmark();
+      var data = new URLSearchParams();
+      data.set("csrf", form.querySelector('input[name="csrf"]').value);
+      data.set("act", (after ? "after:" : "before:") + moved.getAttribute("data-photo"));
+      data.set("of", li.getAttribute("data-photo"));
+      said.textContent = "Moving " + name(moved) + "\u2026";
+      fetch(form.action, { method: "POST", body: data, credentials: "same-origin", redirect: "manual" }).then(function (r) {
+        if (r.type !== "opaqueredirect" && !r.ok) throw new Error("status " + r.status);
+        if (after) li.after(moved); else li.before(moved);
+        said.textContent = "Moved " + name(moved) + (after ? " after " : " before ") + name(li) + ".";
+      }).catch(function (err) { said.textContent = name(moved) + " was not moved: " + err.message; });
+    });
   }
 
   function fetchAll(url, cursor, acc) {

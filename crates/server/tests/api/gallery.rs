@@ -89,6 +89,30 @@ async fn photos_come_in_capture_order_and_the_owner_can_reorder_them_and_pick_th
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid_photo_order");
     assert_eq!(names(&list().await), ["c.jpg", "a.jpg", "b.jpg"]);
+    // The studio's drag and drop: the grid's form with before:/after: and
+    // `of`, saved as "Move earlier" is; another album's photo is refused.
+    let (csrf_cookie, csrf) = app.web_form_as(&format!("/albums/{album}"), Some(&ph)).await;
+    let no_follow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let drag = |act: String, of: String| {
+        let form = [("csrf", csrf.clone()), ("act", act), ("of", of)];
+        no_follow
+            .post(format!("{}/albums/{album}/photos", app.url))
+            .header("cookie", format!("ps_session={ph}; {csrf_cookie}"))
+            .form(&form)
+            .send()
+    };
+    let r = drag(format!("before:{}", id_of("b.jpg")), id_of("c.jpg")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(names(&list().await), ["b.jpg", "c.jpg", "a.jpg"], "b dropped before c");
+    let r = drag(format!("after:{}", id_of("b.jpg")), id_of("a.jpg")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(names(&list().await), ["c.jpg", "a.jpg", "b.jpg"], "b dropped after a, the last");
+    let elsewhere = app.album(&ph, "public", None).await;
+    app.upload(&ph, &elsewhere, "y.jpg", jpeg(60, 40, 1, true)).await;
+    let foreign = app.wait_processed(&ph, &elsewhere, 1).await[0]["id"].as_str().unwrap().to_owned();
+    let r = drag(format!("before:{}", id_of("b.jpg")), foreign).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "beside another album's photo");
+    assert_eq!(names(&list().await), ["c.jpg", "a.jpg", "b.jpg"], "nothing moved");
     // Only the owner orders.
     let cl = app.user("cl@order.test", "client").await;
     let r = app.put_json(&format!("/albums/{album}/order"), Some(&cl), json!({"photo_ids": []})).await;

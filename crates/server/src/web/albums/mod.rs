@@ -17,7 +17,7 @@ use poem::{
 };
 use proofsheet_core::{
     Access, Album, AlbumId, AlbumPatch, Currency, Email, Error, IdempotencyKey, Money, NewAlbum, PageRequest, Photo,
-    PhotoId, PhotoStatus, Position, Role, Studio, Visibility, WatermarkChoice,
+    PhotoId, PhotoMove, PhotoStatus, Position, Role, Studio, Visibility, WatermarkChoice,
 };
 use serde::Deserialize;
 

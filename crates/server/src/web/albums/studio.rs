@@ -104,9 +104,11 @@ pub(super) async fn studio(
                 }
                 p.upload-summary #upload-live role="status" aria-live="polite" {}
                 p.hint {
-                    (all.len()) " photos, in capture order (the camera's time, then the file name) unless you move them. "
+                    span #photo-count { (all.len()) } " photos, in capture order (the camera's time, then the file name) unless you move them: "
+                    "drag a photo onto another, or use “Move earlier” and “Move later”. "
                     @if !all.is_empty() { "Showing " (start + 1) "–" (start + shown.len()) "." }
                 }
+                p.visually-hidden #order-live role="status" aria-live="polite" {}
                 form #photo-actions method="post" action={ (here) "/photos" } {
                     (csrf_field(visit))
                     input type="hidden" name="cursor" value=(cursor.unwrap_or(""));
@@ -334,7 +336,9 @@ pub async fn publish(
 
 /// `POST /albums/{id}/photos`: the studio grid's buttons. `act` is
 /// `earlier:ID`, `later:ID`, `cover:ID`, `delete:ID` or
-/// `delete-selected` (the checked `photo`s); back to the same page.
+/// `delete-selected` (the checked `photo`s); back to the same page. The
+/// grid's drag and drop sends `before:ID` or `after:ID` with `of` (the
+/// photo it was dropped on).
 #[handler]
 pub async fn photo_actions(
     Owned { visit, user, album }: Owned,
@@ -347,8 +351,14 @@ pub async fn photo_actions(
     let photo = || target.parse::<PhotoId>();
     let result: Result<&str, Error> = async {
         Ok(match verb {
-            "earlier" | "later" => {
-                albums.move_photo(&user, photo()?, verb == "earlier").await?;
+            "earlier" | "later" | "before" | "after" => {
+                let to = match verb {
+                    "earlier" => PhotoMove::Earlier,
+                    "later" => PhotoMove::Later,
+                    "before" => PhotoMove::Before(form.text("of").parse()?),
+                    _ => PhotoMove::After(form.text("of").parse()?),
+                };
+                albums.move_photo(&user, photo()?, to).await?;
                 "moved"
             }
             "cover" => {

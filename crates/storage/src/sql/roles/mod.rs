@@ -5,7 +5,9 @@
 //! `RETURNING` and `CAST(.. AS ..)`, so one text serves both. This module
 //! tree is compiled twice, once inside `crate::sqlite` and once inside
 //! `crate::postgres` (each declares it with `#[path]`), against the names
-//! its parent gives it: `Store`, `Db`, `Conn`, `DbRow` and `CLAIM_LOCK`.
+//! its parent gives it: `Store`, `Db`, `Conn`, `DbRow`, `CLAIM_LOCK` and
+//! `SET_POSITIONS` (a JSON array of ids read as rows: `json_each` or
+//! `json_array_elements_text`).
 //! Those names are the whole of the dialect differences: the drivers'
 //! concrete types (which keep sqlx's types concrete, with no generic
 //! bounds to spell out) and the claim query's row lock (`FOR UPDATE SKIP
