@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Tokio1Executor,
-    message::{Mailbox, MultiPart},
+    message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType},
 };
-use proofsheet_core::{Error, LinkSigner, MetadataStore, Notification, Notifier, Result};
+use proofsheet_core::{
+    BlobStore, Error, LinkSigner, MetadataStore, Notification, Notifier, PageRequest, Photo, PhotoStatus, Result,
+};
 
 /// Text and HTML of one template.
 struct Template {
@@ -16,6 +19,9 @@ struct Template {
     text: &'static str,
     html: &'static str,
 }
+
+/// Where a template shows the album's cover, if the mail has one.
+const COVER_MARK: &str = "<!--cover-->";
 
 const ALBUM_SHARED: Template = Template {
     subject: "{{photographer}} shared \"{{album}}\" with you",
@@ -89,6 +95,9 @@ pub struct RenderedMail {
     pub from_name: Option<String>,
     /// Where replies go (the photographer, for mail about their album).
     pub reply_to: Option<String>,
+    /// The album's cover thumbnail (JPEG), shown inline in the HTML part
+    /// of the invitation as `cid:cover`.
+    pub cover: Option<Bytes>,
 }
 
 /// Renders notifications and sends them.
@@ -98,6 +107,8 @@ pub struct MailNotifier {
     public_url: String,
     from: Mailbox,
     smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    /// Where the photos' thumbnails are, for the invitation's cover.
+    images: Option<Arc<dyn BlobStore>>,
 }
 
 impl MailNotifier {
@@ -115,7 +126,39 @@ impl MailNotifier {
             .map(|url| AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map(|b| b.build()))
             .transpose()
             .map_err(|e| anyhow::anyhow!("mail.smtp_url: {e}"))?;
-        Ok(MailNotifier { meta, links, public_url, from, smtp })
+        Ok(MailNotifier { meta, links, public_url, from, smtp, images: None })
+    }
+
+    /// Reads the photos' thumbnails from `blobs`, so the invitation shows
+    /// the album's cover.
+    pub fn with_images(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.images = Some(blobs);
+        self
+    }
+
+    /// The album's cover thumbnail: the owner's chosen cover, else its
+    /// first ready photo; none when it has no ready photo or the thumbnail
+    /// cannot be read (the mail goes without it).
+    async fn cover_of(&self, album: &proofsheet_core::Album) -> Option<Bytes> {
+        let blobs = self.images.as_ref()?;
+        let chosen = match album.cover_photo_id {
+            Some(id) => self.meta.photo(id).await.ok().flatten(),
+            None => None,
+        };
+        let photo = match chosen.filter(|p| p.status == PhotoStatus::Ready && p.album_id == album.id) {
+            Some(p) => p,
+            None => {
+                let first = self.meta.list_photos(album.id, PageRequest::new(Some(20), None).ok()?).await.ok()?;
+                first.items.into_iter().find(|p| p.status == PhotoStatus::Ready)?
+            }
+        };
+        match blobs.get(&Photo::thumbnail_key(&album.storage_prefix, photo.id)).await {
+            Ok(jpeg) => Some(jpeg),
+            Err(e) => {
+                tracing::warn!(error = %e, photo_id = %photo.id, "the invitation goes without its cover");
+                None
+            }
+        }
     }
 
     /// Looks up what a notification needs and renders it.
@@ -124,6 +167,7 @@ impl MailNotifier {
         // Mail about a photographer's album goes out under their studio's
         // name, with replies to them: the studio and its owner, read once.
         let mut sender: Option<(proofsheet_core::Studio, proofsheet_core::UserId)> = None;
+        let mut cover: Option<(Bytes, String)> = None;
         let (to, template, vars) = match n {
             Notification::AlbumShared { album_id, to } | Notification::AlbumExpiring { album_id, to } => {
                 let Some(album) = self.meta.album(*album_id).await? else { return Ok(None) };
@@ -153,6 +197,9 @@ impl MailNotifier {
                     ("expiry", expiry.clone().unwrap_or_default()),
                     ("expires_at", closing.unwrap_or_default()),
                 ];
+                if matches!(n, Notification::AlbumShared { .. }) {
+                    cover = self.cover_of(&album).await.map(|jpeg| (jpeg, album.name.clone()));
+                }
                 sender = Some((studio, album.owner_id));
                 let t = if matches!(n, Notification::AlbumShared { .. }) { &ALBUM_SHARED } else { &ALBUM_EXPIRING };
                 (to.to_string(), t, vars)
@@ -236,13 +283,25 @@ impl MailNotifier {
             },
             None => (None, None),
         };
+        // The cover goes where the template marks it, as an inline part.
+        let mut html = render(template.html, &vars, true);
+        let image = cover.map(|(jpeg, alt)| {
+            let img = format!(
+                "<p style=\"margin:1em 0\"><img src=\"cid:cover\" alt=\"{}\" width=\"400\" \
+                 style=\"max-width:100%;height:auto;border-radius:6px;display:block\"></p>",
+                escape(&alt)
+            );
+            html = html.replace(COVER_MARK, &img);
+            jpeg
+        });
         Ok(Some(RenderedMail {
             from_name,
             reply_to,
             to,
             subject: render(template.subject, &vars, false),
             text: render(template.text, &vars, false),
-            html: render(template.html, &vars, true),
+            html: html.replace(COVER_MARK, ""),
+            cover: image,
         }))
     }
 }
@@ -266,10 +325,21 @@ impl Notifier for MailNotifier {
         if let Some(reply) = msg.reply_to.as_deref().and_then(|r| r.parse::<Mailbox>().ok()) {
             builder = builder.reply_to(reply);
         }
+        // Plain text, or HTML with the cover inline beside it
+        // (multipart/related), as alternatives.
+        let body = match &msg.cover {
+            None => MultiPart::alternative_plain_html(msg.text.clone(), msg.html.clone()),
+            Some(jpeg) => MultiPart::alternative().singlepart(SinglePart::plain(msg.text.clone())).multipart(
+                MultiPart::related().singlepart(SinglePart::html(msg.html.clone())).singlepart(
+                    Attachment::new_inline("cover".into())
+                        .body(jpeg.to_vec(), ContentType::parse("image/jpeg").expect("a valid media type")),
+                ),
+            ),
+        };
         let email = builder
             .to(to)
             .subject(&msg.subject)
-            .multipart(MultiPart::alternative_plain_html(msg.text.clone(), msg.html.clone()))
+            .multipart(body)
             .map_err(|e| Error::backend_permanent("building an e-mail", e))?;
         smtp.send(email).await.map_err(|e| Error::backend("sending an e-mail", e))?;
         tracing::info!(subject = %msg.subject, "e-mail sent");

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use hmac::{Hmac, Mac};
 use proofsheet_core::{
-    AlbumId, Backends, Clock, JobQueue, LinkSigner, MetadataStore, PageRequest, PaymentGateway, Proofsheet, Settings,
+    AlbumId, Backends, BlobStore, Clock, JobQueue, LinkSigner, MetadataStore, PageRequest, PaymentGateway, Proofsheet,
+    Settings,
 };
 use proofsheet_imaging::ImagePipeline;
 use proofsheet_payments::{StripeConfig, StripeGateway, TestGateway};
@@ -187,21 +188,25 @@ pub async fn build_state(config: Config, public_url: String, clock: Arc<dyn Cloc
         .then(|| Arc::new(TestGateway::new(derive(&secret, "test-gateway"), public_url.clone())));
     // One signer for download tokens: the engine's, and the mailer's clone.
     let links = LinkSigner::new(derive(&secret, "download-links"));
+    let blobs: Arc<dyn BlobStore> = Arc::new(blobs);
     let backends = Backends {
         metadata: store.clone() as Arc<dyn MetadataStore>,
         queue: store as Arc<dyn JobQueue>,
-        blobs: Arc::new(blobs),
+        blobs: blobs.clone(),
         renderer: Arc::new(renderer),
         packager: Arc::new(ZipPackager),
         gateways: gateways(&config, test_gateway.clone())?,
         clock,
-        notifier: Arc::new(crate::mail::MailNotifier::new(
-            store_for_mail,
-            links.clone(),
-            public_url.clone(),
-            &config.mail.from,
-            config.mail.smtp_url.as_ref().map(|s| s.expose()),
-        )?),
+        notifier: Arc::new(
+            crate::mail::MailNotifier::new(
+                store_for_mail,
+                links.clone(),
+                public_url.clone(),
+                &config.mail.from,
+                config.mail.smtp_url.as_ref().map(|s| s.expose()),
+            )?
+            .with_images(blobs),
+        ),
         webhooks: Arc::new(crate::webhooks::HttpWebhooks::new(&config.webhooks)?),
         faces: open_faces(&config.faces)?,
     };

@@ -337,3 +337,54 @@ async fn sign_in_links_are_limited_per_address() {
     assert_eq!(r.status(), StatusCode::ACCEPTED, "another address is not held up");
     app.server.shutdown().await;
 }
+
+/// The invitation of an album published with photos shows its cover: the
+/// owner's choice, as an inline JPEG part (`Content-ID: <cover>`) that the
+/// HTML part shows as `cid:cover`, byte for byte the stored thumbnail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invitation_shows_the_albums_cover() {
+    let Some((url, maildir)) = smtp() else { return };
+    let app = TestApp::start_with(|c| c.mail.smtp_url = Some(serde_json::from_value(json!(url)).unwrap())).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (ph_mail, cl_mail) = (format!("ph-{tag}@cover.test"), format!("cl-{tag}@cover.test"));
+    let ph = app.user(&ph_mail, "photographer").await;
+    let r = app
+        .post_json(
+            "/albums",
+            Some(&ph),
+            json!({"name": "Coast", "visibility": "private", "client_email": cl_mail, "draft": true,
+                   "price_per_photo": {"amount": 500, "currency": "EUR"}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let album = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    for (name, seed) in [("a.jpg", 1), ("b.jpg", 2)] {
+        app.upload(&ph, &album, name, jpeg(640, 427, seed, true)).await;
+    }
+    let photos = app.wait_processed(&ph, &album, 2).await;
+    let b = photos.iter().find(|p| p["filename"] == "b.jpg").unwrap()["id"].as_str().unwrap().to_owned();
+    let (status, _) = app.patch_album(&ph, &album, json!({"cover_photo_id": b, "draft": false})).await;
+    assert_eq!(status, StatusCode::OK);
+    wait_mail(&maildir, &cl_mail, 1).await;
+    // The raw message (all_mail undoes quoted-printable, which would eat
+    // the base64 padding).
+    let raw = ["new", "cur"]
+        .iter()
+        .filter_map(|sub| std::fs::read_dir(maildir.join(sub)).ok())
+        .flatten()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default().replace("\r\n", "\n"))
+        .find(|m| m.contains(&cl_mail))
+        .expect("the invitation");
+    assert!(raw.contains("multipart/related"), "{raw}");
+    let (_, part) = raw.split_once("Content-ID: <cover>").expect("an inline part with the cover's id");
+    let (headers, body) = part.split_once("\n\n").unwrap();
+    assert!(headers.contains("Content-Type: image/jpeg") && headers.contains("inline"), "{headers}");
+    let b64: String = body.lines().take_while(|l| !l.starts_with("--")).collect::<Vec<_>>().concat();
+    use base64::Engine as _;
+    let jpeg_bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).expect("base64");
+    let thumb = app.get(&format!("/photos/{b}/thumbnail"), Some(&ph)).await.bytes().await.unwrap();
+    assert_eq!(jpeg_bytes, thumb.to_vec(), "the cover is the chosen photo's thumbnail");
+    let html = wait_mail(&maildir, &cl_mail, 1).await.remove(0).1;
+    assert!(html.contains("src=\"cid:cover\"") && html.contains("alt=\"Coast\""), "{html}");
+}
