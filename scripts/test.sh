@@ -68,12 +68,17 @@ fi
 # The web app in headless Chromium (needs the SMTP catcher of services.sh).
 if [ "$status" = 0 ] && [ $# -eq 0 ] && [ -z "${PROOFSHEET_SKIP_SERVICES:-}" ] && [ -z "${PROOFSHEET_SKIP_BROWSER:-}" ]; then
     echo "== browser tests (scripts/browser.sh)"
-    if bash scripts/browser.sh 2>&1 | tee -a "$log" | grep -v ' INFO '; then
-        echo "test result: ok. 1 passed; 0 failed (browser tests)" >>"$log"
+    browser_log=$(mktemp)
+    if bash scripts/browser.sh 2>&1 | tee "$browser_log" | grep -v ' INFO '; then
+        ok=$(grep -oE '[0-9]+ passed' "$browser_log" | tail -n 1 | cut -d' ' -f1)
+        echo "test result: ok. ${ok:-0} passed; 0 failed (browser tests)" >>"$log"
     else
-        echo "test result: FAILED. 0 passed; 1 failed (browser tests)" >>"$log"
+        ok=$(grep -oE '[0-9]+ passed' "$browser_log" | tail -n 1 | cut -d' ' -f1)
+        bad=$(grep -oE '[0-9]+ (failed|error)' "$browser_log" | awk '{s += $1} END {print s + 0}')
+        echo "test result: FAILED. ${ok:-0} passed; ${bad:-1} failed (browser tests)" >>"$log"
         status=1
     fi
+    rm -f "$browser_log"
 fi
 passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' "$log")
 failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' "$log")
