@@ -97,3 +97,19 @@ define_id!(
     /// One event on its way to one webhook endpoint (its attempts share it).
     DeliveryId
 );
+define_id!(
+    /// A photographer's price sheet.
+    PriceSheetId
+);
+define_id!(
+    /// A product of a price sheet (what one photo is sold as).
+    ProductId
+);
+define_id!(
+    /// A package of a price sheet ("any 10 for €90").
+    PackageId
+);
+define_id!(
+    /// A coupon or an automatic album offer.
+    CouponId
+);

@@ -49,6 +49,7 @@ mod notify;
 mod order;
 mod page;
 mod photo;
+pub mod pricing;
 mod queue;
 mod render;
 mod reports;
@@ -90,6 +91,7 @@ pub use notify::{LogNotifier, Notification, Notifier};
 pub use order::{Order, OrderItem, OrderStatus};
 pub use page::{Page, PageRequest, every_page};
 pub use photo::{Photo, PhotoStatus, sanitize_filename};
+pub use pricing::{Breakdown, CartLine, Coupon, PriceSheet, QuoteInput, TaxRule, quote};
 pub use queue::{JobQueue, Lane};
 pub use render::{
     ImageFormat, ImageInfo, Mark, Position, PreviewRenderer, Probe, Renditions, RgbImageMut, Watermark,
