@@ -130,7 +130,7 @@ impl Checkout<'_> {
             paid_at: None,
         };
         let reply = key.map(|k| k.reply(buyer.id, order.id.to_string(), now));
-        if !self.0.meta().insert_order(&order, reply.as_ref()).await? {
+        if !self.0.meta().insert_order(&order, reply.as_ref(), None).await? {
             // Another request with this key won: its order is the answer.
             let k = key.expect("only a key can be taken");
             let stored = self.stored_reply(buyer, k).await?;

@@ -100,9 +100,9 @@ pub use render::{
 pub use reports::{Reports, SalesReport, SalesTotal};
 pub use scheduler::{Periodic, Policy, Scheduler, TickRun, parse_schedule};
 pub use store::{
-    AccountStore, AlbumFilter, AlbumStore, CheckoutRecorded, DownloadStore, FaceStore, Favourite, IdempotencyStore,
-    IdempotentReply, MetadataStore, OrderChange, OrderFilter, OrderStore, ReportStore, SalesRow, ScheduleStore,
-    ScheduledRun, SignInLink,
+    AccountStore, AlbumFilter, AlbumStore, CheckoutRecorded, CouponHold, DownloadStore, FaceStore, Favourite,
+    IdempotencyStore, IdempotentReply, MetadataStore, OrderChange, OrderFilter, OrderStore, ReportStore, SalesRow,
+    ScheduleStore, ScheduledRun, SellingStore, SignInLink,
 };
 pub use studio::{Studio, studio_of, time_zones};
 pub use thumbnails::Thumbnails;

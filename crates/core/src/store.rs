@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     Album, AlbumId, DownloadLink, Email, Face, NewJob, Order, OrderId, OrderStatus, Page, PageRequest, Photo, PhotoId,
     Result, Session, UploadId, User, UserId,
+    pricing::{Coupon, CouponId, PriceSheet, PriceSheetId},
 };
 
 /// Which albums to list.
@@ -330,7 +331,16 @@ pub trait OrderStore: Send + Sync {
     /// already taken nothing is written and the answer is `false` (the
     /// caller reads the stored reply), so concurrent requests with one key
     /// make one order.
-    async fn insert_order(&self, order: &Order, reply: Option<&IdempotentReply>) -> Result<bool>;
+    ///
+    /// With `hold`, the order holds a coupon, taken in the same transaction
+    /// (see [`SellingStore`] for when it is refused: 409
+    /// `coupon_exhausted`, nothing written).
+    async fn insert_order(
+        &self,
+        order: &Order,
+        reply: Option<&IdempotentReply>,
+        hold: Option<&CouponHold>,
+    ) -> Result<bool>;
     /// An order by id.
     async fn order(&self, id: OrderId) -> Result<Option<Order>>;
     /// A page of orders, by id.
@@ -367,6 +377,67 @@ pub trait OrderStore: Send + Sync {
     async fn stale_pending_orders(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<OrderId>>;
     /// Records a gateway notification id; `false` if it was seen before.
     async fn record_payment_event(&self, gateway: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool>;
+}
+
+/// An order's hold on a coupon ([`OrderStore::insert_order`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponHold {
+    /// The coupon.
+    pub coupon_id: CouponId,
+    /// The buyer: one hold per buyer when the coupon is once per client.
+    pub buyer_id: UserId,
+}
+
+/// Price sheets, coupons and offers, and the coupons orders hold.
+///
+/// Its rules, which `testkit::selling` checks:
+/// - **A sheet is saved whole** ([`SellingStore::save_sheet`]): its
+///   products and packages are replaced with it in one transaction, in
+///   their order, with the ids the caller gave (orders and packages name
+///   them). Its owner does not change.
+/// - **A sheet an open album sells by is not deleted**: 409 `in_use`
+///   while an album that has not expired names it; albums that have
+///   closed fall back to their price per photo.
+/// - **A coupon's code is its photographer's once**, without regard to
+///   case: another coupon of theirs with the code is 409
+///   `coupon_code_taken`, nothing written.
+/// - **A hold is taken with its order** ([`OrderStore::insert_order`]),
+///   atomically: once `max_redemptions` orders hold the coupon, or (once
+///   per client) the buyer has an order holding it, the order is refused
+///   with 409 `coupon_exhausted` and nothing is written, however many
+///   orders race for the last one. An order that expires or is cancelled
+///   gives its hold back in the same transaction as its change
+///   ([`OrderStore::transition_order`]); a paid one keeps it (and so do
+///   fulfilled and refunded ones).
+#[async_trait]
+pub trait SellingStore: Send + Sync {
+    /// Adds or replaces a sheet, with its products and packages.
+    async fn save_sheet(&self, sheet: &PriceSheet, now: DateTime<Utc>) -> Result<()>;
+    /// A sheet by id.
+    async fn sheet(&self, id: PriceSheetId) -> Result<Option<PriceSheet>>;
+    /// A photographer's sheets, by id.
+    async fn list_sheets(&self, owner: UserId, page: PageRequest) -> Result<Page<PriceSheet>>;
+    /// Removes a sheet (`false`: there was none); 409 `in_use` while an
+    /// open album sells by it.
+    async fn delete_sheet(&self, id: PriceSheetId, now: DateTime<Utc>) -> Result<bool>;
+    /// Sets (or clears) the sheet an album sells by.
+    async fn set_album_sheet(&self, album: AlbumId, sheet: Option<PriceSheetId>) -> Result<()>;
+    /// The sheet an album sells by, if any.
+    async fn album_sheet(&self, album: AlbumId) -> Result<Option<PriceSheetId>>;
+    /// Adds or replaces a coupon (409 `coupon_code_taken`: another of the
+    /// photographer's coupons has its code).
+    async fn save_coupon(&self, coupon: &Coupon, now: DateTime<Utc>) -> Result<()>;
+    /// A coupon by id, with how many orders hold it.
+    async fn coupon(&self, id: CouponId) -> Result<Option<(Coupon, u32)>>;
+    /// A photographer's coupon by its code, in any case.
+    async fn coupon_by_code(&self, owner: UserId, code: &str) -> Result<Option<Coupon>>;
+    /// A photographer's coupons, by id.
+    async fn list_coupons(&self, owner: UserId, page: PageRequest) -> Result<Page<Coupon>>;
+    /// A photographer's automatic offers (`auto_apply`), by id.
+    async fn offers(&self, owner: UserId) -> Result<Vec<Coupon>>;
+    /// Removes a coupon (`false`: there was none); orders keep what it
+    /// took off.
+    async fn delete_coupon(&self, id: CouponId) -> Result<bool>;
 }
 
 /// What [`OrderStore::record_checkout`] did.
@@ -547,6 +618,7 @@ pub trait MetadataStore:
     + IdempotencyStore
     + crate::WebhookStore
     + FaceStore
+    + SellingStore
     + Send
     + Sync
     + 'static

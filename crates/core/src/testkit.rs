@@ -111,6 +111,149 @@ pub async fn metadata_store<S: MetadataStore + JobQueue>(name: &str, store: &S) 
     quotas(name, store).await;
     photo_order(name, store).await;
     drafts(name, store).await;
+    selling(name, store).await;
+}
+
+/// `SellingStore`: sheets saved whole and read back in order, not deleted
+/// while an open album sells by them; coupon codes once per photographer
+/// in any case; holds taken with their orders, exactly up to the limit
+/// when 50 orders race for a single-use code, once per client, given back
+/// by an expired or cancelled order and kept by a paid one.
+pub async fn selling<S: MetadataStore + JobQueue>(name: &str, s: &S) {
+    use crate::pricing::*;
+    let shop = shop(s).await;
+    let (ph, cl) = (&shop.ph, &shop.cl);
+    let now = SystemClock.now();
+    let product = |delivery, amount| Product {
+        id: ProductId::new(),
+        name: format!("{delivery:?}"),
+        kind: ProductKind::Digital { delivery },
+        price: eur(amount),
+    };
+    let (original, web) = (product(Delivery::Original, 500), product(Delivery::Web, 200));
+    let mut sheet = PriceSheet {
+        id: PriceSheetId::new(),
+        owner_id: ph.id,
+        name: "Weddings".into(),
+        currency: eur(0).currency,
+        products: vec![original.clone(), web.clone()],
+        packages: vec![Package {
+            id: PackageId::new(),
+            name: "Ten".into(),
+            product: original.id,
+            photos: 10,
+            price: eur(4000),
+        }],
+        all_photos: Some(AllPhotos { product: web.id, price: eur(9000) }),
+    };
+    s.save_sheet(&sheet, now).await.unwrap();
+    assert_eq!(s.sheet(sheet.id).await.unwrap().as_ref(), Some(&sheet), "{name}: a sheet round trip");
+    // Saved whole: products replaced in their new order, packages gone.
+    sheet.products.reverse();
+    sheet.packages.clear();
+    sheet.all_photos = None;
+    sheet.name = "Weddings 2027".into();
+    s.save_sheet(&sheet, now).await.unwrap();
+    assert_eq!(s.sheet(sheet.id).await.unwrap().as_ref(), Some(&sheet), "{name}: replaced whole");
+    let stolen = PriceSheet { owner_id: cl.id, name: "Mine".into(), ..sheet.clone() };
+    assert_eq!(s.save_sheet(&stolen, now).await.unwrap_err().code(), "not_found", "{name}: not another's");
+    assert_eq!(s.sheet(sheet.id).await.unwrap().unwrap().owner_id, ph.id);
+    let listed = s.list_sheets(ph.id, PageRequest::first()).await.unwrap();
+    assert_eq!(listed.items.iter().map(|x| x.id).collect::<Vec<_>>(), vec![sheet.id], "{name}");
+    assert!(s.list_sheets(cl.id, PageRequest::first()).await.unwrap().items.is_empty());
+    // An open album keeps its sheet; a closed one lets it go.
+    s.set_album_sheet(shop.album.id, Some(sheet.id)).await.unwrap();
+    assert_eq!(s.album_sheet(shop.album.id).await.unwrap(), Some(sheet.id), "{name}");
+    assert_eq!(s.delete_sheet(sheet.id, now).await.unwrap_err().code(), "in_use", "{name}: an open album");
+    let mut closed = album(ph, Visibility::Public, None);
+    closed.expires_at = Some(now - Duration::days(1));
+    s.insert_album(&closed).await.unwrap();
+    s.set_album_sheet(shop.album.id, None).await.unwrap();
+    s.set_album_sheet(closed.id, Some(sheet.id)).await.unwrap();
+    assert!(s.delete_sheet(sheet.id, now).await.unwrap(), "{name}: only a closed album sells by it");
+    assert!(s.sheet(sheet.id).await.unwrap().is_none());
+    assert!(!s.delete_sheet(sheet.id, now).await.unwrap(), "{name}: gone");
+
+    // Coupons: codes once per photographer, in any case.
+    let coupon = |code: &str, discount| Coupon {
+        id: CouponId::new(),
+        owner_id: ph.id,
+        code: code.into(),
+        discount,
+        min_order: Some(eur(1000)),
+        starts_at: Some(now - Duration::days(1)),
+        expires_at: Some(now + Duration::days(30)),
+        max_redemptions: Some(1),
+        once_per_client: false,
+        album_ids: vec![shop.album.id],
+        auto_apply: false,
+    };
+    let single = coupon("SPRING", Discount::Percent(10));
+    s.save_coupon(&single, now).await.unwrap();
+    let (got, held) = s.coupon(single.id).await.unwrap().unwrap();
+    let close = |a: Option<chrono::DateTime<chrono::Utc>>| a.map(|t| t.timestamp_millis());
+    assert_eq!((close(got.starts_at), close(got.expires_at)), (close(single.starts_at), close(single.expires_at)));
+    assert_eq!(Coupon { starts_at: single.starts_at, expires_at: single.expires_at, ..got }, single, "{name}");
+    assert_eq!(held, 0);
+    let twin = coupon("spring", Discount::Amount(eur(300)));
+    assert_eq!(s.save_coupon(&twin, now).await.unwrap_err().code(), "coupon_code_taken", "{name}: any case");
+    let other_owner = Coupon { owner_id: cl.id, ..twin.clone() };
+    s.save_coupon(&other_owner, now).await.unwrap();
+    assert_eq!(s.coupon_by_code(ph.id, " Spring ").await.unwrap().map(|c| c.id), Some(single.id), "{name}");
+    let offer = Coupon { auto_apply: true, max_redemptions: None, ..coupon("EARLY", Discount::Amount(eur(300))) };
+    s.save_coupon(&offer, now).await.unwrap();
+    assert_eq!(s.offers(ph.id).await.unwrap().iter().map(|c| c.id).collect::<Vec<_>>(), vec![offer.id]);
+    assert_eq!(s.list_coupons(ph.id, PageRequest::first()).await.unwrap().items.len(), 2, "{name}");
+
+    // 50 orders race for the single-use code: exactly one holds it.
+    let hold = CouponHold { coupon_id: single.id, buyer_id: cl.id };
+    let orders: Vec<Order> = (0..50).map(|_| order(cl, &shop.album, &[&shop.photo])).collect();
+    let results = futures::future::join_all(orders.iter().map(|o| s.insert_order(o, None, Some(&hold)))).await;
+    let mut won = Vec::new();
+    for (o, r) in orders.iter().zip(results) {
+        match r {
+            Ok(true) => won.push(o.id),
+            Ok(false) => panic!("{name}: no key was given"),
+            Err(e) => assert_eq!(e.code(), "coupon_exhausted", "{name}: {e}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "{name}: one order holds a single-use code");
+    for o in &orders {
+        assert_eq!(s.order(o.id).await.unwrap().is_some(), won.contains(&o.id), "{name}: the losers wrote nothing");
+    }
+    assert_eq!(s.coupon(single.id).await.unwrap().unwrap().1, 1);
+    // Cancelled: the hold goes back, and the next order takes it; paid, it stays.
+    let none = OrderChange::default();
+    assert!(s.transition_order(won[0], OrderStatus::Cancelled, &none, &[], now).await.unwrap().is_some());
+    assert_eq!(s.coupon(single.id).await.unwrap().unwrap().1, 0, "{name}: a cancelled order frees it");
+    let next = order(cl, &shop.album, &[&shop.photo]);
+    assert!(s.insert_order(&next, None, Some(&hold)).await.unwrap());
+    let paid = OrderChange { paid_at: Some(now), ..OrderChange::default() };
+    assert!(s.transition_order(next.id, OrderStatus::Paid, &paid, &[], now).await.unwrap().is_some());
+    assert_eq!(s.coupon(single.id).await.unwrap().unwrap().1, 1, "{name}: a paid order keeps it");
+    let late = order(cl, &shop.album, &[&shop.photo]);
+    let e = s.insert_order(&late, None, Some(&hold)).await.unwrap_err();
+    assert_eq!(e.code(), "coupon_exhausted", "{name}");
+    // Once per client: a second order of the same client is refused,
+    // another client's is not; an expired order frees its client's turn.
+    let once = Coupon { once_per_client: true, max_redemptions: None, ..coupon("ONCE", Discount::Percent(5)) };
+    s.save_coupon(&once, now).await.unwrap();
+    let mine = CouponHold { coupon_id: once.id, buyer_id: cl.id };
+    let first = order(cl, &shop.album, &[&shop.photo]);
+    assert!(s.insert_order(&first, None, Some(&mine)).await.unwrap());
+    let again = order(cl, &shop.album, &[&shop.photo]);
+    assert_eq!(s.insert_order(&again, None, Some(&mine)).await.unwrap_err().code(), "coupon_exhausted", "{name}");
+    let other = user(&format!("other-{}@x.test", uuid::Uuid::new_v4().simple()), Role::Client);
+    s.insert_user(&other, "hash").await.unwrap();
+    let theirs = order(&other, &shop.album, &[&shop.photo]);
+    assert!(s.insert_order(&theirs, None, Some(&CouponHold { coupon_id: once.id, buyer_id: other.id })).await.unwrap());
+    assert!(
+        s.transition_order(first.id, OrderStatus::Expired, &OrderChange::default(), &[], now).await.unwrap().is_some()
+    );
+    assert!(s.insert_order(&again, None, Some(&mine)).await.unwrap(), "{name}: expired, the client may again");
+    assert_eq!(s.coupon(once.id).await.unwrap().unwrap().1, 2, "{name}");
+    assert!(s.delete_coupon(once.id).await.unwrap());
+    assert!(s.coupon(once.id).await.unwrap().is_none());
 }
 
 /// `AlbumStore`'s photo order: placed photos first, then capture time
@@ -335,7 +478,7 @@ async fn shop(s: &dyn MetadataStore) -> Shop {
 /// A paid order of the shop's photo, with the given payment reference.
 async fn paid_order(s: &dyn MetadataStore, shop: &Shop) -> Order {
     let o = order(&shop.cl, &shop.album, &[&shop.photo]);
-    assert!(s.insert_order(&o, None).await.unwrap());
+    assert!(s.insert_order(&o, None, None).await.unwrap());
     let change = OrderChange {
         gateway: Some("test".into()),
         payment_ref: Some(format!("ref-{}", o.id)),
@@ -747,7 +890,7 @@ pub async fn photos<S: MetadataStore + JobQueue>(name: &str, store: &S) {
 
     // Deleting an album removes its photos but keeps orders.
     let o = order(&cl, &public, &[&ready]);
-    assert!(s.insert_order(&o, None).await.unwrap());
+    assert!(s.insert_order(&o, None, None).await.unwrap());
     s.delete_album(public.id).await.unwrap();
     assert!(s.album(public.id).await.unwrap().is_none(), "{name}: gone");
     assert!(s.photo(p1.id).await.unwrap().is_none(), "{name}: photos go with the album");
@@ -762,7 +905,7 @@ pub async fn orders<S: MetadataStore + JobQueue>(name: &str, store: &S) {
     let shop = shop(s).await;
     let (ph, cl) = (&shop.ph, &shop.cl);
     let o = order(cl, &shop.album, &[&shop.photo]);
-    assert!(s.insert_order(&o, None).await.unwrap());
+    assert!(s.insert_order(&o, None, None).await.unwrap());
     assert_eq!(s.order(o.id).await.unwrap().unwrap(), o, "{name}: order round trip");
     assert_eq!(s.list_orders(OrderFilter::Buyer(cl.id), PageRequest::first()).await.unwrap().items.len(), 1);
     assert_eq!(s.list_orders(OrderFilter::Seller(ph.id), PageRequest::first()).await.unwrap().items.len(), 1);
@@ -904,7 +1047,7 @@ pub async fn reports<S: MetadataStore + JobQueue>(name: &str, s: &S) {
         .unwrap()
         .unwrap();
     let pending = order(cl, &shop.album, &[&shop.photo]);
-    assert!(s.insert_order(&pending, None).await.unwrap());
+    assert!(s.insert_order(&pending, None, None).await.unwrap());
     let (now, day) = (SystemClock.now(), Duration::days(1));
     let sales = s.sales(Some(ph.id), now - day, now + day).await.unwrap();
     assert_eq!(sales.len(), 1, "{name}: one album, one currency");
@@ -1128,10 +1271,10 @@ pub async fn idempotency<S: MetadataStore + JobQueue>(name: &str, s: &S) {
     // An order with a taken key is not written at all; with a free key,
     // the order and the key go in together.
     let blocked = order(cl, &shop.album, &[&shop.photo]);
-    assert!(!s.insert_order(&blocked, Some(&reply)).await.unwrap(), "{name}: key taken");
+    assert!(!s.insert_order(&blocked, Some(&reply), None).await.unwrap(), "{name}: key taken");
     assert!(s.order(blocked.id).await.unwrap().is_none(), "{name}: nothing written");
     let k2 = IdempotentReply { key: "k2".into(), body: blocked.id.to_string(), ..reply.clone() };
-    assert!(s.insert_order(&blocked, Some(&k2)).await.unwrap(), "{name}: free key");
+    assert!(s.insert_order(&blocked, Some(&k2), None).await.unwrap(), "{name}: free key");
     assert!(s.order(blocked.id).await.unwrap().is_some());
     assert_eq!(s.idempotent_reply(cl.id, "POST /orders", "k2").await.unwrap().unwrap().body, blocked.id.to_string());
     // Pruning removes only replies stored before the horizon.

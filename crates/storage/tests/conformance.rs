@@ -110,6 +110,7 @@ metadata_suites! {
     metadata_quotas => quotas,
     metadata_photo_order => photo_order,
     metadata_drafts => drafts,
+    metadata_selling => selling,
 }
 
 #[tokio::test]

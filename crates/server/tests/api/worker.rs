@@ -146,7 +146,7 @@ async fn retries_through_an_outage_and_gives_up_on_the_impossible() {
         store.insert_user(&cl, "!").await.unwrap();
         let p = store.photo(photo.id).await.unwrap().unwrap();
         let o = testkit::order(&cl, &album, &[&p]);
-        assert!(store.insert_order(&o, None).await.unwrap());
+        assert!(store.insert_order(&o, None, None).await.unwrap());
         engine.albums().delete(&ph, album.id).await.unwrap();
         let ev = PaymentEvent {
             id: "evt".into(),

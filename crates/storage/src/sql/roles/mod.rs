@@ -31,6 +31,7 @@ mod queue;
 mod quotas;
 mod reports;
 mod schedules;
+mod selling;
 mod webhooks;
 
 use async_trait::async_trait;

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use proofsheet_core::{
-    CheckoutRecorded, IdempotentReply, NewJob, Order, OrderChange, OrderFilter, OrderId, OrderStatus, OrderStore, Page,
-    PageRequest, Result,
+    CheckoutRecorded, CouponHold, Error, IdempotentReply, NewJob, Order, OrderChange, OrderFilter, OrderId,
+    OrderStatus, OrderStore, Page, PageRequest, Result,
 };
 
 use super::{Store, after, enqueue_in, insert_reply_in};
@@ -14,7 +14,12 @@ use crate::sql::{db_err, millis, parse_uuid};
 
 #[async_trait]
 impl OrderStore for Store {
-    async fn insert_order(&self, o: &Order, reply: Option<&IdempotentReply>) -> Result<bool> {
+    async fn insert_order(
+        &self,
+        o: &Order,
+        reply: Option<&IdempotentReply>,
+        hold: Option<&CouponHold>,
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await.map_err(db_err("starting a transaction"))?;
         // The key first: a second request with it waits here for the
         // first one's transaction, then finds the key taken.
@@ -23,6 +28,16 @@ impl OrderStore for Store {
         {
             tx.rollback().await.map_err(db_err("rolling back an order"))?;
             return Ok(false);
+        }
+        // The coupon next: the conditional increment takes the coupon's row
+        // lock (PostgreSQL re-checks `held` once a racing order commits;
+        // SQLite's single writer makes it atomic), so the last redemption
+        // goes to one order.
+        if let Some(hold) = hold
+            && !super::selling::hold_in(&mut tx, hold, o.id, o.created_at).await?
+        {
+            tx.rollback().await.map_err(db_err("rolling back an order"))?;
+            return Err(Error::conflict("coupon_exhausted", "this coupon has been used up"));
         }
         sqlx::query(
             "INSERT INTO orders (id, buyer_id, album_id, seller_id, status, total_amount, currency, gateway,
@@ -132,6 +147,9 @@ impl OrderStore for Store {
         let done = q.execute(&mut *tx).await.map_err(db_err("changing an order's status"))?;
         if done.rows_affected() == 0 {
             return Ok(None);
+        }
+        if matches!(to, OrderStatus::Expired | OrderStatus::Cancelled) {
+            super::selling::release_in(&mut tx, id).await?;
         }
         if to == OrderStatus::Refunded {
             sqlx::query("UPDATE download_links SET revoked = 1 WHERE order_id = $1")
