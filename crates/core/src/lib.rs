@@ -54,6 +54,7 @@ mod queue;
 mod render;
 mod reports;
 mod scheduler;
+mod selling;
 mod store;
 mod studio;
 #[cfg(feature = "testkit")]
@@ -99,6 +100,7 @@ pub use render::{
 };
 pub use reports::{Reports, SalesReport, SalesTotal};
 pub use scheduler::{Periodic, Policy, Scheduler, TickRun, parse_schedule};
+pub use selling::{MAX_COUPON_CODE, Selling};
 pub use store::{
     AccountStore, AlbumFilter, AlbumStore, CheckoutRecorded, CouponHold, DownloadStore, FaceStore, Favourite,
     IdempotencyStore, IdempotentReply, MetadataStore, OrderChange, OrderFilter, OrderStore, ReportStore, SalesRow,

@@ -258,6 +258,25 @@ pub struct Coupon {
 }
 
 impl Coupon {
+    /// A coupon of `owner`'s with this code and discount and no other
+    /// condition: any album, any time, any number of orders, typed (not an
+    /// offer). Set the other fields as needed.
+    pub fn new(owner_id: UserId, code: &str, discount: Discount) -> Coupon {
+        Coupon {
+            id: CouponId::new(),
+            owner_id,
+            code: code.to_owned(),
+            discount,
+            min_order: None,
+            starts_at: None,
+            expires_at: None,
+            max_redemptions: None,
+            once_per_client: false,
+            album_ids: Vec::new(),
+            auto_apply: false,
+        }
+    }
+
     /// Why this coupon does not apply to a cart of `album` with this
     /// subtotal at `now`, as the error a buyer who typed it gets; `None`
     /// when it applies. (Redemption counts are the store's to check.)

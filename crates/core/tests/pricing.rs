@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proofsheet_core::pricing::{
-    AllPhotos, CartLine, Coupon, CouponId, Delivery, Discount, Package, PackageId, PriceSheet, PriceSheetId, Product,
-    ProductId, ProductKind, QuoteInput, TaxRule, quote,
+    AllPhotos, CartLine, Coupon, Delivery, Discount, Package, PackageId, PriceSheet, PriceSheetId, Product, ProductId,
+    ProductKind, QuoteInput, TaxRule, quote,
 };
 use proofsheet_core::{AlbumId, Currency, Money, PhotoId, UserId};
 use proptest::prelude::*;
@@ -37,19 +37,8 @@ fn product(delivery: Delivery, price: i64) -> Product {
 }
 
 fn coupon(discount: Discount, auto_apply: bool) -> Coupon {
-    Coupon {
-        id: CouponId::new(),
-        owner_id: UserId::new(),
-        code: if auto_apply { "OFFER".into() } else { "SPRING".into() },
-        discount,
-        min_order: None,
-        starts_at: None,
-        expires_at: None,
-        max_redemptions: None,
-        once_per_client: false,
-        album_ids: Vec::new(),
-        auto_apply,
-    }
+    let code = if auto_apply { "OFFER" } else { "SPRING" };
+    Coupon { auto_apply, ..Coupon::new(UserId::new(), code, discount) }
 }
 
 /// `original 5.00; web 2.00; original 10 for 40.00; original all 100.00`.

@@ -22,6 +22,7 @@ mod multi_process;
 mod observability;
 mod sale;
 mod security;
+mod selling;
 mod stripe;
 mod tus;
 mod watermarks;
