@@ -307,6 +307,16 @@ pub trait PreviewRenderer: Send + Sync + 'static {
         let _ = (original, max_edge);
         Err(Error::conflict("faces_unavailable", "this renderer cannot decode images for face detection"))
     }
+    /// The file a `web` product delivers ([`crate::pricing::Delivery::Web`]):
+    /// the photo upright, fitted within `long_edge` pixels on its long side
+    /// (never enlarged), with **no watermark** and no metadata (no GPS, no
+    /// camera serial), as a JPEG. Blocking: call it off the async threads.
+    /// `Error::Image` for a file that cannot be decoded; the default makes
+    /// none (`Error::Conflict`, `web_unavailable`).
+    fn render_web(&self, original: &[u8], long_edge: u32) -> Result<Bytes> {
+        let _ = (original, long_edge);
+        Err(Error::conflict("web_unavailable", "this renderer makes no web-size files"))
+    }
 }
 
 /// A mutable view of packed 8-bit RGB pixels, row-major, no padding.

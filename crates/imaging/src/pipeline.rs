@@ -27,6 +27,9 @@ use crate::{
 
 /// How many photographers' logos stay decoded between renders.
 const LOGO_CACHE: usize = 8;
+/// The JPEG quality of a web-size file (a bought file: higher than a
+/// preview's).
+pub const WEB_QUALITY: u8 = 90;
 /// The largest logo accepted, in pixels (decoded, a logo takes 4 bytes a
 /// pixel in the cache).
 const MAX_LOGO_PIXELS: u64 = 4_000_000;
@@ -335,6 +338,14 @@ impl PreviewRenderer for ImagePipeline {
     fn decode_fitted(&self, original: &[u8], max_edge: u32) -> Result<proofsheet_core::RgbPixels> {
         let rgb = self.decode_fitted_sync(original, max_edge)?;
         Ok(proofsheet_core::RgbPixels { width: rgb.width, height: rgb.height, pixels: rgb.pixels })
+    }
+
+    /// The scaled decode of "Find me" (no full-size pixels for a big JPEG),
+    /// upright and fitted, then encoded at [`WEB_QUALITY`] by the build's
+    /// codec: the encoder writes no metadata, and nothing draws a mark.
+    fn render_web(&self, original: &[u8], long_edge: u32) -> Result<Bytes> {
+        let rgb = self.decode_fitted_sync(original, long_edge)?;
+        Ok(raster::encode_jpeg_with(self.codec, &rgb, WEB_QUALITY)?.into())
     }
 
     /// A PNG of at most 4 megapixels (any colour type; alpha is kept).

@@ -296,3 +296,47 @@ fn damaged_jpegs_fail_cleanly(codec: JpegCodec, pipeline: &ImagePipeline) {
     let good = raster::encode_jpeg(&photo_like(900, 600), 85).unwrap();
     assert_eq!(pipeline.render_sync(&good).unwrap().width, 900);
 }
+
+/// A `web` product's file: upright, its long edge at 2048 px, never
+/// enlarged, no watermark (the default mark is on: the preview has it, the
+/// web file does not), no metadata; on every codec of the build.
+#[test]
+fn web_files_are_2048_px_unmarked_and_upright() {
+    use proofsheet_core::PreviewRenderer;
+    let src = photo_like(4096, 3072);
+    let jpeg = raster::encode_jpeg(&src, 95).unwrap();
+    // Stored rotated (orientation 6: turn 90° clockwise to show).
+    let rotated = with_orientation(&jpeg, 6);
+    let clean = |img: &raster::Rgb| raster::resize(img, img.width / 2, img.height / 2).unwrap();
+    let reference = clean(&src);
+    let psnr = |a: &raster::Rgb, b: &raster::Rgb| {
+        assert_eq!((a.width, a.height), (b.width, b.height));
+        let se: f64 = a.pixels.iter().zip(&b.pixels).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
+        10.0 * (255.0f64 * 255.0 / (se / a.pixels.len() as f64)).log10()
+    };
+    for (codec, pipeline) in each_codec(PipelineConfig::default()) {
+        let web = pipeline.render_web(&jpeg, 2048).unwrap();
+        assert!(!web.windows(4).any(|w| w == b"Exif"), "{codec:?}: no metadata");
+        let decoded = raster::decode(&web, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
+        assert_eq!((decoded.width, decoded.height), (2048, 1536), "{codec:?}");
+        let web_psnr = psnr(&decoded, &reference);
+        assert!(web_psnr > 32.0, "{codec:?}: the web file is the photo: {web_psnr:.1} dB");
+        // The watermarked preview of the same photo is measurably farther.
+        let preview = pipeline.render_sync(&jpeg).unwrap().preview;
+        let preview = raster::decode(&preview, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
+        let marked = psnr(&preview, &reference);
+        assert!(web_psnr > marked + 3.0, "{codec:?}: no watermark ({web_psnr:.1} dB vs the preview's {marked:.1})");
+        // Upright: the stored-rotated original comes out portrait.
+        let upright = pipeline.render_web(&rotated, 2048).unwrap();
+        let upright = raster::decode(&upright, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
+        assert_eq!((upright.width, upright.height), (1536, 2048), "{codec:?}: orientation applied");
+        // Never enlarged: a small photo stays its size.
+        let small = raster::encode_jpeg(&photo_like(800, 600), 90).unwrap();
+        let kept = pipeline.render_web(&small, 2048).unwrap();
+        let kept = raster::decode(&kept, proofsheet_core::ImageFormat::Jpeg).unwrap().image;
+        assert_eq!((kept.width, kept.height), (800, 600), "{codec:?}");
+        // A damaged file is a clear error.
+        let e = pipeline.render_web(&jpeg[..jpeg.len() / 3], 2048).unwrap_err();
+        assert!(matches!(e, proofsheet_core::Error::Image { .. }), "{codec:?}: {e}");
+    }
+}
