@@ -99,6 +99,20 @@ order_id = "$order"
 upload_id = "$upload"
 webhook_id = "$webhook"
 delivery_id = "$delivery"
+
+# A body over its route's size limit is refused with 413 before it is read
+# (limits::body), whatever else is wrong with it: a right answer to data
+# that breaks the schema too (a 1 MiB list of photo ids, say).
+[checks.negative_data_rejection]
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
+
+# A quote names photos, products and a coupon code in its body: ids and
+# codes of the right shape that the album does not have are refused with
+# 422 (unknown_photo, unknown_product, coupon_unknown), as POST /orders
+# refuses unknown photos; the document cannot list an album's photos.
+[[operations]]
+include-path = "/api/v1/albums/{album_id}/quote"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 EOF
 status=0
 run() { # token log

@@ -27,6 +27,7 @@ pub fn routes(state: Arc<AppState>) -> poem::Route {
             AlbumsApi { state: state.clone() },
             TusApi { state: state.clone() },
             OrdersApi { state: state.clone() },
+            crate::api::selling::SellingApi { state: state.clone() },
             OpsApi { state: state.clone() },
             crate::api::webhooks::WebhooksApi { state: state.clone() },
             HealthApi { state: state.clone() },

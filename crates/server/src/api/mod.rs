@@ -9,6 +9,7 @@ pub mod guards;
 pub mod model;
 pub mod ops;
 pub mod orders;
+pub mod selling;
 pub mod spec;
 pub mod tus;
 pub mod users;

@@ -82,6 +82,15 @@ pub fn patch(spec: &str, plugins: &[String], webhook_url: Option<String>) -> Str
         ("PasswordChange", "current_password", json!({"type": "string", "maxLength": 256})),
         ("PasswordChange", "new_password", json!({"type": "string", "minLength": 8, "maxLength": 256})),
         ("CreateOrderRequest", "album_id", json!({"type": "string", "format": "uuid"})),
+        ("QuoteItem", "photo_id", json!({"type": "string", "format": "uuid"})),
+        ("QuoteItem", "product_id", json!({"type": "string", "format": "uuid"})),
+        ("QuoteRequest", "coupon", json!({"type": "string", "maxLength": 100})),
+        (
+            "QuoteRequest",
+            "items",
+            json!({"type": "array", "items": {"$ref": "#/components/schemas/QuoteItem"},
+                   "minItems": 1, "maxItems": 500}),
+        ),
         (
             "CreateOrderRequest",
             "photo_ids",

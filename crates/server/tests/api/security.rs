@@ -129,6 +129,8 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 6]> {
         (("HEAD", "/api/v1/albums/{album_id}/uploads/{upload_id}"), [401, 200, 404, 404, 404, 404]),
         (("PATCH", "/api/v1/albums/{album_id}/uploads/{upload_id}"), [401, 204, 404, 404, 404, 404]),
         (("DELETE", "/api/v1/albums/{album_id}/uploads/{upload_id}"), [401, 204, 404, 404, 404, 404]),
+        // A quote is for whoever may see the album (an empty cart: 422).
+        (("POST", "/api/v1/albums/{album_id}/quote"), [404, 422, 404, 422, 404, 404]),
         (("GET", "/api/v1/orders/{order_id}"), [401, 200, 404, 200, 404, 404]),
         (("POST", "/api/v1/orders/{order_id}/checkout"), [401, 403, 404, 409, 404, 404]),
         // The buyer may, but its link was issued just now: 429 until the
@@ -189,6 +191,7 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         ("PATCH", p) if p.starts_with("/api/v1/webhooks") => Some(json!({"description": "Renamed"})),
         ("PATCH", _) => Some(json!({"name": "Renamed"})),
         ("POST", p) if p.ends_with("/checkout") => Some(json!({})),
+        ("POST", p) if p.ends_with("/quote") => Some(json!({"items": []})),
         ("PUT", p) if p.ends_with("/order") => Some(json!({"photo_ids": []})),
         ("POST", p) if p.ends_with("/watermark-preview") => Some(json!({"watermark": null})),
         ("POST", p) if p.ends_with("/webhook") => Some(json!({"id": "evt", "order_id": "x", "outcome": "paid"})),

@@ -147,3 +147,60 @@ async fn sheets_and_coupons_are_the_photographers_and_quotes_price_carts() {
 async fn app_price(engine: &proofsheet_core::Proofsheet, owner: &User, album: proofsheet_core::AlbumId) -> i64 {
     engine.albums().get_owned(owner, album).await.unwrap().price_per_photo.amount
 }
+
+/// `POST /api/v1/albums/{album_id}/quote` over HTTP: the shape of
+/// docs/api.md, for whoever may see the album, refusals with their codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quote_route_prices_a_cart_for_whoever_may_see_the_album() {
+    let app = TestApp::start().await;
+    let ph = app.user("ph@quote.test", "photographer").await;
+    let album = app.album(&ph, "public", None).await;
+    for i in 0..3 {
+        app.upload(&ph, &album, &format!("q{i}.jpg"), jpeg(64, 48, i, true)).await;
+    }
+    let photos: Vec<String> =
+        app.wait_processed(&ph, &album, 3).await.iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect();
+    let engine = &app.server.state.engine;
+    let owner = engine.users().authenticate(&ph).await.unwrap().unwrap();
+    engine.selling().create_coupon(&owner, coupon("THANKS", Discount::Percent(50), false)).await.unwrap();
+    let items: Vec<Value> = photos.iter().map(|p| serde_json::json!({"photo_id": p})).collect();
+    // Anyone may quote a public album's photos; the code is case-free.
+    let r = app
+        .post_json(&format!("/albums/{album}/quote"), None, serde_json::json!({"items": items, "coupon": "thanks"}))
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let q: Value = r.json().await.unwrap();
+    let price = engine.albums().get_owned(&owner, album.parse().unwrap()).await.unwrap().price_per_photo.amount;
+    assert_eq!(q["subtotal"]["amount"], 3 * price);
+    assert_eq!(q["discount"]["amount"], 3 * price / 2);
+    assert_eq!(q["total"]["amount"], 3 * price - 3 * price / 2);
+    assert_eq!(q["tax"]["amount"], 0);
+    assert_eq!(q["coupon"]["code"], "THANKS");
+    assert_eq!(q["lines"].as_array().unwrap().len(), 3);
+    assert_eq!(q["lines"][0]["photo_id"], photos[0].as_str());
+    assert_eq!(q["packages"], serde_json::json!([]));
+    // Without a code: no coupon (null), full price.
+    let r = app.post_json(&format!("/albums/{album}/quote"), None, serde_json::json!({"items": items})).await;
+    let q: Value = r.json().await.unwrap();
+    assert_eq!((q["discount"]["amount"].as_i64(), q["coupon"].clone()), (Some(0), Value::Null));
+    // Refusals.
+    for (body, status, code) in [
+        (serde_json::json!({"items": []}), 422, "invalid_photo_ids"),
+        (serde_json::json!({"items": [{"photo_id": "nope"}]}), 422, "unknown_photo"),
+        (serde_json::json!({"items": [{"photo_id": photos[0], "product_id": "nope"}]}), 422, "unknown_product"),
+        (serde_json::json!({"items": [{"photo_id": photos[0]}, {"photo_id": photos[0]}]}), 422, "duplicate_photo"),
+        (serde_json::json!({"items": items, "coupon": "NOSUCH"}), 422, "coupon_unknown"),
+    ] {
+        let r = app.post_json(&format!("/albums/{album}/quote"), None, body.clone()).await;
+        assert_eq!(r.status().as_u16(), status, "{body}");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], code, "{body}");
+    }
+    let r = app
+        .post_json(
+            &format!("/albums/{}/quote", proofsheet_core::AlbumId::new()),
+            None,
+            serde_json::json!({"items": items}),
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+}
