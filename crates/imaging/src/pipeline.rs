@@ -341,7 +341,7 @@ impl PreviewRenderer for ImagePipeline {
     }
 
     /// The scaled decode of "Find me" (no full-size pixels for a big JPEG),
-    /// upright and fitted, then encoded at [`WEB_QUALITY`] by the build's
+    /// upright and fitted, then encoded at quality 90 (`WEB_QUALITY`) by the build's
     /// codec: the encoder writes no metadata, and nothing draws a mark.
     fn render_web(&self, original: &[u8], long_edge: u32) -> Result<Bytes> {
         let rgb = self.decode_fitted_sync(original, long_edge)?;
