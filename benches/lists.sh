@@ -24,6 +24,9 @@ command -v wrk >/dev/null || { echo "lists.sh: needs wrk (apt-get install wrk)" 
 flag=$([ "$PROFILE" = release ] && echo --release || true)
 cargo build -q $flag -p proofsheet-server --bin proofsheet --example load
 bin="$CARGO_TARGET_DIR/$PROFILE"
+# bench_admin; sourced first, as it defines a `cleanup` of its own, which
+# the one below replaces (else the servers started here outlive the run).
+. benches/server.sh
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -51,7 +54,6 @@ rps_of() { cat "$work/$(tr -c 'a-z0-9' _ <<<"$1")"; }
 "$bin/examples/load" hello 127.0.0.1:18390 & pids+=($!)
 wait_up http://127.0.0.1:18390/
 
-. benches/server.sh  # bench_admin
 serve() { # name port [database url]
     local dir="$work/$1"
     mkdir -p "$dir"

@@ -41,9 +41,9 @@ start_server() {
 
 cleanup() {
     if declare -F on_exit >/dev/null; then on_exit || true; fi
-    kill "$server" 2>/dev/null
-    wait "$server" 2>/dev/null || true
-    rm -rf "$data"
+    kill "${server:-}" 2>/dev/null
+    wait "${server:-}" 2>/dev/null || true
+    rm -rf "${data:-}"
 }
 
 # `bench_admin BIN DATA [VAR=VALUE...]`: writes $DATA/admin, a command that
