@@ -25,6 +25,11 @@ impl Proofsheet {
 /// The longest coupon code.
 pub const MAX_COUPON_CODE: usize = 40;
 
+/// Whether every redemption of a coupon is held.
+fn spent(coupon: &Coupon, held: u32) -> bool {
+    coupon.max_redemptions.is_some_and(|max| held >= max)
+}
+
 fn photographer(user: &User) -> Result<()> {
     if user.role != Role::Photographer {
         return Err(Error::forbidden("photographers_only", "price sheets and coupons are photographers'"));
@@ -227,29 +232,26 @@ impl Selling<'_> {
         let typed = match coupon.map(str::trim).filter(|c| !c.is_empty()) {
             None => None,
             Some(code) => {
-                let c =
+                let (c, held) =
                     self.0.meta().coupon_by_code(album.owner_id, code).await?.ok_or_else(|| {
                         Error::invalid("coupon_unknown", format!("{code} is not a code of this studio"))
                     })?;
-                if let Some((_, held)) = self.0.meta().coupon(c.id).await?
-                    && c.max_redemptions.is_some_and(|m| held >= m)
-                {
+                if spent(&c, held) {
                     return Err(Error::conflict("coupon_exhausted", format!("{code} has been used up")));
                 }
                 Some(c)
             }
         };
         // Offers that are used up are passed over like those that do not fit.
-        let mut offers = Vec::new();
-        for offer in self.0.meta().offers(album.owner_id).await? {
-            let spent = match offer.max_redemptions {
-                Some(max) => self.0.meta().coupon(offer.id).await?.is_some_and(|(_, held)| held >= max),
-                None => false,
-            };
-            if !spent {
-                offers.push(offer);
-            }
-        }
+        let offers: Vec<Coupon> = self
+            .0
+            .meta()
+            .offers(album.owner_id)
+            .await?
+            .into_iter()
+            .filter(|(o, held)| !spent(o, *held))
+            .map(|(o, _)| o)
+            .collect();
         pricing::quote(&pricing::QuoteInput {
             sheet: &sheet,
             lines: &lines,

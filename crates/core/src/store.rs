@@ -429,12 +429,14 @@ pub trait SellingStore: Send + Sync {
     async fn save_coupon(&self, coupon: &Coupon, now: DateTime<Utc>) -> Result<()>;
     /// A coupon by id, with how many orders hold it.
     async fn coupon(&self, id: CouponId) -> Result<Option<(Coupon, u32)>>;
-    /// A photographer's coupon by its code, in any case.
-    async fn coupon_by_code(&self, owner: UserId, code: &str) -> Result<Option<Coupon>>;
+    /// A photographer's coupon by its code, in any case, with how many
+    /// orders hold it.
+    async fn coupon_by_code(&self, owner: UserId, code: &str) -> Result<Option<(Coupon, u32)>>;
     /// A photographer's coupons, by id.
     async fn list_coupons(&self, owner: UserId, page: PageRequest) -> Result<Page<Coupon>>;
-    /// A photographer's automatic offers (`auto_apply`), by id.
-    async fn offers(&self, owner: UserId) -> Result<Vec<Coupon>>;
+    /// A photographer's automatic offers (`auto_apply`), by id, each with
+    /// how many orders hold it.
+    async fn offers(&self, owner: UserId) -> Result<Vec<(Coupon, u32)>>;
     /// Removes a coupon (`false`: there was none); orders keep what it
     /// took off.
     async fn delete_coupon(&self, id: CouponId) -> Result<bool>;

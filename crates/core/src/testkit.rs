@@ -199,10 +199,10 @@ pub async fn selling<S: MetadataStore + JobQueue>(name: &str, s: &S) {
     assert_eq!(s.save_coupon(&twin, now).await.unwrap_err().code(), "coupon_code_taken", "{name}: any case");
     let other_owner = Coupon { owner_id: cl.id, ..twin.clone() };
     s.save_coupon(&other_owner, now).await.unwrap();
-    assert_eq!(s.coupon_by_code(ph.id, " Spring ").await.unwrap().map(|c| c.id), Some(single.id), "{name}");
+    assert_eq!(s.coupon_by_code(ph.id, " Spring ").await.unwrap().map(|(c, _)| c.id), Some(single.id), "{name}");
     let offer = Coupon { auto_apply: true, max_redemptions: None, ..coupon("EARLY", Discount::Amount(eur(300))) };
     s.save_coupon(&offer, now).await.unwrap();
-    assert_eq!(s.offers(ph.id).await.unwrap().iter().map(|c| c.id).collect::<Vec<_>>(), vec![offer.id]);
+    assert_eq!(s.offers(ph.id).await.unwrap().iter().map(|(c, _)| c.id).collect::<Vec<_>>(), vec![offer.id]);
     assert_eq!(s.list_coupons(ph.id, PageRequest::first()).await.unwrap().items.len(), 2, "{name}");
 
     // 50 orders race for the single-use code: exactly one holds it.

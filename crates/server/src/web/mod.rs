@@ -355,11 +355,16 @@ impl<E: Endpoint> Endpoint for CookieAuthEndpoint<E> {
     }
 }
 
+/// The status an error from the core answers with: the API's mapping,
+/// which also logs server-side failures.
+pub fn status_of(e: proofsheet_core::Error) -> StatusCode {
+    crate::api::error::ApiError::from(e).into_response().status()
+}
+
 /// An error from the core as a page.
 pub fn error_page(state: &AppState, visit: &Visit, e: proofsheet_core::Error) -> Response {
     let message = e.to_string();
-    // The API's mapping, which also logs server-side failures.
-    let status = crate::api::error::ApiError::from(e).into_response().status();
+    let status = status_of(e);
     let (title, text) = match status {
         StatusCode::NOT_FOUND => ("Not found", "There is nothing here, or it is not yours to see.".to_owned()),
         StatusCode::FORBIDDEN => ("Not allowed", message),

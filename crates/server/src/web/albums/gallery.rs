@@ -165,11 +165,7 @@ pub async fn tiles(req: &Request, Path(id): Path<String>, Data(state): Data<&Arc
             .body(body.into_string());
         visit.respond(state, resp)
     };
-    let failed = |e: Error| {
-        // The API's mapping, which also logs server-side failures.
-        let status = poem::IntoResponse::into_response(crate::api::error::ApiError::from(e)).status();
-        fragment(status, html! { ul {} })
-    };
+    let failed = |e: Error| fragment(super::super::status_of(e), html! { ul {} });
     let Ok(album_id) = id.parse::<AlbumId>() else { return failed(Error::not_found("album")) };
     let albums = state.engine.albums();
     let album = match albums.get(visit.user.as_ref(), album_id).await {

@@ -105,6 +105,11 @@ fn coupon_from(row: &DbRow) -> Result<Coupon> {
     })
 }
 
+/// A coupon row with its `held` count.
+fn held_coupon_from(row: &DbRow) -> Result<(Coupon, u32)> {
+    Ok((coupon_from(row)?, row.get::<i64, _>("held") as u32))
+}
+
 impl Store {
     /// A sheet with its products and packages, read on `conn`.
     async fn load_sheet(&self, conn: &mut Conn, id: &str) -> Result<Option<PriceSheet>> {
@@ -372,17 +377,17 @@ impl SellingStore for Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err("reading a coupon"))?;
-        row.map(|r| Ok((coupon_from(&r)?, r.get::<i64, _>("held") as u32))).transpose()
+        row.map(|r| held_coupon_from(&r)).transpose()
     }
 
-    async fn coupon_by_code(&self, owner: UserId, code: &str) -> Result<Option<Coupon>> {
+    async fn coupon_by_code(&self, owner: UserId, code: &str) -> Result<Option<(Coupon, u32)>> {
         let row = sqlx::query("SELECT * FROM coupons WHERE owner_id = $1 AND code_key = $2")
             .bind(owner.to_string())
             .bind(code.trim().to_lowercase())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err("reading a coupon"))?;
-        row.map(|r| coupon_from(&r)).transpose()
+        row.map(|r| held_coupon_from(&r)).transpose()
     }
 
     async fn list_coupons(&self, owner: UserId, page: PageRequest) -> Result<Page<Coupon>> {
@@ -397,13 +402,13 @@ impl SellingStore for Store {
         Ok(Page::from_rows(coupons, page, |c| c.id.as_uuid()))
     }
 
-    async fn offers(&self, owner: UserId) -> Result<Vec<Coupon>> {
+    async fn offers(&self, owner: UserId) -> Result<Vec<(Coupon, u32)>> {
         let rows = sqlx::query("SELECT * FROM coupons WHERE owner_id = $1 AND auto_apply = 1 ORDER BY id")
             .bind(owner.to_string())
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("listing offers"))?;
-        rows.iter().map(coupon_from).collect()
+        rows.iter().map(held_coupon_from).collect()
     }
 
     async fn delete_coupon(&self, id: CouponId) -> Result<bool> {
